@@ -1,0 +1,43 @@
+/**
+ * The contract between workflow code and activities: names and shapes only,
+ * so workflows can type their proxies without importing activity code.
+ */
+import type { AgentStepSpec, CheckpointStep, StepOutcome } from './contracts';
+
+/** One finished step attempt: the outcome and which attempt produced it. */
+export interface StepRun {
+  outcome: StepOutcome;
+  attempt: number;
+}
+
+/** Carried in `ApplicationFailure.details[0]` when a step throws, so progress can show the attempt. */
+export interface StepFailureDetails {
+  attempt: number;
+}
+
+export type CheckpointLoad =
+  | { status: 'none' }
+  | { status: 'loaded'; steps: CheckpointStep[] }
+  | { status: 'unreadable'; reason: string };
+
+export interface ExecutorInfo {
+  concurrencyHint: number;
+}
+
+export interface TaoActivities {
+  executeAgentStep(spec: AgentStepSpec): Promise<StepRun>;
+  loadCheckpoint(checkpointId: string): Promise<CheckpointLoad>;
+  saveCheckpoint(checkpointId: string, steps: CheckpointStep[]): Promise<'saved' | 'stale'>;
+  deleteCheckpoint(checkpointId: string): Promise<void>;
+}
+
+export interface TaoLocalActivities {
+  executorInfo(): Promise<ExecutorInfo>;
+}
+
+/** Error types the workflow reacts to; also the names users see in the Web UI. */
+export const ErrorTypes = {
+  invalidInput: 'InvalidInput',
+  stepCrashed: 'AgentStepCrashed',
+  stepError: 'AgentStepError',
+} as const;

@@ -1,0 +1,123 @@
+/**
+ * The wire contracts of TAO (SPEC.md "Data contracts"): one zod schema per
+ * shape that crosses a boundary, with the TypeScript type inferred from it so
+ * the two can never drift. Imported by workflow code too, so it stays pure.
+ */
+import { z } from 'zod';
+
+const nonEmpty = z.string().min(1, 'must be a non-empty string');
+
+export const AgentStepSpecSchema = z.object({
+  taskId: nonEmpty,
+  agent: nonEmpty,
+  description: z.string().default(''),
+  prompt: z.string(),
+  maxSteps: z.number().int().min(1).optional(),
+  parentSessionId: z.string().optional(),
+  outputSchema: z.record(z.unknown()).optional(),
+});
+export type AgentStepSpec = z.output<typeof AgentStepSpecSchema>;
+export type AgentStepSpecInput = z.input<typeof AgentStepSpecSchema>;
+
+export const StepOutcomeSchema = z.object({
+  taskId: nonEmpty,
+  agent: z.string(),
+  sessionId: z.string(),
+  output: z.string(),
+  success: z.boolean(),
+  structured: z.unknown().optional(),
+  error: z.string().optional(),
+});
+export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
+
+/** SPEC: `StepOutcome.failed(taskId, agent, message)` = success false, output = message. */
+export function failedOutcome(taskId: string, agent: string, message: string): StepOutcome {
+  return { taskId, agent, sessionId: '', output: message, success: false, error: message };
+}
+
+/** The newest checkpoint schema this build writes and reads. */
+export const WORKFLOW_CHECKPOINT_SCHEMA_VERSION = 1;
+
+export const CheckpointStepSchema = z.object({ taskId: nonEmpty, outcome: StepOutcomeSchema });
+export type CheckpointStep = z.infer<typeof CheckpointStepSchema>;
+
+export const WorkflowCheckpointSchema = z.object({
+  schemaVersion: z.number().int().min(0),
+  workflowId: z.string(),
+  steps: z.array(CheckpointStepSchema),
+  checkpointMs: z.number().int().min(0),
+});
+export type WorkflowCheckpoint = z.infer<typeof WorkflowCheckpointSchema>;
+
+/**
+ * Per-step activity policy. Optional everywhere: the defaults suit LLM steps
+ * (minutes long, flaky transport); tests and impatient users shorten them.
+ */
+export const StepPolicySchema = z
+  .object({
+    startToCloseTimeoutMs: z.number().int().positive().optional(),
+    heartbeatTimeoutMs: z.number().int().positive().optional(),
+    maximumAttempts: z.number().int().min(1).optional(),
+    initialRetryIntervalMs: z.number().int().positive().optional(),
+  })
+  .strict();
+export type StepPolicy = z.infer<typeof StepPolicySchema>;
+
+const concurrency = z.number().int().min(0).optional();
+
+export const ParallelInputSchema = z
+  .object({ specs: z.array(AgentStepSpecSchema), concurrency, stepPolicy: StepPolicySchema.optional() })
+  .strict();
+export type ParallelInput = z.input<typeof ParallelInputSchema>;
+
+export const ResumableParallelInputSchema = ParallelInputSchema.extend({
+  checkpointId: nonEmpty.optional(),
+}).strict();
+export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
+
+/**
+ * A declarative pipeline stage: the JSON form of a stage function. String
+ * fields are mustache templates over `{ item, index, prev }`; `when` is a
+ * condition on `prev` that ends the chain when it does not hold.
+ */
+export const StageConditionSchema = z
+  .object({
+    field: z.string().regex(/^prev(\.[A-Za-z0-9_]+)+$/, 'must be a path starting with "prev."'),
+    equals: z.unknown().optional(),
+    notEquals: z.unknown().optional(),
+  })
+  .strict()
+  .refine((c) => (c.equals === undefined) !== (c.notEquals === undefined), {
+    message: 'give exactly one of "equals" or "notEquals"',
+  });
+export type StageCondition = z.infer<typeof StageConditionSchema>;
+
+export const StageTemplateSchema = z
+  .object({
+    taskId: nonEmpty,
+    agent: nonEmpty,
+    description: z.string().default(''),
+    prompt: z.string(),
+    maxSteps: z.number().int().min(1).optional(),
+    outputSchema: z.record(z.unknown()).optional(),
+    when: StageConditionSchema.optional(),
+  })
+  .strict();
+export type StageTemplate = z.output<typeof StageTemplateSchema>;
+
+export const PipelineInputSchema = z
+  .object({
+    items: z.array(z.unknown()),
+    stages: z.array(StageTemplateSchema).min(1, 'a pipeline needs at least one stage'),
+    concurrency,
+    stepPolicy: StepPolicySchema.optional(),
+  })
+  .strict();
+export type PipelineInput = z.input<typeof PipelineInputSchema>;
+
+/** Names the first bad field of a failed parse, e.g. `specs.1.taskId: must be a non-empty string`. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}
