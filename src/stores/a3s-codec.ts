@@ -1,0 +1,80 @@
+/**
+ * The a3s on-disk checkpoint format (snake_case JSON), so checkpoints written
+ * by the Rust implementation resume here and vice versa. Unknown fields from
+ * newer writers are ignored; a missing `schema_version` means version 0.
+ */
+import { z } from 'zod';
+import { type WorkflowCheckpoint, describeZodError } from '../contracts';
+import { CheckpointUnreadableError, ensureLoadable } from './session-store';
+
+const A3sOutcomeSchema = z.object({
+  task_id: z.string().min(1),
+  session_id: z.string(),
+  agent: z.string(),
+  output: z.string(),
+  success: z.boolean(),
+  structured: z.unknown().optional(),
+  error: z.string().optional(),
+});
+
+const A3sCheckpointSchema = z.object({
+  schema_version: z.number().int().min(0).default(0),
+  workflow_id: z.string(),
+  steps: z.array(z.object({ task_id: z.string().min(1), outcome: A3sOutcomeSchema })),
+  checkpoint_ms: z.number().int().min(0),
+});
+
+/** Decodes and checks loadability; every failure is a {@link CheckpointUnreadableError}. */
+export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CheckpointUnreadableError(`checkpoint is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = A3sCheckpointSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new CheckpointUnreadableError(
+      `checkpoint is not in the a3s format: ${describeZodError(parsed.error)}`,
+    );
+  }
+  const raw = parsed.data;
+  return ensureLoadable({
+    schemaVersion: raw.schema_version,
+    workflowId: raw.workflow_id,
+    checkpointMs: raw.checkpoint_ms,
+    steps: raw.steps.map(({ task_id, outcome }) => ({
+      taskId: task_id,
+      outcome: {
+        taskId: outcome.task_id,
+        sessionId: outcome.session_id,
+        agent: outcome.agent,
+        output: outcome.output,
+        success: outcome.success,
+        // a3s writes `structured: null` for "none"; TAO's contract leaves it absent.
+        ...(outcome.structured != null ? { structured: outcome.structured } : {}),
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      },
+    })),
+  });
+}
+
+export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint): string {
+  const doc = {
+    schema_version: checkpoint.schemaVersion,
+    workflow_id: checkpoint.workflowId,
+    steps: checkpoint.steps.map(({ taskId, outcome }) => ({
+      task_id: taskId,
+      outcome: {
+        task_id: outcome.taskId,
+        session_id: outcome.sessionId,
+        agent: outcome.agent,
+        output: outcome.output,
+        success: outcome.success,
+        structured: outcome.structured ?? null,
+      },
+    })),
+    checkpoint_ms: checkpoint.checkpointMs,
+  };
+  return JSON.stringify(doc, null, 2);
+}
