@@ -1,0 +1,31 @@
+import type { AgentStepSpec, StepOutcome } from '../contracts';
+
+/** What the activity hands an executor for one attempt of one step. */
+export interface StepContext {
+  /** Aborted when Temporal cancels the activity (workflow cancelled, timed out, worker shutting down). */
+  readonly signal: AbortSignal;
+  /** Tell Temporal the step is alive; `details` shows as the activity's heartbeat details. */
+  heartbeat(details?: unknown): void;
+  /** 1 on the first attempt, 2 on the first retry, ... */
+  readonly attempt: number;
+  readonly workflowId: string;
+}
+
+/**
+ * The one seam to the agent runtime (SPEC: `AgentExecutor`). Where and how a
+ * step runs is the executor's business; the combinators only see outcomes.
+ *
+ * Failure contract: a step that ran but did not achieve its task returns
+ * `success: false`. Throwing means the executor itself failed: a plain Error is
+ * treated as transient and retried under the step policy; a
+ * {@link NonRetryableStepError} is not.
+ */
+export interface AgentExecutor {
+  executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome>;
+  concurrencyHint(): number;
+}
+
+/** The executor crashed in a way a retry cannot fix (bad config, a scripted `throw`, auth). */
+export class NonRetryableStepError extends Error {
+  override readonly name = 'NonRetryableStepError';
+}

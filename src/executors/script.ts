@@ -1,0 +1,99 @@
+/**
+ * The `script` executor: scripted agent steps for dry runs, demos and tests.
+ * No model is called; each step's outcome comes from a rule in a YAML/JSON file.
+ */
+import { readFile } from 'node:fs/promises';
+import Mustache from 'mustache';
+import { z } from 'zod';
+import type { AgentStepSpec, StepOutcome } from '../contracts';
+import { parseDataFile } from '../config/data-file';
+import { type AgentExecutor, NonRetryableStepError, type StepContext } from './executor';
+
+const RuleSchema = z
+  .object({
+    /** Mustache template over prompt, taskId, agent, description. Default: echo the prompt. */
+    output: z.string().optional(),
+    success: z.boolean().optional(),
+    delayMs: z.number().int().min(0).optional(),
+    /** Crash the step with this message; never retried. */
+    throw: z.string().optional(),
+    /** Fail the first N attempts with a transient error, as a flaky transport would. */
+    failAttempts: z.number().int().min(0).optional(),
+    /** Literal structured output attached to the outcome. */
+    structured: z.unknown().optional(),
+  })
+  .strict();
+export type ScriptRule = z.infer<typeof RuleSchema>;
+
+export const ScriptFileSchema = z
+  .object({
+    concurrency: z.number().int().min(0).optional(),
+    default: RuleSchema.optional(),
+    agents: z.record(RuleSchema).optional(),
+    tasks: z.record(RuleSchema).optional(),
+  })
+  .strict();
+export type ScriptFile = z.infer<typeof ScriptFileSchema>;
+
+const DEFAULT_CONCURRENCY = 4;
+
+export class ScriptExecutor implements AgentExecutor {
+  constructor(private readonly script: ScriptFile = {}) {}
+
+  static async fromFile(path: string): Promise<ScriptExecutor> {
+    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`cannot read script file ${path}: ${error.code ?? error.message}; check the path`);
+    });
+    return new ScriptExecutor(parseDataFile(text, path, ScriptFileSchema));
+  }
+
+  concurrencyHint(): number {
+    return this.script.concurrency ?? DEFAULT_CONCURRENCY;
+  }
+
+  private ruleFor(spec: AgentStepSpec): ScriptRule {
+    return this.script.tasks?.[spec.taskId] ?? this.script.agents?.[spec.agent] ?? this.script.default ?? {};
+  }
+
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+    const rule = this.ruleFor(spec);
+    if (rule.delayMs) await sleepUnlessCancelled(rule.delayMs, context.signal);
+    if (rule.throw !== undefined) throw new NonRetryableStepError(rule.throw);
+    if (rule.failAttempts !== undefined && context.attempt <= rule.failAttempts) {
+      throw new Error(`scripted transient failure on attempt ${context.attempt} of ${spec.taskId}`);
+    }
+    const view = {
+      prompt: spec.prompt,
+      taskId: spec.taskId,
+      agent: spec.agent,
+      description: spec.description,
+    };
+    const output = Mustache.render(rule.output ?? '{{prompt}}', view, {}, { escape: String });
+    const success = rule.success ?? true;
+    return {
+      taskId: spec.taskId,
+      agent: spec.agent,
+      sessionId: `task-run-${spec.taskId}`,
+      output,
+      success,
+      ...(rule.structured !== undefined ? { structured: rule.structured } : {}),
+      ...(success ? {} : { error: output }),
+    };
+  }
+}
+
+/** Waits `ms`, stopping at once when the step is cancelled. */
+function sleepUnlessCancelled(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason ?? new Error('step cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
