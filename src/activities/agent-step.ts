@@ -1,0 +1,54 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ErrorTypes, type StepFailureDetails, type TaoActivities } from '../activity-api';
+import { AgentStepSpecSchema, StepOutcomeSchema, describeZodError } from '../contracts';
+import { type AgentExecutor, NonRetryableStepError } from '../executors/executor';
+
+/** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
+const DEFAULT_HEARTBEAT_MS = 5_000;
+
+export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivities, 'executeAgentStep'> {
+  return {
+    async executeAgentStep(rawSpec) {
+      const ctx = Context.current();
+      const { attempt, workflowExecution, heartbeatTimeoutMs } = ctx.info;
+      const details: StepFailureDetails = { attempt };
+      const spec = AgentStepSpecSchema.safeParse(rawSpec);
+      if (!spec.success) {
+        throw ApplicationFailure.nonRetryable(
+          `invalid step spec: ${describeZodError(spec.error)}`,
+          ErrorTypes.invalidInput,
+          details,
+        );
+      }
+      // Beat on our own clock so every executor, however written, stays visibly
+      // alive and receives cancellation (which Temporal delivers on heartbeat).
+      const beatEveryMs = Math.max(100, Math.floor((heartbeatTimeoutMs || DEFAULT_HEARTBEAT_MS * 3) / 3));
+      const ticker = setInterval(() => ctx.heartbeat({ taskId: spec.data.taskId }), beatEveryMs);
+      try {
+        const outcome = await executor.executeStep(spec.data, {
+          signal: ctx.cancellationSignal,
+          heartbeat: (info) => ctx.heartbeat({ taskId: spec.data.taskId, info }),
+          attempt,
+          workflowId: workflowExecution?.workflowId ?? '',
+        });
+        const checked = StepOutcomeSchema.safeParse(outcome);
+        if (!checked.success) {
+          throw new NonRetryableStepError(
+            `executor returned a bad outcome: ${describeZodError(checked.error)}`,
+          );
+        }
+        return { outcome: checked.data, attempt };
+      } catch (error) {
+        if (error instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw error;
+        const message = error instanceof Error ? error.message : String(error);
+        if (error instanceof NonRetryableStepError) {
+          throw ApplicationFailure.nonRetryable(message, ErrorTypes.stepCrashed, details);
+        }
+        throw ApplicationFailure.retryable(message, ErrorTypes.stepError, details);
+      } finally {
+        clearInterval(ticker);
+      }
+    },
+  };
+}

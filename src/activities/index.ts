@@ -1,0 +1,22 @@
+import type { TaoActivities, TaoLocalActivities } from '../activity-api';
+import type { AgentExecutor } from '../executors/executor';
+import type { SessionStore } from '../stores/session-store';
+import { createAgentStepActivity } from './agent-step';
+import { createCheckpointActivities } from './checkpoint';
+
+export interface ActivityDeps {
+  executor: AgentExecutor;
+  store: SessionStore;
+  /** Overrides the executor's concurrency hint (worker `--concurrency`). */
+  concurrency?: number;
+}
+
+export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalActivities {
+  return {
+    ...createAgentStepActivity(deps.executor),
+    ...createCheckpointActivities(deps.store),
+    async executorInfo() {
+      return { concurrencyHint: deps.concurrency ?? deps.executor.concurrencyHint() };
+    },
+  };
+}

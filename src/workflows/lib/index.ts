@@ -1,0 +1,10 @@
+/**
+ * The workflow-side library: import these inside your own workflow code to
+ * fan agent steps out durably. Each runs deterministically in the workflow and
+ * schedules `executeAgentStep` activities on the worker's task queue.
+ */
+export { executeStepsParallel } from './parallel';
+export { executePipeline, type PipelineStage } from './pipeline';
+export { executeStepsParallelResumable } from './resumable';
+export { progressBoard, progressQuery, type Progress, type StepProgress, type StepStatus } from './progress';
+export type { CombinatorOptions } from './steps';

@@ -1,0 +1,73 @@
+import { defineQuery, setHandler } from '@temporalio/workflow';
+
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
+
+export interface StepProgress {
+  /** Unique within a combinator run: the taskId for parallel runs, `<item>/<stage>` for pipelines. */
+  key: string;
+  taskId?: string;
+  agent?: string;
+  item?: number;
+  stage?: number;
+  status: StepStatus;
+  /** The attempt that produced the latest result; 0 while none has finished. */
+  attempt: number;
+  error?: string;
+}
+
+export interface Progress {
+  steps: StepProgress[];
+  totals: Record<StepStatus, number> & { all: number };
+  /** Set when a prior checkpoint existed but could not be read, so every step re-ran. */
+  checkpointWarning?: string;
+  /** Checkpoint saves or deletes that failed; the run went on regardless. */
+  storeWarnings: string[];
+}
+
+export const progressQuery = defineQuery<Progress>('progress');
+
+/**
+ * Live state of this execution's steps, served by the `progress` query.
+ * Module state in workflow code is per execution, so one board per run.
+ */
+class ProgressBoard {
+  readonly steps: StepProgress[] = [];
+  checkpointWarning?: string;
+  readonly storeWarnings: string[] = [];
+
+  add(entry: Omit<StepProgress, 'attempt'> & { attempt?: number }): StepProgress {
+    const step: StepProgress = { attempt: 0, ...entry };
+    this.steps.push(step);
+    return step;
+  }
+
+  snapshot(): Progress {
+    const totals = {
+      pending: 0,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      cached: 0,
+      skipped: 0,
+      all: this.steps.length,
+    };
+    for (const step of this.steps) totals[step.status] += 1;
+    return {
+      steps: this.steps.map((s) => ({ ...s })),
+      totals,
+      storeWarnings: [...this.storeWarnings],
+      ...(this.checkpointWarning ? { checkpointWarning: this.checkpointWarning } : {}),
+    };
+  }
+}
+
+let board: ProgressBoard | undefined;
+
+export function progressBoard(): ProgressBoard {
+  if (!board) {
+    const created = new ProgressBoard();
+    setHandler(progressQuery, () => created.snapshot());
+    board = created;
+  }
+  return board;
+}

@@ -1,0 +1,135 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { CheckpointLoad, TaoActivities } from '../../activity-api';
+import { type AgentStepSpecInput, type StepOutcome, failedOutcome } from '../../contracts';
+import { runBounded } from './pool';
+import { progressBoard } from './progress';
+import {
+  type CombinatorOptions,
+  invalidInput,
+  parseSpecs,
+  resolveLimit,
+  runStep,
+  stepActivities,
+} from './steps';
+
+// Store calls are quick; a store that stays down must not hold the run hostage (SPEC: fail-safe).
+const store = proxyActivities<TaoActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 3, initialInterval: '500 milliseconds' },
+});
+
+/**
+ * The checkpoint journal of one run. Saves are serialized and coalesced: at
+ * most one is in flight, and it always carries everything completed so far, so
+ * a later save holds a superset of an earlier one however steps interleave.
+ */
+class CheckpointJournal {
+  private tail: Promise<void> = Promise.resolve();
+  private flushQueued = false;
+
+  constructor(
+    private readonly checkpointId: string,
+    private readonly completed: Map<string, StepOutcome>,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  record(outcome: StepOutcome): void {
+    this.completed.set(outcome.taskId, outcome);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.tail = this.tail.then(() => this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    this.flushQueued = false;
+    const steps = [...this.completed].map(([taskId, outcome]) => ({ taskId, outcome }));
+    try {
+      await store.saveCheckpoint(this.checkpointId, steps);
+    } catch (error) {
+      this.warn(`checkpoint save failed (run continues): ${(error as Error).message}`);
+    }
+  }
+
+  drained(): Promise<void> {
+    return this.tail;
+  }
+}
+
+async function loadCompleted(checkpointId: string): Promise<CheckpointLoad> {
+  try {
+    return await store.loadCheckpoint(checkpointId);
+  } catch (error) {
+    return { status: 'unreadable', reason: `store error: ${(error as Error).message}` };
+  }
+}
+
+/**
+ * Combinator 3: the barrier, journaled to the `SessionStore` under
+ * `checkpointId` so a new execution, on any worker, resumes where an
+ * interrupted one stopped. Only successful steps are recorded (a failed one
+ * retries on resume); full success deletes the checkpoint.
+ */
+export async function executeStepsParallelResumable(
+  specInputs: readonly AgentStepSpecInput[],
+  checkpointId: string,
+  options: CombinatorOptions = {},
+): Promise<StepOutcome[]> {
+  const specs = parseSpecs(specInputs);
+  const seen = new Set<string>();
+  for (const [index, spec] of specs.entries()) {
+    if (seen.has(spec.taskId))
+      throw invalidInput(`specs.${index}.taskId: "${spec.taskId}" repeats; it is the checkpoint key`);
+    seen.add(spec.taskId);
+  }
+  const board = progressBoard();
+  const loaded = await loadCompleted(checkpointId);
+  if (loaded.status === 'unreadable') {
+    // Fail-safe: do the work again rather than resume from state we cannot interpret.
+    board.checkpointWarning = `checkpoint ${checkpointId} unreadable, re-running every step: ${loaded.reason}`;
+  }
+  const done = new Map(loaded.status === 'loaded' ? loaded.steps.map((s) => [s.taskId, s.outcome]) : []);
+  const journal = new CheckpointJournal(checkpointId, new Map(done), (w) => board.storeWarnings.push(w));
+
+  const pending = specs.filter((spec) => !done.has(spec.taskId));
+  for (const spec of specs) {
+    if (done.has(spec.taskId))
+      board.add({ key: spec.taskId, taskId: spec.taskId, agent: spec.agent, status: 'cached' });
+  }
+  const entries = pending.map((spec) =>
+    board.add({ key: spec.taskId, taskId: spec.taskId, agent: spec.agent, status: 'pending' }),
+  );
+
+  const fresh = new Map<string, StepOutcome>();
+  if (pending.length > 0) {
+    const activities = stepActivities(options.stepPolicy);
+    const limit = await resolveLimit(options.concurrency);
+    const settled = await runBounded(pending, limit, async (spec, index) => {
+      const outcome = await runStep(activities, spec, entries[index]!);
+      if (outcome.success) journal.record(outcome);
+      return outcome;
+    });
+    settled.forEach((result, index) => {
+      const spec = pending[index]!;
+      fresh.set(
+        spec.taskId,
+        result.ok ? result.value : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error)),
+      );
+    });
+  }
+  await journal.drained();
+
+  const merged = specs.map(
+    (spec) =>
+      done.get(spec.taskId) ??
+      fresh.get(spec.taskId) ??
+      failedOutcome(spec.taskId, spec.agent, 'step produced no outcome'),
+  );
+  if (merged.every((outcome) => outcome.success)) {
+    try {
+      await store.deleteCheckpoint(checkpointId);
+    } catch (error) {
+      board.storeWarnings.push(`checkpoint delete failed: ${(error as Error).message}`);
+    }
+  }
+  return merged;
+}

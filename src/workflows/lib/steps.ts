@@ -1,0 +1,117 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+} from '@temporalio/workflow';
+import {
+  ErrorTypes,
+  type StepFailureDetails,
+  type TaoActivities,
+  type TaoLocalActivities,
+} from '../../activity-api';
+import {
+  type AgentStepSpec,
+  AgentStepSpecSchema,
+  type AgentStepSpecInput,
+  type StepOutcome,
+  type StepPolicy,
+  describeZodError,
+} from '../../contracts';
+import type { StepProgress } from './progress';
+import { clampLimit } from './pool';
+
+/** Options every combinator takes. */
+export interface CombinatorOptions {
+  /** Max steps (parallel) or chains (pipeline) in flight; default: the worker executor's hint. */
+  concurrency?: number;
+  stepPolicy?: StepPolicy;
+}
+
+// LLM steps run for minutes over flaky transports: generous timeouts, a few retries.
+const STEP_DEFAULTS: Required<StepPolicy> = {
+  startToCloseTimeoutMs: 30 * 60_000,
+  heartbeatTimeoutMs: 60_000,
+  maximumAttempts: 5,
+  initialRetryIntervalMs: 1_000,
+};
+
+export function stepActivities(policy: StepPolicy = {}): Pick<TaoActivities, 'executeAgentStep'> {
+  const p = { ...STEP_DEFAULTS, ...policy };
+  return proxyActivities<TaoActivities>({
+    startToCloseTimeout: p.startToCloseTimeoutMs,
+    heartbeatTimeout: p.heartbeatTimeoutMs,
+    retry: {
+      maximumAttempts: p.maximumAttempts,
+      initialInterval: p.initialRetryIntervalMs,
+      nonRetryableErrorTypes: [ErrorTypes.invalidInput, ErrorTypes.stepCrashed],
+    },
+  });
+}
+
+const { executorInfo } = proxyLocalActivities<TaoLocalActivities>({ startToCloseTimeout: '10 seconds' });
+
+let executorHint: Promise<number> | undefined;
+
+/**
+ * The explicit limit, else the worker executor's concurrency hint, read once
+ * per execution through a local activity so replay sees the recorded value.
+ */
+export async function resolveLimit(concurrency: number | undefined): Promise<number> {
+  if (concurrency !== undefined) return clampLimit(concurrency);
+  executorHint ??= executorInfo().then((info) => info.concurrencyHint);
+  return clampLimit(await executorHint);
+}
+
+/** Validates specs handed to a combinator; a bad one fails the workflow at once, naming the field. */
+export function parseSpecs(specs: readonly AgentStepSpecInput[], path = 'specs'): AgentStepSpec[] {
+  return specs.map((spec, index) => parseSpec(spec, `${path}.${index}`));
+}
+
+export function parseSpec(spec: unknown, path: string): AgentStepSpec {
+  const parsed = AgentStepSpecSchema.safeParse(spec);
+  if (!parsed.success) throw invalidInput(`${path}.${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
+
+export function invalidInput(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`invalid input: ${message}`, ErrorTypes.invalidInput);
+}
+
+/** The step's execution threw after its retries: the executor crashed rather than reporting failure. */
+export class StepCrashed extends Error {
+  override readonly name = 'StepCrashed';
+}
+
+/**
+ * Runs one step as an activity and keeps its progress entry current.
+ * Returns the outcome the executor reported, or throws {@link StepCrashed}.
+ */
+export async function runStep(
+  activities: Pick<TaoActivities, 'executeAgentStep'>,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+): Promise<StepOutcome> {
+  Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'running' });
+  try {
+    const { outcome, attempt } = await activities.executeAgentStep(spec);
+    entry.attempt = attempt;
+    entry.status = outcome.success ? 'succeeded' : 'failed';
+    if (!outcome.success) entry.error = outcome.error ?? outcome.output;
+    return outcome;
+  } catch (error) {
+    if (isCancellation(error)) throw error;
+    const { message, attempt } = describeActivityFailure(error);
+    Object.assign(entry, { status: 'failed', error: message, attempt });
+    throw new StepCrashed(message);
+  }
+}
+
+function describeActivityFailure(error: unknown): { message: string; attempt: number } {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const details =
+    cause instanceof ApplicationFailure ? (cause.details?.[0] as StepFailureDetails | undefined) : undefined;
+  return { message: message || 'step failed', attempt: details?.attempt ?? 0 };
+}
