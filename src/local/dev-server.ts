@@ -1,0 +1,91 @@
+/**
+ * Starts the Temporal CLI's dev server on loopback, for `tao dev`, the
+ * README's embedded run and the integration tests, and stops it again.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+
+export interface DevServerOptions {
+  cli: string;
+  port?: number;
+  /** Serve the Web UI on this port; omit for a headless server. */
+  uiPort?: number;
+  /** Persist to this SQLite file; omit for an in-memory server. */
+  dbFile?: string;
+  namespace?: string;
+}
+
+export interface DevServer {
+  address: string;
+  uiUrl?: string;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function isListening(port: number, host = HOST): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const port = options.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port), '--log-level', 'warn'];
+  args.push('--namespace', options.namespace ?? 'default');
+  if (options.dbFile) args.push('--db-filename', options.dbFile);
+  if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', HOST);
+  else args.push('--headless');
+
+  const child = spawn(options.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const deadline = Date.now() + 60_000;
+  while (!(await isListening(port))) {
+    const code = await Promise.race([exited, sleep(100).then(() => 'running' as const)]);
+    if (code !== 'running') {
+      throw new Error(
+        `Temporal dev server exited (${code}) before listening on ${HOST}:${port}: ${stderr.trim()}`,
+      );
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`Temporal dev server did not listen on ${HOST}:${port} within 60 s: ${stderr.trim()}`);
+    }
+  }
+  return {
+    address: `${HOST}:${port}`,
+    ...(options.uiPort ? { uiUrl: `http://localhost:${options.uiPort}` } : {}),
+    stop: () => stopProcess(child, exited),
+  };
+}
+
+async function stopProcess(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

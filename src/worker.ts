@@ -1,0 +1,77 @@
+/**
+ * The TAO worker: polls one task queue, runs the workflows in
+ * `src/workflows` and the agent-step and checkpoint activities against the
+ * configured executor and store.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { type WorkerConfig, type WorkerFlags, resolveWorkerConfig } from './config/worker-config';
+import type { AgentExecutor } from './executors/executor';
+import { createExecutor } from './executors/registry';
+import { createStore } from './stores/registry';
+import type { SessionStore } from './stores/session-store';
+
+/** Slots beyond the executor's hint, so checkpoint I/O never queues behind long agent steps. */
+const STORE_ACTIVITY_SLOTS = 2;
+
+export interface TaoWorkerParts {
+  connection: NativeConnection;
+  executor: AgentExecutor;
+  store: SessionStore;
+  taskQueue: string;
+  namespace?: string;
+  concurrency?: number;
+  /** A pre-built workflow bundle (tests bundle once); default: bundle `src/workflows` at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
+  const hint = Math.max(1, parts.concurrency ?? parts.executor.concurrencyHint());
+  return Worker.create({
+    connection: parts.connection,
+    namespace: parts.namespace ?? 'default',
+    taskQueue: parts.taskQueue,
+    ...(parts.workflowBundle
+      ? { workflowBundle: parts.workflowBundle }
+      : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities({
+      executor: parts.executor,
+      store: parts.store,
+      ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
+    }),
+    maxConcurrentActivityTaskExecutions: hint + STORE_ACTIVITY_SLOTS,
+  });
+}
+
+export async function connectWorker(address: string): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect({ address });
+  } catch (error) {
+    throw new Error(
+      `cannot reach Temporal at ${address} (${(error as Error).message.split('\n')[0]}); start one with \`tao dev\` or pass --address`,
+    );
+  }
+}
+
+/** Builds and runs a worker until SIGINT/SIGTERM, then drains in-flight tasks and exits cleanly. */
+export async function runWorker(config: WorkerConfig, onReady?: (worker: Worker) => void): Promise<void> {
+  const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
+  const connection = await connectWorker(config.address);
+  try {
+    const worker = await createTaoWorker({
+      connection,
+      executor,
+      store,
+      taskQueue: config.taskQueue,
+      namespace: config.namespace,
+      ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+    });
+    onReady?.(worker);
+    await worker.run();
+  } finally {
+    await connection.close();
+    await store.close?.();
+  }
+}
+
+export { resolveWorkerConfig, type WorkerFlags };

@@ -1,0 +1,38 @@
+import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
+import type { AgentExecutor, StepContext } from '../../src/executors/executor';
+
+/**
+ * Wraps a real executor and records what actually ran: every start (a side
+ * effect count per taskId), start/end times, and peak concurrency.
+ */
+export class RecordingExecutor implements AgentExecutor {
+  readonly started: string[] = [];
+  readonly spans: { taskId: string; start: number; end: number }[] = [];
+  private active = 0;
+  peak = 0;
+
+  constructor(
+    private readonly inner: AgentExecutor,
+    private readonly hint = inner.concurrencyHint(),
+  ) {}
+
+  concurrencyHint(): number {
+    return this.hint;
+  }
+
+  runs(taskId: string): number {
+    return this.started.filter((id) => id === taskId).length;
+  }
+
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+    this.started.push(spec.taskId);
+    this.peak = Math.max(this.peak, ++this.active);
+    const start = Date.now();
+    try {
+      return await this.inner.executeStep(spec, context);
+    } finally {
+      this.active--;
+      this.spans.push({ taskId: spec.taskId, start, end: Date.now() });
+    }
+  }
+}

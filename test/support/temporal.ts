@@ -1,0 +1,72 @@
+/** Shared plumbing for tests that run workflows on the run's dev server. */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { AgentExecutor } from '../../src/executors/executor';
+import { MemorySessionStore } from '../../src/stores/memory-store';
+import type { SessionStore } from '../../src/stores/session-store';
+import { createTaoWorker } from '../../src/worker';
+
+export function devServerAddress(): string {
+  const address = process.env.TAO_TEST_TEMPORAL_ADDRESS;
+  if (!address)
+    throw new Error(
+      'TAO_TEST_TEMPORAL_ADDRESS unset: run tests through jest (global setup starts the server)',
+    );
+  return address;
+}
+
+export const workflowBundle = () => ({ codePath: process.env.TAO_TEST_BUNDLE! });
+
+let client: Promise<Client> | undefined;
+export function devClient(): Promise<Client> {
+  client ??= Connection.connect({ address: devServerAddress() }).then(
+    (connection) => new Client({ connection }),
+  );
+  return client;
+}
+
+export async function closeDevClient(): Promise<void> {
+  if (client) await (await client).connection.close();
+  client = undefined;
+}
+
+export interface WorkerHarness {
+  client: Client;
+  taskQueue: string;
+  store: SessionStore;
+  worker: Worker;
+}
+
+export interface HarnessOptions {
+  executor: AgentExecutor;
+  store?: SessionStore;
+  concurrency?: number;
+  taskQueue?: string;
+}
+
+/** Runs `body` while a TAO worker (real, on the dev server) polls a fresh task queue. */
+export async function withWorker<T>(
+  options: HarnessOptions,
+  body: (h: WorkerHarness) => Promise<T>,
+): Promise<T> {
+  const connection = await NativeConnection.connect({ address: devServerAddress() });
+  const taskQueue = options.taskQueue ?? `test-${randomUUID()}`;
+  const store = options.store ?? new MemorySessionStore();
+  try {
+    const worker = await createTaoWorker({
+      connection,
+      executor: options.executor,
+      store,
+      taskQueue,
+      workflowBundle: workflowBundle(),
+      ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+    });
+    const c = await devClient();
+    return await worker.runUntil(body({ client: c, taskQueue, store, worker }));
+  } finally {
+    await connection.close();
+  }
+}
+
+export const uniqueId = (prefix: string) => `${prefix}-${randomUUID()}`;
