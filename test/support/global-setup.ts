@@ -19,7 +19,8 @@ export default async function globalSetup(): Promise<void> {
   });
   const dir = join(taoHome(), 'test');
   mkdirSync(dir, { recursive: true });
-  const bundlePath = join(dir, 'workflow-bundle.js');
+  // Per run, so concurrent test runs on one checkout never read a half-written bundle.
+  const bundlePath = join(dir, `workflow-bundle-${process.pid}.js`);
   writeFileSync(bundlePath, code);
 
   process.env.TAO_TEST_TEMPORAL_ADDRESS = server.address;
