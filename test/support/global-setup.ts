@@ -14,7 +14,7 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as { taoDevServer?: unknown }).taoDevServer = server;
 
   const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../src/workflows'),
+    workflowsPath: require.resolve('./test-workflows'),
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   const dir = join(taoHome(), 'test');

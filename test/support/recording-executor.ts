@@ -7,6 +7,8 @@ import type { AgentExecutor, StepContext } from '../../src/executors/executor';
  */
 export class RecordingExecutor implements AgentExecutor {
   readonly started: string[] = [];
+  /** taskIds whose step returned a successful outcome, in completion order. */
+  readonly succeeded: string[] = [];
   readonly spans: { taskId: string; start: number; end: number }[] = [];
   private active = 0;
   peak = 0;
@@ -29,7 +31,9 @@ export class RecordingExecutor implements AgentExecutor {
     this.peak = Math.max(this.peak, ++this.active);
     const start = Date.now();
     try {
-      return await this.inner.executeStep(spec, context);
+      const outcome = await this.inner.executeStep(spec, context);
+      if (outcome.success) this.succeeded.push(spec.taskId);
+      return outcome;
     } finally {
       this.active--;
       this.spans.push({ taskId: spec.taskId, start, end: Date.now() });

@@ -1,0 +1,38 @@
+/**
+ * The product's workflows plus a user's own workflow built on the
+ * workflow-side library, with stage *functions* (not templates): what a user
+ * importing `src/workflows/lib` writes. Bundled once for every test worker.
+ */
+import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
+import { executePipeline, type PipelineStage } from '../../src/workflows/lib';
+
+export * from '../../src/workflows';
+
+interface FileItem {
+  path: string;
+  /** Test knobs: which stage function misbehaves for this item. */
+  throwAtStage?: number;
+  skipFirstStage?: boolean;
+}
+
+const step = (taskId: string, agent: string, prompt: string): AgentStepSpecInput => ({
+  taskId,
+  agent,
+  prompt,
+});
+
+const reviewStages: PipelineStage<FileItem>[] = [
+  (_prev, item) => (item.skipFirstStage ? undefined : step(`explore:${item.path}`, 'explore', item.path)),
+  (prev, item) => {
+    if (item.throwAtStage === 1) throw new Error(`cannot review ${item.path}`);
+    return step(`review:${item.path}`, 'review', `review ${prev!.output}`);
+  },
+  (prev, item) => step(`verify:${item.path}`, 'verify', `verify ${prev!.output}`),
+];
+
+export async function reviewFilesWorkflow(
+  items: FileItem[],
+  concurrency?: number,
+): Promise<(StepOutcome | null)[]> {
+  return executePipeline(items, reviewStages, concurrency === undefined ? {} : { concurrency });
+}

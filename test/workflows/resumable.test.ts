@@ -1,0 +1,162 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type StepOutcome, WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { FileSessionStore } from '../../src/stores/file-store';
+import { MemorySessionStore } from '../../src/stores/memory-store';
+import type { SessionStore } from '../../src/stores/session-store';
+import { RecordingExecutor } from '../support/recording-executor';
+import { echoed, spec } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+const FIXTURES = join(__dirname, '../../../shared/fixtures/a3s-checkpoints');
+
+async function seed(store: SessionStore, checkpointId: string, steps: StepOutcome[]): Promise<void> {
+  await store.save(checkpointId, {
+    schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+    workflowId: checkpointId,
+    steps: steps.map((outcome) => ({ taskId: outcome.taskId, outcome })),
+    checkpointMs: 1,
+  });
+}
+
+describe('resumableParallelWorkflow on the dev server', () => {
+  test('completed steps are skipped and return cached outcomes; full success deletes the checkpoint (SPEC 5)', async () => {
+    const store = new MemorySessionStore();
+    const checkpointId = uniqueId('cp');
+    // Output the executor would never produce: proves the cached outcome came back unchanged.
+    await seed(store, checkpointId, [{ ...echoed('a', 'from an earlier run'), structured: { n: 1 } }]);
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('resume'),
+        args: [{ checkpointId, specs: [spec('a'), spec('b'), spec('c')] }],
+      });
+      const result: StepOutcome[] = await handle.result();
+      expect(result).toEqual([
+        { ...echoed('a', 'from an earlier run'), structured: { n: 1 } },
+        echoed('b', 'do b'),
+        echoed('c', 'do c'),
+      ]);
+      expect(executor.started.sort()).toEqual(['b', 'c']);
+      expect(await store.load(checkpointId)).toBeUndefined();
+      const progress = await handle.query('progress');
+      expect(progress.totals).toMatchObject({ cached: 1, succeeded: 2, all: 3 });
+    });
+  });
+
+  test('checkpointId defaults to the workflow id', async () => {
+    const store = new MemorySessionStore();
+    const workflowId = uniqueId('resume-default-id');
+    await seed(store, workflowId, [echoed('a', 'cached')]);
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ specs: [spec('a'), spec('b')] }],
+      });
+      expect(result.map((o) => o.output)).toEqual(['cached', 'do b']);
+      expect(executor.started).toEqual(['b']);
+    });
+  });
+
+  test('partial failure keeps the checkpoint with only the successes (SPEC 6); resume retries the rest', async () => {
+    const store = new MemorySessionStore();
+    const checkpointId = uniqueId('cp-partial');
+    const first = new ScriptExecutor({
+      tasks: { b: { success: false, output: 'tests red' }, d: { throw: 'runtime crashed' } },
+    });
+    const specs = [spec('a'), spec('b'), spec('c'), spec('d')];
+    await withWorker({ executor: first, store }, async ({ client, taskQueue }) => {
+      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('partial'),
+        args: [{ checkpointId, specs }],
+      });
+      expect(result.map((o) => o.success)).toEqual([true, false, true, false]);
+      expect(result[3]).toMatchObject({ taskId: 'd', output: 'runtime crashed' });
+    });
+    const kept = await store.load(checkpointId);
+    expect(kept!.steps.map((s) => s.taskId).sort()).toEqual(['a', 'c']);
+
+    const second = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor: second, store }, async ({ client, taskQueue }) => {
+      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('partial-resume'),
+        args: [{ checkpointId, specs }],
+      });
+      expect(result.every((o) => o.success)).toBe(true);
+      expect(second.started.sort()).toEqual(['b', 'd']);
+    });
+    expect(await store.load(checkpointId)).toBeUndefined();
+  });
+
+  test('checkpointed steps absent from the new specs are dropped; only new ones run (SPEC 11)', async () => {
+    const store = new MemorySessionStore();
+    const checkpointId = uniqueId('cp-stale');
+    await seed(store, checkpointId, [echoed('old', 'gone'), echoed('a', 'cached a')]);
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('stale'),
+        args: [{ checkpointId, specs: [spec('b'), spec('a')] }],
+      });
+      // Merged in the order of the new specs.
+      expect(result.map((o) => o.output)).toEqual(['do b', 'cached a']);
+      expect(executor.started).toEqual(['b']);
+    });
+  });
+
+  describe('unreadable checkpoints re-run every step and say so (SPEC 10)', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(join(tmpdir(), 'tao-unreadable-'));
+      mkdirSync(join(dir, 'workflow_checkpoints'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    test.each([
+      ['not-json.json', 'not JSON'],
+      ['future-schema.json', 'schema version 2 is newer than 1'],
+      ['task-id-mismatch.json', 'holds an outcome for task t2'],
+    ])('%s', async (fixture, reason) => {
+      const checkpointId = uniqueId('cp-bad');
+      copyFileSync(join(FIXTURES, fixture), join(dir, 'workflow_checkpoints', `${checkpointId}.json`));
+      const executor = new RecordingExecutor(new ScriptExecutor());
+      await withWorker({ executor, store: new FileSessionStore(dir) }, async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('unreadable'),
+          args: [{ checkpointId, specs: [spec('t1'), spec('t2'), spec('a')] }],
+        });
+        const result: StepOutcome[] = await handle.result();
+        expect(result.map((o) => o.output)).toEqual(['do t1', 'do t2', 'do a']);
+        expect(executor.started.sort()).toEqual(['a', 't1', 't2']);
+        const progress = await handle.query('progress');
+        expect(progress.checkpointWarning).toContain(`checkpoint ${checkpointId} unreadable`);
+        expect(progress.checkpointWarning?.toLowerCase()).toContain(reason.toLowerCase());
+      });
+    });
+  });
+
+  test('a repeated taskId is rejected at once: it is the checkpoint key', async () => {
+    await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+      await expect(
+        client.workflow.execute('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('dup'),
+          args: [{ specs: [spec('a'), spec('a')] }],
+        }),
+      ).rejects.toMatchObject({
+        cause: { type: 'InvalidInput', message: expect.stringContaining('specs.1.taskId') },
+      });
+    });
+  });
+});
