@@ -1,9 +1,13 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 
-// Worker lifecycle chatter drowns test output; keep errors (expected step failures log warnings by design). The
+// Worker chatter drowns test output, and tests fail steps and kill runs on
+// purpose (which core and the SDK log as warnings). Keep errors only. The
 // runtime is per process and jest reuses processes across files, so install once.
 try {
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+  });
 } catch {
   // already installed by an earlier test file in this process
 }

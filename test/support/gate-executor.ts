@@ -1,0 +1,49 @@
+import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
+import type { AgentExecutor, StepContext } from '../../src/executors/executor';
+
+/**
+ * Wraps a real executor and holds chosen steps at a gate until the test
+ * releases them (or the step is cancelled), so a test can observe and
+ * interrupt a run at an exact point instead of guessing with sleeps.
+ */
+export class GateExecutor implements AgentExecutor {
+  private readonly released = new Set<string>();
+  private readonly waiters = new Map<string, () => void>();
+
+  constructor(
+    private readonly inner: AgentExecutor,
+    private readonly isGated: (taskId: string) => boolean,
+  ) {}
+
+  concurrencyHint(): number {
+    return this.inner.concurrencyHint();
+  }
+
+  release(taskId: string): void {
+    this.released.add(taskId);
+    this.waiters.get(taskId)?.();
+  }
+
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+    if (this.isGated(spec.taskId) && !this.released.has(spec.taskId)) {
+      await new Promise<void>((resolve, reject) => {
+        this.waiters.set(spec.taskId, resolve);
+        context.signal.addEventListener('abort', () => reject(new Error('step cancelled at the gate')), {
+          once: true,
+        });
+      });
+    }
+    return this.inner.executeStep(spec, context);
+  }
+}
+
+/** Polls `probe` until it returns a value other than undefined; fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

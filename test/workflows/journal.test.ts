@@ -1,0 +1,47 @@
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { ObservedStore } from '../support/observed-store';
+import { spec } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+describe('the checkpoint journal', () => {
+  test('saves are serialized and never regress, however steps interleave (SPEC resumable 3)', async () => {
+    const store = new ObservedStore();
+    const checkpointId = uniqueId('cp-journal');
+    // Steps finish in a scrambled order, many while a slow save is still in flight.
+    const delays = [90, 10, 60, 30, 120, 5, 45, 75, 20, 100, 15, 50];
+    const executor = new ScriptExecutor({
+      concurrency: 6,
+      tasks: Object.fromEntries(delays.map((delayMs, i) => [`s${i}`, { delayMs }])),
+      // One step fails, so the checkpoint is kept and its final content can be checked.
+      agents: { verify: { success: false } },
+    });
+    const specs = [...delays.map((_, i) => spec(`s${i}`)), spec('fails', 'verify')];
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('journal'),
+        args: [{ checkpointId, specs }],
+      });
+      expect(result.filter((o) => o.success)).toHaveLength(delays.length);
+    });
+
+    const saves = store.landed.filter((s) => s.checkpointId === checkpointId);
+    expect(store.peakInFlight).toBe(1);
+    expect(saves.every((s) => s.result === 'saved')).toBe(true);
+    saves
+      .slice(1)
+      .forEach((save, i) => expect(save.taskIds).toEqual(expect.arrayContaining(saves[i]!.taskIds)));
+    // Coalesced: fewer writes than steps, the last one holding every success and no failure.
+    expect(saves.length).toBeLessThanOrEqual(delays.length);
+    const final = await store.load(checkpointId);
+    expect(final!.steps.map((s) => s.taskId).sort()).toEqual(
+      specs
+        .slice(0, -1)
+        .map((s) => s.taskId)
+        .sort(),
+    );
+  });
+});
