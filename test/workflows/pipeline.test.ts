@@ -1,3 +1,4 @@
+import type { Progress } from '../../src/workflows/lib';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { RecordingExecutor } from '../support/recording-executor';
@@ -135,9 +136,9 @@ describe('executePipeline with stage functions, in a user workflow', () => {
       expect(result[2]).toBeNull();
       expect(executor.started).not.toContain('review:bad.ts');
 
-      const progress = await handle.query('progress');
+      const progress = await handle.query<Progress>('progress');
       const entry = (item: number, stage: number) =>
-        progress.steps.find((s: { item: number; stage: number }) => s.item === item && s.stage === stage);
+        progress.steps.find((s) => s.item === item && s.stage === stage);
       expect(entry(1, 1)).toMatchObject({ status: 'failed', error: 'stage 1 threw: cannot review bad.ts' });
       expect(entry(1, 2)).toMatchObject({ status: 'skipped' });
       expect(entry(2, 0)).toMatchObject({ status: 'skipped' });

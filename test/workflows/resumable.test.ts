@@ -1,3 +1,4 @@
+import type { Progress } from '../../src/workflows/lib';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +45,7 @@ describe('resumableParallelWorkflow on the dev server', () => {
       ]);
       expect(executor.started.sort()).toEqual(['b', 'c']);
       expect(await store.load(checkpointId)).toBeUndefined();
-      const progress = await handle.query('progress');
+      const progress = await handle.query<Progress>('progress');
       expect(progress.totals).toMatchObject({ cached: 1, succeeded: 2, all: 3 });
     });
   });
@@ -139,7 +140,7 @@ describe('resumableParallelWorkflow on the dev server', () => {
         const result: StepOutcome[] = await handle.result();
         expect(result.map((o) => o.output)).toEqual(['do t1', 'do t2', 'do a']);
         expect(executor.started.sort()).toEqual(['a', 't1', 't2']);
-        const progress = await handle.query('progress');
+        const progress = await handle.query<Progress>('progress');
         expect(progress.checkpointWarning).toContain(`checkpoint ${checkpointId} unreadable`);
         expect(progress.checkpointWarning?.toLowerCase()).toContain(reason.toLowerCase());
       });
