@@ -21,8 +21,10 @@ export interface TaoWorkerParts {
   taskQueue: string;
   namespace?: string;
   concurrency?: number;
-  /** A pre-built workflow bundle (tests bundle once); default: bundle `src/workflows` at start. */
+  /** A pre-built workflow bundle (tests bundle once); default: bundle `workflowsPath` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Workflow module to bundle, for users who add their own workflows; default: TAO's `src/workflows`. */
+  workflowsPath?: string;
 }
 
 export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
@@ -33,7 +35,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
     taskQueue: parts.taskQueue,
     ...(parts.workflowBundle
       ? { workflowBundle: parts.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
+      : { workflowsPath: parts.workflowsPath ?? require.resolve('./workflows') }),
     activities: createActivities({
       executor: parts.executor,
       store: parts.store,

@@ -1,0 +1,78 @@
+/**
+ * Re-records `test/histories/*.json`: `npm run histories:record`.
+ * Run it after a deliberate workflow change, and commit the new histories with
+ * the change (an incompatible change needs `patched()` so old histories still replay).
+ */
+import '../support/quiet-runtime';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { ScriptExecutor } from '../../src/executors/script';
+import { startDevServer } from '../../src/local/dev-server';
+import { ensureTemporalBinaries } from '../../src/local/temporal-binaries';
+import { FileSessionStore } from '../../src/stores/file-store';
+import { createTaoWorker } from '../../src/worker';
+import { SCENARIOS, SCENARIO_SCRIPT, historyFile } from './scenarios';
+
+async function main(): Promise<void> {
+  const { cli } = ensureTemporalBinaries();
+  const server = await startDevServer({ cli });
+  const storeDir = mkdtempSync(join(tmpdir(), 'tao-histories-'));
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    const client = new Client({ connection });
+    const taskQueue = 'histories';
+    const worker = await createTaoWorker({
+      connection: nativeConnection,
+      executor: new ScriptExecutor(SCENARIO_SCRIPT),
+      store: new FileSessionStore(storeDir),
+      taskQueue,
+      workflowsPath: require.resolve('../support/test-workflows'),
+    });
+    await worker.runUntil(async () => {
+      for (const scenario of SCENARIOS) {
+        const workflowId = `history-${scenario.name}`;
+        const checkpointId = (scenario.input as { checkpointId?: string }).checkpointId ?? workflowId;
+        scenario.seedStore?.(storeDir, checkpointId);
+        const handle = await client.workflow.start(scenario.workflowType, {
+          taskQueue,
+          workflowId,
+          args: [scenario.input],
+        });
+        const failed = await handle.result().then(
+          () => false,
+          () => true,
+        );
+        if (failed !== Boolean(scenario.fails))
+          throw new Error(`${scenario.name}: unexpected ${failed ? 'failure' : 'success'}`);
+        // The standard JSON export, the same the Web UI downloads, so any history can be dropped in here.
+        const json = execFileSync(cli, [
+          'workflow',
+          'show',
+          '--address',
+          server.address,
+          '--workflow-id',
+          workflowId,
+          '--output',
+          'json',
+        ]);
+        writeFileSync(historyFile(scenario.name), json);
+        console.log(`recorded ${scenario.name}`);
+      }
+    });
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+    await server.stop();
+    rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+/**
+ * The runs whose histories guard workflow determinism. Each covers a path
+ * through the workflow code (cache hits, failures, crashes, retries, skipped
+ * stages, rejected input); `record.ts` runs them on a dev server and saves the
+ * histories, and the replay test replays every one against today's code.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ScriptFile } from '../../src/executors/script';
+import { spec } from '../support/specs';
+
+export const HISTORY_DIR = __dirname;
+
+/** One executor script for every scenario: task ids pick the behaviour. */
+export const SCENARIO_SCRIPT: ScriptFile = {
+  concurrency: 2,
+  default: { delayMs: 20 },
+  tasks: {
+    red: { success: false, output: 'tests red' },
+    crash: { throw: 'agent runtime died' },
+    flaky: { failAttempts: 1 },
+  },
+  agents: { review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } } },
+};
+
+export interface Scenario {
+  name: string;
+  workflowType: string;
+  input: unknown;
+  /** Prepares the file store before the run (e.g. an unreadable checkpoint). */
+  seedStore?: (storeDir: string, checkpointId: string) => void;
+  /** The run is expected to fail (rejected input). */
+  fails?: boolean;
+}
+
+const quickRetry = { initialRetryIntervalMs: 100, maximumAttempts: 3 };
+const reviewStages = [
+  { taskId: 'explore-{{index}}', agent: 'explore', prompt: '{{item.path}}' },
+  {
+    taskId: 'review-{{index}}',
+    agent: 'review',
+    prompt: '{{prev.output}}',
+    when: { field: 'prev.success', equals: true },
+  },
+  {
+    taskId: 'verify-{{index}}',
+    agent: 'verify',
+    prompt: '{{prev.output}}',
+    when: { field: 'prev.structured.verdict', equals: 'approve' },
+  },
+];
+const resumableSpecs = [spec('a'), spec('red'), spec('flaky'), spec('b')];
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'parallel',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [spec('a'), spec('red'), spec('crash'), spec('flaky'), spec('b')],
+      stepPolicy: quickRetry,
+    },
+  },
+  { name: 'parallel-empty', workflowType: 'parallelWorkflow', input: { specs: [] } },
+  {
+    name: 'parallel-bad-input',
+    workflowType: 'parallelWorkflow',
+    input: { specs: [{ agent: 'explore', prompt: 'no task id' }] },
+    fails: true,
+  },
+  {
+    name: 'pipeline',
+    workflowType: 'pipelineWorkflow',
+    input: {
+      items: [{ path: 'a.ts' }, { path: 'b.ts' }, { path: 'c.ts' }],
+      stages: reviewStages,
+      concurrency: 2,
+    },
+  },
+  {
+    name: 'pipeline-stage-functions',
+    workflowType: 'reviewFilesWorkflow',
+    input: [
+      { path: 'ok.ts' },
+      { path: 'bad.ts', throwAtStage: 1 },
+      { path: 'skip.ts', skipFirstStage: true },
+    ],
+  },
+  {
+    name: 'resumable-first-run',
+    workflowType: 'resumableParallelWorkflow',
+    input: { checkpointId: 'history-resume', specs: resumableSpecs, stepPolicy: quickRetry },
+  },
+  {
+    // Runs after the first: `a`, `flaky`, `b` come from the checkpoint, `red` runs again.
+    name: 'resumable-resume',
+    workflowType: 'resumableParallelWorkflow',
+    input: { checkpointId: 'history-resume', specs: [...resumableSpecs, spec('c')], stepPolicy: quickRetry },
+  },
+  {
+    name: 'resumable-unreadable-checkpoint',
+    workflowType: 'resumableParallelWorkflow',
+    input: { checkpointId: 'history-unreadable', specs: [spec('t1'), spec('t2')] },
+    seedStore: (storeDir, checkpointId) => {
+      const dir = join(storeDir, 'workflow_checkpoints');
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(
+        join(__dirname, '../../../shared/fixtures/a3s-checkpoints/future-schema.json'),
+        join(dir, `${checkpointId}.json`),
+      );
+    },
+  },
+];
+
+export const historyFile = (name: string) => join(HISTORY_DIR, `${name}.json`);
