@@ -4,7 +4,9 @@
  * configured executor and store.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import { createActivities } from './activities';
+import { taoDataConverter } from './codec';
 import { type WorkerConfig, type WorkerFlags, resolveWorkerConfig } from './config/worker-config';
 import type { AgentExecutor } from './executors/executor';
 import { createExecutor } from './executors/registry';
@@ -23,6 +25,8 @@ export interface TaoWorkerParts {
   concurrency?: number;
   /** A pre-built workflow bundle (tests bundle once); default: bundle `workflowsPath` at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Large-payload offloading (see src/codec); clients must use the same one. */
+  dataConverter?: DataConverter;
   /** Workflow module to bundle, for users who add their own workflows; default: TAO's `src/workflows`. */
   workflowsPath?: string;
 }
@@ -42,6 +46,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
       ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
     }),
     maxConcurrentActivityTaskExecutions: hint + STORE_ACTIVITY_SLOTS,
+    ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
   });
 }
 
@@ -66,6 +71,7 @@ export async function runWorker(config: WorkerConfig, onReady?: (worker: Worker)
       store,
       taskQueue: config.taskQueue,
       namespace: config.namespace,
+      dataConverter: taoDataConverter(config.blobs),
       ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
     });
     onReady?.(worker);

@@ -12,6 +12,8 @@ export const WorkerConfigSchema = z.object({
   executor: z.string().min(1).default('script'),
   store: z.string().min(1).default('file:.tao'),
   concurrency: z.coerce.number().int().min(0).optional(),
+  /** Directory for payloads too large for history; shared by every worker and client of a deployment. */
+  blobs: z.string().min(1).default('.tao/blobs'),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
 export type WorkerFlags = Partial<Record<keyof WorkerConfig, string | number>>;
@@ -24,6 +26,7 @@ const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
   executor: { flag: '--executor', env: 'TAO_EXECUTOR' },
   store: { flag: '--store', env: 'TAO_STORE' },
   concurrency: { flag: '--concurrency', env: 'TAO_CONCURRENCY' },
+  blobs: { flag: '--blobs', env: 'TAO_BLOBS' },
 };
 
 export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv = process.env): WorkerConfig {

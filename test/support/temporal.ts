@@ -1,6 +1,7 @@
 /** Shared plumbing for tests that run workflows on the run's dev server. */
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { AgentExecutor } from '../../src/executors/executor';
 import { MemorySessionStore } from '../../src/stores/memory-store';
@@ -43,6 +44,7 @@ export interface HarnessOptions {
   store?: SessionStore;
   concurrency?: number;
   taskQueue?: string;
+  dataConverter?: DataConverter;
 }
 
 /** Runs `body` while a TAO worker (real, on the dev server) polls a fresh task queue. */
@@ -61,6 +63,7 @@ export async function withWorker<T>(
       taskQueue,
       workflowBundle: workflowBundle(),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     });
     const c = await devClient();
     return await worker.runUntil(body({ client: c, taskQueue, store, worker }));
