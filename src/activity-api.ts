@@ -24,10 +24,23 @@ export interface ExecutorInfo {
   concurrencyHint: number;
 }
 
+/**
+ * A journal write: the steps completed since the last acknowledged save, on
+ * top of the `savedCount` steps the store already holds. Sending only the new
+ * steps keeps history linear in the number of steps, not quadratic.
+ */
+export interface CheckpointAppend {
+  savedCount: number;
+  steps: CheckpointStep[];
+}
+
+/** `missing-base`: the store holds fewer steps than `savedCount` (deleted or replaced meanwhile); resend everything. */
+export type AppendResult = 'saved' | 'stale' | 'missing-base';
+
 export interface TaoActivities {
   executeAgentStep(spec: AgentStepSpec): Promise<StepRun>;
   loadCheckpoint(checkpointId: string): Promise<CheckpointLoad>;
-  saveCheckpoint(checkpointId: string, steps: CheckpointStep[]): Promise<'saved' | 'stale'>;
+  saveCheckpoint(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;
   deleteCheckpoint(checkpointId: string): Promise<void>;
 }
 

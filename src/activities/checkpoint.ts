@@ -24,11 +24,20 @@ export function createCheckpointActivities(
       }
     },
 
-    async saveCheckpoint(checkpointId, steps) {
+    async saveCheckpoint(checkpointId, { savedCount, steps }) {
+      // An unreadable checkpoint is replaced (the file store keeps it aside); the run re-did its work.
+      const existing = await store.load(checkpointId).catch((error: unknown) => {
+        if (error instanceof CheckpointUnreadableError) return undefined;
+        throw error;
+      });
+      const base = existing?.steps ?? [];
+      if (base.length < savedCount) return 'missing-base';
+      // Union by taskId: a retried append whose first attempt landed changes nothing.
+      const known = new Set(base.map((step) => step.taskId));
       return store.save(checkpointId, {
         schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
         workflowId: checkpointId,
-        steps,
+        steps: [...base, ...steps.filter((step) => !known.has(step.taskId))],
         checkpointMs: Date.now(),
       });
     },

@@ -1,5 +1,7 @@
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
+import { MemorySessionStore } from '../../src/stores/memory-store';
+import { GateExecutor, eventually } from '../support/gate-executor';
 import { ObservedStore } from '../support/observed-store';
 import { spec } from '../support/specs';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
@@ -20,12 +22,23 @@ describe('the checkpoint journal', () => {
     });
     const specs = [...delays.map((_, i) => spec(`s${i}`)), spec('fails', 'verify')];
     await withWorker({ executor, store }, async ({ client, taskQueue }) => {
-      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+      const handle = await client.workflow.start('resumableParallelWorkflow', {
         taskQueue,
         workflowId: uniqueId('journal'),
         args: [{ checkpointId, specs }],
       });
+      const result: StepOutcome[] = await handle.result();
       expect(result.filter((o) => o.success)).toHaveLength(delays.length);
+
+      // Each save sends only what is new, so history grows linearly with the steps, not quadratically.
+      const { events } = await handle.fetchHistory();
+      const appends = events!
+        .map((e) => e.activityTaskScheduledEventAttributes)
+        .filter((a) => a?.activityType?.name === 'saveCheckpoint')
+        .map(
+          (a) => JSON.parse(Buffer.from(a!.input!.payloads![1]!.data!).toString()) as { steps: unknown[] },
+        );
+      expect(appends.reduce((sum, a) => sum + a.steps.length, 0)).toBe(delays.length);
     });
 
     const saves = store.landed.filter((s) => s.checkpointId === checkpointId);
@@ -43,5 +56,27 @@ describe('the checkpoint journal', () => {
         .map((s) => s.taskId)
         .sort(),
     );
+  });
+
+  test('a checkpoint removed under a running journal is rewritten whole, not left with a gap', async () => {
+    const store = new MemorySessionStore();
+    const checkpointId = uniqueId('cp-gap');
+    const executor = new GateExecutor(
+      new ScriptExecutor({ agents: { verify: { success: false } } }),
+      (id) => id !== 'a',
+    );
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('gap'),
+        args: [{ checkpointId, specs: [spec('a'), spec('b'), spec('c', 'verify')] }],
+      });
+      await eventually(async () => ((await store.load(checkpointId))?.steps.length === 1 ? true : undefined));
+      await store.delete(checkpointId);
+      executor.release('b');
+      executor.release('c');
+      await handle.result();
+    });
+    expect((await store.load(checkpointId))!.steps.map((s) => s.taskId)).toEqual(['a', 'b']);
   });
 });

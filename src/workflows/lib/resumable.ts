@@ -20,18 +20,22 @@ const store = proxyActivities<TaoActivities>({
 
 /**
  * The checkpoint journal of one run. Saves are serialized and coalesced: at
- * most one is in flight, and it always carries everything completed so far, so
- * a later save holds a superset of an earlier one however steps interleave.
+ * most one is in flight, and it carries every step completed since the last
+ * acknowledged save, so the stored checkpoint only ever grows, however steps
+ * interleave. A failed save is retried with the next one.
  */
 class CheckpointJournal {
   private tail: Promise<void> = Promise.resolve();
   private flushQueued = false;
+  private savedCount: number;
 
   constructor(
     private readonly checkpointId: string,
     private readonly completed: Map<string, StepOutcome>,
     private readonly warn: (message: string) => void,
-  ) {}
+  ) {
+    this.savedCount = completed.size;
+  }
 
   record(outcome: StepOutcome): void {
     this.completed.set(outcome.taskId, outcome);
@@ -44,7 +48,15 @@ class CheckpointJournal {
     this.flushQueued = false;
     const steps = [...this.completed].map(([taskId, outcome]) => ({ taskId, outcome }));
     try {
-      await store.saveCheckpoint(this.checkpointId, steps);
+      let result = await store.saveCheckpoint(this.checkpointId, {
+        savedCount: this.savedCount,
+        steps: steps.slice(this.savedCount),
+      });
+      if (result === 'missing-base')
+        result = await store.saveCheckpoint(this.checkpointId, { savedCount: 0, steps });
+      if (result === 'stale')
+        this.warn('checkpoint save refused as stale: another writer holds newer progress');
+      this.savedCount = steps.length;
     } catch (error) {
       this.warn(`checkpoint save failed (run continues): ${(error as Error).message}`);
     }
