@@ -64,14 +64,23 @@ export const StepPolicySchema = z
 export type StepPolicy = z.infer<typeof StepPolicySchema>;
 
 const concurrency = z.number().int().min(0).optional();
+/** Steps one execution may hold before the run is split (child workflows or continue-as-new); 2,000 is Temporal's pending-activity cap. */
+const maxStepsPerRun = z.number().int().min(1).max(2_000).optional();
 
 export const ParallelInputSchema = z
-  .object({ specs: z.array(AgentStepSpecSchema), concurrency, stepPolicy: StepPolicySchema.optional() })
+  .object({
+    specs: z.array(AgentStepSpecSchema),
+    concurrency,
+    stepPolicy: StepPolicySchema.optional(),
+    maxStepsPerRun,
+  })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
 
 export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   checkpointId: nonEmpty.optional(),
+  /** Set by the workflow itself when it continues as new: steps that already failed in this run. */
+  carriedFailures: z.array(StepOutcomeSchema).optional(),
 }).strict();
 export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
 
@@ -111,6 +120,9 @@ export const PipelineInputSchema = z
     stages: z.array(StageTemplateSchema).min(1, 'a pipeline needs at least one stage'),
     concurrency,
     stepPolicy: StepPolicySchema.optional(),
+    maxStepsPerRun,
+    /** Set for a partition's child: the whole run's index of its first item, for `{{index}}`. */
+    indexOffset: z.number().int().min(0).optional(),
   })
   .strict();
 export type PipelineInput = z.input<typeof PipelineInputSchema>;

@@ -4,7 +4,7 @@
  * Each validates its input first: a bad input fails the workflow at once with
  * a non-retryable error naming the field, never a workflow-task retry loop.
  */
-import { workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
   type ParallelInput,
@@ -16,8 +16,10 @@ import {
   type StepOutcome,
   describeZodError,
 } from '../contracts';
-import { executePipeline, executeStepsParallel, executeStepsParallelResumable, progressBoard } from './lib';
-import { invalidInput } from './lib/steps';
+import { executePipeline, executeStepsParallel, progressBoard } from './lib';
+import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
+import { parseUniqueSpecs, runResumableWindow } from './lib/resumable';
+import { invalidInput, resolveLimit } from './lib/steps';
 import { checkTemplates, stageFromTemplate } from './stage-templates';
 
 export { progressQuery } from './lib';
@@ -36,12 +38,47 @@ export async function parallelWorkflow(input: ParallelInput): Promise<StepOutcom
 }
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutcome | null)[]> {
-  const { items, stages, ...options } = parseInput(PipelineInputSchema, input);
+  const { items, stages, indexOffset = 0, ...options } = parseInput(PipelineInputSchema, input);
   checkTemplates(stages);
-  return executePipeline(items, stages.map(stageFromTemplate), options);
+  const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
+  if (items.length * stages.length > maxStepsPerRun) {
+    // Templates are data, so a slice of the items runs as a child pipelineWorkflow unchanged.
+    return runPartitioned<unknown, StepOutcome | null>({
+      items,
+      perChild: itemsPerRun(maxStepsPerRun, stages.length),
+      limit: await resolveLimit(options.concurrency),
+      workflowType: 'pipelineWorkflow',
+      childInput: (slice, offset, concurrency) => ({
+        ...options,
+        items: slice,
+        stages,
+        concurrency,
+        indexOffset: indexOffset + offset,
+      }),
+      onChildFailure: (slice) => slice.map(() => null),
+    });
+  }
+  return executePipeline(
+    items,
+    stages.map((stage) => stageFromTemplate(stage, indexOffset)),
+    options,
+  );
 }
 
 export async function resumableParallelWorkflow(input: ResumableParallelInput): Promise<StepOutcome[]> {
-  const { specs, checkpointId, ...options } = parseInput(ResumableParallelInputSchema, input);
-  return executeStepsParallelResumable(specs, checkpointId ?? workflowInfo().workflowId, options);
+  const {
+    specs,
+    checkpointId = workflowInfo().workflowId,
+    carriedFailures = [],
+    ...options
+  } = parseInput(ResumableParallelInputSchema, input);
+  const run = await runResumableWindow(parseUniqueSpecs(specs), checkpointId, options, carriedFailures);
+  if ('outcomes' in run) return run.outcomes;
+  // The checkpoint holds this window's successes; the next execution starts from it with a fresh history.
+  return continueAsNew<typeof resumableParallelWorkflow>({
+    ...options,
+    specs,
+    checkpointId,
+    carriedFailures: run.carriedFailures,
+  });
 }

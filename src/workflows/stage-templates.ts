@@ -44,9 +44,10 @@ function holds(condition: StageCondition, view: View): boolean {
     : actual !== JSON.stringify(condition.notEquals);
 }
 
-export function stageFromTemplate(template: StageTemplate): PipelineStage<unknown> {
+/** `indexOffset`: a partition's place in the whole run, so `{{index}}` is the same however the run is split. */
+export function stageFromTemplate(template: StageTemplate, indexOffset = 0): PipelineStage<unknown> {
   return (prev, item, index) => {
-    const view: View = { item, index, prev };
+    const view: View = { item, index: indexOffset + index, prev };
     if (template.when && !holds(template.when, view)) return undefined;
     return {
       taskId: render(template.taskId, view),

@@ -15,7 +15,7 @@ import { startDevServer } from '../../src/local/dev-server';
 import { ensureTemporalBinaries } from '../../src/local/temporal-binaries';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { createTaoWorker } from '../../src/worker';
-import { SCENARIOS, SCENARIO_SCRIPT, historyFile } from './scenarios';
+import { SCENARIOS, SCENARIO_SCRIPT, historyFile, scenarioWorkflowId } from './scenarios';
 
 async function main(): Promise<void> {
   const { cli } = ensureTemporalBinaries();
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     });
     await worker.runUntil(async () => {
       for (const scenario of SCENARIOS) {
-        const workflowId = `history-${scenario.name}`;
+        const workflowId = scenarioWorkflowId(scenario.name);
         const checkpointId = (scenario.input as { checkpointId?: string }).checkpointId ?? workflowId;
         scenario.seedStore?.(storeDir, checkpointId);
         const handle = await client.workflow.start(scenario.workflowType, {
@@ -49,7 +49,8 @@ async function main(): Promise<void> {
         );
         if (failed !== Boolean(scenario.fails))
           throw new Error(`${scenario.name}: unexpected ${failed ? 'failure' : 'success'}`);
-        // The standard JSON export, the same the Web UI downloads, so any history can be dropped in here.
+        // The first run, which holds any continue-as-new, in the standard JSON export
+        // (the same the Web UI downloads), so any history can be dropped in here.
         const json = execFileSync(cli, [
           'workflow',
           'show',
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
           server.address,
           '--workflow-id',
           workflowId,
+          '--run-id',
+          handle.firstExecutionRunId,
           '--output',
           'json',
         ]);

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { Worker } from '@temporalio/worker';
 import * as productWorkflows from '../../src/workflows';
 import { workflowBundle } from '../support/temporal';
-import { HISTORY_DIR, SCENARIOS, historyFile } from './scenarios';
+import { HISTORY_DIR, SCENARIOS, historyFile, scenarioWorkflowId } from './scenarios';
 
 /**
  * Every recorded history replays against today's workflow code without
@@ -22,13 +22,15 @@ describe('replay of recorded histories', () => {
 
   test('every history replays without non-determinism', async () => {
     const histories = SCENARIOS.map((s) => ({
-      workflowId: s.name,
+      workflowId: scenarioWorkflowId(s.name),
       history: JSON.parse(readFileSync(historyFile(s.name), 'utf8')),
     }));
     const results = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: workflowBundle() }, histories)) {
       results.push({ workflowId: result.workflowId, error: result.error ? String(result.error) : undefined });
     }
-    expect(results).toEqual(SCENARIOS.map((s) => ({ workflowId: s.name, error: undefined })));
+    expect(results).toEqual(
+      SCENARIOS.map((s) => ({ workflowId: scenarioWorkflowId(s.name), error: undefined })),
+    );
   });
 });

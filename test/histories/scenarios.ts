@@ -97,6 +97,29 @@ export const SCENARIOS: Scenario[] = [
     input: { checkpointId: 'history-resume', specs: [...resumableSpecs, spec('c')], stepPolicy: quickRetry },
   },
   {
+    name: 'parallel-partitioned',
+    workflowType: 'parallelWorkflow',
+    input: { specs: ['a', 'red', 'b', 'c', 'd'].map((id) => spec(id)), maxStepsPerRun: 2, concurrency: 3 },
+  },
+  {
+    name: 'pipeline-partitioned',
+    workflowType: 'pipelineWorkflow',
+    input: {
+      items: [{ path: 'a.ts' }, { path: 'b.ts' }, { path: 'c.ts' }],
+      stages: reviewStages,
+      maxStepsPerRun: 3,
+    },
+  },
+  {
+    name: 'resumable-windows',
+    workflowType: 'resumableParallelWorkflow',
+    input: {
+      checkpointId: 'history-windows',
+      specs: ['a', 'red', 'b', 'c', 'd'].map((id) => spec(id)),
+      maxStepsPerRun: 2,
+    },
+  },
+  {
     name: 'resumable-unreadable-checkpoint',
     workflowType: 'resumableParallelWorkflow',
     input: { checkpointId: 'history-unreadable', specs: [spec('t1'), spec('t2')] },
@@ -112,3 +135,5 @@ export const SCENARIOS: Scenario[] = [
 ];
 
 export const historyFile = (name: string) => join(HISTORY_DIR, `${name}.json`);
+/** Child ids derive from the workflow id, so replay must use the recorded one. */
+export const scenarioWorkflowId = (name: string) => `history-${name}`;

@@ -1,4 +1,10 @@
-import { type AgentStepSpecInput, type StepOutcome, failedOutcome } from '../../contracts';
+import {
+  type AgentStepSpec,
+  type AgentStepSpecInput,
+  type StepOutcome,
+  failedOutcome,
+} from '../../contracts';
+import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
 import { type CombinatorOptions, parseSpecs, resolveLimit, runStep, stepActivities } from './steps';
@@ -14,6 +20,18 @@ export async function executeStepsParallel(
 ): Promise<StepOutcome[]> {
   const specs = parseSpecs(specInputs);
   if (specs.length === 0) return [];
+  const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
+  if (specs.length > maxStepsPerRun) {
+    return runPartitioned<AgentStepSpec, StepOutcome>({
+      items: specs,
+      perChild: maxStepsPerRun,
+      limit: await resolveLimit(options.concurrency),
+      workflowType: 'parallelWorkflow',
+      childInput: (slice, _offset, concurrency) => ({ ...options, specs: slice, concurrency }),
+      onChildFailure: (slice, _offset, message) =>
+        slice.map((s) => failedOutcome(s.taskId, s.agent, message)),
+    });
+  }
   const board = progressBoard();
   const entries = specs.map((spec) =>
     board.add({ key: spec.taskId, taskId: spec.taskId, agent: spec.agent, status: 'pending' }),

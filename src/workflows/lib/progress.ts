@@ -15,6 +15,16 @@ export interface StepProgress {
   error?: string;
 }
 
+/** A child execution holding a slice of a run too big for one history. */
+export interface PartitionProgress {
+  workflowId: string;
+  /** Index of its first spec or item in the whole run, and how many it holds. */
+  first: number;
+  count: number;
+  status: 'pending' | 'running' | 'succeeded' | 'failed';
+  error?: string;
+}
+
 export interface Progress {
   steps: StepProgress[];
   totals: Record<StepStatus, number> & { all: number };
@@ -22,6 +32,8 @@ export interface Progress {
   checkpointWarning?: string;
   /** Checkpoint saves or deletes that failed; the run went on regardless. */
   storeWarnings: string[];
+  /** Present when the run was split into child executions; their own `progress` queries show their steps. */
+  partitions?: PartitionProgress[];
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
@@ -34,11 +46,18 @@ class ProgressBoard {
   readonly steps: StepProgress[] = [];
   checkpointWarning?: string;
   readonly storeWarnings: string[] = [];
+  readonly partitions: PartitionProgress[] = [];
 
   add(entry: Omit<StepProgress, 'attempt'> & { attempt?: number }): StepProgress {
     const step: StepProgress = { attempt: 0, ...entry };
     this.steps.push(step);
     return step;
+  }
+
+  addPartition(entry: Omit<PartitionProgress, 'status'>): PartitionProgress {
+    const partition: PartitionProgress = { status: 'pending', ...entry };
+    this.partitions.push(partition);
+    return partition;
   }
 
   snapshot(): Progress {
@@ -57,6 +76,7 @@ class ProgressBoard {
       totals,
       storeWarnings: [...this.storeWarnings],
       ...(this.checkpointWarning ? { checkpointWarning: this.checkpointWarning } : {}),
+      ...(this.partitions.length ? { partitions: this.partitions.map((p) => ({ ...p })) } : {}),
     };
   }
 }

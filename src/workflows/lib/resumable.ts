@@ -1,6 +1,12 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { executeChild, proxyActivities } from '@temporalio/workflow';
 import type { CheckpointLoad, TaoActivities } from '../../activity-api';
-import { type AgentStepSpecInput, type StepOutcome, failedOutcome } from '../../contracts';
+import {
+  type AgentStepSpec,
+  type AgentStepSpecInput,
+  type StepOutcome,
+  failedOutcome,
+} from '../../contracts';
+import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix } from './partition';
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
 import {
@@ -75,17 +81,8 @@ async function loadCompleted(checkpointId: string): Promise<CheckpointLoad> {
   }
 }
 
-/**
- * Combinator 3: the barrier, journaled to the `SessionStore` under
- * `checkpointId` so a new execution, on any worker, resumes where an
- * interrupted one stopped. Only successful steps are recorded (a failed one
- * retries on resume); full success deletes the checkpoint.
- */
-export async function executeStepsParallelResumable(
-  specInputs: readonly AgentStepSpecInput[],
-  checkpointId: string,
-  options: CombinatorOptions = {},
-): Promise<StepOutcome[]> {
+/** Validates specs and rejects a repeated taskId: it is the checkpoint key. */
+export function parseUniqueSpecs(specInputs: readonly AgentStepSpecInput[]): AgentStepSpec[] {
   const specs = parseSpecs(specInputs);
   const seen = new Set<string>();
   for (const [index, spec] of specs.entries()) {
@@ -93,6 +90,48 @@ export async function executeStepsParallelResumable(
       throw invalidInput(`specs.${index}.taskId: "${spec.taskId}" repeats; it is the checkpoint key`);
     seen.add(spec.taskId);
   }
+  return specs;
+}
+
+/**
+ * Combinator 3: the barrier, journaled to the `SessionStore` under
+ * `checkpointId` so a new execution, on any worker, resumes where an
+ * interrupted one stopped. Only successful steps are recorded (a failed one
+ * retries on resume); full success deletes the checkpoint. A run bigger than
+ * one history holds runs as a child `resumableParallelWorkflow`, which
+ * continues as new between windows.
+ */
+export async function executeStepsParallelResumable(
+  specInputs: readonly AgentStepSpecInput[],
+  checkpointId: string,
+  options: CombinatorOptions = {},
+): Promise<StepOutcome[]> {
+  const specs = parseUniqueSpecs(specInputs);
+  if (specs.length > (options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)) {
+    return executeChild('resumableParallelWorkflow', {
+      workflowId: childIdPrefix('resumable'),
+      args: [{ ...options, specs, checkpointId }],
+    });
+  }
+  const run = await runResumableWindow(specs, checkpointId, { ...options, maxStepsPerRun: specs.length }, []);
+  // The window spans every pending step, so this execution finishes the run.
+  return (run as { outcomes: StepOutcome[] }).outcomes;
+}
+
+export type WindowResult = { outcomes: StepOutcome[] } | { carriedFailures: StepOutcome[] };
+
+/**
+ * One execution's share of a resumable run: the steps neither checkpointed
+ * nor already failed in this run (`carried`), at most `maxStepsPerRun` of
+ * them. When more remain, returns the failures so far for the next execution
+ * (successes are in the checkpoint); otherwise the merged outcomes.
+ */
+export async function runResumableWindow(
+  specs: readonly AgentStepSpec[],
+  checkpointId: string,
+  options: CombinatorOptions,
+  carried: readonly StepOutcome[],
+): Promise<WindowResult> {
   const board = progressBoard();
   const loaded = await loadCompleted(checkpointId);
   if (loaded.status === 'unreadable') {
@@ -100,40 +139,45 @@ export async function executeStepsParallelResumable(
     board.checkpointWarning = `checkpoint ${checkpointId} unreadable, re-running every step: ${loaded.reason}`;
   }
   const done = new Map(loaded.status === 'loaded' ? loaded.steps.map((s) => [s.taskId, s.outcome]) : []);
+  const failed = new Map(carried.map((outcome) => [outcome.taskId, outcome]));
   const journal = new CheckpointJournal(checkpointId, new Map(done), (w) => board.storeWarnings.push(w));
 
-  const pending = specs.filter((spec) => !done.has(spec.taskId));
+  const pending = specs.filter((spec) => !done.has(spec.taskId) && !failed.has(spec.taskId));
+  const window = pending.slice(0, options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN);
   for (const spec of specs) {
-    if (done.has(spec.taskId))
-      board.add({ key: spec.taskId, taskId: spec.taskId, agent: spec.agent, status: 'cached' });
+    const entry = { key: spec.taskId, taskId: spec.taskId, agent: spec.agent };
+    if (done.has(spec.taskId)) board.add({ ...entry, status: 'cached' });
+    const earlier = failed.get(spec.taskId);
+    if (earlier) board.add({ ...entry, status: 'failed', error: earlier.error ?? earlier.output });
   }
-  const entries = pending.map((spec) =>
+  const entries = window.map((spec) =>
     board.add({ key: spec.taskId, taskId: spec.taskId, agent: spec.agent, status: 'pending' }),
   );
 
-  const fresh = new Map<string, StepOutcome>();
-  if (pending.length > 0) {
+  if (window.length > 0) {
     const activities = stepActivities(options.stepPolicy);
     const limit = await resolveLimit(options.concurrency);
-    const settled = await runBounded(pending, limit, async (spec, index) => {
+    const settled = await runBounded(window, limit, async (spec, index) => {
       const outcome = await runStep(activities, spec, entries[index]!);
       if (outcome.success) journal.record(outcome);
       return outcome;
     });
     settled.forEach((result, index) => {
-      const spec = pending[index]!;
-      fresh.set(
-        spec.taskId,
-        result.ok ? result.value : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error)),
-      );
+      const spec = window[index]!;
+      const outcome = result.ok
+        ? result.value
+        : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error));
+      if (!outcome.success) failed.set(spec.taskId, outcome);
+      else done.set(spec.taskId, outcome);
     });
   }
   await journal.drained();
+  if (pending.length > window.length) return { carriedFailures: [...failed.values()] };
 
   const merged = specs.map(
     (spec) =>
       done.get(spec.taskId) ??
-      fresh.get(spec.taskId) ??
+      failed.get(spec.taskId) ??
       failedOutcome(spec.taskId, spec.agent, 'step produced no outcome'),
   );
   if (merged.every((outcome) => outcome.success)) {
@@ -143,5 +187,5 @@ export async function executeStepsParallelResumable(
       board.storeWarnings.push(`checkpoint delete failed: ${(error as Error).message}`);
     }
   }
-  return merged;
+  return { outcomes: merged };
 }

@@ -27,6 +27,8 @@ export interface CombinatorOptions {
   /** Max steps (parallel) or chains (pipeline) in flight; default: the worker executor's hint. */
   concurrency?: number;
   stepPolicy?: StepPolicy;
+  /** Steps one execution holds before the run is split across executions (default 1,000). */
+  maxStepsPerRun?: number;
 }
 
 // LLM steps run for minutes over flaky transports: generous timeouts, a few retries.

@@ -1,0 +1,83 @@
+import { ChildWorkflowFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import { clampLimit, runBounded } from './pool';
+import { progressBoard } from './progress';
+
+/**
+ * One Temporal execution is capped at ~51,200 history events / 50 MB and
+ * 2,000 pending activities. A step costs roughly ten events (its activity,
+ * the workflow task that reacts to it, its journal write), so each execution
+ * keeps to this many steps and bigger runs are split into child workflows (or,
+ * for resumable runs, continued as new).
+ */
+export const DEFAULT_MAX_STEPS_PER_RUN = 1000;
+
+export interface PartitionPlan<I> {
+  items: readonly I[];
+  /** Items per child execution. */
+  perChild: number;
+  /** The run's overall limit; children share it so the total in flight never exceeds it. */
+  limit: number;
+  workflowType: string;
+  childInput: (slice: I[], offset: number, concurrency: number) => unknown;
+  /** What a child that failed as a whole (e.g. terminated) yields for each of its items. */
+  onChildFailure: (slice: I[], offset: number, message: string) => unknown[];
+}
+
+/**
+ * Runs `items` as child workflows of `perChild` items each, in order, with
+ * the same results a single execution would give. Children in flight times
+ * each child's limit stays within `limit`; a limit below the child count runs
+ * children one by one, each serially, exactly as a limit of 1 would.
+ */
+export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]> {
+  const slices: { slice: I[]; offset: number }[] = [];
+  for (let offset = 0; offset < plan.items.length; offset += plan.perChild) {
+    slices.push({ slice: plan.items.slice(offset, offset + plan.perChild), offset });
+  }
+  const limit = clampLimit(plan.limit);
+  const inFlight = Math.min(slices.length, limit);
+  const each = Math.floor(limit / inFlight);
+  const board = progressBoard();
+  const group = childIdPrefix('part');
+  const entries = slices.map(({ slice, offset }, k) =>
+    board.addPartition({ workflowId: `${group}-${k}`, first: offset, count: slice.length }),
+  );
+
+  const settled = await runBounded(slices, inFlight, async ({ slice, offset }, k) => {
+    const entry = entries[k]!;
+    entry.status = 'running';
+    try {
+      const result = await executeChild(plan.workflowType, {
+        workflowId: entry.workflowId,
+        args: [plan.childInput(slice, offset, each)],
+      });
+      entry.status = 'succeeded';
+      return result as O[];
+    } catch (error) {
+      if (!(error instanceof ChildWorkflowFailure)) throw error;
+      const message = `partition ${entry.workflowId} failed: ${error.cause?.message ?? error.message}`;
+      Object.assign(entry, { status: 'failed', error: message });
+      return plan.onChildFailure(slice, offset, message) as O[];
+    }
+  });
+  return settled.flatMap((result) => {
+    if (!result.ok) throw result.error;
+    return result.value;
+  });
+}
+
+let childGroups = 0;
+
+/**
+ * A fresh, deterministic child id prefix under this execution, so two big
+ * calls in one user workflow never collide. Module state is per execution.
+ */
+export function childIdPrefix(kind: string): string {
+  childGroups += 1;
+  return `${workflowInfo().workflowId}/${kind}${childGroups}`;
+}
+
+/** Items per execution for `stepsPerItem` steps each, never below one item. */
+export function itemsPerRun(maxStepsPerRun: number, stepsPerItem: number): number {
+  return Math.max(1, Math.floor(maxStepsPerRun / Math.max(1, stepsPerItem)));
+}

@@ -1,0 +1,109 @@
+/**
+ * Runs bigger than one history holds are split transparently: the thresholds
+ * are made small here so a few steps cross them.
+ */
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { MemorySessionStore } from '../../src/stores/memory-store';
+import type { Progress } from '../../src/workflows/lib';
+import { RecordingExecutor } from '../support/recording-executor';
+import { spec, taskIds } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+const ids = (n: number, prefix = 's') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+describe('runs split across executions', () => {
+  test('parallel: child workflows share the limit; same results, same order', async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor({ default: { delayMs: 30 } }));
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('split-parallel'),
+        args: [{ specs: ids(10).map((id) => spec(id)), concurrency: 3, maxStepsPerRun: 4 }],
+      });
+      const result: StepOutcome[] = await handle.result();
+      expect(taskIds(result)).toEqual(ids(10));
+      expect(result.every((o) => o.output === `do ${o.taskId}`)).toBe(true);
+      expect(ids(10).map((id) => executor.runs(id))).toEqual(ids(10).map(() => 1));
+      expect(executor.peak).toBeLessThanOrEqual(3);
+
+      const progress = await handle.query<Progress>('progress');
+      expect(progress.partitions!.map((p) => [p.first, p.count, p.status])).toEqual([
+        [0, 4, 'succeeded'],
+        [4, 4, 'succeeded'],
+        [8, 2, 'succeeded'],
+      ]);
+      // The parent ran no step itself; each child holds at most its share.
+      const activities = async (workflowId: string) =>
+        (await client.workflow.getHandle(workflowId).fetchHistory()).events!.filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'executeAgentStep',
+        ).length;
+      expect(await activities(handle.workflowId)).toBe(0);
+      for (const partition of progress.partitions!) {
+        expect(await activities(partition.workflowId)).toBe(partition.count);
+      }
+    });
+  });
+
+  test('pipeline: partitions keep {{index}} global and give what one execution gives', async () => {
+    const stages = [
+      { taskId: 'a-{{index}}', agent: 'explore', prompt: '{{index}}:{{item}}' },
+      { taskId: 'b-{{index}}', agent: 'review', prompt: 'saw {{prev.output}}' },
+    ];
+    const items = ['p', 'q', 'r', 's', 't'];
+    await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+      const run = (maxStepsPerRun?: number) =>
+        client.workflow.execute('pipelineWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('split-pipeline'),
+          args: [{ items, stages, ...(maxStepsPerRun ? { maxStepsPerRun } : {}) }],
+        });
+      const split: (StepOutcome | null)[] = await run(4);
+      expect(split.map((o) => o?.output)).toEqual(items.map((item, i) => `saw ${i}:${item}`));
+      expect(split).toEqual(await run());
+    });
+  });
+
+  test('resumable: continues as new between windows; failures are carried, not re-run; resume runs only them', async () => {
+    const store = new MemorySessionStore();
+    const checkpointId = uniqueId('cp-windows');
+    const specs = ids(10).map((id) => spec(id));
+    const first = new RecordingExecutor(
+      new ScriptExecutor({ tasks: { s2: { success: false, output: 'no' } } }),
+    );
+    await withWorker({ executor: first, store }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('windows'),
+        args: [{ checkpointId, specs, maxStepsPerRun: 4 }],
+      });
+      const result: StepOutcome[] = await handle.result();
+      expect(taskIds(result)).toEqual(ids(10));
+      expect(result.map((o) => o.success)).toEqual(ids(10).map((id) => id !== 's2'));
+      expect(ids(10).map((id) => first.runs(id))).toEqual(ids(10).map(() => 1));
+      const firstRun = await client.workflow
+        .getHandle(handle.workflowId, handle.firstExecutionRunId)
+        .describe();
+      expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+      // The last window's board shows the earlier windows' work: cached successes and the carried failure.
+      const progress = await handle.query<Progress>('progress');
+      // Windows of 4: s0-s3 (s2 fails), s4-s7, then s8-s9 run in the last execution.
+      expect(progress.totals).toMatchObject({ cached: 7, failed: 1, succeeded: 2, all: 10 });
+    });
+    expect((await store.load(checkpointId))!.steps).toHaveLength(9);
+
+    const second = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor: second, store }, async ({ client, taskQueue }) => {
+      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('windows-resume'),
+        args: [{ checkpointId, specs, maxStepsPerRun: 4 }],
+      });
+      expect(result.every((o) => o.success)).toBe(true);
+      expect(second.started).toEqual(['s2']);
+    });
+    expect(await store.load(checkpointId)).toBeUndefined();
+  });
+});
