@@ -19,6 +19,15 @@ export const AgentStepSpecSchema = z.object({
 export type AgentStepSpec = z.output<typeof AgentStepSpecSchema>;
 export type AgentStepSpecInput = z.input<typeof AgentStepSpecSchema>;
 
+/** What one step cost: tokens summed over its model calls, and its wall-clock time. */
+export const StepUsageSchema = z.object({
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  model: z.string(),
+  latencyMs: z.number().int().min(0),
+});
+export type StepUsage = z.infer<typeof StepUsageSchema>;
+
 export const StepOutcomeSchema = z.object({
   taskId: nonEmpty,
   agent: z.string(),
@@ -27,6 +36,8 @@ export const StepOutcomeSchema = z.object({
   success: z.boolean(),
   structured: z.unknown().optional(),
   error: z.string().optional(),
+  /** Set by executors that call a model; absent in outcomes from older builds. */
+  usage: StepUsageSchema.optional(),
 });
 export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
 
@@ -79,6 +90,11 @@ export type ParallelInput = z.input<typeof ParallelInputSchema>;
 
 export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   checkpointId: nonEmpty.optional(),
+  /**
+   * A checkpoint that exists but cannot be read: `rerun` (default, fail-safe)
+   * does all the work again; `fail` runs nothing and fails every step instead.
+   */
+  onUnreadableCheckpoint: z.enum(['rerun', 'fail']).optional(),
   /** Set by the workflow itself when it continues as new: steps that already failed in this run. */
   carriedFailures: z.array(StepOutcomeSchema).optional(),
 }).strict();

@@ -1,5 +1,7 @@
 /**
- * Re-records `test/histories/*.json`: `npm run histories:record`.
+ * Records `test/histories/*.json`: `npm run histories:record -- [scenario…]`
+ * (all scenarios when none is named). Keep old histories when adding one: they
+ * are what proves today's code still replays yesterday's runs.
  * Run it after a deliberate workflow change, and commit the new histories with
  * the change (an incompatible change needs `patched()` so old histories still replay).
  */
@@ -34,7 +36,8 @@ async function main(): Promise<void> {
       workflowsPath: require.resolve('../support/test-workflows'),
     });
     await worker.runUntil(async () => {
-      for (const scenario of SCENARIOS) {
+      const wanted = process.argv.slice(2);
+      for (const scenario of SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
         const workflowId = scenarioWorkflowId(scenario.name);
         const checkpointId = (scenario.input as { checkpointId?: string }).checkpointId ?? workflowId;
         scenario.seedStore?.(storeDir, checkpointId);

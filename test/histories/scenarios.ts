@@ -132,6 +132,23 @@ export const SCENARIOS: Scenario[] = [
       );
     },
   },
+  {
+    name: 'resumable-refuse-unreadable',
+    workflowType: 'resumableParallelWorkflow',
+    input: {
+      checkpointId: 'history-refuse',
+      specs: [spec('t1'), spec('t2')],
+      onUnreadableCheckpoint: 'fail',
+    },
+    seedStore: (storeDir, checkpointId) => {
+      const dir = join(storeDir, 'workflow_checkpoints');
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(
+        join(__dirname, '../../../shared/fixtures/a3s-checkpoints/future-schema.json'),
+        join(dir, `${checkpointId}.json`),
+      );
+    },
+  },
 ];
 
 export const historyFile = (name: string) => join(HISTORY_DIR, `${name}.json`);

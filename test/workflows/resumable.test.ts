@@ -1,5 +1,5 @@
 import type { Progress } from '../../src/workflows/lib';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StepOutcome, WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
@@ -146,6 +146,36 @@ describe('resumableParallelWorkflow on the dev server', () => {
       });
     });
   });
+
+  test.each(['not-json.json', 'future-schema.json', 'task-id-mismatch.json'])(
+    'onUnreadableCheckpoint "fail" with %s: nothing runs, every step fails saying why, the checkpoint stays',
+    async (fixture) => {
+      const dir = mkdtempSync(join(tmpdir(), 'tao-refuse-'));
+      try {
+        mkdirSync(join(dir, 'workflow_checkpoints'));
+        const checkpointId = uniqueId('cp-refuse');
+        const file = join(dir, 'workflow_checkpoints', `${checkpointId}.json`);
+        copyFileSync(join(FIXTURES, fixture), file);
+        const executor = new RecordingExecutor(new ScriptExecutor());
+        await withWorker({ executor, store: new FileSessionStore(dir) }, async ({ client, taskQueue }) => {
+          const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+            taskQueue,
+            workflowId: uniqueId('refuse'),
+            args: [{ checkpointId, specs: [spec('t1'), spec('x')], onUnreadableCheckpoint: 'fail' }],
+          });
+          expect(result.map((o) => [o.taskId, o.success])).toEqual([
+            ['t1', false],
+            ['x', false],
+          ]);
+          expect(result[0]!.output).toMatch(new RegExp(`^checkpoint ${checkpointId} cannot be resumed: `));
+          expect(executor.started).toEqual([]);
+        });
+        expect(readFileSync(file)).toEqual(readFileSync(join(FIXTURES, fixture)));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   test('a repeated taskId is rejected at once: it is the checkpoint key', async () => {
     await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {

@@ -6,5 +6,12 @@
 export { executeStepsParallel } from './parallel';
 export { executePipeline, type PipelineStage } from './pipeline';
 export { executeStepsParallelResumable } from './resumable';
-export { progressBoard, progressQuery, type Progress, type StepProgress, type StepStatus } from './progress';
-export type { CombinatorOptions } from './steps';
+export {
+  progressBoard,
+  progressQuery,
+  type Progress,
+  type StepProgress,
+  type StepStatus,
+  type UsageTotals,
+} from './progress';
+export type { CombinatorOptions, ResumableOptions } from './steps';

@@ -1,4 +1,5 @@
 import { defineQuery, setHandler } from '@temporalio/workflow';
+import type { StepUsage } from '../../contracts';
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
 
@@ -13,6 +14,16 @@ export interface StepProgress {
   /** The attempt that produced the latest result; 0 while none has finished. */
   attempt: number;
   error?: string;
+  /** Tokens, model and latency, for steps whose executor reports them. */
+  usage?: StepUsage;
+}
+
+/** Model spend of the steps this execution ran (cached steps cost nothing now; child partitions report their own). */
+export interface UsageTotals {
+  inputTokens: number;
+  outputTokens: number;
+  /** Steps that reported usage. */
+  steps: number;
 }
 
 /** A child execution holding a slice of a run too big for one history. */
@@ -28,6 +39,7 @@ export interface PartitionProgress {
 export interface Progress {
   steps: StepProgress[];
   totals: Record<StepStatus, number> & { all: number };
+  usage: UsageTotals;
   /** Set when a prior checkpoint existed but could not be read, so every step re-ran. */
   checkpointWarning?: string;
   /** Checkpoint saves or deletes that failed; the run went on regardless. */
@@ -70,10 +82,19 @@ class ProgressBoard {
       skipped: 0,
       all: this.steps.length,
     };
-    for (const step of this.steps) totals[step.status] += 1;
+    const usage: UsageTotals = { inputTokens: 0, outputTokens: 0, steps: 0 };
+    for (const step of this.steps) {
+      totals[step.status] += 1;
+      if (step.usage) {
+        usage.inputTokens += step.usage.inputTokens;
+        usage.outputTokens += step.usage.outputTokens;
+        usage.steps += 1;
+      }
+    }
     return {
       steps: this.steps.map((s) => ({ ...s })),
       totals,
+      usage,
       storeWarnings: [...this.storeWarnings],
       ...(this.checkpointWarning ? { checkpointWarning: this.checkpointWarning } : {}),
       ...(this.partitions.length ? { partitions: this.partitions.map((p) => ({ ...p })) } : {}),

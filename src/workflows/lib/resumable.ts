@@ -10,7 +10,7 @@ import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix } from './partition';
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
 import {
-  type CombinatorOptions,
+  type ResumableOptions,
   invalidInput,
   parseSpecs,
   resolveLimit,
@@ -104,7 +104,7 @@ export function parseUniqueSpecs(specInputs: readonly AgentStepSpecInput[]): Age
 export async function executeStepsParallelResumable(
   specInputs: readonly AgentStepSpecInput[],
   checkpointId: string,
-  options: CombinatorOptions = {},
+  options: ResumableOptions = {},
 ): Promise<StepOutcome[]> {
   const specs = parseUniqueSpecs(specInputs);
   if (specs.length > (options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)) {
@@ -129,11 +129,25 @@ export type WindowResult = { outcomes: StepOutcome[] } | { carriedFailures: Step
 export async function runResumableWindow(
   specs: readonly AgentStepSpec[],
   checkpointId: string,
-  options: CombinatorOptions,
+  options: ResumableOptions,
   carried: readonly StepOutcome[],
 ): Promise<WindowResult> {
   const board = progressBoard();
   const loaded = await loadCompleted(checkpointId);
+  if (loaded.status === 'unreadable' && options.onUnreadableCheckpoint === 'fail') {
+    // The caller prefers no work to work that may repeat paid steps; the checkpoint stays for inspection.
+    const message = `checkpoint ${checkpointId} cannot be resumed: ${loaded.reason}`;
+    board.checkpointWarning = message;
+    for (const spec of specs)
+      board.add({
+        key: spec.taskId,
+        taskId: spec.taskId,
+        agent: spec.agent,
+        status: 'failed',
+        error: message,
+      });
+    return { outcomes: specs.map((spec) => failedOutcome(spec.taskId, spec.agent, message)) };
+  }
   if (loaded.status === 'unreadable') {
     // Fail-safe: do the work again rather than resume from state we cannot interpret.
     board.checkpointWarning = `checkpoint ${checkpointId} unreadable, re-running every step: ${loaded.reason}`;

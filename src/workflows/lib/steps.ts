@@ -31,6 +31,11 @@ export interface CombinatorOptions {
   maxStepsPerRun?: number;
 }
 
+/** Resumable runs only: what to do when a checkpoint exists but cannot be read (default `rerun`). */
+export interface ResumableOptions extends CombinatorOptions {
+  onUnreadableCheckpoint?: 'rerun' | 'fail';
+}
+
 // LLM steps run for minutes over flaky transports: generous timeouts, a few retries.
 const STEP_DEFAULTS: Required<StepPolicy> = {
   startToCloseTimeoutMs: 30 * 60_000,
@@ -100,6 +105,7 @@ export async function runStep(
     const { outcome, attempt } = await activities.executeAgentStep(spec);
     entry.attempt = attempt;
     entry.status = outcome.success ? 'succeeded' : 'failed';
+    if (outcome.usage) entry.usage = outcome.usage;
     if (!outcome.success) entry.error = outcome.error ?? outcome.output;
     return outcome;
   } catch (error) {
