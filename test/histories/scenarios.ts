@@ -33,6 +33,16 @@ export interface Scenario {
   fails?: boolean;
 }
 
+/** A checkpoint this build cannot read: the a3s fixture from a newer schema. */
+function seedFutureSchemaCheckpoint(storeDir: string, checkpointId: string): void {
+  const dir = join(storeDir, 'workflow_checkpoints');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(
+    join(__dirname, '../../../shared/fixtures/a3s-checkpoints/future-schema.json'),
+    join(dir, `${checkpointId}.json`),
+  );
+}
+
 const quickRetry = { initialRetryIntervalMs: 100, maximumAttempts: 3 };
 const reviewStages = [
   { taskId: 'explore-{{index}}', agent: 'explore', prompt: '{{item.path}}' },
@@ -123,14 +133,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'resumable-unreadable-checkpoint',
     workflowType: 'resumableParallelWorkflow',
     input: { checkpointId: 'history-unreadable', specs: [spec('t1'), spec('t2')] },
-    seedStore: (storeDir, checkpointId) => {
-      const dir = join(storeDir, 'workflow_checkpoints');
-      mkdirSync(dir, { recursive: true });
-      copyFileSync(
-        join(__dirname, '../../../shared/fixtures/a3s-checkpoints/future-schema.json'),
-        join(dir, `${checkpointId}.json`),
-      );
-    },
+    seedStore: seedFutureSchemaCheckpoint,
   },
   {
     name: 'resumable-refuse-unreadable',
@@ -140,14 +143,7 @@ export const SCENARIOS: Scenario[] = [
       specs: [spec('t1'), spec('t2')],
       onUnreadableCheckpoint: 'fail',
     },
-    seedStore: (storeDir, checkpointId) => {
-      const dir = join(storeDir, 'workflow_checkpoints');
-      mkdirSync(dir, { recursive: true });
-      copyFileSync(
-        join(__dirname, '../../../shared/fixtures/a3s-checkpoints/future-schema.json'),
-        join(dir, `${checkpointId}.json`),
-      );
-    },
+    seedStore: seedFutureSchemaCheckpoint,
   },
 ];
 
