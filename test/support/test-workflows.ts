@@ -4,7 +4,12 @@
  * importing `src/workflows/lib` writes. Bundled once for every test worker.
  */
 import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
-import { executePipeline, type PipelineStage } from '../../src/workflows/lib';
+import {
+  executePipeline,
+  executeStepsParallel,
+  executeStepsParallelResumable,
+  type PipelineStage,
+} from '../../src/workflows/lib';
 
 export * from '../../src/workflows';
 
@@ -35,4 +40,16 @@ export async function reviewFilesWorkflow(
   concurrency?: number,
 ): Promise<(StepOutcome | null)[]> {
   return executePipeline(items, reviewStages, concurrency === undefined ? {} : { concurrency });
+}
+
+/** Two big fan-outs and a big resumable batch in one user workflow: each is split on its own. */
+export async function bigBatchesWorkflow(
+  specs: AgentStepSpecInput[],
+  checkpointId: string,
+  maxStepsPerRun: number,
+): Promise<StepOutcome[][]> {
+  const first = await executeStepsParallel(specs, { maxStepsPerRun });
+  const second = await executeStepsParallel(specs, { maxStepsPerRun });
+  const resumable = await executeStepsParallelResumable(specs, checkpointId, { maxStepsPerRun });
+  return [first, second, resumable];
 }

@@ -106,4 +106,21 @@ describe('runs split across executions', () => {
     });
     expect(await store.load(checkpointId)).toBeUndefined();
   });
+
+  test('inside a user workflow, each big call is split on its own, with no child id clash', async () => {
+    const store = new MemorySessionStore();
+    const checkpointId = uniqueId('cp-user');
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      const specs = ids(5).map((id) => spec(id));
+      const results: StepOutcome[][] = await client.workflow.execute('bigBatchesWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('user-big'),
+        args: [specs, checkpointId, 2],
+      });
+      expect(results.map(taskIds)).toEqual([ids(5), ids(5), ids(5)]);
+      expect(ids(5).map((id) => executor.runs(id))).toEqual(ids(5).map(() => 3));
+    });
+    expect(await store.load(checkpointId)).toBeUndefined();
+  });
 });
