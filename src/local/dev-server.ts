@@ -47,6 +47,12 @@ export function isListening(port: number, host = HOST): Promise<boolean> {
 
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? (await freePort());
+  // Otherwise the readiness probe below would mistake whatever holds the port for our server.
+  if (await isListening(port)) {
+    throw new Error(
+      `port ${port} on ${HOST} is already in use (is \`tao dev\` running?); stop it or choose another port`,
+    );
+  }
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port), '--log-level', 'warn'];
   args.push('--namespace', options.namespace ?? 'default');
   if (options.dbFile) args.push('--db-filename', options.dbFile);

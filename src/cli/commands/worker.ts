@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { type WorkerFlags, resolveWorkerConfig } from '../../config/worker-config';
+import { runWorker } from '../../worker';
+import { connectionOptions, workerOptions } from '../options';
+import { installWorkerLogging } from '../worker-logging';
+
+export function registerWorker(program: Command): void {
+  workerOptions(
+    connectionOptions(
+      program.command('worker').description('run a TAO worker against a Temporal server until Ctrl-C'),
+    ),
+  ).action(async (flags: WorkerFlags) => {
+    const config = resolveWorkerConfig(flags);
+    installWorkerLogging('WARN');
+    await runWorker(config, () =>
+      console.error(
+        `worker polling task queue ${config.taskQueue} on ${config.address} (namespace ${config.namespace}, executor ${config.executor}, store ${config.store}); Ctrl-C stops it`,
+      ),
+    );
+  });
+}

@@ -1,0 +1,118 @@
+/** Commands on one workflow by id: `start`, `status`, `result`, `cancel`. */
+import type { Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
+import { connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
+import { fields, progressLine, stepsTable } from '../render';
+import { explainWorkflowError, reportResult } from '../report';
+import { connectClient, fetchProgress, startRun } from '../runs';
+import { loadSpecFile } from '../spec-file';
+import { watchRun } from '../watch';
+
+interface Flags {
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  json?: boolean;
+  id?: string;
+}
+
+/** Runs `body` with a client for the flags' server, closing it after; workflow errors become one line. */
+async function withClient(
+  flags: Flags,
+  workflowId: string | undefined,
+  body: (client: Client, config: WorkerConfig) => Promise<void>,
+) {
+  const config = resolveWorkerConfig(flags);
+  const client = await connectClient(config);
+  try {
+    await body(client, config);
+  } catch (error) {
+    throw workflowId ? explainWorkflowError(error, workflowId) : error;
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export function registerWorkflowCommands(program: Command): void {
+  startOptions(program.command('start'))
+    .description('start the workflow a spec file describes and print its id')
+    .argument('<file>', 'run spec, YAML or JSON')
+    .action(async (file: string, flags: Flags) => {
+      const spec = await loadSpecFile(file);
+      await withClient(flags, undefined, async (client, config) => {
+        const handle = await startRun(client, spec, {
+          taskQueue: runTaskQueue(flags.taskQueue, spec, config),
+          ...(flags.id ? { workflowId: flags.id } : {}),
+        });
+        console.log(handle.workflowId);
+      });
+    });
+
+  jsonOption(connectionOptions(program.command('status')))
+    .description("show a workflow's status and step progress")
+    .argument('<id>', 'workflow id')
+    .action(async (id: string, flags: Flags) => {
+      await withClient(flags, id, async (client) => {
+        const handle = client.workflow.getHandle(id);
+        const description = await handle.describe();
+        const progress = await fetchProgress(handle);
+        const status = {
+          workflowId: id,
+          type: description.type,
+          status: description.status.name,
+          taskQueue: description.taskQueue,
+          startTime: description.startTime.toISOString(),
+          closeTime: description.closeTime?.toISOString(),
+        };
+        if (flags.json) {
+          console.log(JSON.stringify({ ...status, progress: progress ?? null }, null, 2));
+          return;
+        }
+        console.log(
+          fields([
+            ['workflow', status.workflowId],
+            ['type', status.type],
+            ['status', status.status],
+            ['task queue', status.taskQueue],
+            ['started', status.startTime],
+            ['closed', status.closeTime],
+            [
+              'progress',
+              progress ? progressLine(progress) : `unavailable (no worker answered on ${status.taskQueue})`,
+            ],
+          ]),
+        );
+        if (progress?.steps.length) console.log(stepsTable(progress));
+      });
+    });
+
+  jsonOption(connectionOptions(program.command('result')))
+    .description('wait for a workflow to finish and print its results')
+    .argument('<id>', 'workflow id')
+    .action(async (id: string, flags: Flags) => {
+      await withClient(flags, id, async (client) => {
+        const handle = client.workflow.getHandle(id);
+        const { taskQueue } = await handle.describe();
+        const { result, progress } = await watchRun(handle, {
+          waitingFor: `a worker on task queue ${taskQueue}`,
+        });
+        process.exitCode = reportResult(result, progress, flags.json ?? false);
+      });
+    });
+
+  connectionOptions(program.command('cancel'))
+    .description('request cancellation of a running workflow')
+    .argument('<id>', 'workflow id')
+    .action(async (id: string, flags: Flags) => {
+      await withClient(flags, id, async (client) => {
+        const handle = client.workflow.getHandle(id);
+        const { status } = await handle.describe();
+        // The server accepts a cancel request for a closed workflow and ignores it; say so instead.
+        if (status.name !== 'RUNNING')
+          throw new Error(`${id} is ${status.name}, not running; nothing to cancel`);
+        await handle.cancel();
+        console.log(`cancellation requested for ${id}`);
+      });
+    });
+}

@@ -1,0 +1,126 @@
+/**
+ * A Temporal dev server persisted to a SQLite file, with its Web UI, plus a
+ * TAO worker in this process: `tao dev` runs it until Ctrl-C, `tao run
+ * --embedded` for one run.
+ */
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { LogLevel } from '@temporalio/common';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { taoDataConverter } from '../codec';
+import { InputError } from '../config/data-file';
+import type { WorkerConfig } from '../config/worker-config';
+import { createExecutor } from '../executors/registry';
+import { freePort, isListening, startDevServer } from '../local/dev-server';
+import { ensureTemporalBinaries } from '../local/temporal-binaries';
+import { createStore } from '../stores/registry';
+import { createTaoWorker } from '../worker';
+import { installWorkerLogging } from './worker-logging';
+
+export const DEFAULT_DB_FILE = '.tao/dev.db';
+export const DEFAULT_UI_PORT = 8233;
+
+export interface LocalStackOptions {
+  config: WorkerConfig;
+  /** Worker log level unless TAO_LOG_LEVEL says otherwise. */
+  logLevel: LogLevel;
+  dbFile: string;
+  /** Frontend port; default: any free one. */
+  port?: number;
+  uiPort: number;
+  /** Take any free UI port when `uiPort` is busy rather than failing. */
+  uiPortFallback?: boolean;
+}
+
+export interface LocalStack {
+  address: string;
+  uiUrl?: string;
+  worker: Worker;
+  /** Call once the worker has stopped. */
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const { config } = options;
+  // Bad executor or store flags fail here, before a server is started for nothing.
+  const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
+  installWorkerLogging(options.logLevel);
+  const { cli } = ensureTemporalBinaries();
+  const unlock = await lockDbFile(options.dbFile);
+  const cleanups: (() => Promise<void>)[] = [unlock, async () => store.close?.()];
+  // Newest first, and every one even if an earlier one fails: a server left behind would hold the db lock.
+  const stop = async () => {
+    const failures: unknown[] = [];
+    for (const cleanup of [...cleanups].reverse())
+      await cleanup().catch((error: unknown) => failures.push(error));
+    if (failures.length > 0) throw failures[0];
+  };
+  try {
+    const uiPort =
+      options.uiPortFallback && (await isListening(options.uiPort)) ? await freePort() : options.uiPort;
+    const server = await startDevServer({
+      cli,
+      dbFile: options.dbFile,
+      uiPort,
+      namespace: config.namespace,
+      ...(options.port !== undefined ? { port: options.port } : {}),
+    });
+    cleanups.push(() => server.stop());
+    const connection = await NativeConnection.connect({ address: server.address });
+    cleanups.push(() => connection.close());
+    const worker = await createTaoWorker({
+      connection,
+      executor,
+      store,
+      taskQueue: config.taskQueue,
+      namespace: config.namespace,
+      dataConverter: taoDataConverter(config.blobs),
+      ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+    });
+    return { address: server.address, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}), worker, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Two dev servers on one SQLite file would both believe they own its history
+ * and corrupt it, so the file is claimed with a pid lock next to it. A lock
+ * left by a process that no longer runs is taken over.
+ */
+async function lockDbFile(dbFile: string): Promise<() => Promise<void>> {
+  const lockFile = `${dbFile}.lock`;
+  await mkdir(dirname(dbFile), { recursive: true });
+  // Written aside and hard-linked into place, so the lock never exists without its pid.
+  const claim = `${lockFile}.${process.pid}`;
+  await writeFile(claim, String(process.pid));
+  try {
+    for (;;) {
+      try {
+        await link(claim, lockFile);
+        return () => rm(lockFile, { force: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const owner = Number(await readFile(lockFile, 'utf8').catch(() => ''));
+      if (owner && isAlive(owner)) {
+        throw new InputError(
+          `${dbFile} is in use by a running \`tao dev\` or \`tao run --embedded\` (pid ${owner}); run against it without --embedded, or pass --db <other file>`,
+        );
+      }
+      await rm(lockFile, { force: true });
+    }
+  } finally {
+    await rm(claim, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,164 @@
+/** Plain-text views of runs, progress and checkpoints for the terminal; `--json` bypasses all of this. */
+import Table from 'cli-table3';
+import type { StepOutcome, WorkflowCheckpoint } from '../contracts';
+import type { CheckpointSummary } from '../stores/session-store';
+import type { Progress } from '../workflows/lib/progress';
+import type { RunResult } from './runs';
+
+const BAR_WIDTH = 20;
+const OUTPUT_WIDTH = 60;
+
+// No colours: output is often piped or captured, and tables must read the same there. No rules between rows.
+const table = (head: string[]) =>
+  new Table({
+    head,
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+
+/** Squeezes free text (agent output, errors) into one table cell. */
+function oneLine(text: string, max = OUTPUT_WIDTH): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/**
+ * `[████░░░░] 5/12 steps · 2 running · 1 failed`. Pipelines add steps as
+ * chains advance, so callers that know the full count pass it to keep the bar
+ * from jumping backwards.
+ */
+export function progressLine(progress: Progress, expectedSteps = 0): string {
+  const { totals } = progress;
+  const all = Math.max(totals.all, expectedSteps);
+  const done = totals.succeeded + totals.failed + totals.cached + totals.skipped;
+  const filled = all === 0 ? BAR_WIDTH : Math.round((done / all) * BAR_WIDTH);
+  const counts = (['running', 'succeeded', 'failed', 'cached', 'skipped'] as const)
+    .filter((status) => totals[status] > 0)
+    .map((status) => `${totals[status]} ${status}`);
+  // A run split into child executions keeps its steps in the children's own progress.
+  const children = progress.partitions ?? [];
+  if (children.length > 0) {
+    const closed = children.filter((child) => child.status === 'succeeded' || child.status === 'failed');
+    counts.push(`${closed.length}/${children.length} child runs done`);
+  }
+  const bar = `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]`;
+  return [`${bar} ${done}/${all} steps`, ...counts].join(' · ');
+}
+
+/** The checkpoint and store problems a run reported; it went on regardless. */
+export function progressWarnings(progress: Progress): string[] {
+  return [...(progress.checkpointWarning ? [progress.checkpointWarning] : []), ...progress.storeWarnings];
+}
+
+export type RowStatus = 'ok' | 'failed' | 'no result';
+
+export interface ResultRow {
+  index: number;
+  taskId: string;
+  agent: string;
+  status: RowStatus;
+  text: string;
+}
+
+/**
+ * One row per result entry. A pipeline's `null` is either a chain that never
+ * started (not a failure) or one whose stage or step crashed; the progress
+ * view, when available, tells which and why.
+ */
+export function resultRows(results: RunResult, progress?: Progress): ResultRow[] {
+  return results.map((outcome, index) => {
+    if (outcome) return outcomeRow(index, outcome);
+    const chain = progress?.steps.filter((step) => step.item === index) ?? [];
+    const crashed = chain.find((step) => step.status === 'failed');
+    if (crashed) {
+      return {
+        index,
+        taskId: crashed.taskId ?? crashed.key,
+        agent: crashed.agent ?? '',
+        status: 'failed',
+        text: crashed.error ?? '',
+      };
+    }
+    const neverStarted = chain.some((step) => step.stage === 0 && step.status === 'skipped');
+    return {
+      index,
+      taskId: '',
+      agent: '',
+      status: 'no result',
+      text: neverStarted ? 'the first stage produced no step' : '',
+    };
+  });
+}
+
+function outcomeRow(index: number, outcome: StepOutcome): ResultRow {
+  return {
+    index,
+    taskId: outcome.taskId,
+    agent: outcome.agent,
+    status: outcome.success ? 'ok' : 'failed',
+    text: outcome.success ? outcome.output : (outcome.error ?? outcome.output),
+  };
+}
+
+export function resultsTable(rows: readonly ResultRow[]): string {
+  const view = table(['#', 'task', 'agent', 'result', 'output']);
+  for (const row of rows) view.push([row.index, row.taskId, row.agent, row.status, oneLine(row.text)]);
+  const counts = (['ok', 'failed', 'no result'] as const)
+    .map((status) => [status, rows.filter((row) => row.status === status).length] as const)
+    .filter(([, count]) => count > 0)
+    .map(([status, count]) => `${count} ${status}`);
+  return `${view.toString()}\n${counts.join(' · ') || 'no results'}`;
+}
+
+export function stepsTable(progress: Progress): string {
+  const view = table(['step', 'task', 'agent', 'status', 'attempt', 'error']);
+  for (const step of progress.steps) {
+    view.push([
+      step.key,
+      step.taskId ?? '',
+      step.agent ?? '',
+      step.status,
+      step.attempt || '',
+      oneLine(step.error ?? ''),
+    ]);
+  }
+  return view.toString();
+}
+
+/** Aligned `label  value` lines. */
+export function fields(entries: [string, string | undefined][]): string {
+  const present = entries.filter((entry): entry is [string, string] => entry[1] !== undefined);
+  const width = Math.max(...present.map(([label]) => label.length));
+  return present.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+const timestamp = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '');
+
+export function checkpointsTable(summaries: readonly CheckpointSummary[]): string {
+  if (summaries.length === 0) return 'no checkpoints';
+  const view = table(['checkpoint', 'steps', 'saved', 'note']);
+  for (const s of summaries) {
+    view.push([
+      s.checkpointId,
+      s.steps,
+      timestamp(s.checkpointMs),
+      s.unreadable ? `unreadable: ${oneLine(s.unreadable)}` : '',
+    ]);
+  }
+  return view.toString();
+}
+
+export function checkpointView(checkpointId: string, checkpoint: WorkflowCheckpoint): string {
+  const view = table(['task', 'agent', 'result', 'output']);
+  for (const { outcome } of checkpoint.steps) {
+    const row = outcomeRow(0, outcome);
+    view.push([row.taskId, row.agent, row.status, oneLine(row.text)]);
+  }
+  const header = fields([
+    ['checkpoint', checkpointId],
+    ['schema', String(checkpoint.schemaVersion)],
+    ['saved', timestamp(checkpoint.checkpointMs)],
+    ['steps', String(checkpoint.steps.length)],
+  ]);
+  return `${header}\n${view.toString()}`;
+}

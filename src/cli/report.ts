@@ -1,0 +1,32 @@
+/** Prints a finished run and decides the exit code `tao run` and `tao result` share. */
+import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { z } from 'zod';
+import { StepOutcomeSchema } from '../contracts';
+import type { Progress } from '../workflows/lib/progress';
+import { resultRows, resultsTable } from './render';
+
+const RunResultSchema = z.array(StepOutcomeSchema.nullable());
+
+/**
+ * Prints the result as a table (or JSON) and returns the exit code: 1 when a
+ * step failed or a chain crashed, else 0. Results that are not TAO outcomes
+ * (a user's own workflow) print as JSON.
+ */
+export function reportResult(result: unknown, progress: Progress | undefined, json: boolean): number {
+  const parsed = RunResultSchema.safeParse(result);
+  const rows = parsed.success ? resultRows(parsed.data, progress) : [];
+  console.log(json || !parsed.success ? JSON.stringify(result, null, 2) : resultsTable(rows));
+  return rows.some((row) => row.status === 'failed') ? 1 : 0;
+}
+
+/** One line for the ways a workflow call fails: closed unsuccessfully, or no such workflow. */
+export function explainWorkflowError(error: unknown, workflowId: string): unknown {
+  if (error instanceof WorkflowFailedError) {
+    const cause = error.cause ? `: ${error.cause.message}` : '';
+    return new Error(`${workflowId}: ${error.message.toLowerCase()}${cause}`);
+  }
+  if (error instanceof WorkflowNotFoundError)
+    return new Error(`no workflow ${workflowId} on this server and namespace`);
+  return error;
+}

@@ -1,0 +1,187 @@
+/**
+ * The `tao` client commands as a user runs them: a real child process against
+ * the run's dev server, with a TAO worker polling in this process.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { FileSessionStore } from '../../src/stores/file-store';
+import type { Progress } from '../../src/workflows/lib';
+import { tao } from '../support/cli';
+import { GateExecutor, eventually } from '../support/gate-executor';
+import { echoed } from '../support/specs';
+import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+const dir = mkdtempSync(join(tmpdir(), 'tao-cli-commands-'));
+
+function specFile(spec: unknown): string {
+  const file = join(dir, `${uniqueId('spec')}.json`);
+  writeFileSync(file, JSON.stringify(spec));
+  return file;
+}
+
+const server = () => ['--address', devServerAddress()];
+const json = <T>(text: string): T => JSON.parse(text) as T;
+const step = (taskId: string, agent = 'explore') => ({ taskId, agent, prompt: `do ${taskId}` });
+// Short heartbeats so a cancelled step hears about it at once.
+const stepPolicy = { heartbeatTimeoutMs: 1_000 };
+
+describe('tao run', () => {
+  test('--json prints the outcomes in input order; a failed step means exit 1', async () => {
+    const executor = new ScriptExecutor({ tasks: { b: { success: false, output: 'lint errors' } } });
+    await withWorker({ executor }, async ({ taskQueue }) => {
+      const file = specFile({ workflow: 'parallel', input: { specs: [step('a'), step('b'), step('c')] } });
+      const run = await tao(['run', file, '--json', ...server(), '--task-queue', taskQueue]);
+      expect(run.code).toBe(1);
+      expect(json<StepOutcome[]>(run.stdout)).toEqual([
+        echoed('a', 'do a'),
+        { ...echoed('b', 'lint errors'), success: false, error: 'lint errors' },
+        echoed('c', 'do c'),
+      ]);
+      expect(run.stderr).toMatch(/started parallel-\S+ \(parallelWorkflow\) on task queue/);
+      expect(run.stderr).toContain('3/3 steps · 2 succeeded · 1 failed');
+    });
+  });
+
+  test('a pipeline spec prints a results table; a chain its `when` ended is still ok', async () => {
+    const executor = new ScriptExecutor({
+      agents: { review: { structured: { verdict: 'approve' }, output: 'fine' } },
+      tasks: { 'review:b.ts': { structured: { verdict: 'reject' }, output: 'split it' } },
+    });
+    await withWorker({ executor }, async ({ taskQueue }) => {
+      const file = specFile({
+        workflow: 'pipeline',
+        taskQueue,
+        input: {
+          items: [{ path: 'a.ts' }, { path: 'b.ts' }],
+          stages: [
+            { taskId: 'review:{{item.path}}', agent: 'review', prompt: 'review {{item.path}}' },
+            {
+              taskId: 'verify:{{item.path}}',
+              agent: 'verify',
+              prompt: 'verify {{prev.output}}',
+              when: { field: 'prev.structured.verdict', equals: 'approve' },
+            },
+          ],
+        },
+      });
+      // No --task-queue: the spec file names it.
+      const run = await tao(['run', file, ...server()]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/│ 0 │ verify:a\.ts +│ verify +│ ok +│ verify fine +│/);
+      expect(run.stdout).toMatch(/│ 1 │ review:b\.ts +│ review +│ ok +│ split it +│/);
+      expect(run.stdout.trim().split('\n').pop()).toBe('2 ok');
+      expect(run.stderr).toContain('4/4 steps · 3 succeeded · 1 skipped');
+    });
+  });
+});
+
+describe('tao start, status, result, cancel', () => {
+  test('start prints the id; status shows live progress; result waits for the end', async () => {
+    const executor = new GateExecutor(new ScriptExecutor(), (taskId) => taskId === 'slow');
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('cli-start');
+      const file = specFile({ workflow: 'parallel', input: { specs: [step('quick'), step('slow')] } });
+      const started = await tao(['start', file, '--id', workflowId, ...server(), '--task-queue', taskQueue]);
+      expect(started).toMatchObject({ code: 0, stdout: `${workflowId}\n` });
+
+      const handle = client.workflow.getHandle(workflowId);
+      await eventually(async () => {
+        const progress = await handle.query<Progress>('progress');
+        return progress.totals.succeeded === 1 && progress.totals.running === 1 ? true : undefined;
+      });
+      const status = await tao(['status', workflowId, '--json', ...server()]);
+      expect(status.code).toBe(0);
+      expect(json(status.stdout)).toMatchObject({
+        workflowId,
+        type: 'parallelWorkflow',
+        status: 'RUNNING',
+        taskQueue,
+        progress: { totals: { succeeded: 1, running: 1, all: 2 } },
+      });
+      const table = await tao(['status', workflowId, ...server()]);
+      expect(table.stdout).toMatch(/^status +RUNNING$/m);
+      expect(table.stdout).toMatch(/^progress +\[█+░+\] 1\/2 steps · 1 running · 1 succeeded$/m);
+      expect(table.stdout).toMatch(/│ slow +│ slow +│ explore +│ running +│/);
+
+      const result = tao(['result', workflowId, '--json', ...server()]);
+      executor.release('slow');
+      const finished = await result;
+      expect(finished.code).toBe(0);
+      expect(json(finished.stdout)).toEqual([echoed('quick', 'do quick'), echoed('slow', 'do slow')]);
+    });
+  });
+
+  test('cancel stops a running workflow; result then reports it in one line, exit 1', async () => {
+    const executor = new GateExecutor(new ScriptExecutor(), () => true);
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('cli-cancel');
+      const file = specFile({ workflow: 'parallel', input: { specs: [step('held')], stepPolicy } });
+      await tao(['start', file, '--id', workflowId, ...server(), '--task-queue', taskQueue]);
+      const handle = client.workflow.getHandle(workflowId);
+      await eventually(async () =>
+        (await handle.query<Progress>('progress')).totals.running === 1 ? true : undefined,
+      );
+
+      const cancel = await tao(['cancel', workflowId, ...server()]);
+      expect(cancel).toMatchObject({ code: 0, stdout: `cancellation requested for ${workflowId}\n` });
+      const result = await tao(['result', workflowId, ...server()]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n').pop()).toMatch(
+        new RegExp(`^tao: ${workflowId}: workflow execution cancelled`),
+      );
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+
+      const again = await tao(['cancel', workflowId, ...server()]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toBe(`tao: ${workflowId} is CANCELLED, not running; nothing to cancel\n`);
+    });
+  });
+});
+
+describe('tao checkpoint', () => {
+  test('list, show and rm over a file store, including a checkpoint a resumable run kept', async () => {
+    const storeDir = join(dir, uniqueId('store'));
+    const store = new FileSessionStore(storeDir);
+    const executor = new ScriptExecutor({ tasks: { flaky: { success: false, output: 'timed out' } } });
+    await withWorker({ executor, store }, async ({ taskQueue }) => {
+      const file = specFile({
+        workflow: 'resumable',
+        input: { checkpointId: 'nightly', specs: [step('one'), step('flaky'), step('two')] },
+      });
+      const run = await tao(['run', file, ...server(), '--task-queue', taskQueue]);
+      expect(run.code).toBe(1);
+    });
+    // Something unreadable next to it: listed with the reason, and removable.
+    await mkdir(store.folder, { recursive: true });
+    writeFileSync(join(store.folder, 'broken.json'), '{ not json');
+    const ref = ['--store', `file:${storeDir}`];
+
+    const list = await tao(['checkpoint', 'list', '--json', ...ref]);
+    expect(json(list.stdout)).toEqual([
+      { checkpointId: 'broken', steps: 0, checkpointMs: 0, unreadable: expect.stringContaining('not JSON') },
+      { checkpointId: 'nightly', steps: 2, checkpointMs: expect.any(Number) },
+    ]);
+    const show = await tao(['checkpoint', 'show', 'nightly', ...ref]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/^steps +2$/m);
+    expect(show.stdout).toMatch(/│ one +│ explore +│ ok +│ do one +│/);
+    expect(show.stdout).not.toContain('flaky');
+
+    expect(await tao(['checkpoint', 'rm', 'nightly', ...ref])).toMatchObject({
+      code: 0,
+      stdout: 'removed checkpoint nightly\n',
+    });
+    expect(await store.load('nightly')).toBeUndefined();
+    expect(await tao(['checkpoint', 'rm', 'broken', ...ref])).toMatchObject({ code: 0 });
+    expect(json((await tao(['checkpoint', 'list', '--json', ...ref])).stdout)).toEqual([]);
+
+    const missing = await tao(['checkpoint', 'show', 'nightly', ...ref]);
+    expect(missing).toMatchObject({ code: 1, stderr: `tao: no checkpoint nightly in file:${storeDir}\n` });
+  });
+});
