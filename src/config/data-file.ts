@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { describeZodError } from '../contracts';
@@ -23,4 +24,12 @@ export function parseDataFile<S extends z.ZodTypeAny>(text: string, file: string
   const parsed = schema.safeParse(data ?? {});
   if (!parsed.success) throw new InputError(`${file}: invalid ${describeZodError(parsed.error)}`);
   return parsed.data;
+}
+
+/** Reads a YAML/JSON config file and validates it; an unreadable file is an {@link InputError} too. */
+export async function readDataFile<S extends z.ZodTypeAny>(file: string, schema: S): Promise<z.output<S>> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new InputError(`${file}: cannot read (${error.code ?? error.message}); check the path`);
+  });
+  return parseDataFile(text, file, schema);
 }

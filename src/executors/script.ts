@@ -2,11 +2,10 @@
  * The `script` executor: scripted agent steps for dry runs, demos and tests.
  * No model is called; each step's outcome comes from a rule in a YAML/JSON file.
  */
-import { readFile } from 'node:fs/promises';
 import Mustache from 'mustache';
 import { z } from 'zod';
 import type { AgentStepSpec, StepOutcome } from '../contracts';
-import { parseDataFile } from '../config/data-file';
+import { readDataFile } from '../config/data-file';
 import { type AgentExecutor, NonRetryableStepError, type StepContext } from './executor';
 
 const RuleSchema = z
@@ -41,10 +40,7 @@ export class ScriptExecutor implements AgentExecutor {
   constructor(private readonly script: ScriptFile = {}) {}
 
   static async fromFile(path: string): Promise<ScriptExecutor> {
-    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new Error(`cannot read script file ${path}: ${error.code ?? error.message}; check the path`);
-    });
-    return new ScriptExecutor(parseDataFile(text, path, ScriptFileSchema));
+    return new ScriptExecutor(await readDataFile(path, ScriptFileSchema));
   }
 
   concurrencyHint(): number {
