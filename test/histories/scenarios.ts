@@ -38,7 +38,7 @@ function seedFutureSchemaCheckpoint(storeDir: string, checkpointId: string): voi
   const dir = join(storeDir, 'workflow_checkpoints');
   mkdirSync(dir, { recursive: true });
   copyFileSync(
-    join(__dirname, '../../../shared/fixtures/a3s-checkpoints/future-schema.json'),
+    join(__dirname, '../fixtures/a3s-checkpoints/future-schema.json'),
     join(dir, `${checkpointId}.json`),
   );
 }

@@ -13,7 +13,7 @@ import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(closeDevClient);
 
-const FIXTURES = join(__dirname, '../../../shared/fixtures/a3s-checkpoints');
+const FIXTURES = join(__dirname, '../fixtures/a3s-checkpoints');
 
 async function seed(store: SessionStore, checkpointId: string, steps: StepOutcome[]): Promise<void> {
   await store.save(checkpointId, {
