@@ -1,0 +1,51 @@
+/**
+ * Entry of a TAO worker in its own OS process, so a test can SIGKILL it for
+ * real: started by `startWorkerProcess` (worker-process.ts), never by jest.
+ * It runs the product worker (`createTaoWorker`) with a FileSessionStore and a
+ * scripted executor that logs every step's side effects to a shared file.
+ */
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { ScriptExecutor } from '../../src/executors/script';
+import { FileSessionStore } from '../../src/stores/file-store';
+import { createTaoWorker } from '../../src/worker';
+import { SideEffectLogExecutor } from './side-effect-log';
+import type { WorkerProcessConfig } from './worker-process';
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2]!) as WorkerProcessConfig;
+  // Killed workers and timed-out activities are the point of these tests; core would warn about each.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
+  });
+  const store = new FileSessionStore(config.storeDir);
+  await store.ensureWritable();
+  const connection = await NativeConnection.connect({ address: config.address });
+  const worker = await createTaoWorker({
+    connection,
+    executor: new SideEffectLogExecutor(new ScriptExecutor(config.script), config.logFile),
+    store,
+    taskQueue: config.taskQueue,
+    workflowBundle: { codePath: config.bundlePath },
+  });
+  // The parent holds our stdin; it closes when the parent dies however it dies, so never outlive it.
+  process.stdin.once('end', () => {
+    setTimeout(() => process.exit(1), 5_000).unref();
+    try {
+      worker.shutdown();
+    } catch {
+      process.exit(1); // not running yet, or already stopping
+    }
+  });
+  process.stdin.resume();
+  process.stdout.write('ready\n');
+  // SIGTERM (a clean stop) is handled by the Temporal runtime: it shuts the worker down and run() returns.
+  await worker.run();
+  await connection.close();
+  process.exit(0); // stdin keeps the event loop alive otherwise
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,111 @@
+/**
+ * TAO workers as real child processes (see worker-process-main.ts), for tests
+ * that crash a worker the way production crashes: SIGKILL, no goodbye to the
+ * server. Every process started here is tracked so `stopWorkerProcesses` (in
+ * afterAll) leaves no orphan, even when a test fails half-way.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { ScriptFile } from '../../src/executors/script';
+import { devServerAddress } from './temporal';
+
+export interface WorkerProcessConfig {
+  address: string;
+  taskQueue: string;
+  /** The workflow bundle jest's global setup built once. */
+  bundlePath: string;
+  /** FileSessionStore directory: checkpoints survive the process. */
+  storeDir: string;
+  /** Side-effect log every step appends to (see side-effect-log.ts). */
+  logFile: string;
+  script: ScriptFile;
+}
+
+export interface WorkerProcess {
+  readonly pid: number;
+  /** Crash it: SIGKILL, then wait until the OS has reaped it. */
+  kill(): Promise<void>;
+  /** Stop it cleanly (SIGTERM drains the worker); SIGKILL if it hangs. */
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+const READY_TIMEOUT_MS = 30_000;
+
+export async function startWorkerProcess(
+  config: Omit<WorkerProcessConfig, 'address' | 'bundlePath'>,
+): Promise<WorkerProcess> {
+  const full: WorkerProcessConfig = {
+    ...config,
+    address: devServerAddress(),
+    bundlePath: process.env.TAO_TEST_BUNDLE!,
+  };
+  const child = spawn(
+    process.execPath,
+    [
+      '--enable-source-maps',
+      '--require',
+      join(__dirname, 'swc-register.js'),
+      join(__dirname, 'worker-process-main.ts'),
+      JSON.stringify(full),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  live.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    }),
+  );
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+
+  await new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      if (!error) return resolve();
+      child.kill('SIGKILL');
+      reject(error);
+    };
+    const fail = (why: string) => settle(new Error(`worker process ${why}: ${stderr.trim()}`));
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(`exited (${code ?? signal}) before it was ready`);
+    const timer = setTimeout(() => fail(`not ready within ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    child.once('exit', onExit);
+    let stdout = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('ready\n')) settle();
+    });
+  });
+
+  return {
+    pid: child.pid!,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** For afterAll: kills whatever a test left running. */
+export async function stopWorkerProcesses(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
