@@ -7,6 +7,8 @@ import type { AgentExecutor, StepContext } from '../../src/executors/executor';
  * interrupt a run at an exact point instead of guessing with sleeps.
  */
 export class GateExecutor implements AgentExecutor {
+  /** taskIds whose step saw its cancellation signal while held at the gate. */
+  readonly aborted: string[] = [];
   private readonly released = new Set<string>();
   private readonly waiters = new Map<string, () => void>();
 
@@ -28,9 +30,11 @@ export class GateExecutor implements AgentExecutor {
     if (this.isGated(spec.taskId) && !this.released.has(spec.taskId)) {
       await new Promise<void>((resolve, reject) => {
         this.waiters.set(spec.taskId, resolve);
-        context.signal.addEventListener('abort', () => reject(new Error('step cancelled at the gate')), {
-          once: true,
-        });
+        const onAbort = () => {
+          this.aborted.push(spec.taskId);
+          reject(new Error('step cancelled at the gate'));
+        };
+        context.signal.addEventListener('abort', onAbort, { once: true });
       });
     }
     return this.inner.executeStep(spec, context);
