@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorTypes, type StepFailureDetails, type TaoActivities } from '../activity-api';
 import { AgentStepSpecSchema, StepOutcomeSchema, describeZodError } from '../contracts';
-import { type AgentExecutor, NonRetryableStepError } from '../executors/executor';
+import { type AgentExecutor, NonRetryableStepError, RetryableStepError } from '../executors/executor';
 
 /** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
 const DEFAULT_HEARTBEAT_MS = 5_000;
@@ -23,12 +23,18 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
       }
       // Beat on our own clock so every executor, however written, stays visibly
       // alive and receives cancellation (which Temporal delivers on heartbeat).
+      // Each beat repeats the executor's latest progress so the ticker never hides it.
+      let info: unknown;
+      const beat = () => ctx.heartbeat({ taskId: spec.data.taskId, ...(info !== undefined ? { info } : {}) });
       const beatEveryMs = Math.max(100, Math.floor((heartbeatTimeoutMs || DEFAULT_HEARTBEAT_MS * 3) / 3));
-      const ticker = setInterval(() => ctx.heartbeat({ taskId: spec.data.taskId }), beatEveryMs);
+      const ticker = setInterval(beat, beatEveryMs);
       try {
         const outcome = await executor.executeStep(spec.data, {
           signal: ctx.cancellationSignal,
-          heartbeat: (info) => ctx.heartbeat({ taskId: spec.data.taskId, info }),
+          heartbeat: (latest) => {
+            info = latest;
+            beat();
+          },
           attempt,
           workflowId: workflowExecution?.workflowId ?? '',
         });
@@ -44,6 +50,14 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
         const message = error instanceof Error ? error.message : String(error);
         if (error instanceof NonRetryableStepError) {
           throw ApplicationFailure.nonRetryable(message, ErrorTypes.stepCrashed, details);
+        }
+        if (error instanceof RetryableStepError && error.retryAfterMs !== undefined) {
+          throw ApplicationFailure.create({
+            message,
+            type: ErrorTypes.stepError,
+            details: [details],
+            nextRetryDelay: error.retryAfterMs,
+          });
         }
         throw ApplicationFailure.retryable(message, ErrorTypes.stepError, details);
       } finally {

@@ -18,7 +18,8 @@ export interface StepContext {
  * Failure contract: a step that ran but did not achieve its task returns
  * `success: false`. Throwing means the executor itself failed: a plain Error is
  * treated as transient and retried under the step policy; a
- * {@link NonRetryableStepError} is not.
+ * {@link RetryableStepError} is too, and may name when to retry; a
+ * {@link NonRetryableStepError} is not retried.
  */
 export interface AgentExecutor {
   executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome>;
@@ -28,4 +29,20 @@ export interface AgentExecutor {
 /** The executor crashed in a way a retry cannot fix (bad config, a scripted `throw`, auth). */
 export class NonRetryableStepError extends Error {
   override readonly name = 'NonRetryableStepError';
+}
+
+/**
+ * A transient failure (rate limit, overloaded or unreachable service) that
+ * says when to try again, e.g. from a `Retry-After` header. Temporal still
+ * owns the retry: the delay replaces the policy's backoff for the next attempt
+ * only, and `maximumAttempts` still bounds the step.
+ */
+export class RetryableStepError extends Error {
+  override readonly name = 'RetryableStepError';
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
 }

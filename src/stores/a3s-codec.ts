@@ -15,6 +15,15 @@ const A3sOutcomeSchema = z.object({
   success: z.boolean(),
   structured: z.unknown().optional(),
   error: z.string().optional(),
+  // A TAO addition; other a3s readers ignore it as an unknown field.
+  usage: z
+    .object({
+      input_tokens: z.number().int().min(0),
+      output_tokens: z.number().int().min(0),
+      model: z.string(),
+      latency_ms: z.number().int().min(0),
+    })
+    .optional(),
 });
 
 const A3sCheckpointSchema = z.object({
@@ -54,6 +63,16 @@ export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
         // a3s writes `structured: null` for "none"; TAO's contract leaves it absent.
         ...(outcome.structured != null ? { structured: outcome.structured } : {}),
         ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+        ...(outcome.usage
+          ? {
+              usage: {
+                inputTokens: outcome.usage.input_tokens,
+                outputTokens: outcome.usage.output_tokens,
+                model: outcome.usage.model,
+                latencyMs: outcome.usage.latency_ms,
+              },
+            }
+          : {}),
       },
     })),
   });
@@ -72,6 +91,16 @@ export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint): string {
         output: outcome.output,
         success: outcome.success,
         structured: outcome.structured ?? null,
+        ...(outcome.usage
+          ? {
+              usage: {
+                input_tokens: outcome.usage.inputTokens,
+                output_tokens: outcome.usage.outputTokens,
+                model: outcome.usage.model,
+                latency_ms: outcome.usage.latencyMs,
+              },
+            }
+          : {}),
       },
     })),
     checkpoint_ms: checkpoint.checkpointMs,

@@ -1,0 +1,63 @@
+/**
+ * The provider-neutral shape of a tool-using conversation. The executor's
+ * loop speaks only this; each provider module translates it to its wire
+ * protocol, so adding a provider never touches the loop.
+ */
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as the model sent them (parsed JSON when it was JSON). */
+  input: unknown;
+}
+
+export interface ToolResult {
+  callId: string;
+  content: string;
+  isError: boolean;
+}
+
+export type ChatMessage =
+  | { role: 'user'; text: string }
+  | { role: 'assistant'; text: string; toolCalls: ToolCall[] }
+  /** Answers to every call of the assistant message before it. */
+  | { role: 'tool'; results: ToolResult[] };
+
+export interface ToolSpec {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+}
+
+export interface ChatRequest {
+  model: string;
+  system: string;
+  messages: readonly ChatMessage[];
+  tools: readonly ToolSpec[];
+  /** `none` on the last allowed round: the model must answer instead of calling tools. */
+  toolChoice: 'auto' | 'none';
+  temperature?: number;
+  maxTokens?: number;
+  signal: AbortSignal;
+  /** Time left in the step; also the HTTP request's own timeout. */
+  timeoutMs: number;
+}
+
+export interface ChatTurn {
+  text: string;
+  toolCalls: ToolCall[];
+  /** `length`: the answer was cut off at the token limit. */
+  finish: 'stop' | 'tool_calls' | 'length' | 'other';
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * One configured endpoint. `complete` throws a RetryableStepError or
+ * NonRetryableStepError for failures it understands, and rethrows an abort
+ * as-is so the caller can tell cancellation and timeout apart.
+ */
+export interface ChatProvider {
+  complete(request: ChatRequest): Promise<ChatTurn>;
+}

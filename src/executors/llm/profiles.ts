@@ -1,0 +1,85 @@
+/**
+ * Agent profiles: what a step's `agent` name means to the LLM executor
+ * (system prompt, model, temperature, tools, default round limit). Five are
+ * built in; a config file adds new ones or overrides fields of built-in ones.
+ */
+import { z } from 'zod';
+import { InputError } from '../../config/data-file';
+import { READ_ONLY_TOOLS, TOOL_NAMES, type ToolName } from './tools';
+
+/** Every field a profile has; in a config file each is optional (a built-in supplies the rest). */
+export const ProfileOverrideSchema = z
+  .object({
+    systemPrompt: z.string().min(1),
+    /** A provider name from the config's `providers` (or built-in `openai` / `anthropic`); default: the config's. */
+    provider: z.string().min(1),
+    model: z.string().min(1),
+    /** Unset means the provider's default; some reasoning models reject any other value. */
+    temperature: z.number().min(0).max(2),
+    tools: z.array(z.enum(TOOL_NAMES)),
+    /** Tool/model rounds when the step sets no `maxSteps`. */
+    maxSteps: z.number().int().min(1),
+    /** Output tokens per model call (Anthropic requires a value; default 4096 there). */
+    maxTokens: z.number().int().min(1),
+  })
+  .partial()
+  .strict();
+export type ProfileOverride = z.infer<typeof ProfileOverrideSchema>;
+
+export type AgentProfile = Omit<ProfileOverride, 'systemPrompt' | 'tools' | 'maxSteps'> & {
+  systemPrompt: string;
+  tools: readonly ToolName[];
+  maxSteps: number;
+};
+
+const WORKSPACE_NOTE =
+  'You work inside a workspace directory; every path you give a tool is relative to its root.';
+
+/** Read-only, provider-neutral defaults; users pick models and may grant write/shell tools. */
+export const BUILT_IN_PROFILES: Readonly<Record<string, AgentProfile>> = {
+  explore: {
+    systemPrompt: `You are an exploration agent. ${WORKSPACE_NOTE} Read and search the files the task concerns, then report concisely what you found: structure, responsibilities, notable details and open questions. Quote paths. Do not speculate beyond what you read.`,
+    tools: READ_ONLY_TOOLS,
+    maxSteps: 12,
+  },
+  review: {
+    systemPrompt: `You are a code review agent. ${WORKSPACE_NOTE} Read the code under review before judging it. Report concrete problems (correctness, security, error handling, tests, clarity) with file and line, most severe first, and say clearly whether you approve.`,
+    tools: READ_ONLY_TOOLS,
+    maxSteps: 10,
+  },
+  plan: {
+    systemPrompt: `You are a planning agent. ${WORKSPACE_NOTE} Study the relevant files, then produce an ordered, concrete plan: each step names the files it touches and how to check it is done. Note risks and open questions.`,
+    tools: READ_ONLY_TOOLS,
+    maxSteps: 10,
+  },
+  verify: {
+    systemPrompt: `You are a verification agent. ${WORKSPACE_NOTE} Check each claim you are given against the files themselves. Say which claims hold, which do not, and the evidence (path and line) either way.`,
+    tools: READ_ONLY_TOOLS,
+    maxSteps: 10,
+  },
+  general: {
+    systemPrompt: `You are a capable software agent. ${WORKSPACE_NOTE} Use the tools to gather what the task needs, then answer directly and completely.`,
+    tools: READ_ONLY_TOOLS,
+    maxSteps: 10,
+  },
+};
+
+/**
+ * The built-ins with the config's `agents` applied: fields given for a
+ * built-in name override just those fields; a new name must bring its own
+ * `systemPrompt` and gets read-only tools and 10 rounds unless it says otherwise.
+ */
+export function mergeProfiles(
+  overrides: Readonly<Record<string, ProfileOverride>>,
+  source: string,
+): Record<string, AgentProfile> {
+  const profiles: Record<string, AgentProfile> = { ...BUILT_IN_PROFILES };
+  for (const [name, override] of Object.entries(overrides)) {
+    const base = BUILT_IN_PROFILES[name] ?? BUILT_IN_PROFILES.general!;
+    if (!BUILT_IN_PROFILES[name] && override.systemPrompt === undefined) {
+      throw new InputError(`${source}: invalid agents.${name}.systemPrompt: required for a new agent`);
+    }
+    profiles[name] = { ...base, ...override };
+  }
+  return profiles;
+}

@@ -1,0 +1,146 @@
+/**
+ * Runs one external program for a step: no shell, bounded output, and the
+ * whole process tree ends with the step. Shared by the command executor and
+ * the LLM executor's `run_shell` tool.
+ */
+import { spawn } from 'node:child_process';
+
+export interface ProcessRequest {
+  /** Program and arguments, passed to the OS as-is: nothing is interpreted by a shell. */
+  argv: readonly [string, ...string[]];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Written to the program's stdin, which is then closed; without it stdin is empty. */
+  stdin?: string;
+  timeoutMs: number;
+  /** Bytes of stdout kept; the rest is read and dropped so the program never blocks on a full pipe. */
+  maxOutputBytes: number;
+  /** Aborting kills the process tree and rejects with the signal's reason. */
+  signal: AbortSignal;
+}
+
+export interface ProcessResult {
+  exitCode: number | null;
+  /** The signal that ended the program, when one did. */
+  exitSignal: NodeJS.Signals | null;
+  stdout: string;
+  /** Stdout bytes dropped beyond `maxOutputBytes`. */
+  droppedBytes: number;
+  /** The last few KiB of stderr: where programs say why they failed. */
+  stderrTail: string;
+  timedOut: boolean;
+}
+
+const STDERR_TAIL_BYTES = 8 * 1024;
+/** Time a tree gets to exit after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+/** Time stdio may stay open after the program exited (a detached grandchild holding the pipe). */
+const STDIO_GRACE_MS = 1_000;
+
+/** Minimal variables a program needs to run; anything else must be allowed by name. */
+const BASE_ENV_NAMES = ['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TMPDIR', 'TERM'] as const;
+
+/** The worker's values of the base variables plus `allowed` ones; secrets stay out unless named. */
+export function allowListedEnv(allowed: readonly string[], source: NodeJS.ProcessEnv = process.env) {
+  const env: NodeJS.ProcessEnv = {};
+  for (const name of [...BASE_ENV_NAMES, ...allowed]) {
+    if (source[name] !== undefined) env[name] = source[name];
+  }
+  return env;
+}
+
+export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    if (request.signal.aborted) {
+      reject(request.signal.reason);
+      return;
+    }
+    const [program, ...args] = request.argv;
+    // Its own process group, so one kill of the negative pid reaches every descendant.
+    const child = spawn(program, args, {
+      cwd: request.cwd,
+      env: request.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    let kept = 0;
+    let droppedBytes = 0;
+    let stderrTail = Buffer.alloc(0);
+    let timedOut = false;
+    let exited = false;
+    let escalation: NodeJS.Timeout | undefined;
+
+    const killTree = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // ESRCH: the group is already gone.
+      }
+    };
+    const terminate = () => {
+      killTree('SIGTERM');
+      escalation ??= setTimeout(() => killTree('SIGKILL'), KILL_GRACE_MS);
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      terminate();
+    }, request.timeoutMs);
+    const onAbort = () => terminate();
+    request.signal.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      const room = request.maxOutputBytes - kept;
+      if (room > 0) {
+        const part = chunk.subarray(0, room);
+        stdout.push(part);
+        kept += part.length;
+      }
+      droppedBytes += Math.max(0, chunk.length - Math.max(0, room));
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderrTail = Buffer.concat([stderrTail, chunk]);
+      if (stderrTail.length > STDERR_TAIL_BYTES) stderrTail = stderrTail.subarray(-STDERR_TAIL_BYTES);
+    });
+    // A program that exits without reading its input closes the pipe under us; that is not an error.
+    child.stdin.on('error', () => {});
+    child.stdin.end(request.stdin ?? '');
+
+    child.on('exit', () => {
+      exited = true;
+      // Whatever the program left running in its group dies with the step.
+      killTree('SIGKILL');
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }, STDIO_GRACE_MS).unref();
+    });
+    child.on('error', (error) => {
+      if (!exited) finish(() => reject(error));
+    });
+    child.on('close', (exitCode, exitSignal) =>
+      finish(() => {
+        if (request.signal.aborted) reject(request.signal.reason);
+        else
+          resolve({
+            exitCode,
+            exitSignal,
+            stdout: Buffer.concat(stdout).toString('utf8'),
+            droppedBytes,
+            stderrTail: stderrTail.toString('utf8'),
+            timedOut,
+          });
+      }),
+    );
+
+    let settled = false;
+    function finish(settle: () => void) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearTimeout(escalation);
+      request.signal.removeEventListener('abort', onAbort);
+      settle();
+    }
+  });
+}

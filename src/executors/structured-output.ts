@@ -1,0 +1,69 @@
+/**
+ * A step's `outputSchema`: the JSON Schema its final answer must satisfy.
+ * Every executor that asks for structured output checks it here, so
+ * "validated" means the same thing whichever runtime produced the answer.
+ */
+import Ajv from 'ajv';
+import Ajv2019 from 'ajv/dist/2019';
+import Ajv2020 from 'ajv/dist/2020';
+import { NonRetryableStepError } from './executor';
+
+export type StructuredResult = { ok: true; value: unknown } | { ok: false; reason: string };
+export type StructuredCheck = (answer: string) => StructuredResult;
+
+/** Drafts 07 (the default when `$schema` is absent), 2019-09 and 2020-12. */
+function validatorFor(schema: Record<string, unknown>) {
+  const declared = typeof schema.$schema === 'string' ? schema.$schema : '';
+  const options = { allErrors: true, strict: false };
+  if (declared.includes('2020-12')) return new Ajv2020(options);
+  if (declared.includes('2019-09')) return new Ajv2019(options);
+  return new Ajv(options);
+}
+
+/**
+ * Compiles the schema once per step. A fresh Ajv each time keeps a
+ * long-running worker from accumulating every schema it has ever seen.
+ * A schema that does not compile is the caller's mistake: not retryable.
+ */
+export function compileOutputSchema(schema: Record<string, unknown>): StructuredCheck {
+  const ajv = validatorFor(schema);
+  let validate: ReturnType<typeof ajv.compile>;
+  try {
+    validate = ajv.compile(schema);
+  } catch (error) {
+    throw new NonRetryableStepError(
+      `outputSchema is not a valid JSON Schema: ${(error as Error).message}; fix the step's outputSchema`,
+    );
+  }
+  return (answer) => {
+    const parsed = extractJson(answer);
+    if (!parsed.ok) return parsed;
+    if (validate(parsed.value)) return parsed;
+    return { ok: false, reason: `does not match outputSchema: ${ajv.errorsText(validate.errors)}` };
+  };
+}
+
+const FENCED = /```(?:json)?\s*\n([\s\S]*?)\n?```/i;
+
+/**
+ * Models wrap JSON in prose or code fences however they are asked, so accept
+ * the whole answer, else a fenced block, else the outermost braces/brackets.
+ */
+function extractJson(answer: string): StructuredResult {
+  const text = answer.trim();
+  const outer = /[[{]/.exec(text);
+  const candidates = [
+    text,
+    FENCED.exec(text)?.[1],
+    outer ? text.slice(outer.index, Math.max(text.lastIndexOf('}'), text.lastIndexOf(']')) + 1) : undefined,
+  ];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    try {
+      return { ok: true, value: JSON.parse(candidate) };
+    } catch {
+      // try the next reading
+    }
+  }
+  return { ok: false, reason: 'the answer is not JSON' };
+}

@@ -1,0 +1,65 @@
+/** A fake OpenAI-compatible server (`POST /v1/chat/completions`) and builders for its answers. */
+import type { ToolCall } from '../../src/executors/llm/chat';
+import { type FakeReply, type FakeRequest, type Responder, FakeServer } from './fake-http';
+
+export const startFakeOpenAI = (fallback?: Responder) => FakeServer.start('/v1/chat/completions', fallback);
+export const openAiBaseUrl = (server: FakeServer) => `${server.url}/v1`;
+
+const usage = (input: number, output: number) => ({
+  prompt_tokens: input,
+  completion_tokens: output,
+  total_tokens: input + output,
+});
+
+const completion = (message: Record<string, unknown>, finish: string, tokens: [number, number]) => ({
+  body: {
+    id: 'chatcmpl-fake',
+    object: 'chat.completion',
+    created: 0,
+    model: 'fake-model',
+    choices: [{ index: 0, message: { role: 'assistant', ...message }, finish_reason: finish }],
+    usage: usage(...tokens),
+  },
+});
+
+export const openAiText = (content: string, tokens: [number, number] = [10, 5]): FakeReply =>
+  completion({ content }, 'stop', tokens);
+
+export const openAiToolCalls = (
+  calls: Omit<ToolCall, 'id'>[],
+  tokens: [number, number] = [10, 5],
+): FakeReply =>
+  completion(
+    {
+      content: null,
+      tool_calls: calls.map((call, i) => ({
+        id: `call_${i}`,
+        type: 'function',
+        function: { name: call.name, arguments: JSON.stringify(call.input) },
+      })),
+    },
+    'tool_calls',
+    tokens,
+  );
+
+export const openAiError = (
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): FakeReply => ({
+  status,
+  headers,
+  body: { error: { message, type: 'fake_error', code: null } },
+});
+
+/** The tool results the executor sent back in a request, by call id. */
+export const openAiToolResults = (request: FakeRequest): Record<string, string> =>
+  Object.fromEntries(
+    (request.body.messages as { role: string; tool_call_id?: string; content: string }[])
+      .filter((m) => m.role === 'tool')
+      .map((m) => [m.tool_call_id, m.content]),
+  );
+
+export const openAiSystemPrompt = (request: FakeRequest): string => request.body.messages[0].content;
+export const openAiToolNames = (request: FakeRequest): string[] =>
+  (request.body.tools ?? []).map((t: { function: { name: string } }) => t.function.name);
