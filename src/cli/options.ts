@@ -42,7 +42,7 @@ export function executorOptions(command: Command): Command {
   return storeOption(command)
     .option(
       '--executor <ref>',
-      'agent executor: script (echo prompts) or script:<rules file> [env TAO_EXECUTOR, default script]',
+      'agent executor: script, script:<rules file>, llm, llm:<config file> or command:<config file> [env TAO_EXECUTOR, default script]',
     )
     .option('--concurrency <n>', "steps in flight, overriding the executor's hint [env TAO_CONCURRENCY]");
 }
