@@ -22,7 +22,15 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult> {
-    if (isRegression(await this.load(checkpointId).catch(() => undefined), checkpoint)) return 'stale';
+    // Check and write with no await between them, so concurrent saves cannot interleave.
+    const doc = this.docs.get(checkpointId);
+    let existing: WorkflowCheckpoint | undefined;
+    try {
+      existing = doc === undefined ? undefined : decodeA3sCheckpoint(doc);
+    } catch {
+      existing = undefined; // unreadable: replaced, as the file store does
+    }
+    if (isRegression(existing, checkpoint)) return 'stale';
     this.docs.set(checkpointId, encodeA3sCheckpoint(checkpoint));
     return 'saved';
   }
