@@ -91,6 +91,8 @@ export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint): string {
         output: outcome.output,
         success: outcome.success,
         structured: outcome.structured ?? null,
+        // Extensions a3s readers ignore: kept only when present.
+        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
         ...(outcome.usage
           ? {
               usage: {

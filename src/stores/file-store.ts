@@ -20,6 +20,15 @@ export function safeCheckpointFileId(checkpointId: string): string {
 }
 
 /**
+ * Whether a file holding `storedId`'s checkpoint was reached under a different
+ * id with the same safe name. A file whose recorded id maps elsewhere was put
+ * there by hand (or by a3s under another name) and belongs to whoever asks.
+ */
+function collides(checkpointId: string, storedId: string): boolean {
+  return storedId !== checkpointId && safeCheckpointFileId(storedId) === safeCheckpointFileId(checkpointId);
+}
+
+/**
  * One pretty-printed a3s JSON file per checkpoint under
  * `<dir>/workflow_checkpoints/`, written atomically (temp file, fsync,
  * rename, fsync of the folder) so a crash leaves the old or the new file,
@@ -49,6 +58,12 @@ export class FileSessionStore implements SessionStore {
   }
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
+    const stored = await this.read(checkpointId);
+    // Another id that maps to the same file name (e.g. `a/b` and `a\\b`): not this checkpoint.
+    return stored && collides(checkpointId, stored.workflowId) ? undefined : stored;
+  }
+
+  private async read(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
     let text: string;
     try {
       text = await readFile(this.pathOf(checkpointId), 'utf8');
@@ -64,11 +79,16 @@ export class FileSessionStore implements SessionStore {
       const target = this.pathOf(checkpointId);
       let existing: WorkflowCheckpoint | undefined;
       try {
-        existing = await this.load(checkpointId);
+        existing = await this.read(checkpointId);
       } catch (error) {
         if (!(error instanceof CheckpointUnreadableError)) throw error;
         // Never destroy what we cannot read: a newer build may need it.
         await rename(target, `${target}.unreadable-${Date.now()}`).catch(() => undefined);
+      }
+      if (existing && collides(checkpointId, existing.workflowId)) {
+        throw new Error(
+          `checkpoint id "${checkpointId}" maps to the same file as "${existing.workflowId}" (${target}); use ids that differ in more than /, \\ and ..`,
+        );
       }
       if (isRegression(existing, checkpoint)) return 'stale';
       await this.writeAtomically(target, encodeA3sCheckpoint(checkpoint));
@@ -93,7 +113,9 @@ export class FileSessionStore implements SessionStore {
       const fileId = name.slice(0, -'.json'.length);
       try {
         const checkpoint = decodeA3sCheckpoint(await readFile(join(this.folder, name), 'utf8'));
-        summaries.push(summarize(checkpoint.workflowId || fileId, checkpoint));
+        // The file name is lossy; the recorded id is the real one when it maps to this file.
+        const id = safeCheckpointFileId(checkpoint.workflowId) === fileId ? checkpoint.workflowId : fileId;
+        summaries.push(summarize(id, checkpoint));
       } catch (error) {
         summaries.push(unreadableSummary(fileId, error));
       }
