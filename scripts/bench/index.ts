@@ -1,0 +1,305 @@
+/**
+ * `npm run bench [-- --items 200 --limit 50 …]`: TAO against the same work
+ * run as a barrier per stage and as the ideal in-process schedule, on a local
+ * dev server started here; prints a table, writes BENCHMARKS.md and a chart.
+ * Each figure comes from one run that measures the compared systems side by side.
+ */
+import '../../test/support/quiet-runtime';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { NativeConnection } from '@temporalio/worker';
+import { Command } from 'commander';
+import { taoDataConverter } from '../../src/codec';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
+import { startDevServer } from '../../src/local/dev-server';
+import { ensureTemporalBinaries } from '../../src/local/temporal-binaries';
+import { FileSessionStore } from '../../src/stores/file-store';
+import { createTaoWorker } from '../../src/worker';
+import { runIdeal } from './ideal';
+import { type Figure, barChart, markdown, printTable } from './report';
+import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
+
+const options = new Command()
+  .option('--items <n>', 'pipeline items', '200')
+  .option('--stages <n>', 'pipeline stages', '3')
+  .option('--min-delay <ms>', 'shortest step', '50')
+  .option('--max-delay <ms>', 'longest step', '500')
+  .option('--limit <n>', 'chains in flight for the pipeline comparison', '50')
+  .option('--overhead-limits <list>', 'limits for the overhead figure', '1,10,100')
+  .option('--throughput-steps <n>', 'zero-delay steps for throughput', '2000')
+  .option('--resumable-steps <n>', 'steps of the big resumable run', '10000')
+  .option('--seed <n>', 'delay seed', '7')
+  .option('--out <file>', 'report file', 'BENCHMARKS.md')
+  .parse()
+  .opts<{
+    items: string;
+    stages: string;
+    minDelay: string;
+    maxDelay: string;
+    limit: string;
+    overheadLimits: string;
+    throughputSteps: string;
+    resumableSteps: string;
+    seed: string;
+    out: string;
+  }>();
+const num = (key: keyof typeof options) => Number(options[key]);
+
+interface Env {
+  client: Client;
+  native: NativeConnection;
+  storeDir: string;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/** Runs `body` with a worker whose executor follows `script` and whose slots fit `limit`. */
+async function withWorker<T>(
+  env: Env,
+  script: ScriptFile,
+  limit: number,
+  body: (taskQueue: string) => Promise<T>,
+) {
+  const taskQueue = `bench-${Math.random().toString(36).slice(2)}`;
+  const worker = await createTaoWorker({
+    connection: env.native,
+    executor: new ScriptExecutor({ ...script, concurrency: limit }),
+    store: new FileSessionStore(env.storeDir),
+    taskQueue,
+    concurrency: limit,
+    dataConverter: taoDataConverter(join(env.storeDir, 'blobs')),
+  });
+  return worker.runUntil(() => body(taskQueue));
+}
+
+async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await run();
+  return { ms: performance.now() - start, value };
+}
+
+const templates = (stages: number) =>
+  Array.from({ length: stages }, (_, stage) => ({
+    taskId: `s${stage}-{{index}}`,
+    agent: 'bench',
+    prompt: '{{index}}',
+  }));
+const items = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+async function tao(env: Env, work: PipelineWork, limit: number): Promise<number> {
+  return withWorker(env, { tasks: scriptTasks(work) }, limit, async (taskQueue) => {
+    const { ms, value } = await timed(() =>
+      env.client.workflow.execute('pipelineWorkflow', {
+        taskQueue,
+        workflowId: `bench-pipeline-${limit}-${Date.now()}`,
+        args: [{ items: items(work.items), stages: templates(work.stages), concurrency: limit }],
+      }),
+    );
+    if ((value as (StepOutcome | null)[]).some((o) => !o?.success))
+      throw new Error('a pipeline chain failed');
+    return ms;
+  });
+}
+
+async function barrier(env: Env, work: PipelineWork, limit: number): Promise<number> {
+  return withWorker(env, { tasks: scriptTasks(work) }, limit, async (taskQueue) => {
+    const { ms } = await timed(async () => {
+      for (let stage = 0; stage < work.stages; stage++) {
+        await env.client.workflow.execute('parallelWorkflow', {
+          taskQueue,
+          workflowId: `bench-barrier-${stage}-${Date.now()}`,
+          args: [
+            {
+              specs: items(work.items).map((i) => ({
+                taskId: stepId(stage, i),
+                agent: 'bench',
+                prompt: String(i),
+              })),
+              concurrency: limit,
+            },
+          ],
+        });
+      }
+    });
+    return ms;
+  });
+}
+
+async function throughput(env: Env, steps: number): Promise<number> {
+  return withWorker(env, {}, 100, async (taskQueue) => {
+    const specs = items(steps).map((i) => ({ taskId: `z${i}`, agent: 'bench', prompt: '' }));
+    const { ms } = await timed(() =>
+      env.client.workflow.execute('parallelWorkflow', {
+        taskQueue,
+        workflowId: `bench-throughput-${Date.now()}`,
+        args: [{ specs, concurrency: 100 }],
+      }),
+    );
+    return steps / (ms / 1000);
+  });
+}
+
+async function bigResumable(env: Env, steps: number) {
+  return withWorker(env, {}, 100, async (taskQueue) => {
+    const workflowId = `bench-resumable-${Date.now()}`;
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+    const { ms } = await timed(() =>
+      env.client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ specs: items(steps).map((i) => ({ taskId: `r${i}`, agent: 'bench', prompt: '' })) }],
+      }),
+    ).finally(() => clearInterval(sampler));
+    let runs = 0;
+    let largest = { events: 0, bytes: 0 };
+    for await (const execution of env.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+      runs++;
+      const history = await env.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+      const bytes = temporal.api.history.v1.History.encode(history).finish().byteLength;
+      if (bytes > largest.bytes) largest = { events: history.events?.length ?? 0, bytes };
+    }
+    return { ms, peakRss, runs, largest };
+  });
+}
+
+function machine(cli: string): string {
+  const cpu = cpus();
+  const version = execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim();
+  return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${version}`;
+}
+
+async function main(): Promise<void> {
+  const { cli } = ensureTemporalBinaries();
+  const server = await startDevServer({ cli });
+  const storeDir = mkdtempSync(join(tmpdir(), 'tao-bench-'));
+  const native = await NativeConnection.connect({ address: server.address });
+  const connection = await Connection.connect({ address: server.address });
+  const env: Env = {
+    client: new Client({ connection, dataConverter: taoDataConverter(join(storeDir, 'blobs')) }),
+    native,
+    storeDir,
+  };
+  try {
+    const limit = num('limit');
+    const work = pipelineWork(num('items'), num('stages'), num('minDelay'), num('maxDelay'), num('seed'));
+    const shape = `${work.items} items × ${work.stages} stages, delays ${options.minDelay}–${options.maxDelay} ms (seed ${options.seed}), limit ${limit}`;
+    console.error(`pipeline comparison: ${shape}`);
+    const [taoMs, barrierMs, idealMs] = [
+      await tao(env, work, limit),
+      await barrier(env, work, limit),
+      await runIdeal(work, limit),
+    ];
+
+    const overhead: { limit: number; perStepMs: number }[] = [];
+    for (const l of options.overheadLimits.split(',').map(Number)) {
+      const small = pipelineWork(l * 10, 1, 20, 50, num('seed') + l);
+      console.error(`overhead at limit ${l}: ${small.items} steps`);
+      const t = await tao(env, small, l);
+      const ideal = await runIdeal(small, l);
+      overhead.push({ limit: l, perStepMs: (t - ideal) / small.items });
+    }
+    console.error(`throughput: ${options.throughputSteps} zero-delay steps`);
+    const stepsPerSecond = await throughput(env, num('throughputSteps'));
+    console.error(`resumable: ${options.resumableSteps} steps`);
+    const big = await bigResumable(env, num('resumableSteps'));
+
+    const figures: Figure[] = [
+      { name: 'pipeline wall-clock, TAO', value: seconds(taoMs), note: shape },
+      {
+        name: 'same work, barrier per stage',
+        value: seconds(barrierMs),
+        note: 'one parallelWorkflow per stage, in turn',
+      },
+      {
+        name: 'same work, ideal schedule',
+        value: seconds(idealMs),
+        note: 'in-process bounded pool, real timers, no Temporal',
+      },
+      { name: 'TAO / ideal', value: (taoMs / idealMs).toFixed(2), note: '1.00 = no orchestration cost' },
+      {
+        name: 'TAO / barrier',
+        value: (taoMs / barrierMs).toFixed(2),
+        note: '< 1: no barrier between stages pays off',
+      },
+      ...overhead.map((o) => ({
+        name: `overhead per step, limit ${o.limit}`,
+        value: `${o.perStepMs.toFixed(1)} ms`,
+        note: `(TAO − ideal) / steps, ${o.limit * 10} steps of 20–50 ms`,
+      })),
+      {
+        name: 'throughput, zero-delay steps',
+        value: `${stepsPerSecond.toFixed(0)} steps/s`,
+        note: `${options.throughputSteps} steps, limit 100`,
+      },
+      {
+        name: `resumable run, ${options.resumableSteps} steps`,
+        value: seconds(big.ms),
+        note: `limit 100, ${big.runs} execution(s), continue-as-new windows of 1,000 steps`,
+      },
+      {
+        name: 'peak memory (worker + client + bench)',
+        value: `${(big.peakRss / 2 ** 20).toFixed(0)} MiB`,
+        note: 'RSS of this one process, sampled every 100 ms',
+      },
+      {
+        name: 'largest single history',
+        value: `${big.largest.events} events, ${(big.largest.bytes / 2 ** 20).toFixed(2)} MiB`,
+        note: 'Temporal limits: 51,200 events, 50 MiB',
+      },
+    ];
+    printTable(figures);
+
+    const chartPath = 'benchmarks/chart.svg';
+    mkdirSync('benchmarks', { recursive: true });
+    writeFileSync(
+      chartPath,
+      barChart([
+        {
+          title: `Pipeline wall-clock (${shape})`,
+          unit: 's',
+          bars: [
+            { label: 'TAO pipeline', value: taoMs / 1000 },
+            { label: 'barrier per stage', value: barrierMs / 1000 },
+            { label: 'ideal schedule', value: idealMs / 1000 },
+          ],
+        },
+        {
+          title: 'Orchestration overhead per step',
+          unit: 'ms',
+          bars: overhead.map((o) => ({ label: `limit ${o.limit}`, value: o.perStepMs })),
+        },
+      ]),
+    );
+    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+    writeFileSync(
+      options.out,
+      markdown(
+        'TAO benchmarks',
+        [
+          `Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)}.`,
+          `Machine: ${machine(cli)}. Local Temporal dev server (SQLite in memory) and the worker in this process; the \`script\` executor sleeps each step's seeded delay.`,
+          'Every figure is from this one run; on a small shared machine expect run-to-run noise.',
+        ],
+        figures,
+        chartPath,
+      ),
+    );
+    console.error(`wrote ${options.out} and ${chartPath}`);
+  } finally {
+    await connection.close();
+    await native.close();
+    await server.stop();
+    rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
