@@ -276,7 +276,8 @@ async function main(): Promise<void> {
         },
       ]),
     );
-    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+    const args = process.argv.slice(2);
+    const command = args.length ? `npm run bench -- ${args.join(' ')}` : 'npm run bench';
     writeFileSync(
       options.out,
       markdown(
