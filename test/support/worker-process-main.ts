@@ -1,12 +1,12 @@
 /**
  * Entry of a TAO worker in its own OS process, so a test can SIGKILL it for
  * real: started by `startWorkerProcess` (worker-process.ts), never by jest.
- * It runs the product worker (`createTaoWorker`) with a FileSessionStore and a
+ * It runs the product worker (`createTaoWorker`) with a file (or given) store and a
  * scripted executor that logs every step's side effects to a shared file.
  */
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { ScriptExecutor } from '../../src/executors/script';
-import { FileSessionStore } from '../../src/stores/file-store';
+import { createStore } from '../../src/stores/registry';
 import { createTaoWorker } from '../../src/worker';
 import { SideEffectLogExecutor } from './side-effect-log';
 import type { WorkerProcessConfig } from './worker-process';
@@ -18,8 +18,7 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
   });
-  const store = new FileSessionStore(config.storeDir);
-  await store.ensureWritable();
+  const store = await createStore(config.storeRef ?? `file:${config.storeDir}`);
   const connection = await NativeConnection.connect({ address: config.address });
   const worker = await createTaoWorker({
     connection,

@@ -16,6 +16,8 @@ export interface WorkerProcessConfig {
   bundlePath: string;
   /** FileSessionStore directory: checkpoints survive the process. */
   storeDir: string;
+  /** A store reference (e.g. `postgres://…`) to use instead of the directory. */
+  storeRef?: string;
   /** Side-effect log every step appends to (see side-effect-log.ts). */
   logFile: string;
   script: ScriptFile;
