@@ -7,6 +7,14 @@ import { z } from 'zod';
 
 const nonEmpty = z.string().min(1, 'must be a non-empty string');
 
+/** The longest checkpoint id any store accepts: room for generated ids, far from key and file-name limits. */
+export const MAX_CHECKPOINT_ID_LENGTH = 512;
+/** A checkpoint id every store can hold as is: bounded, printable (no control characters). */
+export const CheckpointIdSchema = nonEmpty
+  .max(MAX_CHECKPOINT_ID_LENGTH, `must be at most ${MAX_CHECKPOINT_ID_LENGTH} characters`)
+  // eslint-disable-next-line no-control-regex
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+
 export const AgentStepSpecSchema = z.object({
   taskId: nonEmpty,
   agent: nonEmpty,
@@ -89,7 +97,7 @@ export const ParallelInputSchema = z
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
 
 export const ResumableParallelInputSchema = ParallelInputSchema.extend({
-  checkpointId: nonEmpty.optional(),
+  checkpointId: CheckpointIdSchema.optional(),
   /**
    * A checkpoint that exists but cannot be read: `rerun` (default, fail-safe)
    * does all the work again; `fail` runs nothing and fails every step instead.

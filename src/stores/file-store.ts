@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import {
   type CheckpointSummary,
   CheckpointUnreadableError,
   type SaveResult,
+  checkCheckpointId,
   type SessionStore,
   isRegression,
   summarize,
@@ -19,13 +20,27 @@ export function safeCheckpointFileId(checkpointId: string): string {
   return checkpointId.replace(/[/\\]/g, '_').replace(/\.\./g, '_');
 }
 
+/** File systems cap a name at 255 bytes; past this many, the name is cut and a hash of the id keeps it unique. */
+const MAX_STEM_BYTES = 200;
+
+/** The a3s safe id, or for ids too long for a file name, its first part plus a hash of the whole id. */
+function fileStem(checkpointId: string): string {
+  const safe = safeCheckpointFileId(checkpointId);
+  if (Buffer.byteLength(safe) <= MAX_STEM_BYTES) return safe;
+  const hash = createHash('sha256').update(checkpointId).digest('hex').slice(0, 16);
+  return `${Buffer.from(safe)
+    .subarray(0, 120)
+    .toString()
+    .replace(/\uFFFD+$/, '')}~${hash}`;
+}
+
 /**
  * Whether a file holding `storedId`'s checkpoint was reached under a different
  * id with the same safe name. A file whose recorded id maps elsewhere was put
  * there by hand (or by a3s under another name) and belongs to whoever asks.
  */
 function collides(checkpointId: string, storedId: string): boolean {
-  return storedId !== checkpointId && safeCheckpointFileId(storedId) === safeCheckpointFileId(checkpointId);
+  return storedId !== checkpointId && fileStem(storedId) === fileStem(checkpointId);
 }
 
 /**
@@ -54,7 +69,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   private pathOf(checkpointId: string): string {
-    return join(this.folder, `${safeCheckpointFileId(checkpointId)}.json`);
+    return join(this.folder, `${fileStem(checkCheckpointId(checkpointId))}.json`);
   }
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
@@ -64,9 +79,10 @@ export class FileSessionStore implements SessionStore {
   }
 
   private async read(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
+    const path = this.pathOf(checkpointId);
     let text: string;
     try {
-      text = await readFile(this.pathOf(checkpointId), 'utf8');
+      text = await readFile(path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new CheckpointUnreadableError(this.ioError('cannot read', error).message);
@@ -114,7 +130,7 @@ export class FileSessionStore implements SessionStore {
       try {
         const checkpoint = decodeA3sCheckpoint(await readFile(join(this.folder, name), 'utf8'));
         // The file name is lossy; the recorded id is the real one when it maps to this file.
-        const id = safeCheckpointFileId(checkpoint.workflowId) === fileId ? checkpoint.workflowId : fileId;
+        const id = fileStem(checkpoint.workflowId) === fileId ? checkpoint.workflowId : fileId;
         summaries.push(summarize(id, checkpoint));
       } catch (error) {
         summaries.push(unreadableSummary(fileId, error));

@@ -4,6 +4,7 @@ import {
   type CheckpointSummary,
   type SaveResult,
   type SessionStore,
+  checkCheckpointId,
   isRegression,
   summarize,
   unreadableSummary,
@@ -17,13 +18,13 @@ export class MemorySessionStore implements SessionStore {
   private readonly docs = new Map<string, string>();
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
-    const doc = this.docs.get(checkpointId);
+    const doc = this.docs.get(checkCheckpointId(checkpointId));
     return doc === undefined ? undefined : decodeA3sCheckpoint(doc);
   }
 
   async save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult> {
     // Check and write with no await between them, so concurrent saves cannot interleave.
-    const doc = this.docs.get(checkpointId);
+    const doc = this.docs.get(checkCheckpointId(checkpointId));
     let existing: WorkflowCheckpoint | undefined;
     try {
       existing = doc === undefined ? undefined : decodeA3sCheckpoint(doc);
@@ -36,7 +37,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async delete(checkpointId: string): Promise<void> {
-    this.docs.delete(checkpointId);
+    this.docs.delete(checkCheckpointId(checkpointId));
   }
 
   async list(): Promise<CheckpointSummary[]> {

@@ -10,6 +10,7 @@ import {
   type CheckpointSummary,
   type SaveResult,
   type SessionStore,
+  checkCheckpointId,
   summarize,
   unreadableSummary,
 } from './session-store';
@@ -68,7 +69,7 @@ export class PostgresSessionStore implements SessionStore {
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
     const { rows } = await this.query<{ doc: string }>(
       'SELECT doc::text AS doc FROM tao_checkpoints WHERE checkpoint_id = $1',
-      [checkpointId],
+      [checkCheckpointId(checkpointId)],
     );
     return rows[0] ? decodeA3sCheckpoint(rows[0].doc) : undefined;
   }
@@ -79,13 +80,15 @@ export class PostgresSessionStore implements SessionStore {
       `INSERT INTO tao_checkpoints (checkpoint_id, seq, doc) VALUES ($1, $2, $3::jsonb)
        ON CONFLICT (checkpoint_id) DO UPDATE SET seq = EXCLUDED.seq, doc = EXCLUDED.doc, updated_at = now()
        WHERE tao_checkpoints.seq <= EXCLUDED.seq`,
-      [checkpointId, checkpoint.steps.length, encodeA3sCheckpoint(checkpoint)],
+      [checkCheckpointId(checkpointId), checkpoint.steps.length, encodeA3sCheckpoint(checkpoint)],
     );
     return rowCount === 1 ? 'saved' : 'stale';
   }
 
   async delete(checkpointId: string): Promise<void> {
-    await this.query('DELETE FROM tao_checkpoints WHERE checkpoint_id = $1', [checkpointId]);
+    await this.query('DELETE FROM tao_checkpoints WHERE checkpoint_id = $1', [
+      checkCheckpointId(checkpointId),
+    ]);
   }
 
   async list(): Promise<CheckpointSummary[]> {

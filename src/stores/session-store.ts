@@ -1,4 +1,9 @@
-import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION, type WorkflowCheckpoint } from '../contracts';
+import {
+  CheckpointIdSchema,
+  WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+  type WorkflowCheckpoint,
+  describeZodError,
+} from '../contracts';
 
 /** A checkpoint exists but cannot be resumed from: corrupt, inconsistent, or from a newer schema. */
 export class CheckpointUnreadableError extends Error {
@@ -36,6 +41,14 @@ export interface SessionStore {
   delete(checkpointId: string): Promise<void>;
   list(): Promise<CheckpointSummary[]>;
   close?(): Promise<void>;
+}
+
+/** Every store refuses ids it could not hold faithfully (huge, control characters) before touching storage. */
+export function checkCheckpointId(checkpointId: string): string {
+  const parsed = CheckpointIdSchema.safeParse(checkpointId);
+  if (!parsed.success)
+    throw new Error(`bad checkpoint id: ${describeZodError(parsed.error).replace(/^\(root\): /, '')}`);
+  return checkpointId;
 }
 
 /** The a3s `ensure_loadable` rule: older versions load, newer ones and inconsistent records do not. */

@@ -177,6 +177,23 @@ describe('resumableParallelWorkflow on the dev server', () => {
     },
   );
 
+  test('a checkpoint id no store could hold is rejected at once, naming the field', async () => {
+    await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+      await expect(
+        client.workflow.execute('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('bad-id'),
+          args: [{ checkpointId: 'x'.repeat(600), specs: [spec('a')] }],
+        }),
+      ).rejects.toMatchObject({
+        cause: {
+          type: 'InvalidInput',
+          message: 'invalid input: checkpointId: must be at most 512 characters',
+        },
+      });
+    });
+  });
+
   test('a repeated taskId is rejected at once: it is the checkpoint key', async () => {
     await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
       await expect(

@@ -3,6 +3,7 @@ import type { CheckpointLoad, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
   type AgentStepSpecInput,
+  CheckpointIdSchema,
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
@@ -107,6 +108,8 @@ export async function executeStepsParallelResumable(
   options: ResumableOptions = {},
 ): Promise<StepOutcome[]> {
   const specs = parseUniqueSpecs(specInputs);
+  const id = CheckpointIdSchema.safeParse(checkpointId);
+  if (!id.success) throw invalidInput(`checkpointId: ${id.error.issues[0]!.message}`);
   if (specs.length > (options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)) {
     return executeChild('resumableParallelWorkflow', {
       workflowId: childIdPrefix('resumable'),
