@@ -12,6 +12,7 @@ import { runBounded } from './pool';
 import { progressBoard } from './progress';
 import {
   type ResumableOptions,
+  activityFailureMessage,
   invalidInput,
   parseSpecs,
   resolveLimit,
@@ -65,7 +66,7 @@ class CheckpointJournal {
         this.warn('checkpoint save refused as stale: another writer holds newer progress');
       this.savedCount = steps.length;
     } catch (error) {
-      this.warn(`checkpoint save failed (run continues): ${(error as Error).message}`);
+      this.warn(`checkpoint save failed (run continues): ${activityFailureMessage(error)}`);
     }
   }
 
@@ -78,7 +79,7 @@ async function loadCompleted(checkpointId: string): Promise<CheckpointLoad> {
   try {
     return await store.loadCheckpoint(checkpointId);
   } catch (error) {
-    return { status: 'unreadable', reason: `store error: ${(error as Error).message}` };
+    return { status: 'unreadable', reason: `store error: ${activityFailureMessage(error)}` };
   }
 }
 
@@ -201,7 +202,7 @@ export async function runResumableWindow(
     try {
       await store.deleteCheckpoint(checkpointId);
     } catch (error) {
-      board.storeWarnings.push(`checkpoint delete failed: ${(error as Error).message}`);
+      board.storeWarnings.push(`checkpoint delete failed: ${activityFailureMessage(error)}`);
     }
   }
   return { outcomes: merged };

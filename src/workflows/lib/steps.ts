@@ -116,9 +116,15 @@ export async function runStep(
   }
 }
 
+/** The reason an activity failed, not Temporal's generic "Activity task failed" wrapper. */
+export function activityFailureMessage(error: unknown): string {
+  const cause = error instanceof ActivityFailure ? error.cause : error;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
 function describeActivityFailure(error: unknown): { message: string; attempt: number } {
   const cause = error instanceof ActivityFailure ? error.cause : error;
-  const message = cause instanceof Error ? cause.message : String(cause);
+  const message = activityFailureMessage(error);
   const details =
     cause instanceof ApplicationFailure ? (cause.details?.[0] as StepFailureDetails | undefined) : undefined;
   return { message: message || 'step failed', attempt: details?.attempt ?? 0 };
