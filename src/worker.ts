@@ -60,20 +60,30 @@ export async function connectWorker(address: string): Promise<NativeConnection> 
   }
 }
 
+/** The worker a {@link WorkerConfig} describes, on an open connection with its executor and store built. */
+export function workerFromConfig(
+  connection: NativeConnection,
+  config: WorkerConfig,
+  executor: AgentExecutor,
+  store: SessionStore,
+): Promise<Worker> {
+  return createTaoWorker({
+    connection,
+    executor,
+    store,
+    taskQueue: config.taskQueue,
+    namespace: config.namespace,
+    dataConverter: taoDataConverter(config.blobs),
+    ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+  });
+}
+
 /** Builds and runs a worker until SIGINT/SIGTERM, then drains in-flight tasks and exits cleanly. */
 export async function runWorker(config: WorkerConfig, onReady?: (worker: Worker) => void): Promise<void> {
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
   const connection = await connectWorker(config.address);
   try {
-    const worker = await createTaoWorker({
-      connection,
-      executor,
-      store,
-      taskQueue: config.taskQueue,
-      namespace: config.namespace,
-      dataConverter: taoDataConverter(config.blobs),
-      ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
-    });
+    const worker = await workerFromConfig(connection, config, executor, store);
     onReady?.(worker);
     await worker.run();
   } finally {

@@ -7,14 +7,13 @@ import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LogLevel } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
-import { taoDataConverter } from '../codec';
 import { InputError } from '../config/data-file';
 import type { WorkerConfig } from '../config/worker-config';
 import { createExecutor } from '../executors/registry';
 import { freePort, isListening, startDevServer } from '../local/dev-server';
 import { ensureTemporalBinaries } from '../local/temporal-binaries';
 import { createStore } from '../stores/registry';
-import { createTaoWorker } from '../worker';
+import { workerFromConfig } from '../worker';
 import { installWorkerLogging } from './worker-logging';
 
 export const DEFAULT_DB_FILE = '.tao/dev.db';
@@ -68,15 +67,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => server.stop());
     const connection = await NativeConnection.connect({ address: server.address });
     cleanups.push(() => connection.close());
-    const worker = await createTaoWorker({
-      connection,
-      executor,
-      store,
-      taskQueue: config.taskQueue,
-      namespace: config.namespace,
-      dataConverter: taoDataConverter(config.blobs),
-      ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
-    });
+    const worker = await workerFromConfig(connection, config, executor, store);
     return { address: server.address, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}), worker, stop };
   } catch (error) {
     await stop();
