@@ -174,3 +174,18 @@ test('a run interrupted on one worker process resumes on another, each with its 
     await machineB.stop();
   }
 });
+
+test('a worker that cannot reach its store says so on stderr without the password', async () => {
+  const failure = await startWorkerProcess({
+    taskQueue: uniqueId('no-store'),
+    storeDir: join(dir(), 'unused'),
+    storeRef: `postgres://tao:${SECRET}@127.0.0.1:1/postgres`,
+    logFile: join(dir(), 'side-effects.log'),
+    script: {},
+  }).catch((error: Error) => error);
+  expect(failure).toBeInstanceOf(Error);
+  expect((failure as Error).message).toContain(
+    'postgres checkpoint store at postgres://tao:***@127.0.0.1:1/postgres failed',
+  );
+  expect((failure as Error).message).not.toContain(SECRET);
+});
