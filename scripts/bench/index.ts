@@ -20,6 +20,7 @@ import { startDevServer } from '../../src/local/dev-server';
 import { ensureTemporalBinaries } from '../../src/local/temporal-binaries';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { createTaoWorker } from '../../src/worker';
+import type { Progress } from '../../src/workflows/lib';
 import { runIdeal } from './ideal';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
@@ -32,7 +33,7 @@ const options = new Command()
   .option('--limit <n>', 'chains in flight for the pipeline comparison', '50')
   .option('--overhead-limits <list>', 'limits for the overhead figure', '1,10,100')
   .option('--throughput-steps <n>', 'zero-delay steps for throughput', '2000')
-  .option('--resumable-steps <n>', 'steps of the big resumable run', '10000')
+  .option('--resumable-steps <n>', 'steps of each big run (resumable, parallel, pipeline)', '10000')
   .option('--seed <n>', 'delay seed', '7')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .parse()
@@ -144,27 +145,46 @@ async function throughput(env: Env, steps: number): Promise<number> {
   });
 }
 
-async function bigResumable(env: Env, steps: number) {
+type BigKind = 'parallelWorkflow' | 'pipelineWorkflow' | 'resumableParallelWorkflow';
+
+/** The same number of steps for each kind: a pipeline gets half as many items, two stages each. */
+function bigInput(kind: BigKind, steps: number): object {
+  if (kind === 'pipelineWorkflow') return { items: items(steps / 2), stages: templates(2) };
+  return { specs: items(steps).map((i) => ({ taskId: `r${i}`, agent: 'bench', prompt: '' })) };
+}
+
+/** Every execution a run made: its own runs (continue-as-new) and, recursively, its partitions' children. */
+async function executionsOf(env: Env, workflowId: string): Promise<{ workflowId: string; runId: string }[]> {
+  const runs: { workflowId: string; runId: string }[] = [];
+  for await (const execution of env.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+    runs.push({ workflowId, runId: execution.runId });
+  }
+  const progress = await env.client.workflow.getHandle(workflowId).query<Progress>('progress');
+  for (const partition of progress.partitions ?? [])
+    runs.push(...(await executionsOf(env, partition.workflowId)));
+  return runs;
+}
+
+async function bigRun(env: Env, kind: BigKind, steps: number) {
   return withWorker(env, {}, 100, async (taskQueue) => {
-    const workflowId = `bench-resumable-${Date.now()}`;
+    const workflowId = `bench-${kind}-${Date.now()}`;
     let peakRss = process.memoryUsage().rss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     const { ms } = await timed(() =>
-      env.client.workflow.execute('resumableParallelWorkflow', {
+      env.client.workflow.execute(kind, {
         taskQueue,
         workflowId,
-        args: [{ specs: items(steps).map((i) => ({ taskId: `r${i}`, agent: 'bench', prompt: '' })) }],
+        args: [{ ...bigInput(kind, steps), concurrency: 100 }],
       }),
     ).finally(() => clearInterval(sampler));
-    let runs = 0;
+    const executions = await executionsOf(env, workflowId);
     let largest = { events: 0, bytes: 0 };
-    for await (const execution of env.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
-      runs++;
-      const history = await env.client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+    for (const { workflowId: id, runId } of executions) {
+      const history = await env.client.workflow.getHandle(id, runId).fetchHistory();
       const bytes = temporal.api.history.v1.History.encode(history).finish().byteLength;
       if (bytes > largest.bytes) largest = { events: history.events?.length ?? 0, bytes };
     }
-    return { ms, peakRss, runs, largest };
+    return { ms, peakRss, executions: executions.length, largest };
   });
 }
 
@@ -206,8 +226,11 @@ async function main(): Promise<void> {
     }
     console.error(`throughput: ${options.throughputSteps} zero-delay steps`);
     const stepsPerSecond = await throughput(env, num('throughputSteps'));
-    console.error(`resumable: ${options.resumableSteps} steps`);
-    const big = await bigResumable(env, num('resumableSteps'));
+    const big: Record<BigKind, Awaited<ReturnType<typeof bigRun>>> = {} as never;
+    for (const kind of ['resumableParallelWorkflow', 'parallelWorkflow', 'pipelineWorkflow'] as const) {
+      console.error(`${kind}: ${options.resumableSteps} steps`);
+      big[kind] = await bigRun(env, kind, num('resumableSteps'));
+    }
 
     const figures: Figure[] = [
       { name: 'pipeline wall-clock, TAO', value: seconds(taoMs), note: shape },
@@ -237,21 +260,23 @@ async function main(): Promise<void> {
         value: `${stepsPerSecond.toFixed(0)} steps/s`,
         note: `${options.throughputSteps} steps, limit 100`,
       },
-      {
-        name: `resumable run, ${options.resumableSteps} steps`,
-        value: seconds(big.ms),
-        note: `limit 100, ${big.runs} execution(s), continue-as-new windows of 1,000 steps`,
-      },
-      {
-        name: 'peak memory (worker + client + bench)',
-        value: `${(big.peakRss / 2 ** 20).toFixed(0)} MiB`,
-        note: 'RSS of this one process, sampled every 100 ms',
-      },
-      {
-        name: 'largest single history',
-        value: `${big.largest.events} events, ${(big.largest.bytes / 2 ** 20).toFixed(2)} MiB`,
-        note: 'Temporal limits: 51,200 events, 50 MiB',
-      },
+      ...(['resumableParallelWorkflow', 'parallelWorkflow', 'pipelineWorkflow'] as const).flatMap((kind) => [
+        {
+          name: `${kind}, ${options.resumableSteps} steps`,
+          value: seconds(big[kind].ms),
+          note: `limit 100; ${big[kind].executions} executions (continue-as-new windows or child partitions of 1,000 steps)`,
+        },
+        {
+          name: `  peak memory (worker + client + bench)`,
+          value: `${(big[kind].peakRss / 2 ** 20).toFixed(0)} MiB`,
+          note: 'RSS of this one process during the run, sampled every 100 ms; it also holds what earlier runs left',
+        },
+        {
+          name: `  largest single history`,
+          value: `${big[kind].largest.events} events, ${(big[kind].largest.bytes / 2 ** 20).toFixed(2)} MiB`,
+          note: 'Temporal limits: 51,200 events, 50 MiB',
+        },
+      ]),
     ];
     printTable(figures);
 
