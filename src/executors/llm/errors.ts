@@ -16,6 +16,15 @@ export interface Endpoint {
   keySource: string;
 }
 
+/** What an error message may say about where a request went: never the key itself. */
+export function endpointOf(
+  settings: { name: string; keySource: string },
+  baseUrl: string,
+  model: string,
+): Endpoint {
+  return { provider: settings.name, baseUrl, model, keySource: settings.keySource };
+}
+
 type ErrorClass = abstract new (...args: never[]) => Error;
 
 /** The error classes the official OpenAI and Anthropic SDKs share (same generator, same hierarchy). */

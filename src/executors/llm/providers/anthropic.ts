@@ -3,7 +3,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages';
 import type { ChatMessage, ChatProvider, ChatTurn, ToolCall } from '../chat';
 import type { ProviderSettings } from '../config';
-import { toStepError } from '../errors';
+import { endpointOf, toStepError } from '../errors';
 
 const PUBLIC_ENDPOINT = 'https://api.anthropic.com';
 /** The messages API requires a cap on output tokens; profiles may set their own `maxTokens`. */
@@ -17,12 +17,7 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
   const client = new Anthropic({ apiKey: settings.apiKey ?? NO_KEY, baseURL: baseUrl, maxRetries: 0 });
   return {
     async complete(request) {
-      const endpoint = {
-        provider: settings.name,
-        baseUrl,
-        model: request.model,
-        keySource: settings.keySource,
-      };
+      const endpoint = endpointOf(settings, baseUrl, request.model);
       let response;
       try {
         response = await client.messages.create(

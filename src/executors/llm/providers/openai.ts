@@ -7,7 +7,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { RetryableStepError } from '../../executor';
 import type { ChatMessage, ChatProvider, ChatTurn, ToolCall } from '../chat';
 import type { ProviderSettings } from '../config';
-import { toStepError } from '../errors';
+import { endpointOf, toStepError } from '../errors';
 
 const PUBLIC_ENDPOINT = 'https://api.openai.com/v1';
 /** A keyless provider is a local server (config checks that); the SDK still insists on a key. */
@@ -19,12 +19,7 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
   const client = new OpenAI({ apiKey: settings.apiKey ?? NO_KEY, baseURL: baseUrl, maxRetries: 0 });
   return {
     async complete(request) {
-      const endpoint = {
-        provider: settings.name,
-        baseUrl,
-        model: request.model,
-        keySource: settings.keySource,
-      };
+      const endpoint = endpointOf(settings, baseUrl, request.model);
       let response;
       try {
         response = await client.chat.completions.create(
