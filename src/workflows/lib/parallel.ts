@@ -33,9 +33,7 @@ export async function executeStepsParallel(
     });
   }
   const board = progressBoard();
-  const entries = specs.map((spec) =>
-    board.add({ key: spec.taskId, taskId: spec.taskId, agent: spec.agent, status: 'pending' }),
-  );
+  const entries = specs.map((spec) => board.addStep(spec, 'pending'));
   const activities = stepActivities(options.stepPolicy);
   const limit = await resolveLimit(options.concurrency);
   const settled = await runBounded(specs, limit, (spec, index) => runStep(activities, spec, entries[index]!));

@@ -66,6 +66,17 @@ class ProgressBoard {
     return step;
   }
 
+  /** An entry for one spec of a parallel or resumable run, keyed by its taskId. */
+  addStep(spec: { taskId: string; agent: string }, status: StepStatus, error?: string): StepProgress {
+    return this.add({
+      key: spec.taskId,
+      taskId: spec.taskId,
+      agent: spec.agent,
+      status,
+      ...(error !== undefined ? { error } : {}),
+    });
+  }
+
   addPartition(entry: Omit<PartitionProgress, 'status'>): PartitionProgress {
     const partition: PartitionProgress = { status: 'pending', ...entry };
     this.partitions.push(partition);

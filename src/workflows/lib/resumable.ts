@@ -142,14 +142,7 @@ export async function runResumableWindow(
     // The caller prefers no work to work that may repeat paid steps; the checkpoint stays for inspection.
     const message = `checkpoint ${checkpointId} cannot be resumed: ${loaded.reason}`;
     board.checkpointWarning = message;
-    for (const spec of specs)
-      board.add({
-        key: spec.taskId,
-        taskId: spec.taskId,
-        agent: spec.agent,
-        status: 'failed',
-        error: message,
-      });
+    for (const spec of specs) board.addStep(spec, 'failed', message);
     return { outcomes: specs.map((spec) => failedOutcome(spec.taskId, spec.agent, message)) };
   }
   if (loaded.status === 'unreadable') {
@@ -163,14 +156,11 @@ export async function runResumableWindow(
   const pending = specs.filter((spec) => !done.has(spec.taskId) && !failed.has(spec.taskId));
   const window = pending.slice(0, options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN);
   for (const spec of specs) {
-    const entry = { key: spec.taskId, taskId: spec.taskId, agent: spec.agent };
-    if (done.has(spec.taskId)) board.add({ ...entry, status: 'cached' });
+    if (done.has(spec.taskId)) board.addStep(spec, 'cached');
     const earlier = failed.get(spec.taskId);
-    if (earlier) board.add({ ...entry, status: 'failed', error: earlier.error ?? earlier.output });
+    if (earlier) board.addStep(spec, 'failed', earlier.error ?? earlier.output);
   }
-  const entries = window.map((spec) =>
-    board.add({ key: spec.taskId, taskId: spec.taskId, agent: spec.agent, status: 'pending' }),
-  );
+  const entries = window.map((spec) => board.addStep(spec, 'pending'));
 
   if (window.length > 0) {
     const activities = stepActivities(options.stepPolicy);
