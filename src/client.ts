@@ -1,63 +1,102 @@
 /**
- * TAO's client side: the `tao` command line (`main`, run by bin/tao.js) and
- * the programmatic API it is built on, for TypeScript users who start and
- * follow runs themselves.
+ * The programmatic client: start TAO workflows from a run spec, follow them
+ * and read them back. The `tao` commands are built on it; it imports nothing
+ * from the CLI, so TypeScript users get the same behaviour without a shell.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { describeZodError, type StepOutcome } from './contracts';
+import { taoDataConverter } from './codec';
 import { InputError } from './config/data-file';
-import { registerCheckpoint } from './cli/commands/checkpoint';
-import { registerDev } from './cli/commands/dev';
-import { registerRun } from './cli/commands/run';
-import { registerSetup } from './cli/commands/setup';
-import { registerWorker } from './cli/commands/worker';
-import { registerWorkflowCommands } from './cli/commands/workflows';
+import type { WorkerConfig } from './config/worker-config';
+import { type Progress, progressQuery } from './workflows/lib/progress';
+import { type RunSpec, RunSpecSchema, type WorkflowKind } from './client/spec-file';
 
-export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './cli/spec-file';
-export {
-  WORKFLOW_TYPES,
-  connectClient,
-  fetchProgress,
-  startRun,
-  type RunResult,
-  type StartRunOptions,
-} from './cli/runs';
-export { watchRun, type WatchOptions, type Watched } from './cli/watch';
+export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
+export { watchRun, type WatchOptions, type Watched } from './client/watch';
+export type { Progress } from './workflows/lib/progress';
 
-/** Exit codes: 0 ok, 1 the run or the server failed, 2 bad usage or a bad input file (nothing was started). */
-const USAGE_ERROR = 2;
+/** The workflow type each spec kind starts, as registered by the worker. */
+export const WORKFLOW_TYPES = {
+  parallel: 'parallelWorkflow',
+  pipeline: 'pipelineWorkflow',
+  resumable: 'resumableParallelWorkflow',
+} as const satisfies Record<WorkflowKind, string>;
 
-// Read at run time: package.json sits outside the compiled tree (src/ and dist/ alike).
-const packageVersion = (): string =>
-  (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+/** What a TAO workflow returns: one entry per spec (parallel, resumable) or per item (pipeline, `null` = no result). */
+export type RunResult = (StepOutcome | null)[];
 
-function buildProgram(): Command {
-  const program = new Command('tao')
-    .description('TAO: durable parallel, pipeline and resumable agent-step workflows on Temporal')
-    .version(packageVersion())
-    // Set before the commands are added, which inherit it: errors come back to main instead of exiting.
-    .exitOverride()
-    .showHelpAfterError('(add --help for usage)');
-  registerDev(program);
-  registerWorker(program);
-  registerRun(program);
-  registerWorkflowCommands(program);
-  registerCheckpoint(program);
-  registerSetup(program);
-  return program;
+// Loopback answers in milliseconds; the SDK's 10 s default only delays the "not running" message.
+const CONNECT_TIMEOUT = '5 seconds';
+
+/**
+ * A client for the server at `address`, decoding payloads the way TAO workers
+ * encode them (large ones live in the `blobs` directory). Defaults for all
+ * three: `resolveWorkerConfig({})`.
+ */
+export async function connectClient({
+  address,
+  namespace,
+  blobs,
+}: Pick<WorkerConfig, 'address' | 'namespace' | 'blobs'>): Promise<Client> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT });
+    return new Client({ connection, namespace, dataConverter: taoDataConverter(blobs) });
+  } catch (error) {
+    throw new Error(
+      `cannot reach Temporal at ${address} (${(error as Error).message.split('\n')[0]}); start one with \`tao dev\` or pass --address`,
+    );
+  }
 }
 
-export async function main(argv: readonly string[] = process.argv): Promise<void> {
+export interface StartRunOptions {
+  /** Overrides the spec's `taskQueue`; one of the two is required. */
+  taskQueue?: string;
+  /** Overrides the spec's `id`; default: `<kind>-<random>`. */
+  workflowId?: string;
+}
+
+/** Validates the spec and starts its workflow; the handle's `result()` resolves to a {@link RunResult}. */
+export async function startRun(
+  client: Client,
+  spec: RunSpec,
+  options: StartRunOptions = {},
+): Promise<WorkflowHandle> {
+  const parsed = RunSpecSchema.safeParse(spec);
+  if (!parsed.success) throw new InputError(`invalid run spec: ${describeZodError(parsed.error)}`);
+  const taskQueue = options.taskQueue ?? parsed.data.taskQueue;
+  if (!taskQueue) throw new InputError('no task queue: set `taskQueue` in the spec or pass one');
+  const workflowId = options.workflowId ?? parsed.data.id ?? `${spec.workflow}-${randomUUID().slice(0, 8)}`;
   try {
-    await buildProgram().parseAsync(argv);
+    return await client.workflow.start(WORKFLOW_TYPES[spec.workflow], {
+      taskQueue,
+      workflowId,
+      args: [parsed.data.input],
+    });
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander has printed the message (or the help / version) already.
-      process.exitCode = error.exitCode === 0 ? 0 : USAGE_ERROR;
-      return;
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new InputError(
+        `workflow ${workflowId} is already running; wait for it, cancel it, or pick another id`,
+      );
     }
-    console.error(`tao: ${(error as Error).message ?? String(error)}`);
-    process.exitCode = error instanceof InputError ? USAGE_ERROR : 1;
+    throw error;
+  }
+}
+
+/**
+ * The run's live step view, or `undefined` when no worker answered within
+ * `timeoutMs` (none is polling the task queue, or it is busy starting).
+ */
+export async function fetchProgress(
+  handle: WorkflowHandle,
+  timeoutMs = 3_000,
+): Promise<Progress | undefined> {
+  try {
+    return await handle.client.connection.withDeadline(Date.now() + timeoutMs, () =>
+      handle.query(progressQuery),
+    );
+  } catch {
+    return undefined;
   }
 }

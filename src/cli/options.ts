@@ -5,7 +5,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import type { WorkerConfig } from '../config/worker-config';
-import type { RunSpec } from './spec-file';
+import type { RunSpec } from '../client/spec-file';
 
 /** Where the server is, and where payloads too large for its history live (shared by clients and workers). */
 export function connectionOptions(command: Command): Command {

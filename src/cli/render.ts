@@ -3,9 +3,8 @@ import Table from 'cli-table3';
 import type { StepOutcome, WorkflowCheckpoint } from '../contracts';
 import type { CheckpointSummary } from '../stores/session-store';
 import type { Progress } from '../workflows/lib/progress';
-import type { RunResult } from './runs';
+import type { RunResult } from '../client';
 
-const BAR_WIDTH = 20;
 const OUTPUT_WIDTH = 60;
 
 // No colours: output is often piped or captured, and tables must read the same there. No rules between rows.
@@ -20,34 +19,6 @@ const table = (head: string[]) =>
 function oneLine(text: string, max = OUTPUT_WIDTH): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
-/**
- * `[████░░░░] 5/12 steps · 2 running · 1 failed`. Pipelines add steps as
- * chains advance, so callers that know the full count pass it to keep the bar
- * from jumping backwards.
- */
-export function progressLine(progress: Progress, expectedSteps = 0): string {
-  const { totals } = progress;
-  const all = Math.max(totals.all, expectedSteps);
-  const done = totals.succeeded + totals.failed + totals.cached + totals.skipped;
-  const filled = all === 0 ? BAR_WIDTH : Math.round((done / all) * BAR_WIDTH);
-  const counts = (['running', 'succeeded', 'failed', 'cached', 'skipped'] as const)
-    .filter((status) => totals[status] > 0)
-    .map((status) => `${totals[status]} ${status}`);
-  // A run split into child executions keeps its steps in the children's own progress.
-  const children = progress.partitions ?? [];
-  if (children.length > 0) {
-    const closed = children.filter((child) => child.status === 'succeeded' || child.status === 'failed');
-    counts.push(`${closed.length}/${children.length} child runs done`);
-  }
-  const bar = `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]`;
-  return [`${bar} ${done}/${all} steps`, ...counts].join(' · ');
-}
-
-/** The checkpoint and store problems a run reported; it went on regardless. */
-export function progressWarnings(progress: Progress): string[] {
-  return [...(progress.checkpointWarning ? [progress.checkpointWarning] : []), ...progress.storeWarnings];
 }
 
 export type RowStatus = 'ok' | 'failed' | 'no result';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import { loadSpecFile } from '../../src/cli/spec-file';
+import { loadSpecFile } from '../../src/client';
 import { ScriptExecutor } from '../../src/executors/script';
 import { freePort } from '../../src/local/dev-server';
 import { examplePath, tao } from '../support/cli';

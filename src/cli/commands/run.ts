@@ -5,9 +5,8 @@ import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-conf
 import { DEFAULT_DB_FILE, DEFAULT_UI_PORT, startLocalStack } from '../local-stack';
 import { executorOptions, jsonOption, parsePort, runTaskQueue, startOptions } from '../options';
 import { explainWorkflowError, reportResult } from '../report';
-import { connectClient, startRun, WORKFLOW_TYPES } from '../runs';
-import { expectedSteps, loadSpecFile, type RunSpec } from '../spec-file';
-import { watchRun } from '../watch';
+import { connectClient, loadSpecFile, startRun, watchRun, WORKFLOW_TYPES, type RunSpec } from '../../client';
+import { expectedSteps } from '../../client/spec-file';
 
 interface RunFlags {
   address?: string;

@@ -3,11 +3,10 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
 import { connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
-import { fields, progressLine, stepsTable } from '../render';
+import { progressLine } from '../../client/progress-line';
+import { fields, stepsTable } from '../render';
 import { explainWorkflowError, reportResult } from '../report';
-import { connectClient, fetchProgress, startRun } from '../runs';
-import { loadSpecFile } from '../spec-file';
-import { watchRun } from '../watch';
+import { connectClient, fetchProgress, loadSpecFile, startRun, watchRun } from '../../client';
 
 interface Flags {
   address?: string;

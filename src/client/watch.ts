@@ -5,8 +5,8 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Progress } from '../workflows/lib/progress';
-import { progressLine, progressWarnings } from './render';
-import { fetchProgress } from './runs';
+import { fetchProgress } from '../client';
+import { progressLine, progressWarnings } from './progress-line';
 
 const POLL_MS = 500;
 const LOG_EVERY_MS = 2_000;

@@ -1,0 +1,53 @@
+/**
+ * The `tao` command line (`main`, run by bin/tao.js). Every command is built
+ * on the programmatic client (src/client.ts) and the worker (src/worker.ts);
+ * neither imports anything from here.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { InputError } from '../config/data-file';
+import { registerCheckpoint } from './commands/checkpoint';
+import { registerDev } from './commands/dev';
+import { registerRun } from './commands/run';
+import { registerSetup } from './commands/setup';
+import { registerWorker } from './commands/worker';
+import { registerWorkflowCommands } from './commands/workflows';
+
+/** Exit codes: 0 ok, 1 the run or the server failed, 2 bad usage or a bad input file (nothing was started). */
+const USAGE_ERROR = 2;
+
+// Read at run time: package.json sits outside the compiled tree (src/cli/ and dist/cli/ alike).
+const packageVersion = (): string =>
+  (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string })
+    .version;
+
+function buildProgram(): Command {
+  const program = new Command('tao')
+    .description('TAO: durable parallel, pipeline and resumable agent-step workflows on Temporal')
+    .version(packageVersion())
+    // Set before the commands are added, which inherit it: errors come back to main instead of exiting.
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)');
+  registerDev(program);
+  registerWorker(program);
+  registerRun(program);
+  registerWorkflowCommands(program);
+  registerCheckpoint(program);
+  registerSetup(program);
+  return program;
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message (or the help / version) already.
+      process.exitCode = error.exitCode === 0 ? 0 : USAGE_ERROR;
+      return;
+    }
+    console.error(`tao: ${(error as Error).message ?? String(error)}`);
+    process.exitCode = error instanceof InputError ? USAGE_ERROR : 1;
+  }
+}
