@@ -42,7 +42,7 @@ export async function connectClient({
 }: Pick<WorkerConfig, 'address' | 'namespace' | 'blobs'>): Promise<Client> {
   try {
     const connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT });
-    return new Client({ connection, namespace, dataConverter: taoDataConverter(blobs) });
+    return new Client({ connection, namespace, dataConverter: taoDataConverter({ blobs }) });
   } catch (error) {
     throw new Error(
       `cannot reach Temporal at ${address} (${(error as Error).message.split('\n')[0]}); start one with \`tao dev\` or pass --address`,

@@ -73,7 +73,7 @@ export function workerFromConfig(
     store,
     taskQueue: config.taskQueue,
     namespace: config.namespace,
-    dataConverter: taoDataConverter(config.blobs),
+    dataConverter: taoDataConverter({ blobs: config.blobs }),
     ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
   });
 }

@@ -73,7 +73,7 @@ async function withWorker<T>(
     store: new FileSessionStore(env.storeDir),
     taskQueue,
     concurrency: limit,
-    dataConverter: taoDataConverter(join(env.storeDir, 'blobs')),
+    dataConverter: taoDataConverter({ blobs: join(env.storeDir, 'blobs') }),
   });
   return worker.runUntil(() => body(taskQueue));
 }
@@ -201,7 +201,7 @@ async function main(): Promise<void> {
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
   const env: Env = {
-    client: new Client({ connection, dataConverter: taoDataConverter(join(storeDir, 'blobs')) }),
+    client: new Client({ connection, dataConverter: taoDataConverter({ blobs: join(storeDir, 'blobs') }) }),
     native,
     storeDir,
   };

@@ -8,7 +8,7 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
-import type { BlobStore } from './blob-store';
+import type { BlobStore } from '../blobs';
 
 export const CLAIM_CHECK_ENCODING = 'binary/tao-claim-check';
 /** Well under Temporal's 512 KB payload warning, so results that gather many outputs stay small too. */

@@ -30,7 +30,7 @@ describe('outputs too large for a Temporal payload', () => {
   afterEach(() => rmSync(blobDir, { recursive: true, force: true }));
 
   test('are kept out of history, passed between stages and resolved in results', async () => {
-    const dataConverter = taoDataConverter(blobDir);
+    const dataConverter = taoDataConverter({ blobs: blobDir });
     await withWorker({ executor: verboseAgent, dataConverter }, async ({ client: raw, taskQueue }) => {
       const client = new Client({ connection: raw.connection, dataConverter });
       const workflowId = uniqueId('large');

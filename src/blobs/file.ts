@@ -1,0 +1,41 @@
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from './blob-store';
+
+/**
+ * One file per blob under `dir`, for one host or a shared file system. The
+ * directory is owner-only (0700) and each blob 0600: payloads are prompts and
+ * agent outputs.
+ */
+export class FileBlobStore implements BlobStore {
+  private ready?: Promise<void>;
+
+  constructor(readonly dir: string) {}
+
+  get location(): string {
+    return this.dir;
+  }
+
+  async put(bytes: Uint8Array): Promise<string> {
+    const key = blobKey(bytes);
+    // mkdir leaves an existing directory's mode alone; one made by an older TAO may be world-readable.
+    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => chmod(this.dir, 0o700));
+    await this.ready;
+    // Temp + rename: a reader never sees half a blob, and racing writers of one key write the same bytes.
+    const temp = join(this.dir, `.${key}.${process.pid}.${Date.now()}.tmp`);
+    await writeFile(temp, bytes, { mode: 0o600 });
+    await rename(temp, join(this.dir, key));
+    return key;
+  }
+
+  async get(key: string): Promise<Uint8Array> {
+    checkBlobKey(key);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(this.dir, key));
+    } catch (error) {
+      throw missingBlob(key, this.dir, (error as NodeJS.ErrnoException).code ?? String(error));
+    }
+    return verifiedBlob(key, bytes, this.dir);
+  }
+}
