@@ -7,15 +7,23 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { describeZodError, type StepOutcome } from './contracts';
-import { taoDataConverter } from './codec';
+import { type PayloadSettings, taoDataConverter } from './codec';
 import { InputError } from './config/data-file';
-import type { WorkerConfig } from './config/worker-config';
+import { payloadSettings, resolveWorkerConfig } from './config/worker-config';
+import { explainConnectError } from './connection/diagnose';
+import { type TemporalConnection, resolveConnection } from './connection/settings';
 import { type Progress, progressQuery } from './workflows/lib/progress';
 import { type RunSpec, RunSpecSchema, type WorkflowKind } from './client/spec-file';
 
 export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export type { Progress } from './workflows/lib/progress';
+export {
+  type ConnectionFlags,
+  type TemporalConnection,
+  describeConnection,
+  resolveConnection,
+} from './connection/settings';
 
 /** The workflow type each spec kind starts, as registered by the worker. */
 export const WORKFLOW_TYPES = {
@@ -27,27 +35,36 @@ export const WORKFLOW_TYPES = {
 /** What a TAO workflow returns: one entry per spec (parallel, resumable) or per item (pipeline, `null` = no result). */
 export type RunResult = (StepOutcome | null)[];
 
-// Loopback answers in milliseconds; the SDK's 10 s default only delays the "not running" message.
+// Long enough for a cloud endpoint's handshake; a TLS diagnosis after a failure stays well inside 15 s.
 const CONNECT_TIMEOUT = '5 seconds';
 
+export interface ConnectOptions {
+  /** Where Temporal is; default: what the Temporal CLI would use (flags aside): `resolveConnection()`. */
+  connection?: TemporalConnection;
+  /** How payloads are encoded; must match the workers'. Default: from `TAO_BLOBS` and the other `TAO_*` variables. */
+  payloads?: PayloadSettings;
+}
+
 /**
- * A client for the server at `address`, decoding payloads the way TAO workers
- * encode them (large ones live in the `blobs` directory). Defaults for all
- * three: `resolveWorkerConfig({})`.
+ * A client that reads and writes payloads the way TAO workers do. A failed
+ * connection is one line saying why (TLS settings included) and what to set.
  */
-export async function connectClient({
-  address,
-  namespace,
-  blobs,
-}: Pick<WorkerConfig, 'address' | 'namespace' | 'blobs'>): Promise<Client> {
+export async function connectClient(options: ConnectOptions = {}): Promise<Client> {
+  const target = options.connection ?? resolveConnection();
+  const payloads = options.payloads ?? payloadSettings(resolveWorkerConfig({}));
+  let connection: Connection;
   try {
-    const connection = await Connection.connect({ address, connectTimeout: CONNECT_TIMEOUT });
-    return new Client({ connection, namespace, dataConverter: taoDataConverter({ blobs }) });
+    connection = await Connection.connect({
+      address: target.address,
+      connectTimeout: CONNECT_TIMEOUT,
+      ...(target.tls !== undefined ? { tls: target.tls } : {}),
+      ...(target.apiKey ? { apiKey: target.apiKey } : {}),
+      ...(target.metadata ? { metadata: target.metadata } : {}),
+    });
   } catch (error) {
-    throw new Error(
-      `cannot reach Temporal at ${address} (${(error as Error).message.split('\n')[0]}); start one with \`tao dev\` or pass --address`,
-    );
+    throw new Error(await explainConnectError(error, target));
   }
+  return new Client({ connection, namespace: target.namespace, dataConverter: taoDataConverter(payloads) });
 }
 
 export interface StartRunOptions {

@@ -7,7 +7,14 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { DataConverter } from '@temporalio/common';
 import { createActivities } from './activities';
 import { taoDataConverter } from './codec';
-import { type WorkerConfig, type WorkerFlags, resolveWorkerConfig } from './config/worker-config';
+import {
+  type WorkerConfig,
+  type WorkerFlags,
+  payloadSettings,
+  resolveWorkerConfig,
+} from './config/worker-config';
+import { explainConnectError } from './connection/diagnose';
+import type { TemporalConnection } from './connection/settings';
 import type { AgentExecutor } from './executors/executor';
 import { createExecutor } from './executors/registry';
 import { createStore } from './stores/registry';
@@ -50,19 +57,24 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
   });
 }
 
-export async function connectWorker(address: string): Promise<NativeConnection> {
+/** A worker's connection; a failure is one line saying why (TLS settings included) and what to set. */
+export async function connectWorker(target: TemporalConnection): Promise<NativeConnection> {
   try {
-    return await NativeConnection.connect({ address });
+    return await NativeConnection.connect({
+      address: target.address,
+      ...(target.tls !== undefined ? { tls: target.tls } : {}),
+      ...(target.apiKey ? { apiKey: target.apiKey } : {}),
+      ...(target.metadata ? { metadata: target.metadata } : {}),
+    });
   } catch (error) {
-    throw new Error(
-      `cannot reach Temporal at ${address} (${(error as Error).message.split('\n')[0]}); start one with \`tao dev\` or pass --address`,
-    );
+    throw new Error(await explainConnectError(error, target));
   }
 }
 
 /** The worker a {@link WorkerConfig} describes, on an open connection with its executor and store built. */
 export function workerFromConfig(
   connection: NativeConnection,
+  namespace: string,
   config: WorkerConfig,
   executor: AgentExecutor,
   store: SessionStore,
@@ -72,18 +84,22 @@ export function workerFromConfig(
     executor,
     store,
     taskQueue: config.taskQueue,
-    namespace: config.namespace,
-    dataConverter: taoDataConverter({ blobs: config.blobs }),
+    namespace,
+    dataConverter: taoDataConverter(payloadSettings(config)),
     ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
   });
 }
 
 /** Builds and runs a worker until SIGINT/SIGTERM, then drains in-flight tasks and exits cleanly. */
-export async function runWorker(config: WorkerConfig, onReady?: (worker: Worker) => void): Promise<void> {
+export async function runWorker(
+  config: WorkerConfig,
+  target: TemporalConnection,
+  onReady?: (worker: Worker) => void,
+): Promise<void> {
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
-  const connection = await connectWorker(config.address);
+  const connection = await connectWorker(target);
   try {
-    const worker = await workerFromConfig(connection, config, executor, store);
+    const worker = await workerFromConfig(connection, target.namespace, config, executor, store);
     onReady?.(worker);
     await worker.run();
   } finally {

@@ -21,6 +21,8 @@ export const DEFAULT_UI_PORT = 8233;
 
 export interface LocalStackOptions {
   config: WorkerConfig;
+  /** Created on the dev server and served by the worker. */
+  namespace: string;
   /** Worker log level unless TAO_LOG_LEVEL says otherwise. */
   logLevel: LogLevel;
   dbFile: string;
@@ -61,13 +63,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       cli,
       dbFile: options.dbFile,
       uiPort,
-      namespace: config.namespace,
+      namespace: options.namespace,
       ...(options.port !== undefined ? { port: options.port } : {}),
     });
     cleanups.push(() => server.stop());
     const connection = await NativeConnection.connect({ address: server.address });
     cleanups.push(() => connection.close());
-    const worker = await workerFromConfig(connection, config, executor, store);
+    const worker = await workerFromConfig(connection, options.namespace, config, executor, store);
     return { address: server.address, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}), worker, stop };
   } catch (error) {
     await stop();

@@ -39,6 +39,9 @@ function buildProgram(): Command {
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  // gRPC's TLS to an IP address sets an IP as the server name, and Node warns about it on every run;
+  // the user can do nothing about it, and the CLI's stderr is for lines they can act on.
+  process.noDeprecation = true;
   try {
     await buildProgram().parseAsync(argv);
   } catch (error) {

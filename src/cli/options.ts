@@ -3,17 +3,62 @@
  * env fallbacks agree everywhere. Commands resolve them with
  * `resolveWorkerConfig` (flag, else env, else default), which also validates.
  */
+import type { Client } from '@temporalio/client';
 import { type Command, InvalidArgumentError } from 'commander';
-import type { WorkerConfig } from '../config/worker-config';
+import { connectClient, resolveConnection } from '../client';
 import type { RunSpec } from '../client/spec-file';
+import {
+  type WorkerConfig,
+  type WorkerFlags,
+  payloadSettings,
+  resolveWorkerConfig,
+} from '../config/worker-config';
 
-/** Where the server is, and where payloads too large for its history live (shared by clients and workers). */
+/**
+ * Where the server is and how to reach it, named as the Temporal CLI names
+ * them (resolved by src/connection: flags over TEMPORAL_* env over the TOML
+ * profile), and where payloads too large for its history live.
+ */
 export function connectionOptions(command: Command): Command {
   return blobsOption(
     command
+      .optionsGroup('Temporal connection (as the Temporal CLI; flags over env over profile):')
       .option('--address <host:port>', 'Temporal frontend [env TEMPORAL_ADDRESS, default 127.0.0.1:7233]')
-      .option('--namespace <name>', 'Temporal namespace [env TEMPORAL_NAMESPACE, default default]'),
+      .option('--namespace <name>', 'Temporal namespace [env TEMPORAL_NAMESPACE, default default]')
+      .option(
+        '--profile <name>',
+        'profile in the Temporal config file [env TEMPORAL_PROFILE, default default]',
+      )
+      .option(
+        '--config-file <path>',
+        'Temporal TOML config file [env TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml]',
+      )
+      .option('--api-key <key>', 'API key, sent as a bearer token; prefer the env [env TEMPORAL_API_KEY]')
+      .option(
+        '--tls',
+        'connect with TLS (implied by the other TLS flags and by an API key) [env TEMPORAL_TLS]',
+      )
+      .option('--tls-ca-path <file>', "CA certificate of the server's [env TEMPORAL_TLS_SERVER_CA_CERT_PATH]")
+      .option('--tls-cert-path <file>', 'client certificate, for mTLS [env TEMPORAL_TLS_CLIENT_CERT_PATH]')
+      .option('--tls-key-path <file>', 'client private key, for mTLS [env TEMPORAL_TLS_CLIENT_KEY_PATH]')
+      .option(
+        '--tls-server-name <name>',
+        'name to verify the server certificate against [env TEMPORAL_TLS_SERVER_NAME]',
+      )
+      .option(
+        '--tls-disable-host-verification',
+        'not supported by the TypeScript SDK; refused with a hint [env TEMPORAL_TLS_DISABLE_HOST_VERIFICATION]',
+      )
+      .optionsGroup('Options:'),
   );
+}
+
+/** A client for the server and payload settings that a command's flags (then env, then profile) describe. */
+export function clientFromFlags(flags: WorkerFlags): Promise<Client> {
+  return connectClient({
+    connection: resolveConnection(flags),
+    payloads: payloadSettings(resolveWorkerConfig(flags)),
+  });
 }
 
 export function blobsOption(command: Command): Command {

@@ -1,27 +1,25 @@
 import { z } from 'zod';
+import type { PayloadSettings } from '../codec';
+import type { ConnectionFlags } from '../connection/settings';
 import { InputError } from './data-file';
 
-/** Where the worker connects and what it runs; from flags, else env, else these defaults. */
+/**
+ * What a worker runs and where payloads live; from flags, else env, else these
+ * defaults. Where Temporal is comes separately, from src/connection.
+ */
 export const WorkerConfigSchema = z.object({
-  address: z
-    .string()
-    .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233')
-    .default('127.0.0.1:7233'),
-  namespace: z.string().min(1).default('default'),
   taskQueue: z.string().min(1).default('tao'),
   executor: z.string().min(1).default('script'),
   store: z.string().min(1).default('file:.tao'),
   concurrency: z.coerce.number().int().min(0).optional(),
-  /** Directory for payloads too large for history; shared by every worker and client of a deployment. */
+  /** Where payloads too large for history go (see src/blobs); shared by every worker and client of a deployment. */
   blobs: z.string().min(1).default('.tao/blobs'),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
-export type WorkerFlags = Partial<Record<keyof WorkerConfig, string | number>>;
+export type WorkerFlags = Partial<Record<keyof WorkerConfig, string | number>> & ConnectionFlags;
 
 /** The flag and env variable each setting comes from, for error messages that say what to fix. */
 const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
-  address: { flag: '--address', env: 'TEMPORAL_ADDRESS' },
-  namespace: { flag: '--namespace', env: 'TEMPORAL_NAMESPACE' },
   taskQueue: { flag: '--task-queue', env: 'TAO_TASK_QUEUE' },
   executor: { flag: '--executor', env: 'TAO_EXECUTOR' },
   store: { flag: '--store', env: 'TAO_STORE' },
@@ -32,7 +30,7 @@ const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
 export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const merged: Record<string, unknown> = {};
   for (const [key, { env: variable }] of Object.entries(SOURCES)) {
-    const value = flags[key as keyof WorkerConfig] ?? env[variable];
+    const value = (flags as Record<string, unknown>)[key] ?? env[variable];
     if (value !== undefined && value !== '') merged[key] = value;
   }
   const parsed = WorkerConfigSchema.safeParse(merged);
@@ -42,4 +40,9 @@ export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv =
     throw new InputError(`invalid ${flag} (or ${variable}): ${issue.message}`);
   }
   return parsed.data;
+}
+
+/** The codec settings a worker's config implies; clients and the codec server must use the same. */
+export function payloadSettings(config: WorkerConfig): PayloadSettings {
+  return { blobs: config.blobs };
 }

@@ -100,6 +100,6 @@ describe('bad usage', () => {
     expect(run.code).toBe(1);
     const line = oneLine(run.stderr);
     expect(line).toContain(`cannot reach Temporal at ${address}`);
-    expect(line).toContain('start one with `tao dev` or pass --address');
+    expect(line).toContain('(nothing answers there); start one with `tao dev` or fix --address');
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/config/data-file';
 import { resolveWorkerConfig } from '../../src/config/worker-config';
+import { resolveConnection } from '../../src/connection/settings';
 import { createExecutor } from '../../src/executors/registry';
 import { ScriptExecutor } from '../../src/executors/script';
 import { createStore } from '../../src/stores/registry';
@@ -65,8 +66,8 @@ describe('bad input gets one clear line naming the problem and the fix', () => {
     expect(() => resolveWorkerConfig({ concurrency: 'many' })).toThrow(
       /^invalid --concurrency \(or TAO_CONCURRENCY\): /,
     );
-    expect(() => resolveWorkerConfig({}, { TEMPORAL_ADDRESS: 'http://localhost' })).toThrow(
-      'invalid --address (or TEMPORAL_ADDRESS): must be host:port, e.g. 127.0.0.1:7233',
+    expect(() => resolveConnection({}, { TEMPORAL_ADDRESS: 'http://localhost' })).toThrow(
+      'invalid --address (or TEMPORAL_ADDRESS, or the profile\'s address) "http://localhost": must be host:port, e.g. 127.0.0.1:7233',
     );
   });
 });

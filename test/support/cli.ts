@@ -5,7 +5,7 @@
  * be what a test exercises. swc compiles in well under a second; type checking
  * is `tsc --noEmit`'s job. Concurrent runs build apart and rename into place.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -86,23 +86,106 @@ export interface TaoOptions {
   timeoutMs?: number;
 }
 
-/** The caller's env minus the CLI's own settings, so a developer's TEMPORAL_ADDRESS or TAO_* cannot steer a test. */
+/**
+ * The caller's env minus the CLI's own settings, so a developer's TAO_* or
+ * TEMPORAL_* connection settings cannot steer a test (the binaries' paths stay).
+ */
 function cleanEnv(): NodeJS.ProcessEnv {
+  const keep = new Set(['TEMPORAL_CLI_PATH', 'TEMPORAL_TEST_SERVER_PATH']);
   return Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([name]) => !/^TAO_/.test(name) && name !== 'TEMPORAL_ADDRESS' && name !== 'TEMPORAL_NAMESPACE',
+    Object.entries(process.env).filter(([name]) => !/^(TAO|TEMPORAL)_/.test(name) || keep.has(name)),
+  );
+}
+
+function spawnTao(args: readonly string[], options: TaoOptions): ChildProcessWithoutNullStreams {
+  bin ??= buildCli();
+  return spawn(process.execPath, [bin, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...cleanEnv(), TAO_HOME: taoHome(), ...options.env },
+  });
+}
+
+export interface TaoProcess {
+  readonly pid: number;
+  /** Everything it printed so far, both streams. */
+  output(): string;
+  /** Resolves once `text` has been printed; rejects if the process exits first or `timeoutMs` passes. */
+  waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void>;
+  /** SIGTERM (a clean stop), SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcessWithoutNullStreams>();
+
+/** Starts a long-running `tao` command (`worker`, `dev`, `codec-server`); `stopTaoProcesses` in afterAll reaps it. */
+export function startTao(args: readonly string[], options: TaoOptions = {}): TaoProcess {
+  const child = spawnTao(args, options);
+  running.add(child);
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  void exited.then(() => running.delete(child));
+  const listeners = new Set<() => void>();
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const listener of listeners) listener();
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const matches = (text: string | RegExp) =>
+    typeof text === 'string' ? output.includes(text) : text.test(output);
+  const signal = async (name: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    await exited;
+  };
+  return {
+    pid: child.pid!,
+    output: () => output,
+    waitFor: (text, timeoutMs = 30_000) =>
+      new Promise<void>((resolve, reject) => {
+        const settle = (error?: Error) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (error) reject(error);
+          else resolve();
+        };
+        const check = () => matches(text) && settle();
+        const timer = setTimeout(
+          () => settle(new Error(`tao ${args[0]}: no ${text} within ${timeoutMs} ms: ${output}`)),
+          timeoutMs,
+        );
+        listeners.add(check);
+        void exited.then(() =>
+          settle(matches(text) ? undefined : new Error(`tao ${args[0]} exited: ${output}`)),
+        );
+        check();
+      }),
+    kill: () => signal('SIGKILL'),
+    stop: async () => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await signal('SIGTERM');
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** For afterAll: kills whatever `startTao` left running. */
+export async function stopTaoProcesses(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once('close', () => resolve());
+          child.kill('SIGKILL');
+        }),
     ),
   );
 }
 
 /** Runs `tao <args>` to completion, using the real .tao for Temporal binaries. */
 export function tao(args: readonly string[], options: TaoOptions = {}): Promise<TaoRun> {
-  bin ??= buildCli();
-  const child = spawn(process.execPath, [bin, ...args], {
-    cwd: options.cwd ?? ROOT,
-    env: { ...cleanEnv(), TAO_HOME: taoHome(), ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnTao(args, options);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type WorkerFlags, resolveWorkerConfig } from '../../config/worker-config';
+import { localNamespace } from '../../connection/settings';
 import { DEFAULT_DB_FILE, DEFAULT_UI_PORT, startLocalStack } from '../local-stack';
 import { blobsOption, parsePort, workerOptions } from '../options';
 
@@ -22,9 +23,10 @@ export function registerDev(program: Command): void {
     .option('--db <file>', 'SQLite file holding the history', DEFAULT_DB_FILE)
     .option('--namespace <name>', 'namespace to create and serve [env TEMPORAL_NAMESPACE, default default]');
   blobsOption(workerOptions(command)).action(async (flags: DevFlags) => {
-    const config = resolveWorkerConfig({ ...flags, address: `127.0.0.1:${flags.port}` });
+    const config = resolveWorkerConfig(flags);
     const stack = await startLocalStack({
       config,
+      namespace: localNamespace(flags.namespace),
       dbFile: flags.db,
       port: flags.port,
       uiPort: flags.uiPort,

@@ -1,9 +1,17 @@
 import { type Client } from '@temporalio/client';
 import { type Command, Option } from 'commander';
 import { InputError } from '../../config/data-file';
-import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
+import { type WorkerConfig, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
+import { localNamespace } from '../../connection/settings';
 import { DEFAULT_DB_FILE, DEFAULT_UI_PORT, startLocalStack } from '../local-stack';
-import { executorOptions, jsonOption, parsePort, runTaskQueue, startOptions } from '../options';
+import {
+  clientFromFlags,
+  executorOptions,
+  jsonOption,
+  parsePort,
+  runTaskQueue,
+  startOptions,
+} from '../options';
 import { explainWorkflowError, reportResult } from '../report';
 import { connectClient, loadSpecFile, startRun, watchRun, WORKFLOW_TYPES, type RunSpec } from '../../client';
 import { expectedSteps } from '../../client/spec-file';
@@ -56,7 +64,7 @@ export function registerRun(program: Command): void {
           '--executor, --store and --concurrency configure a worker: add --embedded, or pass them to `tao worker`',
         );
       }
-      const client = await connectClient(config);
+      const client = await clientFromFlags(flags);
       try {
         process.exitCode = await follow(client);
       } finally {
@@ -98,8 +106,10 @@ async function runEmbedded(
   follow: (client: Client) => Promise<number>,
 ): Promise<number> {
   console.error('starting a local Temporal dev server and worker (the first run installs the Temporal CLI)…');
+  const namespace = localNamespace(flags.namespace);
   const stack = await startLocalStack({
     config,
+    namespace,
     dbFile: flags.db,
     uiPort: flags.uiPort,
     uiPortFallback: true,
@@ -111,7 +121,10 @@ async function runEmbedded(
   const onInterrupt = () => (interrupted = true);
   process.once('SIGINT', onInterrupt);
   try {
-    const client = await connectClient({ ...config, address: stack.address });
+    const client = await connectClient({
+      connection: { address: stack.address, namespace },
+      payloads: payloadSettings(config),
+    });
     try {
       const code = await stack.worker.runUntil(() => follow(client));
       await client.connection.close();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { type WorkerFlags, resolveWorkerConfig } from '../../config/worker-config';
+import { describeConnection, resolveConnection } from '../../connection/settings';
 import { runWorker } from '../../worker';
 import { connectionOptions, workerOptions } from '../options';
 import { installWorkerLogging } from '../worker-logging';
@@ -11,10 +12,11 @@ export function registerWorker(program: Command): void {
     ),
   ).action(async (flags: WorkerFlags) => {
     const config = resolveWorkerConfig(flags);
+    const connection = resolveConnection(flags);
     installWorkerLogging('WARN');
-    await runWorker(config, () =>
+    await runWorker(config, connection, () =>
       console.error(
-        `worker polling task queue ${config.taskQueue} on ${config.address} (namespace ${config.namespace}, executor ${config.executor}, store ${config.store}); Ctrl-C stops it`,
+        `worker polling task queue ${config.taskQueue} on ${describeConnection(connection)} (executor ${config.executor}, store ${config.store}); Ctrl-C stops it`,
       ),
     );
   });

@@ -2,11 +2,11 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
-import { connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
+import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
 import { progressLine } from '../../client/progress-line';
 import { fields, stepsTable } from '../render';
 import { explainWorkflowError, reportResult } from '../report';
-import { connectClient, fetchProgress, loadSpecFile, startRun, watchRun } from '../../client';
+import { fetchProgress, loadSpecFile, startRun, watchRun } from '../../client';
 
 interface Flags {
   address?: string;
@@ -23,7 +23,7 @@ async function withClient(
   body: (client: Client, config: WorkerConfig) => Promise<void>,
 ) {
   const config = resolveWorkerConfig(flags);
-  const client = await connectClient(config);
+  const client = await clientFromFlags(flags);
   try {
     await body(client, config);
   } catch (error) {
