@@ -3,9 +3,12 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorTypes, type StepFailureDetails, type TaoActivities } from '../activity-api';
 import { AgentStepSpecSchema, StepOutcomeSchema, describeZodError } from '../contracts';
 import { type AgentExecutor, NonRetryableStepError, RetryableStepError } from '../executors/executor';
+import { type StepHeartbeat, outputTail, resumeStateFrom } from './heartbeat';
 
 /** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
 const DEFAULT_HEARTBEAT_MS = 5_000;
+/** How soon new output reaches the heartbeat; the worker's heartbeat throttle applies on top. */
+const OUTPUT_BEAT_MS = 500;
 
 export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivities, 'executeAgentStep'> {
   return {
@@ -23,20 +26,36 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
       }
       // Beat on our own clock so every executor, however written, stays visibly
       // alive and receives cancellation (which Temporal delivers on heartbeat).
-      // Each beat repeats the executor's latest progress so the ticker never hides it.
-      let info: unknown;
-      const beat = () => ctx.heartbeat({ taskId: spec.data.taskId, ...(info !== undefined ? { info } : {}) });
+      // Each beat repeats everything the executor reported, since a beat replaces the last one's details;
+      // until the executor saves a newer state, the one this attempt resumed from is kept for the next retry.
+      const resumeState = resumeStateFrom(ctx.info.heartbeatDetails, spec.data.taskId);
+      const latest: StepHeartbeat = { taskId: spec.data.taskId, resume: resumeState };
+      const beat = () => ctx.heartbeat(latest);
       const beatEveryMs = Math.max(100, Math.floor((heartbeatTimeoutMs || DEFAULT_HEARTBEAT_MS * 3) / 3));
       const ticker = setInterval(beat, beatEveryMs);
+      // Output streams in many small pieces; one beat per interval shows it without a data-converter pass each.
+      let outputBeat: NodeJS.Timeout | undefined;
       try {
         const outcome = await executor.executeStep(spec.data, {
           signal: ctx.cancellationSignal,
-          heartbeat: (latest) => {
-            info = latest;
+          heartbeat: (info) => {
+            latest.info = info;
             beat();
+          },
+          saveState: (state) => {
+            latest.resume = state;
+            beat();
+          },
+          output: (text) => {
+            latest.output = outputTail(text);
+            outputBeat ??= setTimeout(() => {
+              outputBeat = undefined;
+              beat();
+            }, OUTPUT_BEAT_MS);
           },
           attempt,
           workflowId: workflowExecution?.workflowId ?? '',
+          ...(resumeState !== undefined ? { resumeState } : {}),
         });
         const checked = StepOutcomeSchema.safeParse(outcome);
         if (!checked.success) {
@@ -62,6 +81,7 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
         throw ApplicationFailure.retryable(message, ErrorTypes.stepError, details);
       } finally {
         clearInterval(ticker);
+        clearTimeout(outputBeat);
       }
     },
   };

@@ -9,6 +9,26 @@ export interface StepContext {
   /** 1 on the first attempt, 2 on the first retry, ... */
   readonly attempt: number;
   readonly workflowId: string;
+  /**
+   * What an earlier attempt of this step last passed to {@link saveState}, when
+   * this attempt is a retry of one that got that far; unvalidated (an executor
+   * checks it is its own and ignores it otherwise).
+   */
+  readonly resumeState?: unknown;
+  /**
+   * Saves the step's state so that a retry (worker crash, heartbeat timeout,
+   * transient error) can go on from here instead of from the start. It travels
+   * in the activity's heartbeat details, through the data converter, so it
+   * adds no history events and is encrypted and offloaded like any payload.
+   * Sent at once; the worker's heartbeat throttle bounds how soon it lands.
+   */
+  saveState(state: unknown): void;
+  /**
+   * The step's latest output so far (streamed model text, a program's stdout),
+   * for live views: the tail is kept in the heartbeat details, which the Web UI,
+   * `temporal workflow describe` and `tao status --follow` show while it runs.
+   */
+  output(textSoFar: string): void;
 }
 
 /**

@@ -122,18 +122,30 @@ export function fakeExecutor(
 
 export interface RecordingContext extends StepContext {
   beats: unknown[];
+  /** Every state the executor saved, oldest first. */
+  states: unknown[];
+  /** Every output the executor published, oldest first. */
+  outputs: string[];
   controller: AbortController;
 }
 
-export function stepContext(attempt = 1): RecordingContext {
+/** A step context that records what the executor reports; `resumeState` is what a retry would be given. */
+export function stepContext(attempt = 1, resumeState?: unknown): RecordingContext {
   const controller = new AbortController();
   const beats: unknown[] = [];
+  const states: unknown[] = [];
+  const outputs: string[] = [];
   return {
     signal: controller.signal,
     heartbeat: (details) => beats.push(details),
+    saveState: (state) => states.push(state),
+    output: (text) => outputs.push(text),
     attempt,
     workflowId: 'wf-test',
+    ...(resumeState !== undefined ? { resumeState } : {}),
     beats,
+    states,
+    outputs,
     controller,
   };
 }

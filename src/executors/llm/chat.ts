@@ -42,6 +42,8 @@ export interface ChatRequest {
   signal: AbortSignal;
   /** Time left in the step; also the HTTP request's own timeout. */
   timeoutMs: number;
+  /** Called as the answer streams in, with the answer's text so far. */
+  onText?: (textSoFar: string) => void;
 }
 
 export interface ChatTurn {

@@ -9,7 +9,7 @@ import type { AgentStepSpec, StepOutcome } from '../../contracts';
 import { InputError, readDataFile } from '../../config/data-file';
 import { type AgentExecutor, NonRetryableStepError, RetryableStepError, type StepContext } from '../executor';
 import { compileOutputSchema } from '../structured-output';
-import type { ChatMessage, ChatProvider, ChatTurn } from './chat';
+import type { ChatProvider } from './chat';
 import {
   type LlmConfigFile,
   LlmConfigFileSchema,
@@ -20,13 +20,36 @@ import {
 } from './config';
 import { anthropicProvider } from './providers/anthropic';
 import { openAiProvider } from './providers/openai';
-import { createToolbox } from './tools';
+import {
+  type Conversation,
+  conversationKey,
+  pendingToolCalls,
+  resumeConversation,
+  startConversation,
+  withToolResult,
+  withTurn,
+} from './resume';
+import { type Toolbox, createToolbox } from './tools';
 import { Workspace } from './workspace';
 
 const PROTOCOLS: Record<ProviderSettings['type'], (settings: ProviderSettings) => ChatProvider> = {
   openai: openAiProvider,
   anthropic: anthropicProvider,
 };
+
+/** What one call of the tool loop works with. */
+interface ConverseOptions {
+  spec: AgentStepSpec;
+  profile: ResolvedProfile;
+  system: string;
+  toolbox: Toolbox;
+  maxRounds: number;
+  signal: AbortSignal;
+  started: number;
+  /** Called with every new state of the conversation: an answered turn, a recorded tool result. */
+  record(conversation: Conversation): void;
+  onText(textSoFar: string): void;
+}
 
 /** What the heartbeat carries after every round, so a slow step shows it is getting somewhere. */
 export interface LlmStepProgress {
@@ -82,19 +105,51 @@ export class LlmExecutor implements AgentExecutor {
     const started = Date.now();
     const deadline = AbortSignal.timeout(this.settings.timeoutMs);
     const signal = AbortSignal.any([context.signal, deadline]);
+    const toolbox = createToolbox(this.workspace, profile.tools);
+    const system = systemPrompt(profile, spec);
+    const key = conversationKey({
+      taskId: spec.taskId,
+      agent: spec.agent,
+      prompt: spec.prompt,
+      model: profile.model,
+      system,
+      tools: toolbox.specs.map((tool) => tool.name),
+    });
+    let conversation = resumeConversation(context.resumeState, key) ?? startConversation(key, spec.prompt);
+    const maxRounds = spec.maxSteps ?? profile.maxSteps;
+    const record = (next: Conversation) => {
+      const answered = next.rounds !== conversation.rounds;
+      conversation = next;
+      context.saveState(next);
+      if (answered) {
+        const { rounds: round, inputTokens, outputTokens } = next;
+        context.heartbeat({ round, maxRounds, inputTokens, outputTokens } satisfies LlmStepProgress);
+      }
+    };
     const base = { taskId: spec.taskId, agent: spec.agent, sessionId: `task-run-${spec.taskId}` };
-    const tokens = { inputTokens: 0, outputTokens: 0 };
+    // Turns a resumed attempt restored count too: they were paid for once, and only once.
     const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) => ({
       ...base,
       ...outcome,
-      usage: { ...tokens, model: profile.model, latencyMs: Date.now() - started },
+      usage: {
+        inputTokens: conversation.inputTokens,
+        outputTokens: conversation.outputTokens,
+        model: profile.model,
+        latencyMs: Date.now() - started,
+      },
     });
 
     try {
-      const answer = await this.converse(spec, profile, signal, started, (turn, round, maxRounds) => {
-        tokens.inputTokens += turn.inputTokens;
-        tokens.outputTokens += turn.outputTokens;
-        context.heartbeat({ round, maxRounds, ...tokens } satisfies LlmStepProgress);
+      const answer = await this.converse(conversation, {
+        spec,
+        profile,
+        system,
+        toolbox,
+        maxRounds,
+        signal,
+        started,
+        record,
+        onText: (text) => context.output(text),
       });
       if ('failure' in answer) return finish({ output: answer.text, success: false, error: answer.failure });
       if (!check) return finish({ output: answer.text, success: true });
@@ -118,52 +173,59 @@ export class LlmExecutor implements AgentExecutor {
   }
 
   /**
-   * The tool loop: ask the model, run the tools it calls, give it the
-   * results, until it answers without calling tools. On the last allowed
-   * round tools are withheld (`toolChoice: none`) so it must answer.
+   * The tool loop, from wherever `conversation` stands: run the tool calls of
+   * the last turn that have no result yet, else ask the model, until it
+   * answers without calling tools. On the last allowed round tools are
+   * withheld (`toolChoice: none`) so it must answer. Every answered turn and
+   * every tool result is recorded before the loop moves on.
    */
   private async converse(
-    spec: AgentStepSpec,
-    profile: ResolvedProfile,
-    signal: AbortSignal,
-    started: number,
-    onTurn: (turn: ChatTurn, round: number, maxRounds: number) => void,
+    start: Conversation,
+    turn: ConverseOptions,
   ): Promise<{ text: string } | { text: string; failure: string }> {
+    const { spec, profile, maxRounds, signal } = turn;
     const provider = this.providerFor(profile.provider);
-    const toolbox = createToolbox(this.workspace, profile.tools);
-    const maxRounds = spec.maxSteps ?? profile.maxSteps;
-    const system = systemPrompt(profile, spec);
-    const messages: ChatMessage[] = [{ role: 'user', text: spec.prompt }];
-    for (let round = 1; ; round++) {
-      const turn = await provider.complete({
+    let conversation = start;
+    const record = (next: Conversation) => {
+      conversation = next;
+      turn.record(next);
+    };
+    for (;;) {
+      const last = conversation.messages[conversation.messages.length - 1]!;
+      if (last.role === 'assistant') {
+        if (conversation.finish === 'length') {
+          return {
+            text: last.text,
+            failure: `the answer was cut off at the output token limit${profile.maxTokens ? ` (maxTokens ${profile.maxTokens})` : ''} or the context window; raise maxTokens for agent "${spec.agent}" or ask for less`,
+          };
+        }
+        if (last.toolCalls.length === 0) return { text: last.text };
+        if (conversation.rounds >= maxRounds) {
+          return {
+            text: last.text,
+            failure: `no final answer within maxSteps ${maxRounds} rounds: the model still wanted tools; raise maxSteps or narrow the task`,
+          };
+        }
+      }
+      const pending = pendingToolCalls(conversation);
+      if (pending.length > 0) {
+        for (const call of pending) record(withToolResult(conversation, await turn.toolbox.run(call, signal)));
+        continue;
+      }
+      const round = conversation.rounds + 1;
+      const answer = await provider.complete({
         model: profile.model,
-        system,
-        messages,
-        tools: toolbox.specs,
+        system: turn.system,
+        messages: conversation.messages,
+        tools: turn.toolbox.specs,
         toolChoice: round < maxRounds ? 'auto' : 'none',
         ...(profile.temperature !== undefined ? { temperature: profile.temperature } : {}),
         ...(profile.maxTokens !== undefined ? { maxTokens: profile.maxTokens } : {}),
         signal,
-        timeoutMs: Math.max(1, this.settings.timeoutMs - (Date.now() - started)),
+        timeoutMs: Math.max(1, this.settings.timeoutMs - (Date.now() - turn.started)),
+        onText: turn.onText,
       });
-      onTurn(turn, round, maxRounds);
-      if (turn.finish === 'length') {
-        return {
-          text: turn.text,
-          failure: `the answer was cut off at the output token limit${profile.maxTokens ? ` (maxTokens ${profile.maxTokens})` : ''} or the context window; raise maxTokens for agent "${spec.agent}" or ask for less`,
-        };
-      }
-      if (turn.toolCalls.length === 0) return { text: turn.text };
-      if (round >= maxRounds) {
-        return {
-          text: turn.text,
-          failure: `no final answer within maxSteps ${maxRounds} rounds: the model still wanted tools; raise maxSteps or narrow the task`,
-        };
-      }
-      messages.push({ role: 'assistant', text: turn.text, toolCalls: turn.toolCalls });
-      const results = [];
-      for (const call of turn.toolCalls) results.push(await toolbox.run(call, signal));
-      messages.push({ role: 'tool', results });
+      record(withTurn(conversation, answer));
     }
   }
 

@@ -1,0 +1,100 @@
+/**
+ * An llm step's conversation as a retry resumes it. The executor saves it
+ * after every answered model turn and every tool result it records; a retried
+ * attempt (worker crash, heartbeat timeout, transient provider error) is
+ * handed the last one that reached the server and goes on from there, so no
+ * answered turn is requested again and no recorded tool call runs again.
+ *
+ * The at-least-once window: a tool call that ran but whose result had not
+ * reached the server when the worker died runs again on the retry (the
+ * worker's heartbeat throttle bounds that window; see src/worker.ts).
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { ChatMessage, ChatTurn, ToolCall, ToolResult } from './chat';
+
+const ToolCallSchema = z.object({ id: z.string(), name: z.string(), input: z.unknown() });
+const ToolResultSchema = z.object({ callId: z.string(), content: z.string(), isError: z.boolean() });
+const ChatMessageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('user'), text: z.string() }),
+  z.object({ role: z.literal('assistant'), text: z.string(), toolCalls: z.array(ToolCallSchema) }),
+  z.object({ role: z.literal('tool'), results: z.array(ToolResultSchema) }),
+]);
+
+const ConversationSchema = z.object({
+  kind: z.literal('tao.llm.conversation/1'),
+  /** Binds the state to the step and the settings that shaped it; anything else starts afresh. */
+  key: z.string(),
+  /** Model turns answered so far. */
+  rounds: z.number().int().nonnegative(),
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  messages: z.array(ChatMessageSchema).min(1),
+  /** How the last answered turn ended, when the conversation ends on it. */
+  finish: z.enum(['stop', 'tool_calls', 'length', 'other']).optional(),
+});
+/** zod reads `input: unknown` as optional; the chat types say it is always there (possibly `undefined`). */
+export type Conversation = Omit<z.infer<typeof ConversationSchema>, 'messages'> & { messages: ChatMessage[] };
+
+/** What decides the conversation: a retry with any of it changed must not reuse the old turns. */
+export function conversationKey(parts: {
+  taskId: string;
+  agent: string;
+  prompt: string;
+  model: string;
+  system: string;
+  tools: readonly string[];
+}): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+export function startConversation(key: string, prompt: string): Conversation {
+  return {
+    kind: 'tao.llm.conversation/1',
+    key,
+    rounds: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    messages: [{ role: 'user', text: prompt }],
+  };
+}
+
+/** The saved conversation when it is one of ours for this `key`; otherwise `undefined` (start afresh). */
+export function resumeConversation(saved: unknown, key: string): Conversation | undefined {
+  const parsed = ConversationSchema.safeParse(saved);
+  return parsed.success && parsed.data.key === key ? (parsed.data as Conversation) : undefined;
+}
+
+/**
+ * The tool calls of the last assistant turn that have no recorded result yet,
+ * in the order the model made them; empty when the model is to be asked next.
+ */
+export function pendingToolCalls(conversation: Conversation): ToolCall[] {
+  const messages = conversation.messages;
+  const last = messages[messages.length - 1]!;
+  const asked = last.role === 'tool' ? messages[messages.length - 2] : last;
+  if (asked?.role !== 'assistant') return [];
+  const recorded = new Set(last.role === 'tool' ? last.results.map((r) => r.callId) : []);
+  return asked.toolCalls.filter((call) => !recorded.has(call.id));
+}
+
+/** A copy with one more tool result recorded, so a saved snapshot never changes under the data converter. */
+export function withToolResult(conversation: Conversation, result: ToolResult): Conversation {
+  const messages = conversation.messages;
+  const last = messages[messages.length - 1]!;
+  const results = last.role === 'tool' ? [...last.results, result] : [result];
+  const kept = last.role === 'tool' ? messages.slice(0, -1) : messages;
+  return { ...conversation, messages: [...kept, { role: 'tool', results }] };
+}
+
+/** A copy with one more answered turn. */
+export function withTurn(conversation: Conversation, turn: ChatTurn): Conversation {
+  return {
+    ...conversation,
+    rounds: conversation.rounds + 1,
+    inputTokens: conversation.inputTokens + turn.inputTokens,
+    outputTokens: conversation.outputTokens + turn.outputTokens,
+    messages: [...conversation.messages, { role: 'assistant', text: turn.text, toolCalls: turn.toolCalls }],
+    finish: turn.finish,
+  };
+}
