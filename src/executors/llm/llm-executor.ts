@@ -209,7 +209,8 @@ export class LlmExecutor implements AgentExecutor {
       }
       const pending = pendingToolCalls(conversation);
       if (pending.length > 0) {
-        for (const call of pending) record(withToolResult(conversation, await turn.toolbox.run(call, signal)));
+        for (const call of pending)
+          record(withToolResult(conversation, await turn.toolbox.run(call, signal)));
         continue;
       }
       const round = conversation.rounds + 1;
