@@ -23,6 +23,23 @@ import type { SessionStore } from './stores/session-store';
 /** Slots beyond the executor's hint, so checkpoint I/O never queues behind long agent steps. */
 const STORE_ACTIVITY_SLOTS = 2;
 
+/**
+ * How long the SDK may hold back a heartbeat. Agent steps save their resume
+ * state in heartbeat details after every model turn and tool result; the
+ * default throttle (80% of the heartbeat timeout) would let a crash lose
+ * several of those. One second puts the last turn's state on the server
+ * before the next model answer in the normal case, where a model call takes
+ * longer than that, and costs at most one heartbeat RPC a second per step.
+ */
+const HEARTBEAT_THROTTLE = '1 second';
+
+/**
+ * How long a workflow task waits on a worker's sticky queue before any worker
+ * may take it. The SDK's 10 s stalls every open workflow of a crashed worker
+ * for that long; a live worker answers its sticky queue in milliseconds.
+ */
+export const DEFAULT_STICKY_QUEUE_TIMEOUT_MS = 3_000;
+
 export interface TaoWorkerParts {
   connection: NativeConnection;
   executor: AgentExecutor;
@@ -36,6 +53,8 @@ export interface TaoWorkerParts {
   dataConverter?: DataConverter;
   /** Workflow module to bundle, for users who add their own workflows; default: TAO's `src/workflows`. */
   workflowsPath?: string;
+  /** See {@link DEFAULT_STICKY_QUEUE_TIMEOUT_MS}. */
+  stickyQueueTimeoutMs?: number;
 }
 
 export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
@@ -53,6 +72,9 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
       ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
     }),
     maxConcurrentActivityTaskExecutions: hint + STORE_ACTIVITY_SLOTS,
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    stickyQueueScheduleToStartTimeout: parts.stickyQueueTimeoutMs ?? DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
     ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
   });
 }
@@ -87,6 +109,9 @@ export function workerFromConfig(
     namespace,
     dataConverter: taoDataConverter(payloadSettings(config)),
     ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+    ...(config.stickyQueueTimeoutMs !== undefined
+      ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }
+      : {}),
   });
 }
 

@@ -89,7 +89,11 @@ export function executorOptions(command: Command): Command {
       '--executor <ref>',
       'agent executor: script, script:<rules file>, llm, llm:<config file> or command:<config file> [env TAO_EXECUTOR, default script]',
     )
-    .option('--concurrency <n>', "steps in flight, overriding the executor's hint [env TAO_CONCURRENCY]");
+    .option('--concurrency <n>', "steps in flight, overriding the executor's hint [env TAO_CONCURRENCY]")
+    .option(
+      '--sticky-queue-timeout-ms <ms>',
+      "how long a dead worker's workflows wait before another worker takes them [env TAO_STICKY_QUEUE_TIMEOUT_MS, default 3000]",
+    );
 }
 
 export function workerOptions(command: Command): Command {

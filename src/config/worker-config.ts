@@ -12,6 +12,8 @@ export const WorkerConfigSchema = z.object({
   executor: z.string().min(1).default('script'),
   store: z.string().min(1).default('file:.tao'),
   concurrency: z.coerce.number().int().min(0).optional(),
+  /** How long a workflow task waits for its worker's sticky queue after that worker died (see src/worker.ts). */
+  stickyQueueTimeoutMs: z.coerce.number().int().min(100).optional(),
   /** Where payloads too large for history go (see src/blobs); shared by every worker and client of a deployment. */
   blobs: z.string().min(1).default('.tao/blobs'),
 });
@@ -24,6 +26,7 @@ const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
   executor: { flag: '--executor', env: 'TAO_EXECUTOR' },
   store: { flag: '--store', env: 'TAO_STORE' },
   concurrency: { flag: '--concurrency', env: 'TAO_CONCURRENCY' },
+  stickyQueueTimeoutMs: { flag: '--sticky-queue-timeout-ms', env: 'TAO_STICKY_QUEUE_TIMEOUT_MS' },
   blobs: { flag: '--blobs', env: 'TAO_BLOBS' },
 };
 

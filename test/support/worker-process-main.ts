@@ -2,9 +2,10 @@
  * Entry of a TAO worker in its own OS process, so a test can SIGKILL it for
  * real: started by `startWorkerProcess` (worker-process.ts), never by jest.
  * It runs the product worker (`createTaoWorker`) with a file (or given) store and a
- * scripted executor that logs every step's side effects to a shared file.
+ * scripted (or given) executor that logs every step's side effects to a shared file.
  */
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createExecutor } from '../../src/executors/registry';
 import { ScriptExecutor } from '../../src/executors/script';
 import { createStore } from '../../src/stores/registry';
 import { createTaoWorker } from '../../src/worker';
@@ -22,7 +23,10 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect({ address: config.address });
   const worker = await createTaoWorker({
     connection,
-    executor: new SideEffectLogExecutor(new ScriptExecutor(config.script), config.logFile),
+    executor: new SideEffectLogExecutor(
+      config.executorRef ? await createExecutor(config.executorRef) : new ScriptExecutor(config.script),
+      config.logFile,
+    ),
     store,
     taskQueue: config.taskQueue,
     workflowBundle: { codePath: config.bundlePath },

@@ -21,6 +21,8 @@ export interface WorkerProcessConfig {
   /** Side-effect log every step appends to (see side-effect-log.ts). */
   logFile: string;
   script: ScriptFile;
+  /** An executor reference (`llm:<file>`, `command:<file>`) to run instead of the script. */
+  executorRef?: string;
 }
 
 export interface WorkerProcess {
