@@ -17,6 +17,7 @@ import { type RunSpec, RunSpecSchema, type WorkflowKind } from './client/spec-fi
 
 export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
+export { type RunningStep, runningSteps } from './client/running';
 export type { Progress } from './workflows/lib/progress';
 export {
   type ConnectionFlags,

@@ -7,6 +7,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { Progress } from '../workflows/lib/progress';
 import { fetchProgress } from '../client';
 import { progressLine, progressWarnings } from './progress-line';
+import { OutputFollower, runningSteps } from './running';
 
 const POLL_MS = 500;
 const LOG_EVERY_MS = 2_000;
@@ -58,6 +59,8 @@ export interface WatchOptions {
   expectedSteps?: number;
   /** Shown while no worker answers the progress query. */
   waitingFor: string;
+  /** Also print each running step's latest output line as it changes (`taskId │ line`). */
+  followOutput?: boolean;
   out?: NodeJS.WriteStream;
 }
 
@@ -89,8 +92,14 @@ export async function watchRun<T>(handle: WorkflowHandle, options: WatchOptions)
   );
   let closed = false;
   void outcome.then(() => (closed = true));
+  const follower = options.followOutput ? new OutputFollower() : undefined;
   while (!closed) {
     show(await fetchProgress(handle));
+    if (follower) {
+      // A describe that fails (the run just closed, a blip) only skips one look.
+      const steps = await runningSteps(handle).catch(() => []);
+      for (const [taskId, text] of follower.update(steps)) line.note(`${taskId} │ ${text}`);
+    }
     await Promise.race([outcome, sleep(POLL_MS)]);
   }
   // Closed workflows still answer queries while a worker polls (it replays them): the final tally.

@@ -91,6 +91,7 @@ async function followNewRun(
     const { result, progress } = await watchRun(handle, {
       expectedSteps: expectedSteps(spec),
       waitingFor: `a worker on task queue ${taskQueue} (start one with \`tao worker\`)`,
+      followOutput: true,
     });
     return reportResult(result, progress, flags.json ?? false);
   } catch (error) {

@@ -6,7 +6,8 @@ import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOpti
 import { progressLine } from '../../client/progress-line';
 import { fields, stepsTable } from '../render';
 import { explainWorkflowError, reportResult } from '../report';
-import { fetchProgress, loadSpecFile, startRun, watchRun } from '../../client';
+import { fetchProgress, loadSpecFile, runningSteps, startRun, watchRun } from '../../client';
+import { lastLine } from '../../client/running';
 
 interface Flags {
   address?: string;
@@ -49,13 +50,22 @@ export function registerWorkflowCommands(program: Command): void {
     });
 
   jsonOption(connectionOptions(program.command('status')))
-    .description("show a workflow's status and step progress")
+    .description("show a workflow's status, step progress and what running steps are doing")
     .argument('<id>', 'workflow id')
-    .action(async (id: string, flags: Flags) => {
+    .option('--follow', "keep showing progress and running steps' output until the workflow closes")
+    .action(async (id: string, flags: Flags & { follow?: boolean }) => {
       await withClient(flags, id, async (client) => {
         const handle = client.workflow.getHandle(id);
+        if (flags.follow) {
+          const { taskQueue } = await handle.describe();
+          // The outcome is shown below; a failed run still gets its status view.
+          await watchRun(handle, {
+            waitingFor: `a worker on task queue ${taskQueue}`,
+            followOutput: true,
+          }).catch(() => undefined);
+        }
         const description = await handle.describe();
-        const progress = await fetchProgress(handle);
+        const [progress, running] = await Promise.all([fetchProgress(handle), runningSteps(handle)]);
         const status = {
           workflowId: id,
           type: description.type,
@@ -65,7 +75,7 @@ export function registerWorkflowCommands(program: Command): void {
           closeTime: description.closeTime?.toISOString(),
         };
         if (flags.json) {
-          console.log(JSON.stringify({ ...status, progress: progress ?? null }, null, 2));
+          console.log(JSON.stringify({ ...status, progress: progress ?? null, running }, null, 2));
           return;
         }
         console.log(
@@ -83,6 +93,9 @@ export function registerWorkflowCommands(program: Command): void {
           ]),
         );
         if (progress?.steps.length) console.log(stepsTable(progress));
+        for (const step of running) {
+          console.log(`${step.taskId} (attempt ${step.attempt}) │ ${lastLine(step.output ?? '') || '…'}`);
+        }
       });
     });
 

@@ -1,0 +1,71 @@
+/**
+ * Live output of a running step: what the executor publishes travels in the
+ * activity's heartbeat details, so the programmatic client, `tao status`
+ * (plain and `--follow`) and the Temporal CLI's `workflow describe` all see
+ * it while the step runs, with no history event added.
+ */
+import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
+import type { AgentExecutor, StepContext } from '../../src/executors/executor';
+import { runningSteps } from '../../src/client';
+import { tao } from '../support/cli';
+import { eventually } from '../support/gate-executor';
+import { temporalCli } from '../support/temporal-cli';
+import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+/** Says `line 1`, `line 2`, ... one every `everyMs`, publishing its output so far each time. */
+class TalkingExecutor implements AgentExecutor {
+  constructor(
+    private readonly lines: number,
+    private readonly everyMs: number,
+  ) {}
+
+  concurrencyHint(): number {
+    return 2;
+  }
+
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+    let text = '';
+    for (let i = 1; i <= this.lines; i++) {
+      await new Promise((resolve) => setTimeout(resolve, this.everyMs));
+      text += `line ${i}\n`;
+      context.output(text);
+    }
+    return { taskId: spec.taskId, agent: spec.agent, sessionId: spec.taskId, output: text, success: true };
+  }
+}
+
+test('the tail of a slow step shows in the client, tao status (and --follow) and temporal workflow describe', async () => {
+  await withWorker({ executor: new TalkingExecutor(40, 250) }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('live-output');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ taskId: 'talker', agent: 'explore', prompt: 'talk' }] }],
+    });
+
+    const seen = await eventually(async () => {
+      const [step] = await runningSteps(handle);
+      return step?.output?.includes('line 3') ? step : undefined;
+    });
+    expect(seen).toMatchObject({ taskId: 'talker', attempt: 1 });
+    expect(seen.output).toMatch(/^line 1\nline 2\nline 3\n/);
+
+    const describe = await temporalCli(['workflow', 'describe', '--workflow-id', workflowId]);
+    expect(describe.code).toBe(0);
+    expect(describe.stdout).toMatch(/line 1\\nline 2\\nline 3/);
+
+    const status = await tao(['status', workflowId, '--address', devServerAddress()]);
+    expect(status.stdout).toMatch(/^talker \(attempt 1\) │ line \d+$/m);
+
+    const follow = await tao(['status', workflowId, '--follow', '--address', devServerAddress()]);
+    const followed = [...follow.stderr.matchAll(/^talker │ line (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(followed.length).toBeGreaterThan(3);
+    expect(followed).toEqual([...followed].sort((a, b) => a - b));
+    expect(follow.stdout).toContain('COMPLETED');
+
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(1);
+  });
+});
