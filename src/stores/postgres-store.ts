@@ -3,9 +3,10 @@
  * machines resume each other's runs. Checkpoints are kept as JSONB in the a3s
  * format, the same document the file store writes.
  */
-import { Pool, type PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { WorkflowCheckpoint } from '../contracts';
 import { decodeA3sCheckpoint, encodeA3sCheckpoint } from './a3s-codec';
+import { openTaoDatabase, postgresFailure, redactUrl } from './postgres-database';
 import {
   type CheckpointSummary,
   type SaveResult,
@@ -14,25 +15,6 @@ import {
   summarize,
   unreadableSummary,
 } from './session-store';
-
-/** Each entry runs once, in order, in one transaction; append only, never edit a shipped one. */
-const MIGRATIONS = [
-  `CREATE TABLE tao_checkpoints (
-     checkpoint_id text PRIMARY KEY,
-     -- The journal's sequence: a checkpoint's step count only grows until it is deleted.
-     seq integer NOT NULL,
-     doc jsonb NOT NULL,
-     updated_at timestamptz NOT NULL DEFAULT now()
-   )`,
-];
-
-/** Any fixed 64-bit number: serializes migrations across workers starting at once. */
-const MIGRATION_LOCK = 0x7a0_c4e5;
-
-/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for every message a user or log sees. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
-}
 
 export class PostgresSessionStore implements SessionStore {
   private constructor(
@@ -43,27 +25,9 @@ export class PostgresSessionStore implements SessionStore {
   /** Connects, creating or migrating the schema as needed; a clear one-line error when it cannot. */
   static async connect(url: string): Promise<PostgresSessionStore> {
     const where = redactUrl(url);
-    const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
-    // An idle client losing its server must not crash the worker; the next query reports it.
-    pool.on('error', () => undefined);
-    const store = new PostgresSessionStore(pool, where);
-    try {
-      await store.transaction(async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-        await client.query('CREATE TABLE IF NOT EXISTS tao_schema_migrations (version integer PRIMARY KEY)');
-        const { rows } = await client.query<{ v: number | null }>(
-          'SELECT max(version) AS v FROM tao_schema_migrations',
-        );
-        for (let version = (rows[0]?.v ?? 0) + 1; version <= MIGRATIONS.length; version++) {
-          await client.query(MIGRATIONS[version - 1]!);
-          await client.query('INSERT INTO tao_schema_migrations (version) VALUES ($1)', [version]);
-        }
-      });
-    } catch (error) {
-      await pool.end().catch(() => undefined);
-      throw error;
-    }
-    return store;
+    const failure = (error: unknown) =>
+      postgresFailure(error, `postgres checkpoint store at ${where}`, '--store');
+    return new PostgresSessionStore(await openTaoDatabase(url, failure), where);
   }
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
@@ -116,31 +80,7 @@ export class PostgresSessionStore implements SessionStore {
     }
   }
 
-  private async transaction(work: (client: PoolClient) => Promise<void>): Promise<void> {
-    let client: PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw this.failure(error);
-    }
-    try {
-      await client.query('BEGIN');
-      await work(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw this.failure(error);
-    } finally {
-      client.release();
-    }
-  }
-
-  /** One line naming the server (never its password) and the fix. */
   private failure(error: unknown): Error {
-    const { code, message } = error as { code?: string; message: string };
-    const reason = redactUrl(`${code ?? ''} ${message}`.trim());
-    return new Error(
-      `postgres checkpoint store at ${this.where} failed (${reason}); check the server is up and --store postgres://… is right`,
-    );
+    return postgresFailure(error, `postgres checkpoint store at ${this.where}`, '--store');
   }
 }

@@ -1,7 +1,8 @@
 import { InputError } from '../config/data-file';
 import { FileSessionStore } from './file-store';
 import { MemorySessionStore } from './memory-store';
-import { PostgresSessionStore, redactUrl } from './postgres-store';
+import { redactUrl } from './postgres-database';
+import { PostgresSessionStore } from './postgres-store';
 import type { SessionStore } from './session-store';
 
 /**

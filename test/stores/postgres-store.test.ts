@@ -1,4 +1,5 @@
-import { PostgresSessionStore, redactUrl } from '../../src/stores/postgres-store';
+import { redactUrl } from '../../src/stores/postgres-database';
+import { PostgresSessionStore } from '../../src/stores/postgres-store';
 import { createStore } from '../../src/stores/registry';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 import { echoed } from '../support/specs';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InputError } from '../../config/data-file';
 import { resolveWorkerConfig } from '../../config/worker-config';
-import { redactUrl } from '../../stores/postgres-store';
+import { redactUrl } from '../../stores/postgres-database';
 import { createStore } from '../../stores/registry';
 import { CheckpointUnreadableError, type SessionStore } from '../../stores/session-store';
 import { jsonOption, storeOption } from '../options';

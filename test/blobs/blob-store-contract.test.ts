@@ -1,0 +1,127 @@
+/**
+ * One contract for every blob store, on real servers: a directory, S3 (moto)
+ * and PostgreSQL. Blobs are content-addressed and verified on read; a missing
+ * or altered blob is a non-retryable failure that names the key.
+ */
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
+import { Client as PgClient } from 'pg';
+import { BLOB_ERROR_TYPE, type BlobStore, blobKey, openBlobStore } from '../../src/blobs';
+import { type TestPostgres, startPostgres } from '../support/postgres';
+import { type TestS3, startS3 } from '../support/s3';
+
+let s3: TestS3;
+let postgres: TestPostgres;
+const dir = mkdtempSync(join(tmpdir(), 'tao-blobs-contract-'));
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  postgres = startPostgres();
+  s3 = await startS3();
+  Object.assign(process.env, s3.env);
+}, 300_000);
+
+afterAll(async () => {
+  process.env = saved;
+  await s3.stop();
+  postgres.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Backend {
+  name: string;
+  ref: () => string;
+  /** Replaces the stored bytes of `key` behind the store's back. */
+  tamper(key: string, bytes: Buffer): Promise<void>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'directory',
+    ref: () => join(dir, 'blobs'),
+    tamper: async (key, bytes) => writeFileSync(join(dir, 'blobs', key), bytes),
+  },
+  {
+    name: 'S3',
+    ref: () => `s3://${s3.bucket}/run-1`,
+    tamper: async (key, bytes) => {
+      const client = new S3Client({ forcePathStyle: true, endpoint: s3.endpoint });
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `run-1/${key}`, Body: bytes }));
+      client.destroy();
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    ref: () => postgres.url,
+    tamper: async (key, bytes) => {
+      const client = new PgClient({ connectionString: postgres.url });
+      await client.connect();
+      await client.query('UPDATE tao_blobs SET bytes = $2 WHERE key = $1', [key, bytes]);
+      await client.end();
+    },
+  },
+];
+
+describe.each(backends)('the $name blob store', (backend) => {
+  let store: BlobStore;
+  beforeAll(() => (store = openBlobStore(backend.ref())));
+  afterAll(() => store.close?.());
+
+  test('round-trips bytes under their SHA-256, and a second put of the same bytes is a no-op', async () => {
+    const bytes = Buffer.from(`payload for ${backend.name} `.repeat(10_000));
+    const key = await store.put(bytes);
+    expect(key).toBe(blobKey(bytes));
+    expect(await store.put(bytes)).toBe(key);
+    expect(Buffer.from(await store.get(key))).toEqual(bytes);
+  });
+
+  test('a missing blob is a non-retryable failure naming the key and the store', async () => {
+    const key = blobKey(Buffer.from(`never stored ${backend.name}`));
+    const error = await store.get(key).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApplicationFailure);
+    expect(error).toMatchObject({ nonRetryable: true, type: BLOB_ERROR_TYPE });
+    expect((error as Error).message).toContain(`payload blob ${key} not found in ${store.location}`);
+    expect((error as Error).message).not.toContain('not-a-real-secret');
+  });
+
+  test('an altered blob is refused, naming the key', async () => {
+    const key = await store.put(Buffer.from(`original ${backend.name}`));
+    await backend.tamper(key, Buffer.from(`altered ${backend.name}`));
+    const error = await store.get(key).catch((e: unknown) => e);
+    expect(error).toMatchObject({ nonRetryable: true, type: BLOB_ERROR_TYPE });
+    expect((error as Error).message).toContain(
+      `payload blob ${key} in ${store.location} does not match its hash`,
+    );
+  });
+});
+
+test('blob directories are owner-only (0700) and blobs 0600, an older world-readable directory included', async () => {
+  const older = join(dir, 'older');
+  mkdirSync(older, { mode: 0o755 });
+  chmodSync(older, 0o755);
+  for (const path of [join(dir, 'fresh', 'nested'), older]) {
+    const key = await openBlobStore(path).put(Buffer.from('private prompt'));
+    expect(statSync(path).mode & 0o777).toBe(0o700);
+    expect(statSync(join(path, key)).mode & 0o777).toBe(0o600);
+    expect(readdirSync(path)).toEqual([key]);
+  }
+});
+
+test('an unreachable S3 endpoint is a retryable one-line error; a bad reference is refused at once', async () => {
+  const store = openBlobStore(`s3://${'b'.repeat(5)}/x`, {
+    ...process.env,
+    AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+  });
+  const error = (await store.put(Buffer.from('x')).catch((e: unknown) => e)) as Error;
+  expect(error).not.toBeInstanceOf(ApplicationFailure);
+  expect(error.message).toMatch(/^S3 blob store s3:\/\/bbbbb\/x failed \(.*\); check AWS_ENDPOINT_URL/);
+  expect(error.message.split('\n')).toHaveLength(1);
+  expect(error.message).not.toContain('tao-test-secret-key');
+  await store.close?.();
+  expect(() => openBlobStore('s3://')).toThrow(
+    'invalid --blobs (or TAO_BLOBS) "s3://": expected s3://<bucket>[/<prefix>]',
+  );
+});
