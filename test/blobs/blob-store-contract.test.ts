@@ -19,7 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tao-blobs-contract-'));
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  postgres = startPostgres();
+  postgres = await startPostgres();
   s3 = await startS3();
   Object.assign(process.env, s3.env);
 }, 300_000);
