@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { InputError } from '../config/data-file';
 import { registerCheckpoint } from './commands/checkpoint';
 import { registerDev } from './commands/dev';
+import { registerKeygen } from './commands/keygen';
 import { registerRun } from './commands/run';
 import { registerSetup } from './commands/setup';
 import { registerWorker } from './commands/worker';
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerWorkflowCommands(program);
   registerCheckpoint(program);
   registerSetup(program);
+  registerKeygen(program);
   return program;
 }
 

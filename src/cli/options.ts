@@ -20,7 +20,7 @@ import {
  * profile), and where payloads too large for its history live.
  */
 export function connectionOptions(command: Command): Command {
-  return blobsOption(
+  return payloadOptions(
     command
       .optionsGroup('Temporal connection (as the Temporal CLI; flags over env over profile):')
       .option('--address <host:port>', 'Temporal frontend [env TEMPORAL_ADDRESS, default 127.0.0.1:7233]')
@@ -61,11 +61,17 @@ export function clientFromFlags(flags: WorkerFlags): Promise<Client> {
   });
 }
 
-export function blobsOption(command: Command): Command {
-  return command.option(
-    '--blobs <dir>',
-    'directory for payloads too large for history, shared by workers and clients [env TAO_BLOBS, default .tao/blobs]',
-  );
+/** How payloads are stored and sealed; every worker, client and codec server of a deployment must agree. */
+export function payloadOptions(command: Command): Command {
+  return command
+    .option(
+      '--blobs <ref>',
+      'where payloads too large for history go: a directory, s3://bucket/prefix or postgres://… [env TAO_BLOBS, default .tao/blobs]',
+    )
+    .option(
+      '--encryption-key-file <file>',
+      'encrypt every payload with the keys in this owner-only file (or the keys themselves in env TAO_ENCRYPTION_KEYS) [env TAO_ENCRYPTION_KEY_FILE]',
+    );
 }
 
 export function taskQueueOption(command: Command): Command {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { PayloadSettings } from '../codec';
+import { type PayloadSettings, loadKeyRing } from '../codec';
 import type { ConnectionFlags } from '../connection/settings';
 import { InputError } from './data-file';
 
@@ -16,6 +16,9 @@ export const WorkerConfigSchema = z.object({
   stickyQueueTimeoutMs: z.coerce.number().int().min(100).optional(),
   /** Where payloads too large for history go (see src/blobs); shared by every worker and client of a deployment. */
   blobs: z.string().min(1).default('.tao/blobs'),
+  /** Encryption keys themselves; env only, so they never sit on a command line. */
+  encryptionKeys: z.string().optional(),
+  encryptionKeyFile: z.string().min(1).optional(),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
 export type WorkerFlags = Partial<Record<keyof WorkerConfig, string | number>> & ConnectionFlags;
@@ -28,6 +31,8 @@ const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
   concurrency: { flag: '--concurrency', env: 'TAO_CONCURRENCY' },
   stickyQueueTimeoutMs: { flag: '--sticky-queue-timeout-ms', env: 'TAO_STICKY_QUEUE_TIMEOUT_MS' },
   blobs: { flag: '--blobs', env: 'TAO_BLOBS' },
+  encryptionKeys: { flag: '(env only)', env: 'TAO_ENCRYPTION_KEYS' },
+  encryptionKeyFile: { flag: '--encryption-key-file', env: 'TAO_ENCRYPTION_KEY_FILE' },
 };
 
 export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -47,5 +52,6 @@ export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv =
 
 /** The codec settings a worker's config implies; clients and the codec server must use the same. */
 export function payloadSettings(config: WorkerConfig): PayloadSettings {
-  return { blobs: config.blobs };
+  const encryption = loadKeyRing({ keys: config.encryptionKeys, keyFile: config.encryptionKeyFile });
+  return { blobs: config.blobs, ...(encryption ? { encryption } : {}) };
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { type WorkerFlags, resolveWorkerConfig } from '../../config/worker-config';
 import { localNamespace } from '../../connection/settings';
 import { DEFAULT_DB_FILE, DEFAULT_UI_PORT, startLocalStack } from '../local-stack';
-import { blobsOption, parsePort, workerOptions } from '../options';
+import { payloadOptions, parsePort, workerOptions } from '../options';
 
 const DEFAULT_PORT = 7233;
 
@@ -22,7 +22,7 @@ export function registerDev(program: Command): void {
     .option('--ui-port <port>', 'Web UI port', parsePort, DEFAULT_UI_PORT)
     .option('--db <file>', 'SQLite file holding the history', DEFAULT_DB_FILE)
     .option('--namespace <name>', 'namespace to create and serve [env TEMPORAL_NAMESPACE, default default]');
-  blobsOption(workerOptions(command)).action(async (flags: DevFlags) => {
+  payloadOptions(workerOptions(command)).action(async (flags: DevFlags) => {
     const config = resolveWorkerConfig(flags);
     const stack = await startLocalStack({
       config,
