@@ -13,6 +13,9 @@ import { createExecutor } from '../executors/registry';
 import { freePort, isListening, startDevServer } from '../local/dev-server';
 import { ensureTemporalBinaries } from '../local/temporal-binaries';
 import { createStore } from '../stores/registry';
+import { taoPayloadCodecs } from '../codec';
+import { startCodecServer } from '../codec-server';
+import { payloadSettings } from '../config/worker-config';
 import { workerFromConfig } from '../worker';
 import { installWorkerLogging } from './worker-logging';
 
@@ -36,6 +39,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   address: string;
   uiUrl?: string;
+  /** The codec server the Web UI uses; `temporal … --codec-endpoint <it>` decodes in the CLI too. */
+  codecUrl: string;
   worker: Worker;
   /** Call once the worker has stopped. */
   stop(): Promise<void>;
@@ -59,10 +64,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   try {
     const uiPort =
       options.uiPortFallback && (await isListening(options.uiPort)) ? await freePort() : options.uiPort;
+    // The Web UI decodes offloaded and encrypted payloads through a codec server only it may call.
+    const codec = await startCodecServer({
+      codecs: taoPayloadCodecs(payloadSettings(config)),
+      port: await freePort(),
+      corsOrigins: [`http://localhost:${uiPort}`, `http://127.0.0.1:${uiPort}`],
+    });
+    cleanups.push(() => codec.close());
     const server = await startDevServer({
       cli,
       dbFile: options.dbFile,
       uiPort,
+      uiCodecEndpoint: codec.url,
       namespace: options.namespace,
       ...(options.port !== undefined ? { port: options.port } : {}),
     });
@@ -70,7 +83,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const connection = await NativeConnection.connect({ address: server.address });
     cleanups.push(() => connection.close());
     const worker = await workerFromConfig(connection, options.namespace, config, executor, store);
-    return { address: server.address, ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}), worker, stop };
+    return {
+      address: server.address,
+      ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}),
+      codecUrl: codec.url,
+      worker,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

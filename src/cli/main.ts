@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../config/data-file';
 import { registerCheckpoint } from './commands/checkpoint';
+import { registerCodecServer } from './commands/codec-server';
 import { registerDev } from './commands/dev';
 import { registerKeygen } from './commands/keygen';
 import { registerRun } from './commands/run';
@@ -37,6 +38,7 @@ function buildProgram(): Command {
   registerCheckpoint(program);
   registerSetup(program);
   registerKeygen(program);
+  registerCodecServer(program);
   return program;
 }
 

@@ -10,6 +10,8 @@ export interface DevServerOptions {
   port?: number;
   /** Serve the Web UI on this port; omit for a headless server. */
   uiPort?: number;
+  /** A remote codec server the Web UI decodes payloads with (see src/codec-server). */
+  uiCodecEndpoint?: string;
   /** Persist to this SQLite file; omit for an in-memory server. */
   dbFile?: string;
   namespace?: string;
@@ -58,6 +60,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', HOST);
   else args.push('--headless');
+  if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
 
   const child = spawn(options.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -35,7 +35,7 @@ export function registerDev(program: Command): void {
     console.error(
       [
         `Temporal dev server at ${stack.address} (history in ${flags.db})`,
-        `Web UI at ${stack.uiUrl}`,
+        `Web UI at ${stack.uiUrl} (payloads decoded by the codec server at ${stack.codecUrl})`,
         `worker polling task queue ${config.taskQueue} (executor ${config.executor}, store ${config.store})`,
         'try: tao run examples/pipeline.yaml · Ctrl-C stops the server and the worker',
       ].join('\n'),

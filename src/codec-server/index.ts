@@ -1,0 +1,1 @@
+export { type CodecServer, type CodecServerOptions, startCodecServer } from './server';
