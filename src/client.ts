@@ -13,7 +13,7 @@ import { payloadSettings, resolveWorkerConfig } from './config/worker-config';
 import { explainConnectError } from './connection/diagnose';
 import { type TemporalConnection, resolveConnection } from './connection/settings';
 import { type Progress, progressQuery } from './workflows/lib/progress';
-import { type RunSpec, RunSpecSchema, type WorkflowKind } from './client/spec-file';
+import { type RunSpec, RunSpecSchema, type WorkflowKind, runSummary } from './client/spec-file';
 
 export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
@@ -91,6 +91,7 @@ export async function startRun(
       taskQueue,
       workflowId,
       args: [parsed.data.input],
+      staticSummary: runSummary(parsed.data, workflowId),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {

@@ -39,3 +39,16 @@ export function expectedSteps(spec: RunSpec): number {
     ? spec.input.items.length * spec.input.stages.length
     : spec.input.specs.length;
 }
+
+/** What the Web UI and `temporal workflow describe` show for a run `tao` started: its shape, in one line. */
+export function runSummary(spec: z.output<typeof RunSpecSchema>, workflowId: string): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  switch (spec.workflow) {
+    case 'pipeline':
+      return `pipeline · ${plural(spec.input.items.length, 'item')} × ${plural(spec.input.stages.length, 'stage')}`;
+    case 'parallel':
+      return `parallel · ${plural(spec.input.specs.length, 'step')}`;
+    case 'resumable':
+      return `resumable · ${plural(spec.input.specs.length, 'step')} · checkpoint ${spec.input.checkpointId ?? workflowId}`;
+  }
+}

@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  type ActivityInterfaceFor,
   ApplicationFailure,
   isCancellation,
   proxyActivities,
@@ -44,7 +45,9 @@ const STEP_DEFAULTS: Required<StepPolicy> = {
   initialRetryIntervalMs: 1_000,
 };
 
-export function stepActivities(policy: StepPolicy = {}): Pick<TaoActivities, 'executeAgentStep'> {
+export type StepActivities = Pick<ActivityInterfaceFor<TaoActivities>, 'executeAgentStep'>;
+
+export function stepActivities(policy: StepPolicy = {}): StepActivities {
   const p = { ...STEP_DEFAULTS, ...policy };
   return proxyActivities<TaoActivities>({
     startToCloseTimeout: p.startToCloseTimeoutMs,
@@ -96,13 +99,17 @@ export class StepCrashed extends Error {
  * Returns the outcome the executor reported, or throws {@link StepCrashed}.
  */
 export async function runStep(
-  activities: Pick<TaoActivities, 'executeAgentStep'>,
+  activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
 ): Promise<StepOutcome> {
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'running' });
   try {
-    const { outcome, attempt } = await activities.executeAgentStep(spec);
+    // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
+    const { outcome, attempt } = await activities.executeAgentStep.executeWithOptions(
+      { summary: stepSummary(spec) },
+      [spec],
+    );
     entry.attempt = attempt;
     entry.status = outcome.success ? 'succeeded' : 'failed';
     if (outcome.usage) entry.usage = outcome.usage;
@@ -114,6 +121,14 @@ export async function runStep(
     Object.assign(entry, { status: 'failed', error: message, attempt });
     throw new StepCrashed(message);
   }
+}
+
+const SUMMARY_CHARS = 200;
+
+/** `review:src/a.ts · review`: one line, as the Web UI shows it. */
+export function stepSummary(spec: AgentStepSpec): string {
+  const line = `${spec.taskId} · ${spec.agent}`.replace(/\s+/g, ' ');
+  return line.length > SUMMARY_CHARS ? `${line.slice(0, SUMMARY_CHARS - 1)}…` : line;
 }
 
 /** The reason an activity failed, not Temporal's generic "Activity task failed" wrapper. */
