@@ -1,5 +1,6 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
 import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from './blob-store';
 
 /**
@@ -18,12 +19,11 @@ export class FileBlobStore implements BlobStore {
 
   async put(bytes: Uint8Array): Promise<string> {
     const key = blobKey(bytes);
-    // mkdir leaves an existing directory's mode alone; one made by an older TAO may be world-readable.
-    this.ready ??= mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => chmod(this.dir, 0o700));
+    this.ready ??= ensurePrivateDirs(this.dir);
     await this.ready;
     // Temp + rename: a reader never sees half a blob, and racing writers of one key write the same bytes.
     const temp = join(this.dir, `.${key}.${process.pid}.${Date.now()}.tmp`);
-    await writeFile(temp, bytes, { mode: 0o600 });
+    await writeFile(temp, bytes, { mode: PRIVATE_FILE_MODE });
     await rename(temp, join(this.dir, key));
     return key;
   }

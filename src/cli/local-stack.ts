@@ -3,7 +3,7 @@
  * TAO worker in this process: `tao dev` runs it until Ctrl-C, `tao run
  * --embedded` for one run.
  */
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { LogLevel } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -11,6 +11,7 @@ import { InputError } from '../config/data-file';
 import type { WorkerConfig } from '../config/worker-config';
 import { createExecutor } from '../executors/registry';
 import { freePort, isListening, startDevServer } from '../local/dev-server';
+import { ensurePrivateDirs } from '../local/private-files';
 import { ensureTemporalBinaries } from '../local/temporal-binaries';
 import { createStore } from '../stores/registry';
 import { taoPayloadCodecs } from '../codec';
@@ -103,7 +104,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
  */
 async function lockDbFile(dbFile: string): Promise<() => Promise<void>> {
   const lockFile = `${dbFile}.lock`;
-  await mkdir(dirname(dbFile), { recursive: true });
+  // The history database holds every payload: owner-only, like the stores.
+  await ensurePrivateDirs(dirname(dbFile));
   // Written aside and hard-linked into place, so the lock never exists without its pid.
   const claim = `${lockFile}.${process.pid}`;
   await writeFile(claim, String(process.pid));

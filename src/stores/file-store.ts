@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { access, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowCheckpoint } from '../contracts';
+import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
 import { decodeA3sCheckpoint, encodeA3sCheckpoint } from './a3s-codec';
 import {
   type CheckpointSummary,
@@ -61,7 +62,7 @@ export class FileSessionStore implements SessionStore {
   /** Fails fast, with the fix, when the folder cannot be created or written. */
   async ensureWritable(): Promise<void> {
     try {
-      await mkdir(this.folder, { recursive: true });
+      await ensurePrivateDirs(this.folder, this.dir);
       await access(this.folder, constants.W_OK | constants.X_OK);
     } catch (error) {
       throw this.ioError('cannot write to', error);
@@ -140,12 +141,12 @@ export class FileSessionStore implements SessionStore {
   }
 
   private async writeAtomically(target: string, text: string): Promise<void> {
-    await mkdir(this.folder, { recursive: true }).catch((error) => {
+    await ensurePrivateDirs(this.folder, this.dir).catch((error) => {
       throw this.ioError('cannot create', error);
     });
     const temp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     try {
-      const handle = await open(temp, 'wx');
+      const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
       try {
         await handle.writeFile(text, 'utf8');
         await handle.sync();

@@ -1,4 +1,14 @@
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileSessionStore } from '../../src/stores/file-store';
@@ -52,6 +62,16 @@ describe('file store on disk', () => {
       ],
       checkpoint_ms: 7,
     });
+  });
+
+  test('files at rest are owner-only: folders 0700, checkpoints 0600, a folder made world-readable tightened', async () => {
+    mkdirSync(folder(), { recursive: true, mode: 0o755 });
+    chmodSync(subject.dir, 0o755);
+    chmodSync(folder(), 0o755);
+    await subject.store.save('private-run', checkpointOf('private-run', [echoed('a', 'secret prompt')]));
+    expect(statSync(subject.dir).mode & 0o777).toBe(0o700);
+    expect(statSync(folder()).mode & 0o777).toBe(0o700);
+    expect(statSync(join(folder(), 'private-run.json')).mode & 0o777).toBe(0o600);
   });
 
   test('a checkpoint written by a3s loads', async () => {
