@@ -115,6 +115,7 @@ export class CommandExecutor implements AgentExecutor {
         timeoutMs: command.timeoutMs,
         maxOutputBytes: command.maxOutputBytes,
         signal: context.signal,
+        onOutput: (tail) => context.output(tail),
       });
     } catch (error) {
       if (context.signal.aborted) throw error;

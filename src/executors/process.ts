@@ -1,9 +1,12 @@
 /**
  * Runs one external program for a step: no shell, bounded output, and the
- * whole process tree ends with the step. Shared by the command executor and
- * the LLM executor's `run_shell` tool.
+ * whole process tree ends with the step, and with the worker if the worker
+ * dies first (see ./supervisor). Shared by the command executor and the LLM
+ * executor's `run_shell` tool.
  */
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { SUPERVISOR_SOURCE, type SpawnFailure, type SupervisedRequest, WORKER_PIPE_FD } from './supervisor';
 
 export interface ProcessRequest {
   /** Program and arguments, passed to the OS as-is: nothing is interpreted by a shell. */
@@ -17,6 +20,8 @@ export interface ProcessRequest {
   maxOutputBytes: number;
   /** Aborting kills the process tree and rejects with the signal's reason. */
   signal: AbortSignal;
+  /** Called as stdout arrives, with its last {@link OUTPUT_TAIL_BYTES} bytes so far (a live view). */
+  onOutput?: (stdoutTail: string) => void;
 }
 
 export interface ProcessResult {
@@ -32,6 +37,7 @@ export interface ProcessResult {
 }
 
 const STDERR_TAIL_BYTES = 8 * 1024;
+export const OUTPUT_TAIL_BYTES = 4 * 1024;
 /** Time a tree gets to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2_000;
 /** Time stdio may stay open after the program exited (a detached grandchild holding the pipe). */
@@ -55,14 +61,24 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
       reject(request.signal.reason);
       return;
     }
-    const [program, ...args] = request.argv;
-    // Its own process group, so one kill of the negative pid reaches every descendant.
-    const child = spawn(program, args, {
+    const supervised: SupervisedRequest = {
+      argv: request.argv,
+      cwd: request.cwd,
+      env: request.env,
+      killGraceMs: KILL_GRACE_MS,
+    };
+    // The supervisor leads a new process group that the program joins, so one kill of the negative pid
+    // reaches every descendant; fd 3 is the pipe whose closing tells it the worker is gone.
+    const child = spawn(process.execPath, ['-e', SUPERVISOR_SOURCE, JSON.stringify(supervised)], {
       cwd: request.cwd,
       env: request.env,
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     });
+    const workerPipe = child.stdio[WORKER_PIPE_FD] as Socket;
+    let spawnReport = '';
+    workerPipe.on('data', (chunk: Buffer) => (spawnReport += chunk.toString()));
+    workerPipe.on('error', () => {});
     const stdout: Buffer[] = [];
     let kept = 0;
     let droppedBytes = 0;
@@ -89,7 +105,12 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
     const onAbort = () => terminate();
     request.signal.addEventListener('abort', onAbort, { once: true });
 
+    let outputTail = Buffer.alloc(0);
     child.stdout.on('data', (chunk: Buffer) => {
+      if (request.onOutput) {
+        outputTail = Buffer.concat([outputTail, chunk]).subarray(-OUTPUT_TAIL_BYTES);
+        request.onOutput(outputTail.toString('utf8'));
+      }
       const room = request.maxOutputBytes - kept;
       if (room > 0) {
         const part = chunk.subarray(0, room);
@@ -121,6 +142,7 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
     child.on('close', (exitCode, exitSignal) =>
       finish(() => {
         if (request.signal.aborted) reject(request.signal.reason);
+        else if (spawnReport) reject(spawnError(spawnReport, request.argv[0]));
         else
           resolve({
             exitCode,
@@ -137,10 +159,22 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
     function finish(settle: () => void) {
       if (settled) return;
       settled = true;
+      workerPipe.destroy();
       clearTimeout(timer);
       clearTimeout(escalation);
       request.signal.removeEventListener('abort', onAbort);
       settle();
     }
   });
+}
+
+/** The error spawning the program would have thrown in this process (`code` ENOENT, EACCES, ...). */
+function spawnError(report: string, program: string): NodeJS.ErrnoException {
+  let failure: SpawnFailure;
+  try {
+    failure = JSON.parse(report) as SpawnFailure;
+  } catch {
+    failure = { message: `cannot start ${program}` };
+  }
+  return Object.assign(new Error(failure.message), failure.code ? { code: failure.code } : {});
 }

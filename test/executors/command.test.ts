@@ -79,6 +79,15 @@ describe('command executor', () => {
     await expectDead(Number(readFileSync(pidFile, 'utf8')));
   });
 
+  test('stdout is published as it arrives, for live views', async () => {
+    const context = stepContext();
+    const script = 'for i in 1 2 3; do echo "line $i"; sleep 0.2; done';
+    const outcome = await run(inDir(['sh', '-c', script, 'sh', '{{prompt}}']), 'hello', context);
+    expect(outcome.output).toBe('line 1\nline 2\nline 3\n');
+    expect(context.outputs[0]).toBe('line 1\n');
+    expect(context.outputs.at(-1)).toBe('line 1\nline 2\nline 3\n');
+  });
+
   test('huge output is capped, and the program still runs to completion', async () => {
     const script = 'head -c 20000000 /dev/zero | tr "\\0" x; echo done > finished';
     const outcome = await run(inDir(['sh', '-c', script, 'sh', '{{prompt}}'], { maxOutputBytes: 1024 }));
