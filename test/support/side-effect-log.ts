@@ -13,6 +13,8 @@ export interface SideEffect {
   taskId: string;
   /** The worker process that ran it. */
   pid: number;
+  /** When, in ms since the epoch: failover is measured from these. */
+  at: number;
 }
 
 /** Wraps a real executor: `start <taskId> <pid>` before the step, `done <taskId> <pid>` after a successful one. */
@@ -35,7 +37,7 @@ export class SideEffectLogExecutor implements AgentExecutor {
 
   private append(event: SideEffect['event'], taskId: string): void {
     // O_APPEND writes of one short line do not interleave between processes.
-    appendFileSync(this.logFile, `${event} ${taskId} ${process.pid}\n`);
+    appendFileSync(this.logFile, `${event} ${taskId} ${process.pid} ${Date.now()}\n`);
   }
 }
 
@@ -50,8 +52,8 @@ export class SideEffects {
         .split('\n')
         .filter(Boolean)
         .map((line) => {
-          const [event, taskId, pid] = line.split(' ');
-          return { event: event as SideEffect['event'], taskId: taskId!, pid: Number(pid) };
+          const [event, taskId, pid, at] = line.split(' ');
+          return { event: event as SideEffect['event'], taskId: taskId!, pid: Number(pid), at: Number(at) };
         }),
     );
   }
