@@ -1,8 +1,59 @@
 /** A fake Anthropic messages server (`POST /v1/messages`) and builders for its answers. */
 import type { ToolCall } from '../../src/executors/llm/chat';
-import { type FakeReply, type FakeRequest, type Responder, FakeServer } from './fake-http';
+import { type FakeReply, type FakeRequest, type Responder, FakeServer, pieces } from './fake-http';
 
-export const startFakeAnthropic = (fallback?: Responder) => FakeServer.start('/v1/messages', fallback);
+export const startFakeAnthropic = (fallback?: Responder) =>
+  FakeServer.start('/v1/messages', anthropicEvents, fallback);
+
+interface Message {
+  content: (
+    { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: unknown }
+  )[];
+  stop_reason: string;
+  usage: { input_tokens: number; output_tokens: number };
+}
+
+/** A message as Anthropic streams it: start with input usage, blocks in deltas, then stop reason and output usage. */
+function anthropicEvents(body: unknown): string[] {
+  const message = body as Message;
+  const event = (type: string, data: object) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  return [
+    event('message_start', {
+      message: {
+        ...message,
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: message.usage.input_tokens, output_tokens: 1 },
+      },
+    }),
+    ...message.content.flatMap((block, index) =>
+      block.type === 'text'
+        ? [
+            event('content_block_start', { index, content_block: { type: 'text', text: '' } }),
+            ...pieces(block.text).map((text) =>
+              event('content_block_delta', { index, delta: { type: 'text_delta', text } }),
+            ),
+            event('content_block_stop', { index }),
+          ]
+        : [
+            event('content_block_start', {
+              index,
+              content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+            }),
+            ...pieces(JSON.stringify(block.input), 3).map((partial_json) =>
+              event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json } }),
+            ),
+            event('content_block_stop', { index }),
+          ],
+    ),
+    event('message_delta', {
+      delta: { stop_reason: message.stop_reason, stop_sequence: null },
+      usage: { output_tokens: message.usage.output_tokens },
+    }),
+    event('message_stop', {}),
+  ];
+}
 
 const message = (content: unknown[], stopReason: string, [input, output]: [number, number]) => ({
   body: {

@@ -1,10 +1,11 @@
 /**
  * A scripted HTTP endpoint on loopback: the base of the fake model
  * providers. Each request is answered by the next queued responder (else the
- * fallback), and every request is recorded so tests can check what the
+ * fallback), as JSON or, when the request asks to stream, as the provider's
+ * server-sent events; every request is recorded so tests can check what the
  * executor actually sent over the wire.
  */
-import { type IncomingMessage, type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface FakeRequest {
@@ -20,9 +21,22 @@ export interface FakeReply {
   body?: unknown;
   /** Never answer: the request stays open until the client gives up. */
   hang?: boolean;
+  /** When the client asked to stream: the pause before each event, so a test can watch text arrive. */
+  chunkDelayMs?: number;
 }
 
 export type Responder = (request: FakeRequest) => FakeReply;
+
+/** Splits text into a few pieces, at odd places, as a model's tokens fall. */
+export function pieces(text: string, count = 4): string[] {
+  const size = Math.max(1, Math.ceil(text.length / count));
+  return Array.from({ length: Math.ceil(text.length / size) }, (_, i) =>
+    text.slice(i * size, (i + 1) * size),
+  );
+}
+
+/** Turns a successful answer body into the provider's server-sent events, each one `event:`/`data:` frame. */
+export type Streamer = (body: unknown) => string[];
 
 export class FakeServer {
   readonly requests: FakeRequest[] = [];
@@ -36,12 +50,13 @@ export class FakeServer {
   private constructor(
     private readonly server: Server,
     private readonly route: string,
+    private readonly streamer: Streamer,
     private readonly fallback?: Responder,
   ) {}
 
-  static async start(route: string, fallback?: Responder): Promise<FakeServer> {
+  static async start(route: string, streamer: Streamer, fallback?: Responder): Promise<FakeServer> {
     const server = createServer();
-    const fake = new FakeServer(server, route, fallback);
+    const fake = new FakeServer(server, route, streamer, fallback);
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -67,14 +82,29 @@ export class FakeServer {
           });
           return;
         }
+        const status = reply.status ?? 200;
+        if (request.body?.stream === true && status === 200) {
+          void fake.stream(res, fake.streamer(reply.body ?? {}), reply.chunkDelayMs ?? 0);
+          return;
+        }
         res
-          .writeHead(reply.status ?? 200, { 'content-type': 'application/json', ...reply.headers })
+          .writeHead(status, { 'content-type': 'application/json', ...reply.headers })
           .end(JSON.stringify(reply.body ?? {}));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     fake.port = (server.address() as AddressInfo).port;
     return fake;
+  }
+
+  private async stream(res: ServerResponse, frames: string[], delayMs: number): Promise<void> {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for (const frame of frames) {
+      if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (res.destroyed) return;
+      res.write(frame);
+    }
+    res.end();
   }
 
   /** Still valid after close, for tests that need a port nobody listens on. */

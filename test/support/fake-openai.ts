@@ -1,8 +1,47 @@
 /** A fake OpenAI-compatible server (`POST /v1/chat/completions`) and builders for its answers. */
 import type { ToolCall } from '../../src/executors/llm/chat';
-import { type FakeReply, type FakeRequest, type Responder, FakeServer } from './fake-http';
+import { type FakeReply, type FakeRequest, type Responder, FakeServer, pieces } from './fake-http';
 
-export const startFakeOpenAI = (fallback?: Responder) => FakeServer.start('/v1/chat/completions', fallback);
+export const startFakeOpenAI = (fallback?: Responder) =>
+  FakeServer.start('/v1/chat/completions', openAiEvents, fallback);
+
+interface Completion {
+  choices: {
+    message: {
+      content: string | null;
+      tool_calls?: { id: string; function: { name: string; arguments: string } }[];
+    };
+    finish_reason: string;
+  }[];
+  usage: unknown;
+}
+
+/** A completion as OpenAI streams it: content and tool-call arguments in fragments, then finish, then usage. */
+function openAiEvents(body: unknown): string[] {
+  const { choices, usage } = body as Completion;
+  const [{ message, finish_reason: finish }] = choices as [Completion['choices'][0]];
+  const chunk = (choices: unknown[], extra: object = {}) =>
+    `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 0, model: 'fake-model', choices, ...extra })}\n\n`;
+  const delta = (d: object, finishReason: string | null = null) =>
+    chunk([{ index: 0, delta: d, finish_reason: finishReason }]);
+  return [
+    delta({ role: 'assistant', content: '' }),
+    ...pieces(message.content ?? '').map((content) => delta({ content })),
+    ...(message.tool_calls ?? []).flatMap((call, index) => [
+      delta({
+        tool_calls: [
+          { index, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } },
+        ],
+      }),
+      ...pieces(call.function.arguments, 3).map((args) =>
+        delta({ tool_calls: [{ index, function: { arguments: args } }] }),
+      ),
+    ]),
+    delta({}, finish),
+    chunk([], { usage }),
+    'data: [DONE]\n\n',
+  ];
+}
 export const openAiBaseUrl = (server: FakeServer) => `${server.url}/v1`;
 
 const usage = (input: number, output: number) => ({

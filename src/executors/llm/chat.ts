@@ -63,3 +63,12 @@ export interface ChatTurn {
 export interface ChatProvider {
   complete(request: ChatRequest): Promise<ChatTurn>;
 }
+
+/** Tool arguments arrive as JSON text (in fragments, when streamed); bad JSON is left for the tool's validation to report. */
+export function parseToolInput(text: string): unknown {
+  try {
+    return JSON.parse(text || '{}');
+  } catch {
+    return text;
+  }
+}

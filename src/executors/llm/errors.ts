@@ -125,3 +125,10 @@ function redact(text: string, secret: string | undefined): string {
 function isA(value: Error, cls: ErrorClass): boolean {
   return value instanceof cls;
 }
+
+/** A stream that stopped before its end (the connection dropped): retryable, the next attempt asks again. */
+export function incompleteAnswer(settings: { name: string }, baseUrl: string): RetryableStepError {
+  return new RetryableStepError(
+    `${settings.name} (${baseUrl}) ended the stream before the answer was complete`,
+  );
+}

@@ -1,9 +1,10 @@
 /** The Anthropic messages protocol. */
 import Anthropic from '@anthropic-ai/sdk';
 import type { MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages';
-import type { ChatMessage, ChatProvider, ChatTurn, ToolCall } from '../chat';
+import { type ChatMessage, type ChatProvider, type ChatTurn, type ToolCall, parseToolInput } from '../chat';
 import type { ProviderSettings } from '../config';
-import { endpointOf, toStepError } from '../errors';
+import { RetryableStepError } from '../../executor';
+import { endpointOf, incompleteAnswer, toStepError } from '../errors';
 
 const PUBLIC_ENDPOINT = 'https://api.anthropic.com';
 /** The messages API requires a cap on output tokens; profiles may set their own `maxTokens`. */
@@ -18,9 +19,12 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
   return {
     async complete(request) {
       const endpoint = endpointOf(settings, baseUrl, request.model);
-      let response;
+      // Streamed, so a running step shows its answer as it is written; the turn is the same either way.
+      const turn = { text: '', finish: 'other' as ChatTurn['finish'], inputTokens: 0, outputTokens: 0 };
+      const blocks: ({ kind: 'text' } | { kind: 'tool'; id: string; name: string; json: string })[] = [];
+      let finished = false;
       try {
-        response = await client.messages.create(
+        const stream = await client.messages.create(
           {
             model: request.model,
             max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
@@ -37,32 +41,58 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
                 }
               : {}),
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+            stream: true,
           },
-          // An explicit timeout also stops the SDK refusing large maxTokens without streaming.
           { signal: request.signal, timeout: request.timeoutMs },
         );
+        for await (const event of stream) {
+          switch (event.type) {
+            case 'message_start': {
+              // Cached prompt tokens are still input the step consumed.
+              const usage = event.message.usage;
+              turn.inputTokens =
+                usage.input_tokens +
+                (usage.cache_creation_input_tokens ?? 0) +
+                (usage.cache_read_input_tokens ?? 0);
+              turn.outputTokens = usage.output_tokens;
+              break;
+            }
+            case 'content_block_start':
+              blocks[event.index] =
+                event.content_block.type === 'tool_use'
+                  ? { kind: 'tool', id: event.content_block.id, name: event.content_block.name, json: '' }
+                  : { kind: 'text' };
+              break;
+            case 'content_block_delta': {
+              const block = blocks[event.index];
+              if (event.delta.type === 'text_delta') {
+                turn.text += event.delta.text;
+                request.onText?.(turn.text);
+              } else if (event.delta.type === 'input_json_delta' && block?.kind === 'tool') {
+                block.json += event.delta.partial_json;
+              }
+              break;
+            }
+            case 'message_delta':
+              turn.finish = FINISH[event.delta.stop_reason ?? ''] ?? 'other';
+              turn.outputTokens = event.usage.output_tokens;
+              break;
+            case 'message_stop':
+              finished = true;
+              break;
+          }
+        }
+        // The SDK ends an aborted stream quietly; so does a dropped connection. Neither is an answer.
+        request.signal.throwIfAborted();
+        if (!finished) throw incompleteAnswer(settings, baseUrl);
       } catch (error) {
+        if (error instanceof RetryableStepError || request.signal.aborted) throw error;
         throw toStepError(error, Anthropic, endpoint, settings.apiKey);
       }
-      const toolCalls: ToolCall[] = [];
-      const text: string[] = [];
-      for (const block of response.content) {
-        if (block.type === 'text') text.push(block.text);
-        else if (block.type === 'tool_use')
-          toolCalls.push({ id: block.id, name: block.name, input: block.input });
-      }
-      const usage = response.usage;
-      return {
-        text: text.join(''),
-        toolCalls,
-        finish: FINISH[response.stop_reason ?? ''] ?? 'other',
-        // Cached prompt tokens are still input the step consumed.
-        inputTokens:
-          usage.input_tokens +
-          (usage.cache_creation_input_tokens ?? 0) +
-          (usage.cache_read_input_tokens ?? 0),
-        outputTokens: usage.output_tokens,
-      };
+      const toolCalls: ToolCall[] = blocks.flatMap((block) =>
+        block.kind === 'tool' ? [{ id: block.id, name: block.name, input: parseToolInput(block.json) }] : [],
+      );
+      return { ...turn, toolCalls };
     },
   };
 }

@@ -5,9 +5,9 @@
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { RetryableStepError } from '../../executor';
-import type { ChatMessage, ChatProvider, ChatTurn, ToolCall } from '../chat';
+import { type ChatMessage, type ChatProvider, type ChatTurn, type ToolCall, parseToolInput } from '../chat';
 import type { ProviderSettings } from '../config';
-import { endpointOf, toStepError } from '../errors';
+import { endpointOf, incompleteAnswer, toStepError } from '../errors';
 
 const PUBLIC_ENDPOINT = 'https://api.openai.com/v1';
 /** A keyless provider is a local server (config checks that); the SDK still insists on a key. */
@@ -20,9 +20,11 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
   return {
     async complete(request) {
       const endpoint = endpointOf(settings, baseUrl, request.model);
-      let response;
+      // Streamed, so a running step shows its answer as it is written; the turn is the same either way.
+      const turn = { text: '', finish: 'other' as ChatTurn['finish'], inputTokens: 0, outputTokens: 0 };
+      const calls: { id: string; name: string; arguments: string }[] = [];
       try {
-        response = await client.chat.completions.create(
+        const stream = await client.chat.completions.create(
           {
             model: request.model,
             messages: [{ role: 'system', content: request.system }, ...request.messages.flatMap(toWire)],
@@ -34,26 +36,49 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
               : {}),
             ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
             ...(request.maxTokens !== undefined ? { max_completion_tokens: request.maxTokens } : {}),
+            stream: true,
+            stream_options: { include_usage: true },
           },
           { signal: request.signal, timeout: request.timeoutMs },
         );
+        let finished = false;
+        for await (const chunk of stream) {
+          // Servers that omit usage leave the tokens at 0, as a non-streamed answer without usage did.
+          if (chunk.usage) {
+            turn.inputTokens = chunk.usage.prompt_tokens;
+            turn.outputTokens = chunk.usage.completion_tokens;
+          }
+          const choice = chunk.choices?.[0];
+          if (!choice) continue;
+          if (choice.finish_reason) {
+            turn.finish = FINISH[choice.finish_reason] ?? 'other';
+            finished = true;
+          }
+          if (choice.delta?.content) {
+            turn.text += choice.delta.content;
+            request.onText?.(turn.text);
+          }
+          // A call arrives in pieces: its id and name first, then its arguments in fragments, by index.
+          for (const piece of choice.delta?.tool_calls ?? []) {
+            const call = (calls[piece.index] ??= { id: '', name: '', arguments: '' });
+            call.id ||= piece.id ?? '';
+            call.name += piece.function?.name ?? '';
+            call.arguments += piece.function?.arguments ?? '';
+          }
+        }
+        // The SDK ends an aborted stream quietly; so does a dropped connection. Neither is an answer.
+        request.signal.throwIfAborted();
+        if (!finished) throw incompleteAnswer(settings, baseUrl);
       } catch (error) {
+        if (error instanceof RetryableStepError || request.signal.aborted) throw error;
         throw toStepError(error, OpenAI, endpoint, settings.apiKey);
       }
-      const choice = response.choices?.[0];
-      if (!choice) throw new RetryableStepError(`${settings.name} (${baseUrl}) answered with no choices`);
-      const toolCalls: ToolCall[] = (choice.message.tool_calls ?? []).flatMap((call) =>
-        call.type === 'function'
-          ? [{ id: call.id, name: call.function.name, input: parseArguments(call.function.arguments) }]
-          : [],
-      );
-      return {
-        text: choice.message.content ?? '',
-        toolCalls,
-        finish: FINISH[choice.finish_reason] ?? 'other',
-        inputTokens: response.usage?.prompt_tokens ?? 0,
-        outputTokens: response.usage?.completion_tokens ?? 0,
-      };
+      const toolCalls: ToolCall[] = calls.map((call) => ({
+        id: call.id,
+        name: call.name,
+        input: parseToolInput(call.arguments),
+      }));
+      return { ...turn, toolCalls };
     },
   };
 }
@@ -90,14 +115,5 @@ function toWire(message: ChatMessage): ChatCompletionMessageParam[] {
         tool_call_id: result.callId,
         content: result.content,
       }));
-  }
-}
-
-/** Arguments arrive as a JSON string; a model that sends bad JSON gets told so by the tool's validation. */
-function parseArguments(text: string): unknown {
-  try {
-    return JSON.parse(text || '{}');
-  } catch {
-    return text;
   }
 }
