@@ -22,6 +22,7 @@ import { FileSessionStore } from '../../src/stores/file-store';
 import { createTaoWorker } from '../../src/worker';
 import type { Progress } from '../../src/workflows/lib';
 import { failover } from './failover';
+import { resumeAfterKill } from './resume';
 import { runIdeal } from './ideal';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
@@ -240,6 +241,8 @@ async function main(): Promise<void> {
     const stepsPerSecond = await throughput(env, num('throughputSteps'));
     console.error(`failover: ${options.failoverSteps} steps in flight on a SIGKILLed worker process`);
     const recovered = await failover(env.client, num('failoverSteps'));
+    console.error('resume: a 10-turn llm agent whose worker is SIGKILLed during turn 7');
+    const resumed = await resumeAfterKill(env.client);
     const big: Record<BigKind, Awaited<ReturnType<typeof bigRun>>> = {} as never;
     for (const kind of ['resumableParallelWorkflow', 'parallelWorkflow', 'pipelineWorkflow'] as const) {
       console.error(`${kind}: ${options.resumableSteps} steps`);
@@ -283,6 +286,11 @@ async function main(): Promise<void> {
         name: 'failover after SIGKILL, max',
         value: seconds(recovered.maxMs),
         note: 'the same run; goal ≤ 20 s',
+      },
+      {
+        name: 'llm step resumed after SIGKILL at turn 7',
+        value: `${resumed.beforeKill} + ${resumed.afterKill} = ${resumed.beforeKill + resumed.afterKill} model requests`,
+        note: `10-turn tool-using agent, fake OpenAI server, worker process killed while turn 7 was in flight; requests before the kill + by the replacement attempt (goal: replacement ≤ 4, total ≤ 11, not 17); ${resumed.toolRuns} tool runs for 9 tool calls; usage counted once: ${resumed.usageOnce ? 'yes' : 'NO'}`,
       },
       ...(['resumableParallelWorkflow', 'parallelWorkflow', 'pipelineWorkflow'] as const).flatMap((kind) => [
         {

@@ -6,16 +6,23 @@
  * 7..10, no recorded tool call runs twice, usage counts each answered turn
  * once, and the step's history does not grow with its number of turns.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { type Payload, defaultPayloadConverter } from '@temporalio/common';
 import type { StepOutcome } from '../../src/contracts';
 import { LlmExecutor } from '../../src/executors/llm/llm-executor';
-import type { FakeRequest } from '../support/fake-http';
 import { eventually } from '../support/gate-executor';
-import { PROTOCOLS, type ProtocolHarness } from '../support/llm-harness';
+import { PROTOCOLS } from '../support/llm-harness';
+import {
+  TICKING_SPEC,
+  paidFor,
+  readTicks,
+  tickingAnswer,
+  tickingConfig,
+  turnOf,
+} from '../support/ticking-agent';
 import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
 import { startWorkerProcess, stopWorkerProcesses } from '../support/worker-process';
 
@@ -27,28 +34,6 @@ afterAll(async () => {
 const TURNS = 10;
 const KILL_AT_TURN = 7;
 const stepPolicy = { heartbeatTimeoutMs: 3_000, initialRetryIntervalMs: 200 };
-
-/** Which turn a request asks for: one more than the answers already in its conversation. */
-const turnOf = (request: FakeRequest) =>
-  (request.body.messages as { role: string }[]).filter((m) => m.role === 'assistant').length + 1;
-
-/** Turns 1..turns-1 each run one shell tick (a line per run, on disk); the last answers. */
-const answer = (protocol: ProtocolHarness, n: number, turns: number) =>
-  n < turns
-    ? protocol.toolCalls([{ name: 'run_shell', input: { command: `echo ${n} >> ticks.log` } }], [100 * n, 10])
-    : protocol.text(`done after ${turns} turns`, [100 * n, 10]);
-
-function llmConfig(protocol: ProtocolHarness, baseUrl: string, workspace: string) {
-  return {
-    provider: 'fake',
-    model: 'fake-model',
-    workspace,
-    providers: { fake: { type: protocol.type, baseUrl } },
-    agents: { shell: { systemPrompt: 'You tick.', tools: ['run_shell' as const], maxSteps: 12 } },
-  };
-}
-
-const spec = { taskId: 'ticker', agent: 'shell', prompt: 'tick nine times, then say done' };
 
 describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (protocol) => {
   let dir: string;
@@ -64,11 +49,11 @@ describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (
         turn7At ||= Date.now();
         return { hang: true };
       }
-      return answer(protocol, n, TURNS);
+      return tickingAnswer(protocol, n, TURNS);
     });
     try {
       const configFile = join(dir, 'llm.json');
-      writeFileSync(configFile, JSON.stringify(llmConfig(protocol, protocol.baseUrl(server), dir)));
+      writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir)));
       const config = {
         taskQueue: uniqueId('llm-resume'),
         storeDir: join(dir, 'store'),
@@ -81,7 +66,7 @@ describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (
       const handle = await client.workflow.start('parallelWorkflow', {
         taskQueue: config.taskQueue,
         workflowId: uniqueId('llm-resume'),
-        args: [{ specs: [spec], stepPolicy }],
+        args: [{ specs: [TICKING_SPEC], stepPolicy }],
       });
 
       // How long the state saved just before turn 7's request took to show on the server.
@@ -99,11 +84,10 @@ describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (
 
       await startWorkerProcess(config);
       const [outcome] = (await handle.result()) as StepOutcome[];
-      const paid = Array.from({ length: TURNS }, (_, i) => 100 * (i + 1)).reduce((a, b) => a + b);
       expect(outcome).toMatchObject({
         success: true,
         output: `done after ${TURNS} turns`,
-        usage: { inputTokens: paid, outputTokens: 10 * TURNS },
+        usage: paidFor(TURNS),
       });
       expect(requestsBeforeKill).toBe(KILL_AT_TURN);
       expect(server.requests.length - requestsBeforeKill).toBeLessThanOrEqual(4);
@@ -121,14 +105,14 @@ test("one step's history is the same size at 2 turns and at 10", async () => {
   const sizes: { events: number; bytes: number }[] = [];
   for (const turns of [2, 10]) {
     const dir = mkdtempSync(join(tmpdir(), 'tao-llm-history-'));
-    const server = await protocol.start((request) => answer(protocol, turnOf(request), turns));
+    const server = await protocol.start((request) => tickingAnswer(protocol, turnOf(request), turns));
     try {
-      const executor = await LlmExecutor.create(llmConfig(protocol, protocol.baseUrl(server), dir));
+      const executor = await LlmExecutor.create(tickingConfig(protocol, protocol.baseUrl(server), dir));
       await withWorker({ executor }, async ({ client, taskQueue }) => {
         const handle = await client.workflow.start('parallelWorkflow', {
           taskQueue,
           workflowId: uniqueId('llm-history'),
-          args: [{ specs: [spec], stepPolicy }],
+          args: [{ specs: [TICKING_SPEC], stepPolicy }],
         });
         await handle.result();
         const events = (await handle.fetchHistory()).events ?? [];
@@ -164,10 +148,6 @@ async function savedState(handle: WorkflowHandle): Promise<SavedConversation | u
 }
 
 const lastIsToolResult = (state: SavedConversation) => state.messages.at(-1)?.role === 'tool';
-
-function readTicks(dir: string): number[] {
-  return readFileSync(join(dir, 'ticks.log'), 'utf8').trim().split('\n').map(Number);
-}
 
 function recordFigure(line: string): void {
   console.log(line); // the figures quoted in BENCHMARKS.md and the issue notes come from these lines
