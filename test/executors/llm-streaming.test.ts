@@ -3,28 +3,18 @@
  * it arrives (live output), tool calls sent in fragments are put back together
  * exactly, and a step cancelled mid-stream stops at once.
  */
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { FakeServer } from '../support/fake-http';
-import { PROTOCOLS, fakeExecutor, llmSpec, makeWorkspace, stepContext } from '../support/llm-harness';
+import { PROTOCOLS, fakeExecutor, fakeProviderPerTest, llmSpec, stepContext } from '../support/llm-harness';
 
 describe.each(PROTOCOLS)('streaming over the $type protocol', (protocol) => {
-  let server: FakeServer;
-  let workspace: string;
-  beforeEach(async () => {
-    server = await protocol.start();
-    workspace = makeWorkspace().root;
-  });
-  afterEach(async () => {
-    await server.close();
-    rmSync(dirname(workspace), { recursive: true, force: true });
-  });
+  const fixture = fakeProviderPerTest(protocol);
 
   test('the answer is published as it grows, and the outcome is the whole of it', async () => {
     const answer = 'src/a.ts exports a single constant, a = 1, and nothing else.';
-    server.reply({ ...protocol.text(answer, [40, 12]), chunkDelayMs: 30 });
+    fixture.server.reply({ ...protocol.text(answer, [40, 12]), chunkDelayMs: 30 });
     const context = stepContext();
-    const outcome = await (await fakeExecutor(protocol, server, workspace)).executeStep(llmSpec(), context);
+    const outcome = await (
+      await fakeExecutor(protocol, fixture.server, fixture.workspace)
+    ).executeStep(llmSpec(), context);
     expect(outcome).toMatchObject({ output: answer, usage: { inputTokens: 40, outputTokens: 12 } });
     expect(context.outputs.length).toBeGreaterThan(2);
     for (const [i, text] of context.outputs.entries()) {
@@ -32,28 +22,33 @@ describe.each(PROTOCOLS)('streaming over the $type protocol', (protocol) => {
       if (i > 0) expect(text.length).toBeGreaterThan(context.outputs[i - 1]!.length);
     }
     expect(context.outputs.at(-1)).toBe(answer);
-    expect(server.requests[0]!.body.stream).toBe(true);
+    expect(fixture.server.requests[0]!.body.stream).toBe(true);
   });
 
   test('tool calls arriving in fragments are reassembled exactly', async () => {
     const input = { path: 'src/a.ts', startLine: 1, maxLines: 40 };
-    server.reply(
+    fixture.server.reply(
       protocol.toolCalls([
         { name: 'read_file', input },
         { name: 'search_text', input: { pattern: 'TODO' } },
       ]),
       protocol.text('done'),
     );
-    await (await fakeExecutor(protocol, server, workspace)).executeStep(llmSpec(), stepContext());
-    const results = Object.values(protocol.toolResults(server.requests[1]!));
+    await (
+      await fakeExecutor(protocol, fixture.server, fixture.workspace)
+    ).executeStep(llmSpec(), stepContext());
+    const results = Object.values(protocol.toolResults(fixture.server.requests[1]!));
     expect(results[0]).toBe('export const a = 1;\n');
     expect(results[1]).toContain('src/b.ts:1:');
   });
 
   test('cancelling mid-stream aborts the request at once', async () => {
-    server.reply({ ...protocol.text('word '.repeat(200)), chunkDelayMs: 1_000 });
+    fixture.server.reply({ ...protocol.text('word '.repeat(200)), chunkDelayMs: 1_000 });
     const context = stepContext();
-    const running = (await fakeExecutor(protocol, server, workspace)).executeStep(llmSpec(), context);
+    const running = (await fakeExecutor(protocol, fixture.server, fixture.workspace)).executeStep(
+      llmSpec(),
+      context,
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const cancelledAt = Date.now();
     context.controller.abort(new Error('cancelled by user'));

@@ -2,9 +2,9 @@
  * One interface over the two fake providers, so every LLM executor behaviour
  * is tested against both wire protocols with the same test code.
  */
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { AgentStepSpec } from '../../src/contracts';
 import type { StepContext } from '../../src/executors/executor';
 import type { ToolCall } from '../../src/executors/llm/chat';
@@ -96,6 +96,20 @@ export function makeWorkspace(): { root: string; outside: string } {
   writeFileSync(join(outside, 'secret.txt'), SECRET_TEXT);
   symlinkSync(join(outside, 'secret.txt'), join(root, 'link-out'));
   return { root, outside };
+}
+
+/** A fresh fake server for `protocol` and a fresh workspace around each test of the calling block. */
+export function fakeProviderPerTest(protocol: ProtocolHarness): { server: FakeServer; workspace: string } {
+  const fixture = {} as { server: FakeServer; workspace: string };
+  beforeEach(async () => {
+    fixture.server = await protocol.start();
+    fixture.workspace = makeWorkspace().root;
+  });
+  afterEach(async () => {
+    await fixture.server.close();
+    rmSync(dirname(fixture.workspace), { recursive: true, force: true });
+  });
+  return fixture;
 }
 
 /** An executor whose only provider (`fake`) is the given fake server; the key comes from env FAKE_KEY. */
