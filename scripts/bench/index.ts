@@ -341,7 +341,7 @@ async function main(): Promise<void> {
         'TAO benchmarks',
         [
           `Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)}.`,
-          `Machine: ${machine(cli)}. Local Temporal dev server (SQLite in memory) and the worker in this process; the \`script\` executor sleeps each step's seeded delay.`,
+          `Machine: ${machine(cli)}. Local Temporal dev server (SQLite in memory) and the worker in this process (the failover and resume rows: worker processes, killed with SIGKILL); the \`script\` executor sleeps each step's seeded delay.`,
           'Every figure is from this one run; on a small shared machine expect run-to-run noise.',
         ],
         figures,
