@@ -109,6 +109,20 @@ export const ResumableParallelInputSchema = ParallelInputSchema.extend({
 export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
 
 /**
+ * Step specs that refuse fields TAO does not know, naming them: a misspelt
+ * `maxStep`, or a field a newer build understands, must not be dropped
+ * silently. Clients always use these; workflows use them behind `patched()`
+ * so that runs started before the change replay as they ran.
+ */
+export const StrictAgentStepSpecSchema = AgentStepSpecSchema.strict();
+export const StrictParallelInputSchema = ParallelInputSchema.extend({
+  specs: z.array(StrictAgentStepSpecSchema),
+});
+export const StrictResumableParallelInputSchema = ResumableParallelInputSchema.extend({
+  specs: z.array(StrictAgentStepSpecSchema),
+});
+
+/**
  * A declarative pipeline stage: the JSON form of a stage function. String
  * fields are mustache templates over `{ item, index, prev }`; `when` is a
  * condition on `prev` that ends the chain when it does not hold.

@@ -4,16 +4,22 @@
  * naming the field, never a half-started run.
  */
 import { z } from 'zod';
-import { ParallelInputSchema, PipelineInputSchema, ResumableParallelInputSchema } from '../contracts';
+import {
+  PipelineInputSchema,
+  StrictParallelInputSchema,
+  StrictResumableParallelInputSchema,
+} from '../contracts';
 import { InputError, readDataFile } from '../config/data-file';
 import { checkTemplates } from '../workflows/stage-templates';
 
 const common = { id: z.string().min(1).optional(), taskQueue: z.string().min(1).optional() };
 
 export const RunSpecSchema = z.discriminatedUnion('workflow', [
-  z.object({ workflow: z.literal('parallel'), input: ParallelInputSchema, ...common }).strict(),
+  z.object({ workflow: z.literal('parallel'), input: StrictParallelInputSchema, ...common }).strict(),
   z.object({ workflow: z.literal('pipeline'), input: PipelineInputSchema, ...common }).strict(),
-  z.object({ workflow: z.literal('resumable'), input: ResumableParallelInputSchema, ...common }).strict(),
+  z
+    .object({ workflow: z.literal('resumable'), input: StrictResumableParallelInputSchema, ...common })
+    .strict(),
 ]);
 export type RunSpec = z.input<typeof RunSpecSchema>;
 export type WorkflowKind = RunSpec['workflow'];

@@ -4,7 +4,7 @@
  * Each validates its input first: a bad input fails the workflow at once with
  * a non-retryable error naming the field, never a workflow-task retry loop.
  */
-import { continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
   type ParallelInput,
@@ -14,12 +14,14 @@ import {
   type ResumableParallelInput,
   ResumableParallelInputSchema,
   type StepOutcome,
+  StrictParallelInputSchema,
+  StrictResumableParallelInputSchema,
   describeZodError,
 } from '../contracts';
 import { executePipeline, executeStepsParallel, progressBoard } from './lib';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
 import { parseUniqueSpecs, runResumableWindow } from './lib/resumable';
-import { invalidInput, resolveLimit } from './lib/steps';
+import { STRICT_STEP_SPECS, invalidInput, resolveLimit } from './lib/steps';
 import { checkTemplates, stageFromTemplate } from './stage-templates';
 
 export { progressQuery } from './lib';
@@ -33,7 +35,8 @@ function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output
 }
 
 export async function parallelWorkflow(input: ParallelInput): Promise<StepOutcome[]> {
-  const { specs, ...options } = parseInput(ParallelInputSchema, input);
+  const schema = patched(STRICT_STEP_SPECS) ? StrictParallelInputSchema : ParallelInputSchema;
+  const { specs, ...options } = parseInput(schema, input);
   return executeStepsParallel(specs, options);
 }
 
@@ -71,7 +74,10 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
     checkpointId = workflowInfo().workflowId,
     carriedFailures = [],
     ...options
-  } = parseInput(ResumableParallelInputSchema, input);
+  } = parseInput(
+    patched(STRICT_STEP_SPECS) ? StrictResumableParallelInputSchema : ResumableParallelInputSchema,
+    input,
+  );
   const run = await runResumableWindow(parseUniqueSpecs(specs), checkpointId, options, carriedFailures);
   if ('outcomes' in run) return run.outcomes;
   // The checkpoint holds this window's successes; the next execution starts from it with a fresh history.

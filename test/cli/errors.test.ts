@@ -58,6 +58,11 @@ describe('a bad spec file', () => {
       /: invalid input\.stages\.0\.prompt: bad template/,
     ],
     [
+      'an unknown field in a step spec (a misspelt maxSteps)',
+      '{"workflow":"parallel","input":{"specs":[{"taskId":"a","agent":"x","prompt":"p","maxStep":3}]}}',
+      /: invalid input\.specs\.0: Unrecognized key\(s\) in object: 'maxStep'$/,
+    ],
+    [
       'an unknown key',
       '{"workflow":"parallel","input":{"specs":[]},"extras":1}',
       /Unrecognized key\(s\) in object: 'extras'/,

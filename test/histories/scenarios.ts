@@ -78,6 +78,19 @@ export const SCENARIOS: Scenario[] = [
     fails: true,
   },
   {
+    // Step specs refuse unknown fields (behind the `strict-step-specs` patch): a misspelt maxSteps.
+    name: 'parallel-unknown-field',
+    workflowType: 'parallelWorkflow',
+    input: { specs: [{ ...spec('a'), maxStep: 3 }] },
+    fails: true,
+  },
+  {
+    // Recorded with step summaries (user metadata) and the `strict-step-specs` marker.
+    name: 'parallel-summaries',
+    workflowType: 'parallelWorkflow',
+    input: { specs: [spec('a'), spec('red'), spec('b')] },
+  },
+  {
     name: 'pipeline',
     workflowType: 'pipelineWorkflow',
     input: {

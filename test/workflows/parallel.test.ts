@@ -91,6 +91,10 @@ describe('parallelWorkflow on the dev server', () => {
     [{ specs: [{ taskId: 'a', agent: '', prompt: 'p' }] }, 'specs.0.agent'],
     [{ specs: [], concurrency: -1 }, 'concurrency'],
     [{ specs: [], extra: true }, 'extra'],
+    [
+      { specs: [{ taskId: 'a', agent: 'explore', prompt: 'p', maxStep: 3 }] },
+      "specs.0: Unrecognized key(s) in object: 'maxStep'",
+    ],
     ['not an object', '(root)'],
   ])('bad input %j fails at once, non-retryable, naming %s', async (input, field) => {
     await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {

@@ -3,6 +3,7 @@ import {
   type ActivityInterfaceFor,
   ApplicationFailure,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
 } from '@temporalio/workflow';
@@ -16,6 +17,7 @@ import {
   type AgentStepSpec,
   AgentStepSpecSchema,
   type AgentStepSpecInput,
+  StrictAgentStepSpecSchema,
   type StepOutcome,
   type StepPolicy,
   describeZodError,
@@ -81,8 +83,12 @@ export function parseSpecs(specs: readonly AgentStepSpecInput[], path = 'specs')
   return specs.map((spec, index) => parseSpec(spec, `${path}.${index}`));
 }
 
+/** The patch behind which step specs refuse unknown fields (runs started before it replay leniently). */
+export const STRICT_STEP_SPECS = 'strict-step-specs';
+
 export function parseSpec(spec: unknown, path: string): AgentStepSpec {
-  const parsed = AgentStepSpecSchema.safeParse(spec);
+  const schema = patched(STRICT_STEP_SPECS) ? StrictAgentStepSpecSchema : AgentStepSpecSchema;
+  const parsed = schema.safeParse(spec);
   if (!parsed.success) throw invalidInput(`${path}.${describeZodError(parsed.error)}`);
   return parsed.data;
 }
