@@ -129,7 +129,7 @@ export async function runWorker(
     await worker.run();
   } finally {
     await connection.close();
-    await store.close?.();
+    await Promise.all([store.close?.(), executor.close?.()]);
   }
 }
 

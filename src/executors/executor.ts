@@ -44,6 +44,8 @@ export interface StepContext {
 export interface AgentExecutor {
   executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome>;
   concurrencyHint(): number;
+  /** Releases what the executor keeps across steps (MCP servers); called once the worker has stopped. */
+  close?(): Promise<void>;
 }
 
 /** The executor crashed in a way a retry cannot fix (bad config, a scripted `throw`, auth). */

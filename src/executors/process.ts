@@ -4,7 +4,7 @@
  * dies first (see ./supervisor). Shared by the command executor and the LLM
  * executor's `run_shell` tool.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { SUPERVISOR_SOURCE, type SpawnFailure, type SupervisedRequest, WORKER_PIPE_FD } from './supervisor';
 
@@ -55,30 +55,61 @@ export function allowListedEnv(allowed: readonly string[], source: NodeJS.Proces
   return env;
 }
 
+/** A program started under the supervisor (see ./supervisor), with the handles its owner needs. */
+export interface SupervisedProcess {
+  /** The supervisor, which to its owner is the program: same stdio, same exit. */
+  child: ChildProcessWithoutNullStreams;
+  /** The worker's end of the pipe; destroying it makes the supervisor kill the group. */
+  workerPipe: Socket;
+  /** The supervisor's report when the program could not be started, else empty. */
+  spawnReport(): string;
+  /** Signals the whole process group: the program and everything it started. */
+  killTree(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Starts `argv` in a new process group led by the supervisor, so one kill of
+ * the negative pid reaches every descendant, and fd 3 is the pipe whose
+ * closing tells the supervisor the worker is gone.
+ */
+export function spawnSupervised(request: Pick<ProcessRequest, 'argv' | 'cwd' | 'env'>): SupervisedProcess {
+  const supervised: SupervisedRequest = {
+    argv: request.argv,
+    cwd: request.cwd,
+    env: request.env,
+    killGraceMs: KILL_GRACE_MS,
+  };
+  const child = spawn(process.execPath, ['-e', SUPERVISOR_SOURCE, JSON.stringify(supervised)], {
+    cwd: request.cwd,
+    env: request.env,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+  }) as ChildProcessWithoutNullStreams;
+  const workerPipe = child.stdio[WORKER_PIPE_FD] as unknown as Socket;
+  let report = '';
+  workerPipe.on('data', (chunk: Buffer) => (report += chunk.toString()));
+  workerPipe.on('error', () => {});
+  return {
+    child,
+    workerPipe,
+    spawnReport: () => report,
+    killTree(signal) {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // ESRCH: the group is already gone.
+      }
+    },
+  };
+}
+
 export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     if (request.signal.aborted) {
       reject(request.signal.reason);
       return;
     }
-    const supervised: SupervisedRequest = {
-      argv: request.argv,
-      cwd: request.cwd,
-      env: request.env,
-      killGraceMs: KILL_GRACE_MS,
-    };
-    // The supervisor leads a new process group that the program joins, so one kill of the negative pid
-    // reaches every descendant; fd 3 is the pipe whose closing tells it the worker is gone.
-    const child = spawn(process.execPath, ['-e', SUPERVISOR_SOURCE, JSON.stringify(supervised)], {
-      cwd: request.cwd,
-      env: request.env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-    });
-    const workerPipe = child.stdio[WORKER_PIPE_FD] as Socket;
-    let spawnReport = '';
-    workerPipe.on('data', (chunk: Buffer) => (spawnReport += chunk.toString()));
-    workerPipe.on('error', () => {});
+    const { child, workerPipe, spawnReport, killTree } = spawnSupervised(request);
     const stdout: Buffer[] = [];
     let kept = 0;
     let droppedBytes = 0;
@@ -87,13 +118,6 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
     let exited = false;
     let escalation: NodeJS.Timeout | undefined;
 
-    const killTree = (signal: NodeJS.Signals) => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, signal);
-      } catch {
-        // ESRCH: the group is already gone.
-      }
-    };
     const terminate = () => {
       killTree('SIGTERM');
       escalation ??= setTimeout(() => killTree('SIGKILL'), KILL_GRACE_MS);
@@ -142,7 +166,7 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
     child.on('close', (exitCode, exitSignal) =>
       finish(() => {
         if (request.signal.aborted) reject(request.signal.reason);
-        else if (spawnReport) reject(spawnError(spawnReport, request.argv[0]));
+        else if (spawnReport()) reject(spawnError(spawnReport(), request.argv[0]));
         else
           resolve({
             exitCode,
@@ -169,7 +193,7 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
 }
 
 /** The error spawning the program would have thrown in this process (`code` ENOENT, EACCES, ...). */
-function spawnError(report: string, program: string): NodeJS.ErrnoException {
+export function spawnError(report: string, program: string): NodeJS.ErrnoException {
   let failure: SpawnFailure;
   try {
     failure = JSON.parse(report) as SpawnFailure;

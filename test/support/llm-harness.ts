@@ -118,6 +118,7 @@ export function fakeExecutor(
   server: FakeServer,
   workspace: string,
   config: LlmConfigFile = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<LlmExecutor> {
   return LlmExecutor.create(
     {
@@ -130,7 +131,7 @@ export function fakeExecutor(
         ...config.providers,
       },
     },
-    { source: 'test config', env: { FAKE_KEY } },
+    { source: 'test config', env: { ...env, FAKE_KEY } },
   );
 }
 

@@ -36,8 +36,10 @@ export interface WorkerProcess {
 const live = new Set<ChildProcess>();
 const READY_TIMEOUT_MS = 30_000;
 
+/** `env` adds variables to the worker's environment (jest's own `process.env` does not reach children). */
 export async function startWorkerProcess(
   config: Omit<WorkerProcessConfig, 'address' | 'bundlePath'>,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<WorkerProcess> {
   const full: WorkerProcessConfig = {
     ...config,
@@ -53,7 +55,7 @@ export async function startWorkerProcess(
       join(__dirname, 'worker-process-main.ts'),
       JSON.stringify(full),
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   live.add(child);
   const exited = new Promise<void>((resolve) =>

@@ -7,6 +7,12 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../config/data-file';
+import {
+  McpServerConfigSchema,
+  McpServerNameSchema,
+  type McpServerSettings,
+  resolveMcpServers,
+} from './mcp/config';
 import { type AgentProfile, ProfileOverrideSchema, mergeProfiles } from './profiles';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -33,6 +39,8 @@ export const LlmConfigFileSchema = z
     /** Wall-clock limit of one step attempt (all its rounds); a step that exceeds it is retried. */
     timeoutMs: z.number().int().positive().optional(),
     providers: z.record(ProviderConfigSchema).optional(),
+    /** MCP servers by name; an agent lists the ones it may use (see ./mcp). */
+    mcpServers: z.record(McpServerNameSchema, McpServerConfigSchema).optional(),
     agents: z.record(ProfileOverrideSchema).optional(),
   })
   .strict();
@@ -56,6 +64,8 @@ export interface LlmSettings {
   timeoutMs: number;
   profiles: Record<string, ResolvedProfile>;
   providers: Record<string, ProviderSettings>;
+  /** The servers some agent uses; others are not started, and need no variables set. */
+  mcpServers: Record<string, McpServerSettings>;
 }
 
 /** The vendors' own endpoints, keyed and located by their SDKs' usual variables. */
@@ -89,6 +99,13 @@ export function resolveLlmSettings(
         `${source}: agent "${agent}" has no model; set model: in the config file (or in the agent), or TAO_LLM_MODEL`,
       );
     }
+    for (const server of profile.mcpServers ?? []) {
+      if (!file.mcpServers?.[server]) {
+        throw new InputError(
+          `${source}: agent "${agent}" lists MCP server "${server}", which is not under mcpServers; known: ${Object.keys(file.mcpServers ?? {}).join(', ') || 'none'}`,
+        );
+      }
+    }
     profiles[agent] = { ...profile, provider, model };
   }
   // Only providers some agent uses need a key: an unused vendor must not stop the worker.
@@ -100,12 +117,18 @@ export function resolveLlmSettings(
       );
     }
   }
+  const workspace = resolve(file.workspace ?? env.TAO_LLM_WORKSPACE ?? '.');
+  const usedServers = new Set(Object.values(profiles).flatMap((p) => p.mcpServers ?? []));
+  const mcpServers = Object.fromEntries(
+    Object.entries(file.mcpServers ?? {}).filter(([name]) => usedServers.has(name)),
+  );
   return {
-    workspace: resolve(file.workspace ?? env.TAO_LLM_WORKSPACE ?? '.'),
+    workspace,
     concurrency: file.concurrency ?? DEFAULT_LLM_CONCURRENCY,
     timeoutMs: file.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     profiles,
     providers,
+    mcpServers: resolveMcpServers(mcpServers, { source, workspace, env }),
   };
 }
 

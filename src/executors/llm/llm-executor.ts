@@ -29,6 +29,7 @@ import {
   withToolResult,
   withTurn,
 } from './resume';
+import { McpServers } from './mcp/servers';
 import { type Toolbox, createToolbox } from './tools';
 import { Workspace } from './workspace';
 
@@ -62,11 +63,15 @@ export interface LlmStepProgress {
 export class LlmExecutor implements AgentExecutor {
   /** One client per provider, reused across steps for connection keep-alive. */
   private readonly providers = new Map<string, ChatProvider>();
+  /** Started on first use and shared by every step of this worker. */
+  private readonly mcp: McpServers;
 
   private constructor(
     private readonly settings: LlmSettings,
     private readonly workspace: Workspace,
-  ) {}
+  ) {
+    this.mcp = new McpServers(settings.mcpServers);
+  }
 
   /** Resolves settings (file over env) and opens the workspace; every mistake is an {@link InputError}. */
   static async create(
@@ -94,6 +99,11 @@ export class LlmExecutor implements AgentExecutor {
     return this.settings.concurrency;
   }
 
+  /** Stops the MCP servers this worker started. */
+  close(): Promise<void> {
+    return this.mcp.close();
+  }
+
   async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
     const profile = this.settings.profiles[spec.agent];
     if (!profile) {
@@ -105,7 +115,8 @@ export class LlmExecutor implements AgentExecutor {
     const started = Date.now();
     const deadline = AbortSignal.timeout(this.settings.timeoutMs);
     const signal = AbortSignal.any([context.signal, deadline]);
-    const toolbox = createToolbox(this.workspace, profile.tools);
+    const mcpTools = profile.mcpServers?.length ? await this.mcp.toolsFor(profile.mcpServers, signal) : [];
+    const toolbox = createToolbox(this.workspace, profile.tools, mcpTools);
     const system = systemPrompt(profile, spec);
     const key = conversationKey({
       taskId: spec.taskId,

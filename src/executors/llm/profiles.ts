@@ -17,6 +17,8 @@ export const ProfileOverrideSchema = z
     /** Unset means the provider's default; some reasoning models reject any other value. */
     temperature: z.number().min(0).max(2),
     tools: z.array(z.enum(TOOL_NAMES)),
+    /** Names under the config's `mcpServers` whose tools join `tools`, as `<server>__<tool>`. */
+    mcpServers: z.array(z.string().min(1)),
     /** Tool/model rounds when the step sets no `maxSteps`. */
     maxSteps: z.number().int().min(1),
     /** Output tokens per model call (Anthropic requires a value; default 4096 there). */

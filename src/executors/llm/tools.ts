@@ -12,6 +12,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import picomatch from 'picomatch';
 import { z } from 'zod/v4';
+import { NonRetryableStepError, RetryableStepError } from '../executor';
 import { allowListedEnv, runProcess } from '../process';
 import type { ToolCall, ToolResult, ToolSpec } from './chat';
 import type { Workspace } from './workspace';
@@ -47,7 +48,17 @@ interface Tool {
 }
 
 /** A tool result the model should read as a failure (bad arguments, missing file, refused path). */
-class ToolError extends Error {}
+export class ToolError extends Error {}
+
+/**
+ * A tool from outside the built-in set (an MCP server's), offered beside them.
+ * `invoke` throws a {@link ToolError} for what the model should hear about,
+ * and a step error (retryable or not) when the step itself cannot go on.
+ */
+export interface ExternalTool {
+  spec: ToolSpec;
+  invoke(input: unknown, signal: AbortSignal): Promise<string>;
+}
 
 function defineTool<S extends z.ZodType>(
   description: string,
@@ -210,28 +221,40 @@ const TOOLS: Record<ToolName, Tool> = {
 export interface Toolbox {
   /** What the model is offered; empty when the profile allows no tools. */
   readonly specs: ToolSpec[];
-  /** Runs one call. Tool failures become error results for the model; only cancellation throws. */
+  /**
+   * Runs one call. Tool failures become error results for the model; only
+   * cancellation and step errors (an MCP server gone, or misconfigured) throw.
+   */
   run(call: ToolCall, signal: AbortSignal): Promise<ToolResult>;
 }
 
-export function createToolbox(workspace: Workspace, allowed: readonly ToolName[]): Toolbox {
-  const names = TOOL_NAMES.filter((name) => allowed.includes(name));
+export function createToolbox(
+  workspace: Workspace,
+  allowed: readonly ToolName[],
+  external: readonly ExternalTool[] = [],
+): Toolbox {
+  const tools = new Map<string, ExternalTool>();
+  for (const name of TOOL_NAMES.filter((name) => allowed.includes(name))) {
+    const tool = TOOLS[name];
+    tools.set(name, {
+      spec: { name, description: tool.description, parameters: tool.parameters },
+      invoke: (input, signal) => tool.invoke(input, workspace, signal),
+    });
+  }
+  for (const tool of external) tools.set(tool.spec.name, tool);
   return {
-    specs: names.map((name) => ({
-      name,
-      description: TOOLS[name].description,
-      parameters: TOOLS[name].parameters,
-    })),
+    specs: [...tools.values()].map((tool) => tool.spec),
     async run(call, signal) {
-      const tool = (names as readonly string[]).includes(call.name)
-        ? TOOLS[call.name as ToolName]
-        : undefined;
+      const tool = tools.get(call.name);
       try {
         if (!tool)
-          throw new ToolError(`no tool "${call.name}" here; available: ${names.join(', ') || 'none'}`);
-        return { callId: call.id, content: await tool.invoke(call.input, workspace, signal), isError: false };
+          throw new ToolError(
+            `no tool "${call.name}" here; available: ${[...tools.keys()].join(', ') || 'none'}`,
+          );
+        return { callId: call.id, content: await tool.invoke(call.input, signal), isError: false };
       } catch (error) {
-        if (signal.aborted) throw error;
+        if (signal.aborted || error instanceof RetryableStepError || error instanceof NonRetryableStepError)
+          throw error;
         return { callId: call.id, content: `error: ${describeToolFailure(error)}`, isError: true };
       }
     },
