@@ -1,8 +1,10 @@
 /**
  * The a3s on-disk checkpoint format (snake_case JSON), so checkpoints written
  * by the Rust implementation resume here and vice versa. Unknown fields from
- * newer writers are ignored; a missing `schema_version` means version 0.
+ * newer writers are ignored when reading and kept when rewriting; a missing
+ * `schema_version` means version 0.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { type WorkflowCheckpoint, describeZodError } from '../contracts';
 import { CheckpointUnreadableError, ensureLoadable } from './session-store';
@@ -78,8 +80,48 @@ export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
   });
 }
 
-export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint): string {
-  const doc = {
+/**
+ * The a3s JSON of `checkpoint`. Given the text it replaces, what TAO does not
+ * know in it is carried over: top-level fields, and the extra fields of each
+ * step (a3s's `result_receipt`) and of its outcome, for the steps whose
+ * outcome is unchanged. A step TAO ran again drops them: a receipt binds the
+ * old result, and would not match the new one.
+ */
+export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint, previous?: string): string {
+  const doc = encodeDocument(checkpoint);
+  const before = previous === undefined ? undefined : parseObject(previous);
+  if (!before) return JSON.stringify(doc, null, 2);
+  const oldSteps = new Map<string, Record<string, unknown>>();
+  for (const step of Array.isArray(before.steps) ? before.steps : []) {
+    if (isObject(step) && typeof step.task_id === 'string') oldSteps.set(step.task_id, step);
+  }
+  const steps = doc.steps.map((step) => {
+    const old = oldSteps.get(step.task_id);
+    if (!old || !isObject(old.outcome) || !sameOutcome(old.outcome, step.outcome)) return step;
+    return { ...old, ...step, outcome: { ...old.outcome, ...step.outcome } };
+  });
+  return JSON.stringify({ ...before, ...doc, steps }, null, 2);
+}
+
+/** Equal in every field TAO writes (what a3s wrote as absent or null counts as TAO's null). */
+function sameOutcome(old: Record<string, unknown>, now: Record<string, unknown>): boolean {
+  return Object.entries(now).every(([field, value]) => isDeepStrictEqual(old[field] ?? null, value ?? null));
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function encodeDocument(checkpoint: WorkflowCheckpoint) {
+  return {
     schema_version: checkpoint.schemaVersion,
     workflow_id: checkpoint.workflowId,
     steps: checkpoint.steps.map(({ taskId, outcome }) => ({
@@ -107,5 +149,4 @@ export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint): string {
     })),
     checkpoint_ms: checkpoint.checkpointMs,
   };
-  return JSON.stringify(doc, null, 2);
 }

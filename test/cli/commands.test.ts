@@ -157,9 +157,9 @@ describe('tao checkpoint', () => {
       const run = await tao(['run', file, ...server(), '--task-queue', taskQueue]);
       expect(run.code).toBe(1);
     });
-    // Something unreadable next to it: listed with the reason, and removable.
-    await mkdir(store.folder, { recursive: true });
-    writeFileSync(join(store.folder, 'broken.json'), '{ not json');
+    // Something unreadable in the legacy layout next to it: listed with the reason, and removable.
+    await mkdir(store.legacyFolder, { recursive: true });
+    writeFileSync(join(store.legacyFolder, 'broken.json'), '{ not json');
     const ref = ['--store', `file:${storeDir}`];
 
     const list = await tao(['checkpoint', 'list', '--json', ...ref]);

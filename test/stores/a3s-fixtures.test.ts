@@ -46,6 +46,9 @@ const EXPECTED: Record<string, Expectation> = {
       expect(c.steps[0]!.outcome).not.toHaveProperty('source_anchors');
     },
   },
+  'a3s-9.1.3-with-receipt.json': {
+    loads: (c) => expect(c.steps.map((s) => [s.taskId, s.outcome.output])).toEqual([['a', 'rust:a']]),
+  },
   'future-schema.json': { rejected: /schema version 2 is newer than 1/ },
   'task-id-mismatch.json': { rejected: /step t1 holds an outcome for task t2/ },
   'not-json.json': { rejected: /not JSON/ },

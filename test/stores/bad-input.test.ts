@@ -26,7 +26,7 @@ describe('bad input gets one clear line naming the problem and the fix', () => {
     writeFileSync(file, 'precious');
     const failure = (await createStore(`file:${file}`).catch((e: Error) => e)) as Error;
     expect(failure.message).toMatch(
-      /^file checkpoint store cannot write to .*not-a-dir\/workflow_checkpoints \(ENOTDIR\); fix its permissions or choose another folder with --store file:<dir>$/,
+      /^file checkpoint store cannot write to .*not-a-dir\/v1\/workflow_checkpoints \(ENOTDIR\); fix its permissions or choose another folder with --store file:<dir>$/,
     );
     oneLine(failure.message);
 
@@ -35,7 +35,7 @@ describe('bad input gets one clear line naming the problem and the fix', () => {
       const locked = join(dir, 'locked');
       await createStore(`file:${locked}`);
       chmodSync(locked, 0o500);
-      chmodSync(join(locked, 'workflow_checkpoints'), 0o500);
+      chmodSync(join(locked, 'v1', 'workflow_checkpoints'), 0o500);
       await expect(createStore(`file:${locked}`)).rejects.toThrow(/cannot write to .*\(EACCES\)/);
     }
   });

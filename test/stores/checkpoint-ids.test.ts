@@ -64,8 +64,9 @@ describe.each(stores)('%s store', (kind, open) => {
       }
       if (kind === 'file') {
         // Nothing escaped: the only entry the store made is its folder, holding one file per id.
-        expect(readdirSync(dir())).toEqual(['workflow_checkpoints']);
-        expect(readdirSync(`${dir()}/workflow_checkpoints`)).toHaveLength(SAFE_BUT_HOSTILE.length);
+        expect(readdirSync(dir())).toEqual(['v1']);
+        expect(readdirSync(`${dir()}/v1`)).toEqual(['workflow_checkpoints']);
+        expect(readdirSync(`${dir()}/v1/workflow_checkpoints`)).toHaveLength(SAFE_BUT_HOSTILE.length);
       }
     } finally {
       await close?.();

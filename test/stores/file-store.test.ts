@@ -1,6 +1,7 @@
 import {
   chmodSync,
   copyFileSync,
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -11,6 +12,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { echoed } from '../support/specs';
 import { checkpointOf, describeSessionStoreContract } from './store-contract';
@@ -34,15 +36,17 @@ describe('file store on disk', () => {
     subject = tempStore();
   });
   afterEach(() => subject.cleanup());
-  const folder = () => join(subject.dir, 'workflow_checkpoints');
+  const folder = () => join(subject.dir, 'v1', 'workflow_checkpoints');
+  const legacyFolder = () => join(subject.dir, 'workflow_checkpoints');
 
-  test('writes the a3s format, pretty-printed, at <dir>/workflow_checkpoints/<safe id>.json, no temp files left', async () => {
+  test('writes the a3s 9.1.3 format, pretty-printed, at <dir>/v1/workflow_checkpoints/id_<base64url id>.json, no temp files left', async () => {
     await subject.store.save(
       'team/run..1',
       checkpointOf('team/run..1', [{ ...echoed('a', 'out'), structured: { v: 1 } }], 7),
     );
-    expect(readdirSync(folder())).toEqual(['team_run_1.json']);
-    const text = readFileSync(join(folder(), 'team_run_1.json'), 'utf8');
+    expect(readdirSync(subject.dir)).toEqual(['v1']);
+    expect(readdirSync(folder())).toEqual(['id_dGVhbS9ydW4uLjE.json']);
+    const text = readFileSync(join(folder(), 'id_dGVhbS9ydW4uLjE.json'), 'utf8');
     expect(text).toContain('\n  "schema_version": 1');
     expect(JSON.parse(text)).toEqual({
       schema_version: 1,
@@ -69,43 +73,100 @@ describe('file store on disk', () => {
     chmodSync(subject.dir, 0o755);
     chmodSync(folder(), 0o755);
     await subject.store.save('private-run', checkpointOf('private-run', [echoed('a', 'secret prompt')]));
-    expect(statSync(subject.dir).mode & 0o777).toBe(0o700);
-    expect(statSync(folder()).mode & 0o777).toBe(0o700);
-    expect(statSync(join(folder(), 'private-run.json')).mode & 0o777).toBe(0o600);
+    for (const dir of [subject.dir, join(subject.dir, 'v1'), folder()]) {
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+    }
+    expect(statSync(join(folder(), 'id_cHJpdmF0ZS1ydW4.json')).mode & 0o777).toBe(0o600);
   });
 
-  test('a checkpoint written by a3s loads', async () => {
-    copyFileSync(join(FIXTURES, 'v1-two-steps.json'), join(await ensureFolder(), 'wf-1.json'));
-    expect((await subject.store.load('wf-1'))!.steps.map((s) => s.outcome.output)).toEqual([
-      'cached-a',
-      'cached-b',
+  test('a checkpoint in the legacy layout loads, moves to v1 on its next save, and goes with rm from both', async () => {
+    mkdirSync(legacyFolder());
+    const legacyFile = join(legacyFolder(), 'wf-1.json');
+    copyFileSync(join(FIXTURES, 'v1-two-steps.json'), legacyFile);
+    const loaded = (await subject.store.load('wf-1'))!;
+    expect(loaded.steps.map((s) => s.outcome.output)).toEqual(['cached-a', 'cached-b']);
+    expect(await subject.store.list()).toEqual([
+      { checkpointId: 'wf-1', steps: 2, checkpointMs: expect.any(Number) },
     ]);
+
+    const grown = checkpointOf('wf-1', [...loaded.steps.map((s) => s.outcome), echoed('c', 'new')]);
+    expect(await subject.store.save('wf-1', grown)).toBe('saved');
+    expect(readdirSync(folder())).toEqual(['id_d2YtMQ.json']);
+    expect(readFileSync(legacyFile)).toEqual(readFileSync(join(FIXTURES, 'v1-two-steps.json')));
+    expect((await subject.store.load('wf-1'))!.steps).toHaveLength(3);
+    // Listed once, as the v1 file that loads read.
+    expect(await subject.store.list()).toEqual([
+      { checkpointId: 'wf-1', steps: 3, checkpointMs: expect.any(Number) },
+    ]);
+
+    await subject.store.delete('wf-1');
+    expect(readdirSync(folder())).toEqual([]);
+    expect(readdirSync(legacyFolder())).toEqual([]);
+    expect(await subject.store.load('wf-1')).toBeUndefined();
+  });
+
+  test('a store written by a3s-code-core 9.1.3 itself loads and lists', async () => {
+    cpSync(join(FIXTURES, 'a3s-9.1.3-store'), subject.dir, { recursive: true });
+    const loaded = (await subject.store.load('review/run-7'))!;
+    expect(loaded.steps.map((s) => [s.taskId, s.outcome.output])).toEqual([
+      ['review-a', 'rust:review-a'],
+      ['explore-a', 'rust:explore-a'],
+    ]);
+    expect(await subject.store.list()).toEqual([{ checkpointId: 'review/run-7', steps: 2, checkpointMs: 1 }]);
+  });
+
+  test("an append keeps a3s's result_receipt for steps it did not change, and drops it from a step run again", async () => {
+    mkdirSync(folder(), { recursive: true });
+    const file = join(folder(), 'id_d2YtMQ.json');
+    const fixture = join(FIXTURES, 'a3s-9.1.3-with-receipt.json');
+    copyFileSync(fixture, file);
+    const receipt = JSON.parse(readFileSync(fixture, 'utf8')).steps[0].result_receipt;
+    const loaded = (await subject.store.load('wf-1'))!;
+    expect(loaded.steps.map((s) => [s.taskId, s.outcome.output])).toEqual([['a', 'rust:a']]);
+
+    const a = loaded.steps[0]!.outcome;
+    await subject.store.save('wf-1', checkpointOf('wf-1', [a, echoed('b', 'tao:b')], 2));
+    const appended = JSON.parse(readFileSync(file, 'utf8'));
+    expect(appended.steps.map((s: { task_id: string }) => s.task_id)).toEqual(['a', 'b']);
+    expect(appended.steps[0].result_receipt).toEqual(receipt);
+    expect(appended.steps[1]).not.toHaveProperty('result_receipt');
+
+    await subject.store.save(
+      'wf-1',
+      checkpointOf('wf-1', [{ ...a, output: 'tao:a' }, echoed('b', 'tao:b')], 3),
+    );
+    expect(JSON.parse(readFileSync(file, 'utf8')).steps[0]).not.toHaveProperty('result_receipt');
   });
 
   test('an unreadable file is reported by list and kept aside, not lost, when a new save lands', async () => {
-    const file = join(await ensureFolder(), 'broken.json');
-    writeFileSync(file, '{ not json');
+    mkdirSync(folder(), { recursive: true });
+    writeFileSync(join(folder(), 'id_YnJva2Vu.json'), '{ not json');
     expect(await subject.store.list()).toEqual([
       { checkpointId: 'broken', steps: 0, checkpointMs: 0, unreadable: expect.stringContaining('not JSON') },
     ]);
     expect(await subject.store.save('broken', checkpointOf('broken', [echoed('a', 'new')]))).toBe('saved');
-    const aside = readdirSync(folder()).filter((name) => name.startsWith('broken.json.unreadable-'));
+    const aside = readdirSync(folder()).filter((name) => name.startsWith('id_YnJva2Vu.json.unreadable-'));
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(folder(), aside[0]!), 'utf8')).toBe('{ not json');
     expect((await subject.store.load('broken'))!.steps).toHaveLength(1);
   });
 
-  test('ids the a3s file-name rule maps to one file are kept apart: the second is refused, not mixed up', async () => {
+  test('ids the legacy file-name rule mapped to one file get one each; a legacy file belongs only to the id it records', async () => {
     await subject.store.save('a/b', checkpointOf('a/b', [echoed('x', 'from a/b')]));
     expect(await subject.store.load('a\\b')).toBeUndefined();
-    await expect(subject.store.save('a\\b', checkpointOf('a\\b', [echoed('y', 'other')]))).rejects.toThrow(
-      /checkpoint id "a\\b" maps to the same file as "a\/b" .*use ids that differ/,
-    );
+    await subject.store.save('a\\b', checkpointOf('a\\b', [echoed('y', 'from a\\b')]));
     expect((await subject.store.load('a/b'))!.steps[0]!.outcome.output).toBe('from a/b');
-  });
+    expect((await subject.store.load('a\\b'))!.steps[0]!.outcome.output).toBe('from a\\b');
 
-  async function ensureFolder(): Promise<string> {
-    await subject.store.ensureWritable();
-    return folder();
-  }
+    // A legacy file recording p/q is p/q's, not that of p\\q, which the legacy rule maps to the same name.
+    mkdirSync(legacyFolder());
+    writeFileSync(
+      join(legacyFolder(), 'p_q.json'),
+      encodeA3sCheckpoint(checkpointOf('p/q', [echoed('z', 'p/q')])),
+    );
+    expect(await subject.store.load('p\\q')).toBeUndefined();
+    await subject.store.delete('p\\q');
+    expect(readdirSync(legacyFolder())).toEqual(['p_q.json']);
+    expect((await subject.store.load('p/q'))!.steps[0]!.outcome.output).toBe('p/q');
+  });
 });

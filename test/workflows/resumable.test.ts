@@ -1,5 +1,5 @@
 import type { Progress } from '../../src/workflows/lib';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type StepOutcome, WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
@@ -113,6 +113,31 @@ describe('resumableParallelWorkflow on the dev server', () => {
       expect(result.map((o) => o.output)).toEqual(['do b', 'cached a']);
       expect(executor.started).toEqual(['b']);
     });
+  });
+
+  test('a store written by a3s-code-core 9.1.3 resumes: its two steps are served, only the new one runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tao-a3s-store-'));
+    try {
+      cpSync(join(FIXTURES, 'a3s-9.1.3-store'), dir, { recursive: true });
+      const executor = new RecordingExecutor(new ScriptExecutor());
+      const store = new FileSessionStore(dir);
+      await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+        const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('a3s-store'),
+          args: [
+            { checkpointId: 'review/run-7', specs: [spec('explore-a'), spec('review-a'), spec('fix-a')] },
+          ],
+        });
+        expect(result.map((o) => o.output)).toEqual(['rust:explore-a', 'rust:review-a', 'do fix-a']);
+        expect(executor.started).toEqual(['fix-a']);
+      });
+      // Complete, so the checkpoint is gone, from the layout a3s wrote it in.
+      expect(await store.load('review/run-7')).toBeUndefined();
+      expect(readdirSync(join(dir, 'v1', 'workflow_checkpoints'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe('unreadable checkpoints re-run every step and say so (SPEC 10)', () => {
