@@ -57,7 +57,12 @@ export function failedOutcome(taskId: string, agent: string, message: string): S
 /** The newest checkpoint schema this build writes and reads. */
 export const WORKFLOW_CHECKPOINT_SCHEMA_VERSION = 1;
 
-export const CheckpointStepSchema = z.object({ taskId: nonEmpty, outcome: StepOutcomeSchema });
+export const CheckpointStepSchema = z.object({
+  taskId: nonEmpty,
+  outcome: StepOutcomeSchema,
+  /** The digest of the spec that produced the outcome (see workflows/lib/spec-digest); absent from older writers. */
+  specDigest: z.string().optional(),
+});
 export type CheckpointStep = z.infer<typeof CheckpointStepSchema>;
 
 export const WorkflowCheckpointSchema = z.object({
@@ -103,6 +108,12 @@ export const ResumableParallelInputSchema = ParallelInputSchema.extend({
    * does all the work again; `fail` runs nothing and fails every step instead.
    */
   onUnreadableCheckpoint: z.enum(['rerun', 'fail']).optional(),
+  /**
+   * A checkpointed step whose spec changed since: `rerun` (default) runs it
+   * again, with a warning in progress; `fail` runs nothing and fails every
+   * step, as a3s does on a stale result identity.
+   */
+  onStaleCheckpoint: z.enum(['rerun', 'fail']).optional(),
   /** Set by the workflow itself when it continues as new: steps that already failed in this run. */
   carriedFailures: z.array(StepOutcomeSchema).optional(),
 }).strict();

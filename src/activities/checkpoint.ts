@@ -32,12 +32,20 @@ export function createCheckpointActivities(
       });
       const base = existing?.steps ?? [];
       if (base.length < savedCount) return 'missing-base';
-      // Union by taskId: a retried append whose first attempt landed changes nothing.
-      const known = new Set(base.map((step) => step.taskId));
+      // Union by taskId: a retried append whose first attempt landed changes nothing. A step
+      // recorded for another spec (its spec changed, so the run did it again) is replaced in place.
+      const appended = new Map(steps.map((step) => [step.taskId, step]));
+      const merged = base.map((old) => {
+        const next = appended.get(old.taskId);
+        if (!next) return old;
+        appended.delete(old.taskId);
+        const respecified = next.specDigest && old.specDigest && next.specDigest !== old.specDigest;
+        return respecified ? next : old;
+      });
       return store.save(checkpointId, {
         schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
         workflowId: checkpointId,
-        steps: [...base, ...steps.filter((step) => !known.has(step.taskId))],
+        steps: [...merged, ...appended.values()],
         checkpointMs: Date.now(),
       });
     },

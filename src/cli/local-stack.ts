@@ -54,7 +54,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   installWorkerLogging(options.logLevel);
   const { cli } = ensureTemporalBinaries();
   const unlock = await lockDbFile(options.dbFile);
-  const cleanups: (() => Promise<void>)[] = [unlock, async () => store.close?.(), async () => executor.close?.()];
+  const cleanups: (() => Promise<void>)[] = [
+    unlock,
+    async () => store.close?.(),
+    async () => executor.close?.(),
+  ];
   // Newest first, and every one even if an earlier one fails: a server left behind would hold the db lock.
   const stop = async () => {
     const failures: unknown[] = [];

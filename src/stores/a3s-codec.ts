@@ -31,7 +31,14 @@ const A3sOutcomeSchema = z.object({
 const A3sCheckpointSchema = z.object({
   schema_version: z.number().int().min(0).default(0),
   workflow_id: z.string(),
-  steps: z.array(z.object({ task_id: z.string().min(1), outcome: A3sOutcomeSchema })),
+  steps: z.array(
+    z.object({
+      task_id: z.string().min(1),
+      outcome: A3sOutcomeSchema,
+      // A TAO addition, like usage: the digest of the spec that produced the outcome.
+      spec_digest: z.string().optional(),
+    }),
+  ),
   checkpoint_ms: z.number().int().min(0),
 });
 
@@ -54,8 +61,9 @@ export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
     schemaVersion: raw.schema_version,
     workflowId: raw.workflow_id,
     checkpointMs: raw.checkpoint_ms,
-    steps: raw.steps.map(({ task_id, outcome }) => ({
+    steps: raw.steps.map(({ task_id, outcome, spec_digest }) => ({
       taskId: task_id,
+      ...(spec_digest !== undefined ? { specDigest: spec_digest } : {}),
       outcome: {
         taskId: outcome.task_id,
         sessionId: outcome.session_id,
@@ -124,8 +132,9 @@ function encodeDocument(checkpoint: WorkflowCheckpoint) {
   return {
     schema_version: checkpoint.schemaVersion,
     workflow_id: checkpoint.workflowId,
-    steps: checkpoint.steps.map(({ taskId, outcome }) => ({
+    steps: checkpoint.steps.map(({ taskId, outcome, specDigest }) => ({
       task_id: taskId,
+      ...(specDigest !== undefined ? { spec_digest: specDigest } : {}),
       outcome: {
         task_id: outcome.taskId,
         session_id: outcome.sessionId,

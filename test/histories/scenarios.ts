@@ -4,10 +4,12 @@
  * stages, rejected input); `record.ts` runs them on a dev server and saves the
  * histories, and the replay test replays every one against today's code.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
 import type { ScriptFile } from '../../src/executors/script';
-import { spec } from '../support/specs';
+import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
+import { echoed, spec } from '../support/specs';
 
 export const HISTORY_DIR = __dirname;
 
@@ -41,6 +43,22 @@ function seedFutureSchemaCheckpoint(storeDir: string, checkpointId: string): voi
     join(__dirname, '../fixtures/a3s-checkpoints/future-schema.json'),
     join(dir, `${checkpointId}.json`),
   );
+}
+
+/** A checkpoint holding `a` as produced by another spec than the scenario's (a different digest). */
+function seedStaleCheckpoint(storeDir: string, checkpointId: string): void {
+  const dir = join(storeDir, 'v1', 'workflow_checkpoints');
+  mkdirSync(dir, { recursive: true });
+  const checkpoint = {
+    schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+    workflowId: checkpointId,
+    steps: [
+      { taskId: 'a', outcome: echoed('a', 'from the old prompt'), specDigest: `sha256:${'0'.repeat(64)}` },
+    ],
+    checkpointMs: 1,
+  };
+  const name = `id_${Buffer.from(checkpointId).toString('base64url')}.json`;
+  writeFileSync(join(dir, name), encodeA3sCheckpoint(checkpoint));
 }
 
 const quickRetry = { initialRetryIntervalMs: 100, maximumAttempts: 3 };
@@ -157,6 +175,19 @@ export const SCENARIOS: Scenario[] = [
       onUnreadableCheckpoint: 'fail',
     },
     seedStore: seedFutureSchemaCheckpoint,
+  },
+  {
+    // `a` was checkpointed for another spec: it runs again, with a warning (the `spec-digests` patch).
+    name: 'resumable-stale-rerun',
+    workflowType: 'resumableParallelWorkflow',
+    input: { checkpointId: 'history-stale', specs: [spec('a'), spec('b')] },
+    seedStore: seedStaleCheckpoint,
+  },
+  {
+    name: 'resumable-stale-refuse',
+    workflowType: 'resumableParallelWorkflow',
+    input: { checkpointId: 'history-stale-refuse', specs: [spec('a'), spec('b')], onStaleCheckpoint: 'fail' },
+    seedStore: seedStaleCheckpoint,
   },
 ];
 

@@ -140,6 +140,84 @@ describe('resumableParallelWorkflow on the dev server', () => {
     }
   });
 
+  describe('a checkpointed outcome is bound to the spec that produced it', () => {
+    const red = { tasks: { red: { success: false, output: 'tests red' } } };
+    const original = [spec('a', 'explore', 'check a.ts'), spec('red')];
+    const changed = [spec('a', 'explore', 'check a.ts and b.ts'), spec('red')];
+
+    /** A first run that checkpoints `a` (with its spec's digest) and leaves the checkpoint, as `red` fails. */
+    async function checkpointA(store: SessionStore, checkpointId: string): Promise<string> {
+      await withWorker({ executor: new ScriptExecutor(red), store }, ({ client, taskQueue }) =>
+        client.workflow.execute('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('bind-first'),
+          args: [{ checkpointId, specs: original }],
+        }),
+      );
+      const [step] = (await store.load(checkpointId))!.steps;
+      expect(step).toMatchObject({ taskId: 'a', specDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+      return step!.specDigest!;
+    }
+
+    test('a step whose spec changed runs again, with a warning, and its new outcome replaces the old', async () => {
+      const store = new FileSessionStore(mkdtempSync(join(tmpdir(), 'tao-stale-')));
+      const checkpointId = uniqueId('cp-stale');
+      const firstDigest = await checkpointA(store, checkpointId);
+      const executor = new RecordingExecutor(new ScriptExecutor(red));
+      await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('bind-changed'),
+          args: [{ checkpointId, specs: changed }],
+        });
+        const result: StepOutcome[] = await handle.result();
+        expect(result.map((o) => o.output)).toEqual(['check a.ts and b.ts', 'tests red']);
+        expect(executor.started.sort()).toEqual(['a', 'red']);
+        expect((await handle.query<Progress>('progress')).checkpointWarning).toBe(
+          `checkpoint ${checkpointId}: the spec of a changed since it was checkpointed; running it again`,
+        );
+      });
+      const [step] = (await store.load(checkpointId))!.steps;
+      expect(step!.outcome.output).toBe('check a.ts and b.ts');
+      expect(step!.specDigest).not.toBe(firstDigest);
+
+      // The same spec again: served from the checkpoint, no warning.
+      const again = new RecordingExecutor(new ScriptExecutor(red));
+      await withWorker({ executor: again, store }, async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('bind-same'),
+          args: [{ checkpointId, specs: changed }],
+        });
+        await handle.result();
+        expect(again.started).toEqual(['red']);
+        expect((await handle.query<Progress>('progress')).checkpointWarning).toBeUndefined();
+      });
+    });
+
+    test('onStaleCheckpoint "fail": nothing runs, every step fails naming the changed step, the checkpoint stays', async () => {
+      const store = new MemorySessionStore();
+      const checkpointId = uniqueId('cp-stale-fail');
+      await checkpointA(store, checkpointId);
+      const before = await store.load(checkpointId);
+      const executor = new RecordingExecutor(new ScriptExecutor(red));
+      await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+        const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('bind-refuse'),
+          args: [{ checkpointId, specs: changed, onStaleCheckpoint: 'fail' }],
+        });
+        const message = `checkpoint ${checkpointId} cannot be resumed: stale result identity: the spec of a changed since it was checkpointed`;
+        expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+          ['a', false, message],
+          ['red', false, message],
+        ]);
+        expect(executor.started).toEqual([]);
+      });
+      expect(await store.load(checkpointId)).toEqual(before);
+    });
+  });
+
   describe('unreadable checkpoints re-run every step and say so (SPEC 10)', () => {
     let dir: string;
     beforeEach(() => {

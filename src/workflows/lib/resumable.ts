@@ -1,15 +1,17 @@
-import { executeChild, proxyActivities } from '@temporalio/workflow';
+import { executeChild, patched, proxyActivities } from '@temporalio/workflow';
 import type { CheckpointLoad, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
   type AgentStepSpecInput,
   CheckpointIdSchema,
+  type CheckpointStep,
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
 import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix } from './partition';
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
+import { specDigest } from './spec-digest';
 import {
   type ResumableOptions,
   activityFailureMessage,
@@ -39,14 +41,18 @@ class CheckpointJournal {
 
   constructor(
     private readonly checkpointId: string,
-    private readonly completed: Map<string, StepOutcome>,
+    private readonly completed: Map<string, CheckpointStep>,
     private readonly warn: (message: string) => void,
   ) {
     this.savedCount = completed.size;
   }
 
-  record(outcome: StepOutcome): void {
-    this.completed.set(outcome.taskId, outcome);
+  record(outcome: StepOutcome, specDigest: string | undefined): void {
+    this.completed.set(outcome.taskId, {
+      taskId: outcome.taskId,
+      outcome,
+      ...(specDigest !== undefined ? { specDigest } : {}),
+    });
     if (this.flushQueued) return;
     this.flushQueued = true;
     this.tail = this.tail.then(() => this.flush());
@@ -54,7 +60,7 @@ class CheckpointJournal {
 
   private async flush(): Promise<void> {
     this.flushQueued = false;
-    const steps = [...this.completed].map(([taskId, outcome]) => ({ taskId, outcome }));
+    const steps = [...this.completed.values()];
     try {
       let result = await store.saveCheckpoint(this.checkpointId, {
         savedCount: this.savedCount,
@@ -138,20 +144,50 @@ export async function runResumableWindow(
 ): Promise<WindowResult> {
   const board = progressBoard();
   const loaded = await loadCompleted(checkpointId);
-  if (loaded.status === 'unreadable' && options.onUnreadableCheckpoint === 'fail') {
-    // The caller prefers no work to work that may repeat paid steps; the checkpoint stays for inspection.
-    const message = `checkpoint ${checkpointId} cannot be resumed: ${loaded.reason}`;
+  /** Fails every step without running any; the checkpoint stays for inspection. */
+  const refuse = (message: string): WindowResult => {
     board.checkpointWarning = message;
     for (const spec of specs) board.addStep(spec, 'failed', message);
     return { outcomes: specs.map((spec) => failedOutcome(spec.taskId, spec.agent, message)) };
+  };
+  if (loaded.status === 'unreadable' && options.onUnreadableCheckpoint === 'fail') {
+    // The caller prefers no work to work that may repeat paid steps.
+    return refuse(`checkpoint ${checkpointId} cannot be resumed: ${loaded.reason}`);
   }
   if (loaded.status === 'unreadable') {
     // Fail-safe: do the work again rather than resume from state we cannot interpret.
     board.checkpointWarning = `checkpoint ${checkpointId} unreadable, re-running every step: ${loaded.reason}`;
   }
-  const done = new Map(loaded.status === 'loaded' ? loaded.steps.map((s) => [s.taskId, s.outcome]) : []);
+  // Outcomes are bound to the spec that produced them; runs started before this replay without.
+  const digests = patched('spec-digests')
+    ? new Map(specs.map((spec) => [spec.taskId, specDigest(spec)]))
+    : undefined;
+  const checkpointed = loaded.status === 'loaded' ? loaded.steps : [];
+  const stale = new Set(
+    checkpointed
+      .filter(
+        (step) =>
+          step.specDigest && digests?.has(step.taskId) && digests.get(step.taskId) !== step.specDigest,
+      )
+      .map((step) => step.taskId),
+  );
+  if (stale.size > 0) {
+    const names = [...stale].join(', ');
+    if (options.onStaleCheckpoint === 'fail') {
+      return refuse(
+        `checkpoint ${checkpointId} cannot be resumed: stale result identity: the spec of ${names} changed since it was checkpointed`,
+      );
+    }
+    board.checkpointWarning = `checkpoint ${checkpointId}: the spec of ${names} changed since it was checkpointed; running ${stale.size === 1 ? 'it' : 'them'} again`;
+  }
+  const served = checkpointed.filter((step) => !stale.has(step.taskId));
+  const done = new Map(served.map((s) => [s.taskId, s.outcome]));
   const failed = new Map(carried.map((outcome) => [outcome.taskId, outcome]));
-  const journal = new CheckpointJournal(checkpointId, new Map(done), (w) => board.storeWarnings.push(w));
+  const journal = new CheckpointJournal(
+    checkpointId,
+    new Map(served.map((step) => [step.taskId, step])),
+    (w) => board.storeWarnings.push(w),
+  );
 
   const pending = specs.filter((spec) => !done.has(spec.taskId) && !failed.has(spec.taskId));
   const window = pending.slice(0, options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN);
@@ -167,7 +203,7 @@ export async function runResumableWindow(
     const limit = await resolveLimit(options.concurrency);
     const settled = await runBounded(window, limit, async (spec, index) => {
       const outcome = await runStep(activities, spec, entries[index]!);
-      if (outcome.success) journal.record(outcome);
+      if (outcome.success) journal.record(outcome, digests?.get(spec.taskId));
       return outcome;
     });
     settled.forEach((result, index) => {

@@ -37,6 +37,8 @@ export interface CombinatorOptions {
 /** Resumable runs only: what to do when a checkpoint exists but cannot be read (default `rerun`). */
 export interface ResumableOptions extends CombinatorOptions {
   onUnreadableCheckpoint?: 'rerun' | 'fail';
+  /** A checkpointed step whose spec changed since: run it again (default) or fail the run, as a3s does. */
+  onStaleCheckpoint?: 'rerun' | 'fail';
 }
 
 // LLM steps run for minutes over flaky transports: generous timeouts, a few retries. The heartbeat
