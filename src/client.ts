@@ -18,6 +18,7 @@ import { type RunSpec, RunSpecSchema, type WorkflowKind, runSummary } from './cl
 export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
+export { type RunControlState, cancelStep, pauseRun, resumeRun, setRunConcurrency } from './client/steer';
 export type { Progress } from './workflows/lib/progress';
 export {
   type ConnectionFlags,

@@ -116,6 +116,8 @@ export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   onStaleCheckpoint: z.enum(['rerun', 'fail']).optional(),
   /** Set by the workflow itself when it continues as new: steps that already failed in this run. */
   carriedFailures: z.array(StepOutcomeSchema).optional(),
+  /** Set by the workflow itself when it continues as new while paused (see the `pause` update). */
+  paused: z.boolean().optional(),
 }).strict();
 export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
 

@@ -30,3 +30,12 @@ export function progressLine(progress: Progress, expectedSteps = 0): string {
 export function progressWarnings(progress: Progress): string[] {
   return [...(progress.checkpointWarning ? [progress.checkpointWarning] : []), ...progress.storeWarnings];
 }
+
+/** `paused · concurrency 3`, when the run was steered; else undefined. */
+export function steeringLine(progress: Progress): string | undefined {
+  const parts = [
+    ...(progress.paused ? ['paused: no new step starts until resumed'] : []),
+    ...(progress.concurrency !== undefined ? [`concurrency set to ${progress.concurrency}`] : []),
+  ];
+  return parts.length ? parts.join(' · ') : undefined;
+}

@@ -20,6 +20,7 @@ import {
 } from '../contracts';
 import { executePipeline, executeStepsParallel, progressBoard } from './lib';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
+import { runControls } from './lib/controls';
 import { parseUniqueSpecs, runResumableWindow } from './lib/resumable';
 import { STRICT_STEP_SPECS, invalidInput, resolveLimit } from './lib/steps';
 import { checkTemplates, stageFromTemplate } from './stage-templates';
@@ -27,8 +28,9 @@ import { checkTemplates, stageFromTemplate } from './stage-templates';
 export { progressQuery } from './lib';
 
 function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output<S> {
-  // Register the progress query before anything can fail, so it always answers.
+  // Register the progress query and the steering updates before anything can fail, so they always answer.
   progressBoard();
+  runControls();
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
   return parsed.data;
@@ -73,16 +75,22 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
     specs,
     checkpointId = workflowInfo().workflowId,
     carriedFailures = [],
+    paused = false,
     ...options
   } = parseInput(
     patched(STRICT_STEP_SPECS) ? StrictResumableParallelInputSchema : ResumableParallelInputSchema,
     input,
   );
+  const controls = runControls();
+  controls.paused ||= paused;
   const run = await runResumableWindow(parseUniqueSpecs(specs), checkpointId, options, carriedFailures);
   if ('outcomes' in run) return run.outcomes;
-  // The checkpoint holds this window's successes; the next execution starts from it with a fresh history.
+  // The checkpoint holds this window's successes; the next execution starts from it with a fresh history,
+  // paused if this one was, at the concurrency it was set to.
   return continueAsNew<typeof resumableParallelWorkflow>({
     ...options,
+    ...(controls.concurrency !== undefined ? { concurrency: controls.concurrency } : {}),
+    ...(controls.paused ? { paused: true } : {}),
     specs,
     checkpointId,
     carriedFailures: run.carriedFailures,

@@ -142,6 +142,55 @@ describe('tao start, status, result, cancel', () => {
       expect(again.stderr).toBe(`tao: ${workflowId} is CANCELLED, not running; nothing to cancel\n`);
     });
   });
+
+  test('pause, concurrency, resume and cancel --step steer a running workflow; status shows it', async () => {
+    const executor = new GateExecutor(new ScriptExecutor(), () => true);
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('cli-steer');
+      const specs = [step('first'), step('second'), step('third')];
+      const file = specFile({ workflow: 'parallel', input: { specs, concurrency: 1, stepPolicy } });
+      await tao(['start', file, '--id', workflowId, ...server(), '--task-queue', taskQueue]);
+      const handle = client.workflow.getHandle(workflowId);
+      await eventually(async () =>
+        (await handle.query<Progress>('progress')).totals.running === 1 ? true : undefined,
+      );
+
+      expect(await tao(['pause', workflowId, ...server()])).toMatchObject({
+        code: 0,
+        stdout: `paused ${workflowId}: no new step starts until \`tao resume ${workflowId}\`\n`,
+      });
+      expect(await tao(['concurrency', workflowId, '2', ...server()])).toMatchObject({
+        code: 0,
+        stdout: `${workflowId} now runs at most 2 at once\n`,
+      });
+      const status = await tao(['status', workflowId, ...server()]);
+      expect(status.stdout).toMatch(
+        /^steering +paused: no new step starts until resumed · concurrency set to 2$/m,
+      );
+      expect(await tao(['cancel', workflowId, '--step', 'third', ...server()])).toMatchObject({
+        code: 0,
+        stdout: `step third of ${workflowId} will not start\n`,
+      });
+      expect(await tao(['concurrency', workflowId, 'many', ...server()])).toMatchObject({
+        code: 2, // a usage error, like a wrong flag
+        stderr: 'tao: concurrency limit must be a whole number ≥ 1, got "many"\n',
+      });
+      const unknown = await tao(['cancel', workflowId, '--step', 'nope', ...server()]);
+      expect(unknown).toMatchObject({ code: 1, stderr: `tao: ${workflowId}: no step "nope" in this run\n` });
+      expect(await tao(['resume', workflowId, ...server()])).toMatchObject({
+        code: 0,
+        stdout: `resumed ${workflowId}\n`,
+      });
+      executor.release('first');
+      executor.release('second');
+      const outcomes: StepOutcome[] = await handle.result();
+      expect(outcomes.map((o) => [o.taskId, o.output])).toEqual([
+        ['first', 'do first'],
+        ['second', 'do second'],
+        ['third', 'cancelled by user'],
+      ]);
+    });
+  });
 });
 
 describe('tao checkpoint', () => {

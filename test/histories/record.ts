@@ -46,6 +46,7 @@ async function main(): Promise<void> {
           workflowId,
           args: [scenario.input],
         });
+        await scenario.drive?.(handle);
         const failed = await handle.result().then(
           () => false,
           () => true,

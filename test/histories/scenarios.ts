@@ -6,6 +6,9 @@
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { cancelStep, pauseRun, resumeRun, setRunConcurrency } from '../../src/client';
+import type { Progress } from '../../src/workflows/lib';
 import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
 import type { ScriptFile } from '../../src/executors/script';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
@@ -21,6 +24,7 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     red: { success: false, output: 'tests red' },
     crash: { throw: 'agent runtime died' },
     flaky: { failAttempts: 1 },
+    slow: { delayMs: 1_500 },
   },
   agents: { review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } } },
 };
@@ -33,6 +37,21 @@ export interface Scenario {
   seedStore?: (storeDir: string, checkpointId: string) => void;
   /** The run is expected to fail (rejected input). */
   fails?: boolean;
+  /** Steers the run while it runs (updates), before its result is awaited. */
+  drive?: (handle: WorkflowHandle) => Promise<void>;
+}
+
+/** While `slow` runs alone: pause, raise the concurrency, cancel the pending `c`, resume. */
+async function steer(handle: WorkflowHandle): Promise<void> {
+  for (;;) {
+    const progress = await handle.query<Progress>('progress');
+    if (progress.steps.find((step) => step.taskId === 'slow')?.status === 'running') break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await pauseRun(handle);
+  await setRunConcurrency(handle, 2);
+  await cancelStep(handle, 'c');
+  await resumeRun(handle);
 }
 
 /** A checkpoint this build cannot read: the a3s fixture from a newer schema. */
@@ -175,6 +194,13 @@ export const SCENARIOS: Scenario[] = [
       onUnreadableCheckpoint: 'fail',
     },
     seedStore: seedFutureSchemaCheckpoint,
+  },
+  {
+    // The run-controls patch: paused while `slow` runs, concurrency raised to 2, pending `c` cancelled, resumed.
+    name: 'parallel-steered',
+    workflowType: 'parallelWorkflow',
+    input: { specs: [spec('slow'), spec('b'), spec('c'), spec('d')], concurrency: 1 },
+    drive: steer,
   },
   {
     // `a` was checkpointed for another spec: it runs again, with a warning (the `spec-digests` patch).

@@ -1,12 +1,23 @@
-/** Commands on one workflow by id: `start`, `status`, `result`, `cancel`. */
+/** Commands on one workflow by id: `start`, `status`, `result`, `cancel`, and steering: `pause`, `resume`, `concurrency`. */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
 import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
-import { progressLine } from '../../client/progress-line';
+import { progressLine, steeringLine } from '../../client/progress-line';
 import { fields, stepsTable } from '../render';
 import { explainWorkflowError, reportResult } from '../report';
-import { fetchProgress, loadSpecFile, runningSteps, startRun, watchRun } from '../../client';
+import {
+  cancelStep,
+  fetchProgress,
+  loadSpecFile,
+  pauseRun,
+  resumeRun,
+  runningSteps,
+  setRunConcurrency,
+  startRun,
+  watchRun,
+} from '../../client';
+import { InputError } from '../../config/data-file';
 import { lastLine } from '../../client/running';
 
 interface Flags {
@@ -90,6 +101,7 @@ export function registerWorkflowCommands(program: Command): void {
               'progress',
               progress ? progressLine(progress) : `unavailable (no worker answered on ${status.taskQueue})`,
             ],
+            ['steering', progress ? steeringLine(progress) : undefined],
           ]),
         );
         if (progress?.steps.length) console.log(stepsTable(progress));
@@ -114,17 +126,62 @@ export function registerWorkflowCommands(program: Command): void {
     });
 
   connectionOptions(program.command('cancel'))
-    .description('request cancellation of a running workflow')
+    .description('request cancellation of a running workflow, or with --step of one of its steps')
     .argument('<id>', 'workflow id')
-    .action(async (id: string, flags: Flags) => {
+    .option('--step <taskId>', 'cancel only this step (its agent is stopped); the rest of the run goes on')
+    .action(async (id: string, flags: Flags & { step?: string }) => {
       await withClient(flags, id, async (client) => {
         const handle = client.workflow.getHandle(id);
+        if (flags.step !== undefined) {
+          const { was } = await cancelStep(handle, flags.step);
+          console.log(
+            was === 'running'
+              ? `cancelling step ${flags.step} of ${id}: its agent is being stopped`
+              : `step ${flags.step} of ${id} will not start`,
+          );
+          return;
+        }
         const { status } = await handle.describe();
         // The server accepts a cancel request for a closed workflow and ignores it; say so instead.
         if (status.name !== 'RUNNING')
           throw new Error(`${id} is ${status.name}, not running; nothing to cancel`);
         await handle.cancel();
         console.log(`cancellation requested for ${id}`);
+      });
+    });
+
+  connectionOptions(program.command('pause'))
+    .description('start no new step of a running workflow until `tao resume`; running steps finish')
+    .argument('<id>', 'workflow id')
+    .action(async (id: string, flags: Flags) => {
+      await withClient(flags, id, async (client) => {
+        await pauseRun(client.workflow.getHandle(id));
+        console.log(`paused ${id}: no new step starts until \`tao resume ${id}\``);
+      });
+    });
+
+  connectionOptions(program.command('resume'))
+    .description('let a paused workflow start steps again')
+    .argument('<id>', 'workflow id')
+    .action(async (id: string, flags: Flags) => {
+      await withClient(flags, id, async (client) => {
+        await resumeRun(client.workflow.getHandle(id));
+        console.log(`resumed ${id}`);
+      });
+    });
+
+  connectionOptions(program.command('concurrency'))
+    .description('change how many steps (pipeline: chains) of a running workflow may run at once')
+    .argument('<id>', 'workflow id')
+    .argument('<limit>', 'a whole number ≥ 1')
+    .action(async (id: string, limit: string, flags: Flags) => {
+      const parsed = Number(limit);
+      if (!Number.isInteger(parsed) || parsed < 1) {
+        throw new InputError(`concurrency limit must be a whole number ≥ 1, got "${limit}"`);
+      }
+      await withClient(flags, id, async (client) => {
+        await setRunConcurrency(client.workflow.getHandle(id), parsed);
+        console.log(`${id} now runs at most ${parsed} at once`);
       });
     });
 }

@@ -1,4 +1,5 @@
-import { isCancellation } from '@temporalio/workflow';
+import { isCancellation, patched } from '@temporalio/workflow';
+import { RUN_CONTROLS, runControls, waitFor } from './controls';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -20,18 +21,53 @@ export async function runBounded<I, O>(
   task: (item: I, index: number) => Promise<O>,
 ): Promise<Settled<O>[]> {
   const results = new Array<Settled<O>>(items.length);
+  const settle = async (index: number) => {
+    try {
+      results[index] = { ok: true, value: await task(items[index] as I, index) };
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      results[index] = { ok: false, error };
+    }
+  };
   let next = 0;
+  if (!patched(RUN_CONTROLS)) {
+    const lane = async (): Promise<void> => {
+      while (next < items.length) await settle(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(clampLimit(limit), items.length) }, lane));
+    return results;
+  }
+  // Steerable: `setConcurrency` may raise the limit (more lanes start) or lower it (lanes wait their turn).
+  const controls = runControls();
+  const limitNow = () => Math.min(clampLimit(controls.concurrency ?? limit), items.length);
+  let active = 0;
+  // The first cancellation a lane meets; it ends the run, as in the fixed pool.
+  let stopped: { error: unknown } | undefined;
   const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
+    while (next < items.length && !stopped) {
+      if (active >= limitNow()) {
+        await waitFor(() => active < limitNow() || next >= items.length || stopped !== undefined);
+        continue;
+      }
+      active += 1;
       try {
-        results[index] = { ok: true, value: await task(items[index] as I, index) };
-      } catch (error) {
-        if (isCancellation(error)) throw error;
-        results[index] = { ok: false, error };
+        await settle(next++);
+      } finally {
+        active -= 1;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(clampLimit(limit), items.length) }, lane));
+  const lanes: Promise<void>[] = [];
+  const grow = () => {
+    while (lanes.length < limitNow())
+      lanes.push(lane().catch((error: unknown) => void (stopped ??= { error })));
+  };
+  grow();
+  while (next < items.length && !stopped) {
+    await waitFor(() => next >= items.length || lanes.length < limitNow() || stopped !== undefined);
+    grow();
+  }
+  await Promise.all(lanes);
+  if (stopped) throw stopped.error;
   return results;
 }

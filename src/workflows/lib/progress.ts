@@ -46,6 +46,10 @@ export interface Progress {
   storeWarnings: string[];
   /** Present when the run was split into child executions; their own `progress` queries show their steps. */
   partitions?: PartitionProgress[];
+  /** Set by the `pause` update until `resume`: no new step starts. */
+  paused?: boolean;
+  /** The limit the `setConcurrency` update set, when one did. */
+  concurrency?: number;
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
@@ -59,6 +63,8 @@ class ProgressBoard {
   checkpointWarning?: string;
   readonly storeWarnings: string[] = [];
   readonly partitions: PartitionProgress[] = [];
+  /** The run's controls, once they exist (see ./controls). */
+  steering?: () => { paused: boolean; concurrency?: number };
 
   add(entry: Omit<StepProgress, 'attempt'> & { attempt?: number }): StepProgress {
     const step: StepProgress = { attempt: 0, ...entry };
@@ -109,6 +115,8 @@ class ProgressBoard {
       storeWarnings: [...this.storeWarnings],
       ...(this.checkpointWarning ? { checkpointWarning: this.checkpointWarning } : {}),
       ...(this.partitions.length ? { partitions: this.partitions.map((p) => ({ ...p })) } : {}),
+      ...(this.steering?.().paused ? { paused: true } : {}),
+      ...(this.steering?.().concurrency !== undefined ? { concurrency: this.steering().concurrency } : {}),
     };
   }
 }

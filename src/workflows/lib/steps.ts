@@ -21,7 +21,9 @@ import {
   type StepOutcome,
   type StepPolicy,
   describeZodError,
+  failedOutcome,
 } from '../../contracts';
+import { CANCELLED_BY_USER, RUN_CONTROLS, runControls } from './controls';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
 
@@ -113,13 +115,29 @@ export async function runStep(
   spec: AgentStepSpec,
   entry: StepProgress,
 ): Promise<StepOutcome> {
+  const controls = patched(RUN_CONTROLS) ? runControls() : undefined;
+  const cancelled = () => {
+    Object.assign(entry, {
+      taskId: spec.taskId,
+      agent: spec.agent,
+      status: 'failed',
+      error: CANCELLED_BY_USER,
+    });
+    return failedOutcome(spec.taskId, spec.agent, CANCELLED_BY_USER);
+  };
+  if (controls) {
+    Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
+    await controls.mayStart(spec.taskId);
+    if (controls.cancelledBeforeStart(spec.taskId)) return cancelled();
+  }
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'running' });
   try {
     // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
-    const { outcome, attempt } = await activities.executeAgentStep.executeWithOptions(
-      { summary: stepSummary(spec) },
-      [spec],
-    );
+    const execute = () =>
+      activities.executeAgentStep.executeWithOptions({ summary: stepSummary(spec) }, [spec]);
+    const run = controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
+    if (run === 'cancelled') return cancelled();
+    const { outcome, attempt } = run.value;
     entry.attempt = attempt;
     entry.status = outcome.success ? 'succeeded' : 'failed';
     if (outcome.usage) entry.usage = outcome.usage;

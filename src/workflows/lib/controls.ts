@@ -1,0 +1,147 @@
+/**
+ * Steering a run while it runs: Temporal Updates that pause and resume it,
+ * change its concurrency, and cancel one step. They act on the execution that
+ * holds the steps; the pool (./pool) and each step (./steps) consult this
+ * state, and it is all workflow state, so it replays and survives workers.
+ *
+ * - `pause`: no new step starts; running steps finish. `resume` undoes it.
+ * - `setConcurrency { limit }`: the new bound on steps (chains, for a pipeline)
+ *   in flight; raising it starts more at once, lowering it lets running ones finish.
+ * - `cancelStep { taskId }`: a running step's activity is cancelled (the
+ *   executor's signal aborts, so an llm request is aborted and a command's
+ *   process tree killed); a pending one never starts. Either way its outcome
+ *   is `success: false`, "cancelled by user", and the rest of the run goes on.
+ *
+ * Validators refuse what cannot apply (an unknown step, one already finished,
+ * a bad limit) with a message, so the caller hears it and history records nothing.
+ */
+import { CancellationScope, condition, defineUpdate, setHandler } from '@temporalio/workflow';
+import { progressBoard } from './progress';
+
+export interface RunControlState {
+  paused: boolean;
+  /** The limit set by `setConcurrency`, when one was. */
+  concurrency?: number;
+}
+
+export const pauseUpdate = defineUpdate<RunControlState>('pause');
+export const resumeUpdate = defineUpdate<RunControlState>('resume');
+export const setConcurrencyUpdate = defineUpdate<RunControlState, [{ limit: number }]>('setConcurrency');
+export const cancelStepUpdate = defineUpdate<
+  { taskId: string; was: 'running' | 'pending' },
+  [{ taskId: string }]
+>('cancelStep');
+
+export const CANCELLED_BY_USER = 'cancelled by user';
+
+/** The patch behind which runs obey these controls (runs started before it replay without). */
+export const RUN_CONTROLS = 'run-controls';
+
+class RunControls implements RunControlState {
+  paused = false;
+  concurrency?: number;
+  /** Steps cancelled before they started: they never will. */
+  private readonly cancelledPending = new Set<string>();
+  /** The scope each running step's activity runs in, by taskId. */
+  private readonly running = new Map<string, CancellationScope>();
+
+  state(): RunControlState {
+    return {
+      paused: this.paused,
+      ...(this.concurrency !== undefined ? { concurrency: this.concurrency } : {}),
+    };
+  }
+
+  /** Whether `taskId` was cancelled before it started. */
+  cancelledBeforeStart(taskId: string): boolean {
+    return this.cancelledPending.has(taskId);
+  }
+
+  /** Resolves once the run is not paused, or `taskId` is cancelled. */
+  async mayStart(taskId: string): Promise<void> {
+    if (this.paused) await waitFor(() => !this.paused || this.cancelledPending.has(taskId));
+  }
+
+  /**
+   * Runs `work` (a step's activity) in a scope `cancelStep` can cancel. Resolves
+   * to `cancelled` when it was, so the caller can tell that from a workflow cancel.
+   */
+  async cancellable<T>(taskId: string, work: () => Promise<T>): Promise<{ value: T } | 'cancelled'> {
+    const scope = new CancellationScope();
+    this.running.set(taskId, scope);
+    try {
+      return { value: await scope.run(work) };
+    } catch (error) {
+      if (scope.consideredCancelled && !CancellationScope.current().consideredCancelled) return 'cancelled';
+      throw error;
+    } finally {
+      this.running.delete(taskId);
+    }
+  }
+
+  cancel(taskId: string): 'running' | 'pending' {
+    const scope = this.running.get(taskId);
+    if (scope) {
+      scope.cancel();
+      return 'running';
+    }
+    this.cancelledPending.add(taskId);
+    return 'pending';
+  }
+}
+
+/** `condition(fn)`, but a cancelled workflow stops waiting (a bare condition would wait on). */
+export function waitFor(fn: () => boolean): Promise<void> {
+  return Promise.race([condition(fn), CancellationScope.current().cancelRequested]);
+}
+
+let controls: RunControls | undefined;
+
+/** This execution's controls, with their update handlers registered on first use. */
+export function runControls(): RunControls {
+  if (controls) return controls;
+  const created = new RunControls();
+  controls = created;
+  const board = progressBoard();
+  board.steering = () => created.state();
+  setHandler(pauseUpdate, () => {
+    created.paused = true;
+    return created.state();
+  });
+  setHandler(resumeUpdate, () => {
+    created.paused = false;
+    return created.state();
+  });
+  setHandler(
+    setConcurrencyUpdate,
+    ({ limit }) => {
+      created.concurrency = limit;
+      return created.state();
+    },
+    {
+      validator: (arg) => {
+        const limit = (arg as { limit?: unknown } | undefined)?.limit;
+        if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+          throw new Error(
+            `setConcurrency needs { "limit": <a whole number ≥ 1> }, got ${JSON.stringify(arg)}`,
+          );
+        }
+      },
+    },
+  );
+  setHandler(cancelStepUpdate, ({ taskId }) => ({ taskId, was: created.cancel(taskId) }), {
+    validator: (arg) => {
+      const taskId = (arg as { taskId?: unknown } | undefined)?.taskId;
+      if (typeof taskId !== 'string' || taskId === '') {
+        throw new Error(`cancelStep needs { "taskId": "<step>" }, got ${JSON.stringify(arg)}`);
+      }
+      const entry = board.steps.find((step) => step.taskId === taskId);
+      if (!entry) throw new Error(`no step "${taskId}" in this run`);
+      if (entry.status !== 'pending' && entry.status !== 'running') {
+        throw new Error(`step "${taskId}" is ${entry.status}, not pending or running; nothing to cancel`);
+      }
+      if (created.cancelledBeforeStart(taskId)) throw new Error(`step "${taskId}" is already cancelled`);
+    },
+  });
+  return created;
+}

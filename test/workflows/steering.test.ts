@@ -1,0 +1,184 @@
+/**
+ * Steering a running run on the dev server: pause and resume, a new
+ * concurrency limit, and cancelling one step, through the client library
+ * (the `tao` commands use the same functions) and through the Temporal CLI.
+ * Steps are held at a gate, so each test observes an exact moment.
+ */
+import { type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
+import { cancelStep, pauseRun, resumeRun, setRunConcurrency } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import type { Progress } from '../../src/workflows/lib';
+import { GateExecutor, eventually } from '../support/gate-executor';
+import { RecordingExecutor } from '../support/recording-executor';
+import { spec } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+import { temporalJson } from '../support/temporal-cli';
+
+afterAll(closeDevClient);
+
+/** Every step waits at the gate until released; `started` lists the steps that reached the executor. */
+function gatedExecutor() {
+  const gate = new GateExecutor(new ScriptExecutor(), () => true);
+  const recording = new RecordingExecutor(gate);
+  return { gate, executor: recording, started: recording.started };
+}
+
+const progressOf = (handle: WorkflowHandle) => handle.query<Progress>('progress');
+const statusOf = async (handle: WorkflowHandle, taskId: string) =>
+  (await progressOf(handle)).steps.find((step) => step.taskId === taskId)?.status;
+
+test('pause: running steps finish, no new one starts; resume: the rest run', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('pause'),
+      args: [{ specs: ['a', 'b', 'c'].map((id) => spec(id)), concurrency: 1 }],
+    });
+    await eventually(async () => (started.length === 1 ? true : undefined));
+    expect(await pauseRun(handle)).toEqual({ paused: true });
+    gate.release('a');
+    await eventually(async () => ((await statusOf(handle, 'a')) === 'succeeded' ? true : undefined));
+    // The lane is free, but the run is paused: b waits as pending, and progress says why.
+    const paused = await progressOf(handle);
+    expect(paused).toMatchObject({ paused: true, totals: { succeeded: 1, pending: 2, running: 0 } });
+    expect(started).toEqual(['a']);
+
+    expect(await resumeRun(handle)).toEqual({ paused: false });
+    gate.release('b');
+    gate.release('c');
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => o.success)).toEqual([true, true, true]);
+    expect(started).toEqual(['a', 'b', 'c']);
+  });
+});
+
+test('cancelling a paused run ends it: waiting steps do not hold it open', async () => {
+  const { executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('pause-cancel'),
+      args: [{ specs: [spec('a'), spec('b')], concurrency: 1, stepPolicy: { heartbeatTimeoutMs: 1_000 } }],
+    });
+    await eventually(async () => (started.length === 1 ? true : undefined));
+    await pauseRun(handle);
+    await handle.cancel();
+    const failure = await handle.result().catch((error: unknown) => error);
+    expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(started).toEqual(['a']);
+  });
+});
+
+test('setConcurrency raises the limit of a running run at once, and lowers it as steps finish', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('concurrency'),
+      args: [{ specs: ['a', 'b', 'c', 'd', 'e'].map((id) => spec(id)), concurrency: 1 }],
+    });
+    await eventually(async () => (started.length === 1 ? true : undefined));
+    expect(await setRunConcurrency(handle, 3)).toEqual({ paused: false, concurrency: 3 });
+    await eventually(async () => (started.length === 3 ? true : undefined));
+    expect((await progressOf(handle)).totals.running).toBe(3);
+
+    await setRunConcurrency(handle, 1);
+    for (const id of ['a', 'b', 'c']) gate.release(id);
+    await eventually(async () => (started.length === 4 ? true : undefined));
+    expect([...started.slice(0, 3)].sort()).toEqual(['a', 'b', 'c']);
+    expect(started[3]).toBe('d');
+    expect((await progressOf(handle)).totals).toMatchObject({ running: 1, pending: 1 });
+    gate.release('d');
+    gate.release('e');
+    await handle.result();
+  });
+});
+
+test('cancelStep stops one running step (its executor sees the abort) and keeps a pending one from starting', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('cancel-step'),
+      args: [{ specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 2 }],
+    });
+    await eventually(async () => (started.length === 2 ? true : undefined));
+    expect(await cancelStep(handle, 'a')).toEqual({ taskId: 'a', was: 'running' });
+    expect(await cancelStep(handle, 'd')).toEqual({ taskId: 'd', was: 'pending' });
+    await eventually(async () => (gate.aborted.includes('a') ? true : undefined));
+    gate.release('b');
+    gate.release('c');
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+      ['a', false, 'cancelled by user'],
+      ['b', true, 'do b'],
+      ['c', true, 'do c'],
+      ['d', false, 'cancelled by user'],
+    ]);
+    expect([...started].sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+test('refusals name the problem: an unknown step, a finished one, a bad limit, a closed run', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('refusals');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [spec('a'), spec('b')], concurrency: 1 }],
+    });
+    await eventually(async () => (started.length === 1 ? true : undefined));
+    gate.release('a');
+    await eventually(async () => ((await statusOf(handle, 'a')) === 'succeeded' ? true : undefined));
+
+    await expect(cancelStep(handle, 'nope')).rejects.toThrow(`${workflowId}: no step "nope" in this run`);
+    await expect(cancelStep(handle, 'a')).rejects.toThrow(
+      `${workflowId}: step "a" is succeeded, not pending or running; nothing to cancel`,
+    );
+    await expect(setRunConcurrency(handle, 0)).rejects.toThrow(
+      `${workflowId}: setConcurrency needs { "limit": <a whole number ≥ 1> }, got {"limit":0}`,
+    );
+    gate.release('b');
+    await handle.result();
+    await expect(pauseRun(handle)).rejects.toThrow(
+      `${workflowId} is COMPLETED, not running; nothing to pause`,
+    );
+    // Refused updates leave nothing in history.
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(0);
+  });
+});
+
+test('the same updates work from the Temporal CLI', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('cli-steer');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [spec('a'), spec('b')], concurrency: 1 }],
+    });
+    await eventually(async () => (started.length === 1 ? true : undefined));
+    const update = (name: string, input?: unknown) =>
+      temporalJson<{ result: unknown }>([
+        'workflow',
+        'update',
+        'execute',
+        '--workflow-id',
+        workflowId,
+        '--name',
+        name,
+        ...(input !== undefined ? ['--input', JSON.stringify(input)] : []),
+      ]);
+    expect((await update('pause')).result).toEqual({ paused: true });
+    expect((await update('cancelStep', { taskId: 'b' })).result).toEqual({ taskId: 'b', was: 'pending' });
+    expect((await update('resume')).result).toEqual({ paused: false });
+    gate.release('a');
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => o.output)).toEqual(['do a', 'cancelled by user']);
+  });
+});
