@@ -12,13 +12,24 @@ import { InputError } from './config/data-file';
 import { payloadSettings, resolveWorkerConfig } from './config/worker-config';
 import { explainConnectError } from './connection/diagnose';
 import { type TemporalConnection, resolveConnection } from './connection/settings';
-import { type Progress, progressQuery } from './workflows/lib/progress';
 import { type RunSpec, RunSpecSchema, type WorkflowKind, runSummary } from './client/spec-file';
 
 export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
-export { type RunControlState, cancelStep, pauseRun, resumeRun, setRunConcurrency } from './client/steer';
+export { fetchProgress } from './client/fetch-progress';
+export {
+  type Decision,
+  type PendingDecision,
+  type RunControlState,
+  approveStep,
+  cancelStep,
+  pauseRun,
+  pendingDecisions,
+  rejectStep,
+  resumeRun,
+  setRunConcurrency,
+} from './client/steer';
 export type { Progress } from './workflows/lib/progress';
 export {
   type ConnectionFlags,
@@ -101,22 +112,5 @@ export async function startRun(
       );
     }
     throw error;
-  }
-}
-
-/**
- * The run's live step view, or `undefined` when no worker answered within
- * `timeoutMs` (none is polling the task queue, or it is busy starting).
- */
-export async function fetchProgress(
-  handle: WorkflowHandle,
-  timeoutMs = 3_000,
-): Promise<Progress | undefined> {
-  try {
-    return await handle.client.connection.withDeadline(Date.now() + timeoutMs, () =>
-      handle.query(progressQuery),
-    );
-  } catch {
-    return undefined;
   }
 }

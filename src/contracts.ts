@@ -15,6 +15,21 @@ export const CheckpointIdSchema = nonEmpty
   // eslint-disable-next-line no-control-regex
   .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
 
+/**
+ * A person's decision on a step: `before` it starts, and/or `after` it
+ * succeeds (its outcome counts only once approved). With `timeoutMs`, no
+ * decision in time counts as `onTimeout` (default `reject`).
+ */
+export const ApprovalSchema = z
+  .object({
+    before: z.boolean().optional(),
+    after: z.boolean().optional(),
+    timeoutMs: z.number().int().positive().optional(),
+    onTimeout: z.enum(['approve', 'reject']).optional(),
+  })
+  .strict();
+export type Approval = z.infer<typeof ApprovalSchema>;
+
 export const AgentStepSpecSchema = z.object({
   taskId: nonEmpty,
   agent: nonEmpty,
@@ -23,6 +38,7 @@ export const AgentStepSpecSchema = z.object({
   maxSteps: z.number().int().min(1).optional(),
   parentSessionId: z.string().optional(),
   outputSchema: z.record(z.unknown()).optional(),
+  approval: ApprovalSchema.optional(),
 });
 export type AgentStepSpec = z.output<typeof AgentStepSpecSchema>;
 export type AgentStepSpecInput = z.input<typeof AgentStepSpecSchema>;
@@ -160,6 +176,7 @@ export const StageTemplateSchema = z
     prompt: z.string(),
     maxSteps: z.number().int().min(1).optional(),
     outputSchema: z.record(z.unknown()).optional(),
+    approval: ApprovalSchema.optional(),
     when: StageConditionSchema.optional(),
   })
   .strict();

@@ -13,7 +13,7 @@ export function progressLine(progress: Progress, expectedSteps = 0): string {
   const all = Math.max(totals.all, expectedSteps);
   const done = totals.succeeded + totals.failed + totals.cached + totals.skipped;
   const filled = all === 0 ? BAR_WIDTH : Math.round((done / all) * BAR_WIDTH);
-  const counts = (['running', 'succeeded', 'failed', 'cached', 'skipped'] as const)
+  const counts = (['waiting', 'running', 'succeeded', 'failed', 'cached', 'skipped'] as const)
     .filter((status) => totals[status] > 0)
     .map((status) => `${totals[status]} ${status}`);
   // A run split into child executions keeps its steps in the children's own progress.

@@ -1,10 +1,14 @@
 /**
  * Steering a running run from a client: the `pause`, `resume`,
- * `setConcurrency` and `cancelStep` updates (see workflows/lib/controls). A
+ * `setConcurrency` and `cancelStep` updates (see workflows/lib/controls), and
+ * the decisions `approve` and `reject` (workflows/lib/approvals). A
  * refusal by the workflow's validator, or a run that is not running, is one
  * plain Error saying why.
  */
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { type Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { type Decision, approveUpdate, rejectUpdate } from '../workflows/lib/approvals';
+import type { Progress } from '../workflows/lib/progress';
+import { fetchProgress } from './fetch-progress';
 import {
   type RunControlState,
   cancelStepUpdate,
@@ -13,7 +17,7 @@ import {
   setConcurrencyUpdate,
 } from '../workflows/lib/controls';
 
-export type { RunControlState };
+export type { Decision, RunControlState };
 
 async function steer<R>(handle: WorkflowHandle, action: string, send: () => Promise<R>): Promise<R> {
   const { status } = await handle.describe();
@@ -45,3 +49,56 @@ export const setRunConcurrency = (handle: WorkflowHandle, limit: number) =>
 /** Stops one step (aborting its agent) or keeps a pending one from starting; its outcome is "cancelled by user". */
 export const cancelStep = (handle: WorkflowHandle, taskId: string) =>
   steer(handle, 'cancel', () => handle.executeUpdate(cancelStepUpdate, { args: [{ taskId }] }));
+
+/** Lets a step waiting for approval go on; `output` replaces its output (approving an outcome only). */
+export const approveStep = (handle: WorkflowHandle, decision: Decision) =>
+  steer(handle, 'approve', () => handle.executeUpdate(approveUpdate, { args: [decision] }));
+
+/** Rejects a waiting step: it ends `success: false` with the comment as its error. */
+export const rejectStep = (handle: WorkflowHandle, decision: Decision) =>
+  steer(handle, 'reject', () => handle.executeUpdate(rejectUpdate, { args: [decision] }));
+
+export interface PendingDecision {
+  workflowId: string;
+  taskId: string;
+  agent?: string;
+  /** `before`: the step waits to start; `after`: its outcome waits to count. */
+  decision: 'before' | 'after';
+}
+
+/**
+ * Steps waiting for a decision across the running runs the visibility `query`
+ * selects (default: every running workflow). Runs whose worker does not
+ * answer within `timeoutMs` are skipped, and named in `unanswered`.
+ */
+export async function pendingDecisions(
+  client: Client,
+  options: { query?: string; timeoutMs?: number } = {},
+): Promise<{ pending: PendingDecision[]; unanswered: string[] }> {
+  const pending: PendingDecision[] = [];
+  const unanswered: string[] = [];
+  const query = options.query ?? 'ExecutionStatus = "Running"';
+  const asks: Promise<void>[] = [];
+  for await (const run of client.workflow.list({ query })) {
+    const handle = client.workflow.getHandle(run.workflowId, run.runId);
+    asks.push(
+      fetchProgress(handle, options.timeoutMs).then((progress?: Progress) => {
+        if (!progress) return void unanswered.push(run.workflowId);
+        for (const step of progress.steps) {
+          if (step.status === 'waiting' && step.taskId) {
+            pending.push({
+              workflowId: run.workflowId,
+              taskId: step.taskId,
+              ...(step.agent ? { agent: step.agent } : {}),
+              decision: step.decision ?? 'before',
+            });
+          }
+        }
+      }),
+    );
+  }
+  await Promise.all(asks);
+  const order = (a: PendingDecision, b: PendingDecision) =>
+    `${a.workflowId}\0${a.taskId}` < `${b.workflowId}\0${b.taskId}` ? -1 : 1;
+  return { pending: pending.sort(order), unanswered: unanswered.sort() };
+}

@@ -20,6 +20,7 @@ import {
 } from '../contracts';
 import { executePipeline, executeStepsParallel, progressBoard } from './lib';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
+import { runApprovals } from './lib/approvals';
 import { runControls } from './lib/controls';
 import { parseUniqueSpecs, runResumableWindow } from './lib/resumable';
 import { STRICT_STEP_SPECS, invalidInput, resolveLimit } from './lib/steps';
@@ -31,6 +32,7 @@ function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output
   // Register the progress query and the steering updates before anything can fail, so they always answer.
   progressBoard();
   runControls();
+  runApprovals();
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
   return parsed.data;

@@ -56,6 +56,7 @@ export function stageFromTemplate(template: StageTemplate, indexOffset = 0): Pip
       prompt: render(template.prompt, view),
       ...(template.maxSteps !== undefined ? { maxSteps: template.maxSteps } : {}),
       ...(template.outputSchema !== undefined ? { outputSchema: template.outputSchema } : {}),
+      ...(template.approval !== undefined ? { approval: template.approval } : {}),
     };
   };
 }

@@ -143,6 +143,66 @@ describe('tao start, status, result, cancel', () => {
     });
   });
 
+  test('pending lists waiting steps; approve (with an edited output) and reject decide them', async () => {
+    const executor = new ScriptExecutor();
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('cli-approve');
+      const specs = [
+        { ...step('draft'), approval: { after: true } },
+        { ...step('publish'), approval: { before: true } },
+      ];
+      const file = specFile({ workflow: 'parallel', input: { specs, stepPolicy } });
+      await tao(['start', file, '--id', workflowId, ...server(), '--task-queue', taskQueue]);
+      const listed = await eventually(async () => {
+        const run = await tao(['pending', '--json', ...server()]);
+        const { pending } = json(run.stdout) as { pending: { workflowId: string }[] };
+        const mine = pending.filter((p) => p.workflowId === workflowId);
+        return mine.length === 2 ? mine : undefined;
+      });
+      expect(listed).toEqual([
+        { workflowId, taskId: 'draft', agent: 'explore', decision: 'after' },
+        { workflowId, taskId: 'publish', agent: 'explore', decision: 'before' },
+      ]);
+      const table = await tao(['pending', ...server()]);
+      expect(table.stdout).toContain(`${workflowId}  draft  (explore)  waiting on its outcome\n`);
+      expect(table.stdout).toContain(`${workflowId}  publish  (explore)  waiting to start\n`);
+
+      const edited = join(dir, 'edited.txt');
+      writeFileSync(edited, 'the edited draft');
+      expect(await tao(['approve', workflowId, 'draft', '--output-file', edited, ...server()])).toMatchObject(
+        {
+          code: 0,
+          stdout: `approved step draft of ${workflowId}\n`,
+        },
+      );
+      const missing = await tao([
+        'approve',
+        workflowId,
+        'publish',
+        '--output-file',
+        join(dir, 'nope'),
+        ...server(),
+      ]);
+      expect(missing).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/--output-file .*nope \(ENOENT\)/),
+      });
+      expect(
+        await tao(['reject', workflowId, 'publish', '--comment', 'too early', ...server()]),
+      ).toMatchObject({
+        code: 0,
+        stdout: `rejected step publish of ${workflowId}\n`,
+      });
+      const again = await tao(['reject', workflowId, 'publish', ...server()]);
+      expect(again.code).toBe(1);
+      const outcomes: StepOutcome[] = await client.workflow.getHandle(workflowId).result();
+      expect(outcomes.map((o) => [o.taskId, o.success, o.output])).toEqual([
+        ['draft', true, 'the edited draft'],
+        ['publish', false, 'rejected before it started: too early'],
+      ]);
+    });
+  });
+
   test('pause, concurrency, resume and cancel --step steer a running workflow; status shows it', async () => {
     const executor = new GateExecutor(new ScriptExecutor(), () => true);
     await withWorker({ executor }, async ({ client, taskQueue }) => {

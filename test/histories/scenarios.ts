@@ -7,7 +7,14 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import { cancelStep, pauseRun, resumeRun, setRunConcurrency } from '../../src/client';
+import {
+  approveStep,
+  cancelStep,
+  pauseRun,
+  rejectStep,
+  resumeRun,
+  setRunConcurrency,
+} from '../../src/client';
 import type { Progress } from '../../src/workflows/lib';
 import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
 import type { ScriptFile } from '../../src/executors/script';
@@ -39,6 +46,21 @@ export interface Scenario {
   fails?: boolean;
   /** Steers the run while it runs (updates), before its result is awaited. */
   drive?: (handle: WorkflowHandle) => Promise<void>;
+}
+
+/** Approves `a` before it starts, then rejects `b`'s outcome once it ran. */
+async function decide(handle: WorkflowHandle): Promise<void> {
+  const waitingFor = async (taskId: string) => {
+    for (;;) {
+      const progress = await handle.query<Progress>('progress');
+      if (progress.steps.find((step) => step.taskId === taskId)?.status === 'waiting') return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  await waitingFor('a');
+  await approveStep(handle, { taskId: 'a', comment: 'go' });
+  await waitingFor('b');
+  await rejectStep(handle, { taskId: 'b', comment: 'not this one' });
 }
 
 /** While `slow` runs alone: pause, raise the concurrency, cancel the pending `c`, resume. */
@@ -201,6 +223,19 @@ export const SCENARIOS: Scenario[] = [
     workflowType: 'parallelWorkflow',
     input: { specs: [spec('slow'), spec('b'), spec('c'), spec('d')], concurrency: 1 },
     drive: steer,
+  },
+  {
+    // Approvals: `a` waits to start and is approved, `b`'s outcome waits and is rejected, `c` runs freely.
+    name: 'parallel-approvals',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [
+        { ...spec('a'), approval: { before: true } },
+        { ...spec('b'), approval: { after: true, timeoutMs: 86_400_000 } },
+        spec('c'),
+      ],
+    },
+    drive: decide,
   },
   {
     // `a` was checkpointed for another spec: it runs again, with a warning (the `spec-digests` patch).

@@ -33,3 +33,10 @@ export async function temporalJson<T>(args: readonly string[]): Promise<T> {
   }
   return JSON.parse(run.stdout) as T;
 }
+
+/** `temporal workflow update execute`: what a user types to send an Update; the Update's result. */
+export async function updateFromCli(workflowId: string, name: string, input?: unknown): Promise<unknown> {
+  const args = ['workflow', 'update', 'execute', '--workflow-id', workflowId, '--name', name];
+  if (input !== undefined) args.push('--input', JSON.stringify(input));
+  return (await temporalJson<{ result: unknown }>(args)).result;
+}

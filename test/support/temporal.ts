@@ -7,6 +7,7 @@ import type { AgentExecutor } from '../../src/executors/executor';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import type { SessionStore } from '../../src/stores/session-store';
 import { createTaoWorker } from '../../src/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 
 export function devServerAddress(): string {
   const address = process.env.TAO_TEST_TEMPORAL_ADDRESS;
@@ -73,3 +74,20 @@ export async function withWorker<T>(
 }
 
 export const uniqueId = (prefix: string) => `${prefix}-${randomUUID()}`;
+
+/** A TAO worker on a time-skipping test server, with a memory store, polling a fresh task queue. */
+export async function timeSkippingWorker(
+  env: TestWorkflowEnvironment,
+  executor: AgentExecutor,
+  prefix: string,
+): Promise<{ worker: Worker; taskQueue: string }> {
+  const taskQueue = uniqueId(prefix);
+  const worker = await createTaoWorker({
+    connection: env.nativeConnection,
+    executor,
+    store: new MemorySessionStore(),
+    taskQueue,
+    workflowBundle: workflowBundle(),
+  });
+  return { worker, taskQueue };
+}

@@ -45,6 +45,7 @@ describe('the progress query', () => {
       ]);
       expect(final.totals).toEqual({
         pending: 0,
+        waiting: 0,
         running: 0,
         succeeded: 2,
         failed: 1,

@@ -5,12 +5,10 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
-import { MemorySessionStore } from '../../src/stores/memory-store';
-import { createTaoWorker } from '../../src/worker';
 import type { Progress } from '../../src/workflows/lib';
 import { RecordingExecutor } from '../support/recording-executor';
 import { spec } from '../support/specs';
-import { uniqueId, workflowBundle } from '../support/temporal';
+import { uniqueId, timeSkippingWorker } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;
 
@@ -26,14 +24,7 @@ async function run<T>(
   input: unknown,
   executor: RecordingExecutor,
 ): Promise<{ result: T; progress: Progress }> {
-  const taskQueue = uniqueId('retries');
-  const worker = await createTaoWorker({
-    connection: env.nativeConnection,
-    executor,
-    store: new MemorySessionStore(),
-    taskQueue,
-    workflowBundle: workflowBundle(),
-  });
+  const { worker, taskQueue } = await timeSkippingWorker(env, executor, 'retries');
   return worker.runUntil(async () => {
     const handle = await env.client.workflow.start(workflowType, {
       taskQueue,

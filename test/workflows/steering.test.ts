@@ -14,7 +14,7 @@ import { GateExecutor, eventually } from '../support/gate-executor';
 import { RecordingExecutor } from '../support/recording-executor';
 import { spec } from '../support/specs';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
-import { temporalJson } from '../support/temporal-cli';
+import { updateFromCli } from '../support/temporal-cli';
 
 afterAll(closeDevClient);
 
@@ -163,20 +163,12 @@ test('the same updates work from the Temporal CLI', async () => {
       args: [{ specs: [spec('a'), spec('b')], concurrency: 1 }],
     });
     await eventually(async () => (started.length === 1 ? true : undefined));
-    const update = (name: string, input?: unknown) =>
-      temporalJson<{ result: unknown }>([
-        'workflow',
-        'update',
-        'execute',
-        '--workflow-id',
-        workflowId,
-        '--name',
-        name,
-        ...(input !== undefined ? ['--input', JSON.stringify(input)] : []),
-      ]);
-    expect((await update('pause')).result).toEqual({ paused: true });
-    expect((await update('cancelStep', { taskId: 'b' })).result).toEqual({ taskId: 'b', was: 'pending' });
-    expect((await update('resume')).result).toEqual({ paused: false });
+    expect(await updateFromCli(workflowId, 'pause')).toEqual({ paused: true });
+    expect(await updateFromCli(workflowId, 'cancelStep', { taskId: 'b' })).toEqual({
+      taskId: 'b',
+      was: 'pending',
+    });
+    expect(await updateFromCli(workflowId, 'resume')).toEqual({ paused: false });
     gate.release('a');
     const result: StepOutcome[] = await handle.result();
     expect(result.map((o) => o.output)).toEqual(['do a', 'cancelled by user']);

@@ -1,4 +1,7 @@
-/** Commands on one workflow by id: `start`, `status`, `result`, `cancel`, and steering: `pause`, `resume`, `concurrency`. */
+/**
+ * Commands on one workflow by id: `start`, `status`, `result`, `cancel`; steering: `pause`, `resume`,
+ * `concurrency`; decisions: `approve`, `reject`, and `pending` across runs.
+ */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
@@ -7,8 +10,11 @@ import { progressLine, steeringLine } from '../../client/progress-line';
 import { fields, stepsTable } from '../render';
 import { explainWorkflowError, reportResult } from '../report';
 import {
+  approveStep,
   cancelStep,
   fetchProgress,
+  pendingDecisions,
+  rejectStep,
   loadSpecFile,
   pauseRun,
   resumeRun,
@@ -17,7 +23,18 @@ import {
   startRun,
   watchRun,
 } from '../../client';
+import { readFile } from 'node:fs/promises';
 import { InputError } from '../../config/data-file';
+
+async function readOutputFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new InputError(
+      `cannot read --output-file ${path} (${(error as NodeJS.ErrnoException).code ?? error})`,
+    );
+  }
+}
 import { lastLine } from '../../client/running';
 
 interface Flags {
@@ -167,6 +184,56 @@ export function registerWorkflowCommands(program: Command): void {
       await withClient(flags, id, async (client) => {
         await resumeRun(client.workflow.getHandle(id));
         console.log(`resumed ${id}`);
+      });
+    });
+
+  for (const verdict of ['approve', 'reject'] as const) {
+    const command = connectionOptions(program.command(verdict))
+      .description(
+        verdict === 'approve'
+          ? 'let a step waiting for approval go on (before it starts, or its outcome after it ran)'
+          : 'reject a step waiting for approval: it ends failed, with the comment as its error',
+      )
+      .argument('<id>', 'workflow id')
+      .argument('<taskId>', 'the waiting step (`tao pending` lists them)')
+      .option('--comment <text>', 'why; kept in the outcome');
+    if (verdict === 'approve')
+      command.option('--output-file <file>', "replace the step's output with this file");
+    command.action(
+      async (id: string, taskId: string, flags: Flags & { comment?: string; outputFile?: string }) => {
+        const output = flags.outputFile === undefined ? undefined : await readOutputFile(flags.outputFile);
+        await withClient(flags, id, async (client) => {
+          const decision = {
+            taskId,
+            ...(flags.comment !== undefined ? { comment: flags.comment } : {}),
+            ...(output !== undefined ? { output } : {}),
+          };
+          const handle = client.workflow.getHandle(id);
+          await (verdict === 'approve' ? approveStep(handle, decision) : rejectStep(handle, decision));
+          console.log(`${verdict === 'approve' ? 'approved' : 'rejected'} step ${taskId} of ${id}`);
+        });
+      },
+    );
+  }
+
+  jsonOption(connectionOptions(program.command('pending')))
+    .description('list the steps waiting for a decision, across running workflows')
+    .option('--query <visibility query>', 'which runs to look at', 'ExecutionStatus = "Running"')
+    .action(async (flags: Flags & { query: string }) => {
+      await withClient(flags, undefined, async (client) => {
+        const { pending, unanswered } = await pendingDecisions(client, { query: flags.query });
+        if (flags.json) {
+          console.log(JSON.stringify({ pending, unanswered }, null, 2));
+          return;
+        }
+        if (pending.length === 0) console.log('no step is waiting for a decision');
+        for (const step of pending) {
+          const what = step.decision === 'before' ? 'to start' : 'on its outcome';
+          console.log(`${step.workflowId}  ${step.taskId}  (${step.agent ?? 'agent?'})  waiting ${what}`);
+        }
+        if (unanswered.length > 0) {
+          console.error(`no worker answered for ${unanswered.length} run(s): ${unanswered.join(', ')}`);
+        }
       });
     });
 

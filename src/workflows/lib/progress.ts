@@ -1,7 +1,8 @@
 import { defineQuery, setHandler } from '@temporalio/workflow';
 import type { StepUsage } from '../../contracts';
 
-export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
+/** `waiting`: for a person's decision (see ./approvals). */
+export type StepStatus = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
 
 export interface StepProgress {
   /** Unique within a combinator run: the taskId for parallel runs, `<item>/<stage>` for pipelines. */
@@ -11,6 +12,8 @@ export interface StepProgress {
   item?: number;
   stage?: number;
   status: StepStatus;
+  /** While `waiting`: for a decision before the step starts, or on its outcome after it ran. */
+  decision?: 'before' | 'after';
   /** The attempt that produced the latest result; 0 while none has finished. */
   attempt: number;
   error?: string;
@@ -92,6 +95,7 @@ class ProgressBoard {
   snapshot(): Progress {
     const totals = {
       pending: 0,
+      waiting: 0,
       running: 0,
       succeeded: 0,
       failed: 0,

@@ -10,6 +10,7 @@ import {
 import {
   ErrorTypes,
   type StepFailureDetails,
+  type StepRun,
   type TaoActivities,
   type TaoLocalActivities,
 } from '../../activity-api';
@@ -23,6 +24,7 @@ import {
   describeZodError,
   failedOutcome,
 } from '../../contracts';
+import { approveAfter, approveBefore } from './approvals';
 import { CANCELLED_BY_USER, RUN_CONTROLS, runControls } from './controls';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
@@ -116,39 +118,47 @@ export async function runStep(
   entry: StepProgress,
 ): Promise<StepOutcome> {
   const controls = patched(RUN_CONTROLS) ? runControls() : undefined;
-  const cancelled = () => {
-    Object.assign(entry, {
-      taskId: spec.taskId,
-      agent: spec.agent,
-      status: 'failed',
-      error: CANCELLED_BY_USER,
-    });
-    return failedOutcome(spec.taskId, spec.agent, CANCELLED_BY_USER);
+  /** Ends the step without (further) running it. */
+  const ended = (outcome: StepOutcome) => {
+    Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'failed', error: outcome.error });
+    return outcome;
   };
+  const cancelled = () => ended(failedOutcome(spec.taskId, spec.agent, CANCELLED_BY_USER));
+  Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
+  if (spec.approval?.before) {
+    Object.assign(entry, { status: 'waiting', decision: 'before' });
+    const rejected = await approveBefore(spec);
+    delete entry.decision;
+    if (rejected) return ended(rejected);
+    entry.status = 'pending';
+  }
   if (controls) {
-    Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
     await controls.mayStart(spec.taskId);
     if (controls.cancelledBeforeStart(spec.taskId)) return cancelled();
   }
-  Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'running' });
+  entry.status = 'running';
+  let run: { value: StepRun } | 'cancelled';
   try {
     // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
     const execute = () =>
       activities.executeAgentStep.executeWithOptions({ summary: stepSummary(spec) }, [spec]);
-    const run = controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
-    if (run === 'cancelled') return cancelled();
-    const { outcome, attempt } = run.value;
-    entry.attempt = attempt;
-    entry.status = outcome.success ? 'succeeded' : 'failed';
-    if (outcome.usage) entry.usage = outcome.usage;
-    if (!outcome.success) entry.error = outcome.error ?? outcome.output;
-    return outcome;
+    run = controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
   } catch (error) {
     if (isCancellation(error)) throw error;
     const { message, attempt } = describeActivityFailure(error);
     Object.assign(entry, { status: 'failed', error: message, attempt });
     throw new StepCrashed(message);
   }
+  if (run === 'cancelled') return cancelled();
+  entry.attempt = run.value.attempt;
+  if (run.value.outcome.usage) entry.usage = run.value.outcome.usage;
+  if (spec.approval?.after && run.value.outcome.success)
+    Object.assign(entry, { status: 'waiting', decision: 'after' });
+  const outcome = await approveAfter(spec, run.value.outcome);
+  delete entry.decision;
+  entry.status = outcome.success ? 'succeeded' : 'failed';
+  if (!outcome.success) entry.error = outcome.error ?? outcome.output;
+  return outcome;
 }
 
 const SUMMARY_CHARS = 200;

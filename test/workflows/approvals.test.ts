@@ -1,0 +1,203 @@
+/**
+ * Steps that wait for a person, on real servers: decisions arrive as the
+ * `approve` and `reject` Updates (through the client library and the
+ * Temporal CLI) on the dev server; waits that time out run on the
+ * time-skipping server, where three days pass in a moment.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { approveStep, pendingDecisions, rejectStep } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { MemorySessionStore } from '../../src/stores/memory-store';
+import type { Progress } from '../../src/workflows/lib';
+import { eventually } from '../support/gate-executor';
+import { RecordingExecutor } from '../support/recording-executor';
+import { spec } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker, timeSkippingWorker } from '../support/temporal';
+import { updateFromCli } from '../support/temporal-cli';
+
+afterAll(closeDevClient);
+
+const progressOf = (handle: WorkflowHandle) => handle.query<Progress>('progress');
+const waiting = async (handle: WorkflowHandle, taskId: string) => {
+  const step = (await progressOf(handle)).steps.find((s) => s.taskId === taskId);
+  return step?.status === 'waiting' ? step : undefined;
+};
+
+describe('approval before a step starts', () => {
+  test('the step waits, the rest run; approved, it runs; listed as pending meanwhile', async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('approve-before');
+      const handle = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ specs: [{ ...spec('deploy'), approval: { before: true } }, spec('test')] }],
+      });
+      expect(await eventually(() => waiting(handle, 'deploy'))).toMatchObject({ decision: 'before' });
+      await eventually(async () => ((await progressOf(handle)).totals.succeeded === 1 ? true : undefined));
+      expect(executor.started).toEqual(['test']);
+      const listed = await eventually(async () => {
+        const { pending } = await pendingDecisions(client);
+        const ours = pending.filter((p) => p.workflowId === workflowId);
+        return ours.length ? ours : undefined;
+      });
+      expect(listed).toEqual([{ workflowId, taskId: 'deploy', agent: 'explore', decision: 'before' }]);
+
+      expect(await approveStep(handle, { taskId: 'deploy', comment: 'go' })).toEqual({
+        taskId: 'deploy',
+        decided: 'approved',
+      });
+      const result: StepOutcome[] = await handle.result();
+      expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+        ['deploy', true, 'do deploy'],
+        ['test', true, 'do test'],
+      ]);
+    });
+  });
+
+  test('rejected, it never runs and ends failed with the comment; from the Temporal CLI too', async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('reject-before');
+      const handle = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ specs: ['a', 'b'].map((id) => ({ ...spec(id), approval: { before: true } })) }],
+      });
+      await eventually(() => waiting(handle, 'b'));
+      await rejectStep(handle, { taskId: 'a', comment: 'not during the freeze' });
+      expect(await updateFromCli(workflowId, 'approve', { taskId: 'b' })).toEqual({
+        taskId: 'b',
+        decided: 'approved',
+      });
+      const result: StepOutcome[] = await handle.result();
+      expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+        ['a', false, 'rejected before it started: not during the freeze'],
+        ['b', true, 'do b'],
+      ]);
+      expect(executor.started).toEqual(['b']);
+    });
+  });
+});
+
+describe('approval after a step ran', () => {
+  test("a pipeline's next stage sees the outcome only once approved, with the person's edit", async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('pipelineWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('approve-after'),
+        args: [
+          {
+            items: [{ path: 'a.ts' }],
+            stages: [
+              { taskId: 'plan', agent: 'plan', prompt: 'plan {{item.path}}', approval: { after: true } },
+              { taskId: 'fix', agent: 'general', prompt: 'carry out: {{prev.output}}' },
+            ],
+          },
+        ],
+      });
+      expect(await eventually(() => waiting(handle, 'plan'))).toMatchObject({ decision: 'after' });
+      expect(executor.started).toEqual(['plan']);
+      await approveStep(handle, { taskId: 'plan', output: 'plan a.ts, but keep the public API' });
+      // Per item, the chain's last outcome: the fix, built on the edited plan.
+      const [fix] = (await handle.result()) as StepOutcome[];
+      expect(fix).toMatchObject({ taskId: 'fix', output: 'carry out: plan a.ts, but keep the public API' });
+      expect(executor.started).toEqual(['plan', 'fix']);
+    });
+  });
+
+  test('a resumable run journals the outcome only once approved; rejected, it is not journaled', async () => {
+    const store = new MemorySessionStore();
+    const executor = new RecordingExecutor(
+      new ScriptExecutor({ tasks: { red: { success: false, output: 'red' } } }),
+    );
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      const checkpointId = uniqueId('cp-approval');
+      const after = { after: true };
+      const handle = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('approve-journal'),
+        args: [
+          {
+            checkpointId,
+            specs: [
+              { ...spec('kept'), approval: after },
+              { ...spec('dropped'), approval: after },
+              spec('red'),
+            ],
+          },
+        ],
+      });
+      await eventually(() => waiting(handle, 'kept'));
+      await eventually(() => waiting(handle, 'dropped'));
+      expect(await store.load(checkpointId)).toBeUndefined();
+      await approveStep(handle, { taskId: 'kept' });
+      await rejectStep(handle, { taskId: 'dropped', comment: 'wrong file' });
+      const result: StepOutcome[] = await handle.result();
+      expect(result.map((o) => [o.taskId, o.success, o.error])).toEqual([
+        ['kept', true, undefined],
+        ['dropped', false, 'rejected after it ran: wrong file'],
+        ['red', false, 'red'],
+      ]);
+      expect(result[1]!.output).toBe('do dropped'); // what was rejected stays visible
+      expect((await store.load(checkpointId))!.steps.map((s) => s.taskId)).toEqual(['kept']);
+    });
+  });
+});
+
+test('decisions that cannot apply are refused by the validator, naming the step', async () => {
+  const executor = new RecordingExecutor(new ScriptExecutor());
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('approve-refused');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ ...spec('gated'), approval: { before: true } }, spec('free')] }],
+    });
+    await eventually(() => waiting(handle, 'gated'));
+    await eventually(async () => ((await progressOf(handle)).totals.succeeded === 1 ? true : undefined));
+    await expect(approveStep(handle, { taskId: 'ghost' })).rejects.toThrow(
+      `${workflowId}: no step "ghost" in this run`,
+    );
+    await expect(rejectStep(handle, { taskId: 'free' })).rejects.toThrow(
+      `${workflowId}: step "free" is succeeded, not waiting for a decision`,
+    );
+    await approveStep(handle, { taskId: 'gated' });
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    // One accepted decision; the refused ones left nothing.
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+  });
+});
+
+describe('waits that time out (time-skipping server)', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: process.env.TEMPORAL_TEST_SERVER_PATH! } },
+    });
+  });
+  afterAll(() => env?.teardown());
+
+  test.each([
+    ['approve', true, 'do deploy'],
+    ['reject', false, 'rejected before it started: no decision in time'],
+    [undefined, false, 'rejected before it started: no decision in time'],
+  ] as const)('three days without a decision: onTimeout %s', async (onTimeout, success, output) => {
+    const executor = new RecordingExecutor(new ScriptExecutor());
+    const { worker, taskQueue } = await timeSkippingWorker(env, executor, 'approval-timeout');
+    const approval = { before: true, timeoutMs: 3 * 24 * 3_600_000, ...(onTimeout ? { onTimeout } : {}) };
+    const [outcome] = await worker.runUntil(
+      env.client.workflow.execute('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('approval-timeout'),
+        args: [{ specs: [{ ...spec('deploy'), approval }] }],
+      }) as Promise<StepOutcome[]>,
+    );
+    expect(outcome).toMatchObject({ success, output });
+    expect(executor.started).toEqual(success ? ['deploy'] : []);
+  });
+});
