@@ -37,8 +37,14 @@ export interface CheckpointAppend {
 /** `missing-base`: the store holds fewer steps than `savedCount` (deleted or replaced meanwhile); resend everything. */
 export type AppendResult = 'saved' | 'stale' | 'missing-base';
 
+/** What the workflow tells a step beyond its spec. */
+export interface StepAllowance {
+  /** Model tokens the run's budget has left (see workflows/lib/budget). */
+  tokensLeft?: number;
+}
+
 export interface TaoActivities {
-  executeAgentStep(spec: AgentStepSpec): Promise<StepRun>;
+  executeAgentStep(spec: AgentStepSpec, allowance?: StepAllowance): Promise<StepRun>;
   loadCheckpoint(checkpointId: string): Promise<CheckpointLoad>;
   saveCheckpoint(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;
   deleteCheckpoint(checkpointId: string): Promise<void>;

@@ -28,6 +28,7 @@ export {
   pendingDecisions,
   rejectStep,
   resumeRun,
+  setRunBudget,
   setRunConcurrency,
 } from './client/steer';
 export type { Progress } from './workflows/lib/progress';

@@ -49,8 +49,31 @@ export const StepUsageSchema = z.object({
   outputTokens: z.number().int().min(0),
   model: z.string(),
   latencyMs: z.number().int().min(0),
+  /** From the model's prices in the LLM config, when it has them. */
+  costUsd: z.number().min(0).optional(),
 });
 export type StepUsage = z.infer<typeof StepUsageSchema>;
+
+/**
+ * A run's spend limit, across all its steps: model tokens (input plus
+ * output), steps run, and dollars (from the models' prices). Once any is
+ * spent, no new step starts (see workflows/lib/budget).
+ */
+export const BudgetSchema = z
+  .object({
+    maxTokens: z.number().int().positive().optional(),
+    maxSteps: z.number().int().positive().optional(),
+    maxCostUsd: z.number().positive().optional(),
+  })
+  .strict();
+export type Budget = z.infer<typeof BudgetSchema>;
+
+export const BudgetSpentSchema = z.object({
+  tokens: z.number().int().min(0),
+  steps: z.number().int().min(0),
+  costUsd: z.number().min(0),
+});
+export type BudgetSpent = z.infer<typeof BudgetSpentSchema>;
 
 export const StepOutcomeSchema = z.object({
   taskId: nonEmpty,
@@ -113,6 +136,7 @@ export const ParallelInputSchema = z
     concurrency,
     stepPolicy: StepPolicySchema.optional(),
     maxStepsPerRun,
+    budget: BudgetSchema.optional(),
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
@@ -134,6 +158,8 @@ export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   carriedFailures: z.array(StepOutcomeSchema).optional(),
   /** Set by the workflow itself when it continues as new while paused (see the `pause` update). */
   paused: z.boolean().optional(),
+  /** Set by the workflow itself when it continues as new: what the budget's earlier windows spent. */
+  budgetSpent: BudgetSpentSchema.optional(),
 }).strict();
 export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
 
@@ -189,6 +215,7 @@ export const PipelineInputSchema = z
     concurrency,
     stepPolicy: StepPolicySchema.optional(),
     maxStepsPerRun,
+    budget: BudgetSchema.optional(),
     /** Set for a partition's child: the whole run's index of its first item, for `{{index}}`. */
     indexOffset: z.number().int().min(0).optional(),
   })

@@ -12,7 +12,7 @@ const OUTPUT_BEAT_MS = 500;
 
 export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivities, 'executeAgentStep'> {
   return {
-    async executeAgentStep(rawSpec) {
+    async executeAgentStep(rawSpec, allowance) {
       const ctx = Context.current();
       const { attempt, workflowExecution, heartbeatTimeoutMs } = ctx.info;
       const details: StepFailureDetails = { attempt };
@@ -56,6 +56,7 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
           attempt,
           workflowId: workflowExecution?.workflowId ?? '',
           ...(resumeState !== undefined ? { resumeState } : {}),
+          ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
         });
         const checked = StepOutcomeSchema.safeParse(outcome);
         if (!checked.success) {

@@ -39,3 +39,15 @@ export function steeringLine(progress: Progress): string | undefined {
   ];
   return parts.length ? parts.join(' · ') : undefined;
 }
+
+/** `tokens 1200/5000 · steps 3/10 · $0.0200/$1`: spend against each limit the run's budget has. */
+export function budgetLine(budget: Progress['budget']): string | undefined {
+  if (!budget) return undefined;
+  const { limits, spent } = budget;
+  const parts = [
+    ...(limits.maxTokens !== undefined ? [`tokens ${spent.tokens}/${limits.maxTokens}`] : []),
+    ...(limits.maxSteps !== undefined ? [`steps ${spent.steps}/${limits.maxSteps}`] : []),
+    ...(limits.maxCostUsd !== undefined ? [`$${spent.costUsd.toFixed(4)}/$${limits.maxCostUsd}`] : []),
+  ];
+  return parts.join(' · ');
+}

@@ -6,7 +6,9 @@
  * plain Error saying why.
  */
 import { type Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { Budget } from '../contracts';
 import { type Decision, approveUpdate, rejectUpdate } from '../workflows/lib/approvals';
+import { setBudgetUpdate } from '../workflows/lib/budget';
 import type { Progress } from '../workflows/lib/progress';
 import { fetchProgress } from './fetch-progress';
 import {
@@ -49,6 +51,10 @@ export const setRunConcurrency = (handle: WorkflowHandle, limit: number) =>
 /** Stops one step (aborting its agent) or keeps a pending one from starting; its outcome is "cancelled by user". */
 export const cancelStep = (handle: WorkflowHandle, taskId: string) =>
   steer(handle, 'cancel', () => handle.executeUpdate(cancelStepUpdate, { args: [{ taskId }] }));
+
+/** Changes the run's budget limits (the ones given; the others stay); steps waiting on a spent budget go on. */
+export const setRunBudget = (handle: WorkflowHandle, limits: Budget) =>
+  steer(handle, 'change', () => handle.executeUpdate(setBudgetUpdate, { args: [limits] }));
 
 /** Lets a step waiting for approval go on; `output` replaces its output (approving an outcome only). */
 export const approveStep = (handle: WorkflowHandle, decision: Decision) =>

@@ -16,6 +16,11 @@ export interface StepContext {
    */
   readonly resumeState?: unknown;
   /**
+   * Model tokens the run's budget has left, when it has a token budget: an
+   * executor that calls models stops before a call past it (a soft cap).
+   */
+  readonly tokensLeft?: number;
+  /**
    * Saves the step's state so that a retry (worker crash, heartbeat timeout,
    * transient error) can go on from here instead of from the start. It travels
    * in the activity's heartbeat details, through the data converter, so it

@@ -4,7 +4,7 @@
  */
 import Mustache from 'mustache';
 import { z } from 'zod';
-import type { AgentStepSpec, StepOutcome } from '../contracts';
+import { type AgentStepSpec, type StepOutcome, StepUsageSchema } from '../contracts';
 import { readDataFile } from '../config/data-file';
 import { type AgentExecutor, NonRetryableStepError, type StepContext } from './executor';
 
@@ -20,6 +20,8 @@ const RuleSchema = z
     failAttempts: z.number().int().min(0).optional(),
     /** Literal structured output attached to the outcome. */
     structured: z.unknown().optional(),
+    /** What the step reports it cost, as a model's executor would: for dry runs of budgets. */
+    usage: StepUsageSchema.optional(),
   })
   .strict();
 export type ScriptRule = z.infer<typeof RuleSchema>;
@@ -73,6 +75,7 @@ export class ScriptExecutor implements AgentExecutor {
       output,
       success,
       ...(rule.structured !== undefined ? { structured: rule.structured } : {}),
+      ...(rule.usage ? { usage: rule.usage } : {}),
       ...(success ? {} : { error: output }),
     };
   }

@@ -24,6 +24,7 @@ const A3sOutcomeSchema = z.object({
       output_tokens: z.number().int().min(0),
       model: z.string(),
       latency_ms: z.number().int().min(0),
+      cost_usd: z.number().min(0).optional(),
     })
     .optional(),
 });
@@ -80,6 +81,7 @@ export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
                 outputTokens: outcome.usage.output_tokens,
                 model: outcome.usage.model,
                 latencyMs: outcome.usage.latency_ms,
+                ...(outcome.usage.cost_usd !== undefined ? { costUsd: outcome.usage.cost_usd } : {}),
               },
             }
           : {}),
@@ -151,6 +153,7 @@ function encodeDocument(checkpoint: WorkflowCheckpoint) {
                 output_tokens: outcome.usage.outputTokens,
                 model: outcome.usage.model,
                 latency_ms: outcome.usage.latencyMs,
+                ...(outcome.usage.costUsd !== undefined ? { cost_usd: outcome.usage.costUsd } : {}),
               },
             }
           : {}),

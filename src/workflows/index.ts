@@ -21,9 +21,10 @@ import {
 import { executePipeline, executeStepsParallel, progressBoard } from './lib';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
 import { runApprovals } from './lib/approvals';
+import { applyBudget, runBudget } from './lib/budget';
 import { runControls } from './lib/controls';
 import { parseUniqueSpecs, runResumableWindow } from './lib/resumable';
-import { STRICT_STEP_SPECS, invalidInput, resolveLimit } from './lib/steps';
+import { STRICT_STEP_SPECS, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
 import { checkTemplates, stageFromTemplate } from './stage-templates';
 
 export { progressQuery } from './lib';
@@ -33,6 +34,7 @@ function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output
   progressBoard();
   runControls();
   runApprovals();
+  runBudget();
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
   return parsed.data;
@@ -49,6 +51,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutco
   checkTemplates(stages);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   if (items.length * stages.length > maxStepsPerRun) {
+    refuseSplitBudget(options, items.length * stages.length, maxStepsPerRun);
     // Templates are data, so a slice of the items runs as a child pipelineWorkflow unchanged.
     return runPartitioned<unknown, StepOutcome | null>({
       items,
@@ -78,6 +81,7 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
     checkpointId = workflowInfo().workflowId,
     carriedFailures = [],
     paused = false,
+    budgetSpent,
     ...options
   } = parseInput(
     patched(STRICT_STEP_SPECS) ? StrictResumableParallelInputSchema : ResumableParallelInputSchema,
@@ -85,14 +89,17 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
   );
   const controls = runControls();
   controls.paused ||= paused;
+  applyBudget(options.budget, budgetSpent);
   const run = await runResumableWindow(parseUniqueSpecs(specs), checkpointId, options, carriedFailures);
   if ('outcomes' in run) return run.outcomes;
+  const budget = runBudget();
   // The checkpoint holds this window's successes; the next execution starts from it with a fresh history,
   // paused if this one was, at the concurrency it was set to.
   return continueAsNew<typeof resumableParallelWorkflow>({
     ...options,
     ...(controls.concurrency !== undefined ? { concurrency: controls.concurrency } : {}),
     ...(controls.paused ? { paused: true } : {}),
+    ...(budget.active ? { budget: budget.limits, budgetSpent: budget.spent } : {}),
     specs,
     checkpointId,
     carriedFailures: run.carriedFailures,

@@ -203,6 +203,43 @@ describe('tao start, status, result, cancel', () => {
     });
   });
 
+  test('status shows spend against the budget; budget changes it', async () => {
+    const executor = new GateExecutor(new ScriptExecutor(), (taskId) => taskId === 'second');
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('cli-budget');
+      const input = {
+        specs: [step('first'), step('second')],
+        concurrency: 1,
+        budget: { maxSteps: 4 },
+        stepPolicy,
+      };
+      await tao([
+        'start',
+        specFile({ workflow: 'parallel', input }),
+        '--id',
+        workflowId,
+        ...server(),
+        '--task-queue',
+        taskQueue,
+      ]);
+      const handle = client.workflow.getHandle(workflowId);
+      await eventually(async () =>
+        (await handle.query<Progress>('progress')).totals.succeeded === 1 ? true : undefined,
+      );
+      expect((await tao(['status', workflowId, ...server()])).stdout).toMatch(/^budget +steps 1\/4$/m);
+      expect(await tao(['budget', workflowId, '--max-steps', '9', ...server()])).toMatchObject({
+        code: 0,
+        stdout: `${workflowId} budget now steps 1/9\n`,
+      });
+      expect(await tao(['budget', workflowId, '--max-steps', 'lots', ...server()])).toMatchObject({
+        code: 2,
+        stderr: 'tao: budget: maxSteps: Expected number, received nan\n',
+      });
+      executor.release('second');
+      await handle.result();
+    });
+  });
+
   test('pause, concurrency, resume and cancel --step steer a running workflow; status shows it', async () => {
     const executor = new GateExecutor(new ScriptExecutor(), () => true);
     await withWorker({ executor }, async ({ client, taskQueue }) => {

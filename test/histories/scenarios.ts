@@ -238,6 +238,24 @@ export const SCENARIOS: Scenario[] = [
     drive: decide,
   },
   {
+    // A budget of two steps: `c` and `d` never start and end "budget exhausted".
+    name: 'parallel-budget',
+    workflowType: 'parallelWorkflow',
+    input: { specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 1, budget: { maxSteps: 2 } },
+  },
+  {
+    // The budget's spend carries over continue-as-new between windows.
+    name: 'resumable-budget-windows',
+    workflowType: 'resumableParallelWorkflow',
+    input: {
+      checkpointId: 'history-budget',
+      specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)),
+      maxStepsPerRun: 2,
+      concurrency: 1,
+      budget: { maxSteps: 3 },
+    },
+  },
+  {
     // `a` was checkpointed for another spec: it runs again, with a warning (the `spec-digests` patch).
     name: 'resumable-stale-rerun',
     workflowType: 'resumableParallelWorkflow',

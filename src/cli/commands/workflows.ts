@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
 import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
-import { progressLine, steeringLine } from '../../client/progress-line';
+import { budgetLine, progressLine, steeringLine } from '../../client/progress-line';
 import { fields, stepsTable } from '../render';
 import { explainWorkflowError, reportResult } from '../report';
 import {
@@ -19,12 +19,14 @@ import {
   pauseRun,
   resumeRun,
   runningSteps,
+  setRunBudget,
   setRunConcurrency,
   startRun,
   watchRun,
 } from '../../client';
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../config/data-file';
+import { BudgetSchema, describeZodError } from '../../contracts';
 
 async function readOutputFile(path: string): Promise<string> {
   try {
@@ -119,6 +121,7 @@ export function registerWorkflowCommands(program: Command): void {
               progress ? progressLine(progress) : `unavailable (no worker answered on ${status.taskQueue})`,
             ],
             ['steering', progress ? steeringLine(progress) : undefined],
+            ['budget', budgetLine(progress?.budget)],
           ]),
         );
         if (progress?.steps.length) console.log(stepsTable(progress));
@@ -236,6 +239,30 @@ export function registerWorkflowCommands(program: Command): void {
         }
       });
     });
+
+  connectionOptions(program.command('budget'))
+    .description("change a running workflow's budget; steps waiting on a spent budget go on")
+    .argument('<id>', 'workflow id')
+    .option('--max-tokens <n>', 'model tokens, input plus output')
+    .option('--max-steps <n>', 'steps run')
+    .option('--max-cost-usd <dollars>', 'dollars, from the models’ prices in the LLM config')
+    .action(
+      async (id: string, flags: Flags & { maxTokens?: string; maxSteps?: string; maxCostUsd?: string }) => {
+        const limits = BudgetSchema.safeParse({
+          ...(flags.maxTokens !== undefined ? { maxTokens: Number(flags.maxTokens) } : {}),
+          ...(flags.maxSteps !== undefined ? { maxSteps: Number(flags.maxSteps) } : {}),
+          ...(flags.maxCostUsd !== undefined ? { maxCostUsd: Number(flags.maxCostUsd) } : {}),
+        });
+        if (!limits.success) throw new InputError(`budget: ${describeZodError(limits.error)}`);
+        if (Object.keys(limits.data).length === 0) {
+          throw new InputError('budget: give --max-tokens, --max-steps or --max-cost-usd');
+        }
+        await withClient(flags, id, async (client) => {
+          const budget = await setRunBudget(client.workflow.getHandle(id), limits.data);
+          console.log(`${id} budget now ${budgetLine(budget)}`);
+        });
+      },
+    );
 
   connectionOptions(program.command('concurrency'))
     .description('change how many steps (pipeline: chains) of a running workflow may run at once')

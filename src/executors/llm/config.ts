@@ -39,6 +39,10 @@ export const LlmConfigFileSchema = z
     /** Wall-clock limit of one step attempt (all its rounds); a step that exceeds it is retried. */
     timeoutMs: z.number().int().positive().optional(),
     providers: z.record(ProviderConfigSchema).optional(),
+    /** Dollars per million tokens, by model: a step's usage then carries its cost (for budgets' maxCostUsd). */
+    prices: z
+      .record(z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict())
+      .optional(),
     /** MCP servers by name; an agent lists the ones it may use (see ./mcp). */
     mcpServers: z.record(McpServerNameSchema, McpServerConfigSchema).optional(),
     agents: z.record(ProfileOverrideSchema).optional(),
@@ -66,6 +70,7 @@ export interface LlmSettings {
   providers: Record<string, ProviderSettings>;
   /** The servers some agent uses; others are not started, and need no variables set. */
   mcpServers: Record<string, McpServerSettings>;
+  prices: Record<string, { inputPerMTok: number; outputPerMTok: number }>;
 }
 
 /** The vendors' own endpoints, keyed and located by their SDKs' usual variables. */
@@ -129,6 +134,7 @@ export function resolveLlmSettings(
     profiles,
     providers,
     mcpServers: resolveMcpServers(mcpServers, { source, workspace, env }),
+    prices: file.prices ?? {},
   };
 }
 

@@ -38,6 +38,8 @@ const PROTOCOLS: Record<ProviderSettings['type'], (settings: ProviderSettings) =
   anthropic: anthropicProvider,
 };
 
+const HTTP_TIMEOUT_SLACK_MS = 1_000;
+
 /** What one call of the tool loop works with. */
 interface ConverseOptions {
   spec: AgentStepSpec;
@@ -47,6 +49,8 @@ interface ConverseOptions {
   maxRounds: number;
   signal: AbortSignal;
   started: number;
+  /** The run's token budget left, when it has one: no model call starts once the step has used it. */
+  tokensLeft?: number;
   /** Called with every new state of the conversation: an answered turn, a recorded tool result. */
   record(conversation: Conversation): void;
   onText(textSoFar: string): void;
@@ -139,6 +143,7 @@ export class LlmExecutor implements AgentExecutor {
     };
     const base = { taskId: spec.taskId, agent: spec.agent, sessionId: `task-run-${spec.taskId}` };
     // Turns a resumed attempt restored count too: they were paid for once, and only once.
+    const price = this.settings.prices[profile.model];
     const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) => ({
       ...base,
       ...outcome,
@@ -147,6 +152,14 @@ export class LlmExecutor implements AgentExecutor {
         outputTokens: conversation.outputTokens,
         model: profile.model,
         latencyMs: Date.now() - started,
+        ...(price
+          ? {
+              costUsd:
+                (conversation.inputTokens * price.inputPerMTok +
+                  conversation.outputTokens * price.outputPerMTok) /
+                1e6,
+            }
+          : {}),
       },
     });
 
@@ -159,6 +172,7 @@ export class LlmExecutor implements AgentExecutor {
         maxRounds,
         signal,
         started,
+        ...(context.tokensLeft !== undefined ? { tokensLeft: context.tokensLeft } : {}),
         record,
         onText: (text) => context.output(text),
       });
@@ -224,6 +238,14 @@ export class LlmExecutor implements AgentExecutor {
           record(withToolResult(conversation, await turn.toolbox.run(call, signal)));
         continue;
       }
+      const used = conversation.inputTokens + conversation.outputTokens;
+      if (turn.tokensLeft !== undefined && used >= turn.tokensLeft) {
+        const said = last.role === 'assistant' ? last.text : '';
+        return {
+          text: said,
+          failure: `stopped at the run's token budget: this step used ${used} of the ${turn.tokensLeft} tokens left; raise it with the setBudget update`,
+        };
+      }
       const round = conversation.rounds + 1;
       const answer = await provider.complete({
         model: profile.model,
@@ -234,7 +256,9 @@ export class LlmExecutor implements AgentExecutor {
         ...(profile.temperature !== undefined ? { temperature: profile.temperature } : {}),
         ...(profile.maxTokens !== undefined ? { maxTokens: profile.maxTokens } : {}),
         signal,
-        timeoutMs: Math.max(1, this.settings.timeoutMs - (Date.now() - turn.started)),
+        // The step's own deadline aborts the request first; the HTTP timeout, a little later, is only a
+        // backstop, so a step over its time is reported as such and never as a connection error.
+        timeoutMs: Math.max(1, this.settings.timeoutMs - (Date.now() - turn.started)) + HTTP_TIMEOUT_SLACK_MS,
         onText: turn.onText,
       });
       record(withTurn(conversation, answer));

@@ -7,7 +7,15 @@ import {
 import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
-import { type CombinatorOptions, parseSpecs, resolveLimit, runStep, stepActivities } from './steps';
+import { applyBudget } from './budget';
+import {
+  type CombinatorOptions,
+  parseSpecs,
+  refuseSplitBudget,
+  resolveLimit,
+  runStep,
+  stepActivities,
+} from './steps';
 
 /**
  * Combinator 1, the barrier: every spec runs, at most `limit` at a time, and
@@ -22,6 +30,7 @@ export async function executeStepsParallel(
   if (specs.length === 0) return [];
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   if (specs.length > maxStepsPerRun) {
+    refuseSplitBudget(options, specs.length, maxStepsPerRun);
     return runPartitioned<AgentStepSpec, StepOutcome>({
       items: specs,
       perChild: maxStepsPerRun,
@@ -32,6 +41,7 @@ export async function executeStepsParallel(
         slice.map((s) => failedOutcome(s.taskId, s.agent, message)),
     });
   }
+  applyBudget(options.budget);
   const board = progressBoard();
   const entries = specs.map((spec) => board.addStep(spec, 'pending'));
   const activities = stepActivities(options.stepPolicy);

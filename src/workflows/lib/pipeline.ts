@@ -1,5 +1,6 @@
 import type { AgentStepSpec, AgentStepSpecInput, StepOutcome } from '../../contracts';
 import { runBounded } from './pool';
+import { applyBudget } from './budget';
 import { progressBoard } from './progress';
 import {
   type CombinatorOptions,
@@ -37,6 +38,7 @@ export async function executePipeline<I>(
   options: CombinatorOptions = {},
 ): Promise<(StepOutcome | null)[]> {
   if (items.length === 0) return [];
+  applyBudget(options.budget);
   const board = progressBoard();
   const activities = stepActivities(options.stepPolicy);
   const firstEntries = items.map((_, index) =>

@@ -1,5 +1,5 @@
 import { defineQuery, setHandler } from '@temporalio/workflow';
-import type { StepUsage } from '../../contracts';
+import type { Budget, BudgetSpent, StepUsage } from '../../contracts';
 
 /** `waiting`: for a person's decision (see ./approvals). */
 export type StepStatus = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
@@ -53,6 +53,8 @@ export interface Progress {
   paused?: boolean;
   /** The limit the `setConcurrency` update set, when one did. */
   concurrency?: number;
+  /** The run's budget and what it has spent, when it has one (see ./budget). */
+  budget?: { limits: Budget; spent: BudgetSpent };
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
@@ -68,6 +70,8 @@ class ProgressBoard {
   readonly partitions: PartitionProgress[] = [];
   /** The run's controls, once they exist (see ./controls). */
   steering?: () => { paused: boolean; concurrency?: number };
+  /** The run's budget, when it has one (see ./budget). */
+  budget?: () => { limits: Budget; spent: BudgetSpent } | undefined;
 
   add(entry: Omit<StepProgress, 'attempt'> & { attempt?: number }): StepProgress {
     const step: StepProgress = { attempt: 0, ...entry };
@@ -121,6 +125,7 @@ class ProgressBoard {
       ...(this.partitions.length ? { partitions: this.partitions.map((p) => ({ ...p })) } : {}),
       ...(this.steering?.().paused ? { paused: true } : {}),
       ...(this.steering?.().concurrency !== undefined ? { concurrency: this.steering().concurrency } : {}),
+      ...(this.budget?.() ? { budget: this.budget()! } : {}),
     };
   }
 }

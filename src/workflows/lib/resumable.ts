@@ -11,6 +11,7 @@ import {
 import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix } from './partition';
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
+import { applyBudget } from './budget';
 import { specDigest } from './spec-digest';
 import {
   type ResumableOptions,
@@ -115,6 +116,7 @@ export async function executeStepsParallelResumable(
   options: ResumableOptions = {},
 ): Promise<StepOutcome[]> {
   const specs = parseUniqueSpecs(specInputs);
+  applyBudget(options.budget);
   const id = CheckpointIdSchema.safeParse(checkpointId);
   if (!id.success) throw invalidInput(`checkpointId: ${id.error.issues[0]!.message}`);
   if (specs.length > (options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)) {

@@ -17,6 +17,7 @@ import {
 import {
   type AgentStepSpec,
   AgentStepSpecSchema,
+  type Budget,
   type AgentStepSpecInput,
   StrictAgentStepSpecSchema,
   type StepOutcome,
@@ -25,6 +26,7 @@ import {
   failedOutcome,
 } from '../../contracts';
 import { approveAfter, approveBefore } from './approvals';
+import { runBudget } from './budget';
 import { CANCELLED_BY_USER, RUN_CONTROLS, runControls } from './controls';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
@@ -36,6 +38,17 @@ export interface CombinatorOptions {
   stepPolicy?: StepPolicy;
   /** Steps one execution holds before the run is split across executions (default 1,000). */
   maxStepsPerRun?: number;
+  /** The run's spend limit (see ./budget); it binds every combinator the workflow runs. */
+  budget?: Budget;
+}
+
+/** A budget binds one execution's steps; a run split into child workflows would escape it. */
+export function refuseSplitBudget(options: CombinatorOptions, steps: number, maxStepsPerRun: number): void {
+  if (options.budget) {
+    throw invalidInput(
+      `budget: a budget binds one workflow execution, and this run (${steps} steps) would be split into child workflows at maxStepsPerRun ${maxStepsPerRun}; raise maxStepsPerRun, or use a resumable run, whose windows share one budget`,
+    );
+  }
 }
 
 /** Resumable runs only: what to do when a checkpoint exists but cannot be read (default `rerun`). */
@@ -136,19 +149,33 @@ export async function runStep(
     await controls.mayStart(spec.taskId);
     if (controls.cancelledBeforeStart(spec.taskId)) return cancelled();
   }
-  entry.status = 'running';
-  let run: { value: StepRun } | 'cancelled';
-  try {
+  const budget = runBudget();
+  const runActivity = async (): Promise<{ value: StepRun } | 'cancelled'> => {
+    entry.status = 'running';
+    const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
     // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
     const execute = () =>
-      activities.executeAgentStep.executeWithOptions({ summary: stepSummary(spec) }, [spec]);
-    run = controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
-  } catch (error) {
-    if (isCancellation(error)) throw error;
-    const { message, attempt } = describeActivityFailure(error);
-    Object.assign(entry, { status: 'failed', error: message, attempt });
-    throw new StepCrashed(message);
-  }
+      activities.executeAgentStep.executeWithOptions(
+        { summary: stepSummary(spec) },
+        tokensLeft === undefined ? [spec] : [spec, { tokensLeft }],
+      );
+    try {
+      return controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      const { message, attempt } = describeActivityFailure(error);
+      Object.assign(entry, { status: 'failed', error: message, attempt });
+      throw new StepCrashed(message);
+    }
+  };
+  let run: { value: StepRun } | 'cancelled';
+  if (budget.active) {
+    const spent = await budget.spend(runActivity, (r) =>
+      r === 'cancelled' ? undefined : r.value.outcome.usage,
+    );
+    if ('refused' in spent) return ended(failedOutcome(spec.taskId, spec.agent, spent.refused));
+    run = spent.value;
+  } else run = await runActivity();
   if (run === 'cancelled') return cancelled();
   entry.attempt = run.value.attempt;
   if (run.value.outcome.usage) entry.usage = run.value.outcome.usage;
