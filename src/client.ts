@@ -44,6 +44,7 @@ export const WORKFLOW_TYPES = {
   parallel: 'parallelWorkflow',
   pipeline: 'pipelineWorkflow',
   resumable: 'resumableParallelWorkflow',
+  loop: 'loopWorkflow',
 } as const satisfies Record<WorkflowKind, string>;
 
 /** What a TAO workflow returns: one entry per spec (parallel, resumable) or per item (pipeline, `null` = no result). */

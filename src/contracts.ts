@@ -182,16 +182,18 @@ export const StrictResumableParallelInputSchema = ResumableParallelInputSchema.e
  * fields are mustache templates over `{ item, index, prev }`; `when` is a
  * condition on `prev` that ends the chain when it does not hold.
  */
-export const StageConditionSchema = z
-  .object({
-    field: z.string().regex(/^prev(\.[A-Za-z0-9_]+)+$/, 'must be a path starting with "prev."'),
-    equals: z.unknown().optional(),
-    notEquals: z.unknown().optional(),
-  })
-  .strict()
-  .refine((c) => (c.equals === undefined) !== (c.notEquals === undefined), {
-    message: 'give exactly one of "equals" or "notEquals"',
-  });
+/** A test of one value, found at `field`: it `equals` a value, or it does not (`notEquals`). */
+const fieldCondition = (field: z.ZodString) =>
+  z
+    .object({ field, equals: z.unknown().optional(), notEquals: z.unknown().optional() })
+    .strict()
+    .refine((c) => (c.equals === undefined) !== (c.notEquals === undefined), {
+      message: 'give exactly one of "equals" or "notEquals"',
+    });
+
+export const StageConditionSchema = fieldCondition(
+  z.string().regex(/^prev(\.[A-Za-z0-9_]+)+$/, 'must be a path starting with "prev."'),
+);
 export type StageCondition = z.infer<typeof StageConditionSchema>;
 
 export const StageTemplateSchema = z
@@ -221,6 +223,54 @@ export const PipelineInputSchema = z
   })
   .strict();
 export type PipelineInput = z.input<typeof PipelineInputSchema>;
+
+/** A test on one outcome's field: `success`, `output`, `error`, `taskId`, `agent` or `structured.<path>`. */
+export const OutcomeConditionSchema = fieldCondition(
+  z
+    .string()
+    .regex(
+      /^(success|output|error|taskId|agent|structured(\.[A-Za-z0-9_]+)*)$/,
+      'must be success, output, error, taskId, agent or structured.<path>',
+    ),
+);
+export type OutcomeCondition = z.infer<typeof OutcomeConditionSchema>;
+
+/** When a loop stops: after a round whose outcomes `every` or `some` pass the test. */
+export const RoundConditionSchema = z
+  .object({ every: OutcomeConditionSchema.optional(), some: OutcomeConditionSchema.optional() })
+  .strict()
+  .refine((c) => (c.every === undefined) !== (c.some === undefined), {
+    message: 'give exactly one of "every" or "some"',
+  });
+export type RoundCondition = z.infer<typeof RoundConditionSchema>;
+
+/**
+ * The loop as JSON: rounds of the barrier. `initial` is round 1; `next.specs`
+ * are templates (mustache, over `{ round, outcomes }`, the previous round's
+ * outcomes in order) for each round after; `until` stops the loop after a
+ * round that meets it; `maxIterations` is the hard cap on rounds.
+ */
+export const LoopInputSchema = z
+  .object({
+    initial: z.array(StrictAgentStepSpecSchema),
+    maxIterations: z.number().int().min(1),
+    next: z
+      .object({ specs: z.array(StageTemplateSchema.omit({ when: true })).min(1) })
+      .strict()
+      .optional(),
+    until: RoundConditionSchema.optional(),
+    concurrency,
+    stepPolicy: StepPolicySchema.optional(),
+    budget: BudgetSchema.optional(),
+    /** Rounds one execution runs before it continues as new (default 10), so history stays bounded. */
+    roundsPerRun: z.number().int().min(1).optional(),
+    /** Set by the workflow itself when it continues as new: the number of the first round it runs. */
+    round: z.number().int().min(1).optional(),
+    paused: z.boolean().optional(),
+    budgetSpent: BudgetSpentSchema.optional(),
+  })
+  .strict();
+export type LoopInput = z.input<typeof LoopInputSchema>;
 
 /** Names the first bad field of a failed parse, e.g. `specs.1.taskId: must be a non-empty string`. */
 export function describeZodError(error: z.ZodError): string {

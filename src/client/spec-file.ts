@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  LoopInputSchema,
   PipelineInputSchema,
   StrictParallelInputSchema,
   StrictResumableParallelInputSchema,
@@ -20,16 +21,23 @@ export const RunSpecSchema = z.discriminatedUnion('workflow', [
   z
     .object({ workflow: z.literal('resumable'), input: StrictResumableParallelInputSchema, ...common })
     .strict(),
+  z.object({ workflow: z.literal('loop'), input: LoopInputSchema, ...common }).strict(),
 ]);
 export type RunSpec = z.input<typeof RunSpecSchema>;
 export type WorkflowKind = RunSpec['workflow'];
 
 export async function loadSpecFile(file: string): Promise<z.output<typeof RunSpecSchema>> {
   const spec = await readDataFile(file, RunSpecSchema);
-  if (spec.workflow === 'pipeline') {
-    // The workflow would reject a broken mustache template too, but only after starting.
+  // The workflow would reject a broken mustache template too, but only after starting.
+  const templates =
+    spec.workflow === 'pipeline'
+      ? () => checkTemplates(spec.input.stages)
+      : spec.workflow === 'loop' && spec.input.next
+        ? () => checkTemplates(spec.input.next!.specs, 'next.specs')
+        : undefined;
+  if (templates) {
     try {
-      checkTemplates(spec.input.stages);
+      templates();
     } catch (error) {
       throw new InputError(
         `${file}: ${(error as Error).message.replace(/^invalid input: /, 'invalid input.')}`,
@@ -41,9 +49,14 @@ export async function loadSpecFile(file: string): Promise<z.output<typeof RunSpe
 
 /** Every step the run will account for in its progress, known before it starts. */
 export function expectedSteps(spec: RunSpec): number {
-  return spec.workflow === 'pipeline'
-    ? spec.input.items.length * spec.input.stages.length
-    : spec.input.specs.length;
+  switch (spec.workflow) {
+    case 'pipeline':
+      return spec.input.items.length * spec.input.stages.length;
+    case 'loop':
+      return spec.input.initial.length; // later rounds are built from outcomes
+    default:
+      return spec.input.specs.length;
+  }
 }
 
 /** What the Web UI and `temporal workflow describe` show for a run `tao` started: its shape, in one line. */
@@ -56,5 +69,7 @@ export function runSummary(spec: z.output<typeof RunSpecSchema>, workflowId: str
       return `parallel · ${plural(spec.input.specs.length, 'step')}`;
     case 'resumable':
       return `resumable · ${plural(spec.input.specs.length, 'step')} · checkpoint ${spec.input.checkpointId ?? workflowId}`;
+    case 'loop':
+      return `loop · ${plural(spec.input.initial.length, 'step')} in round 1 · at most ${plural(spec.input.maxIterations, 'round')}`;
   }
 }

@@ -7,6 +7,11 @@
 import { continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
+  type AgentStepSpecInput,
+  type Budget,
+  type BudgetSpent,
+  type LoopInput,
+  LoopInputSchema,
   type ParallelInput,
   ParallelInputSchema,
   type PipelineInput,
@@ -18,14 +23,14 @@ import {
   StrictResumableParallelInputSchema,
   describeZodError,
 } from '../contracts';
-import { executePipeline, executeStepsParallel, progressBoard } from './lib';
+import { executeLoop, executePipeline, executeStepsParallel, progressBoard } from './lib';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
 import { runApprovals } from './lib/approvals';
 import { applyBudget, runBudget } from './lib/budget';
 import { runControls } from './lib/controls';
 import { parseUniqueSpecs, runResumableWindow } from './lib/resumable';
-import { STRICT_STEP_SPECS, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
-import { checkTemplates, stageFromTemplate } from './stage-templates';
+import { STRICT_STEP_SPECS, decidePatches, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
+import { checkTemplates, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
 
 export { progressQuery } from './lib';
 
@@ -35,6 +40,7 @@ function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output
   runControls();
   runApprovals();
   runBudget();
+  decidePatches();
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
   return parsed.data;
@@ -87,21 +93,79 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
     patched(STRICT_STEP_SPECS) ? StrictResumableParallelInputSchema : ResumableParallelInputSchema,
     input,
   );
-  const controls = runControls();
-  controls.paused ||= paused;
-  applyBudget(options.budget, budgetSpent);
+  restoreSteering(paused, options.budget, budgetSpent);
   const run = await runResumableWindow(parseUniqueSpecs(specs), checkpointId, options, carriedFailures);
   if ('outcomes' in run) return run.outcomes;
-  const budget = runBudget();
-  // The checkpoint holds this window's successes; the next execution starts from it with a fresh history,
-  // paused if this one was, at the concurrency it was set to.
+  // The checkpoint holds this window's successes; the next execution starts from it with a fresh history.
   return continueAsNew<typeof resumableParallelWorkflow>({
     ...options,
-    ...(controls.concurrency !== undefined ? { concurrency: controls.concurrency } : {}),
-    ...(controls.paused ? { paused: true } : {}),
-    ...(budget.active ? { budget: budget.limits, budgetSpent: budget.spent } : {}),
+    ...steeringToCarry(),
     specs,
     checkpointId,
     carriedFailures: run.carriedFailures,
   });
+}
+
+/**
+ * Combinator 4 as JSON (see lib/loop): rounds of the barrier, each after the
+ * first built from `next.specs` over the previous round's outcomes, until
+ * `until` holds or `maxIterations` rounds ran. Every `roundsPerRun` rounds it
+ * continues as new, so a long loop's history stays bounded; progress shows the round.
+ */
+export async function loopWorkflow(input: LoopInput): Promise<StepOutcome[]> {
+  const {
+    initial,
+    maxIterations,
+    next,
+    until,
+    roundsPerRun = DEFAULT_ROUNDS_PER_RUN,
+    round: firstRound = 1,
+    paused = false,
+    budgetSpent,
+    ...options
+  } = parseInput(LoopInputSchema, input);
+  if (next) checkTemplates(next.specs, 'next.specs');
+  restoreSteering(paused, options.budget, budgetSpent);
+  let carry: { round: number; specs: AgentStepSpecInput[] } | undefined;
+  const last = await executeLoop(
+    initial,
+    maxIterations,
+    (outcomes, round) => {
+      const more =
+        until && roundMeets(until, outcomes)
+          ? []
+          : next
+            ? loopRoundSpecs(next.specs, round + 1, outcomes)
+            : [];
+      carry = more.length > 0 && round < maxIterations ? { round: round + 1, specs: more } : undefined;
+      return more;
+    },
+    { ...options, firstRound, stopAfterRound: firstRound + roundsPerRun - 1 },
+  );
+  if (!carry) return last;
+  return continueAsNew<typeof loopWorkflow>({
+    ...input,
+    ...steeringToCarry(),
+    initial: carry.specs,
+    round: carry.round,
+  });
+}
+
+const DEFAULT_ROUNDS_PER_RUN = 10;
+
+/** Puts back what an execution continued from carried: pause, and the budget with its spend. */
+function restoreSteering(paused: boolean, budget: Budget | undefined, spent: BudgetSpent | undefined): void {
+  runControls().paused ||= paused;
+  applyBudget(budget, spent);
+}
+
+/** What the next execution needs to stay paused, at the concurrency set, within the same budget. */
+function steeringToCarry() {
+  const controls = runControls();
+  const budget = runBudget();
+  return {
+    ...(controls.concurrency !== undefined ? { concurrency: controls.concurrency } : {}),
+    ...(controls.paused ? { paused: true } : {}),
+    ...(budget.active ? { budget: budget.limits, budgetSpent: budget.spent } : {}),
+  };
 }

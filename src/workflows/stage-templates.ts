@@ -1,47 +1,83 @@
 /**
- * Declarative pipeline stages (the JSON form startable from the Temporal CLI)
- * turned into stage functions. Mustache is logic-less and pure, so rendering
- * inside the workflow replays identically.
+ * Declarative pipeline stages and loop rounds (the JSON forms startable from
+ * the Temporal CLI) turned into specs. Mustache is logic-less and pure, so
+ * rendering inside the workflow replays identically.
  */
 import Mustache from 'mustache';
-import type { StageCondition, StageTemplate, StepOutcome } from '../contracts';
+import type {
+  AgentStepSpecInput,
+  OutcomeCondition,
+  RoundCondition,
+  StageCondition,
+  StageTemplate,
+  StepOutcome,
+} from '../contracts';
 import type { PipelineStage } from './lib';
 import { invalidInput } from './lib/steps';
 
 type View = { item: unknown; index: number; prev: StepOutcome | undefined };
+type SpecTemplate = Omit<StageTemplate, 'when'>;
 
 // Objects render as JSON rather than "[object Object]"; nothing is HTML-escaped.
 const renderValue = (value: unknown): string =>
   typeof value === 'object' ? JSON.stringify(value) : String(value);
-const render = (template: string, view: View): string =>
+const render = (template: string, view: object): string =>
   Mustache.render(template, view, {}, { escape: renderValue });
 
 const RENDERED_FIELDS = ['taskId', 'agent', 'description', 'prompt'] as const;
 
 /** Rejects a template that mustache cannot parse before any step runs, naming the field. */
-export function checkTemplates(stages: readonly StageTemplate[]): void {
-  stages.forEach((stage, index) => {
+export function checkTemplates(templates: readonly SpecTemplate[], path = 'stages'): void {
+  templates.forEach((template, index) => {
     for (const field of RENDERED_FIELDS) {
       try {
-        Mustache.parse(stage[field]);
+        Mustache.parse(template[field]);
       } catch (error) {
-        throw invalidInput(`stages.${index}.${field}: bad template (${(error as Error).message})`);
+        throw invalidInput(`${path}.${index}.${field}: bad template (${(error as Error).message})`);
       }
     }
   });
 }
 
-function lookup(path: string, view: View): unknown {
+function lookup(path: string, view: object): unknown {
   return path
     .split('.')
     .reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], view);
 }
 
-function holds(condition: StageCondition, view: View): boolean {
+function holds(condition: StageCondition | OutcomeCondition, view: object): boolean {
   const actual = JSON.stringify(lookup(condition.field, view));
   return condition.equals !== undefined
     ? actual === JSON.stringify(condition.equals)
     : actual !== JSON.stringify(condition.notEquals);
+}
+
+function renderSpec(template: SpecTemplate, view: object): AgentStepSpecInput {
+  return {
+    taskId: render(template.taskId, view),
+    agent: render(template.agent, view),
+    description: render(template.description, view),
+    prompt: render(template.prompt, view),
+    ...(template.maxSteps !== undefined ? { maxSteps: template.maxSteps } : {}),
+    ...(template.outputSchema !== undefined ? { outputSchema: template.outputSchema } : {}),
+    ...(template.approval !== undefined ? { approval: template.approval } : {}),
+  };
+}
+
+/** A loop round's specs: each template over `{ round, outcomes }` (the previous round's outcomes, in order). */
+export function loopRoundSpecs(
+  templates: readonly SpecTemplate[],
+  round: number,
+  outcomes: readonly StepOutcome[],
+): AgentStepSpecInput[] {
+  return templates.map((template) => renderSpec(template, { round, outcomes }));
+}
+
+/** Whether a round's outcomes meet a loop's `until`. An empty round meets `every`, never `some`. */
+export function roundMeets(condition: RoundCondition, outcomes: readonly StepOutcome[]): boolean {
+  return condition.every
+    ? outcomes.every((outcome) => holds(condition.every!, outcome))
+    : outcomes.some((outcome) => holds(condition.some!, outcome));
 }
 
 /** `indexOffset`: a partition's place in the whole run, so `{{index}}` is the same however the run is split. */
@@ -49,14 +85,6 @@ export function stageFromTemplate(template: StageTemplate, indexOffset = 0): Pip
   return (prev, item, index) => {
     const view: View = { item, index: indexOffset + index, prev };
     if (template.when && !holds(template.when, view)) return undefined;
-    return {
-      taskId: render(template.taskId, view),
-      agent: render(template.agent, view),
-      description: render(template.description, view),
-      prompt: render(template.prompt, view),
-      ...(template.maxSteps !== undefined ? { maxSteps: template.maxSteps } : {}),
-      ...(template.outputSchema !== undefined ? { outputSchema: template.outputSchema } : {}),
-      ...(template.approval !== undefined ? { approval: template.approval } : {}),
-    };
+    return renderSpec(template, view);
   };
 }

@@ -28,11 +28,11 @@ const oneLine = (text: string) => {
 describe('the examples', () => {
   test('every example spec and the script rules file are valid', async () => {
     const kinds = await Promise.all(
-      ['parallel.yaml', 'pipeline.yaml', 'resumable.yaml', 'approvals.yaml'].map(
+      ['parallel.yaml', 'pipeline.yaml', 'resumable.yaml', 'approvals.yaml', 'loop.yaml'].map(
         async (name) => (await loadSpecFile(examplePath(name))).workflow,
       ),
     );
-    expect(kinds).toEqual(['parallel', 'pipeline', 'resumable', 'pipeline']);
+    expect(kinds).toEqual(['parallel', 'pipeline', 'resumable', 'pipeline', 'loop']);
     await expect(ScriptExecutor.fromFile(examplePath('script.yaml'))).resolves.toBeInstanceOf(ScriptExecutor);
   });
 });

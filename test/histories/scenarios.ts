@@ -32,6 +32,9 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     crash: { throw: 'agent runtime died' },
     flaky: { failAttempts: 1 },
     slow: { delayMs: 1_500 },
+    ...Object.fromEntries(
+      [1, 2, 3].map((round) => [`red-r${round}`, { success: false, output: 'still red' }]),
+    ),
   },
   agents: { review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } } },
 };
@@ -254,6 +257,28 @@ export const SCENARIOS: Scenario[] = [
       concurrency: 1,
       budget: { maxSteps: 3 },
     },
+  },
+  {
+    // Rounds built from templates until `review-3` approves, two rounds per execution (continue-as-new).
+    name: 'loop',
+    workflowType: 'loopWorkflow',
+    input: {
+      initial: [spec('draft')],
+      next: {
+        specs: [
+          { taskId: 'review-{{round}}', agent: 'review', prompt: 'round {{round}}: {{outcomes.0.output}}' },
+        ],
+      },
+      until: { some: { field: 'taskId', equals: 'review-3' } },
+      maxIterations: 4,
+      roundsPerRun: 2,
+    },
+  },
+  {
+    // A user's loop: `red` fails every round, so the cap ends it.
+    name: 'loop-retry-failures',
+    workflowType: 'retryFailuresWorkflow',
+    input: { items: ['ok', 'red'], maxIterations: 3 },
   },
   {
     // `a` was checkpointed for another spec: it runs again, with a warning (the `spec-digests` patch).

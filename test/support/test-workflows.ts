@@ -5,6 +5,7 @@
  */
 import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
 import {
+  executeLoop,
   executePipeline,
   executeStepsParallel,
   executeStepsParallelResumable,
@@ -52,4 +53,28 @@ export async function bigBatchesWorkflow(
   const second = await executeStepsParallel(specs, { maxStepsPerRun });
   const resumable = await executeStepsParallelResumable(specs, checkpointId, { maxStepsPerRun });
   return [first, second, resumable];
+}
+
+/**
+ * A user's loop with a `next` function: each round retries, as `<item>-r<round>`, the items whose
+ * step failed in the round before, until none fails or `maxIterations` rounds ran.
+ */
+export async function retryFailuresWorkflow({
+  items,
+  maxIterations,
+}: {
+  items: string[];
+  maxIterations: number;
+}): Promise<StepOutcome[]> {
+  return executeLoop(
+    items.map((item) => step(`${item}-r1`, 'general', `fix ${item}`)),
+    maxIterations,
+    (outcomes, round) =>
+      outcomes
+        .filter((outcome) => !outcome.success)
+        .map((outcome) => {
+          const item = outcome.taskId.replace(/-r\d+$/, '');
+          return step(`${item}-r${round + 1}`, 'general', `fix ${item} again`);
+        }),
+  );
 }

@@ -44,7 +44,7 @@ class Approvals {
     if (typeof taskId !== 'string' || taskId === '') return 'a decision needs { "taskId": "<step>" }';
     if (this.waiting.has(taskId))
       return this.verdicts.has(taskId) ? `step "${taskId}" is already decided` : undefined;
-    const entry = progressBoard().steps.find((step) => step.taskId === taskId);
+    const entry = [...progressBoard().steps].reverse().find((step) => step.taskId === taskId);
     if (!entry) return `no step "${taskId}" in this run`;
     return `step "${taskId}" is ${entry.status}, not waiting for a decision`;
   }

@@ -6,6 +6,7 @@
 export { executeStepsParallel } from './parallel';
 export { executePipeline, type PipelineStage } from './pipeline';
 export { executeStepsParallelResumable } from './resumable';
+export { executeLoop, type LoopNext, type LoopOptions } from './loop';
 export {
   progressBoard,
   progressQuery,

@@ -10,6 +10,7 @@ import { progressBoard } from './progress';
 import { applyBudget } from './budget';
 import {
   type CombinatorOptions,
+  decidePatches,
   parseSpecs,
   refuseSplitBudget,
   resolveLimit,
@@ -26,6 +27,7 @@ export async function executeStepsParallel(
   specInputs: readonly AgentStepSpecInput[],
   options: CombinatorOptions = {},
 ): Promise<StepOutcome[]> {
+  decidePatches();
   const specs = parseSpecs(specInputs);
   if (specs.length === 0) return [];
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;

@@ -5,6 +5,7 @@ import { progressBoard } from './progress';
 import {
   type CombinatorOptions,
   StepCrashed,
+  decidePatches,
   parseSpec,
   resolveLimit,
   runStep,
@@ -37,6 +38,7 @@ export async function executePipeline<I>(
   stages: readonly PipelineStage<I>[],
   options: CombinatorOptions = {},
 ): Promise<(StepOutcome | null)[]> {
+  decidePatches();
   if (items.length === 0) return [];
   applyBudget(options.budget);
   const board = progressBoard();

@@ -55,6 +55,8 @@ export interface Progress {
   concurrency?: number;
   /** The run's budget and what it has spent, when it has one (see ./budget). */
   budget?: { limits: Budget; spent: BudgetSpent };
+  /** A loop's current round (from 1) and its cap. */
+  loop?: { round: number; maxIterations: number };
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
@@ -72,6 +74,7 @@ class ProgressBoard {
   steering?: () => { paused: boolean; concurrency?: number };
   /** The run's budget, when it has one (see ./budget). */
   budget?: () => { limits: Budget; spent: BudgetSpent } | undefined;
+  loop?: { round: number; maxIterations: number };
 
   add(entry: Omit<StepProgress, 'attempt'> & { attempt?: number }): StepProgress {
     const step: StepProgress = { attempt: 0, ...entry };
@@ -126,6 +129,7 @@ class ProgressBoard {
       ...(this.steering?.().paused ? { paused: true } : {}),
       ...(this.steering?.().concurrency !== undefined ? { concurrency: this.steering().concurrency } : {}),
       ...(this.budget?.() ? { budget: this.budget()! } : {}),
+      ...(this.loop ? { loop: { ...this.loop } } : {}),
     };
   }
 }

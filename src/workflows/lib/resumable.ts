@@ -16,6 +16,7 @@ import { specDigest } from './spec-digest';
 import {
   type ResumableOptions,
   activityFailureMessage,
+  decidePatches,
   invalidInput,
   parseSpecs,
   resolveLimit,
@@ -115,6 +116,7 @@ export async function executeStepsParallelResumable(
   checkpointId: string,
   options: ResumableOptions = {},
 ): Promise<StepOutcome[]> {
+  decidePatches();
   const specs = parseUniqueSpecs(specInputs);
   applyBudget(options.budget);
   const id = CheckpointIdSchema.safeParse(checkpointId);
@@ -144,6 +146,7 @@ export async function runResumableWindow(
   options: ResumableOptions,
   carried: readonly StepOutcome[],
 ): Promise<WindowResult> {
+  decidePatches();
   const board = progressBoard();
   const loaded = await loadCompleted(checkpointId);
   /** Fails every step without running any; the checkpoint stays for inspection. */

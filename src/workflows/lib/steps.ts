@@ -105,6 +105,20 @@ export function parseSpecs(specs: readonly AgentStepSpecInput[], path = 'specs')
 /** The patch behind which step specs refuse unknown fields (runs started before it replay leniently). */
 export const STRICT_STEP_SPECS = 'strict-step-specs';
 
+/**
+ * Decides this execution's patches before anything awaits; every workflow
+ * and combinator calls it on entry. A patch first asked for after a local
+ * activity (the executor's concurrency hint) can land in a later workflow
+ * task live than on replay, where the local activity's result comes back in
+ * the earlier task, and Temporal reports that as nondeterminism. Asked for
+ * first thing, each patch lands in the first task both times; later calls
+ * return the same answer.
+ */
+export function decidePatches(): void {
+  patched(STRICT_STEP_SPECS);
+  patched(RUN_CONTROLS);
+}
+
 export function parseSpec(spec: unknown, path: string): AgentStepSpec {
   const schema = patched(STRICT_STEP_SPECS) ? StrictAgentStepSpecSchema : AgentStepSpecSchema;
   const parsed = schema.safeParse(spec);
