@@ -5,7 +5,6 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
-import { createActivities } from './activities';
 import { taoDataConverter } from './codec';
 import {
   type WorkerConfig,
@@ -17,28 +16,9 @@ import { explainConnectError } from './connection/diagnose';
 import type { TemporalConnection } from './connection/settings';
 import type { AgentExecutor } from './executors/executor';
 import { createExecutor } from './executors/registry';
+import { TaoPlugin } from './plugin';
 import { createStore } from './stores/registry';
 import type { SessionStore } from './stores/session-store';
-
-/** Slots beyond the executor's hint, so checkpoint I/O never queues behind long agent steps. */
-const STORE_ACTIVITY_SLOTS = 2;
-
-/**
- * How long the SDK may hold back a heartbeat. Agent steps save their resume
- * state in heartbeat details after every model turn and tool result; the
- * default throttle (80% of the heartbeat timeout) would let a crash lose
- * several of those. One second puts the last turn's state on the server
- * before the next model answer in the normal case, where a model call takes
- * longer than that, and costs at most one heartbeat RPC a second per step.
- */
-const HEARTBEAT_THROTTLE = '1 second';
-
-/**
- * How long a workflow task waits on a worker's sticky queue before any worker
- * may take it. The SDK's 10 s stalls every open workflow of a crashed worker
- * for that long; a live worker answers its sticky queue in milliseconds.
- */
-export const DEFAULT_STICKY_QUEUE_TIMEOUT_MS = 3_000;
 
 export interface TaoWorkerParts {
   connection: NativeConnection;
@@ -57,8 +37,8 @@ export interface TaoWorkerParts {
   stickyQueueTimeoutMs?: number;
 }
 
+/** A worker for TAO's own workflows (or yours, with `workflowsPath`), with {@link TaoPlugin} added. */
 export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
-  const hint = Math.max(1, parts.concurrency ?? parts.executor.concurrencyHint());
   return Worker.create({
     connection: parts.connection,
     namespace: parts.namespace ?? 'default',
@@ -66,16 +46,17 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
     ...(parts.workflowBundle
       ? { workflowBundle: parts.workflowBundle }
       : { workflowsPath: parts.workflowsPath ?? require.resolve('./workflows') }),
-    activities: createActivities({
-      executor: parts.executor,
-      store: parts.store,
-      ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
-    }),
-    maxConcurrentActivityTaskExecutions: hint + STORE_ACTIVITY_SLOTS,
-    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-    defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-    stickyQueueScheduleToStartTimeout: parts.stickyQueueTimeoutMs ?? DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
-    ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
+    ...(parts.stickyQueueTimeoutMs !== undefined
+      ? { stickyQueueScheduleToStartTimeout: parts.stickyQueueTimeoutMs }
+      : {}),
+    plugins: [
+      new TaoPlugin({
+        executor: parts.executor,
+        store: parts.store,
+        ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
+        ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
+      }),
+    ],
   });
 }
 
@@ -134,3 +115,23 @@ export async function runWorker(
 }
 
 export { resolveWorkerConfig, type WorkerFlags };
+export { DEFAULT_STICKY_QUEUE_TIMEOUT_MS, TaoPlugin, type TaoPluginOptions } from './plugin';
+export { createActivities } from './activities';
+export type { TaoActivities } from './activity-api';
+export {
+  type AgentExecutor,
+  NonRetryableStepError,
+  RetryableStepError,
+  type StepContext,
+} from './executors/executor';
+export { createExecutor } from './executors/registry';
+export { ScriptExecutor } from './executors/script';
+export { LlmExecutor } from './executors/llm/llm-executor';
+export { CommandExecutor } from './executors/command';
+export type { SessionStore } from './stores/session-store';
+export { createStore } from './stores/registry';
+export { FileSessionStore } from './stores/file-store';
+export { MemorySessionStore } from './stores/memory-store';
+export { PostgresSessionStore } from './stores/postgres-store';
+export { type PayloadSettings, loadKeyRing, taoDataConverter, taoPayloadCodecs } from './codec';
+export { openBlobStore } from './blobs';

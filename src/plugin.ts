@@ -1,0 +1,69 @@
+/**
+ * TAO as one plugin for an existing Temporal worker and client, built on the
+ * SDK's own `SimplePlugin` the way Temporal's AI SDK plugin is. Added to a
+ * worker's `plugins`, it registers TAO's activities (agent steps and
+ * checkpoints), its data converter (claim check, encryption), and the worker
+ * settings agent steps depend on; added to a client's `plugins`, the same
+ * data converter, so both read what the other wrote. The worker's own
+ * settings win over the plugin's defaults.
+ */
+import { SimplePlugin } from '@temporalio/plugin';
+import type { DataConverter } from '@temporalio/common';
+import type { WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import type { AgentExecutor } from './executors/executor';
+import type { SessionStore } from './stores/session-store';
+
+/** Slots beyond the executor's hint, so checkpoint I/O never queues behind long agent steps. */
+const STORE_ACTIVITY_SLOTS = 2;
+
+/**
+ * How long the SDK may hold back a heartbeat. Agent steps save their resume
+ * state in heartbeat details after every model turn and tool result; the
+ * default throttle (80% of the heartbeat timeout) would let a crash lose
+ * several of those. One second puts the last turn's state on the server
+ * before the next model answer in the normal case, where a model call takes
+ * longer than that, and costs at most one heartbeat RPC a second per step.
+ */
+const HEARTBEAT_THROTTLE = '1 second';
+
+/**
+ * How long a workflow task waits on a worker's sticky queue before any worker
+ * may take it. The SDK's 10 s stalls every open workflow of a crashed worker
+ * for that long; a live worker answers its sticky queue in milliseconds.
+ */
+export const DEFAULT_STICKY_QUEUE_TIMEOUT_MS = 3_000;
+
+export interface TaoPluginOptions {
+  executor: AgentExecutor;
+  store: SessionStore;
+  /** Agent steps in flight on this worker; default: the executor's hint. */
+  concurrency?: number;
+  /** `taoDataConverter(settings)` for large payloads and encryption; clients must use the same. */
+  dataConverter?: DataConverter;
+}
+
+export class TaoPlugin extends SimplePlugin {
+  constructor(private readonly tao: TaoPluginOptions) {
+    super({
+      name: 'tao',
+      activities: createActivities({
+        executor: tao.executor,
+        store: tao.store,
+        ...(tao.concurrency !== undefined ? { concurrency: tao.concurrency } : {}),
+      }),
+      ...(tao.dataConverter ? { dataConverter: tao.dataConverter } : {}),
+    });
+  }
+
+  override configureWorker(options: WorkerOptions): WorkerOptions {
+    const steps = Math.max(1, this.tao.concurrency ?? this.tao.executor.concurrencyHint());
+    return super.configureWorker({
+      maxConcurrentActivityTaskExecutions: steps + STORE_ACTIVITY_SLOTS,
+      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+      defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+      stickyQueueScheduleToStartTimeout: DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
+      ...options,
+    });
+  }
+}
