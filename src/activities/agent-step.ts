@@ -3,6 +3,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorTypes, type StepFailureDetails, type TaoActivities } from '../activity-api';
 import { AgentStepSpecSchema, StepOutcomeSchema, describeZodError } from '../contracts';
 import { type AgentExecutor, NonRetryableStepError, RetryableStepError } from '../executors/executor';
+import { stepMetrics } from '../telemetry';
 import { type StepHeartbeat, outputTail, resumeStateFrom } from './heartbeat';
 
 /** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
@@ -24,6 +25,7 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
           details,
         );
       }
+      const metrics = stepMetrics(ctx.metricMeter, spec.data, attempt);
       // Beat on our own clock so every executor, however written, stays visibly
       // alive and receives cancellation (which Temporal delivers on heartbeat).
       // Each beat repeats everything the executor reported, since a beat replaces the last one's details;
@@ -64,9 +66,11 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
             `executor returned a bad outcome: ${describeZodError(checked.error)}`,
           );
         }
+        metrics.finished(checked.data);
         return { outcome: checked.data, attempt };
       } catch (error) {
         if (error instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw error;
+        metrics.crashed();
         const message = error instanceof Error ? error.message : String(error);
         if (error instanceof NonRetryableStepError) {
           throw ApplicationFailure.nonRetryable(message, ErrorTypes.stepCrashed, details);

@@ -18,7 +18,7 @@ import { taoPayloadCodecs } from '../codec';
 import { startCodecServer } from '../codec-server';
 import { payloadSettings } from '../config/worker-config';
 import { workerFromConfig } from '../worker';
-import { installWorkerLogging } from './worker-logging';
+import { installWorkerRuntime } from './worker-logging';
 
 export const DEFAULT_DB_FILE = '.tao/dev.db';
 export const DEFAULT_UI_PORT = 8233;
@@ -51,7 +51,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const { config } = options;
   // Bad executor or store flags fail here, before a server is started for nothing.
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
-  installWorkerLogging(options.logLevel);
+  installWorkerRuntime(options.logLevel);
   const { cli } = ensureTemporalBinaries();
   const unlock = await lockDbFile(options.dbFile);
   const cleanups: (() => Promise<void>)[] = [

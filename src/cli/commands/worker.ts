@@ -3,21 +3,23 @@ import { type WorkerFlags, resolveWorkerConfig } from '../../config/worker-confi
 import { describeConnection, resolveConnection } from '../../connection/settings';
 import { runWorker } from '../../worker';
 import { connectionOptions, workerOptions } from '../options';
-import { installWorkerLogging } from '../worker-logging';
+import { installWorkerRuntime } from '../worker-logging';
 
 export function registerWorker(program: Command): void {
   workerOptions(
     connectionOptions(
       program.command('worker').description('run a TAO worker against a Temporal server until Ctrl-C'),
     ),
-  ).action(async (flags: WorkerFlags) => {
-    const config = resolveWorkerConfig(flags);
-    const connection = resolveConnection(flags);
-    installWorkerLogging('WARN');
-    await runWorker(config, connection, () =>
-      console.error(
-        `worker polling task queue ${config.taskQueue} on ${describeConnection(connection)} (executor ${config.executor}, store ${config.store}); Ctrl-C stops it`,
-      ),
-    );
-  });
+  )
+    .option('--metrics <host:port>', "serve Prometheus metrics there (Temporal Core's and TAO's)")
+    .action(async (flags: WorkerFlags & { metrics?: string }) => {
+      const config = resolveWorkerConfig(flags);
+      const connection = resolveConnection(flags);
+      installWorkerRuntime('WARN', flags.metrics !== undefined ? { metrics: flags.metrics } : {});
+      await runWorker(config, connection, () =>
+        console.error(
+          `worker polling task queue ${config.taskQueue} on ${describeConnection(connection)} (executor ${config.executor}, store ${config.store}); Ctrl-C stops it`,
+        ),
+      );
+    });
 }

@@ -10,7 +10,7 @@
  * The llm executor is handed the tokens left and ends its tool loop rather
  * than start a model call past them: a soft cap, since one call can overshoot.
  */
-import { defineUpdate, setHandler } from '@temporalio/workflow';
+import { defineUpdate, metricMeter, setHandler } from '@temporalio/workflow';
 import {
   type Budget,
   BudgetSchema,
@@ -77,7 +77,12 @@ class RunBudget {
     for (;;) {
       const why = this.exhausted();
       if (!why) break;
-      if (this.running === 0) return { refused: why };
+      if (this.running === 0) {
+        metricMeter
+          .createCounter('tao_budget_exhaustions', 'steps', 'steps not started: budget spent')
+          .add(1);
+        return { refused: why };
+      }
       await waitFor(() => !this.exhausted() || this.running === 0);
     }
     this.running += 1;
