@@ -26,6 +26,9 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
         );
       }
       const metrics = stepMetrics(ctx.metricMeter, spec.data, attempt);
+      // The SDK adds workflowId, activityId and attempt; taskId and agent name the step.
+      const stepLog = { taskId: spec.data.taskId, agent: spec.data.agent };
+      ctx.log.info('step started', stepLog);
       // Beat on our own clock so every executor, however written, stays visibly
       // alive and receives cancellation (which Temporal delivers on heartbeat).
       // Each beat repeats everything the executor reported, since a beat replaces the last one's details;
@@ -67,10 +70,15 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
           );
         }
         metrics.finished(checked.data);
+        ctx.log.info(checked.data.success ? 'step succeeded' : 'step failed', stepLog);
         return { outcome: checked.data, attempt };
       } catch (error) {
         if (error instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw error;
         metrics.crashed();
+        ctx.log.warn('step attempt crashed', {
+          ...stepLog,
+          error: error instanceof Error ? error.message : String(error),
+        });
         const message = error instanceof Error ? error.message : String(error);
         if (error instanceof NonRetryableStepError) {
           throw ApplicationFailure.nonRetryable(message, ErrorTypes.stepCrashed, details);

@@ -1,5 +1,5 @@
 import type { LogLevel } from '@temporalio/common';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, type LogEntry, Runtime } from '@temporalio/worker';
 import { InputError } from '../config/data-file';
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
@@ -21,10 +21,31 @@ export function installWorkerRuntime(defaultLevel: LogLevel, options: { metrics?
   if (options.metrics !== undefined && !/^[^\s:]+:\d{1,5}$/.test(options.metrics)) {
     throw new InputError(`--metrics takes host:port (e.g. 127.0.0.1:9464), got "${options.metrics}"`);
   }
+  const format = process.env.TAO_LOG_FORMAT?.toLowerCase() || 'text';
+  if (format !== 'text' && format !== 'json') {
+    throw new InputError(`invalid TAO_LOG_FORMAT "${process.env.TAO_LOG_FORMAT}"; use text or json`);
+  }
   Runtime.install({
-    logger: new DefaultLogger(level),
+    logger: format === 'json' ? new DefaultLogger(level, writeJsonLine) : new DefaultLogger(level),
     ...(options.metrics !== undefined
       ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metrics } } } }
       : {}),
   });
+}
+
+/**
+ * `TAO_LOG_FORMAT=json`: one JSON object per line on stderr, for log
+ * shippers. The SDK's context (workflowId, activityId, attempt, ...) and TAO's
+ * own (taskId, agent) are top-level fields beside time, level and message.
+ */
+function writeJsonLine({ level, message, meta, timestampNanos }: LogEntry): void {
+  const time = new Date(Number(timestampNanos / 1_000_000n)).toISOString();
+  process.stderr.write(`${JSON.stringify({ time, level, message, ...meta }, jsonSafe)}\n`);
+}
+
+/** Log metadata can hold bigints and errors, which JSON.stringify cannot show as they are. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
 }

@@ -1,7 +1,8 @@
 /**
- * `tao worker --metrics`: a real worker process serves Prometheus metrics,
- * Temporal Core's and TAO's, scraped over HTTP after a run whose steps
- * succeed, fail, crash and retry, and run into a budget.
+ * A real `tao worker` process's telemetry: with `--metrics` it serves
+ * Prometheus metrics, Temporal Core's and TAO's, scraped over HTTP after a run
+ * whose steps succeed, fail, crash and retry, and run into a budget; with
+ * `TAO_LOG_FORMAT=json` its logs are JSON lines naming the step.
  */
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -113,4 +114,48 @@ test('a malformed --metrics address is one line and exit 2', async () => {
     code: 2,
     stderr: 'tao: --metrics takes host:port (e.g. 127.0.0.1:9464), got "nine-four-six-four"\n',
   });
+});
+
+test('TAO_LOG_FORMAT=json: worker logs are JSON lines carrying workflowId, taskId and attempt', async () => {
+  const script = join(dir(), 'script.json');
+  writeFileSync(script, JSON.stringify({ tasks: { flaky: { failAttempts: 1 } } }));
+  const taskQueue = uniqueId('json-logs');
+  const worker = startTao(
+    ['worker', '--address', devServerAddress(), '--task-queue', taskQueue, '--executor', `script:${script}`],
+    { env: { TAO_LOG_FORMAT: 'json', TAO_LOG_LEVEL: 'INFO' } },
+  );
+  await worker.waitFor('worker polling task queue');
+  const workflowId = uniqueId('json-logs');
+  await (
+    await devClient()
+  ).workflow.execute('parallelWorkflow', {
+    taskQueue,
+    workflowId,
+    args: [
+      {
+        specs: [{ taskId: 'flaky', agent: 'explore', prompt: 'p' }],
+        stepPolicy: { initialRetryIntervalMs: 100 },
+      },
+    ],
+  });
+  await worker.waitFor(/"message":"step succeeded"/);
+  await worker.stop();
+  const lines = worker
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const steps = lines
+    .filter((line) => line.workflowId === workflowId && 'taskId' in line) // TAO's step lines; the SDK adds its own
+    .map(({ level, message, taskId, attempt }) => ({ level, message, taskId, attempt }));
+  expect(steps).toEqual([
+    { level: 'INFO', message: 'step started', taskId: 'flaky', attempt: 1 },
+    { level: 'WARN', message: 'step attempt crashed', taskId: 'flaky', attempt: 1 },
+    { level: 'INFO', message: 'step started', taskId: 'flaky', attempt: 2 },
+    { level: 'INFO', message: 'step succeeded', taskId: 'flaky', attempt: 2 },
+  ]);
+  expect(lines.every((line) => typeof line.time === 'string' && typeof line.level === 'string')).toBe(true);
+
+  const bad = await tao(['worker', '--address', devServerAddress()], { env: { TAO_LOG_FORMAT: 'xml' } });
+  expect(bad).toMatchObject({ code: 2, stderr: 'tao: invalid TAO_LOG_FORMAT "xml"; use text or json\n' });
 });
