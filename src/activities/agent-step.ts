@@ -74,12 +74,9 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
         return { outcome: checked.data, attempt };
       } catch (error) {
         if (error instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw error;
-        metrics.crashed();
-        ctx.log.warn('step attempt crashed', {
-          ...stepLog,
-          error: error instanceof Error ? error.message : String(error),
-        });
         const message = error instanceof Error ? error.message : String(error);
+        metrics.crashed();
+        ctx.log.warn('step attempt crashed', { ...stepLog, error: message });
         if (error instanceof NonRetryableStepError) {
           throw ApplicationFailure.nonRetryable(message, ErrorTypes.stepCrashed, details);
         }

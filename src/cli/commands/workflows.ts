@@ -27,6 +27,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../config/data-file';
 import { BudgetSchema, describeZodError } from '../../contracts';
+import { lastLine } from '../../client/running';
 
 async function readOutputFile(path: string): Promise<string> {
   try {
@@ -37,7 +38,6 @@ async function readOutputFile(path: string): Promise<string> {
     );
   }
 }
-import { lastLine } from '../../client/running';
 
 interface Flags {
   address?: string;

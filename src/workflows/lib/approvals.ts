@@ -21,14 +21,19 @@ export interface Decision {
   output?: string;
 }
 
-export const approveUpdate = defineUpdate<{ taskId: string; decided: 'approved' }, [Decision]>('approve');
-export const rejectUpdate = defineUpdate<{ taskId: string; decided: 'rejected' }, [Decision]>('reject');
+export interface Decided {
+  taskId: string;
+  decided: 'approved' | 'rejected';
+}
+
+export const approveUpdate = defineUpdate<Decided, [Decision]>('approve');
+export const rejectUpdate = defineUpdate<Decided, [Decision]>('reject');
 
 type Verdict = { approved: boolean; comment?: string; output?: string; byTimeout?: true };
 
 class Approvals {
-  /** Steps waiting now, by taskId: which wait it is. */
-  private readonly waiting = new Map<string, 'before' | 'after'>();
+  /** The task ids of the steps waiting now. */
+  private readonly waiting = new Set<string>();
   private readonly verdicts = new Map<string, Verdict>();
 
   decide(decision: Decision, approved: boolean): void {
@@ -44,14 +49,14 @@ class Approvals {
     if (typeof taskId !== 'string' || taskId === '') return 'a decision needs { "taskId": "<step>" }';
     if (this.waiting.has(taskId))
       return this.verdicts.has(taskId) ? `step "${taskId}" is already decided` : undefined;
-    const entry = [...progressBoard().steps].reverse().find((step) => step.taskId === taskId);
+    const entry = progressBoard().latest(taskId);
     if (!entry) return `no step "${taskId}" in this run`;
     return `step "${taskId}" is ${entry.status}, not waiting for a decision`;
   }
 
-  async await(spec: AgentStepSpec, stage: 'before' | 'after'): Promise<Verdict> {
+  async await(spec: AgentStepSpec): Promise<Verdict> {
     const { taskId } = spec;
-    this.waiting.set(taskId, stage);
+    this.waiting.add(taskId);
     try {
       const decided = () => this.verdicts.has(taskId);
       const timeoutMs = spec.approval?.timeoutMs;
@@ -79,34 +84,32 @@ export function runApprovals(): Approvals {
     const refusal = created.refusal((decision as Partial<Decision> | undefined)?.taskId);
     if (refusal) throw new Error(refusal);
   };
-  setHandler(
-    approveUpdate,
-    (decision) => {
-      created.decide(decision, true);
-      return { taskId: decision.taskId, decided: 'approved' as const };
-    },
-    { validator },
-  );
-  setHandler(
-    rejectUpdate,
-    (decision) => {
-      created.decide(decision, false);
-      return { taskId: decision.taskId, decided: 'rejected' as const };
-    },
-    { validator },
-  );
+  for (const [update, approved] of [
+    [approveUpdate, true],
+    [rejectUpdate, false],
+  ] as const) {
+    setHandler(
+      update,
+      (decision): Decided => {
+        created.decide(decision, approved);
+        return { taskId: decision.taskId, decided: approved ? 'approved' : 'rejected' };
+      },
+      { validator },
+    );
+  }
   return created;
 }
 
-const describeRejection = (stage: 'before' | 'after', verdict: Verdict) =>
-  verdict.byTimeout
-    ? `rejected ${stage === 'before' ? 'before it started' : 'after it ran'}: no decision in time`
-    : `rejected ${stage === 'before' ? 'before it started' : 'after it ran'}${verdict.comment ? `: ${verdict.comment}` : ''}`;
+function describeRejection(stage: 'before' | 'after', verdict: Verdict): string {
+  const when = stage === 'before' ? 'before it started' : 'after it ran';
+  const why = verdict.byTimeout ? 'no decision in time' : verdict.comment;
+  return `rejected ${when}${why ? `: ${why}` : ''}`;
+}
 
 /** The `before` wait: undefined to go ahead, else the step's outcome without running. */
 export async function approveBefore(spec: AgentStepSpec): Promise<StepOutcome | undefined> {
   if (!spec.approval?.before) return undefined;
-  const verdict = await runApprovals().await(spec, 'before');
+  const verdict = await runApprovals().await(spec);
   return verdict.approved
     ? undefined
     : failedOutcome(spec.taskId, spec.agent, describeRejection('before', verdict));
@@ -115,7 +118,7 @@ export async function approveBefore(spec: AgentStepSpec): Promise<StepOutcome | 
 /** The `after` wait on a successful outcome: the outcome as decided. */
 export async function approveAfter(spec: AgentStepSpec, outcome: StepOutcome): Promise<StepOutcome> {
   if (!spec.approval?.after || !outcome.success) return outcome;
-  const verdict = await runApprovals().await(spec, 'after');
+  const verdict = await runApprovals().await(spec);
   if (!verdict.approved) {
     return { ...outcome, success: false, error: describeRejection('after', verdict) };
   }

@@ -135,8 +135,7 @@ export function runControls(): RunControls {
       if (typeof taskId !== 'string' || taskId === '') {
         throw new Error(`cancelStep needs { "taskId": "<step>" }, got ${JSON.stringify(arg)}`);
       }
-      // The latest entry: a loop runs a task id once per round.
-      const entry = [...board.steps].reverse().find((step) => step.taskId === taskId);
+      const entry = board.latest(taskId);
       if (!entry) throw new Error(`no step "${taskId}" in this run`);
       if (entry.status !== 'pending' && entry.status !== 'running') {
         throw new Error(`step "${taskId}" is ${entry.status}, not pending or running; nothing to cancel`);

@@ -93,6 +93,13 @@ class ProgressBoard {
     });
   }
 
+  /** The latest entry of `taskId` (a loop runs a task id once per round), if any. */
+  latest(taskId: string): StepProgress | undefined {
+    for (let i = this.steps.length - 1; i >= 0; i--)
+      if (this.steps[i]!.taskId === taskId) return this.steps[i];
+    return undefined;
+  }
+
   addPartition(entry: Omit<PartitionProgress, 'status'>): PartitionProgress {
     const partition: PartitionProgress = { status: 'pending', ...entry };
     this.partitions.push(partition);
@@ -111,6 +118,8 @@ class ProgressBoard {
       all: this.steps.length,
     };
     const usage: UsageTotals = { inputTokens: 0, outputTokens: 0, steps: 0 };
+    const steering = this.steering?.();
+    const budget = this.budget?.();
     for (const step of this.steps) {
       totals[step.status] += 1;
       if (step.usage) {
@@ -126,9 +135,9 @@ class ProgressBoard {
       storeWarnings: [...this.storeWarnings],
       ...(this.checkpointWarning ? { checkpointWarning: this.checkpointWarning } : {}),
       ...(this.partitions.length ? { partitions: this.partitions.map((p) => ({ ...p })) } : {}),
-      ...(this.steering?.().paused ? { paused: true } : {}),
-      ...(this.steering?.().concurrency !== undefined ? { concurrency: this.steering().concurrency } : {}),
-      ...(this.budget?.() ? { budget: this.budget()! } : {}),
+      ...(steering?.paused ? { paused: true } : {}),
+      ...(steering?.concurrency !== undefined ? { concurrency: steering.concurrency } : {}),
+      ...(budget ? { budget } : {}),
       ...(this.loop ? { loop: { ...this.loop } } : {}),
     };
   }
