@@ -66,6 +66,11 @@ export class SideEffects {
     return this.entries.filter((e) => e.event === 'done').map((e) => e.taskId);
   }
 
+  /** Steps that one worker process started, finished or not. */
+  startedBy(pid: number): string[] {
+    return [...new Set(this.entries.filter((e) => e.event === 'start' && e.pid === pid).map((e) => e.taskId))];
+  }
+
   /** Steps started but not (yet) finished: what a crash right now would interrupt. */
   inFlight(): string[] {
     const finished = new Set(this.done());
