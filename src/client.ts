@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { OpenTelemetryPlugin, type OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
 import { describeZodError, type StepOutcome } from './contracts';
 import { type PayloadSettings, taoDataConverter } from './codec';
 import { InputError } from './config/data-file';
@@ -32,6 +33,7 @@ export {
   setRunConcurrency,
 } from './client/steer';
 export type { Progress } from './workflows/lib/progress';
+export { type Tracing, tracingFromEnv } from './telemetry/tracing';
 export {
   type ConnectionFlags,
   type TemporalConnection,
@@ -58,6 +60,8 @@ export interface ConnectOptions {
   connection?: TemporalConnection;
   /** How payloads are encoded; must match the workers'. Default: from `TAO_BLOBS` and the other `TAO_*` variables. */
   payloads?: PayloadSettings;
+  /** Trace what this client starts (e.g. `tracingFromEnv(…).options`); the run's workflow and step spans join its trace. */
+  tracing?: OpenTelemetryPluginOptions;
 }
 
 /**
@@ -79,7 +83,12 @@ export async function connectClient(options: ConnectOptions = {}): Promise<Clien
   } catch (error) {
     throw new Error(await explainConnectError(error, target));
   }
-  return new Client({ connection, namespace: target.namespace, dataConverter: taoDataConverter(payloads) });
+  return new Client({
+    connection,
+    namespace: target.namespace,
+    dataConverter: taoDataConverter(payloads),
+    ...(options.tracing ? { plugins: [new OpenTelemetryPlugin(options.tracing)] } : {}),
+  });
 }
 
 export interface StartRunOptions {

@@ -2,14 +2,18 @@
  * TAO as one plugin for an existing Temporal worker and client, built on the
  * SDK's own `SimplePlugin` the way Temporal's AI SDK plugin is. Added to a
  * worker's `plugins`, it registers TAO's activities (agent steps and
- * checkpoints), its data converter (claim check, encryption), and the worker
- * settings agent steps depend on; added to a client's `plugins`, the same
- * data converter, so both read what the other wrote. The worker's own
+ * checkpoints), its data converter (claim check, encryption), the worker
+ * settings agent steps depend on and, with `tracing`, the SDK's OpenTelemetry
+ * interceptors; added to a client's `plugins`, the same data converter and
+ * client interceptors, so both read what the other wrote and one trace runs
+ * from the client through the workflow to each step. The worker's own
  * settings win over the plugin's defaults.
  */
-import { SimplePlugin } from '@temporalio/plugin';
+import type { ClientOptions } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import type { WorkerOptions } from '@temporalio/worker';
+import { OpenTelemetryPlugin, type OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
+import { SimplePlugin } from '@temporalio/plugin';
+import type { BundleOptions, ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { AgentExecutor } from './executors/executor';
 import type { SessionStore } from './stores/session-store';
@@ -41,9 +45,13 @@ export interface TaoPluginOptions {
   concurrency?: number;
   /** `taoDataConverter(settings)` for large payloads and encryption; clients must use the same. */
   dataConverter?: DataConverter;
+  /** Spans for workflows and steps, e.g. `tracingFromEnv(…).options`; the workflows must be bundled by this worker. */
+  tracing?: OpenTelemetryPluginOptions;
 }
 
 export class TaoPlugin extends SimplePlugin {
+  private readonly tracing: OpenTelemetryPlugin | undefined;
+
   constructor(private readonly tao: TaoPluginOptions) {
     super({
       name: 'tao',
@@ -54,16 +62,34 @@ export class TaoPlugin extends SimplePlugin {
       }),
       ...(tao.dataConverter ? { dataConverter: tao.dataConverter } : {}),
     });
+    this.tracing = tao.tracing && new OpenTelemetryPlugin(tao.tracing);
+  }
+
+  override configureClient(options: ClientOptions): ClientOptions {
+    const configured = super.configureClient(options);
+    return this.tracing ? this.tracing.configureClient(configured) : configured;
+  }
+
+  /** For a bundle built ahead of time (`bundleWorkflowCode({ plugins })`): it then carries the workflow interceptors. */
+  override configureBundler(options: BundleOptions): BundleOptions {
+    const configured = super.configureBundler(options);
+    return this.tracing ? this.tracing.configureBundler(configured) : configured;
+  }
+
+  override configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
+    const configured = super.configureReplayWorker(options);
+    return this.tracing ? this.tracing.configureReplayWorker(configured) : configured;
   }
 
   override configureWorker(options: WorkerOptions): WorkerOptions {
     const steps = Math.max(1, this.tao.concurrency ?? this.tao.executor.concurrencyHint());
-    return super.configureWorker({
+    const configured = super.configureWorker({
       maxConcurrentActivityTaskExecutions: steps + STORE_ACTIVITY_SLOTS,
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       stickyQueueScheduleToStartTimeout: DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
       ...options,
     });
+    return this.tracing ? this.tracing.configureWorker(configured) : configured;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
+import type { OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
 import { taoDataConverter } from './codec';
 import {
   type WorkerConfig,
@@ -19,6 +20,7 @@ import { createExecutor } from './executors/registry';
 import { TaoPlugin } from './plugin';
 import { createStore } from './stores/registry';
 import type { SessionStore } from './stores/session-store';
+import { envTracing, shutdownEnvTracing } from './telemetry/tracing';
 
 export interface TaoWorkerParts {
   connection: NativeConnection;
@@ -35,6 +37,8 @@ export interface TaoWorkerParts {
   workflowsPath?: string;
   /** See {@link DEFAULT_STICKY_QUEUE_TIMEOUT_MS}. */
   stickyQueueTimeoutMs?: number;
+  /** See {@link TaoPluginOptions.tracing}. */
+  tracing?: OpenTelemetryPluginOptions;
 }
 
 /** A worker for TAO's own workflows (or yours, with `workflowsPath`), with {@link TaoPlugin} added. */
@@ -55,6 +59,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
         store: parts.store,
         ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
         ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
+        ...(parts.tracing ? { tracing: parts.tracing } : {}),
       }),
     ],
   });
@@ -74,7 +79,10 @@ export async function connectWorker(target: TemporalConnection): Promise<NativeC
   }
 }
 
-/** The worker a {@link WorkerConfig} describes, on an open connection with its executor and store built. */
+/**
+ * The worker a {@link WorkerConfig} describes, on an open connection with its
+ * executor and store built; traced when the `OTEL_*` variables say so.
+ */
 export function workerFromConfig(
   connection: NativeConnection,
   namespace: string,
@@ -82,6 +90,7 @@ export function workerFromConfig(
   executor: AgentExecutor,
   store: SessionStore,
 ): Promise<Worker> {
+  const tracing = envTracing();
   return createTaoWorker({
     connection,
     executor,
@@ -93,6 +102,7 @@ export function workerFromConfig(
     ...(config.stickyQueueTimeoutMs !== undefined
       ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }
       : {}),
+    ...(tracing ? { tracing: tracing.options } : {}),
   });
 }
 
@@ -102,6 +112,7 @@ export async function runWorker(
   target: TemporalConnection,
   onReady?: (worker: Worker) => void,
 ): Promise<void> {
+  envTracing(); // bad OTEL_* settings fail here, before anything is built or connected
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
   const connection = await connectWorker(target);
   try {
@@ -110,7 +121,7 @@ export async function runWorker(
     await worker.run();
   } finally {
     await connection.close();
-    await Promise.all([store.close?.(), executor.close?.()]);
+    await Promise.all([store.close?.(), executor.close?.(), shutdownEnvTracing()]);
   }
 }
 
@@ -135,3 +146,4 @@ export { MemorySessionStore } from './stores/memory-store';
 export { PostgresSessionStore } from './stores/postgres-store';
 export { type PayloadSettings, loadKeyRing, taoDataConverter, taoPayloadCodecs } from './codec';
 export { openBlobStore } from './blobs';
+export { type Tracing, tracingFromEnv } from './telemetry/tracing';

@@ -3,7 +3,8 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorTypes, type StepFailureDetails, type TaoActivities } from '../activity-api';
 import { AgentStepSpecSchema, StepOutcomeSchema, describeZodError } from '../contracts';
 import { type AgentExecutor, NonRetryableStepError, RetryableStepError } from '../executors/executor';
-import { stepMetrics } from '../telemetry';
+import { stepMetrics } from '../telemetry/metrics';
+import { stepSpan } from '../telemetry/step-span';
 import { type StepHeartbeat, outputTail, resumeStateFrom } from './heartbeat';
 
 /** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
@@ -26,6 +27,7 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
         );
       }
       const metrics = stepMetrics(ctx.metricMeter, spec.data, attempt);
+      const span = stepSpan(spec.data, attempt);
       // The SDK adds workflowId, activityId and attempt; taskId and agent name the step.
       const stepLog = { taskId: spec.data.taskId, agent: spec.data.agent };
       ctx.log.info('step started', stepLog);
@@ -70,6 +72,7 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
           );
         }
         metrics.finished(checked.data);
+        span.finished(checked.data);
         ctx.log.info(checked.data.success ? 'step succeeded' : 'step failed', stepLog);
         return { outcome: checked.data, attempt };
       } catch (error) {

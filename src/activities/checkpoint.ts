@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { AppendResult, CheckpointAppend, TaoActivities } from '../activity-api';
-import { checkpointSaveMetric } from '../telemetry';
+import { checkpointSaveMetric } from '../telemetry/metrics';
 import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../contracts';
 import { CheckpointUnreadableError, type SessionStore } from '../stores/session-store';
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../config/data-file';
+import { shutdownEnvTracing } from '../telemetry/tracing';
 import { registerCheckpoint } from './commands/checkpoint';
 import { registerCodecServer } from './commands/codec-server';
 import { registerDev } from './commands/dev';
@@ -59,5 +60,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<void
     }
     console.error(`tao: ${(error as Error).message ?? String(error)}`);
     process.exitCode = error instanceof InputError ? USAGE_ERROR : 1;
+  } finally {
+    await shutdownEnvTracing();
   }
 }

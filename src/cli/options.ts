@@ -4,6 +4,7 @@
  * `resolveWorkerConfig` (flag, else env, else default), which also validates.
  */
 import type { Client } from '@temporalio/client';
+import type { OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
 import { type Command, InvalidArgumentError } from 'commander';
 import { connectClient, resolveConnection } from '../client';
 import type { RunSpec } from '../client/spec-file';
@@ -13,6 +14,7 @@ import {
   payloadSettings,
   resolveWorkerConfig,
 } from '../config/worker-config';
+import { envTracing } from '../telemetry/tracing';
 
 /**
  * Where the server is and how to reach it, named as the Temporal CLI names
@@ -58,7 +60,14 @@ export function clientFromFlags(flags: WorkerFlags): Promise<Client> {
   return connectClient({
     connection: resolveConnection(flags),
     payloads: payloadSettings(resolveWorkerConfig(flags)),
+    ...tracingOption(),
   });
+}
+
+/** The client's share of the `OTEL_*` tracing, if any: what it starts begins the run's trace. */
+export function tracingOption(): { tracing?: OpenTelemetryPluginOptions } {
+  const tracing = envTracing();
+  return tracing ? { tracing: tracing.options } : {};
 }
 
 /** How payloads are stored and sealed; every worker, client and codec server of a deployment must agree. */

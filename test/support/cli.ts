@@ -87,13 +87,13 @@ export interface TaoOptions {
 }
 
 /**
- * The caller's env minus the CLI's own settings, so a developer's TAO_* or
+ * The caller's env minus the CLI's own settings, so a developer's TAO_*, OTEL_* or
  * TEMPORAL_* connection settings cannot steer a test (the binaries' paths stay).
  */
 function cleanEnv(): NodeJS.ProcessEnv {
   const keep = new Set(['TEMPORAL_CLI_PATH', 'TEMPORAL_TEST_SERVER_PATH']);
   return Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(TAO|TEMPORAL)_/.test(name) || keep.has(name)),
+    Object.entries(process.env).filter(([name]) => !/^(TAO|TEMPORAL|OTEL)_/.test(name) || keep.has(name)),
   );
 }
 

@@ -68,7 +68,9 @@ export class SideEffects {
 
   /** Steps that one worker process started, finished or not. */
   startedBy(pid: number): string[] {
-    return [...new Set(this.entries.filter((e) => e.event === 'start' && e.pid === pid).map((e) => e.taskId))];
+    return [
+      ...new Set(this.entries.filter((e) => e.event === 'start' && e.pid === pid).map((e) => e.taskId)),
+    ];
   }
 
   /** Steps started but not (yet) finished: what a crash right now would interrupt. */

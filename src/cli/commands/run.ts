@@ -11,6 +11,7 @@ import {
   parsePort,
   runTaskQueue,
   startOptions,
+  tracingOption,
 } from '../options';
 import { explainWorkflowError, reportResult } from '../report';
 import { connectClient, loadSpecFile, startRun, watchRun, WORKFLOW_TYPES, type RunSpec } from '../../client';
@@ -125,6 +126,7 @@ async function runEmbedded(
     const client = await connectClient({
       connection: { address: stack.address, namespace },
       payloads: payloadSettings(config),
+      ...tracingOption(),
     });
     try {
       const code = await stack.worker.runUntil(() => follow(client));

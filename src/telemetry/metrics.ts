@@ -5,7 +5,7 @@
  * carry the agent (and the model, for tokens).
  */
 import type { MetricMeter } from '@temporalio/common';
-import type { AgentStepSpec, StepOutcome } from './contracts';
+import type { AgentStepSpec, StepOutcome } from '../contracts';
 
 /** Records one step attempt: started (and retried, after the first attempt), then how it ended. */
 export function stepMetrics(meter: MetricMeter, spec: AgentStepSpec, attempt: number) {
