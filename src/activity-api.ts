@@ -3,6 +3,9 @@
  * so workflows can type their proxies without importing activity code.
  */
 import type { AgentStepSpec, CheckpointStep, StepOutcome } from './contracts';
+import type { AppendResult, CheckpointAppend } from './stores/session-store';
+
+export type { AppendResult, CheckpointAppend };
 
 /** One finished step attempt: the outcome and which attempt produced it. */
 export interface StepRun {
@@ -24,18 +27,6 @@ export interface ExecutorInfo {
   concurrencyHint: number;
 }
 
-/**
- * A journal write: the steps completed since the last acknowledged save, on
- * top of the `savedCount` steps the store already holds. Sending only the new
- * steps keeps history linear in the number of steps, not quadratic.
- */
-export interface CheckpointAppend {
-  savedCount: number;
-  steps: CheckpointStep[];
-}
-
-/** `missing-base`: the store holds fewer steps than `savedCount` (deleted or replaced meanwhile); resend everything. */
-export type AppendResult = 'saved' | 'stale' | 'missing-base';
 
 /** What the workflow tells a step beyond its spec. */
 export interface StepAllowance {

@@ -1,7 +1,6 @@
 import { Context } from '@temporalio/activity';
-import type { AppendResult, CheckpointAppend, TaoActivities } from '../activity-api';
+import type { TaoActivities } from '../activity-api';
 import { checkpointSaveMetric } from '../telemetry/metrics';
-import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../contracts';
 import { CheckpointUnreadableError, type SessionStore } from '../stores/session-store';
 
 export function createCheckpointActivities(
@@ -28,7 +27,7 @@ export function createCheckpointActivities(
     async saveCheckpoint(checkpointId, append) {
       const meter = Context.current().metricMeter;
       try {
-        const result = await saveAppend(checkpointId, append);
+        const result = await store.append(checkpointId, append);
         checkpointSaveMetric(meter, result);
         return result;
       } catch (error) {
@@ -41,33 +40,4 @@ export function createCheckpointActivities(
       await store.delete(checkpointId);
     },
   };
-
-  async function saveAppend(
-    checkpointId: string,
-    { savedCount, steps }: CheckpointAppend,
-  ): Promise<AppendResult> {
-    // An unreadable checkpoint is replaced (the file store keeps it aside); the run re-did its work.
-    const existing = await store.load(checkpointId).catch((error: unknown) => {
-      if (error instanceof CheckpointUnreadableError) return undefined;
-      throw error;
-    });
-    const base = existing?.steps ?? [];
-    if (base.length < savedCount) return 'missing-base';
-    // Union by taskId: a retried append whose first attempt landed changes nothing. A step
-    // recorded for another spec (its spec changed, so the run did it again) is replaced in place.
-    const appended = new Map(steps.map((step) => [step.taskId, step]));
-    const merged = base.map((old) => {
-      const next = appended.get(old.taskId);
-      if (!next) return old;
-      appended.delete(old.taskId);
-      const respecified = next.specDigest && old.specDigest && next.specDigest !== old.specDigest;
-      return respecified ? next : old;
-    });
-    return store.save(checkpointId, {
-      schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
-      workflowId: checkpointId,
-      steps: [...merged, ...appended.values()],
-      checkpointMs: Date.now(),
-    });
-  }
 }

@@ -6,7 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { type WorkflowCheckpoint, describeZodError } from '../contracts';
+import { type CheckpointStep, type WorkflowCheckpoint, describeZodError } from '../contracts';
 import { CheckpointUnreadableError, ensureLoadable } from './session-store';
 
 const A3sOutcomeSchema = z.object({
@@ -29,19 +29,24 @@ const A3sOutcomeSchema = z.object({
     .optional(),
 });
 
+const A3sStepsSchema = z.array(
+  z.object({
+    task_id: z.string().min(1),
+    outcome: A3sOutcomeSchema,
+    // A TAO addition, like usage: the digest of the spec that produced the outcome.
+    spec_digest: z.string().optional(),
+  }),
+);
+
 const A3sCheckpointSchema = z.object({
   schema_version: z.number().int().min(0).default(0),
   workflow_id: z.string(),
-  steps: z.array(
-    z.object({
-      task_id: z.string().min(1),
-      outcome: A3sOutcomeSchema,
-      // A TAO addition, like usage: the digest of the spec that produced the outcome.
-      spec_digest: z.string().optional(),
-    }),
-  ),
+  steps: A3sStepsSchema,
   checkpoint_ms: z.number().int().min(0),
 });
+
+/** One line of a journal beside an a3s file: steps completed after what the file holds. */
+const A3sJournalLineSchema = z.object({ steps: A3sStepsSchema, checkpoint_ms: z.number().int().min(0) });
 
 /** Decodes and checks loadability; every failure is a {@link CheckpointUnreadableError}. */
 export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
@@ -62,32 +67,77 @@ export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
     schemaVersion: raw.schema_version,
     workflowId: raw.workflow_id,
     checkpointMs: raw.checkpoint_ms,
-    steps: raw.steps.map(({ task_id, outcome, spec_digest }) => ({
-      taskId: task_id,
-      ...(spec_digest !== undefined ? { specDigest: spec_digest } : {}),
-      outcome: {
-        taskId: outcome.task_id,
-        sessionId: outcome.session_id,
-        agent: outcome.agent,
-        output: outcome.output,
-        success: outcome.success,
-        // a3s writes `structured: null` for "none"; TAO's contract leaves it absent.
-        ...(outcome.structured != null ? { structured: outcome.structured } : {}),
-        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-        ...(outcome.usage
-          ? {
-              usage: {
-                inputTokens: outcome.usage.input_tokens,
-                outputTokens: outcome.usage.output_tokens,
-                model: outcome.usage.model,
-                latencyMs: outcome.usage.latency_ms,
-                ...(outcome.usage.cost_usd !== undefined ? { costUsd: outcome.usage.cost_usd } : {}),
-              },
-            }
-          : {}),
-      },
-    })),
+    steps: decodeSteps(raw.steps),
   });
+}
+
+/**
+ * The batches of a journal's text, in order, and the length of its text up
+ * to the last complete line: a crash mid-write leaves a partial last line,
+ * which is ignored (its steps were never acknowledged) and cut on the next
+ * append. A complete line that does not decode makes the checkpoint unreadable.
+ */
+export function decodeA3sJournal(text: string): {
+  batches: { steps: CheckpointStep[]; checkpointMs: number }[];
+  completeLength: number;
+} {
+  const completeLength = text.lastIndexOf('\n') + 1;
+  const batches = text
+    .slice(0, completeLength)
+    .split('\n')
+    .filter(Boolean)
+    .map((line, index) => {
+      let parsed;
+      try {
+        parsed = A3sJournalLineSchema.safeParse(JSON.parse(line));
+      } catch (error) {
+        throw new CheckpointUnreadableError(
+          `journal line ${index + 1} is not JSON: ${(error as Error).message}`,
+        );
+      }
+      if (!parsed.success)
+        throw new CheckpointUnreadableError(`journal line ${index + 1}: ${describeZodError(parsed.error)}`);
+      return { steps: decodeSteps(parsed.data.steps), checkpointMs: parsed.data.checkpoint_ms };
+    });
+  return { batches, completeLength };
+}
+
+/** One journal line, newline included. */
+export function encodeA3sJournalLine(steps: readonly CheckpointStep[], checkpointMs: number): string {
+  return `${JSON.stringify({ steps: encodeSteps(steps), checkpoint_ms: checkpointMs })}\n`;
+}
+
+/** The a3s JSON array of `steps`, as they appear in a document's `steps`. */
+export function encodeA3sSteps(steps: readonly CheckpointStep[]): string {
+  return JSON.stringify(encodeSteps(steps));
+}
+
+function decodeSteps(steps: z.infer<typeof A3sStepsSchema>): CheckpointStep[] {
+  return steps.map(({ task_id, outcome, spec_digest }) => ({
+    taskId: task_id,
+    ...(spec_digest !== undefined ? { specDigest: spec_digest } : {}),
+    outcome: {
+      taskId: outcome.task_id,
+      sessionId: outcome.session_id,
+      agent: outcome.agent,
+      output: outcome.output,
+      success: outcome.success,
+      // a3s writes `structured: null` for "none"; TAO's contract leaves it absent.
+      ...(outcome.structured != null ? { structured: outcome.structured } : {}),
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      ...(outcome.usage
+        ? {
+            usage: {
+              inputTokens: outcome.usage.input_tokens,
+              outputTokens: outcome.usage.output_tokens,
+              model: outcome.usage.model,
+              latencyMs: outcome.usage.latency_ms,
+              ...(outcome.usage.cost_usd !== undefined ? { costUsd: outcome.usage.cost_usd } : {}),
+            },
+          }
+        : {}),
+    },
+  }));
 }
 
 /**
@@ -134,31 +184,35 @@ function encodeDocument(checkpoint: WorkflowCheckpoint) {
   return {
     schema_version: checkpoint.schemaVersion,
     workflow_id: checkpoint.workflowId,
-    steps: checkpoint.steps.map(({ taskId, outcome, specDigest }) => ({
-      task_id: taskId,
-      ...(specDigest !== undefined ? { spec_digest: specDigest } : {}),
-      outcome: {
-        task_id: outcome.taskId,
-        session_id: outcome.sessionId,
-        agent: outcome.agent,
-        output: outcome.output,
-        success: outcome.success,
-        structured: outcome.structured ?? null,
-        // Extensions a3s readers ignore: kept only when present.
-        ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-        ...(outcome.usage
-          ? {
-              usage: {
-                input_tokens: outcome.usage.inputTokens,
-                output_tokens: outcome.usage.outputTokens,
-                model: outcome.usage.model,
-                latency_ms: outcome.usage.latencyMs,
-                ...(outcome.usage.costUsd !== undefined ? { cost_usd: outcome.usage.costUsd } : {}),
-              },
-            }
-          : {}),
-      },
-    })),
+    steps: encodeSteps(checkpoint.steps),
     checkpoint_ms: checkpoint.checkpointMs,
   };
+}
+
+function encodeSteps(steps: readonly CheckpointStep[]) {
+  return steps.map(({ taskId, outcome, specDigest }) => ({
+    task_id: taskId,
+    ...(specDigest !== undefined ? { spec_digest: specDigest } : {}),
+    outcome: {
+      task_id: outcome.taskId,
+      session_id: outcome.sessionId,
+      agent: outcome.agent,
+      output: outcome.output,
+      success: outcome.success,
+      structured: outcome.structured ?? null,
+      // Extensions a3s readers ignore: kept only when present.
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      ...(outcome.usage
+        ? {
+            usage: {
+              input_tokens: outcome.usage.inputTokens,
+              output_tokens: outcome.usage.outputTokens,
+              model: outcome.usage.model,
+              latency_ms: outcome.usage.latencyMs,
+              ...(outcome.usage.costUsd !== undefined ? { cost_usd: outcome.usage.costUsd } : {}),
+            },
+          }
+        : {}),
+    },
+  }));
 }

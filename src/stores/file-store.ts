@@ -1,17 +1,30 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { access, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { WorkflowCheckpoint } from '../contracts';
-import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
-import { decodeA3sCheckpoint, encodeA3sCheckpoint } from './a3s-codec';
 import {
+  type CheckpointStep,
+  WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+  type WorkflowCheckpoint,
+} from '../contracts';
+import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
+import {
+  decodeA3sCheckpoint,
+  decodeA3sJournal,
+  encodeA3sCheckpoint,
+  encodeA3sJournalLine,
+} from './a3s-codec';
+import {
+  type AppendResult,
+  type CheckpointAppend,
   type CheckpointSummary,
   CheckpointUnreadableError,
   type SaveResult,
   checkCheckpointId,
   type SessionStore,
   isRegression,
+  mergeSteps,
+  respecified,
   summarize,
   unreadableSummary,
 } from './session-store';
@@ -77,8 +90,50 @@ class UnreadableFile extends CheckpointUnreadableError {
 interface StoredFile {
   path: string;
   text: string;
+  /** With the journal's steps applied. */
   checkpoint: WorkflowCheckpoint;
+  /** Bytes of the journal beside it: complete lines, and all (more after a torn write). */
+  journal: { complete: number; size: number };
 }
+
+/**
+ * What this process knows of one checkpoint's files, so that an append reads
+ * nothing: it holds while both files are as it last saw them (same inode,
+ * size and mtime); a write by another process shows there and is read again.
+ */
+interface FilesSeen {
+  fileKey: string;
+  journalKey: string;
+  /** Whether the a3s file is in the v1 folder (a legacy one is rewritten there before any journal starts). */
+  inV1: boolean;
+  fileBytes: number;
+  journal: { complete: number; size: number };
+  /** Steps held. */
+  count: number;
+  /** Spec digest by task id, for every step held. */
+  digests: Map<string, string | undefined>;
+}
+
+/**
+ * A journal is folded into the a3s file once it outgrows this many times the
+ * file: each fold rewrites the file, and with the file growing by this factor
+ * plus one each time, a run writes its steps about 1 + 3/2 times in all.
+ */
+const FOLD_RATIO = 2;
+/** Below this, a journal is never folded: small runs finish (and delete it) first. */
+const FOLD_MIN_BYTES = 256 * 1024;
+/** Checkpoints whose files this process remembers; a forgotten one is read again on its next append. */
+const FILES_SEEN_MAX = 1_000;
+
+const statKey = async (path: string): Promise<string> => {
+  try {
+    const { ino, size, mtimeMs } = await stat(path);
+    return `${ino}:${size}:${mtimeMs}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  }
+};
 
 /**
  * One pretty-printed a3s JSON file per checkpoint, written atomically (temp
@@ -90,6 +145,12 @@ interface StoredFile {
  * so a legacy checkpoint moves to v1 on its next save and the legacy file is
  * left as it was. A rewrite keeps what TAO does not know in the file (a3s's
  * `result_receipt`) for the steps whose outcomes it did not change.
+ *
+ * Appends go to a journal beside the file, `id_<…>.journal`: one JSON line per
+ * append, fsynced, so recording a step costs its own bytes rather than a
+ * rewrite of the checkpoint. The journal is folded into the file when it
+ * outgrows it ({@link FOLD_RATIO}). a3s reads the file alone: a step only in
+ * the journal is one it would run again, which is safe.
  */
 export class FileSessionStore implements SessionStore {
   /** Where checkpoints are written. */
@@ -98,6 +159,9 @@ export class FileSessionStore implements SessionStore {
   readonly legacyFolder: string;
   /** Serializes read-compare-write per checkpoint within this process. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly seen = new Map<string, FilesSeen>();
+  /** Bytes this store has written to checkpoint files and journals; the benchmark divides it by what was recorded. */
+  bytesWritten = 0;
 
   constructor(readonly dir: string) {
     this.folder = join(dir, 'v1', 'workflow_checkpoints');
@@ -118,59 +182,228 @@ export class FileSessionStore implements SessionStore {
     return join(this.folder, `${v1Stem(checkCheckpointId(checkpointId))}.json`);
   }
 
+  private journalPathOf(checkpointId: string): string {
+    return join(this.folder, `${v1Stem(checkCheckpointId(checkpointId))}.journal`);
+  }
+
   private legacyPathOf(checkpointId: string): string {
     return join(this.legacyFolder, `${fileStem(checkCheckpointId(checkpointId))}.json`);
   }
 
-  async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
-    return (await this.read(checkpointId))?.checkpoint;
+  load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
+    // Locked, so a fold in this process never shows half done.
+    return this.locked(checkpointId, async () => (await this.read(checkpointId))?.checkpoint);
   }
 
   /** The v1 file, else the legacy one; a legacy file recording another id that shares its name is not this one. */
   private async read(checkpointId: string): Promise<StoredFile | undefined> {
-    const v1 = await this.readFile(this.pathOf(checkpointId));
+    const v1 = await this.readFile(this.pathOf(checkpointId), this.journalPathOf(checkpointId));
     if (v1) return v1;
     const legacy = await this.readFile(this.legacyPathOf(checkpointId));
     return legacy && collides(checkpointId, legacy.checkpoint.workflowId) ? undefined : legacy;
   }
 
-  private async readFile(path: string): Promise<StoredFile | undefined> {
-    let text: string;
+  /** The a3s file at `path` with the journal at `journalPath` (if any) applied. */
+  private async readFile(path: string, journalPath?: string): Promise<StoredFile | undefined> {
+    const text = await this.readText(path);
+    if (text === undefined) return undefined;
+    let checkpoint: WorkflowCheckpoint;
     try {
-      text = await readFile(path, 'utf8');
+      checkpoint = decodeA3sCheckpoint(text);
+    } catch (error) {
+      throw new UnreadableFile((error as Error).message, path);
+    }
+    const journalText = journalPath === undefined ? undefined : await this.readText(journalPath);
+    if (journalText === undefined) return { path, text, checkpoint, journal: { complete: 0, size: 0 } };
+    let journal: ReturnType<typeof decodeA3sJournal>;
+    try {
+      journal = decodeA3sJournal(journalText);
+    } catch (error) {
+      throw new UnreadableFile((error as Error).message, path);
+    }
+    const last = journal.batches.at(-1);
+    return {
+      path,
+      text,
+      checkpoint: {
+        ...checkpoint,
+        steps: mergeSteps(
+          checkpoint.steps,
+          journal.batches.flatMap((batch) => batch.steps),
+        ),
+        checkpointMs: last?.checkpointMs ?? checkpoint.checkpointMs,
+      },
+      journal: {
+        complete: Buffer.byteLength(journalText.slice(0, journal.completeLength)),
+        size: Buffer.byteLength(journalText),
+      },
+    };
+  }
+
+  private async readText(path: string): Promise<string | undefined> {
+    try {
+      return await readFile(path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new CheckpointUnreadableError(this.ioError('cannot read', error).message);
-    }
-    try {
-      return { path, text, checkpoint: decodeA3sCheckpoint(text) };
-    } catch (error) {
-      throw new UnreadableFile((error as Error).message, path);
     }
   }
 
   save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult> {
     return this.locked(checkpointId, async () => {
-      const target = this.pathOf(checkpointId);
-      let existing: StoredFile | undefined;
-      try {
-        existing = await this.read(checkpointId);
-      } catch (error) {
-        if (!(error instanceof CheckpointUnreadableError)) throw error;
-        // Never destroy what we cannot read: a newer build may need it. (A legacy file is never written over.)
-        if (error instanceof UnreadableFile && error.path === target) {
-          await rename(target, `${target}.unreadable-${Date.now()}`).catch(() => undefined);
-        }
-      }
+      const existing = await this.readReplacing(checkpointId);
       if (isRegression(existing?.checkpoint, checkpoint)) return 'stale';
-      await this.writeAtomically(target, encodeA3sCheckpoint(checkpoint, existing?.text));
+      await this.rewrite(checkpointId, checkpoint, existing?.text);
       return 'saved';
     });
   }
 
+  append(checkpointId: string, { savedCount, steps }: CheckpointAppend): Promise<AppendResult> {
+    return this.locked(checkpointId, async () => {
+      let seen = await this.filesSeen(checkpointId);
+      if (seen === 'unreadable') {
+        if (savedCount > 0) return 'missing-base';
+        await this.readReplacing(checkpointId); // sets the unreadable file aside
+        seen = undefined;
+      }
+      if ((seen?.count ?? 0) < savedCount) return 'missing-base';
+      const fresh = steps.filter(
+        (step) => !seen?.digests.has(step.taskId) || respecified(seen.digests.get(step.taskId), step),
+      );
+      if (fresh.length === 0) return 'saved'; // a retry of an append that landed
+      if (!seen?.inV1) {
+        // The first append (or the first since a legacy file) writes the a3s file itself, so a3s sees it.
+        const existing = seen ? await this.read(checkpointId) : undefined;
+        await this.rewrite(checkpointId, this.checkpointOf(checkpointId, existing, fresh), existing?.text);
+        return 'saved';
+      }
+      await this.appendJournal(checkpointId, seen, fresh);
+      if (seen.journal.complete > Math.max(FOLD_MIN_BYTES, FOLD_RATIO * seen.fileBytes)) {
+        const existing = (await this.read(checkpointId))!;
+        await this.rewrite(checkpointId, this.checkpointOf(checkpointId, existing, []), existing.text);
+      }
+      return 'saved';
+    });
+  }
+
+  private checkpointOf(
+    checkpointId: string,
+    existing: StoredFile | undefined,
+    added: readonly CheckpointStep[],
+  ): WorkflowCheckpoint {
+    return {
+      schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+      workflowId: checkpointId,
+      steps: mergeSteps(existing?.checkpoint.steps ?? [], added),
+      checkpointMs: Date.now(),
+    };
+  }
+
+  /** What is held, or `undefined` for nothing or an unreadable checkpoint, which is set aside first. */
+  private async readReplacing(checkpointId: string): Promise<StoredFile | undefined> {
+    try {
+      return await this.read(checkpointId);
+    } catch (error) {
+      if (!(error instanceof CheckpointUnreadableError)) throw error;
+      // Never destroy what we cannot read: a newer build may need it. (A legacy file is never written over.)
+      if (error instanceof UnreadableFile && error.path === this.pathOf(checkpointId)) {
+        const aside = `.unreadable-${Date.now()}`;
+        await rename(error.path, `${error.path}${aside}`).catch(() => undefined);
+        await rename(this.journalPathOf(checkpointId), `${this.journalPathOf(checkpointId)}${aside}`).catch(
+          () => undefined,
+        );
+      }
+      return undefined;
+    }
+  }
+
+  /** The a3s file holds all of `checkpoint` and the journal is gone; what this process knows is brought up to date. */
+  private async rewrite(
+    checkpointId: string,
+    checkpoint: WorkflowCheckpoint,
+    previous?: string,
+  ): Promise<void> {
+    const target = this.pathOf(checkpointId);
+    const text = encodeA3sCheckpoint(checkpoint, previous);
+    await this.writeAtomically(target, text);
+    await rm(this.journalPathOf(checkpointId), { force: true });
+    this.remember(checkpointId, {
+      fileKey: await statKey(target),
+      journalKey: '',
+      inV1: true,
+      fileBytes: Buffer.byteLength(text),
+      journal: { complete: 0, size: 0 },
+      count: checkpoint.steps.length,
+      digests: new Map(checkpoint.steps.map((step) => [step.taskId, step.specDigest])),
+    });
+  }
+
+  /** One fsynced line; a torn line a crash left at the end is cut first. */
+  private async appendJournal(checkpointId: string, seen: FilesSeen, steps: CheckpointStep[]): Promise<void> {
+    const path = this.journalPathOf(checkpointId);
+    const line = encodeA3sJournalLine(steps, Date.now());
+    try {
+      const handle = await open(path, 'a', PRIVATE_FILE_MODE);
+      try {
+        if (seen.journal.size > seen.journal.complete) await handle.truncate(seen.journal.complete);
+        await handle.write(line);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      if (seen.journal.size === 0) await this.syncFolder(); // a new file's name is durable only then
+    } catch (error) {
+      throw this.ioError('cannot write to', error);
+    }
+    const bytes = Buffer.byteLength(line);
+    this.bytesWritten += bytes;
+    seen.journal = { complete: seen.journal.complete + bytes, size: seen.journal.complete + bytes };
+    seen.journalKey = await statKey(path);
+    for (const step of steps) {
+      if (!seen.digests.has(step.taskId)) seen.count++;
+      seen.digests.set(step.taskId, step.specDigest);
+    }
+  }
+
+  /** What this process knows of the checkpoint's files, read again if another process changed them. */
+  private async filesSeen(checkpointId: string): Promise<FilesSeen | 'unreadable' | undefined> {
+    const [file, journal] = await Promise.all([
+      statKey(this.pathOf(checkpointId)),
+      statKey(this.journalPathOf(checkpointId)),
+    ]);
+    const known = this.seen.get(checkpointId);
+    if (known && known.fileKey === file && known.journalKey === journal) return known;
+    let stored: StoredFile | undefined;
+    try {
+      stored = await this.read(checkpointId);
+    } catch (error) {
+      if (error instanceof CheckpointUnreadableError) return 'unreadable';
+      throw error;
+    }
+    if (!stored) return undefined;
+    return this.remember(checkpointId, {
+      fileKey: file,
+      journalKey: journal,
+      inV1: stored.path === this.pathOf(checkpointId),
+      fileBytes: Buffer.byteLength(stored.text),
+      journal: stored.journal,
+      count: stored.checkpoint.steps.length,
+      digests: new Map(stored.checkpoint.steps.map((step) => [step.taskId, step.specDigest])),
+    });
+  }
+
+  private remember(checkpointId: string, seen: FilesSeen): FilesSeen {
+    this.seen.delete(checkpointId);
+    this.seen.set(checkpointId, seen);
+    if (this.seen.size > FILES_SEEN_MAX) this.seen.delete(this.seen.keys().next().value!);
+    return seen;
+  }
+
   async delete(checkpointId: string): Promise<void> {
     await this.locked(checkpointId, async () => {
+      this.seen.delete(checkpointId);
       await rm(this.pathOf(checkpointId), { force: true });
+      await rm(this.journalPathOf(checkpointId), { force: true });
       const legacy = await this.readFile(this.legacyPathOf(checkpointId)).catch(() => undefined);
       // A legacy file that records another id sharing the name is that id's, not ours.
       if (!legacy || !collides(checkpointId, legacy.checkpoint.workflowId)) {
@@ -181,11 +414,11 @@ export class FileSessionStore implements SessionStore {
 
   /** Both layouts; an id in both shows once, as its v1 file, which is the one loads read. */
   async list(): Promise<CheckpointSummary[]> {
-    const v1 = await this.listFolder(this.folder, (stem, recorded) =>
+    const v1 = await this.listFolder(this.folder, true, (stem, recorded) =>
       recorded !== undefined && v1Stem(recorded) === stem ? recorded : (idOfV1Stem(stem) ?? stem),
     );
     const seen = new Set(v1.map((summary) => summary.checkpointId));
-    const legacy = await this.listFolder(this.legacyFolder, (stem, recorded) =>
+    const legacy = await this.listFolder(this.legacyFolder, false, (stem, recorded) =>
       // The legacy name is lossy; the recorded id is the real one when it maps to this file.
       recorded !== undefined && fileStem(recorded) === stem ? recorded : stem,
     );
@@ -196,6 +429,7 @@ export class FileSessionStore implements SessionStore {
 
   private async listFolder(
     folder: string,
+    withJournals: boolean,
     idOf: (stem: string, recordedId: string | undefined) => string,
   ): Promise<CheckpointSummary[]> {
     let names: string[];
@@ -209,8 +443,9 @@ export class FileSessionStore implements SessionStore {
     for (const name of names.filter((n) => n.endsWith('.json'))) {
       const stem = name.slice(0, -'.json'.length);
       try {
-        const checkpoint = decodeA3sCheckpoint(await readFile(join(folder, name), 'utf8'));
-        summaries.push(summarize(idOf(stem, checkpoint.workflowId), checkpoint));
+        const journal = withJournals ? join(folder, `${stem}.journal`) : undefined;
+        const stored = await this.readFile(join(folder, name), journal);
+        if (stored) summaries.push(summarize(idOf(stem, stored.checkpoint.workflowId), stored.checkpoint));
       } catch (error) {
         summaries.push(unreadableSummary(idOf(stem, undefined), error));
       }
@@ -236,6 +471,11 @@ export class FileSessionStore implements SessionStore {
       await rm(temp, { force: true });
       throw this.ioError('cannot write to', error);
     }
+    this.bytesWritten += Buffer.byteLength(text);
+    await this.syncFolder();
+  }
+
+  private async syncFolder(): Promise<void> {
     const dirHandle = await open(this.folder, 'r');
     try {
       await dirHandle.sync();

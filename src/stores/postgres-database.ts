@@ -20,6 +20,23 @@ const MIGRATIONS = [
      bytes bytea NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now()
    )`,
+  // A row per recorded step, so recording one costs one insert, not a rewrite of the checkpoint;
+  // tao_checkpoints keeps the rest of the a3s document. Readable documents move their steps here.
+  `CREATE TABLE tao_checkpoint_steps (
+     checkpoint_id text NOT NULL REFERENCES tao_checkpoints (checkpoint_id) ON DELETE CASCADE,
+     -- 1-based place in the checkpoint's steps: the journal sequence the step was recorded at.
+     seq integer NOT NULL,
+     task_id text NOT NULL,
+     -- One element of the a3s document's steps array, as a3s writes it.
+     step jsonb NOT NULL,
+     PRIMARY KEY (checkpoint_id, seq)
+   );
+   CREATE INDEX tao_checkpoint_steps_task ON tao_checkpoint_steps (checkpoint_id, task_id);
+   INSERT INTO tao_checkpoint_steps (checkpoint_id, seq, task_id, step)
+     SELECT c.checkpoint_id, s.ordinality, coalesce(s.step->>'task_id', ''), s.step
+     FROM tao_checkpoints c, jsonb_array_elements(c.doc->'steps') WITH ORDINALITY AS s(step, ordinality)
+     WHERE jsonb_typeof(c.doc->'steps') = 'array';
+   UPDATE tao_checkpoints SET doc = doc - 'steps' WHERE jsonb_typeof(doc->'steps') = 'array'`,
 ];
 
 /** Any fixed 64-bit number: serializes migrations across workers starting at once. */
@@ -61,16 +78,24 @@ export async function openTaoDatabase(url: string, failure: (error: unknown) => 
   return pool;
 }
 
-async function transaction(pool: Pool, work: (client: PoolClient) => Promise<void>): Promise<void> {
+/** Runs `work` in one transaction on one client; a throw rolls it back. */
+export async function transaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A server lost while the client is out of the pool is reported by the query that fails, not as an event.
+  const ignore = () => undefined;
+  client.on('error', ignore);
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    await work(client);
+    const result = await work(client);
     await client.query('COMMIT');
+    return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
     throw error;
   } finally {
-    client.release();
+    client.off('error', ignore);
+    // A client whose connection broke is dropped rather than handed out again.
+    client.release(broken);
   }
 }

@@ -1,17 +1,27 @@
 /**
  * A shared checkpoint store on PostgreSQL, so a fleet of workers on many
  * machines resume each other's runs. Checkpoints are kept as JSONB in the a3s
- * format, the same document the file store writes.
+ * format, the same document the file store writes: each step a row of its own
+ * (insert-only, so a run's journal costs what it records), the rest of the
+ * document a row in `tao_checkpoints`, whose `seq` (the step count) every
+ * write compares and sets under that row's lock.
  */
-import type { Pool } from 'pg';
-import type { WorkflowCheckpoint } from '../contracts';
-import { decodeA3sCheckpoint, encodeA3sCheckpoint } from './a3s-codec';
-import { openTaoDatabase, postgresFailure, redactUrl } from './postgres-database';
+import type { Pool, PoolClient } from 'pg';
 import {
+  type CheckpointStep,
+  WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+  type WorkflowCheckpoint,
+} from '../contracts';
+import { decodeA3sCheckpoint, encodeA3sCheckpoint, encodeA3sSteps } from './a3s-codec';
+import { openTaoDatabase, postgresFailure, redactUrl, transaction } from './postgres-database';
+import {
+  type AppendResult,
+  type CheckpointAppend,
   type CheckpointSummary,
   type SaveResult,
   type SessionStore,
   checkCheckpointId,
+  respecified,
   summarize,
   unreadableSummary,
 } from './session-store';
@@ -31,22 +41,68 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
-    const { rows } = await this.query<{ doc: string }>(
-      'SELECT doc::text AS doc FROM tao_checkpoints WHERE checkpoint_id = $1',
-      [checkCheckpointId(checkpointId)],
-    );
+    const { rows } = await this.query<{ doc: string }>(`${DOCUMENT} WHERE c.checkpoint_id = $1`, [
+      checkCheckpointId(checkpointId),
+    ]);
     return rows[0] ? decodeA3sCheckpoint(rows[0].doc) : undefined;
   }
 
-  /** Compare-and-set on the sequence in one statement, so racing writers on any machine never regress it. */
+  /** Replaces the whole checkpoint, compare-and-set on the sequence, so racing writers on any machine never regress it. */
   async save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult> {
-    const { rowCount } = await this.query(
-      `INSERT INTO tao_checkpoints (checkpoint_id, seq, doc) VALUES ($1, $2, $3::jsonb)
-       ON CONFLICT (checkpoint_id) DO UPDATE SET seq = EXCLUDED.seq, doc = EXCLUDED.doc, updated_at = now()
-       WHERE tao_checkpoints.seq <= EXCLUDED.seq`,
-      [checkCheckpointId(checkpointId), checkpoint.steps.length, encodeA3sCheckpoint(checkpoint)],
-    );
-    return rowCount === 1 ? 'saved' : 'stale';
+    checkCheckpointId(checkpointId);
+    return this.transaction(async (client) => {
+      const held = await lockHeader(client, checkpointId);
+      if (held.seq > checkpoint.steps.length) return 'stale';
+      await client.query('DELETE FROM tao_checkpoint_steps WHERE checkpoint_id = $1', [checkpointId]);
+      await insertSteps(client, checkpointId, 0, checkpoint.steps);
+      await client.query(
+        `UPDATE tao_checkpoints SET seq = $2, doc = $3::jsonb - 'steps', updated_at = now() WHERE checkpoint_id = $1`,
+        [checkpointId, checkpoint.steps.length, encodeA3sCheckpoint({ ...checkpoint, steps: [] })],
+      );
+      return 'saved';
+    });
+  }
+
+  /**
+   * One transaction under the checkpoint's row lock: the held steps with the
+   * incoming task ids are read, new steps inserted as rows, respecified ones
+   * replaced, and the sequence raised. Nothing already recorded is rewritten.
+   */
+  async append(checkpointId: string, { savedCount, steps }: CheckpointAppend): Promise<AppendResult> {
+    checkCheckpointId(checkpointId);
+    return this.transaction(async (client) => {
+      const held = await lockHeader(client, checkpointId, savedCount === 0);
+      if (!held.readable) {
+        if (savedCount > 0) return 'missing-base';
+        // An unreadable checkpoint is replaced: the run has just done its work again.
+        await client.query('DELETE FROM tao_checkpoint_steps WHERE checkpoint_id = $1', [checkpointId]);
+        held.seq = 0;
+      }
+      if (held.seq < savedCount) return 'missing-base';
+      const incoming = new Map(steps.map((step) => [step.taskId, step]));
+      const { rows } = await client.query<{ task_id: string; seq: number; digest: string | null }>(
+        `SELECT task_id, seq, step->>'spec_digest' AS digest FROM tao_checkpoint_steps
+         WHERE checkpoint_id = $1 AND task_id = ANY($2::text[])`,
+        [checkpointId, [...incoming.keys()]],
+      );
+      for (const row of rows) {
+        const next = incoming.get(row.task_id)!;
+        incoming.delete(row.task_id);
+        if (!respecified(row.digest ?? undefined, next)) continue;
+        await client.query(
+          'UPDATE tao_checkpoint_steps SET step = $3::jsonb->0 WHERE checkpoint_id = $1 AND seq = $2',
+          [checkpointId, row.seq, encodeA3sSteps([next])],
+        );
+      }
+      const added = [...incoming.values()];
+      await insertSteps(client, checkpointId, held.seq, added);
+      await client.query(
+        `UPDATE tao_checkpoints SET seq = $2, doc = jsonb_set(doc, '{checkpoint_ms}', to_jsonb($3::bigint)), updated_at = now()
+         WHERE checkpoint_id = $1`,
+        [checkpointId, held.seq + added.length, Date.now()],
+      );
+      return 'saved';
+    });
   }
 
   async delete(checkpointId: string): Promise<void> {
@@ -57,7 +113,7 @@ export class PostgresSessionStore implements SessionStore {
 
   async list(): Promise<CheckpointSummary[]> {
     const { rows } = await this.query<{ checkpoint_id: string; doc: string }>(
-      'SELECT checkpoint_id, doc::text AS doc FROM tao_checkpoints ORDER BY checkpoint_id',
+      `${DOCUMENT} ORDER BY c.checkpoint_id`,
     );
     return rows.map((row) => {
       try {
@@ -72,6 +128,14 @@ export class PostgresSessionStore implements SessionStore {
     await this.pool.end();
   }
 
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    try {
+      return await transaction(this.pool, work);
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
   private async query<R extends object = object>(sql: string, params: unknown[] = []) {
     try {
       return await this.pool.query<R>(sql, params);
@@ -83,4 +147,58 @@ export class PostgresSessionStore implements SessionStore {
   private failure(error: unknown): Error {
     return postgresFailure(error, `postgres checkpoint store at ${this.where}`, '--store');
   }
+}
+
+/** The a3s document of each checkpoint: its row with its step rows put back in order (or the steps a row still holds). */
+const DOCUMENT = `SELECT c.checkpoint_id, (c.doc || jsonb_build_object('steps', coalesce(
+    (SELECT jsonb_agg(s.step ORDER BY s.seq) FROM tao_checkpoint_steps s WHERE s.checkpoint_id = c.checkpoint_id),
+    c.doc->'steps', '[]'::jsonb)))::text AS doc
+  FROM tao_checkpoints c`;
+
+/**
+ * Locks the checkpoint's row for the transaction (creating an empty one when
+ * `create`), and says how many steps it holds and whether it can be read: a
+ * row written by a newer schema, or one whose steps never decoded, cannot.
+ */
+async function lockHeader(
+  client: PoolClient,
+  checkpointId: string,
+  create = true,
+): Promise<{ seq: number; readable: boolean }> {
+  if (create) {
+    const empty = { schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION, workflowId: checkpointId, steps: [] };
+    await client.query(
+      `INSERT INTO tao_checkpoints (checkpoint_id, seq, doc) VALUES ($1, 0, $2::jsonb - 'steps') ON CONFLICT DO NOTHING`,
+      [checkpointId, encodeA3sCheckpoint({ ...empty, checkpointMs: Date.now() })],
+    );
+  }
+  const { rows } = await client.query<{ seq: number; envelope: string; unmigrated: boolean }>(
+    `SELECT seq, (doc || '{"steps": []}'::jsonb)::text AS envelope, doc ? 'steps' AS unmigrated
+     FROM tao_checkpoints WHERE checkpoint_id = $1 FOR UPDATE`,
+    [checkpointId],
+  );
+  const row = rows[0];
+  if (!row) return { seq: 0, readable: true };
+  try {
+    decodeA3sCheckpoint(row.envelope);
+    return { seq: row.seq, readable: !row.unmigrated };
+  } catch {
+    return { seq: row.seq, readable: false };
+  }
+}
+
+/** Inserts `steps` as the rows after the first `after`. */
+async function insertSteps(
+  client: PoolClient,
+  checkpointId: string,
+  after: number,
+  steps: readonly CheckpointStep[],
+): Promise<void> {
+  if (steps.length === 0) return;
+  await client.query(
+    `INSERT INTO tao_checkpoint_steps (checkpoint_id, seq, task_id, step)
+     SELECT $1, $2::integer + s.ordinality, s.step->>'task_id', s.step
+     FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS s(step, ordinality)`,
+    [checkpointId, after, encodeA3sSteps(steps)],
+  );
 }

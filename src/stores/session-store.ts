@@ -1,4 +1,5 @@
 import {
+  type CheckpointStep,
   CheckpointIdSchema,
   WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
   type WorkflowCheckpoint,
@@ -25,6 +26,19 @@ export interface CheckpointSummary {
 export type SaveResult = 'saved' | 'stale';
 
 /**
+ * A journal write: the steps completed since the last acknowledged save, on
+ * top of the `savedCount` steps the store already holds. Sending only the new
+ * steps keeps history linear in the number of steps, not quadratic.
+ */
+export interface CheckpointAppend {
+  savedCount: number;
+  steps: CheckpointStep[];
+}
+
+/** `missing-base`: the store holds fewer steps than `savedCount` (deleted or replaced meanwhile); resend everything. */
+export type AppendResult = 'saved' | 'stale' | 'missing-base';
+
+/**
  * SPEC's `SessionStore`, narrowed to workflow checkpoints. Temporal history
  * keeps one execution durable; this store lets a *new* execution, on any
  * worker, resume.
@@ -38,6 +52,12 @@ export interface SessionStore {
   /** `undefined` when there is none; throws {@link CheckpointUnreadableError} when one exists but cannot be used. */
   load(checkpointId: string): Promise<WorkflowCheckpoint | undefined>;
   save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult>;
+  /**
+   * Adds steps to a checkpoint (creating it if `savedCount` is 0) as one
+   * atomic step, merged by {@link mergeSteps}; its cost is in proportion to
+   * the steps added, not to the checkpoint's size.
+   */
+  append(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;
   delete(checkpointId: string): Promise<void>;
   list(): Promise<CheckpointSummary[]>;
   close?(): Promise<void>;
@@ -66,6 +86,30 @@ export function ensureLoadable(checkpoint: WorkflowCheckpoint): WorkflowCheckpoi
     }
   }
   return checkpoint;
+}
+
+/**
+ * What an append does to the steps held: union by taskId, so a retried append
+ * whose first attempt landed changes nothing; a step recorded for another
+ * spec (its spec changed, so the run did it again) is replaced in place.
+ */
+export function mergeSteps(
+  held: readonly CheckpointStep[],
+  added: readonly CheckpointStep[],
+): CheckpointStep[] {
+  const steps = [...held];
+  const at = new Map(steps.map((step, index) => [step.taskId, index]));
+  for (const step of added) {
+    const index = at.get(step.taskId);
+    if (index === undefined) at.set(step.taskId, steps.push(step) - 1);
+    else if (respecified(steps[index]!.specDigest, step)) steps[index] = step;
+  }
+  return steps;
+}
+
+/** Whether `next` replaces a held step whose spec digest was `held`. */
+export function respecified(held: string | undefined, next: CheckpointStep): boolean {
+  return held !== undefined && next.specDigest !== undefined && next.specDigest !== held;
 }
 
 export function isRegression(existing: WorkflowCheckpoint | undefined, next: WorkflowCheckpoint): boolean {

@@ -1,7 +1,9 @@
 import {
+  appendFileSync,
   chmodSync,
   copyFileSync,
   cpSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -149,6 +151,84 @@ describe('file store on disk', () => {
     expect(aside).toHaveLength(1);
     expect(readFileSync(join(folder(), aside[0]!), 'utf8')).toBe('{ not json');
     expect((await subject.store.load('broken'))!.steps).toHaveLength(1);
+  });
+
+  const stepOf = (taskId: string, output: string) => ({ taskId, outcome: echoed(taskId, output) });
+  const a3sFile = () => join(folder(), 'id_am91cm5hbA.json'); // "journal"
+  const journalFile = () => join(folder(), 'id_am91cm5hbA.journal');
+  const a3sTaskIds = () =>
+    (JSON.parse(readFileSync(a3sFile(), 'utf8')) as { steps: { task_id: string }[] }).steps.map(
+      (s) => s.task_id,
+    );
+
+  test('appends after the first go to a journal of JSON lines beside the a3s file, which a3s alone reads', async () => {
+    const { store } = subject;
+    await store.append('journal', { savedCount: 0, steps: [stepOf('a', 'a')] });
+    expect(a3sTaskIds()).toEqual(['a']);
+    await store.append('journal', { savedCount: 1, steps: [stepOf('b', 'b')] });
+    await store.append('journal', { savedCount: 2, steps: [stepOf('c', 'c'), stepOf('d', 'd')] });
+    // The a3s file still holds the first step: a3s would run b, c and d again, which is safe.
+    expect(a3sTaskIds()).toEqual(['a']);
+    const lines = readFileSync(journalFile(), 'utf8').trimEnd().split('\n');
+    expect(
+      lines.map((line) => (JSON.parse(line) as { steps: { task_id: string }[] }).steps.map((s) => s.task_id)),
+    ).toEqual([['b'], ['c', 'd']]);
+    expect(statSync(journalFile()).mode & 0o777).toBe(0o600);
+    // Another store on the same folder (another worker process) reads file and journal together.
+    const other = new FileSessionStore(subject.dir);
+    expect((await other.load('journal'))!.steps.map((s) => s.taskId)).toEqual(['a', 'b', 'c', 'd']);
+    await other.append('journal', { savedCount: 4, steps: [stepOf('e', 'e')] });
+    // This store sees that write before its next append, rather than trusting what it knew.
+    expect(await store.append('journal', { savedCount: 5, steps: [stepOf('f', 'f')] })).toBe('saved');
+    expect((await store.load('journal'))!.steps.map((s) => s.taskId)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    await store.delete('journal');
+    expect(readdirSync(folder())).toEqual([]);
+  });
+
+  test('a torn last journal line (a crash mid-write) is ignored, then cut by the next append', async () => {
+    const { store } = subject;
+    await store.append('journal', { savedCount: 0, steps: [stepOf('a', 'a')] });
+    await store.append('journal', { savedCount: 1, steps: [stepOf('b', 'b')] });
+    appendFileSync(journalFile(), '{"steps":[{"task_id":"c","outc');
+    const fresh = new FileSessionStore(subject.dir);
+    expect((await fresh.load('journal'))!.steps.map((s) => s.taskId)).toEqual(['a', 'b']);
+    await fresh.append('journal', { savedCount: 2, steps: [stepOf('c', 'c')] });
+    expect(readFileSync(journalFile(), 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
+    expect((await new FileSessionStore(subject.dir).load('journal'))!.steps.map((s) => s.taskId)).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
+  });
+
+  test('a complete journal line that does not decode makes the checkpoint unreadable; a new run sets both files aside', async () => {
+    const { store } = subject;
+    await store.append('journal', { savedCount: 0, steps: [stepOf('a', 'a')] });
+    await store.append('journal', { savedCount: 1, steps: [stepOf('b', 'b')] });
+    appendFileSync(journalFile(), '{"steps": "nonsense"}\n');
+    await expect(new FileSessionStore(subject.dir).load('journal')).rejects.toThrow(/journal line 2/);
+    expect(await store.append('journal', { savedCount: 2, steps: [stepOf('c', 'c')] })).toBe('missing-base');
+    expect(await store.append('journal', { savedCount: 0, steps: [stepOf('a', 'a2')] })).toBe('saved');
+    expect(readdirSync(folder()).filter((name) => name.includes('.unreadable-'))).toHaveLength(2);
+    expect((await store.load('journal'))!.steps.map((s) => s.outcome.output)).toEqual(['a2']);
+  });
+
+  test('the journal is folded into the a3s file once it outgrows it; what is written stays linear in what is recorded', async () => {
+    const { store } = subject;
+    const output = 'x'.repeat(4096);
+    let recorded = 0;
+    for (let i = 0; i < 400; i++) {
+      await store.append('journal', { savedCount: i, steps: [stepOf(`s${i}`, output)] });
+      recorded += output.length;
+    }
+    const held = a3sTaskIds().length;
+    // Folded at least once past the first step, and the journal holds at most twice the file's bytes.
+    expect(held).toBeGreaterThan(1);
+    const journalBytes = existsSync(journalFile()) ? statSync(journalFile()).size : 0;
+    expect(journalBytes).toBeLessThanOrEqual(Math.max(256 * 1024, 2 * statSync(a3sFile()).size) + 5_000);
+    expect((await new FileSessionStore(subject.dir).load('journal'))!.steps).toHaveLength(400);
+    // Rewriting the whole file on every append would have written about 200× what was recorded.
+    expect(store.bytesWritten / recorded).toBeLessThan(3);
   });
 
   test('ids the legacy file-name rule mapped to one file get one each; a legacy file belongs only to the id it records', async () => {

@@ -1,3 +1,5 @@
+import { Client } from 'pg';
+import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
 import { redactUrl } from '../../src/stores/postgres-database';
 import { PostgresSessionStore } from '../../src/stores/postgres-store';
 import { createStore } from '../../src/stores/registry';
@@ -39,6 +41,92 @@ describe('PostgresSessionStore', () => {
       expect((await b.load('race'))!.steps).toHaveLength(12);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test('appends insert a row per step and never update one; the checkpoint row holds the rest of the a3s document', async () => {
+    let store = await PostgresSessionStore.connect(pg.url);
+    const sql = new Client({ connectionString: pg.url });
+    await sql.connect();
+    try {
+      // The server's own counters for the steps table: rows inserted, rows updated.
+      const counts = async () => {
+        const { rows } = await sql.query<{ ins: string; upd: string }>(
+          `SELECT n_tup_ins AS ins, n_tup_upd AS upd FROM pg_stat_user_tables WHERE relname = 'tao_checkpoint_steps'`,
+        );
+        return { inserted: Number(rows[0]!.ins), updated: Number(rows[0]!.upd) };
+      };
+      const before = await counts();
+      for (let i = 0; i < 20; i++) {
+        const step = { taskId: `s${i}`, outcome: echoed(`s${i}`, `out ${i}`) };
+        expect(await store.append('rows', { savedCount: i, steps: [step] })).toBe('saved');
+      }
+      const { rows } = await sql.query<{ seq: number; task_id: string }>(
+        `SELECT seq, task_id FROM tao_checkpoint_steps WHERE checkpoint_id = 'rows' ORDER BY seq`,
+      );
+      expect(rows.map((r) => [r.seq, r.task_id])).toEqual(
+        Array.from({ length: 20 }, (_, i) => [i + 1, `s${i}`]),
+      );
+      const header = await sql.query<{ seq: number; has_steps: boolean }>(
+        `SELECT seq, doc ? 'steps' AS has_steps FROM tao_checkpoints WHERE checkpoint_id = 'rows'`,
+      );
+      expect(header.rows[0]).toEqual({ seq: 20, has_steps: false });
+      // A backend reports its counters when it exits (or within 10 s of going idle).
+      await store.close();
+      let after = await counts();
+      for (let wait = 0; wait < 50 && after.inserted < before.inserted + 20; wait++) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        after = await counts();
+      }
+      expect(after).toEqual({ inserted: before.inserted + 20, updated: before.updated });
+      store = await PostgresSessionStore.connect(pg.url);
+      await store.delete('rows');
+      expect(
+        (await sql.query(`SELECT 1 FROM tao_checkpoint_steps WHERE checkpoint_id = 'rows'`)).rowCount,
+      ).toBe(0);
+    } finally {
+      await sql.end();
+      await store.close();
+    }
+  });
+
+  test('a database from before step rows migrates: readable documents move their steps to rows, others stay as they were', async () => {
+    const admin = new Client({ connectionString: pg.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE before_rows');
+    await admin.end();
+    const url = pg.url.replace(/\/postgres$/, '/before_rows');
+    const old = new Client({ connectionString: url });
+    await old.connect();
+    // The schema as the previous release left it: migrations 1 and 2.
+    await old.query(`CREATE TABLE tao_schema_migrations (version integer PRIMARY KEY);
+      INSERT INTO tao_schema_migrations VALUES (1), (2);
+      CREATE TABLE tao_checkpoints (checkpoint_id text PRIMARY KEY, seq integer NOT NULL, doc jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now());
+      CREATE TABLE tao_blobs (key text PRIMARY KEY, bytes bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());`);
+    await old.query('INSERT INTO tao_checkpoints (checkpoint_id, seq, doc) VALUES ($1, 3, $2), ($3, 0, $4)', [
+      'kept',
+      encodeA3sCheckpoint(checkpoint(3)),
+      'broken',
+      '{"workflow_id": "broken", "steps": "not a list"}',
+    ]);
+    await old.end();
+    const store = await PostgresSessionStore.connect(url);
+    try {
+      expect(await store.load('kept')).toEqual(checkpoint(3));
+      await expect(store.load('broken')).rejects.toThrow(/not in the a3s format/);
+      expect(await store.append('kept', { savedCount: 3, steps: checkpoint(4).steps.slice(3) })).toBe(
+        'saved',
+      );
+      expect(await store.load('kept')).toEqual({ ...checkpoint(4), checkpointMs: expect.any(Number) });
+      // A new run over the unreadable one replaces it.
+      expect(await store.append('broken', { savedCount: 1, steps: checkpoint(2).steps })).toBe(
+        'missing-base',
+      );
+      expect(await store.append('broken', { savedCount: 0, steps: checkpoint(2).steps })).toBe('saved');
+      expect((await store.load('broken'))!.steps).toHaveLength(2);
+    } finally {
+      await store.close();
     }
   });
 

@@ -29,6 +29,12 @@ export function checkpointOf(
   };
 }
 
+const step = (taskId: string, output: string, specDigest?: string) => ({
+  taskId,
+  outcome: echoed(taskId, output),
+  ...(specDigest !== undefined ? { specDigest } : {}),
+});
+
 const grown = (checkpointId: string, n: number) =>
   checkpointOf(
     checkpointId,
@@ -98,6 +104,80 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
       const sizes = [5, 1, 8, 3, 8, 2, 7, 6, 4];
       await Promise.all(sizes.map((n) => store.save('racing', grown('racing', n))));
       expect((await store.load('racing'))!.steps).toHaveLength(8);
+    });
+
+    test('appends build a checkpoint up step by step; a retried append changes nothing', async () => {
+      expect(await store.append('journal', { savedCount: 0, steps: [step('a', '1'), step('b', '2')] })).toBe(
+        'saved',
+      );
+      for (const [savedCount, id] of [
+        [2, 'c'],
+        [3, 'd'],
+        [4, 'e'],
+      ] as const) {
+        expect(await store.append('journal', { savedCount, steps: [step(id, id)] })).toBe('saved');
+      }
+      // The last append again, as after a lost acknowledgement.
+      expect(await store.append('journal', { savedCount: 4, steps: [step('e', 'e')] })).toBe('saved');
+      const loaded = (await store.load('journal'))!;
+      expect(loaded.workflowId).toBe('journal');
+      expect(loaded.steps.map((s) => [s.taskId, s.outcome.output])).toEqual([
+        ['a', '1'],
+        ['b', '2'],
+        ['c', 'c'],
+        ['d', 'd'],
+        ['e', 'e'],
+      ]);
+      expect(await store.list()).toEqual([expect.objectContaining({ checkpointId: 'journal', steps: 5 })]);
+    });
+
+    test('an append on top of more than is held is missing-base, and changes nothing', async () => {
+      expect(await store.append('base', { savedCount: 3, steps: [step('d', 'd')] })).toBe('missing-base');
+      expect(await store.load('base')).toBeUndefined();
+      await store.append('base', { savedCount: 0, steps: [step('a', 'a')] });
+      expect(await store.append('base', { savedCount: 2, steps: [step('c', 'c')] })).toBe('missing-base');
+      expect((await store.load('base'))!.steps.map((s) => s.taskId)).toEqual(['a']);
+      await store.delete('base');
+      expect(await store.append('base', { savedCount: 1, steps: [step('b', 'b')] })).toBe('missing-base');
+    });
+
+    test('a step recorded again for a changed spec replaces the old in place; the same spec keeps the first', async () => {
+      await store.append('respec', {
+        savedCount: 0,
+        steps: [step('a', 'old a', 'd1'), step('b', 'old b', 'd1')],
+      });
+      await store.append('respec', {
+        savedCount: 2,
+        steps: [step('a', 'new a', 'd2'), step('b', 'again b', 'd1'), step('c', 'c', 'd1')],
+      });
+      const loaded = (await store.load('respec'))!;
+      expect(loaded.steps.map((s) => [s.taskId, s.outcome.output, s.specDigest])).toEqual([
+        ['a', 'new a', 'd2'],
+        ['b', 'old b', 'd1'],
+        ['c', 'c', 'd1'],
+      ]);
+    });
+
+    test('concurrent appends from one base all land, each step once', async () => {
+      await store.append('fan-in', { savedCount: 0, steps: [step('base', 'base')] });
+      const ids = Array.from({ length: 12 }, (_, i) => `s${i}`);
+      const results = await Promise.all(
+        ids.map((id) => store.append('fan-in', { savedCount: 1, steps: [step(id, id)] })),
+      );
+      expect(results.every((r) => r === 'saved')).toBe(true);
+      const held = (await store.load('fan-in'))!.steps.map((s) => s.taskId);
+      expect(held).toHaveLength(13);
+      expect(new Set(held)).toEqual(new Set(['base', ...ids]));
+    });
+
+    test('a full save replaces what appends built', async () => {
+      await store.append('replace', { savedCount: 0, steps: [step('a', 'a'), step('b', 'b')] });
+      await store.append('replace', { savedCount: 2, steps: [step('c', 'c')] });
+      expect(await store.save('replace', grown('replace', 2))).toBe('stale');
+      expect(await store.save('replace', grown('replace', 4))).toBe('saved');
+      expect((await store.load('replace'))!.steps.map((s) => s.taskId)).toEqual(['t0', 't1', 't2', 't3']);
+      await store.append('replace', { savedCount: 4, steps: [step('z', 'z')] });
+      expect((await store.load('replace'))!.steps).toHaveLength(5);
     });
 
     test('ids with separators, dots and unicode are kept apart and round-trip', async () => {
