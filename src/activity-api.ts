@@ -18,6 +18,17 @@ export interface StepFailureDetails {
   attempt: number;
 }
 
+/** A checkpointed step without its outcome: enough to know it is done, and for which spec. */
+export interface CheckpointStepKey {
+  taskId: string;
+  specDigest?: string;
+}
+
+export type CheckpointIndex =
+  | { status: 'none' }
+  | { status: 'loaded'; steps: CheckpointStepKey[] }
+  | { status: 'unreadable'; reason: string };
+
 export type CheckpointLoad =
   | { status: 'none' }
   | { status: 'loaded'; steps: CheckpointStep[] }
@@ -26,7 +37,6 @@ export type CheckpointLoad =
 export interface ExecutorInfo {
   concurrencyHint: number;
 }
-
 
 /** What the workflow tells a step beyond its spec. */
 export interface StepAllowance {
@@ -37,6 +47,8 @@ export interface StepAllowance {
 export interface TaoActivities {
   executeAgentStep(spec: AgentStepSpec, allowance?: StepAllowance): Promise<StepRun>;
   loadCheckpoint(checkpointId: string): Promise<CheckpointLoad>;
+  /** What {@link loadCheckpoint} gives, less the outcomes: a window that serves none of them needs no more. */
+  loadCheckpointIndex(checkpointId: string): Promise<CheckpointIndex>;
   saveCheckpoint(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;
   deleteCheckpoint(checkpointId: string): Promise<void>;
 }

@@ -19,9 +19,12 @@ import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
 import { startDevServer } from '../../src/local/dev-server';
 import { ensureTemporalBinaries } from '../../src/local/temporal-binaries';
 import { FileSessionStore } from '../../src/stores/file-store';
+import type { SessionStore } from '../../src/stores/session-store';
 import { createTaoWorker } from '../../src/worker';
 import type { Progress } from '../../src/workflows/lib';
 import { failover } from './failover';
+import { journalCost, journalScript } from './journal';
+import { startStandaloneWorker } from './standalone-worker';
 import { resumeAfterKill } from './resume';
 import { runIdeal } from './ideal';
 import { type Figure, barChart, markdown, printTable } from './report';
@@ -39,6 +42,8 @@ const options = new Command()
   .option('--failover-steps <n>', 'steps in flight on the worker that is killed', '12')
   .option('--seed <n>', 'delay seed', '7')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
+  .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
+  .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
   .parse()
   .opts<{
     items: string;
@@ -52,6 +57,8 @@ const options = new Command()
     failoverSteps: string;
     seed: string;
     out: string;
+    results: string;
+    only?: string;
   }>();
 const num = (key: keyof typeof options) => Number(options[key]);
 
@@ -59,6 +66,7 @@ interface Env {
   client: Client;
   native: NativeConnection;
   storeDir: string;
+  address: string;
 }
 
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
@@ -70,12 +78,13 @@ async function withWorker<T>(
   script: ScriptFile,
   limit: number,
   body: (taskQueue: string) => Promise<T>,
+  store: SessionStore = new FileSessionStore(env.storeDir),
 ) {
   const taskQueue = `bench-${Math.random().toString(36).slice(2)}`;
   const worker = await createTaoWorker({
     connection: env.native,
     executor: new ScriptExecutor({ ...script, concurrency: limit }),
-    store: new FileSessionStore(env.storeDir),
+    store,
     taskQueue,
     concurrency: limit,
     dataConverter: taoDataConverter({ blobs: join(env.storeDir, 'blobs') }),
@@ -170,18 +179,27 @@ async function executionsOf(env: Env, workflowId: string): Promise<{ workflowId:
   return runs;
 }
 
+/** A big run on a standalone `tao worker` (memory store, limit 100): time, the worker's memory, history sizes. */
 async function bigRun(env: Env, kind: BigKind, steps: number) {
-  return withWorker(env, {}, 100, async (taskQueue) => {
+  const taskQueue = `bench-big-${Math.random().toString(36).slice(2)}`;
+  const worker = await startStandaloneWorker(env.address, taskQueue, env.storeDir, {}, [
+    '--concurrency',
+    '100',
+  ]);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // settled after start-up
+    const idleMiB = worker.rssMiB();
     const workflowId = `bench-${kind}-${Date.now()}`;
-    let peakRss = process.memoryUsage().rss;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
-    const { ms } = await timed(() =>
-      env.client.workflow.execute(kind, {
-        taskQueue,
-        workflowId,
-        args: [{ ...bigInput(kind, steps), concurrency: 100 }],
-      }),
-    ).finally(() => clearInterval(sampler));
+    const { value: ms, peakMiB } = await worker.peakDuring(async () => {
+      const { ms } = await timed(() =>
+        env.client.workflow.execute(kind, {
+          taskQueue,
+          workflowId,
+          args: [{ ...bigInput(kind, steps), concurrency: 100 }],
+        }),
+      );
+      return ms;
+    });
     const executions = await executionsOf(env, workflowId);
     let largest = { events: 0, bytes: 0 };
     for (const { workflowId: id, runId } of executions) {
@@ -189,8 +207,18 @@ async function bigRun(env: Env, kind: BigKind, steps: number) {
       const bytes = temporal.api.history.v1.History.encode(history).finish().byteLength;
       if (bytes > largest.bytes) largest = { events: history.events?.length ?? 0, bytes };
     }
-    return { ms, peakRss, executions: executions.length, largest };
-  });
+    return { ms, idleMiB, peakMiB, executions: executions.length, largest };
+  } finally {
+    await worker.stop();
+  }
+}
+
+function commitOf(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
 function machine(cli: string): string {
@@ -217,138 +245,198 @@ async function main(): Promise<void> {
     client: new Client({ connection, dataConverter: taoDataConverter({ blobs: join(storeDir, 'blobs') }) }),
     native,
     storeDir,
+    address: server.address,
   };
-  try {
-    const limit = num('limit');
-    const work = pipelineWork(num('items'), num('stages'), num('minDelay'), num('maxDelay'), num('seed'));
-    const shape = `${work.items} items × ${work.stages} stages, delays ${options.minDelay}–${options.maxDelay} ms (seed ${options.seed}), limit ${limit}`;
-    console.error(`pipeline comparison: ${shape}`);
-    const [taoMs, barrierMs, idealMs] = [
-      await tao(env, work, limit),
-      await barrier(env, work, limit),
-      await runIdeal(work, limit),
-    ];
-
-    const overhead: { limit: number; perStepMs: number }[] = [];
-    for (const l of options.overheadLimits.split(',').map(Number)) {
-      const small = pipelineWork(l * 10, 1, 20, 50, num('seed') + l);
-      console.error(`overhead at limit ${l}: ${small.items} steps`);
-      const t = await tao(env, small, l);
-      const ideal = await runIdeal(small, l);
-      overhead.push({ limit: l, perStepMs: (t - ideal) / small.items });
-    }
-    console.error(`throughput: ${options.throughputSteps} zero-delay steps`);
-    const stepsPerSecond = await throughput(env, num('throughputSteps'));
-    console.error(`failover: ${options.failoverSteps} steps in flight on a SIGKILLed worker process`);
-    const recovered = await failover(env.client, num('failoverSteps'));
-    console.error('resume: a 10-turn llm agent whose worker is SIGKILLed during turn 7');
-    const resumed = await resumeAfterKill(env.client);
-    const big: Record<BigKind, Awaited<ReturnType<typeof bigRun>>> = {} as never;
-    for (const kind of ['resumableParallelWorkflow', 'parallelWorkflow', 'pipelineWorkflow'] as const) {
-      console.error(`${kind}: ${options.resumableSteps} steps`);
-      big[kind] = await bigRun(env, kind, num('resumableSteps'));
-    }
-
-    const figures: Figure[] = [
-      { name: 'pipeline wall-clock, TAO', value: seconds(taoMs), note: shape },
-      {
-        name: 'same work, barrier per stage',
-        value: seconds(barrierMs),
-        note: 'one parallelWorkflow per stage, in turn',
-      },
-      {
-        name: 'same work, ideal schedule',
-        value: seconds(idealMs),
-        note: 'in-process bounded pool, real timers, no Temporal',
-      },
-      { name: 'TAO / ideal', value: (taoMs / idealMs).toFixed(2), note: '1.00 = no orchestration cost' },
-      {
-        name: 'TAO / barrier',
-        value: (taoMs / barrierMs).toFixed(2),
-        note: '< 1: no barrier between stages pays off',
-      },
-      ...overhead.map((o) => ({
-        name: `overhead per step, limit ${o.limit}`,
-        value: `${o.perStepMs.toFixed(1)} ms`,
-        note: `(TAO − ideal) / steps, ${o.limit * 10} steps of 20–50 ms`,
-      })),
-      {
+  const figures: Figure[] = [];
+  const results: Record<string, unknown> = {};
+  const chart: Parameters<typeof barChart>[0] = [];
+  const only = options.only?.split(',');
+  const sections: Record<string, () => Promise<void>> = {
+    async pipeline() {
+      const limit = num('limit');
+      const work = pipelineWork(num('items'), num('stages'), num('minDelay'), num('maxDelay'), num('seed'));
+      const shape = `${work.items} items × ${work.stages} stages, delays ${options.minDelay}–${options.maxDelay} ms (seed ${options.seed}), limit ${limit}`;
+      console.error(`pipeline comparison: ${shape}`);
+      const [taoMs, barrierMs, idealMs] = [
+        await tao(env, work, limit),
+        await barrier(env, work, limit),
+        await runIdeal(work, limit),
+      ];
+      results.pipeline = { taoMs, barrierMs, idealMs };
+      figures.push(
+        { name: 'pipeline wall-clock, TAO', value: seconds(taoMs), note: shape },
+        {
+          name: 'same work, barrier per stage',
+          value: seconds(barrierMs),
+          note: 'one parallelWorkflow per stage, in turn',
+        },
+        {
+          name: 'same work, ideal schedule',
+          value: seconds(idealMs),
+          note: 'in-process bounded pool, real timers, no Temporal',
+        },
+        { name: 'TAO / ideal', value: (taoMs / idealMs).toFixed(2), note: '1.00 = no orchestration cost' },
+        {
+          name: 'TAO / barrier',
+          value: (taoMs / barrierMs).toFixed(2),
+          note: '< 1: no barrier between stages pays off',
+        },
+      );
+      chart.push({
+        title: `Pipeline wall-clock (${shape})`,
+        unit: 's',
+        bars: [
+          { label: 'TAO pipeline', value: taoMs / 1000 },
+          { label: 'barrier per stage', value: barrierMs / 1000 },
+          { label: 'ideal schedule', value: idealMs / 1000 },
+        ],
+      });
+    },
+    async overhead() {
+      const overhead: { limit: number; perStepMs: number }[] = [];
+      for (const l of options.overheadLimits.split(',').map(Number)) {
+        const small = pipelineWork(l * 10, 1, 20, 50, num('seed') + l);
+        console.error(`overhead at limit ${l}: ${small.items} steps`);
+        const t = await tao(env, small, l);
+        const ideal = await runIdeal(small, l);
+        overhead.push({ limit: l, perStepMs: (t - ideal) / small.items });
+      }
+      results.overheadPerStepMs = Object.fromEntries(overhead.map((o) => [o.limit, o.perStepMs]));
+      figures.push(
+        ...overhead.map((o) => ({
+          name: `overhead per step, limit ${o.limit}`,
+          value: `${o.perStepMs.toFixed(1)} ms`,
+          note: `(TAO − ideal) / steps, ${o.limit * 10} steps of 20–50 ms`,
+        })),
+      );
+      chart.push({
+        title: 'Orchestration overhead per step',
+        unit: 'ms',
+        bars: overhead.map((o) => ({ label: `limit ${o.limit}`, value: o.perStepMs })),
+      });
+    },
+    async throughput() {
+      console.error(`throughput: ${options.throughputSteps} zero-delay steps`);
+      const stepsPerSecond = await throughput(env, num('throughputSteps'));
+      results.throughputStepsPerSecond = stepsPerSecond;
+      figures.push({
         name: 'throughput, zero-delay steps',
         value: `${stepsPerSecond.toFixed(0)} steps/s`,
         note: `${options.throughputSteps} steps, limit 100`,
-      },
-      {
-        name: 'failover after SIGKILL, p50',
-        value: seconds(recovered.p50Ms),
-        note: `${recovered.steps} steps in flight on a worker process killed with SIGKILL, a replacement started at once; from the kill to each step's start there, default step policy (heartbeat timeout 15 s). Goal: max ≤ 20 s`,
-      },
-      {
-        name: 'failover after SIGKILL, max',
-        value: seconds(recovered.maxMs),
-        note: 'the same run; goal ≤ 20 s',
-      },
-      {
+      });
+    },
+    async failover() {
+      console.error(`failover: ${options.failoverSteps} steps in flight on a SIGKILLed worker process`);
+      const recovered = await failover(env.client, num('failoverSteps'));
+      results.failover = recovered;
+      figures.push(
+        {
+          name: 'failover after SIGKILL, p50',
+          value: seconds(recovered.p50Ms),
+          note: `${recovered.steps} steps in flight on a worker process killed with SIGKILL, a replacement started at once; from the kill to each step's start there, default step policy (heartbeat timeout 15 s). Goal: max ≤ 20 s`,
+        },
+        {
+          name: 'failover after SIGKILL, max',
+          value: seconds(recovered.maxMs),
+          note: 'the same run; goal ≤ 20 s',
+        },
+      );
+    },
+    async resume() {
+      console.error('resume: a 10-turn llm agent whose worker is SIGKILLed during turn 7');
+      const resumed = await resumeAfterKill(env.client);
+      results.llmResume = resumed;
+      figures.push({
         name: 'llm step resumed after SIGKILL at turn 7',
         value: `${resumed.beforeKill} + ${resumed.afterKill} = ${resumed.beforeKill + resumed.afterKill} model requests`,
         note: `10-turn tool-using agent, fake OpenAI server, worker process killed while turn 7 was in flight; requests before the kill + by the replacement attempt (goal: replacement ≤ 4, total ≤ 11, not 17); ${resumed.toolRuns} tool runs for 9 tool calls; usage counted once: ${resumed.usageOnce ? 'yes' : 'NO'}`,
-      },
-      ...(['resumableParallelWorkflow', 'parallelWorkflow', 'pipelineWorkflow'] as const).flatMap((kind) => [
+      });
+    },
+    async big() {
+      const big: Record<string, Awaited<ReturnType<typeof bigRun>>> = {};
+      for (const kind of ['resumableParallelWorkflow', 'parallelWorkflow', 'pipelineWorkflow'] as const) {
+        console.error(`${kind}: ${options.resumableSteps} steps on a standalone worker`);
+        const run = (big[kind] = await bigRun(env, kind, num('resumableSteps')));
+        figures.push(
+          {
+            name: `${kind}, ${options.resumableSteps} steps`,
+            value: seconds(run.ms),
+            note: `limit 100; ${run.executions} executions (continue-as-new windows or child partitions of 1,000 steps)`,
+          },
+          {
+            name: `  worker memory, idle → peak`,
+            value: `${run.idleMiB.toFixed(0)} → ${run.peakMiB.toFixed(0)} MiB`,
+            note: `RSS of a standalone \`tao worker --executor script --store memory --concurrency 100\` process, 3 s after start and at most during the run (sampled every 100 ms)${kind === 'resumableParallelWorkflow' ? '; goal: peak ≤ 400 MiB' : ''}`,
+          },
+          {
+            name: `  largest single history`,
+            value: `${run.largest.events} events, ${(run.largest.bytes / 2 ** 20).toFixed(2)} MiB`,
+            note: 'Temporal limits: 51,200 events, 50 MiB',
+          },
+        );
+      }
+      results.bigRuns = big;
+    },
+    async journal() {
+      console.error(`journal: ${options.resumableSteps} steps with 4 KB outputs, file store and PostgreSQL`);
+      const journal = await journalCost(
+        env.client,
+        (store, body) => withWorker(env, journalScript, 100, body, store),
+        join(storeDir, 'journal'),
+        num('resumableSteps'),
+      );
+      results.journal = journal;
+      figures.push(
         {
-          name: `${kind}, ${options.resumableSteps} steps`,
-          value: seconds(big[kind].ms),
-          note: `limit 100; ${big[kind].executions} executions (continue-as-new windows or child partitions of 1,000 steps)`,
+          name: `resumable run, 4 KB outputs, ${journal.steps} steps: bytes written per recorded byte`,
+          value: `file ${journal.file.writtenPerRecorded.toFixed(2)}×, PostgreSQL ${journal.postgres.writtenPerRecorded.toFixed(2)}×`,
+          note: "file: bytes the store wrote (journal lines and folds); PostgreSQL: the server's WAL (pg_stat_wal); over the outputs' bytes; goal ≤ 3× on both",
         },
         {
-          name: `  peak memory (worker + client + bench)`,
-          value: `${(big[kind].peakRss / 2 ** 20).toFixed(0)} MiB`,
-          note: 'RSS of this one process during the run, sampled every 100 ms; it also holds what earlier runs left',
+          name: '  the same, time against a parallelWorkflow',
+          value: `file ${(journal.file.ms / journal.parallelMs).toFixed(2)}, PostgreSQL ${(journal.postgres.ms / journal.parallelMs).toFixed(2)}`,
+          note: `resumable ÷ parallel wall-clock (parallel ${seconds(journal.parallelMs)}, file ${seconds(journal.file.ms)}, PostgreSQL ${seconds(journal.postgres.ms)}), worker in this process, limit 100; goal ≤ 1.2`,
         },
-        {
-          name: `  largest single history`,
-          value: `${big[kind].largest.events} events, ${(big[kind].largest.bytes / 2 ** 20).toFixed(2)} MiB`,
-          note: 'Temporal limits: 51,200 events, 50 MiB',
-        },
-      ]),
-    ];
-    printTable(figures);
-
-    const chartPath = 'benchmarks/chart.svg';
-    mkdirSync('benchmarks', { recursive: true });
-    writeFileSync(
-      chartPath,
-      barChart([
-        {
-          title: `Pipeline wall-clock (${shape})`,
-          unit: 's',
-          bars: [
-            { label: 'TAO pipeline', value: taoMs / 1000 },
-            { label: 'barrier per stage', value: barrierMs / 1000 },
-            { label: 'ideal schedule', value: idealMs / 1000 },
-          ],
-        },
-        {
-          title: 'Orchestration overhead per step',
-          unit: 'ms',
-          bars: overhead.map((o) => ({ label: `limit ${o.limit}`, value: o.perStepMs })),
-        },
-      ]),
+      );
+    },
+  };
+  const unknown = only?.filter((name) => !(name in sections));
+  if (unknown?.length)
+    throw new Error(
+      `--only: no section ${unknown.join(', ')}; sections: ${Object.keys(sections).join(', ')}`,
     );
+
+  try {
+    for (const [name, section] of Object.entries(sections)) if (!only || only.includes(name)) await section();
+    printTable(figures);
     const args = process.argv.slice(2);
     const command = args.length ? `npm run bench -- ${args.join(' ')}` : 'npm run bench';
+    const date = new Date().toISOString().slice(0, 10);
+    mkdirSync('benchmarks', { recursive: true });
+    writeFileSync(
+      options.results,
+      `${JSON.stringify({ command, date, commit: commitOf(), machine: machine(cli), results }, null, 2)}\n`,
+    );
+    if (only) {
+      console.error(`wrote ${options.results}; BENCHMARKS.md is written by a run of every section`);
+      return;
+    }
+    const chartPath = 'benchmarks/chart.svg';
+    writeFileSync(chartPath, barChart(chart));
     writeFileSync(
       options.out,
       markdown(
         'TAO benchmarks',
         [
-          `Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)}.`,
-          `Machine: ${machine(cli)}. Local Temporal dev server (SQLite in memory) and the worker in this process (the failover and resume rows: worker processes, killed with SIGKILL); the \`script\` executor sleeps each step's seeded delay.`,
+          `Produced by \`${command}\` on ${date}; every number is also in [${options.results}](${options.results}).`,
+          `Machine: ${machine(cli)}. Local Temporal dev server (SQLite in memory); the worker in this process unless a row says a standalone worker or worker processes; the \`script\` executor sleeps each step's seeded delay.`,
           'Every figure is from this one run; on a small shared machine expect run-to-run noise.',
         ],
         figures,
         chartPath,
       ),
     );
-    console.error(`wrote ${options.out} and ${chartPath}`);
+    console.error(`wrote ${options.out}, ${chartPath} and ${options.results}`);
   } finally {
     await connection.close();
     await native.close();

@@ -1,27 +1,39 @@
 import { Context } from '@temporalio/activity';
-import type { TaoActivities } from '../activity-api';
+import type { CheckpointLoad, TaoActivities } from '../activity-api';
 import { checkpointSaveMetric } from '../telemetry/metrics';
 import { CheckpointUnreadableError, type SessionStore } from '../stores/session-store';
 
 export function createCheckpointActivities(
   store: SessionStore,
-): Pick<TaoActivities, 'loadCheckpoint' | 'saveCheckpoint' | 'deleteCheckpoint'> {
-  return {
-    async loadCheckpoint(checkpointId) {
-      try {
-        const checkpoint = await store.load(checkpointId);
-        return checkpoint ? { status: 'loaded', steps: checkpoint.steps } : { status: 'none' };
-      } catch (error) {
-        // Unreadable data will not heal on retry; report it and let the workflow re-run everything.
-        if (error instanceof CheckpointUnreadableError) {
-          Context.current().log.warn('checkpoint unreadable; the run starts from scratch', {
-            checkpointId,
-            reason: error.message,
-          });
-          return { status: 'unreadable', reason: error.message };
-        }
-        throw error;
+): Pick<TaoActivities, 'loadCheckpoint' | 'loadCheckpointIndex' | 'saveCheckpoint' | 'deleteCheckpoint'> {
+  async function loadCheckpoint(checkpointId: string): Promise<CheckpointLoad> {
+    try {
+      const checkpoint = await store.load(checkpointId);
+      return checkpoint ? { status: 'loaded', steps: checkpoint.steps } : { status: 'none' };
+    } catch (error) {
+      // Unreadable data will not heal on retry; report it and let the workflow re-run everything.
+      if (error instanceof CheckpointUnreadableError) {
+        Context.current().log.warn('checkpoint unreadable; the run starts from scratch', {
+          checkpointId,
+          reason: error.message,
+        });
+        return { status: 'unreadable', reason: error.message };
       }
+      throw error;
+    }
+  }
+
+  return {
+    loadCheckpoint,
+
+    async loadCheckpointIndex(checkpointId) {
+      const loaded = await loadCheckpoint(checkpointId);
+      if (loaded.status !== 'loaded') return loaded;
+      const steps = loaded.steps.map(({ taskId, specDigest }) => ({
+        taskId,
+        ...(specDigest !== undefined ? { specDigest } : {}),
+      }));
+      return { status: 'loaded', steps };
     },
 
     async saveCheckpoint(checkpointId, append) {

@@ -90,14 +90,22 @@ function seedFutureSchemaCheckpoint(storeDir: string, checkpointId: string): voi
 }
 
 /** A checkpoint holding `a` as produced by another spec than the scenario's (a different digest). */
-function seedStaleCheckpoint(storeDir: string, checkpointId: string): void {
+const seedStaleCheckpoint = (storeDir: string, checkpointId: string) =>
+  seedCheckpoint(storeDir, checkpointId, `sha256:${'0'.repeat(64)}`);
+
+/** A checkpoint holding `a`, recorded for the spec with `specDigest` (or, without one, for any). */
+function seedCheckpoint(storeDir: string, checkpointId: string, specDigest: string | undefined): void {
   const dir = join(storeDir, 'v1', 'workflow_checkpoints');
   mkdirSync(dir, { recursive: true });
   const checkpoint = {
     schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
     workflowId: checkpointId,
     steps: [
-      { taskId: 'a', outcome: echoed('a', 'from the old prompt'), specDigest: `sha256:${'0'.repeat(64)}` },
+      {
+        taskId: 'a',
+        outcome: echoed('a', specDigest ? 'from the old prompt' : 'from the checkpoint'),
+        ...(specDigest ? { specDigest } : {}),
+      },
     ],
     checkpointMs: 1,
   };
@@ -203,6 +211,24 @@ export const SCENARIOS: Scenario[] = [
       specs: ['a', 'red', 'b', 'c', 'd'].map((id) => spec(id)),
       maxStepsPerRun: 2,
     },
+  },
+  {
+    // `a` comes from the checkpoint; windows load only what it holds, the last one its outcomes too.
+    name: 'resumable-lean-windows',
+    workflowType: 'resumableParallelWorkflow',
+    input: {
+      checkpointId: 'history-lean',
+      specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)),
+      maxStepsPerRun: 2,
+    },
+    seedStore: (storeDir, checkpointId) => seedCheckpoint(storeDir, checkpointId, undefined),
+  },
+  {
+    // One window that serves `a` from the checkpoint: its outcome is loaded once, to return it.
+    name: 'resumable-lean-resume',
+    workflowType: 'resumableParallelWorkflow',
+    input: { checkpointId: 'history-lean-resume', specs: ['a', 'b'].map((id) => spec(id)) },
+    seedStore: (storeDir, checkpointId) => seedCheckpoint(storeDir, checkpointId, undefined),
   },
   {
     name: 'resumable-unreadable-checkpoint',

@@ -1,5 +1,5 @@
 import { executeChild, patched, proxyActivities } from '@temporalio/workflow';
-import type { CheckpointLoad, TaoActivities } from '../../activity-api';
+import type { CheckpointIndex, CheckpointLoad, CheckpointStepKey, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
   type AgentStepSpecInput,
@@ -31,26 +31,33 @@ const store = proxyActivities<TaoActivities>({
 });
 
 /**
- * The checkpoint journal of one run. Saves are serialized and coalesced: at
- * most one is in flight, and it carries every step completed since the last
- * acknowledged save, so the stored checkpoint only ever grows, however steps
- * interleave. A failed save is retried with the next one.
+ * The checkpoint journal of one execution. Saves are serialized and
+ * coalesced: at most one is in flight, and it carries every step recorded
+ * since the last acknowledged save, on top of what the store held when the
+ * execution started (`base`), so the stored checkpoint only ever grows, however
+ * steps interleave. A failed save is retried with the next one. If the store
+ * lost the checkpoint meanwhile, everything known is sent again: the base's
+ * steps when the execution loaded them, and its own.
  */
 class CheckpointJournal {
   private tail: Promise<void> = Promise.resolve();
   private flushQueued = false;
-  private savedCount: number;
+  private readonly recorded = new Map<string, CheckpointStep>();
+  /** Steps the store holds, as far as this journal knows. */
+  private held: number;
+  /** Of the steps recorded here, how many the store has acknowledged. */
+  private acknowledged = 0;
 
   constructor(
     private readonly checkpointId: string,
-    private readonly completed: Map<string, CheckpointStep>,
+    private readonly base: { count: number; steps: readonly CheckpointStep[] },
     private readonly warn: (message: string) => void,
   ) {
-    this.savedCount = completed.size;
+    this.held = base.count;
   }
 
   record(outcome: StepOutcome, specDigest: string | undefined): void {
-    this.completed.set(outcome.taskId, {
+    this.recorded.set(outcome.taskId, {
       taskId: outcome.taskId,
       outcome,
       ...(specDigest !== undefined ? { specDigest } : {}),
@@ -62,17 +69,21 @@ class CheckpointJournal {
 
   private async flush(): Promise<void> {
     this.flushQueued = false;
-    const steps = [...this.completed.values()];
+    const own = [...this.recorded.values()];
     try {
       let result = await store.saveCheckpoint(this.checkpointId, {
-        savedCount: this.savedCount,
-        steps: steps.slice(this.savedCount),
+        savedCount: this.held,
+        steps: own.slice(this.acknowledged),
       });
-      if (result === 'missing-base')
-        result = await store.saveCheckpoint(this.checkpointId, { savedCount: 0, steps });
+      this.held += own.length - this.acknowledged;
+      if (result === 'missing-base') {
+        const everything = [...this.base.steps, ...own];
+        result = await store.saveCheckpoint(this.checkpointId, { savedCount: 0, steps: everything });
+        this.held = everything.length;
+      }
       if (result === 'stale')
         this.warn('checkpoint save refused as stale: another writer holds newer progress');
-      this.savedCount = steps.length;
+      this.acknowledged = own.length;
     } catch (error) {
       this.warn(`checkpoint save failed (run continues): ${activityFailureMessage(error)}`);
     }
@@ -83,11 +94,37 @@ class CheckpointJournal {
   }
 }
 
-async function loadCompleted(checkpointId: string): Promise<CheckpointLoad> {
+/**
+ * The patch behind which a window loads only which steps the checkpoint holds
+ * (`loadCheckpointIndex`), and their outcomes once, when it returns them: a
+ * run of N windows then moves each outcome through history once, not N/2 times.
+ */
+export const LEAN_CHECKPOINT_LOADS = 'lean-checkpoint-loads';
+
+async function loadCompleted<T extends CheckpointLoad | CheckpointIndex>(load: () => Promise<T>): Promise<T> {
   try {
-    return await store.loadCheckpoint(checkpointId);
+    return await load();
   } catch (error) {
-    return { status: 'unreadable', reason: `store error: ${activityFailureMessage(error)}` };
+    return { status: 'unreadable', reason: `store error: ${activityFailureMessage(error)}` } as T;
+  }
+}
+
+/**
+ * Fills in the outcomes a lean load left out, from one full load. A step the
+ * store no longer holds (the checkpoint was deleted under the run) is reported
+ * as such rather than passed off as done.
+ */
+async function fetchServedOutcomes(
+  checkpointId: string,
+  done: Map<string, StepOutcome | undefined>,
+): Promise<void> {
+  const full = await loadCompleted(() => store.loadCheckpoint(checkpointId));
+  const outcomes = new Map(full.status === 'loaded' ? full.steps.map((s) => [s.taskId, s.outcome]) : []);
+  for (const [taskId, outcome] of done) {
+    if (outcome) continue;
+    const loaded = outcomes.get(taskId);
+    if (loaded) done.set(taskId, loaded);
+    else done.delete(taskId);
   }
 }
 
@@ -147,8 +184,11 @@ export async function runResumableWindow(
   carried: readonly StepOutcome[],
 ): Promise<WindowResult> {
   decidePatches();
+  const lean = patched(LEAN_CHECKPOINT_LOADS);
   const board = progressBoard();
-  const loaded = await loadCompleted(checkpointId);
+  const loaded: CheckpointIndex | CheckpointLoad = await loadCompleted(() =>
+    lean ? store.loadCheckpointIndex(checkpointId) : store.loadCheckpoint(checkpointId),
+  );
   /** Fails every step without running any; the checkpoint stays for inspection. */
   const refuse = (message: string): WindowResult => {
     board.checkpointWarning = message;
@@ -167,7 +207,8 @@ export async function runResumableWindow(
   const digests = patched('spec-digests')
     ? new Map(specs.map((spec) => [spec.taskId, specDigest(spec)]))
     : undefined;
-  const checkpointed = loaded.status === 'loaded' ? loaded.steps : [];
+  const checkpointed: (CheckpointStepKey & { outcome?: StepOutcome })[] =
+    loaded.status === 'loaded' ? loaded.steps : [];
   const stale = new Set(
     checkpointed
       .filter(
@@ -186,11 +227,12 @@ export async function runResumableWindow(
     board.checkpointWarning = `checkpoint ${checkpointId}: the spec of ${names} changed since it was checkpointed; running ${stale.size === 1 ? 'it' : 'them'} again`;
   }
   const served = checkpointed.filter((step) => !stale.has(step.taskId));
+  // Outcomes of served steps are absent from a lean load until the window returns them.
   const done = new Map(served.map((s) => [s.taskId, s.outcome]));
   const failed = new Map(carried.map((outcome) => [outcome.taskId, outcome]));
   const journal = new CheckpointJournal(
     checkpointId,
-    new Map(served.map((step) => [step.taskId, step])),
+    { count: served.length, steps: lean ? [] : (served as CheckpointStep[]) },
     (w) => board.storeWarnings.push(w),
   );
 
@@ -223,6 +265,7 @@ export async function runResumableWindow(
   await journal.drained();
   if (pending.length > window.length) return { carriedFailures: [...failed.values()] };
 
+  if (lean && served.length > 0) await fetchServedOutcomes(checkpointId, done);
   const merged = specs.map(
     (spec) =>
       done.get(spec.taskId) ??
