@@ -22,6 +22,7 @@ import { FileSessionStore } from '../../src/stores/file-store';
 import type { SessionStore } from '../../src/stores/session-store';
 import { createTaoWorker } from '../../src/worker';
 import type { Progress } from '../../src/workflows/lib';
+import { compareWithHandWritten } from './baseline/compare';
 import { failover } from './failover';
 import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker } from './standalone-worker';
@@ -41,6 +42,7 @@ const options = new Command()
   .option('--resumable-steps <n>', 'steps of each big run (resumable, parallel, pipeline)', '10000')
   .option('--failover-steps <n>', 'steps in flight on the worker that is killed', '12')
   .option('--seed <n>', 'delay seed', '7')
+  .option('--baseline-rounds <n>', 'rounds of each shape against hand-written Temporal', '5')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -56,6 +58,7 @@ const options = new Command()
     resumableSteps: string;
     failoverSteps: string;
     seed: string;
+    baselineRounds: string;
     out: string;
     results: string;
     only?: string;
@@ -398,6 +401,25 @@ async function main(): Promise<void> {
           note: `resumable ÷ parallel wall-clock (parallel ${seconds(journal.parallelMs)}, file ${seconds(journal.file.ms)}, PostgreSQL ${seconds(journal.postgres.ms)}), worker in this process, limit 100; goal ≤ 1.2`,
         },
       );
+    },
+    async baseline() {
+      console.error('hand-written Temporal: the same shapes as plain workflows with their own promise pool');
+      const rounds = num('baselineRounds');
+      const { comparisons, anatomy } = await compareWithHandWritten(env.client, env.native, rounds);
+      results.handWritten = { comparisons, sequentialStepAnatomy: anatomy };
+      for (const c of comparisons) {
+        figures.push({
+          name: `TAO ÷ hand-written, ${c.shape}`,
+          value: c.ratio.toFixed(2),
+          note: `median of ${rounds} alternating rounds: TAO ${seconds(c.taoMs)}, hand-written ${seconds(c.baselineMs)} (${(c.taoMs / c.steps).toFixed(1)} vs ${(c.baselineMs / c.steps).toFixed(1)} ms a step); goal ≤ 1.05`,
+        });
+      }
+      const cycle = anatomy.reduce((sum, gap) => sum + gap.meanMs, 0);
+      figures.push({
+        name: '  a sequential step, from its history',
+        value: `${cycle.toFixed(1)} ms`,
+        note: anatomy.map((gap) => `${gap.from} → ${gap.to} ${gap.meanMs.toFixed(1)} ms`).join('; '),
+      });
     },
   };
   const unknown = only?.filter((name) => !(name in sections));

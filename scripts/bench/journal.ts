@@ -5,6 +5,7 @@
  * the file store counts what it writes; PostgreSQL's own WAL counter
  * (`pg_stat_wal`) says what the server wrote for it.
  */
+import { randomBytes } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import type { Client } from '@temporalio/client';
 import type { StepOutcome } from '../../src/contracts';
@@ -25,8 +26,8 @@ export interface JournalCost {
 /** Runs `body` on a worker with `store`; see withWorker in index.ts. */
 export type StoreWorker = <T>(store: SessionStore, body: (taskQueue: string) => Promise<T>) => Promise<T>;
 
-/** Every step's output: 4 KB, starting with its task id so no two are alike. */
-export const journalScript = { agents: { bench: { output: `{{taskId}} ${'x'.repeat(OUTPUT_BYTES - 8)}` } } };
+/** Each step echoes its prompt: 4 KB of random text, which no store's compression shrinks. */
+export const journalScript = {};
 
 export async function journalCost(
   client: Client,
@@ -34,7 +35,11 @@ export async function journalCost(
   fileDir: string,
   steps: number,
 ): Promise<JournalCost> {
-  const specs = Array.from({ length: steps }, (_, i) => ({ taskId: `j${i}`, agent: 'bench', prompt: '' }));
+  const specs = Array.from({ length: steps }, (_, i) => ({
+    taskId: `j${i}`,
+    agent: 'bench',
+    prompt: randomBytes((OUTPUT_BYTES * 3) / 4).toString('base64'),
+  }));
   const run = async (kind: string, store: SessionStore) =>
     withStore(store, async (taskQueue) => {
       const start = performance.now();

@@ -321,6 +321,18 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
+/**
+ * Scenarios recorded again after a patch changed the path they take; their
+ * first recordings stay, proving that runs started before it still replay.
+ */
+const RECORDED_AGAIN: [scenario: string, patch: string][] = [
+  ['parallel-steered', 'lean-awaits'],
+  ['parallel-approvals', 'lean-awaits'],
+];
+for (const [name, patch] of RECORDED_AGAIN) {
+  SCENARIOS.push({ ...SCENARIOS.find((scenario) => scenario.name === name)!, name: `${name}-${patch}` });
+}
+
 export const historyFile = (name: string) => join(HISTORY_DIR, `${name}.json`);
 /** Child ids derive from the workflow id, so replay must use the recorded one. */
 export const scenarioWorkflowId = (name: string) => `history-${name}`;

@@ -1,26 +1,26 @@
-import type { WorkflowCheckpoint } from '../../src/contracts';
 import { MemorySessionStore } from '../../src/stores/memory-store';
-import type { SaveResult } from '../../src/stores/session-store';
+import type { AppendResult, CheckpointAppend } from '../../src/stores/session-store';
 
 /**
- * A memory store whose saves take uneven time and are recorded in the order
- * they land. If the journal ever let two saves overlap, the slower, older one
- * would land last; the record shows it.
+ * A memory store whose appends take uneven time and are recorded in the order
+ * they land, with every step the checkpoint then holds. If the journal ever
+ * let two appends overlap, the slower, older one would land last; the record shows it.
  */
 export class ObservedStore extends MemorySessionStore {
-  readonly landed: { checkpointId: string; taskIds: string[]; result: SaveResult }[] = [];
+  readonly landed: { checkpointId: string; taskIds: string[]; result: AppendResult }[] = [];
   inFlight = 0;
   peakInFlight = 0;
   private calls = 0;
 
-  override async save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult> {
+  override async append(checkpointId: string, append: CheckpointAppend): Promise<AppendResult> {
     this.peakInFlight = Math.max(this.peakInFlight, ++this.inFlight);
-    // Earlier calls are slower, so overlapping saves would land out of order.
+    // Earlier calls are slower, so overlapping appends would land out of order.
     const delayMs = [120, 80, 40, 10][this.calls++ % 4]!;
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     try {
-      const result = await super.save(checkpointId, checkpoint);
-      this.landed.push({ checkpointId, taskIds: checkpoint.steps.map((s) => s.taskId), result });
+      const result = await super.append(checkpointId, append);
+      const held = (await this.load(checkpointId))?.steps ?? [];
+      this.landed.push({ checkpointId, taskIds: held.map((s) => s.taskId), result });
       return result;
     } finally {
       this.inFlight--;

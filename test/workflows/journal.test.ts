@@ -9,7 +9,7 @@ import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 afterAll(closeDevClient);
 
 describe('the checkpoint journal', () => {
-  test('saves are serialized and never regress, however steps interleave (SPEC resumable 3)', async () => {
+  test('appends are serialized and never regress, however steps interleave (SPEC resumable 3)', async () => {
     const store = new ObservedStore();
     const checkpointId = uniqueId('cp-journal');
     // Steps finish in a scrambled order, many while a slow save is still in flight.

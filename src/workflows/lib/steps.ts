@@ -117,7 +117,15 @@ export const STRICT_STEP_SPECS = 'strict-step-specs';
 export function decidePatches(): void {
   patched(STRICT_STEP_SPECS);
   patched(RUN_CONTROLS);
+  patched(LEAN_STEP_AWAITS);
 }
+
+/**
+ * The patch behind which a step awaits pausing and approval only when it has
+ * to. The SDK captures a stack trace for every promise a workflow makes (for
+ * `__stack_trace`), so each needless await is a real cost per step at wide fan-out.
+ */
+export const LEAN_STEP_AWAITS = 'lean-step-awaits';
 
 export function parseSpec(spec: unknown, path: string): AgentStepSpec {
   const schema = patched(STRICT_STEP_SPECS) ? StrictAgentStepSpecSchema : AgentStepSpecSchema;
@@ -145,6 +153,7 @@ export async function runStep(
   entry: StepProgress,
 ): Promise<StepOutcome> {
   const controls = patched(RUN_CONTROLS) ? runControls() : undefined;
+  const lean = patched(LEAN_STEP_AWAITS);
   /** Ends the step without (further) running it. */
   const ended = (outcome: StepOutcome) => {
     Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'failed', error: outcome.error });
@@ -160,7 +169,7 @@ export async function runStep(
     entry.status = 'pending';
   }
   if (controls) {
-    await controls.mayStart(spec.taskId);
+    if (!lean || controls.paused) await controls.mayStart(spec.taskId);
     if (controls.cancelledBeforeStart(spec.taskId)) return cancelled();
   }
   const budget = runBudget();
@@ -195,7 +204,8 @@ export async function runStep(
   if (run.value.outcome.usage) entry.usage = run.value.outcome.usage;
   if (spec.approval?.after && run.value.outcome.success)
     Object.assign(entry, { status: 'waiting', decision: 'after' });
-  const outcome = await approveAfter(spec, run.value.outcome);
+  const outcome =
+    lean && !spec.approval?.after ? run.value.outcome : await approveAfter(spec, run.value.outcome);
   delete entry.decision;
   entry.status = outcome.success ? 'succeeded' : 'failed';
   if (!outcome.success) entry.error = outcome.error ?? outcome.output;

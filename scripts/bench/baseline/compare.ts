@@ -1,0 +1,148 @@
+/**
+ * TAO against the hand-written baseline (workflows.ts), on the same server in
+ * the same run, shape by shape: each is run `rounds` times, alternating which
+ * goes first, and compared by median wall-clock. For the sequential shape,
+ * the baseline's history says where a step's time goes.
+ */
+import type { Client } from '@temporalio/client';
+import { type NativeConnection, Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { ScriptExecutor } from '../../../src/executors/script';
+import { MemorySessionStore } from '../../../src/stores/memory-store';
+import { createTaoWorker } from '../../../src/worker';
+import * as activities from './activities';
+
+export interface Comparison {
+  shape: string;
+  steps: number;
+  taoMs: number;
+  baselineMs: number;
+  /** TAO's time over the baseline's: its cost per step relative to hand-written Temporal. */
+  ratio: number;
+}
+
+/** Mean time between consecutive events of a sequential run, by the pair of event types. */
+export type StepAnatomy = { from: string; to: string; meanMs: number }[];
+
+const LIMIT_SLOTS = 100;
+
+interface Shape {
+  name: string;
+  steps: number;
+  tao: [workflowType: string, input: object];
+  baseline: [workflowType: string, args: unknown[]];
+}
+
+const zeroDelaySpecs = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ taskId: `z${i}`, agent: 'bench', prompt: `z${i}` }));
+
+export const SHAPES: Shape[] = [
+  {
+    name: 'sequential, 20 steps, limit 1',
+    steps: 20,
+    tao: ['parallelWorkflow', { specs: zeroDelaySpecs(20), concurrency: 1 }],
+    baseline: ['handWrittenFanOut', [20, 1]],
+  },
+  {
+    name: 'pipeline, 50 items × 3 stages, limit 50',
+    steps: 150,
+    tao: [
+      'pipelineWorkflow',
+      {
+        items: Array.from({ length: 50 }, (_, i) => i),
+        stages: [0, 1, 2].map((s) => ({ taskId: `s${s}-{{index}}`, agent: 'bench', prompt: '{{index}}' })),
+        concurrency: 50,
+      },
+    ],
+    baseline: ['handWrittenPipeline', [50, 3, 50]],
+  },
+  {
+    name: 'fan-out, 1000 steps, limit 100',
+    steps: 1000,
+    tao: ['parallelWorkflow', { specs: zeroDelaySpecs(1000), concurrency: 100 }],
+    baseline: ['handWrittenFanOut', [1000, 100]],
+  },
+];
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+export async function compareWithHandWritten(
+  client: Client,
+  connection: NativeConnection,
+  rounds: number,
+): Promise<{ comparisons: Comparison[]; anatomy: StepAnatomy }> {
+  const suffix = Math.random().toString(36).slice(2);
+  const taoQueue = `bench-tao-${suffix}`;
+  const baselineQueue = `bench-baseline-${suffix}`;
+  const taoWorker = await createTaoWorker({
+    connection,
+    executor: new ScriptExecutor({ concurrency: LIMIT_SLOTS }),
+    store: new MemorySessionStore(),
+    taskQueue: taoQueue,
+    concurrency: LIMIT_SLOTS,
+  });
+  const baselineWorker = await Worker.create({
+    connection,
+    taskQueue: baselineQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities,
+    // The slots TaoPlugin gives a worker of the same concurrency, so neither side waits for one.
+    maxConcurrentActivityTaskExecutions: LIMIT_SLOTS + 2,
+  });
+  let lastSequential = '';
+  const run = async (shape: Shape, side: 'tao' | 'baseline', round: number) => {
+    const workflowId = `bench-${side}-${shape.steps}-${round}-${suffix}`;
+    const start = performance.now();
+    if (side === 'tao') {
+      const [type, input] = shape.tao;
+      await client.workflow.execute(type, { taskQueue: taoQueue, workflowId, args: [input] });
+    } else {
+      const [type, args] = shape.baseline;
+      await client.workflow.execute(type, { taskQueue: baselineQueue, workflowId, args });
+      if (shape === SHAPES[0]) lastSequential = workflowId;
+    }
+    return performance.now() - start;
+  };
+  const comparisons = await taoWorker.runUntil(() =>
+    baselineWorker.runUntil(async () => {
+      const out: Comparison[] = [];
+      for (const shape of SHAPES) {
+        await run(shape, 'tao', -1); // warm both sides' caches and the server's
+        await run(shape, 'baseline', -1);
+        const times = { tao: [] as number[], baseline: [] as number[] };
+        for (let round = 0; round < rounds; round++) {
+          const order = round % 2 === 0 ? (['tao', 'baseline'] as const) : (['baseline', 'tao'] as const);
+          for (const side of order) times[side].push(await run(shape, side, round));
+        }
+        const [taoMs, baselineMs] = [median(times.tao), median(times.baseline)];
+        out.push({ shape: shape.name, steps: shape.steps, taoMs, baselineMs, ratio: taoMs / baselineMs });
+      }
+      return out;
+    }),
+  );
+  const history = await client.workflow.getHandle(lastSequential).fetchHistory();
+  return { comparisons, anatomy: anatomyOf(history.events ?? []) };
+}
+
+/** The mean gap between each event and the next, by the pair of their types, over a sequential run. */
+function anatomyOf(events: temporal.api.history.v1.IHistoryEvent[]): StepAnatomy {
+  const gaps = new Map<string, number[]>();
+  const time = (event: temporal.api.history.v1.IHistoryEvent) => {
+    const t = event.eventTime!;
+    return Number(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6;
+  };
+  const name = (event: temporal.api.history.v1.IHistoryEvent) =>
+    String(temporal.api.enums.v1.EventType[event.eventType!])
+      .replace(/^EVENT_TYPE_/, '')
+      .toLowerCase();
+  for (let i = 1; i < events.length; i++) {
+    const key = `${name(events[i - 1]!)} → ${name(events[i]!)}`;
+    gaps.set(key, [...(gaps.get(key) ?? []), time(events[i]!) - time(events[i - 1]!)]);
+  }
+  return [...gaps]
+    .filter(([, values]) => values.length >= 5) // the per-step cycle, not start-up and completion
+    .map(([key, values]) => {
+      const [from, to] = key.split(' → ') as [string, string];
+      return { from, to, meanMs: values.reduce((a, b) => a + b, 0) / values.length };
+    });
+}
