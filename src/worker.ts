@@ -21,6 +21,7 @@ import { TaoPlugin } from './plugin';
 import { createStore } from './stores/registry';
 import type { SessionStore } from './stores/session-store';
 import { envTracing, shutdownEnvTracing } from './telemetry/tracing';
+import { prebuiltWorkflowBundle } from './workflow-bundles';
 
 export interface TaoWorkerParts {
   connection: NativeConnection;
@@ -29,7 +30,7 @@ export interface TaoWorkerParts {
   taskQueue: string;
   namespace?: string;
   concurrency?: number;
-  /** A pre-built workflow bundle (tests bundle once); default: bundle `workflowsPath` at start. */
+  /** A pre-built workflow bundle (tests bundle once); default: the package's own, else `workflowsPath` bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Large-payload offloading (see src/codec); clients must use the same one. */
   dataConverter?: DataConverter;
@@ -47,9 +48,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
     connection: parts.connection,
     namespace: parts.namespace ?? 'default',
     taskQueue: parts.taskQueue,
-    ...(parts.workflowBundle
-      ? { workflowBundle: parts.workflowBundle }
-      : { workflowsPath: parts.workflowsPath ?? require.resolve('./workflows') }),
+    ...workflowCode(parts),
     ...(parts.stickyQueueTimeoutMs !== undefined
       ? { stickyQueueScheduleToStartTimeout: parts.stickyQueueTimeoutMs }
       : {}),
@@ -63,6 +62,16 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
       }),
     ],
   });
+}
+
+/** The parts' bundle, else their workflows to bundle, else TAO's own, prebuilt if the build made it. */
+function workflowCode(parts: TaoWorkerParts): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (parts.workflowBundle) return { workflowBundle: parts.workflowBundle };
+  if (parts.workflowsPath) return { workflowsPath: parts.workflowsPath };
+  const prebuilt = prebuiltWorkflowBundle(parts.tracing !== undefined);
+  return prebuilt
+    ? { workflowBundle: { codePath: prebuilt } }
+    : { workflowsPath: require.resolve('./workflows') };
 }
 
 /** A worker's connection; a failure is one line saying why (TLS settings included) and what to set. */

@@ -22,6 +22,8 @@ import { FileSessionStore } from '../../src/stores/file-store';
 import type { SessionStore } from '../../src/stores/session-store';
 import { createTaoWorker } from '../../src/worker';
 import type { Progress } from '../../src/workflows/lib';
+import { manyAgents } from './agents';
+import { scaling } from './scaling';
 import { compareWithHandWritten } from './baseline/compare';
 import { failover } from './failover';
 import { journalCost, journalScript } from './journal';
@@ -43,6 +45,8 @@ const options = new Command()
   .option('--failover-steps <n>', 'steps in flight on the worker that is killed', '12')
   .option('--seed <n>', 'delay seed', '7')
   .option('--baseline-rounds <n>', 'rounds of each shape against hand-written Temporal', '5')
+  .option('--agents <n>', 'llm steps in flight on one worker', '500')
+  .option('--scale-steps <n>', 'zero-delay steps for the scaling figure', '4000')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -59,6 +63,8 @@ const options = new Command()
     failoverSteps: string;
     seed: string;
     baselineRounds: string;
+    agents: string;
+    scaleSteps: string;
     out: string;
     results: string;
     only?: string;
@@ -185,7 +191,9 @@ async function executionsOf(env: Env, workflowId: string): Promise<{ workflowId:
 /** A big run on a standalone `tao worker` (memory store, limit 100): time, the worker's memory, history sizes. */
 async function bigRun(env: Env, kind: BigKind, steps: number) {
   const taskQueue = `bench-big-${Math.random().toString(36).slice(2)}`;
-  const worker = await startStandaloneWorker(env.address, taskQueue, env.storeDir, {}, [
+  const worker = await startStandaloneWorker(env.address, taskQueue, [
+    '--executor',
+    'script',
     '--concurrency',
     '100',
   ]);
@@ -419,6 +427,41 @@ async function main(): Promise<void> {
         name: '  a sequential step, from its history',
         value: `${cycle.toFixed(1)} ms`,
         note: anatomy.map((gap) => `${gap.from} → ${gap.to} ${gap.meanMs.toFixed(1)} ms`).join('; '),
+      });
+    },
+    async agents() {
+      const steps = num('agents');
+      console.error(`agents: ${steps} llm steps in flight on one worker, each answer streamed over 5 s`);
+      const run = await manyAgents(env.client, env.address, storeDir, steps, 5_000);
+      results.manyAgents = run;
+      figures.push(
+        {
+          name: `${steps} llm steps in flight on one worker`,
+          value: `${run.stepsPerSecond.toFixed(0)} steps/s, ${seconds(run.wallMs)}`,
+          note: `standalone \`tao worker --executor llm:… --concurrency ${steps}\`, fake OpenAI server streaming each answer over 5 s (ideal: ${seconds(run.streamMs)})`,
+        },
+        {
+          name: '  worker memory, idle → peak',
+          value: `${run.idleMiB.toFixed(0)} → ${run.peakMiB.toFixed(0)} MiB`,
+          note: 'RSS, sampled every 100 ms; goal < 1 GiB',
+        },
+        {
+          name: '  event-loop delay',
+          value: `p99 ${run.lagP99Ms.toFixed(1)} ms, max ${run.lagMaxMs.toFixed(1)} ms`,
+          note: "the worst of the worker's 5-second windows (its tao_event_loop_delay_* gauges); goal p99 < 100 ms",
+        },
+      );
+    },
+    async scaling() {
+      const counts = [1, 2, 4];
+      const steps = num('scaleSteps');
+      console.error(`scaling: ${steps} zero-delay steps on ${counts.join(', ')} worker processes`);
+      const points = await scaling(env.client, env.address, counts, steps);
+      results.scaling = points;
+      figures.push({
+        name: 'throughput by worker processes, zero-delay steps',
+        value: points.map((p) => `${p.workers}: ${p.stepsPerSecond.toFixed(0)}/s`).join(', '),
+        note: `${steps} steps in 4 child workflows of 50 in flight each, on 1, 2 and 4 standalone workers (\`--executor script --concurrency 100\`) on one task queue, beside the dev server on this machine's ${cpus().length} cores`,
       });
     },
   };

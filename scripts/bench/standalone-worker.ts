@@ -3,9 +3,7 @@
  * the worker alone: its resident memory (read from /proc, sampled every
  * 100 ms) apart from the client and the benchmark.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ScriptFile } from '../../src/executors/script';
+import { readFileSync } from 'node:fs';
 import { type TaoProcess, startTao } from '../../test/support/cli';
 
 export interface StandaloneWorker {
@@ -22,31 +20,18 @@ export function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
-/** Starts `tao worker` with the `script` executor (`script`), the memory store unless `args` say otherwise. */
+/** Starts `tao worker` with the memory store and `args` (the executor among them). */
 export async function startStandaloneWorker(
   address: string,
   taskQueue: string,
-  dir: string,
-  script: ScriptFile,
-  args: string[] = [],
+  args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<StandaloneWorker> {
-  const scriptFile = join(dir, `${taskQueue}.script.json`);
-  writeFileSync(scriptFile, JSON.stringify(script));
   const worker = startTao(
-    [
-      'worker',
-      '--address',
-      address,
-      '--task-queue',
-      taskQueue,
-      '--executor',
-      `script:${scriptFile}`,
-      '--store',
-      'memory',
-      ...args,
-    ],
-    { env },
+    ['worker', '--address', address, '--task-queue', taskQueue, '--store', 'memory', ...args],
+    {
+      env,
+    },
   );
   await worker.waitFor('worker polling task queue', 120_000);
   return {

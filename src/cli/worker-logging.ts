@@ -1,6 +1,7 @@
 import type { LogLevel } from '@temporalio/common';
 import { DefaultLogger, type LogEntry, Runtime } from '@temporalio/worker';
 import { InputError } from '../config/data-file';
+import { recordEventLoopDelay } from '../telemetry/metrics';
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 
@@ -8,7 +9,7 @@ const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
  * The SDK logs worker lifecycle and webpack output at INFO, which buries the
  * CLI's own lines; `TAO_LOG_LEVEL` brings them back. With `metrics`
  * (`host:port`), Temporal Core serves Prometheus metrics there: its own and
- * TAO's (see src/telemetry.ts). Must run before the process's first worker or
+ * TAO's (see src/telemetry/metrics.ts), the event-loop delay among them. Must run before the process's first worker or
  * native connection.
  */
 export function installWorkerRuntime(defaultLevel: LogLevel, options: { metrics?: string } = {}): void {
@@ -31,6 +32,7 @@ export function installWorkerRuntime(defaultLevel: LogLevel, options: { metrics?
       ? { telemetryOptions: { metrics: { prometheus: { bindAddress: options.metrics } } } }
       : {}),
   });
+  if (options.metrics !== undefined) recordEventLoopDelay(Runtime.instance().metricMeter);
 }
 
 /**

@@ -31,9 +31,9 @@ async function freePort(): Promise<number> {
 function sample(text: string, name: string, labels: Record<string, string> = {}): number {
   let total = 0;
   for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$/.exec(line);
+    const match = /^([a-z_0-9]+)(?:\{([^}]*)\})? ([0-9.e+-]+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    if (Object.entries(labels).every(([key, value]) => match[2]!.includes(`${key}="${value}"`))) {
+    if (Object.entries(labels).every(([key, value]) => (match[2] ?? '').includes(`${key}="${value}"`))) {
       total += Number(match[3]);
     }
   }
@@ -105,6 +105,16 @@ test('steps started, succeeded, failed, crashed and retried, tokens, durations, 
   expect(
     sample(scraped, 'temporal_activity_execution_latency_count', { task_queue: taskQueue }),
   ).toBeGreaterThan(0);
+  // The worker's event-loop delay, set every 5 s.
+  let gauges = scraped;
+  for (let wait = 0; wait < 30 && !/^tao_event_loop_delay_p99[{ ]/m.test(gauges); wait++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    gauges = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  }
+  expect(sample(gauges, 'tao_event_loop_delay_p99')).toBeGreaterThan(0);
+  expect(sample(gauges, 'tao_event_loop_delay_max')).toBeGreaterThanOrEqual(
+    sample(gauges, 'tao_event_loop_delay_p99'),
+  );
   await worker.stop();
 });
 

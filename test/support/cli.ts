@@ -1,11 +1,11 @@
 /**
  * Runs the real `tao` bin as a child process. The sources are compiled once
  * per content hash into `.tao/test/cli-<hash>/` laid out like the installed
- * package (bin/, dist/, package.json), so a stale `npm run build` can never
- * be what a test exercises. swc compiles in well under a second; type checking
- * is `tsc --noEmit`'s job. Concurrent runs build apart and rename into place.
+ * package (bin/, dist/ with its prebuilt workflow bundles, package.json), so a
+ * stale `npm run build` can never be what a test exercises. swc compiles in
+ * well under a second, the bundles take seconds; type checking is `tsc --noEmit`'s job. Concurrent runs build apart and rename into place.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -51,6 +51,11 @@ function buildCli(): string {
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, code);
   }
+  // As `npm run build` does: workers then load TAO's workflows prebuilt.
+  execFileSync(process.execPath, [
+    '-e',
+    `require(${JSON.stringify(join(staging, 'dist', 'workflow-bundles.js'))}).buildWorkflowBundles(${JSON.stringify(join(staging, 'dist'))})`,
+  ]);
   mkdirSync(join(staging, 'bin'));
   copyFileSync(join(ROOT, 'bin', 'tao.js'), join(staging, 'bin', 'tao.js'));
   copyFileSync(join(ROOT, 'package.json'), join(staging, 'package.json'));

@@ -1,0 +1,35 @@
+/**
+ * TAO's own workflows, bundled when the package is built rather than each
+ * time a worker starts: a worker then never loads webpack, which takes it
+ * seconds and leaves it holding some 150 MiB it no longer needs. Two bundles,
+ * because the SDK's OpenTelemetry workflow interceptors must be inside the
+ * bundle when tracing is on and cost a span per activity when it is off.
+ * Run from sources (tests, ts-node), there are none, and workers bundle at start.
+ */
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+const fileName = (traced: boolean) => (traced ? 'workflow-bundle.traced.js' : 'workflow-bundle.js');
+
+/** The prebuilt bundle beside this module, if the build made one. */
+export function prebuiltWorkflowBundle(traced: boolean): string | undefined {
+  const path = join(__dirname, fileName(traced));
+  return existsSync(path) ? path : undefined;
+}
+
+/** Writes both bundles into `dir` (the build's output, where this module's compiled form lives). */
+export async function buildWorkflowBundles(dir: string): Promise<void> {
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
+  const workflowsPath = require.resolve('./workflows');
+  for (const traced of [false, true]) {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath,
+      workflowInterceptorModules: traced
+        ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')]
+        : [],
+      logger: quiet,
+    });
+    writeFileSync(join(dir, fileName(traced)), code);
+  }
+}
