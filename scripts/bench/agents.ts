@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { StepOutcome } from '../../src/contracts';
 import { freePort } from '../../src/local/dev-server';
 import { openAiBaseUrl, openAiText, startFakeOpenAI } from '../../test/support/fake-openai';
-import { startStandaloneWorker } from './standalone-worker';
+import { type BenchServer, startStandaloneWorker } from './standalone-worker';
 
 export interface ManyAgents {
   steps: number;
@@ -29,7 +29,7 @@ const FRAMES = 8;
 
 export async function manyAgents(
   client: Client,
-  address: string,
+  bench: BenchServer,
   dir: string,
   steps: number,
   streamMs: number,
@@ -49,7 +49,7 @@ export async function manyAgents(
   const metricsPort = await freePort();
   const taskQueue = `bench-agents-${Date.now()}`;
   const worker = await startStandaloneWorker(
-    address,
+    bench,
     taskQueue,
     ['--executor', `llm:${config}`, '--concurrency', String(steps), '--metrics', `127.0.0.1:${metricsPort}`],
     { FAKE_KEY: 'fake-key' },

@@ -4,7 +4,7 @@
  * workflows, so workflow tasks as well as steps spread over the workers.
  */
 import type { Client } from '@temporalio/client';
-import { type StandaloneWorker, startStandaloneWorker } from './standalone-worker';
+import { type BenchServer, type StandaloneWorker, startStandaloneWorker } from './standalone-worker';
 
 export interface ScalePoint {
   workers: number;
@@ -13,7 +13,7 @@ export interface ScalePoint {
 
 export async function scaling(
   client: Client,
-  address: string,
+  server: BenchServer,
   counts: number[],
   steps: number,
 ): Promise<ScalePoint[]> {
@@ -25,7 +25,7 @@ export async function scaling(
     try {
       for (let i = 0; i < count; i++) {
         workers.push(
-          await startStandaloneWorker(address, taskQueue, ['--executor', 'script', '--concurrency', '100']),
+          await startStandaloneWorker(server, taskQueue, ['--executor', 'script', '--concurrency', '100']),
         );
       }
       const start = performance.now();

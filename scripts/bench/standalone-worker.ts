@@ -20,28 +20,61 @@ export function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
+/** Where the benchmark's server is and where its client keeps large payloads, which its workers must share. */
+export interface BenchServer {
+  address: string;
+  blobs: string;
+}
+
 /** Starts `tao worker` with the memory store and `args` (the executor among them). */
 export async function startStandaloneWorker(
-  address: string,
+  server: BenchServer,
   taskQueue: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<StandaloneWorker> {
   const worker = startTao(
-    ['worker', '--address', address, '--task-queue', taskQueue, '--store', 'memory', ...args],
+    [
+      'worker',
+      '--address',
+      server.address,
+      '--blobs',
+      server.blobs,
+      '--task-queue',
+      taskQueue,
+      '--store',
+      'memory',
+      ...args,
+    ],
     {
       env,
     },
   );
   await worker.waitFor('worker polling task queue', 120_000);
+  const rss = () => {
+    try {
+      return rssMiB(worker.pid);
+    } catch {
+      throw new Error(`the worker process is gone; it printed: ${worker.output().slice(-2_000)}`);
+    }
+  };
   return {
     process: worker,
-    rssMiB: () => rssMiB(worker.pid),
+    rssMiB: rss,
     async peakDuring(body) {
-      let peakMiB = rssMiB(worker.pid);
-      const sampler = setInterval(() => (peakMiB = Math.max(peakMiB, rssMiB(worker.pid))), 100);
+      let peakMiB = rss();
+      let gone: Error | undefined;
+      const sampler = setInterval(() => {
+        try {
+          peakMiB = Math.max(peakMiB, rss());
+        } catch (error) {
+          gone ??= error as Error;
+        }
+      }, 100);
       try {
-        return { value: await body(), peakMiB };
+        const value = await body();
+        if (gone) throw gone;
+        return { value, peakMiB };
       } finally {
         clearInterval(sampler);
       }
