@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { OpenTelemetryPlugin, type OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
+import type { OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
 import { describeZodError, type StepOutcome } from './contracts';
 import { type PayloadSettings, taoDataConverter } from './codec';
 import { InputError } from './config/data-file';
@@ -87,7 +87,14 @@ export async function connectClient(options: ConnectOptions = {}): Promise<Clien
     connection,
     namespace: target.namespace,
     dataConverter: taoDataConverter(payloads),
-    ...(options.tracing ? { plugins: [new OpenTelemetryPlugin(options.tracing)] } : {}),
+    // Loaded only for a traced client: the OpenTelemetry packages cost every command's start-up.
+    ...(options.tracing
+      ? {
+          plugins: [
+            new (await import('@temporalio/interceptors-opentelemetry')).OpenTelemetryPlugin(options.tracing),
+          ],
+        }
+      : {}),
   });
 }
 

@@ -92,14 +92,14 @@ export async function connectWorker(target: TemporalConnection): Promise<NativeC
  * The worker a {@link WorkerConfig} describes, on an open connection with its
  * executor and store built; traced when the `OTEL_*` variables say so.
  */
-export function workerFromConfig(
+export async function workerFromConfig(
   connection: NativeConnection,
   namespace: string,
   config: WorkerConfig,
   executor: AgentExecutor,
   store: SessionStore,
 ): Promise<Worker> {
-  const tracing = envTracing();
+  const tracing = await envTracing();
   return createTaoWorker({
     connection,
     executor,
@@ -121,7 +121,7 @@ export async function runWorker(
   target: TemporalConnection,
   onReady?: (worker: Worker) => void,
 ): Promise<void> {
-  envTracing(); // bad OTEL_* settings fail here, before anything is built or connected
+  await envTracing(); // bad OTEL_* settings fail here, before anything is built or connected
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
   const connection = await connectWorker(target);
   try {

@@ -56,17 +56,17 @@ export function connectionOptions(command: Command): Command {
 }
 
 /** A client for the server and payload settings that a command's flags (then env, then profile) describe. */
-export function clientFromFlags(flags: WorkerFlags): Promise<Client> {
+export async function clientFromFlags(flags: WorkerFlags): Promise<Client> {
   return connectClient({
     connection: resolveConnection(flags),
     payloads: payloadSettings(resolveWorkerConfig(flags)),
-    ...tracingOption(),
+    ...(await tracingOption()),
   });
 }
 
 /** The client's share of the `OTEL_*` tracing, if any: what it starts begins the run's trace. */
-export function tracingOption(): { tracing?: OpenTelemetryPluginOptions } {
-  const tracing = envTracing();
+export async function tracingOption(): Promise<{ tracing?: OpenTelemetryPluginOptions }> {
+  const tracing = await envTracing();
   return tracing ? { tracing: tracing.options } : {};
 }
 

@@ -12,11 +12,6 @@
  * headers (often an API key) are never printed.
  */
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { Resource, envDetectorSync } from '@opentelemetry/resources';
-import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OtlpProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import type { OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
 import { InputError } from '../config/data-file';
 
@@ -29,8 +24,15 @@ export interface Tracing {
 
 type Env = Record<string, string | undefined>;
 
-/** Tracing as the `OTEL_*` variables describe it, or `undefined` when they leave it off. */
-export function tracingFromEnv(defaultServiceName: string, env: Env = process.env): Tracing | undefined {
+/**
+ * Tracing as the `OTEL_*` variables describe it, or `undefined` when they
+ * leave it off. The OpenTelemetry SDK is loaded only then: every `tao`
+ * command would otherwise pay for it at start.
+ */
+export async function tracingFromEnv(
+  defaultServiceName: string,
+  env: Env = process.env,
+): Promise<Tracing | undefined> {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
   const exporterName = env.OTEL_TRACES_EXPORTER?.trim();
   if (exporterName === 'none') return undefined;
@@ -42,8 +44,14 @@ export function tracingFromEnv(defaultServiceName: string, env: Env = process.en
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint && exporterName !== 'otlp') return undefined;
 
+  const exporter = await otlpExporter(env);
+  const [{ BatchSpanProcessor }, { NodeTracerProvider }, { Resource, envDetectorSync }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/resources'),
+  ]);
   // One processor for every span: workflow spans are made in the sandbox and reach it through a sink.
-  const spanProcessor = new BatchSpanProcessor(otlpExporter(env));
+  const spanProcessor = new BatchSpanProcessor(exporter);
   const resource = Resource.default()
     .merge(new Resource({ 'service.name': defaultServiceName }))
     .merge(envDetectorSync.detect());
@@ -57,30 +65,34 @@ export function tracingFromEnv(defaultServiceName: string, env: Env = process.en
   };
 }
 
-function otlpExporter(env: Env): SpanExporter {
+async function otlpExporter(env: Env): Promise<SpanExporter> {
   const variable = env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
     ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'
     : 'OTEL_EXPORTER_OTLP_PROTOCOL';
   const protocol = env[variable]?.trim() || 'http/protobuf';
-  if (protocol === 'http/protobuf') return new OtlpProtobufExporter();
-  if (protocol === 'http/json') return new OtlpJsonExporter();
+  if (protocol === 'http/protobuf')
+    return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
+  if (protocol === 'http/json')
+    return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
   throw new InputError(
     `${variable}=${protocol} is not supported; set it to http/protobuf or http/json (an OTLP collector's HTTP port, 4318)`,
   );
 }
 
-let processTracing: Tracing | undefined | null = null;
+let processTracing: Promise<Tracing | undefined> | undefined;
 
 /**
  * This process's tracing from its environment, set up on first use: the
  * tracer provider is global, so a worker and a client in one process share it.
  */
-export function envTracing(): Tracing | undefined {
-  if (processTracing === null) processTracing = tracingFromEnv('tao');
+export function envTracing(): Promise<Tracing | undefined> {
+  processTracing ??= tracingFromEnv('tao');
   return processTracing;
 }
 
 /** Flushes what {@link envTracing} buffered; call before the process exits. */
 export async function shutdownEnvTracing(): Promise<void> {
-  await processTracing?.shutdown();
+  // Settings it refused were reported where it was first asked for.
+  const tracing = await processTracing?.catch(() => undefined);
+  await tracing?.shutdown();
 }

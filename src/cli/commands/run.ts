@@ -126,7 +126,7 @@ async function runEmbedded(
     const client = await connectClient({
       connection: { address: stack.address, namespace },
       payloads: payloadSettings(config),
-      ...tracingOption(),
+      ...(await tracingOption()),
     });
     try {
       const code = await stack.worker.runUntil(() => follow(client));
