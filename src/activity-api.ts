@@ -19,10 +19,7 @@ export interface StepFailureDetails {
 }
 
 /** A checkpointed step without its outcome: enough to know it is done, and for which spec. */
-export interface CheckpointStepKey {
-  taskId: string;
-  specDigest?: string;
-}
+export type CheckpointStepKey = Pick<CheckpointStep, 'taskId' | 'specDigest'>;
 
 export type CheckpointIndex =
   | { status: 'none' }

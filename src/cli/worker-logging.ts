@@ -9,8 +9,8 @@ const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
  * The SDK logs worker lifecycle and webpack output at INFO, which buries the
  * CLI's own lines; `TAO_LOG_LEVEL` brings them back. With `metrics`
  * (`host:port`), Temporal Core serves Prometheus metrics there: its own and
- * TAO's (see src/telemetry/metrics.ts), the event-loop delay among them. Must run before the process's first worker or
- * native connection.
+ * TAO's (see src/telemetry/metrics.ts), the event-loop delay among them.
+ * Must run before the process's first worker or native connection.
  */
 export function installWorkerRuntime(defaultLevel: LogLevel, options: { metrics?: string } = {}): void {
   const level = (process.env.TAO_LOG_LEVEL?.toUpperCase() || defaultLevel) as LogLevel;

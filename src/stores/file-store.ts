@@ -125,6 +125,11 @@ const FOLD_MIN_BYTES = 256 * 1024;
 /** Checkpoints whose files this process remembers; a forgotten one is read again on its next append. */
 const FILES_SEEN_MAX = 1_000;
 
+const heldSteps = ({ steps }: WorkflowCheckpoint): Pick<FilesSeen, 'count' | 'digests'> => ({
+  count: steps.length,
+  digests: new Map(steps.map((step) => [step.taskId, step.specDigest])),
+});
+
 const statKey = async (path: string): Promise<string> => {
   try {
     const { ino, size, mtimeMs } = await stat(path);
@@ -333,8 +338,7 @@ export class FileSessionStore implements SessionStore {
       inV1: true,
       fileBytes: Buffer.byteLength(text),
       journal: { complete: 0, size: 0 },
-      count: checkpoint.steps.length,
-      digests: new Map(checkpoint.steps.map((step) => [step.taskId, step.specDigest])),
+      ...heldSteps(checkpoint),
     });
   }
 
@@ -387,8 +391,7 @@ export class FileSessionStore implements SessionStore {
       inV1: stored.path === this.pathOf(checkpointId),
       fileBytes: Buffer.byteLength(stored.text),
       journal: stored.journal,
-      count: stored.checkpoint.steps.length,
-      digests: new Map(stored.checkpoint.steps.map((step) => [step.taskId, step.specDigest])),
+      ...heldSteps(stored.checkpoint),
     });
   }
 

@@ -57,7 +57,7 @@ export class PostgresSessionStore implements SessionStore {
       await insertSteps(client, checkpointId, 0, checkpoint.steps);
       await client.query(
         `UPDATE tao_checkpoints SET seq = $2, doc = $3::jsonb - 'steps', updated_at = now() WHERE checkpoint_id = $1`,
-        [checkpointId, checkpoint.steps.length, encodeA3sCheckpoint({ ...checkpoint, steps: [] })],
+        [checkpointId, checkpoint.steps.length, envelope(checkpoint)],
       );
       return 'saved';
     });
@@ -74,8 +74,12 @@ export class PostgresSessionStore implements SessionStore {
       const held = await lockHeader(client, checkpointId, savedCount === 0);
       if (!held.readable) {
         if (savedCount > 0) return 'missing-base';
-        // An unreadable checkpoint is replaced: the run has just done its work again.
+        // An unreadable checkpoint is replaced, document and steps: the run has just done its work again.
         await client.query('DELETE FROM tao_checkpoint_steps WHERE checkpoint_id = $1', [checkpointId]);
+        await client.query(`UPDATE tao_checkpoints SET doc = $2::jsonb - 'steps' WHERE checkpoint_id = $1`, [
+          checkpointId,
+          envelope(emptyCheckpoint(checkpointId)),
+        ]);
         held.seq = 0;
       }
       if (held.seq < savedCount) return 'missing-base';
@@ -166,10 +170,9 @@ async function lockHeader(
   create = true,
 ): Promise<{ seq: number; readable: boolean }> {
   if (create) {
-    const empty = { schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION, workflowId: checkpointId, steps: [] };
     await client.query(
       `INSERT INTO tao_checkpoints (checkpoint_id, seq, doc) VALUES ($1, 0, $2::jsonb - 'steps') ON CONFLICT DO NOTHING`,
-      [checkpointId, encodeA3sCheckpoint({ ...empty, checkpointMs: Date.now() })],
+      [checkpointId, envelope(emptyCheckpoint(checkpointId))],
     );
   }
   const { rows } = await client.query<{ seq: number; envelope: string; unmigrated: boolean }>(
@@ -186,6 +189,16 @@ async function lockHeader(
     return { seq: row.seq, readable: false };
   }
 }
+
+/** The a3s document of `checkpoint` as its row keeps it: everything but the steps, which are rows of their own. */
+const envelope = (checkpoint: WorkflowCheckpoint) => encodeA3sCheckpoint({ ...checkpoint, steps: [] });
+
+const emptyCheckpoint = (checkpointId: string): WorkflowCheckpoint => ({
+  schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+  workflowId: checkpointId,
+  steps: [],
+  checkpointMs: Date.now(),
+});
 
 /** Inserts `steps` as the rows after the first `after`. */
 async function insertSteps(

@@ -125,6 +125,17 @@ describe('PostgresSessionStore', () => {
       );
       expect(await store.append('broken', { savedCount: 0, steps: checkpoint(2).steps })).toBe('saved');
       expect((await store.load('broken'))!.steps).toHaveLength(2);
+      // A checkpoint from a newer schema is replaced whole, its document too, not just its steps.
+      const sql = new Client({ connectionString: url });
+      await sql.connect();
+      await sql.query('INSERT INTO tao_checkpoints (checkpoint_id, seq, doc) VALUES ($1, 0, $2)', [
+        'future',
+        '{"schema_version": 99, "workflow_id": "future", "checkpoint_ms": 1}',
+      ]);
+      await sql.end();
+      await expect(store.load('future')).rejects.toThrow(/newer/);
+      expect(await store.append('future', { savedCount: 0, steps: checkpoint(1).steps })).toBe('saved');
+      expect((await store.load('future'))!.steps).toHaveLength(1);
     } finally {
       await store.close();
     }
