@@ -43,7 +43,8 @@ export interface StepAllowance {
 
 export interface TaoActivities {
   executeAgentStep(spec: AgentStepSpec, allowance?: StepAllowance): Promise<StepRun>;
-  loadCheckpoint(checkpointId: string): Promise<CheckpointLoad>;
+  /** With `taskIds`, only those of its steps: a partition of a shared checkpoint needs no others. */
+  loadCheckpoint(checkpointId: string, taskIds?: string[]): Promise<CheckpointLoad>;
   /** What {@link loadCheckpoint} gives, less the outcomes: a window that serves none of them needs no more. */
   loadCheckpointIndex(checkpointId: string): Promise<CheckpointIndex>;
   saveCheckpoint(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;

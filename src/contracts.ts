@@ -129,6 +129,8 @@ export type StepPolicy = z.infer<typeof StepPolicySchema>;
 const concurrency = z.number().int().min(0).optional();
 /** Steps one execution may hold before the run is split (child workflows or continue-as-new); 2,000 is Temporal's pending-activity cap. */
 const maxStepsPerRun = z.number().int().min(1).max(2_000).optional();
+/** Set by the workflow itself: a run continued as new, or a partition started, while paused (see the `pause` update). */
+const paused = z.boolean().optional();
 
 export const ParallelInputSchema = z
   .object({
@@ -137,6 +139,7 @@ export const ParallelInputSchema = z
     stepPolicy: StepPolicySchema.optional(),
     maxStepsPerRun,
     budget: BudgetSchema.optional(),
+    paused,
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
@@ -156,10 +159,13 @@ export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   onStaleCheckpoint: z.enum(['rerun', 'fail']).optional(),
   /** Set by the workflow itself when it continues as new: steps that already failed in this run. */
   carriedFailures: z.array(StepOutcomeSchema).optional(),
-  /** Set by the workflow itself when it continues as new while paused (see the `pause` update). */
-  paused: z.boolean().optional(),
   /** Set by the workflow itself when it continues as new: what the budget's earlier windows spent. */
   budgetSpent: BudgetSpentSchema.optional(),
+  /**
+   * Set by a partitioned resumable run on its children: sibling partitions
+   * journal to the same checkpoint, so only the parent may delete it.
+   */
+  sharedCheckpoint: z.boolean().optional(),
 }).strict();
 export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
 
@@ -220,6 +226,7 @@ export const PipelineInputSchema = z
     budget: BudgetSchema.optional(),
     /** Set for a partition's child: the whole run's index of its first item, for `{{index}}`. */
     indexOffset: z.number().int().min(0).optional(),
+    paused,
   })
   .strict();
 export type PipelineInput = z.input<typeof PipelineInputSchema>;
@@ -266,7 +273,7 @@ export const LoopInputSchema = z
     roundsPerRun: z.number().int().min(1).optional(),
     /** Set by the workflow itself when it continues as new: the number of the first round it runs. */
     round: z.number().int().min(1).optional(),
-    paused: z.boolean().optional(),
+    paused,
     budgetSpent: BudgetSpentSchema.optional(),
   })
   .strict();

@@ -6,10 +6,15 @@ import { CheckpointUnreadableError, type SessionStore } from '../stores/session-
 export function createCheckpointActivities(
   store: SessionStore,
 ): Pick<TaoActivities, 'loadCheckpoint' | 'loadCheckpointIndex' | 'saveCheckpoint' | 'deleteCheckpoint'> {
-  async function loadCheckpoint(checkpointId: string): Promise<CheckpointLoad> {
+  async function loadCheckpoint(checkpointId: string, taskIds?: string[]): Promise<CheckpointLoad> {
     try {
       const checkpoint = await store.load(checkpointId);
-      return checkpoint ? { status: 'loaded', steps: checkpoint.steps } : { status: 'none' };
+      if (!checkpoint) return { status: 'none' };
+      const wanted = taskIds && new Set(taskIds);
+      return {
+        status: 'loaded',
+        steps: wanted ? checkpoint.steps.filter((step) => wanted.has(step.taskId)) : checkpoint.steps,
+      };
     } catch (error) {
       // Unreadable data will not heal on retry; report it and let the workflow re-run everything.
       if (error instanceof CheckpointUnreadableError) {

@@ -48,9 +48,29 @@ export const resumeRun = (handle: WorkflowHandle) =>
 export const setRunConcurrency = (handle: WorkflowHandle, limit: number) =>
   steer(handle, 'change', () => handle.executeUpdate(setConcurrencyUpdate, { args: [{ limit }] }));
 
-/** Stops one step (aborting its agent) or keeps a pending one from starting; its outcome is "cancelled by user". */
-export const cancelStep = (handle: WorkflowHandle, taskId: string) =>
-  steer(handle, 'cancel', () => handle.executeUpdate(cancelStepUpdate, { args: [{ taskId }] }));
+/**
+ * Stops one step (aborting its agent) or keeps a pending one from starting; its outcome is "cancelled by user".
+ * In a run split into child workflows, the update goes to the running child that holds the step.
+ */
+export async function cancelStep(handle: WorkflowHandle, taskId: string) {
+  const holder = (await partitionHolding(handle, taskId)) ?? handle;
+  return steer(holder, 'cancel', () => holder.executeUpdate(cancelStepUpdate, { args: [{ taskId }] }));
+}
+
+/** The running partition (at any depth) whose steps include `taskId`, if `handle`'s run is split. */
+async function partitionHolding(handle: WorkflowHandle, taskId: string): Promise<WorkflowHandle | undefined> {
+  const progress = await fetchProgress(handle);
+  if (!progress?.partitions || progress.steps.some((step) => step.taskId === taskId)) return undefined;
+  for (const partition of progress.partitions) {
+    if (partition.status !== 'running') continue;
+    const child = handle.client.getHandle(partition.workflowId);
+    const childProgress = await fetchProgress(child);
+    if (childProgress?.steps.some((step) => step.taskId === taskId)) return child;
+    const deeper = await partitionHolding(child, taskId);
+    if (deeper) return deeper;
+  }
+  return undefined;
+}
 
 /** Changes the run's budget limits (the ones given; the others stay); steps waiting on a spent budget go on. */
 export const setRunBudget = (handle: WorkflowHandle, limits: Budget) =>

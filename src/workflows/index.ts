@@ -28,7 +28,12 @@ import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/pa
 import { runApprovals } from './lib/approvals';
 import { applyBudget, runBudget } from './lib/budget';
 import { runControls } from './lib/controls';
-import { parseUniqueSpecs, runResumableWindow } from './lib/resumable';
+import {
+  RESUMABLE_PARTITIONS,
+  parseUniqueSpecs,
+  runResumablePartitions,
+  runResumableWindow,
+} from './lib/resumable';
 import { STRICT_STEP_SPECS, decidePatches, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
 import { checkTemplates, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
 
@@ -48,12 +53,20 @@ function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output
 
 export async function parallelWorkflow(input: ParallelInput): Promise<StepOutcome[]> {
   const schema = patched(STRICT_STEP_SPECS) ? StrictParallelInputSchema : ParallelInputSchema;
-  const { specs, ...options } = parseInput(schema, input);
+  const { specs, paused = false, ...options } = parseInput(schema, input);
+  runControls().paused ||= paused;
   return executeStepsParallel(specs, options);
 }
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutcome | null)[]> {
-  const { items, stages, indexOffset = 0, ...options } = parseInput(PipelineInputSchema, input);
+  const {
+    items,
+    stages,
+    indexOffset = 0,
+    paused = false,
+    ...options
+  } = parseInput(PipelineInputSchema, input);
+  runControls().paused ||= paused;
   checkTemplates(stages);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   if (items.length * stages.length > maxStepsPerRun) {
@@ -94,7 +107,13 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
     input,
   );
   restoreSteering(paused, options.budget, budgetSpent);
-  const run = await runResumableWindow(parseUniqueSpecs(specs), checkpointId, options, carriedFailures);
+  const unique = parseUniqueSpecs(specs);
+  const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
+  // A budget binds one execution at a time, so a run with one keeps to windows in turn.
+  if (unique.length > maxStepsPerRun && !options.budget && patched(RESUMABLE_PARTITIONS)) {
+    return runResumablePartitions(unique, checkpointId, options, carriedFailures);
+  }
+  const run = await runResumableWindow(unique, checkpointId, options, carriedFailures);
   if ('outcomes' in run) return run.outcomes;
   // The checkpoint holds this window's successes; the next execution starts from it with a fresh history.
   return continueAsNew<typeof resumableParallelWorkflow>({

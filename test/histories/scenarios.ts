@@ -321,6 +321,39 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** While `slow` runs in the first child: pause the parent, raise its limit, resume; each reaches the children. */
+async function steerPartitions(handle: WorkflowHandle): Promise<void> {
+  for (;;) {
+    const progress = await handle.query<Progress>('progress');
+    if (progress.partitions?.every((partition) => partition.status === 'running')) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await pauseRun(handle);
+  await setRunConcurrency(handle, 4);
+  await resumeRun(handle);
+}
+
+SCENARIOS.push(
+  {
+    // The steer-partitions patch: steering the parent signals its running children.
+    name: 'parallel-partitioned-steered',
+    workflowType: 'parallelWorkflow',
+    input: { specs: ['slow', 'b', 'c', 'd'].map((id) => spec(id)), maxStepsPerRun: 2, concurrency: 2 },
+    drive: steerPartitions,
+  },
+  {
+    // A partition of a resumable run: `a` is served from the shared checkpoint, which it leaves in place.
+    name: 'resumable-partition-child',
+    workflowType: 'resumableParallelWorkflow',
+    input: {
+      checkpointId: 'history-partition-child',
+      specs: ['a', 'b'].map((id) => spec(id)),
+      sharedCheckpoint: true,
+    },
+    seedStore: (storeDir, checkpointId) => seedCheckpoint(storeDir, checkpointId, undefined),
+  },
+);
+
 /**
  * Scenarios recorded again after a patch changed the path they take; their
  * first recordings stay, proving that runs started before it still replay.
@@ -328,6 +361,9 @@ export const SCENARIOS: Scenario[] = [
 const RECORDED_AGAIN: [scenario: string, patch: string][] = [
   ['parallel-steered', 'lean-awaits'],
   ['parallel-approvals', 'lean-awaits'],
+  // Resumable runs bigger than one execution now run as child partitions side by side.
+  ['resumable-windows', 'partitions'],
+  ['resumable-lean-windows', 'partitions'],
 ];
 for (const [name, patch] of RECORDED_AGAIN) {
   SCENARIOS.push({ ...SCENARIOS.find((scenario) => scenario.name === name)!, name: `${name}-${patch}` });

@@ -104,15 +104,21 @@ test('a pipeline stops its chain at the budget', async () => {
 test("a resumable run's windows share one budget across continue-as-new", async () => {
   const executor = new RecordingExecutor(costly());
   await withWorker({ executor }, async ({ client, taskQueue }) => {
-    const result = (await client.workflow.execute('resumableParallelWorkflow', {
+    const handle = await client.workflow.start('resumableParallelWorkflow', {
       taskQueue,
       workflowId: uniqueId('budget-windows'),
       args: [
         { specs: ids('a', 'b', 'c', 'd', 'e'), maxStepsPerRun: 2, concurrency: 1, budget: { maxSteps: 3 } },
       ],
-    })) as StepOutcome[];
+    });
+    const result: StepOutcome[] = await handle.result();
     expect(result.map((o) => o.success)).toEqual([true, true, true, false, false]);
     expect(executor.started).toEqual(['a', 'b', 'c']);
+    // With a budget the windows run in turn, in one workflow id, rather than as child partitions.
+    const firstRun = await client.workflow
+      .getHandle(handle.workflowId, handle.firstExecutionRunId)
+      .describe();
+    expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
   });
 });
 

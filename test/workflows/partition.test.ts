@@ -6,6 +6,7 @@ import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import type { Progress } from '../../src/workflows/lib';
+import { GateExecutor, eventually } from '../support/gate-executor';
 import { RecordingExecutor } from '../support/recording-executor';
 import { spec, taskIds } from '../support/specs';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
@@ -66,44 +67,86 @@ describe('runs split across executions', () => {
     });
   });
 
-  test('resumable: continues as new between windows; failures are carried, not re-run; resume runs only them', async () => {
+  test('resumable: partitions run side by side on one checkpoint; a failure is not re-run in the run; resume runs only it', async () => {
     const store = new MemorySessionStore();
-    const checkpointId = uniqueId('cp-windows');
+    const checkpointId = uniqueId('cp-partitions');
     const specs = ids(10).map((id) => spec(id));
-    const first = new RecordingExecutor(
+    const gate = new GateExecutor(
       new ScriptExecutor({ tasks: { s2: { success: false, output: 'no' } } }),
+      (taskId) => taskId === 's0' || taskId === 's4',
     );
+    const first = new RecordingExecutor(gate);
     await withWorker({ executor: first, store }, async ({ client, taskQueue }) => {
       const handle = await client.workflow.start('resumableParallelWorkflow', {
         taskQueue,
-        workflowId: uniqueId('windows'),
-        args: [{ checkpointId, specs, maxStepsPerRun: 4 }],
+        workflowId: uniqueId('partitions'),
+        args: [{ checkpointId, specs, maxStepsPerRun: 4, concurrency: 3 }],
       });
+      // One step at a time in each of three partitions: s4 starts while s0 still runs.
+      await eventually(async () => (first.started.includes('s4') ? true : undefined));
+      expect(first.started).toContain('s0');
+      expect(first.started).not.toContain('s1');
+      gate.release('s0');
+      gate.release('s4');
       const result: StepOutcome[] = await handle.result();
       expect(taskIds(result)).toEqual(ids(10));
       expect(result.map((o) => o.success)).toEqual(ids(10).map((id) => id !== 's2'));
       expect(ids(10).map((id) => first.runs(id))).toEqual(ids(10).map(() => 1));
-      const firstRun = await client.workflow
-        .getHandle(handle.workflowId, handle.firstExecutionRunId)
-        .describe();
-      expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
-      // The last window's board shows the earlier windows' work: cached successes and the carried failure.
+      expect(first.peak).toBeLessThanOrEqual(3);
       const progress = await handle.query<Progress>('progress');
-      // Windows of 4: s0-s3 (s2 fails), s4-s7, then s8-s9 run in the last execution.
-      expect(progress.totals).toMatchObject({ cached: 7, failed: 1, succeeded: 2, all: 10 });
+      expect(progress.partitions!.map((p) => [p.first, p.count, p.status])).toEqual([
+        [0, 4, 'succeeded'],
+        [4, 4, 'succeeded'],
+        [8, 2, 'succeeded'],
+      ]);
+      expect((await handle.describe()).status.name).toBe('COMPLETED');
+      expect(handle.firstExecutionRunId).toBe((await handle.describe()).runId);
     });
+    // A partition whose steps all succeeded leaves the shared checkpoint to the parent, which keeps it for s2.
     expect((await store.load(checkpointId))!.steps).toHaveLength(9);
 
     const second = new RecordingExecutor(new ScriptExecutor());
     await withWorker({ executor: second, store }, async ({ client, taskQueue }) => {
       const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
         taskQueue,
-        workflowId: uniqueId('windows-resume'),
+        workflowId: uniqueId('partitions-resume'),
         args: [{ checkpointId, specs, maxStepsPerRun: 4 }],
       });
       expect(result.every((o) => o.success)).toBe(true);
+      expect(result.map((o) => o.output)).toEqual(ids(10).map((id) => `do ${id}`));
       expect(second.started).toEqual(['s2']);
     });
+    expect(await store.load(checkpointId)).toBeUndefined();
+  });
+
+  test('resumable: a partitioned run terminated mid-way resumes without re-running any checkpointed step', async () => {
+    const store = new MemorySessionStore();
+    const checkpointId = uniqueId('cp-stopped');
+    const specs = ids(8).map((id) => spec(id));
+    const held = new Set(['s3', 's7']);
+    const first = new RecordingExecutor(new GateExecutor(new ScriptExecutor(), (id) => held.has(id)));
+    await withWorker({ executor: first, store }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('stopped'),
+        args: [{ checkpointId, specs, maxStepsPerRun: 4, concurrency: 2 }],
+      });
+      // Both partitions journal their first three steps, then hold at their last.
+      await eventually(async () => ((await store.load(checkpointId))?.steps.length === 6 ? true : undefined));
+      await handle.terminate('stopped by the test');
+    });
+    const second = new RecordingExecutor(new ScriptExecutor());
+    await withWorker({ executor: second, store }, async ({ client, taskQueue }) => {
+      const result: StepOutcome[] = await client.workflow.execute('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('stopped-resume'),
+        args: [{ checkpointId, specs, maxStepsPerRun: 4, concurrency: 2 }],
+      });
+      expect(result.map((o) => o.output)).toEqual(ids(8).map((id) => `do ${id}`));
+      expect([...second.started].sort()).toEqual(['s3', 's7']);
+    });
+    // Each checkpointed step ran once, in the first run.
+    expect([...first.started].sort()).toEqual(['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7']);
     expect(await store.load(checkpointId)).toBeUndefined();
   });
 

@@ -174,3 +174,65 @@ test('the same updates work from the Temporal CLI', async () => {
     expect(result.map((o) => o.output)).toEqual(['do a', 'cancelled by user']);
   });
 });
+
+test('a run split into child workflows: pause, resume and a new limit reach its children; a step is cancelled in its child', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('split-steer'),
+      args: [
+        { specs: ['a', 'b', 'c', 'd', 'e', 'f'].map((id) => spec(id)), concurrency: 2, maxStepsPerRun: 3 },
+      ],
+    });
+    // Two children of three steps, one step at a time each.
+    await eventually(async () => (started.length === 2 ? true : undefined));
+    expect([...started].sort()).toEqual(['a', 'd']);
+    expect(await pauseRun(handle)).toEqual({ paused: true });
+    const children = (await progressOf(handle)).partitions!.map((p) =>
+      client.workflow.getHandle(p.workflowId),
+    );
+    await eventually(async () => {
+      const states = await Promise.all(children.map(progressOf));
+      return states.every((state) => state.paused) ? true : undefined;
+    });
+    gate.release('a');
+    gate.release('d');
+    await eventually(async () => {
+      const states = await Promise.all(children.map(progressOf));
+      return states.every((state) => state.totals.succeeded === 1) ? true : undefined;
+    });
+    expect([...started].sort()).toEqual(['a', 'd']);
+    for (const child of children) {
+      expect(await progressOf(child)).toMatchObject({ paused: true, totals: { running: 0, pending: 2 } });
+    }
+
+    // A limit of 4 gives each child 2: resuming starts all four remaining steps at once.
+    expect(await setRunConcurrency(handle, 4)).toEqual({ paused: true, concurrency: 4 });
+    expect(await resumeRun(handle)).toEqual({ paused: false, concurrency: 4 });
+    await eventually(async () => (started.length === 6 ? true : undefined));
+    for (const child of children) {
+      const progress = await progressOf(child);
+      expect(progress).toMatchObject({ concurrency: 2, totals: { running: 2 } });
+      expect(progress.paused).toBeFalsy();
+    }
+
+    // The parent finds the child that holds `f`; its validator still refuses what cannot be cancelled.
+    expect(await cancelStep(handle, 'f')).toEqual({ taskId: 'f', was: 'running' });
+    await expect(cancelStep(handle, 'a')).rejects.toThrow(
+      `${children[0]!.workflowId}: step "a" is succeeded, not pending or running; nothing to cancel`,
+    );
+    await expect(cancelStep(handle, 'z')).rejects.toThrow(`${handle.workflowId}: no step "z" in this run`);
+    await eventually(async () => (gate.aborted.includes('f') ? true : undefined));
+    for (const id of ['b', 'c', 'e']) gate.release(id);
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => [o.taskId, o.output])).toEqual([
+      ['a', 'do a'],
+      ['b', 'do b'],
+      ['c', 'do c'],
+      ['d', 'do d'],
+      ['e', 'do e'],
+      ['f', 'cancelled by user'],
+    ]);
+  });
+});

@@ -2,7 +2,9 @@
  * Steering a run while it runs: Temporal Updates that pause and resume it,
  * change its concurrency, and cancel one step. They act on the execution that
  * holds the steps; the pool (./pool) and each step (./steps) consult this
- * state, and it is all workflow state, so it replays and survives workers.
+ * state, and it is all workflow state, so it replays and survives workers. A
+ * run split into child workflows passes pause, resume and its concurrency on
+ * to them (./partition); a step is cancelled in the child that holds it.
  *
  * - `pause`: no new step starts; running steps finish. `resume` undoes it.
  * - `setConcurrency { limit }`: the new bound on steps (chains, for a pipeline)
@@ -15,7 +17,7 @@
  * Validators refuse what cannot apply (an unknown step, one already finished,
  * a bad limit) with a message, so the caller hears it and history records nothing.
  */
-import { CancellationScope, condition, defineUpdate, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
 import { progressBoard } from './progress';
 
 export interface RunControlState {
@@ -32,6 +34,13 @@ export const cancelStepUpdate = defineUpdate<
   [{ taskId: string }]
 >('cancelStep');
 
+/**
+ * How a partitioned run passes `pause`, `resume` and `setConcurrency` on to
+ * its running child workflows (./partition): workflows cannot send each other
+ * Updates, and a signal needs no answer. It carries the child's whole state.
+ */
+export const steerPartitionSignal = defineSignal<[RunControlState]>('steerPartition');
+
 export const CANCELLED_BY_USER = 'cancelled by user';
 
 /** The patch behind which runs obey these controls (runs started before it replay without). */
@@ -44,6 +53,21 @@ class RunControls implements RunControlState {
   private readonly cancelledPending = new Set<string>();
   /** The scope each running step's activity runs in, by taskId. */
   private readonly running = new Map<string, CancellationScope>();
+  private readonly listeners: (() => void)[] = [];
+
+  /** Calls `listener` after every change of `paused` or `concurrency`. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Applies what `state` sets well; a signal's payload is not validated by Temporal. */
+  set(state: Partial<RunControlState>): RunControlState {
+    if (typeof state.paused === 'boolean') this.paused = state.paused;
+    const limit = state.concurrency;
+    if (typeof limit === 'number' && Number.isInteger(limit) && limit >= 1) this.concurrency = limit;
+    for (const listener of this.listeners) listener();
+    return this.state();
+  }
 
   state(): RunControlState {
     return {
@@ -104,31 +128,17 @@ export function runControls(): RunControls {
   controls = created;
   const board = progressBoard();
   board.steering = () => created.state();
-  setHandler(pauseUpdate, () => {
-    created.paused = true;
-    return created.state();
-  });
-  setHandler(resumeUpdate, () => {
-    created.paused = false;
-    return created.state();
-  });
-  setHandler(
-    setConcurrencyUpdate,
-    ({ limit }) => {
-      created.concurrency = limit;
-      return created.state();
+  setHandler(pauseUpdate, () => created.set({ paused: true }));
+  setHandler(resumeUpdate, () => created.set({ paused: false }));
+  setHandler(steerPartitionSignal, (state) => void created.set(state));
+  setHandler(setConcurrencyUpdate, ({ limit }) => created.set({ concurrency: limit }), {
+    validator: (arg) => {
+      const limit = (arg as { limit?: unknown } | undefined)?.limit;
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
+        throw new Error(`setConcurrency needs { "limit": <a whole number ≥ 1> }, got ${JSON.stringify(arg)}`);
+      }
     },
-    {
-      validator: (arg) => {
-        const limit = (arg as { limit?: unknown } | undefined)?.limit;
-        if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-          throw new Error(
-            `setConcurrency needs { "limit": <a whole number ≥ 1> }, got ${JSON.stringify(arg)}`,
-          );
-        }
-      },
-    },
-  );
+  });
   setHandler(cancelStepUpdate, ({ taskId }) => ({ taskId, was: created.cancel(taskId) }), {
     validator: (arg) => {
       const taskId = (arg as { taskId?: unknown } | undefined)?.taskId;

@@ -1,6 +1,16 @@
-import { ChildWorkflowFailure, executeChild, workflowInfo } from '@temporalio/workflow';
+import {
+  type ChildWorkflowHandle,
+  ChildWorkflowFailure,
+  type Workflow,
+  executeChild,
+  patched,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { type RunControlState, runControls, steerPartitionSignal } from './controls';
 import { clampLimit, runBounded } from './pool';
 import { progressBoard } from './progress';
+import { STEER_PARTITIONS } from './steps';
 
 /**
  * One Temporal execution is capped at ~51,200 history events / 50 MB and
@@ -18,7 +28,8 @@ export interface PartitionPlan<I> {
   /** The run's overall limit; children share it so the total in flight never exceeds it. */
   limit: number;
   workflowType: string;
-  childInput: (slice: I[], offset: number, concurrency: number) => unknown;
+  /** A child's input, at its share of the limit; `paused` is added when the run is paused. */
+  childInput: (slice: I[], offset: number, concurrency: number) => object;
   /** What a child that failed as a whole (e.g. terminated) yields for each of its items. */
   onChildFailure: (slice: I[], offset: number, message: string) => unknown[];
 }
@@ -28,6 +39,11 @@ export interface PartitionPlan<I> {
  * the same results a single execution would give. Children in flight times
  * each child's limit stays within `limit`; a limit below the child count runs
  * children one by one, each serially, exactly as a limit of 1 would.
+ *
+ * Steering the parent steers its children: a child starts paused while the
+ * run is, and `pause`, `resume` and `setConcurrency` reach every running child
+ * as a signal. The number of children in flight stays as started; a new limit
+ * changes each one's share (never below one step).
  */
 export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]> {
   const slices: { slice: I[]; offset: number }[] = [];
@@ -36,30 +52,60 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
   }
   const limit = clampLimit(plan.limit);
   const inFlight = Math.min(slices.length, limit);
-  const each = Math.floor(limit / inFlight);
   const board = progressBoard();
   const group = childIdPrefix('part');
   const entries = slices.map(({ slice, offset }, k) =>
     board.addPartition({ workflowId: `${group}-${k}`, first: offset, count: slice.length }),
   );
-
-  const settled = await runBounded(slices, inFlight, async ({ slice, offset }, k) => {
-    const entry = entries[k]!;
-    entry.status = 'running';
-    try {
-      const result = await executeChild(plan.workflowType, {
-        workflowId: entry.workflowId,
-        args: [plan.childInput(slice, offset, each)],
-      });
-      entry.status = 'succeeded';
-      return result as O[];
-    } catch (error) {
-      if (!(error instanceof ChildWorkflowFailure)) throw error;
-      const message = `partition ${entry.workflowId} failed: ${error.cause?.message ?? error.message}`;
-      Object.assign(entry, { status: 'failed', error: message });
-      return plan.onChildFailure(slice, offset, message) as O[];
-    }
+  const controls = patched(STEER_PARTITIONS) ? runControls() : undefined;
+  const steering = (): RunControlState => ({
+    paused: controls?.paused ?? false,
+    concurrency: Math.floor((controls?.concurrency ?? limit) / inFlight) || 1,
   });
+  const running = new Map<string, ChildWorkflowHandle<Workflow>>();
+  const steer = (child: ChildWorkflowHandle<Workflow>) =>
+    // A child that finished meanwhile needs no steering.
+    child.signal(steerPartitionSignal, steering()).catch(() => undefined);
+  controls?.onChange(() => running.forEach((child) => void steer(child)));
+
+  const runChild = async (workflowId: string, slice: I[], offset: number): Promise<unknown> => {
+    const sent = steering();
+    const input = {
+      ...plan.childInput(slice, offset, sent.concurrency!),
+      ...(sent.paused ? { paused: true } : {}),
+    };
+    if (!controls) return executeChild(plan.workflowType, { workflowId, args: [input] });
+    const child = await startChild(plan.workflowType, { workflowId, args: [input] });
+    running.set(workflowId, child);
+    // Steering that came while the child started reached no child.
+    const now = steering();
+    if (now.paused !== sent.paused || now.concurrency !== sent.concurrency) await steer(child);
+    try {
+      return await child.result();
+    } finally {
+      running.delete(workflowId);
+    }
+  };
+
+  const settled = await runBounded(
+    slices,
+    inFlight,
+    async ({ slice, offset }, k) => {
+      const entry = entries[k]!;
+      entry.status = 'running';
+      try {
+        const result = await runChild(entry.workflowId, slice, offset);
+        entry.status = 'succeeded';
+        return result as O[];
+      } catch (error) {
+        if (!(error instanceof ChildWorkflowFailure)) throw error;
+        const message = `partition ${entry.workflowId} failed: ${error.cause?.message ?? error.message}`;
+        Object.assign(entry, { status: 'failed', error: message });
+        return plan.onChildFailure(slice, offset, message) as O[];
+      }
+    },
+    { fixed: controls !== undefined },
+  );
   return settled.flatMap((result) => {
     if (!result.ok) throw result.error;
     return result.value;

@@ -13,12 +13,14 @@ export function clampLimit(limit: number): number {
  * result per item in input order. `limit` lanes each pull the next index; in
  * workflow code promise resolution order is recorded in history, so the
  * schedule replays identically. A task's error settles only its own slot;
- * cancellation of the workflow is the one error that propagates.
+ * cancellation of the workflow is the one error that propagates. Unless
+ * `fixed`, the run's `setConcurrency` replaces `limit` as it changes.
  */
 export async function runBounded<I, O>(
   items: readonly I[],
   limit: number,
   task: (item: I, index: number) => Promise<O>,
+  { fixed = false }: { fixed?: boolean } = {},
 ): Promise<Settled<O>[]> {
   const results = new Array<Settled<O>>(items.length);
   const settle = async (index: number) => {
@@ -30,7 +32,7 @@ export async function runBounded<I, O>(
     }
   };
   let next = 0;
-  if (!patched(RUN_CONTROLS)) {
+  if (fixed || !patched(RUN_CONTROLS)) {
     const lane = async (): Promise<void> => {
       while (next < items.length) await settle(next++);
     };

@@ -8,7 +8,7 @@ import {
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
-import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix } from './partition';
+import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix, runPartitioned } from './partition';
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
 import { applyBudget } from './budget';
@@ -117,8 +117,12 @@ async function loadCompleted<T extends CheckpointLoad | CheckpointIndex>(load: (
 async function fetchServedOutcomes(
   checkpointId: string,
   done: Map<string, StepOutcome | undefined>,
+  shared: boolean,
 ): Promise<void> {
-  const full = await loadCompleted(() => store.loadCheckpoint(checkpointId));
+  const served = [...done].filter(([, outcome]) => !outcome).map(([taskId]) => taskId);
+  const full = await loadCompleted(() =>
+    shared ? store.loadCheckpoint(checkpointId, served) : store.loadCheckpoint(checkpointId),
+  );
   const outcomes = new Map(full.status === 'loaded' ? full.steps.map((s) => [s.taskId, s.outcome]) : []);
   for (const [taskId, outcome] of done) {
     if (outcome) continue;
@@ -167,6 +171,51 @@ export async function executeStepsParallelResumable(
   const run = await runResumableWindow(specs, checkpointId, { ...options, maxStepsPerRun: specs.length }, []);
   // The window spans every pending step, so this execution finishes the run.
   return (run as { outcomes: StepOutcome[] }).outcomes;
+}
+
+/**
+ * The patch behind which a resumable run bigger than `maxStepsPerRun` runs as
+ * child partitions side by side, like a parallel run, rather than as windows
+ * one after another: the partitions journal to the one checkpoint (appends
+ * merge), and the parent deletes it once every step succeeded.
+ */
+export const RESUMABLE_PARTITIONS = 'resumable-partitions';
+
+export async function runResumablePartitions(
+  specs: readonly AgentStepSpec[],
+  checkpointId: string,
+  options: ResumableOptions,
+  carried: readonly StepOutcome[],
+): Promise<StepOutcome[]> {
+  const outcomes = await runPartitioned<AgentStepSpec, StepOutcome>({
+    items: specs,
+    perChild: options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
+    limit: await resolveLimit(options.concurrency),
+    workflowType: 'resumableParallelWorkflow',
+    childInput: (slice, _offset, concurrency) => {
+      const ids = new Set(slice.map((spec) => spec.taskId));
+      const carriedFailures = carried.filter((outcome) => ids.has(outcome.taskId));
+      return {
+        ...options,
+        specs: slice,
+        checkpointId,
+        concurrency,
+        sharedCheckpoint: true,
+        ...(carriedFailures.length > 0 ? { carriedFailures } : {}),
+      };
+    },
+    onChildFailure: (slice, _offset, message) => slice.map((s) => failedOutcome(s.taskId, s.agent, message)),
+  });
+  if (outcomes.every((outcome) => outcome.success)) await deleteFinished(checkpointId);
+  return outcomes;
+}
+
+async function deleteFinished(checkpointId: string): Promise<void> {
+  try {
+    await store.deleteCheckpoint(checkpointId);
+  } catch (error) {
+    progressBoard().storeWarnings.push(`checkpoint delete failed: ${activityFailureMessage(error)}`);
+  }
 }
 
 export type WindowResult = { outcomes: StepOutcome[] } | { carriedFailures: StepOutcome[] };
@@ -265,19 +314,15 @@ export async function runResumableWindow(
   await journal.drained();
   if (pending.length > window.length) return { carriedFailures: [...failed.values()] };
 
-  if (lean && served.length > 0) await fetchServedOutcomes(checkpointId, done);
+  if (lean && served.length > 0)
+    await fetchServedOutcomes(checkpointId, done, options.sharedCheckpoint === true);
   const merged = specs.map(
     (spec) =>
       done.get(spec.taskId) ??
       failed.get(spec.taskId) ??
       failedOutcome(spec.taskId, spec.agent, 'step produced no outcome'),
   );
-  if (merged.every((outcome) => outcome.success)) {
-    try {
-      await store.deleteCheckpoint(checkpointId);
-    } catch (error) {
-      board.storeWarnings.push(`checkpoint delete failed: ${activityFailureMessage(error)}`);
-    }
-  }
+  if (merged.every((outcome) => outcome.success) && !options.sharedCheckpoint)
+    await deleteFinished(checkpointId);
   return { outcomes: merged };
 }

@@ -56,6 +56,8 @@ export interface ResumableOptions extends CombinatorOptions {
   onUnreadableCheckpoint?: 'rerun' | 'fail';
   /** A checkpointed step whose spec changed since: run it again (default) or fail the run, as a3s does. */
   onStaleCheckpoint?: 'rerun' | 'fail';
+  /** The checkpoint is shared with sibling partitions: this execution leaves deleting it to their parent. */
+  sharedCheckpoint?: boolean;
 }
 
 // LLM steps run for minutes over flaky transports: generous timeouts, a few retries. The heartbeat
@@ -118,7 +120,11 @@ export function decidePatches(): void {
   patched(STRICT_STEP_SPECS);
   patched(RUN_CONTROLS);
   patched(LEAN_STEP_AWAITS);
+  patched(STEER_PARTITIONS);
 }
+
+/** The patch behind which a run split into child workflows passes its steering on to them (./partition). */
+export const STEER_PARTITIONS = 'steer-partitions';
 
 /**
  * The patch behind which a step awaits pausing and approval only when it has
