@@ -18,7 +18,7 @@ import { type RunSpec, RunSpecSchema, type WorkflowKind, runSummary } from './cl
 export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
-export { fetchProgress } from './client/fetch-progress';
+export { fetchProgress, fetchRunProgress } from './client/fetch-progress';
 export {
   type Decision,
   type PendingDecision,

@@ -1,5 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
-import { type Progress, progressQuery } from '../workflows/lib/progress';
+import { type Progress, type StepStatus, progressQuery } from '../workflows/lib/progress';
 
 /**
  * The run's live step view, or `undefined` when no worker answered within
@@ -16,4 +16,42 @@ export async function fetchProgress(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The run's progress with its child partitions' steps counted in `totals`
+ * (each child keeps its steps in its own progress): running children are
+ * asked, at any depth; ended ones count as their parent recorded them, and
+ * pending ones as pending. `steps` stays the run's own.
+ */
+export async function fetchRunProgress(
+  handle: WorkflowHandle,
+  timeoutMs = 3_000,
+): Promise<Progress | undefined> {
+  const progress = await fetchProgress(handle, timeoutMs);
+  if (!progress?.partitions?.length) return progress;
+  const totals = { ...progress.totals };
+  const add = (status: StepStatus, n: number) => {
+    totals[status] += n;
+    totals.all += n;
+  };
+  await Promise.all(
+    progress.partitions.map(async (partition) => {
+      const { outcomes, count } = partition;
+      const live =
+        partition.status === 'running'
+          ? await fetchRunProgress(handle.client.getHandle(partition.workflowId), timeoutMs)
+          : undefined;
+      if (live) {
+        for (const [status, n] of Object.entries(live.totals))
+          if (status !== 'all') add(status as StepStatus, n);
+      } else if (outcomes && (partition.status === 'succeeded' || partition.status === 'failed')) {
+        add('succeeded', outcomes.succeeded);
+        add('failed', outcomes.failed);
+      } else if (outcomes) {
+        add('pending', count);
+      }
+    }),
+  );
+  return { ...progress, totals };
 }

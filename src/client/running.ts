@@ -19,8 +19,13 @@ export interface RunningStep {
   lastHeartbeat?: Date;
 }
 
+/** The run's running steps, and those of its running child workflows (a split run's partitions). */
 export async function runningSteps(handle: WorkflowHandle): Promise<RunningStep[]> {
   const { raw } = await handle.describe();
+  // A child that closed since the describe has no running steps to show.
+  const children = (raw.pendingChildren ?? []).map((child) =>
+    runningSteps(handle.client.getHandle(child.workflowId!)).catch(() => []),
+  );
   const converter = handle.client.options.loadedDataConverter;
   const steps = await Promise.all(
     (raw.pendingActivities ?? [])
@@ -42,7 +47,8 @@ export async function runningSteps(handle: WorkflowHandle): Promise<RunningStep[
         };
       }),
   );
-  return steps.filter((step): step is RunningStep => step !== undefined);
+  const own = steps.filter((step): step is RunningStep => step !== undefined);
+  return [...own, ...(await Promise.all(children)).flat()];
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Progress } from '../workflows/lib/progress';
-import { fetchProgress } from '../client';
+import { fetchRunProgress } from './fetch-progress';
 import { progressLine, progressWarnings } from './progress-line';
 import { OutputFollower, runningSteps } from './running';
 
@@ -94,7 +94,7 @@ export async function watchRun<T>(handle: WorkflowHandle, options: WatchOptions)
   void outcome.then(() => (closed = true));
   const follower = options.followOutput ? new OutputFollower() : undefined;
   while (!closed) {
-    show(await fetchProgress(handle));
+    show(await fetchRunProgress(handle));
     if (follower) {
       // A describe that fails (the run just closed, a blip) only skips one look.
       const steps = await runningSteps(handle).catch(() => []);
@@ -103,7 +103,7 @@ export async function watchRun<T>(handle: WorkflowHandle, options: WatchOptions)
     await Promise.race([outcome, sleep(POLL_MS)]);
   }
   // Closed workflows still answer queries while a worker polls (it replays them): the final tally.
-  const final = await fetchProgress(handle);
+  const final = await fetchRunProgress(handle);
   if (final) show(final);
   line.end();
   const settled = await outcome;

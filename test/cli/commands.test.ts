@@ -290,6 +290,53 @@ describe('tao start, status, result, cancel', () => {
   });
 });
 
+test('a resumable run split into child workflows: status counts their steps, pause and cancel --step reach them', async () => {
+  const executor = new GateExecutor(new ScriptExecutor(), (taskId) => taskId === 'b' || taskId === 'd');
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('cli-split');
+    const specs = ['a', 'b', 'c', 'd'].map((id) => step(id));
+    const file = specFile({
+      workflow: 'resumable',
+      input: { specs, maxStepsPerRun: 2, concurrency: 2, stepPolicy },
+    });
+    await tao(['start', file, '--id', workflowId, ...server(), '--task-queue', taskQueue]);
+    const handle = client.workflow.getHandle(workflowId);
+    // Partitions [a, b] and [c, d], a step at a time: a and c finish, b and d hold.
+    const status = await eventually(async () => {
+      const shown = await tao(['status', workflowId, ...server()]);
+      return /2 running/.test(shown.stdout) ? shown : undefined;
+    });
+    expect(status.stdout).toMatch(
+      /^progress +\[█+░+\] 2\/4 steps · 2 running · 2 succeeded · 0\/2 child runs done$/m,
+    );
+    expect(await tao(['pause', workflowId, ...server()])).toMatchObject({ code: 0 });
+    const partitions = (await handle.query<Progress>('progress')).partitions!;
+    await eventually(async () => {
+      const states = await Promise.all(
+        partitions.map((p) => client.workflow.getHandle(p.workflowId).query<Progress>('progress')),
+      );
+      return states.every((state) => state.paused) ? true : undefined;
+    });
+    expect(await tao(['cancel', workflowId, '--step', 'd', ...server()])).toMatchObject({
+      code: 0,
+      stdout: `cancelling step d of ${workflowId}: its agent is being stopped\n`,
+    });
+    expect(await tao(['resume', workflowId, ...server()])).toMatchObject({ code: 0 });
+    executor.release('b');
+    const outcomes: StepOutcome[] = await handle.result();
+    expect(outcomes.map((o) => [o.taskId, o.output])).toEqual([
+      ['a', 'do a'],
+      ['b', 'do b'],
+      ['c', 'do c'],
+      ['d', 'cancelled by user'],
+    ]);
+    const done = await tao(['status', workflowId, ...server()]);
+    expect(done.stdout).toMatch(
+      /^progress +\[█+\] 4\/4 steps · 3 succeeded · 1 failed · 2\/2 child runs done$/m,
+    );
+  });
+});
+
 describe('tao checkpoint', () => {
   test('list, show and rm over a file store, including a checkpoint a resumable run kept', async () => {
     const storeDir = join(dir, uniqueId('store'));

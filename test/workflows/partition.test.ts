@@ -2,6 +2,7 @@
  * Runs bigger than one history holds are split transparently: the thresholds
  * are made small here so a few steps cross them.
  */
+import { fetchRunProgress, runningSteps } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
@@ -73,21 +74,35 @@ describe('runs split across executions', () => {
     const specs = ids(10).map((id) => spec(id));
     const gate = new GateExecutor(
       new ScriptExecutor({ tasks: { s2: { success: false, output: 'no' } } }),
-      (taskId) => taskId === 's0' || taskId === 's4',
+      (taskId) => ['s0', 's4', 's8'].includes(taskId),
     );
     const first = new RecordingExecutor(gate);
     await withWorker({ executor: first, store }, async ({ client, taskQueue }) => {
       const handle = await client.workflow.start('resumableParallelWorkflow', {
         taskQueue,
         workflowId: uniqueId('partitions'),
-        args: [{ checkpointId, specs, maxStepsPerRun: 4, concurrency: 3 }],
+        args: [
+          {
+            checkpointId,
+            specs,
+            maxStepsPerRun: 4,
+            concurrency: 3,
+            stepPolicy: { heartbeatTimeoutMs: 1_000 },
+          },
+        ],
       });
-      // One step at a time in each of three partitions: s4 starts while s0 still runs.
-      await eventually(async () => (first.started.includes('s4') ? true : undefined));
-      expect(first.started).toContain('s0');
-      expect(first.started).not.toContain('s1');
-      gate.release('s0');
-      gate.release('s4');
+      // One step at a time in each of three partitions: all three first steps run at once.
+      await eventually(async () => (first.started.length === 3 ? true : undefined));
+      expect([...first.started].sort()).toEqual(['s0', 's4', 's8']);
+      // The parent's view counts its children's steps, and finds their running ones.
+      const live = (await fetchRunProgress(handle))!;
+      expect(live.totals).toMatchObject({ all: 10, running: 3, pending: 7 });
+      const running = await eventually(async () => {
+        const steps = (await runningSteps(handle)).map((step) => step.taskId).sort();
+        return steps.length === 3 ? steps : undefined;
+      });
+      expect(running).toEqual(['s0', 's4', 's8']);
+      for (const id of running) gate.release(id);
       const result: StepOutcome[] = await handle.result();
       expect(taskIds(result)).toEqual(ids(10));
       expect(result.map((o) => o.success)).toEqual(ids(10).map((id) => id !== 's2'));
@@ -99,6 +114,7 @@ describe('runs split across executions', () => {
         [4, 4, 'succeeded'],
         [8, 2, 'succeeded'],
       ]);
+      expect((await fetchRunProgress(handle))!.totals).toMatchObject({ all: 10, succeeded: 9, failed: 1 });
       expect((await handle.describe()).status.name).toBe('COMPLETED');
       expect(handle.firstExecutionRunId).toBe((await handle.describe()).runId);
     });

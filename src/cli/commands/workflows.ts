@@ -12,7 +12,7 @@ import { explainWorkflowError, reportResult } from '../report';
 import {
   approveStep,
   cancelStep,
-  fetchProgress,
+  fetchRunProgress,
   pendingDecisions,
   rejectStep,
   loadSpecFile,
@@ -95,7 +95,7 @@ export function registerWorkflowCommands(program: Command): void {
           }).catch(() => undefined);
         }
         const description = await handle.describe();
-        const [progress, running] = await Promise.all([fetchProgress(handle), runningSteps(handle)]);
+        const [progress, running] = await Promise.all([fetchRunProgress(handle), runningSteps(handle)]);
         const status = {
           workflowId: id,
           type: description.type,

@@ -38,6 +38,7 @@ export async function executeStepsParallel(
       perChild: maxStepsPerRun,
       limit: await resolveLimit(options.concurrency),
       workflowType: 'parallelWorkflow',
+      stepOutcomes: true,
       childInput: (slice, _offset, concurrency) => ({ ...options, specs: slice, concurrency }),
       onChildFailure: (slice, _offset, message) =>
         slice.map((s) => failedOutcome(s.taskId, s.agent, message)),

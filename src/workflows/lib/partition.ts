@@ -32,6 +32,8 @@ export interface PartitionPlan<I> {
   childInput: (slice: I[], offset: number, concurrency: number) => object;
   /** What a child that failed as a whole (e.g. terminated) yields for each of its items. */
   onChildFailure: (slice: I[], offset: number, message: string) => unknown[];
+  /** Set when a child's result is one outcome per step: progress then counts them. */
+  stepOutcomes?: boolean;
 }
 
 /**
@@ -55,7 +57,12 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
   const board = progressBoard();
   const group = childIdPrefix('part');
   const entries = slices.map(({ slice, offset }, k) =>
-    board.addPartition({ workflowId: `${group}-${k}`, first: offset, count: slice.length }),
+    board.addPartition({
+      workflowId: `${group}-${k}`,
+      first: offset,
+      count: slice.length,
+      ...(plan.stepOutcomes ? { outcomes: { succeeded: 0, failed: 0 } } : {}),
+    }),
   );
   const controls = patched(STEER_PARTITIONS) ? runControls() : undefined;
   const steering = (): RunControlState => ({
@@ -93,16 +100,21 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
     async ({ slice, offset }, k) => {
       const entry = entries[k]!;
       entry.status = 'running';
+      let result: O[];
       try {
-        const result = await runChild(entry.workflowId, slice, offset);
+        result = (await runChild(entry.workflowId, slice, offset)) as O[];
         entry.status = 'succeeded';
-        return result as O[];
       } catch (error) {
         if (!(error instanceof ChildWorkflowFailure)) throw error;
         const message = `partition ${entry.workflowId} failed: ${error.cause?.message ?? error.message}`;
         Object.assign(entry, { status: 'failed', error: message });
-        return plan.onChildFailure(slice, offset, message) as O[];
+        result = plan.onChildFailure(slice, offset, message) as O[];
       }
+      if (entry.outcomes) {
+        const succeeded = (result as { success: boolean }[]).filter((outcome) => outcome.success).length;
+        entry.outcomes = { succeeded, failed: result.length - succeeded };
+      }
+      return result;
     },
     { fixed: controls !== undefined },
   );

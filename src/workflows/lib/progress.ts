@@ -37,6 +37,11 @@ export interface PartitionProgress {
   count: number;
   status: 'pending' | 'running' | 'succeeded' | 'failed';
   error?: string;
+  /**
+   * For a partition of steps (its `count` is steps, not pipeline items): how
+   * many of its outcomes succeeded and failed, once it ended; zeros until then.
+   */
+  outcomes?: { succeeded: number; failed: number };
 }
 
 export interface Progress {

@@ -149,8 +149,8 @@ export function parseUniqueSpecs(specInputs: readonly AgentStepSpecInput[]): Age
  * `checkpointId` so a new execution, on any worker, resumes where an
  * interrupted one stopped. Only successful steps are recorded (a failed one
  * retries on resume); full success deletes the checkpoint. A run bigger than
- * one history holds runs as a child `resumableParallelWorkflow`, which
- * continues as new between windows.
+ * one history holds runs as a child `resumableParallelWorkflow`, which splits
+ * it into partitions side by side (or, with a budget, windows in turn).
  */
 export async function executeStepsParallelResumable(
   specInputs: readonly AgentStepSpecInput[],
@@ -192,6 +192,7 @@ export async function runResumablePartitions(
     perChild: options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
     limit: await resolveLimit(options.concurrency),
     workflowType: 'resumableParallelWorkflow',
+    stepOutcomes: true,
     childInput: (slice, _offset, concurrency) => {
       const ids = new Set(slice.map((spec) => spec.taskId));
       const carriedFailures = carried.filter((outcome) => ids.has(outcome.taskId));
