@@ -364,6 +364,11 @@ const RECORDED_AGAIN: [scenario: string, patch: string][] = [
   // Resumable runs bigger than one execution now run as child partitions side by side.
   ['resumable-windows', 'partitions'],
   ['resumable-lean-windows', 'partitions'],
+  // Steps run through fewer async frames, which changes when each lane's next command is issued.
+  ['parallel', 'lean-frames'],
+  ['parallel-steered', 'lean-frames'],
+  ['pipeline', 'lean-frames'],
+  ['resumable-first-run', 'lean-frames'],
 ];
 for (const [name, patch] of RECORDED_AGAIN) {
   SCENARIOS.push({ ...SCENARIOS.find((scenario) => scenario.name === name)!, name: `${name}-${patch}` });

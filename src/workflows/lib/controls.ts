@@ -91,16 +91,26 @@ class RunControls implements RunControlState {
    * to `cancelled` when it was, so the caller can tell that from a workflow cancel.
    */
   async cancellable<T>(taskId: string, work: () => Promise<T>): Promise<{ value: T } | 'cancelled'> {
-    const scope = new CancellationScope();
-    this.running.set(taskId, scope);
+    const scope = this.enter(taskId);
     try {
       return { value: await scope.run(work) };
     } catch (error) {
-      if (scope.consideredCancelled && !CancellationScope.current().consideredCancelled) return 'cancelled';
+      if (cancelledAlone(scope)) return 'cancelled';
       throw error;
     } finally {
-      this.running.delete(taskId);
+      this.leave(taskId);
     }
+  }
+
+  /** The scope `taskId`'s activity is to run in, for a caller that does what {@link cancellable} does inline. */
+  enter(taskId: string): CancellationScope {
+    const scope = new CancellationScope();
+    this.running.set(taskId, scope);
+    return scope;
+  }
+
+  leave(taskId: string): void {
+    this.running.delete(taskId);
   }
 
   cancel(taskId: string): 'running' | 'pending' {
@@ -112,6 +122,11 @@ class RunControls implements RunControlState {
     this.cancelledPending.add(taskId);
     return 'pending';
   }
+}
+
+/** Whether `scope` failed because `cancelStep` cancelled it, rather than the whole workflow. */
+export function cancelledAlone(scope: CancellationScope): boolean {
+  return scope.consideredCancelled && !CancellationScope.current().consideredCancelled;
 }
 
 /** `condition(fn)`, but a cancelled workflow stops waiting (a bare condition would wait on). */

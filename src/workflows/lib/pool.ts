@@ -1,5 +1,6 @@
 import { isCancellation, patched } from '@temporalio/workflow';
 import { RUN_CONTROLS, runControls, waitFor } from './controls';
+import { LEAN_STEP_FRAMES } from './steps';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -23,14 +24,18 @@ export async function runBounded<I, O>(
   { fixed = false }: { fixed?: boolean } = {},
 ): Promise<Settled<O>[]> {
   const results = new Array<Settled<O>>(items.length);
+  const failed = (index: number, error: unknown) => {
+    if (isCancellation(error)) throw error;
+    results[index] = { ok: false, error };
+  };
   const settle = async (index: number) => {
     try {
       results[index] = { ok: true, value: await task(items[index] as I, index) };
     } catch (error) {
-      if (isCancellation(error)) throw error;
-      results[index] = { ok: false, error };
+      failed(index, error);
     }
   };
+  const lean = patched(LEAN_STEP_FRAMES);
   let next = 0;
   if (fixed || !patched(RUN_CONTROLS)) {
     const lane = async (): Promise<void> => {
@@ -52,8 +57,13 @@ export async function runBounded<I, O>(
         continue;
       }
       active += 1;
+      const index = next++;
       try {
-        await settle(next++);
+        // Inline, a step costs two promises fewer than through `settle` (see LEAN_STEP_FRAMES).
+        if (lean) results[index] = { ok: true, value: await task(items[index] as I, index) };
+        else await settle(index);
+      } catch (error) {
+        failed(index, error);
       } finally {
         active -= 1;
       }

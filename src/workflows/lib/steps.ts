@@ -27,7 +27,7 @@ import {
 } from '../../contracts';
 import { approveAfter, approveBefore } from './approvals';
 import { runBudget } from './budget';
-import { CANCELLED_BY_USER, RUN_CONTROLS, runControls } from './controls';
+import { CANCELLED_BY_USER, RUN_CONTROLS, cancelledAlone, runControls } from './controls';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
 
@@ -121,7 +121,17 @@ export function decidePatches(): void {
   patched(RUN_CONTROLS);
   patched(LEAN_STEP_AWAITS);
   patched(STEER_PARTITIONS);
+  patched(LEAN_STEP_FRAMES);
 }
+
+/**
+ * The patch behind which a step runs through fewer async frames: the pool
+ * awaits it inline, and a step without a budget runs its activity in its
+ * cancellable scope inline. Each frame is two promises, and the SDK captures
+ * a stack trace for every promise a workflow makes; at wide fan-out that was
+ * most of the workflow thread's time.
+ */
+export const LEAN_STEP_FRAMES = 'lean-step-frames';
 
 /** The patch behind which a run split into child workflows passes its steering on to them (./partition). */
 export const STEER_PARTITIONS = 'steer-partitions';
@@ -179,32 +189,50 @@ export async function runStep(
     if (controls.cancelledBeforeStart(spec.taskId)) return cancelled();
   }
   const budget = runBudget();
-  const runActivity = async (): Promise<{ value: StepRun } | 'cancelled'> => {
-    entry.status = 'running';
+  // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
+  const execute = () => {
     const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
-    // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
-    const execute = () =>
-      activities.executeAgentStep.executeWithOptions(
-        { summary: stepSummary(spec) },
-        tokensLeft === undefined ? [spec] : [spec, { tokensLeft }],
-      );
-    try {
-      return controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
-    } catch (error) {
-      if (isCancellation(error)) throw error;
-      const { message, attempt } = describeActivityFailure(error);
-      Object.assign(entry, { status: 'failed', error: message, attempt });
-      throw new StepCrashed(message);
-    }
+    return activities.executeAgentStep.executeWithOptions(
+      { summary: stepSummary(spec) },
+      tokensLeft === undefined ? [spec] : [spec, { tokensLeft }],
+    );
+  };
+  /** The activity failed after its retries: a crash, unless the workflow itself is being cancelled. */
+  const crashed = (error: unknown): StepCrashed => {
+    if (isCancellation(error)) throw error;
+    const { message, attempt } = describeActivityFailure(error);
+    Object.assign(entry, { status: 'failed', error: message, attempt });
+    return new StepCrashed(message);
   };
   let run: { value: StepRun } | 'cancelled';
-  if (budget.active) {
-    const spent = await budget.spend(runActivity, (r) =>
-      r === 'cancelled' ? undefined : r.value.outcome.usage,
-    );
-    if ('refused' in spent) return ended(failedOutcome(spec.taskId, spec.agent, spent.refused));
-    run = spent.value;
-  } else run = await runActivity();
+  if (!budget.active && patched(LEAN_STEP_FRAMES)) {
+    entry.status = 'running';
+    const scope = controls?.enter(spec.taskId);
+    try {
+      run = { value: await (scope ? scope.run(execute) : execute()) };
+    } catch (error) {
+      if (!scope || !cancelledAlone(scope)) throw crashed(error);
+      run = 'cancelled';
+    } finally {
+      controls?.leave(spec.taskId);
+    }
+  } else {
+    const runActivity = async (): Promise<{ value: StepRun } | 'cancelled'> => {
+      entry.status = 'running';
+      try {
+        return controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
+      } catch (error) {
+        throw crashed(error);
+      }
+    };
+    if (budget.active) {
+      const spent = await budget.spend(runActivity, (r) =>
+        r === 'cancelled' ? undefined : r.value.outcome.usage,
+      );
+      if ('refused' in spent) return ended(failedOutcome(spec.taskId, spec.agent, spent.refused));
+      run = spent.value;
+    } else run = await runActivity();
+  }
   if (run === 'cancelled') return cancelled();
   entry.attempt = run.value.attempt;
   if (run.value.outcome.usage) entry.usage = run.value.outcome.usage;
