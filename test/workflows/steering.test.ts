@@ -122,6 +122,38 @@ test('cancelStep stops one running step (its executor sees the abort) and keeps 
   });
 });
 
+test('one lane in turn: a step in a reused scope is cancelled alone, and the next step and a workflow cancel still work', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('reused-scope'),
+      args: [
+        {
+          specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)),
+          concurrency: 1,
+          stepPolicy: { heartbeatTimeoutMs: 1_000 },
+        },
+      ],
+    });
+    await eventually(async () => (started.length === 1 ? true : undefined));
+    gate.release('a');
+    // `b` runs in the scope `a` ended in.
+    await eventually(async () => ((await statusOf(handle, 'b')) === 'running' ? true : undefined));
+    expect(await cancelStep(handle, 'b')).toEqual({ taskId: 'b', was: 'running' });
+    await eventually(async () => (gate.aborted.includes('b') ? true : undefined));
+    gate.release('c');
+    await eventually(async () => ((await statusOf(handle, 'd')) === 'running' ? true : undefined));
+    // `d` runs in the scope `c` ended in; cancelling the workflow reaches it too.
+    await handle.cancel();
+    await eventually(async () => (gate.aborted.includes('d') ? true : undefined));
+    const failure = await handle.result().catch((error: unknown) => error);
+    expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(started).toEqual(['a', 'b', 'c', 'd']);
+    expect(gate.aborted).toEqual(['b', 'd']);
+  });
+});
+
 test('refusals name the problem: an unknown step, a finished one, a bad limit, a closed run', async () => {
   const { gate, executor, started } = gatedExecutor();
   await withWorker({ executor }, async ({ client, taskQueue }) => {

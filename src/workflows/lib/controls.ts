@@ -91,26 +91,41 @@ class RunControls implements RunControlState {
    * to `cancelled` when it was, so the caller can tell that from a workflow cancel.
    */
   async cancellable<T>(taskId: string, work: () => Promise<T>): Promise<{ value: T } | 'cancelled'> {
-    const scope = this.enter(taskId);
+    const scope = new CancellationScope();
+    this.running.set(taskId, scope);
     try {
       return { value: await scope.run(work) };
     } catch (error) {
       if (cancelledAlone(scope)) return 'cancelled';
       throw error;
     } finally {
-      this.leave(taskId);
+      this.running.delete(taskId);
     }
   }
 
-  /** The scope `taskId`'s activity is to run in, for a caller that does what {@link cancellable} does inline. */
+  /** Scopes whose step ended uncancelled, by the scope they were made in, for the next step to reuse. */
+  private readonly idle = new Map<CancellationScope, CancellationScope[]>();
+
+  /**
+   * The scope `taskId`'s activity is to run in, for a caller that does what
+   * {@link cancellable} does inline (the `lean-step-frames` path). A scope whose step ended uncancelled is
+   * reused: one costs the SDK three promises to make, and a scope only cancels
+   * the activities still running in it, so it carries nothing from earlier steps.
+   */
   enter(taskId: string): CancellationScope {
-    const scope = new CancellationScope();
+    const parent = CancellationScope.current();
+    const scope = this.idle.get(parent)?.pop() ?? new CancellationScope({ parent, cancellable: true });
     this.running.set(taskId, scope);
     return scope;
   }
 
   leave(taskId: string): void {
+    const scope = this.running.get(taskId);
     this.running.delete(taskId);
+    if (!scope?.parent || scope.consideredCancelled) return;
+    const idle = this.idle.get(scope.parent) ?? [];
+    idle.push(scope);
+    this.idle.set(scope.parent, idle);
   }
 
   cancel(taskId: string): 'running' | 'pending' {
