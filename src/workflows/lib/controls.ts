@@ -53,6 +53,8 @@ class RunControls implements RunControlState {
   private readonly cancelledPending = new Set<string>();
   /** The scope each running step's activity runs in, by taskId. */
   private readonly running = new Map<string, CancellationScope>();
+  /** Scopes whose step ended uncancelled, by the scope they were made in, for the next step to reuse. */
+  private readonly idle = new Map<CancellationScope, CancellationScope[]>();
   private readonly listeners: (() => void)[] = [];
 
   /** Calls `listener` after every change of `paused` or `concurrency`. */
@@ -103,14 +105,11 @@ class RunControls implements RunControlState {
     }
   }
 
-  /** Scopes whose step ended uncancelled, by the scope they were made in, for the next step to reuse. */
-  private readonly idle = new Map<CancellationScope, CancellationScope[]>();
-
   /**
    * The scope `taskId`'s activity is to run in, for a caller that does what
-   * {@link cancellable} does inline (the `lean-step-frames` path). A scope whose step ended uncancelled is
-   * reused: one costs the SDK three promises to make, and a scope only cancels
-   * the activities still running in it, so it carries nothing from earlier steps.
+   * {@link cancellable} does inline (the `lean-step-frames` path). A scope
+   * whose step ended uncancelled is reused: each costs the SDK three promises
+   * to make, and a scope cancels only the activities still running in it.
    */
   enter(taskId: string): CancellationScope {
     const parent = CancellationScope.current();
