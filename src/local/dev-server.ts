@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, connect } from 'node:net';
+import { Connection } from '@temporalio/client';
 
 export interface DevServerOptions {
   cli: string;
@@ -70,16 +71,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const deadline = Date.now() + 60_000;
-  while (!(await isListening(port))) {
+  // Listening is not serving: the frontend refuses calls ("not healthy yet") for a moment after it binds.
+  while (!(await isListening(port)) || !(await answers(`${HOST}:${port}`))) {
     const code = await Promise.race([exited, sleep(100).then(() => 'running' as const)]);
     if (code !== 'running') {
       throw new Error(
-        `Temporal dev server exited (${code}) before listening on ${HOST}:${port}: ${stderr.trim()}`,
+        `Temporal dev server exited (${code}) before serving on ${HOST}:${port}: ${stderr.trim()}`,
       );
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`Temporal dev server did not listen on ${HOST}:${port} within 60 s: ${stderr.trim()}`);
+      throw new Error(`Temporal dev server did not serve on ${HOST}:${port} within 60 s: ${stderr.trim()}`);
     }
   }
   return {
@@ -87,6 +89,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...(options.uiPort ? { uiUrl: `http://localhost:${options.uiPort}` } : {}),
     stop: () => stopProcess(child, exited),
   };
+}
+
+/** Whether the server at `address` answers a call (connecting asks it for its system info). */
+async function answers(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function stopProcess(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
