@@ -53,21 +53,18 @@ export const setRunConcurrency = (handle: WorkflowHandle, limit: number) =>
  * In a run split into child workflows, the update goes to the running child that holds the step.
  */
 export async function cancelStep(handle: WorkflowHandle, taskId: string) {
-  const holder = (await partitionHolding(handle, taskId)) ?? handle;
+  const holder = (await holderOf(handle, taskId)) ?? handle;
   return steer(holder, 'cancel', () => holder.executeUpdate(cancelStepUpdate, { args: [{ taskId }] }));
 }
 
-/** The running partition (at any depth) whose steps include `taskId`, if `handle`'s run is split. */
-async function partitionHolding(handle: WorkflowHandle, taskId: string): Promise<WorkflowHandle | undefined> {
+/** The run, or the running partition at any depth, whose own steps include `taskId`; each is asked once. */
+async function holderOf(handle: WorkflowHandle, taskId: string): Promise<WorkflowHandle | undefined> {
   const progress = await fetchProgress(handle);
-  if (!progress?.partitions || progress.steps.some((step) => step.taskId === taskId)) return undefined;
-  for (const partition of progress.partitions) {
+  if (progress?.steps.some((step) => step.taskId === taskId)) return handle;
+  for (const partition of progress?.partitions ?? []) {
     if (partition.status !== 'running') continue;
-    const child = handle.client.getHandle(partition.workflowId);
-    const childProgress = await fetchProgress(child);
-    if (childProgress?.steps.some((step) => step.taskId === taskId)) return child;
-    const deeper = await partitionHolding(child, taskId);
-    if (deeper) return deeper;
+    const holder = await holderOf(handle.client.getHandle(partition.workflowId), taskId);
+    if (holder) return holder;
   }
   return undefined;
 }
