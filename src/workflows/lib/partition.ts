@@ -65,7 +65,7 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
     }),
   );
   const controls = patched(STEER_PARTITIONS) ? runControls() : undefined;
-  const steering = (): RunControlState => ({
+  const steering = (): Required<RunControlState> => ({
     paused: controls?.paused ?? false,
     concurrency: Math.floor((controls?.concurrency ?? limit) / inFlight) || 1,
   });
@@ -78,7 +78,7 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
   const runChild = async (workflowId: string, slice: I[], offset: number): Promise<unknown> => {
     const sent = steering();
     const input = {
-      ...plan.childInput(slice, offset, sent.concurrency!),
+      ...plan.childInput(slice, offset, sent.concurrency),
       ...(sent.paused ? { paused: true } : {}),
     };
     if (!controls) return executeChild(plan.workflowType, { workflowId, args: [input] });
