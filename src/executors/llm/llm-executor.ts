@@ -31,6 +31,7 @@ import {
 } from './resume';
 import { McpServers } from './mcp/servers';
 import { type Toolbox, createToolbox } from './tools';
+import { TurnPacer } from './turn-pacer';
 import { Workspace } from './workspace';
 
 const PROTOCOLS: Record<ProviderSettings['type'], (settings: ProviderSettings) => ChatProvider> = {
@@ -69,6 +70,8 @@ export class LlmExecutor implements AgentExecutor {
   private readonly providers = new Map<string, ChatProvider>();
   /** Started on first use and shared by every step of this worker. */
   private readonly mcp: McpServers;
+  /** Shared by every step of this worker, so a burst of starting steps opens its requests in turn. */
+  private readonly pacer = new TurnPacer();
 
   private constructor(
     private readonly settings: LlmSettings,
@@ -247,6 +250,7 @@ export class LlmExecutor implements AgentExecutor {
         };
       }
       const round = conversation.rounds + 1;
+      await this.pacer.next();
       const answer = await provider.complete({
         model: profile.model,
         system: turn.system,
