@@ -1,10 +1,4 @@
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from './blob-store';
 
 /**
@@ -12,11 +6,13 @@ import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from
  * Credentials and region come from the AWS SDK's standard chain (AWS_* env,
  * shared config, instance roles); `AWS_ENDPOINT_URL` (or `_S3`) points it at
  * any S3-compatible server, which then gets path-style addressing, the one
- * they all speak.
+ * they all speak. The AWS SDK is loaded on first use, so a process that
+ * never touches S3 does not carry its 20 MiB.
  */
 export class S3BlobStore implements BlobStore {
   readonly location: string;
-  private readonly client: S3Client;
+  private readonly config: S3ClientConfig;
+  private opened?: Promise<{ sdk: typeof import('@aws-sdk/client-s3'); client: S3Client }>;
 
   private constructor(
     private readonly bucket: string,
@@ -25,8 +21,7 @@ export class S3BlobStore implements BlobStore {
   ) {
     this.location = `s3://${bucket}/${prefix}`;
     const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL;
-    const config: S3ClientConfig = endpoint ? { endpoint, forcePathStyle: true } : {};
-    this.client = new S3Client(config);
+    this.config = endpoint ? { endpoint, forcePathStyle: true } : {};
   }
 
   /** `s3://bucket` or `s3://bucket/prefix`; anything else is one line naming the form. */
@@ -42,16 +37,24 @@ export class S3BlobStore implements BlobStore {
     const key = blobKey(bytes);
     // Content-addressed: an object under the key already holds these bytes.
     if (await this.exists(key)) return key;
-    await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: bytes }));
+    const { sdk, client } = await this.open();
+    try {
+      await client.send(
+        new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: bytes }),
+      );
+    } catch (error) {
+      throw this.failure(error);
+    }
     return key;
   }
 
   async get(key: string): Promise<Uint8Array> {
     checkBlobKey(key);
+    const { sdk, client } = await this.open();
     let body;
     try {
-      ({ Body: body } = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      ({ Body: body } = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
       ));
     } catch (error) {
       if ((error as Error).name === 'NoSuchKey') throw missingBlob(key, this.location, 'no such object');
@@ -61,7 +64,15 @@ export class S3BlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    (await this.opened)?.client.destroy();
+  }
+
+  private open() {
+    this.opened ??= import('@aws-sdk/client-s3').then((sdk) => ({
+      sdk,
+      client: new sdk.S3Client(this.config),
+    }));
+    return this.opened;
   }
 
   private objectKey(key: string): string {
@@ -69,20 +80,13 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async exists(key: string): Promise<boolean> {
+    const { sdk, client } = await this.open();
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return true;
     } catch (error) {
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
         return false;
-      throw this.failure(error);
-    }
-  }
-
-  private async send(command: PutObjectCommand): Promise<void> {
-    try {
-      await this.client.send(command);
-    } catch (error) {
       throw this.failure(error);
     }
   }

@@ -94,7 +94,7 @@ export class CommandExecutor implements AgentExecutor {
         `no command for agent "${spec.agent}": add it under agents: or set default: in the command config`,
       );
     }
-    const check = spec.outputSchema ? compileOutputSchema(spec.outputSchema) : undefined;
+    const check = spec.outputSchema ? await compileOutputSchema(spec.outputSchema) : undefined;
     const view = templateView(spec, context);
     const render = (template: string) => Mustache.render(template, view, {}, { escape: String });
     const [program, ...args] = command.argv.map(render) as [string, ...string[]];

@@ -3,21 +3,18 @@
  * Every executor that asks for structured output checks it here, so
  * "validated" means the same thing whichever runtime produced the answer.
  */
-import Ajv from 'ajv';
-import Ajv2019 from 'ajv/dist/2019';
-import Ajv2020 from 'ajv/dist/2020';
 import { NonRetryableStepError } from './executor';
 
 export type StructuredResult = { ok: true; value: unknown } | { ok: false; reason: string };
 export type StructuredCheck = (answer: string) => StructuredResult;
 
-/** Drafts 07 (the default when `$schema` is absent), 2019-09 and 2020-12. */
-function validatorFor(schema: Record<string, unknown>) {
+/** Drafts 07 (the default when `$schema` is absent), 2019-09 and 2020-12; Ajv is loaded by the first step that asks. */
+async function validatorFor(schema: Record<string, unknown>) {
   const declared = typeof schema.$schema === 'string' ? schema.$schema : '';
   const options = { allErrors: true, strict: false };
-  if (declared.includes('2020-12')) return new Ajv2020(options);
-  if (declared.includes('2019-09')) return new Ajv2019(options);
-  return new Ajv(options);
+  if (declared.includes('2020-12')) return new (await import('ajv/dist/2020')).default(options);
+  if (declared.includes('2019-09')) return new (await import('ajv/dist/2019')).default(options);
+  return new (await import('ajv')).default(options);
 }
 
 /**
@@ -25,8 +22,8 @@ function validatorFor(schema: Record<string, unknown>) {
  * long-running worker from accumulating every schema it has ever seen.
  * A schema that does not compile is the caller's mistake: not retryable.
  */
-export function compileOutputSchema(schema: Record<string, unknown>): StructuredCheck {
-  const ajv = validatorFor(schema);
+export async function compileOutputSchema(schema: Record<string, unknown>): Promise<StructuredCheck> {
+  const ajv = await validatorFor(schema);
   let validate: ReturnType<typeof ajv.compile>;
   try {
     validate = ajv.compile(schema);

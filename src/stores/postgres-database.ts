@@ -3,7 +3,7 @@
  * seam) and large payloads (the blob-store seam) share a server, a schema
  * version and one migration path, so a fleet needs one database and one URL.
  */
-import { Pool, type PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 
 /** Each entry runs once, in order, in one transaction; append only, never edit a shipped one. */
 const MIGRATIONS = [
@@ -56,6 +56,8 @@ export function postgresFailure(error: unknown, what: string, setting: string): 
 
 /** A pool on `url` with TAO's schema migrated; `failure` words a connection or migration error. */
 export async function openTaoDatabase(url: string, failure: (error: unknown) => Error): Promise<Pool> {
+  // Loaded here, not at the top: a worker on the file or memory store never needs the driver.
+  const { Pool } = await import('pg');
   const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
   // An idle client losing its server must not crash the worker; the next query reports it.
   pool.on('error', () => undefined);

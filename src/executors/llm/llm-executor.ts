@@ -18,8 +18,6 @@ import {
   type ResolvedProfile,
   resolveLlmSettings,
 } from './config';
-import { anthropicProvider } from './providers/anthropic';
-import { openAiProvider } from './providers/openai';
 import {
   type Conversation,
   conversationKey,
@@ -29,14 +27,15 @@ import {
   withToolResult,
   withTurn,
 } from './resume';
-import { McpServers } from './mcp/servers';
+import type { McpServers } from './mcp/servers';
 import { type Toolbox, createToolbox } from './tools';
 import { TurnPacer } from './turn-pacer';
 import { Workspace } from './workspace';
 
-const PROTOCOLS: Record<ProviderSettings['type'], (settings: ProviderSettings) => ChatProvider> = {
-  openai: openAiProvider,
-  anthropic: anthropicProvider,
+/** Each protocol's module, with its SDK, is loaded when a step first calls a provider that speaks it. */
+const PROTOCOLS: Record<ProviderSettings['type'], (settings: ProviderSettings) => Promise<ChatProvider>> = {
+  openai: async (settings) => (await import('./providers/openai')).openAiProvider(settings),
+  anthropic: async (settings) => (await import('./providers/anthropic')).anthropicProvider(settings),
 };
 
 const HTTP_TIMEOUT_SLACK_MS = 1_000;
@@ -67,18 +66,16 @@ export interface LlmStepProgress {
 
 export class LlmExecutor implements AgentExecutor {
   /** One client per provider, reused across steps for connection keep-alive. */
-  private readonly providers = new Map<string, ChatProvider>();
-  /** Started on first use and shared by every step of this worker. */
-  private readonly mcp: McpServers;
+  private readonly providers = new Map<string, Promise<ChatProvider>>();
+  /** Started on first use, by a profile that names MCP servers, and shared by every step of this worker. */
+  private mcp?: Promise<McpServers>;
   /** Shared by every step of this worker, so a burst of starting steps opens its requests in turn. */
   private readonly pacer = new TurnPacer();
 
   private constructor(
     private readonly settings: LlmSettings,
     private readonly workspace: Workspace,
-  ) {
-    this.mcp = new McpServers(settings.mcpServers);
-  }
+  ) {}
 
   /** Resolves settings (file over env) and opens the workspace; every mistake is an {@link InputError}. */
   static async create(
@@ -107,8 +104,8 @@ export class LlmExecutor implements AgentExecutor {
   }
 
   /** Stops the MCP servers this worker started. */
-  close(): Promise<void> {
-    return this.mcp.close();
+  async close(): Promise<void> {
+    await (await this.mcp)?.close();
   }
 
   async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
@@ -118,11 +115,13 @@ export class LlmExecutor implements AgentExecutor {
         `unknown agent "${spec.agent}"; known: ${Object.keys(this.settings.profiles).sort().join(', ')}. Add it under agents: in the LLM config file`,
       );
     }
-    const check = spec.outputSchema ? compileOutputSchema(spec.outputSchema) : undefined;
+    const check = spec.outputSchema ? await compileOutputSchema(spec.outputSchema) : undefined;
     const started = Date.now();
     const deadline = AbortSignal.timeout(this.settings.timeoutMs);
     const signal = AbortSignal.any([context.signal, deadline]);
-    const mcpTools = profile.mcpServers?.length ? await this.mcp.toolsFor(profile.mcpServers, signal) : [];
+    const mcpTools = profile.mcpServers?.length
+      ? await (await this.mcpServers()).toolsFor(profile.mcpServers, signal)
+      : [];
     const toolbox = createToolbox(this.workspace, profile.tools, mcpTools);
     const system = systemPrompt(profile, spec);
     const key = conversationKey({
@@ -212,7 +211,7 @@ export class LlmExecutor implements AgentExecutor {
     turn: ConverseOptions,
   ): Promise<{ text: string } | { text: string; failure: string }> {
     const { spec, profile, maxRounds, signal } = turn;
-    const provider = this.providerFor(profile.provider);
+    const provider = await this.providerFor(profile.provider);
     let conversation = start;
     const record = (next: Conversation) => {
       conversation = next;
@@ -269,7 +268,7 @@ export class LlmExecutor implements AgentExecutor {
     }
   }
 
-  private providerFor(name: string): ChatProvider {
+  private providerFor(name: string): Promise<ChatProvider> {
     let provider = this.providers.get(name);
     if (!provider) {
       const settings = this.settings.providers[name]!;
@@ -277,6 +276,12 @@ export class LlmExecutor implements AgentExecutor {
       this.providers.set(name, provider);
     }
     return provider;
+  }
+
+  // The MCP SDK is loaded with the first server: most workers name none.
+  private mcpServers(): Promise<McpServers> {
+    this.mcp ??= import('./mcp/servers').then(({ McpServers }) => new McpServers(this.settings.mcpServers));
+    return this.mcp;
   }
 }
 
