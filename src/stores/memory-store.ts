@@ -17,40 +17,46 @@ import {
   type SessionStore,
   checkCheckpointId,
   isRegression,
-  mergeSteps,
+  mergeStepsInto,
+  stepIndex,
   summarize,
 } from './session-store';
 
 /**
  * Process-local store. What it keeps has been through the a3s encoding, so it
  * shares the file store's semantics exactly (what loads here loads there); an
- * append encodes only the steps it adds, so a long run costs what it records.
+ * append encodes only the steps it adds and merges them in place, so a long
+ * run costs what it records. Nothing outside holds what is kept: `load`
+ * returns a copy.
  */
 export class MemorySessionStore implements SessionStore {
-  private readonly held = new Map<string, WorkflowCheckpoint>();
+  private readonly held = new Map<string, { checkpoint: WorkflowCheckpoint; at: Map<string, number> }>();
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
-    const checkpoint = this.held.get(checkCheckpointId(checkpointId));
-    return checkpoint && structuredClone(checkpoint);
+    const held = this.held.get(checkCheckpointId(checkpointId));
+    return held && structuredClone(held.checkpoint);
   }
 
   // Check and write with no await between them, so concurrent saves and appends cannot interleave.
   async save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult> {
-    if (isRegression(this.held.get(checkCheckpointId(checkpointId)), checkpoint)) return 'stale';
-    this.held.set(checkpointId, decodeA3sCheckpoint(encodeA3sCheckpoint(checkpoint)));
+    if (isRegression(this.held.get(checkCheckpointId(checkpointId))?.checkpoint, checkpoint)) return 'stale';
+    const kept = decodeA3sCheckpoint(encodeA3sCheckpoint(checkpoint));
+    this.held.set(checkpointId, { checkpoint: kept, at: stepIndex(kept.steps) });
     return 'saved';
   }
 
   async append(checkpointId: string, { savedCount, steps }: CheckpointAppend): Promise<AppendResult> {
-    const held = this.held.get(checkCheckpointId(checkpointId));
-    if ((held?.steps.length ?? 0) < savedCount) return 'missing-base';
+    const held = this.held.get(checkCheckpointId(checkpointId)) ?? { checkpoint: undefined, at: new Map() };
+    if ((held.checkpoint?.steps.length ?? 0) < savedCount) return 'missing-base';
     const checkpointMs = Date.now();
-    this.held.set(checkpointId, {
+    const checkpoint: WorkflowCheckpoint = {
       schemaVersion: WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
       workflowId: checkpointId,
-      steps: mergeSteps(held?.steps ?? [], encoded(steps, checkpointMs)),
+      steps: held.checkpoint?.steps ?? [],
       checkpointMs,
-    });
+    };
+    mergeStepsInto(checkpoint.steps, held.at, encoded(steps, checkpointMs));
+    this.held.set(checkpointId, { checkpoint, at: held.at });
     return 'saved';
   }
 
@@ -59,7 +65,7 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async list(): Promise<CheckpointSummary[]> {
-    return [...this.held.keys()].sort().map((id) => summarize(id, this.held.get(id)!));
+    return [...this.held.keys()].sort().map((id) => summarize(id, this.held.get(id)!.checkpoint));
   }
 }
 

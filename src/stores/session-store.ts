@@ -98,13 +98,30 @@ export function mergeSteps(
   added: readonly CheckpointStep[],
 ): CheckpointStep[] {
   const steps = [...held];
-  const at = new Map(steps.map((step, index) => [step.taskId, index]));
+  mergeStepsInto(steps, stepIndex(steps), added);
+  return steps;
+}
+
+/** Where each task's step is in `steps`. */
+export function stepIndex(steps: readonly CheckpointStep[]): Map<string, number> {
+  return new Map(steps.map((step, index) => [step.taskId, index]));
+}
+
+/**
+ * {@link mergeSteps} in place, for a store that keeps `at` (see
+ * {@link stepIndex}) beside the steps it holds: it costs what is added, not
+ * what is held, and keeps `at` current.
+ */
+export function mergeStepsInto(
+  steps: CheckpointStep[],
+  at: Map<string, number>,
+  added: readonly CheckpointStep[],
+): void {
   for (const step of added) {
     const index = at.get(step.taskId);
     if (index === undefined) at.set(step.taskId, steps.push(step) - 1);
     else if (respecified(steps[index]!.specDigest, step)) steps[index] = step;
   }
-  return steps;
 }
 
 /** Whether `next` replaces a held step whose spec digest was `held`. */

@@ -170,6 +170,26 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
       expect(new Set(held)).toEqual(new Set(['base', ...ids]));
     });
 
+    test('what load returned, and what save was given, stay as they were through later appends', async () => {
+      const saved = grown('apart', 2);
+      await store.save('apart', saved);
+      await store.append('apart', { savedCount: 2, steps: [step('a', 'old a', 'd1')] });
+      const loaded = (await store.load('apart'))!;
+      await store.append('apart', { savedCount: 3, steps: [step('a', 'new a', 'd2'), step('b', 'b')] });
+      expect(saved.steps.map((s) => s.taskId)).toEqual(['t0', 't1']);
+      expect(loaded.steps.map((s) => [s.taskId, s.outcome.output])).toEqual([
+        ['t0', 'out 0'],
+        ['t1', 'out 1'],
+        ['a', 'old a'],
+      ]);
+      expect((await store.load('apart'))!.steps.map((s) => [s.taskId, s.outcome.output])).toEqual([
+        ['t0', 'out 0'],
+        ['t1', 'out 1'],
+        ['a', 'new a'],
+        ['b', 'b'],
+      ]);
+    });
+
     test('a full save replaces what appends built', async () => {
       await store.append('replace', { savedCount: 0, steps: [step('a', 'a'), step('b', 'b')] });
       await store.append('replace', { savedCount: 2, steps: [step('c', 'c')] });
