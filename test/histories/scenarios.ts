@@ -68,15 +68,19 @@ async function decide(handle: WorkflowHandle): Promise<void> {
 
 /** While `slow` runs alone: pause, raise the concurrency, cancel the pending `c`, resume. */
 async function steer(handle: WorkflowHandle): Promise<void> {
-  for (;;) {
-    const progress = await handle.query<Progress>('progress');
-    if (progress.steps.find((step) => step.taskId === 'slow')?.status === 'running') break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await untilRunning(handle, 'slow');
   await pauseRun(handle);
   await setRunConcurrency(handle, 2);
   await cancelStep(handle, 'c');
   await resumeRun(handle);
+}
+
+async function untilRunning(handle: WorkflowHandle, taskId: string): Promise<void> {
+  for (;;) {
+    const progress = await handle.query<Progress>('progress');
+    if (progress.steps.find((step) => step.taskId === taskId)?.status === 'running') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** A checkpoint this build cannot read: the a3s fixture from a newer schema. */
@@ -342,6 +346,21 @@ SCENARIOS.push(
     drive: steerPartitions,
   },
   {
+    // The lane-scopes patch: `slow` is cancelled while it runs; `b` and `c` run after it in the same
+    // lane, in a fresh scope, and are journaled.
+    name: 'resumable-cancel-running',
+    workflowType: 'resumableParallelWorkflow',
+    input: {
+      checkpointId: 'history-cancel-running',
+      specs: ['slow', 'b', 'c'].map((id) => spec(id)),
+      concurrency: 1,
+    },
+    drive: async (handle) => {
+      await untilRunning(handle, 'slow');
+      await cancelStep(handle, 'slow');
+    },
+  },
+  {
     // A partition of a resumable run: `a` is served from the shared checkpoint, which it leaves in place.
     name: 'resumable-partition-child',
     workflowType: 'resumableParallelWorkflow',
@@ -369,6 +388,12 @@ const RECORDED_AGAIN: [scenario: string, patch: string][] = [
   ['parallel-steered', 'lean-frames'],
   ['pipeline', 'lean-frames'],
   ['resumable-first-run', 'lean-frames'],
+  // Steps run their activities in their lane's scope, through one promise fewer than an async function.
+  ['parallel', 'lane-scopes'],
+  ['parallel-steered', 'lane-scopes'],
+  ['parallel-approvals', 'lane-scopes'],
+  ['pipeline', 'lane-scopes'],
+  ['resumable-first-run', 'lane-scopes'],
 ];
 for (const [name, patch] of RECORDED_AGAIN) {
   SCENARIOS.push({ ...SCENARIOS.find((scenario) => scenario.name === name)!, name: `${name}-${patch}` });

@@ -11,9 +11,23 @@ export class ObservedStore extends MemorySessionStore {
   inFlight = 0;
   peakInFlight = 0;
   private calls = 0;
+  private hold?: { until: Promise<void>; release: () => void };
+
+  /** Appends from now on wait for {@link releaseAppends}: a test can keep a save in flight. */
+  holdAppends(): void {
+    let release = () => {};
+    const until = new Promise<void>((resolve) => (release = resolve));
+    this.hold = { until, release };
+  }
+
+  releaseAppends(): void {
+    this.hold?.release();
+    this.hold = undefined;
+  }
 
   override async append(checkpointId: string, append: CheckpointAppend): Promise<AppendResult> {
     this.peakInFlight = Math.max(this.peakInFlight, ++this.inFlight);
+    await this.hold?.until;
     // Earlier calls are slower, so overlapping appends would land out of order.
     const delayMs = [120, 80, 40, 10][this.calls++ % 4]!;
     await new Promise((resolve) => setTimeout(resolve, delayMs));

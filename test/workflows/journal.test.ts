@@ -1,8 +1,10 @@
+import { cancelStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import { GateExecutor, eventually } from '../support/gate-executor';
 import { ObservedStore } from '../support/observed-store';
+import type { Progress } from '../../src/workflows/lib';
 import { spec } from '../support/specs';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 
@@ -56,6 +58,47 @@ describe('the checkpoint journal', () => {
         .map((s) => s.taskId)
         .sort(),
     );
+  });
+
+  test('cancelling a step leaves alone the save its lane started before', async () => {
+    const store = new ObservedStore();
+    const checkpointId = uniqueId('cp-lane');
+    const executor = new GateExecutor(new ScriptExecutor(), () => true);
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+      store.holdAppends();
+      const handle = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('lane'),
+        args: [
+          {
+            checkpointId,
+            specs: ['a', 'b', 'c'].map((id) => spec(id)),
+            concurrency: 1,
+            stepPolicy: { heartbeatTimeoutMs: 1_000 },
+          },
+        ],
+      });
+      executor.release('a');
+      // `a`'s save is in flight while `b`, next in the same lane, runs and is cancelled.
+      await eventually(async () => (store.inFlight === 1 ? true : undefined));
+      await eventually(async () => {
+        const progress = await handle.query<Progress>('progress');
+        return progress.steps.find((step) => step.taskId === 'b')?.status === 'running' ? true : undefined;
+      });
+      expect(await cancelStep(handle, 'b')).toEqual({ taskId: 'b', was: 'running' });
+      await eventually(async () => (executor.aborted.includes('b') ? true : undefined));
+      store.releaseAppends();
+      executor.release('c');
+      const result: StepOutcome[] = await handle.result();
+      expect(result.map((o) => [o.taskId, o.success])).toEqual([
+        ['a', true],
+        ['b', false],
+        ['c', true],
+      ]);
+      expect((await handle.query<Progress>('progress')).storeWarnings).toEqual([]);
+    });
+    expect(store.landed.every((save) => save.result === 'saved')).toBe(true);
+    expect((await store.load(checkpointId))!.steps.map((s) => s.taskId).sort()).toEqual(['a', 'c']);
   });
 
   test('a checkpoint removed under a running journal is rewritten whole, not left with a gap', async () => {

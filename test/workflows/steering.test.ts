@@ -122,7 +122,7 @@ test('cancelStep stops one running step (its executor sees the abort) and keeps 
   });
 });
 
-test('one lane in turn: a step in a reused scope is cancelled alone, and the next step and a workflow cancel still work', async () => {
+test('one lane in turn: a step is cancelled alone, the lane goes on in a fresh scope, and a workflow cancel still works', async () => {
   const { gate, executor, started } = gatedExecutor();
   await withWorker({ executor }, async ({ client, taskQueue }) => {
     const handle = await client.workflow.start('parallelWorkflow', {
@@ -138,13 +138,13 @@ test('one lane in turn: a step in a reused scope is cancelled alone, and the nex
     });
     await eventually(async () => (started.length === 1 ? true : undefined));
     gate.release('a');
-    // `b` runs in the scope `a` ended in.
+    // `b` runs in its lane's scope, as `a` did.
     await eventually(async () => ((await statusOf(handle, 'b')) === 'running' ? true : undefined));
     expect(await cancelStep(handle, 'b')).toEqual({ taskId: 'b', was: 'running' });
     await eventually(async () => (gate.aborted.includes('b') ? true : undefined));
     gate.release('c');
     await eventually(async () => ((await statusOf(handle, 'd')) === 'running' ? true : undefined));
-    // `d` runs in the scope `c` ended in; cancelling the workflow reaches it too.
+    // `d` runs in the lane's fresh scope, as `c` did; cancelling the workflow reaches it too.
     await handle.cancel();
     await eventually(async () => (gate.aborted.includes('d') ? true : undefined));
     const failure = await handle.result().catch((error: unknown) => error);

@@ -46,7 +46,7 @@ export const CANCELLED_BY_USER = 'cancelled by user';
 /** The patch behind which runs obey these controls (runs started before it replay without). */
 export const RUN_CONTROLS = 'run-controls';
 
-class RunControls implements RunControlState {
+export class RunControls implements RunControlState {
   paused = false;
   concurrency?: number;
   /** Steps cancelled before they started: they never will. */
@@ -55,6 +55,8 @@ class RunControls implements RunControlState {
   private readonly running = new Map<string, CancellationScope>();
   /** Scopes whose step ended uncancelled, by the scope they were made in, for the next step to reuse. */
   private readonly idle = new Map<CancellationScope, CancellationScope[]>();
+  /** The scopes pool lanes run in (see {@link runLane}), whose steps run their activities in them. */
+  private readonly lanes = new Set<CancellationScope>();
   private readonly listeners: (() => void)[] = [];
 
   /** Calls `listener` after every change of `paused` or `concurrency`. */
@@ -106,14 +108,44 @@ class RunControls implements RunControlState {
   }
 
   /**
+   * Runs a pool lane, one step after another, in a scope of its own: each step
+   * runs its activity in it as it is (see {@link enter}), which spares every
+   * step a `CancellationScope.run`, two promises the SDK captures a stack for.
+   * A step cancelled alone cancels the lane's scope; `lane` then returns (see
+   * {@link laneCancelled}) and goes on in a fresh one. Work a step leaves
+   * running past its end must not start in the lane (see ./resumable's journal).
+   */
+  async runLane(lane: () => Promise<void>): Promise<void> {
+    for (;;) {
+      const scope = new CancellationScope();
+      this.lanes.add(scope);
+      try {
+        await scope.run(lane);
+      } finally {
+        this.lanes.delete(scope);
+      }
+      if (!cancelledAlone(scope)) return;
+    }
+  }
+
+  /** Whether the lane this runs in had a step cancelled alone, so it must go on in a fresh scope. */
+  laneCancelled(): boolean {
+    const scope = CancellationScope.current();
+    return this.lanes.has(scope) && cancelledAlone(scope);
+  }
+
+  /**
    * The scope `taskId`'s activity is to run in, for a caller that does what
-   * {@link cancellable} does inline (the `lean-step-frames` path). A scope
-   * whose step ended uncancelled is reused: each costs the SDK three promises
-   * to make, and a scope cancels only the activities still running in it.
+   * {@link cancellable} does inline (the `lean-step-frames` path): its lane's
+   * own, when it runs in one, else one made for it. A scope whose step ended
+   * uncancelled is reused: each costs the SDK three promises to make, and a
+   * scope cancels only the activities still running in it.
    */
   enter(taskId: string): CancellationScope {
     const parent = CancellationScope.current();
-    const scope = this.idle.get(parent)?.pop() ?? new CancellationScope({ parent, cancellable: true });
+    const scope = this.lanes.has(parent)
+      ? parent
+      : (this.idle.get(parent)?.pop() ?? new CancellationScope({ parent, cancellable: true }));
     this.running.set(taskId, scope);
     return scope;
   }
@@ -121,7 +153,7 @@ class RunControls implements RunControlState {
   leave(taskId: string): void {
     const scope = this.running.get(taskId);
     this.running.delete(taskId);
-    if (!scope?.parent || scope.consideredCancelled) return;
+    if (!scope?.parent || scope.consideredCancelled || this.lanes.has(scope)) return;
     const idle = this.idle.get(scope.parent) ?? [];
     idle.push(scope);
     this.idle.set(scope.parent, idle);
@@ -140,7 +172,12 @@ class RunControls implements RunControlState {
 
 /** Whether `scope` failed because `cancelStep` cancelled it, rather than the whole workflow. */
 export function cancelledAlone(scope: CancellationScope): boolean {
-  return scope.consideredCancelled && !CancellationScope.current().consideredCancelled;
+  return scope.consideredCancelled && !scope.parent?.consideredCancelled;
+}
+
+/** Runs `work` in `scope`, inline when that is the current scope already. */
+export function runIn<T>(scope: CancellationScope, work: () => Promise<T>): Promise<T> {
+  return scope === CancellationScope.current() ? work() : scope.run(work);
 }
 
 /** `condition(fn)`, but a cancelled workflow stops waiting (a bare condition would wait on). */

@@ -1,6 +1,6 @@
 import { isCancellation, patched } from '@temporalio/workflow';
 import { RUN_CONTROLS, runControls, waitFor } from './controls';
-import { LEAN_STEP_FRAMES } from './steps';
+import { LANE_SCOPES, LEAN_STEP_FRAMES } from './steps';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -50,8 +50,10 @@ export async function runBounded<I, O>(
   let active = 0;
   // The first cancellation a lane meets; it ends the run, as in the fixed pool.
   let stopped: { error: unknown } | undefined;
+  const laneScopes = lean && patched(LANE_SCOPES);
   const lane = async (): Promise<void> => {
     while (next < items.length && !stopped) {
+      if (laneScopes && controls.laneCancelled()) return;
       if (active >= limitNow()) {
         await waitFor(() => active < limitNow() || next >= items.length || stopped !== undefined);
         continue;
@@ -72,7 +74,11 @@ export async function runBounded<I, O>(
   const lanes: Promise<void>[] = [];
   const grow = () => {
     while (lanes.length < limitNow())
-      lanes.push(lane().catch((error: unknown) => void (stopped ??= { error })));
+      lanes.push(
+        (laneScopes ? controls.runLane(lane) : lane()).catch(
+          (error: unknown) => void (stopped ??= { error }),
+        ),
+      );
   };
   grow();
   while (next < items.length && !stopped) {

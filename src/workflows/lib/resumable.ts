@@ -1,4 +1,4 @@
-import { executeChild, patched, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, executeChild, patched, proxyActivities } from '@temporalio/workflow';
 import type { CheckpointIndex, CheckpointLoad, CheckpointStepKey, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
@@ -14,6 +14,7 @@ import { progressBoard } from './progress';
 import { applyBudget } from './budget';
 import { specDigest } from './spec-digest';
 import {
+  LANE_SCOPES,
   type ResumableOptions,
   activityFailureMessage,
   decidePatches,
@@ -47,6 +48,11 @@ class CheckpointJournal {
   private held: number;
   /** Of the steps recorded here, how many the store has acknowledged. */
   private acknowledged = 0;
+  /**
+   * Where saves run: the scope the journal was made in, not the pool lane of
+   * the step whose record starts one, which `cancelStep` may cancel (lane-scopes).
+   */
+  private readonly scope = patched(LANE_SCOPES) ? CancellationScope.current() : undefined;
 
   constructor(
     private readonly checkpointId: string,
@@ -64,7 +70,7 @@ class CheckpointJournal {
     });
     if (this.flushQueued) return;
     this.flushQueued = true;
-    this.tail = this.tail.then(() => this.flush());
+    this.tail = this.tail.then(() => (this.scope ? this.scope.run(() => this.flush()) : this.flush()));
   }
 
   private async flush(): Promise<void> {

@@ -10,7 +10,7 @@ import {
 import {
   ErrorTypes,
   type StepFailureDetails,
-  type StepRun,
+  type StepRun as StepRunResult,
   type TaoActivities,
   type TaoLocalActivities,
 } from '../../activity-api';
@@ -27,7 +27,14 @@ import {
 } from '../../contracts';
 import { approveAfter, approveBefore } from './approvals';
 import { runBudget } from './budget';
-import { CANCELLED_BY_USER, RUN_CONTROLS, cancelledAlone, runControls } from './controls';
+import {
+  CANCELLED_BY_USER,
+  RUN_CONTROLS,
+  type RunControls,
+  cancelledAlone,
+  runControls,
+  runIn,
+} from './controls';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
 
@@ -122,6 +129,7 @@ export function decidePatches(): void {
   patched(LEAN_STEP_AWAITS);
   patched(STEER_PARTITIONS);
   patched(LEAN_STEP_FRAMES);
+  patched(LANE_SCOPES);
 }
 
 /**
@@ -132,6 +140,16 @@ export function decidePatches(): void {
  * most of the workflow thread's time.
  */
 export const LEAN_STEP_FRAMES = 'lean-step-frames';
+
+/**
+ * The patch behind which the steps of a steerable pool lane run their
+ * activities in the lane's cancellation scope rather than each entering one
+ * of its own (see `RunControls.runLane`), a step with nothing to wait for
+ * chains on its activity's promise rather than running as an async function,
+ * and a resumable run's checkpoint saves run in the run's scope rather than
+ * in the lane of the step that recorded one. Each spares promises per step.
+ */
+export const LANE_SCOPES = 'lane-scopes';
 
 /** The patch behind which a run split into child workflows passes its steering on to them (./partition). */
 export const STEER_PARTITIONS = 'steer-partitions';
@@ -163,87 +181,158 @@ export class StepCrashed extends Error {
  * Runs one step as an activity and keeps its progress entry current.
  * Returns the outcome the executor reported, or throws {@link StepCrashed}.
  */
-export async function runStep(
+export function runStep(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
 ): Promise<StepOutcome> {
   const controls = patched(RUN_CONTROLS) ? runControls() : undefined;
-  const lean = patched(LEAN_STEP_AWAITS);
-  /** Ends the step without (further) running it. */
-  const ended = (outcome: StepOutcome) => {
-    Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'failed', error: outcome.error });
-    return outcome;
-  };
-  const cancelled = () => ended(failedOutcome(spec.taskId, spec.agent, CANCELLED_BY_USER));
+  const step = new StepRun(activities, spec, entry);
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
-  if (spec.approval?.before) {
-    Object.assign(entry, { status: 'waiting', decision: 'before' });
-    const rejected = await approveBefore(spec);
-    delete entry.decision;
-    if (rejected) return ended(rejected);
-    entry.status = 'pending';
-  }
-  if (controls) {
-    if (!lean || controls.paused) await controls.mayStart(spec.taskId);
-    if (controls.cancelledBeforeStart(spec.taskId)) return cancelled();
-  }
-  const budget = runBudget();
-  // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
-  const execute = () => {
-    const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
-    return activities.executeAgentStep.executeWithOptions(
-      { summary: stepSummary(spec) },
-      tokensLeft === undefined ? [spec] : [spec, { tokensLeft }],
-    );
-  };
-  /** The activity failed after its retries: a crash, unless the workflow itself is being cancelled. */
-  const crashed = (error: unknown): StepCrashed => {
-    if (isCancellation(error)) throw error;
-    const { message, attempt } = describeActivityFailure(error);
-    Object.assign(entry, { status: 'failed', error: message, attempt });
-    return new StepCrashed(message);
-  };
-  let run: { value: StepRun } | 'cancelled';
-  if (!budget.active && patched(LEAN_STEP_FRAMES)) {
+  const direct =
+    patched(LANE_SCOPES) &&
+    !spec.approval?.before &&
+    !spec.approval?.after &&
+    !runBudget().active &&
+    !controls?.paused &&
+    !controls?.cancelledBeforeStart(spec.taskId);
+  return direct ? step.direct(controls) : step.awaiting(controls);
+}
+
+/** One step's run: what both ways of running it share. */
+class StepRun {
+  constructor(
+    private readonly activities: StepActivities,
+    private readonly spec: AgentStepSpec,
+    private readonly entry: StepProgress,
+  ) {}
+
+  /**
+   * A step with nothing to wait for before or after its activity (no
+   * approval, budget or pause): one promise chained on the activity's, where
+   * an async function costs two; the SDK captures a stack for each (lane-scopes).
+   */
+  direct(controls: RunControls | undefined): Promise<StepOutcome> {
+    const { spec, entry } = this;
     entry.status = 'running';
     const scope = controls?.enter(spec.taskId);
+    let started: Promise<StepRunResult>;
     try {
-      run = { value: await (scope ? scope.run(execute) : execute()) };
+      started = scope ? runIn(scope, this.execute) : this.execute();
     } catch (error) {
-      if (!scope || !cancelledAlone(scope)) throw crashed(error);
-      run = 'cancelled';
-    } finally {
-      controls?.leave(spec.taskId);
+      started = Promise.reject(error);
     }
-  } else {
-    const runActivity = async (): Promise<{ value: StepRun } | 'cancelled'> => {
-      entry.status = 'running';
-      try {
-        return controls ? await controls.cancellable(spec.taskId, execute) : { value: await execute() };
-      } catch (error) {
-        throw crashed(error);
-      }
-    };
-    if (budget.active) {
-      const spent = await budget.spend(runActivity, (r) =>
-        r === 'cancelled' ? undefined : r.value.outcome.usage,
-      );
-      if ('refused' in spent) return ended(failedOutcome(spec.taskId, spec.agent, spent.refused));
-      run = spent.value;
-    } else run = await runActivity();
+    return started.then(
+      (run) => {
+        controls?.leave(spec.taskId);
+        return this.finish(run.outcome, run.attempt);
+      },
+      (error: unknown) => {
+        controls?.leave(spec.taskId);
+        if (scope && cancelledAlone(scope)) return this.cancelled();
+        throw this.crashed(error);
+      },
+    );
   }
-  if (run === 'cancelled') return cancelled();
-  entry.attempt = run.value.attempt;
-  if (run.value.outcome.usage) entry.usage = run.value.outcome.usage;
-  if (spec.approval?.after && run.value.outcome.success)
-    Object.assign(entry, { status: 'waiting', decision: 'after' });
-  const outcome =
-    lean && !spec.approval?.after ? run.value.outcome : await approveAfter(spec, run.value.outcome);
-  delete entry.decision;
-  entry.status = outcome.success ? 'succeeded' : 'failed';
-  if (!outcome.success) entry.error = outcome.error ?? outcome.output;
-  return outcome;
+
+  /** Any step, through the waits its spec and the run's state call for. */
+  async awaiting(controls: RunControls | undefined): Promise<StepOutcome> {
+    const { spec, entry } = this;
+    const lean = patched(LEAN_STEP_AWAITS);
+    if (spec.approval?.before) {
+      Object.assign(entry, { status: 'waiting', decision: 'before' });
+      const rejected = await approveBefore(spec);
+      delete entry.decision;
+      if (rejected) return this.ended(rejected);
+      entry.status = 'pending';
+    }
+    if (controls) {
+      if (!lean || controls.paused) await controls.mayStart(spec.taskId);
+      if (controls.cancelledBeforeStart(spec.taskId)) return this.cancelled();
+    }
+    const budget = runBudget();
+    let run: { value: StepRunResult } | 'cancelled';
+    if (!budget.active && patched(LEAN_STEP_FRAMES)) {
+      entry.status = 'running';
+      const scope = controls?.enter(spec.taskId);
+      try {
+        run = { value: await (scope ? runIn(scope, this.execute) : this.execute()) };
+      } catch (error) {
+        if (!scope || !cancelledAlone(scope)) throw this.crashed(error);
+        run = 'cancelled';
+      } finally {
+        controls?.leave(spec.taskId);
+      }
+    } else {
+      const runActivity = async (): Promise<{ value: StepRunResult } | 'cancelled'> => {
+        entry.status = 'running';
+        try {
+          return controls
+            ? await controls.cancellable(spec.taskId, this.execute)
+            : { value: await this.execute() };
+        } catch (error) {
+          throw this.crashed(error);
+        }
+      };
+      if (budget.active) {
+        const spent = await budget.spend(runActivity, (r) =>
+          r === 'cancelled' ? undefined : r.value.outcome.usage,
+        );
+        if ('refused' in spent) return this.ended(failedOutcome(spec.taskId, spec.agent, spent.refused));
+        run = spent.value;
+      } else run = await runActivity();
+    }
+    if (run === 'cancelled') return this.cancelled();
+    entry.attempt = run.value.attempt;
+    if (run.value.outcome.usage) entry.usage = run.value.outcome.usage;
+    if (spec.approval?.after && run.value.outcome.success)
+      Object.assign(entry, { status: 'waiting', decision: 'after' });
+    const outcome =
+      lean && !spec.approval?.after ? run.value.outcome : await approveAfter(spec, run.value.outcome);
+    delete entry.decision;
+    return this.finish(outcome);
+  }
+
+  // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
+  private readonly execute = (): Promise<StepRunResult> => {
+    const budget = runBudget();
+    const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
+    return this.activities.executeAgentStep.executeWithOptions(
+      { summary: stepSummary(this.spec) },
+      tokensLeft === undefined ? [this.spec] : [this.spec, { tokensLeft }],
+    );
+  };
+
+  /** The step's final status from its outcome; `attempt`, when the activity's result is at hand. */
+  private finish(outcome: StepOutcome, attempt?: number): StepOutcome {
+    const { entry } = this;
+    if (attempt !== undefined) {
+      entry.attempt = attempt;
+      if (outcome.usage) entry.usage = outcome.usage;
+    }
+    entry.status = outcome.success ? 'succeeded' : 'failed';
+    if (!outcome.success) entry.error = outcome.error ?? outcome.output;
+    return outcome;
+  }
+
+  /** Ends the step without (further) running it. */
+  private ended(outcome: StepOutcome): StepOutcome {
+    const { spec, entry } = this;
+    Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'failed', error: outcome.error });
+    return outcome;
+  }
+
+  private cancelled(): StepOutcome {
+    return this.ended(failedOutcome(this.spec.taskId, this.spec.agent, CANCELLED_BY_USER));
+  }
+
+  /** The activity failed after its retries: a crash, unless the workflow itself is being cancelled. */
+  private crashed(error: unknown): StepCrashed {
+    if (isCancellation(error)) throw error;
+    const { message, attempt } = describeActivityFailure(error);
+    Object.assign(this.entry, { status: 'failed', error: message, attempt });
+    return new StepCrashed(message);
+  }
 }
 
 const SUMMARY_CHARS = 200;
