@@ -10,7 +10,7 @@ import {
 import {
   ErrorTypes,
   type StepFailureDetails,
-  type StepRun as StepRunResult,
+  type StepRun,
   type TaoActivities,
   type TaoLocalActivities,
 } from '../../activity-api';
@@ -187,7 +187,7 @@ export function runStep(
   entry: StepProgress,
 ): Promise<StepOutcome> {
   const controls = patched(RUN_CONTROLS) ? runControls() : undefined;
-  const step = new StepRun(activities, spec, entry);
+  const step = new StepRunner(activities, spec, entry);
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
   const direct =
     patched(LANE_SCOPES) &&
@@ -200,7 +200,7 @@ export function runStep(
 }
 
 /** One step's run: what both ways of running it share. */
-class StepRun {
+class StepRunner {
   constructor(
     private readonly activities: StepActivities,
     private readonly spec: AgentStepSpec,
@@ -216,7 +216,7 @@ class StepRun {
     const { spec, entry } = this;
     entry.status = 'running';
     const scope = controls?.enter(spec.taskId);
-    let started: Promise<StepRunResult>;
+    let started: Promise<StepRun>;
     try {
       started = scope ? runIn(scope, this.execute) : this.execute();
     } catch (error) {
@@ -251,7 +251,7 @@ class StepRun {
       if (controls.cancelledBeforeStart(spec.taskId)) return this.cancelled();
     }
     const budget = runBudget();
-    let run: { value: StepRunResult } | 'cancelled';
+    let run: { value: StepRun } | 'cancelled';
     if (!budget.active && patched(LEAN_STEP_FRAMES)) {
       entry.status = 'running';
       const scope = controls?.enter(spec.taskId);
@@ -264,7 +264,7 @@ class StepRun {
         controls?.leave(spec.taskId);
       }
     } else {
-      const runActivity = async (): Promise<{ value: StepRunResult } | 'cancelled'> => {
+      const runActivity = async (): Promise<{ value: StepRun } | 'cancelled'> => {
         entry.status = 'running';
         try {
           return controls
@@ -294,7 +294,7 @@ class StepRun {
   }
 
   // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
-  private readonly execute = (): Promise<StepRunResult> => {
+  private readonly execute = (): Promise<StepRun> => {
     const budget = runBudget();
     const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
     return this.activities.executeAgentStep.executeWithOptions(
