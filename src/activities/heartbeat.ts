@@ -23,6 +23,8 @@ export type StepHeartbeat = z.infer<typeof StepHeartbeatSchema>;
 
 /** The state an earlier attempt of `taskId` saved, if the details are ours and for this step. */
 export function resumeStateFrom(details: unknown, taskId: string): unknown {
+  // A first attempt has none; a failed parse would build a ZodError for nothing, on every step.
+  if (details === undefined) return undefined;
   const parsed = StepHeartbeatSchema.safeParse(details);
   return parsed.success && parsed.data.taskId === taskId ? parsed.data.resume : undefined;
 }
