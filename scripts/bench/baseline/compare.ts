@@ -19,6 +19,8 @@ export interface Comparison {
   baselineMs: number;
   /** TAO's time over the baseline's: its cost per step relative to hand-written Temporal. */
   ratio: number;
+  /** Each round's own ratio (its TAO run over its baseline run): how far the machine's noise moves one. */
+  roundRatios: number[];
 }
 
 /** Mean time between consecutive events of a sequential run, by the pair of event types. */
@@ -115,7 +117,15 @@ export async function compareWithHandWritten(
           for (const side of order) times[side].push(await run(shape, side, round));
         }
         const [taoMs, baselineMs] = [median(times.tao), median(times.baseline)];
-        out.push({ shape: shape.name, steps: shape.steps, taoMs, baselineMs, ratio: taoMs / baselineMs });
+        const roundRatios = times.tao.map((ms, round) => ms / times.baseline[round]!);
+        out.push({
+          shape: shape.name,
+          steps: shape.steps,
+          taoMs,
+          baselineMs,
+          ratio: taoMs / baselineMs,
+          roundRatios,
+        });
       }
       return out;
     }),
