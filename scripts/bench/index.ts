@@ -460,7 +460,7 @@ async function main(): Promise<void> {
         figures.push({
           name: `TAO ÷ hand-written, ${c.shape}`,
           value: c.ratio.toFixed(2),
-          note: `median of ${rounds} alternating rounds: TAO ${seconds(c.taoMs)}, hand-written ${seconds(c.baselineMs)} (${(c.taoMs / c.steps).toFixed(1)} vs ${(c.baselineMs / c.steps).toFixed(1)} ms a step); each round's own ratio ${Math.min(...c.roundRatios).toFixed(2)}–${Math.max(...c.roundRatios).toFixed(2)}; goal ≤ 1.05`,
+          note: `median of ${rounds} rounds, the sides taking turns at going first: TAO ${seconds(c.taoMs)}, hand-written ${seconds(c.baselineMs)} (${(c.taoMs / c.steps).toFixed(1)} vs ${(c.baselineMs / c.steps).toFixed(1)} ms a step); each round's own ratio ${Math.min(...c.roundRatios).toFixed(2)}–${Math.max(...c.roundRatios).toFixed(2)}; the hand-written workflows against a twin of themselves, for the noise: ${c.twinRatio.toFixed(2)}; goal ≤ 1.05`,
         });
       }
       const cycle = anatomy.reduce((sum, gap) => sum + gap.meanMs, 0);

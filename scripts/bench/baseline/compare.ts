@@ -1,7 +1,8 @@
 /**
  * TAO against the hand-written baseline (workflows.ts), on the same server in
- * the same run, shape by shape: each is run `rounds` times, alternating which
- * goes first, and compared by median wall-clock. For the sequential shape,
+ * the same run, shape by shape: TAO, the baseline and a twin of the baseline
+ * each run `rounds` times, taking turns at going first, and are compared by
+ * median wall-clock; the twin shows how much of a ratio this machine's noise is. For the sequential shape,
  * the baseline's history says where a step's time goes.
  */
 import type { Client } from '@temporalio/client';
@@ -21,6 +22,11 @@ export interface Comparison {
   ratio: number;
   /** Each round's own ratio (its TAO run over its baseline run): how far the machine's noise moves one. */
   roundRatios: number[];
+  /**
+   * The baseline against a twin of itself (the same workflows on a worker of
+   * their own, in the same rounds): 1.00 but for noise, so the noise a ratio can hide.
+   */
+  twinRatio: number;
 }
 
 /** Mean time between consecutive events of a sequential run, by the pair of event types. */
@@ -66,6 +72,9 @@ export const SHAPES: Shape[] = [
   },
 ];
 
+const SIDES = ['tao', 'baseline', 'twin'] as const;
+type Side = (typeof SIDES)[number];
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 export async function compareWithHandWritten(
@@ -75,7 +84,7 @@ export async function compareWithHandWritten(
 ): Promise<{ comparisons: Comparison[]; anatomy: StepAnatomy }> {
   const suffix = Math.random().toString(36).slice(2);
   const taoQueue = `bench-tao-${suffix}`;
-  const baselineQueue = `bench-baseline-${suffix}`;
+  const queues = { baseline: `bench-baseline-${suffix}`, twin: `bench-twin-${suffix}` };
   const taoWorker = await createTaoWorker({
     connection,
     executor: new ScriptExecutor({ concurrency: LIMIT_SLOTS }),
@@ -83,16 +92,19 @@ export async function compareWithHandWritten(
     taskQueue: taoQueue,
     concurrency: LIMIT_SLOTS,
   });
-  const baselineWorker = await Worker.create({
-    connection,
-    taskQueue: baselineQueue,
-    workflowsPath: require.resolve('./workflows'),
-    activities,
-    // The slots TaoPlugin gives a worker of the same concurrency, so neither side waits for one.
-    maxConcurrentActivityTaskExecutions: LIMIT_SLOTS + 2,
-  });
+  const baselineWorkerOn = (taskQueue: string) =>
+    Worker.create({
+      connection,
+      taskQueue,
+      workflowsPath: require.resolve('./workflows'),
+      activities,
+      // The slots TaoPlugin gives a worker of the same concurrency, so neither side waits for one.
+      maxConcurrentActivityTaskExecutions: LIMIT_SLOTS + 2,
+    });
+  const baselineWorker = await baselineWorkerOn(queues.baseline);
+  const twinWorker = await baselineWorkerOn(queues.twin);
   let lastSequential = '';
-  const run = async (shape: Shape, side: 'tao' | 'baseline', round: number) => {
+  const run = async (shape: Shape, side: Side, round: number) => {
     const workflowId = `bench-${side}-${shape.steps}-${round}-${suffix}`;
     const start = performance.now();
     if (side === 'tao') {
@@ -100,35 +112,41 @@ export async function compareWithHandWritten(
       await client.workflow.execute(type, { taskQueue: taoQueue, workflowId, args: [input] });
     } else {
       const [type, args] = shape.baseline;
-      await client.workflow.execute(type, { taskQueue: baselineQueue, workflowId, args });
-      if (shape === SHAPES[0]) lastSequential = workflowId;
+      await client.workflow.execute(type, { taskQueue: queues[side], workflowId, args });
+      if (shape === SHAPES[0] && side === 'baseline') lastSequential = workflowId;
     }
     return performance.now() - start;
   };
   const comparisons = await taoWorker.runUntil(() =>
-    baselineWorker.runUntil(async () => {
-      const out: Comparison[] = [];
-      for (const shape of SHAPES) {
-        await run(shape, 'tao', -1); // warm both sides' caches and the server's
-        await run(shape, 'baseline', -1);
-        const times = { tao: [] as number[], baseline: [] as number[] };
-        for (let round = 0; round < rounds; round++) {
-          const order = round % 2 === 0 ? (['tao', 'baseline'] as const) : (['baseline', 'tao'] as const);
-          for (const side of order) times[side].push(await run(shape, side, round));
+    baselineWorker.runUntil(() =>
+      twinWorker.runUntil(async () => {
+        const out: Comparison[] = [];
+        for (const shape of SHAPES) {
+          for (const side of SIDES) await run(shape, side, -1); // warm every side's caches and the server's
+          const times: Record<Side, number[]> = { tao: [], baseline: [], twin: [] };
+          for (let round = 0; round < rounds; round++) {
+            // Each side goes first, second and last in turn.
+            for (let i = 0; i < SIDES.length; i++) {
+              const side = SIDES[(i + round) % SIDES.length]!;
+              times[side].push(await run(shape, side, round));
+            }
+          }
+          const [taoMs, baselineMs] = [median(times.tao), median(times.baseline)];
+          const roundRatios = times.tao.map((ms, round) => ms / times.baseline[round]!);
+          const twinRatio = median(times.twin) / baselineMs;
+          out.push({
+            shape: shape.name,
+            steps: shape.steps,
+            taoMs,
+            baselineMs,
+            ratio: taoMs / baselineMs,
+            roundRatios,
+            twinRatio,
+          });
         }
-        const [taoMs, baselineMs] = [median(times.tao), median(times.baseline)];
-        const roundRatios = times.tao.map((ms, round) => ms / times.baseline[round]!);
-        out.push({
-          shape: shape.name,
-          steps: shape.steps,
-          taoMs,
-          baselineMs,
-          ratio: taoMs / baselineMs,
-          roundRatios,
-        });
-      }
-      return out;
-    }),
+        return out;
+      }),
+    ),
   );
   const history = await client.workflow.getHandle(lastSequential).fetchHistory();
   return { comparisons, anatomy: anatomyOf(history.events ?? []) };
