@@ -154,6 +154,65 @@ test('one lane in turn: a step is cancelled alone, the lane goes on in a fresh s
   });
 });
 
+test('a pipeline, one lane: a cancelled stage ends its item, and the next item runs whole', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('pipelineWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('cancel-stage'),
+      args: [
+        {
+          items: ['x', 'y'],
+          stages: ['first', 'second'].map((stage) => spec(`${stage}-{{index}}`)),
+          concurrency: 1,
+          stepPolicy: { heartbeatTimeoutMs: 1_000 },
+        },
+      ],
+    });
+    await eventually(async () => (started.length === 1 ? true : undefined));
+    gate.release('first-0');
+    await eventually(async () => ((await statusOf(handle, 'second-0')) === 'running' ? true : undefined));
+    expect(await cancelStep(handle, 'second-0')).toEqual({ taskId: 'second-0', was: 'running' });
+    await eventually(async () => (gate.aborted.includes('second-0') ? true : undefined));
+    gate.release('first-1');
+    gate.release('second-1');
+    const result: (StepOutcome | null)[] = await handle.result();
+    expect(result.map((o) => [o?.taskId, o?.success, o?.output])).toEqual([
+      ['second-0', false, 'cancelled by user'],
+      ['second-1', true, 'do second-1'],
+    ]);
+    expect(started).toEqual(['first-0', 'second-0', 'first-1', 'second-1']);
+  });
+});
+
+test('a budgeted run: a running step is cancelled alone, and its lane goes on', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('cancel-budgeted'),
+      args: [
+        {
+          specs: ['a', 'b'].map((id) => spec(id)),
+          concurrency: 1,
+          budget: { maxSteps: 5 },
+          stepPolicy: { heartbeatTimeoutMs: 1_000 },
+        },
+      ],
+    });
+    await eventually(async () => ((await statusOf(handle, 'a')) === 'running' ? true : undefined));
+    expect(await cancelStep(handle, 'a')).toEqual({ taskId: 'a', was: 'running' });
+    await eventually(async () => (gate.aborted.includes('a') ? true : undefined));
+    gate.release('b');
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+      ['a', false, 'cancelled by user'],
+      ['b', true, 'do b'],
+    ]);
+    expect(started).toEqual(['a', 'b']);
+  });
+});
+
 test('refusals name the problem: an unknown step, a finished one, a bad limit, a closed run', async () => {
   const { gate, executor, started } = gatedExecutor();
   await withWorker({ executor }, async ({ client, taskQueue }) => {
