@@ -1,10 +1,13 @@
 /**
  * Starts the Temporal CLI's dev server on loopback, for `tao dev`, the
- * README's embedded run and the integration tests, and stops it again.
+ * README's embedded run and the integration tests, and stops it again. The
+ * server runs under the step processes' supervisor (../executors/supervisor),
+ * so it cannot outlive the process that started it, even one killed with
+ * SIGKILL: an orphan would keep the port and the history file.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { Connection } from '@temporalio/client';
+import { type SupervisedProcess, spawnError, spawnSupervised } from '../executors/process';
 
 export interface DevServerOptions {
   cli: string;
@@ -63,9 +66,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   else args.push('--headless');
   if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
 
-  const child = spawn(options.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const server = spawnSupervised({ argv: [options.cli, ...args], cwd: process.cwd(), env: process.env });
+  const { child } = server;
+  child.stdin.end();
+  // Nothing reads what the server prints there; drained so that it never blocks on a full pipe.
+  child.stdout.resume();
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -75,19 +82,19 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   while (!(await isListening(port)) || !(await answers(`${HOST}:${port}`))) {
     const code = await Promise.race([exited, sleep(100).then(() => 'running' as const)]);
     if (code !== 'running') {
-      throw new Error(
-        `Temporal dev server exited (${code}) before serving on ${HOST}:${port}: ${stderr.trim()}`,
-      );
+      const report = server.spawnReport();
+      const why = report ? spawnError(report, options.cli).message : stderr.trim();
+      throw new Error(`Temporal dev server exited (${code}) before serving on ${HOST}:${port}: ${why}`);
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      server.killTree('SIGKILL');
       throw new Error(`Temporal dev server did not serve on ${HOST}:${port} within 60 s: ${stderr.trim()}`);
     }
   }
   return {
     address: `${HOST}:${port}`,
     ...(options.uiPort ? { uiUrl: `http://localhost:${options.uiPort}` } : {}),
-    stop: () => stopProcess(child, exited),
+    stop: () => stopProcess(server, exited),
   };
 }
 
@@ -102,10 +109,11 @@ async function answers(address: string): Promise<boolean> {
   }
 }
 
-async function stopProcess(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+async function stopProcess(server: SupervisedProcess, exited: Promise<unknown>): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  // The supervisor waits out SIGTERM; the server, in its group, stops on it.
+  server.killTree('SIGTERM');
+  const timer = setTimeout(() => server.killTree('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
 }
