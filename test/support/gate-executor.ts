@@ -34,7 +34,9 @@ export class GateExecutor implements AgentExecutor {
           this.aborted.push(spec.taskId);
           reject(new Error('step cancelled at the gate'));
         };
-        context.signal.addEventListener('abort', onAbort, { once: true });
+        // A signal aborted before the step got here fires no event for a listener added now.
+        if (context.signal.aborted) onAbort();
+        else context.signal.addEventListener('abort', onAbort, { once: true });
       });
     }
     return this.inner.executeStep(spec, context);
