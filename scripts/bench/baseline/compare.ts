@@ -2,8 +2,9 @@
  * TAO against the hand-written baseline (workflows.ts), on the same server in
  * the same run, shape by shape: TAO, the baseline and a twin of the baseline
  * each run `rounds` times, taking turns at going first, and are compared by
- * median wall-clock; the twin shows how much of a ratio this machine's noise is. For the sequential shape,
- * the baseline's history says where a step's time goes.
+ * median wall-clock; the twin shows how much of a ratio this machine's noise
+ * is. For the sequential shape, the baseline's history says where a step's
+ * time goes.
  */
 import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker } from '@temporalio/worker';

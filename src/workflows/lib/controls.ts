@@ -136,10 +136,10 @@ export class RunControls implements RunControlState {
 
   /**
    * The scope `taskId`'s activity is to run in, for a caller that does what
-   * {@link cancellable} does inline (the `lean-step-frames` path): its lane's
-   * own, when it runs in one, else one made for it. A scope whose step ended
-   * uncancelled is reused: each costs the SDK three promises to make, and a
-   * scope cancels only the activities still running in it.
+   * {@link cancellable} does inline (the `lean-step-frames` and `lane-scopes`
+   * paths): its lane's own, when it runs in one, else one made for it. A scope
+   * whose step ended uncancelled is reused: each costs the SDK three promises
+   * to make, and a scope cancels only the activities still running in it.
    */
   enter(taskId: string): CancellationScope {
     const parent = CancellationScope.current();
