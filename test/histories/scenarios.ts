@@ -394,6 +394,13 @@ const RECORDED_AGAIN: [scenario: string, patch: string][] = [
   ['parallel-approvals', 'lane-scopes'],
   ['pipeline', 'lane-scopes'],
   ['resumable-first-run', 'lane-scopes'],
+  // Lanes chain on their scope's run, and a resumable step journals its outcome as it ends.
+  ['parallel', 'chained-lanes'],
+  ['parallel-steered', 'chained-lanes'],
+  ['parallel-approvals', 'chained-lanes'],
+  ['pipeline', 'chained-lanes'],
+  ['resumable-first-run', 'chained-lanes'],
+  ['resumable-cancel-running', 'chained-lanes'],
 ];
 for (const [name, patch] of RECORDED_AGAIN) {
   SCENARIOS.push({ ...SCENARIOS.find((scenario) => scenario.name === name)!, name: `${name}-${patch}` });

@@ -128,6 +128,26 @@ export class RunControls implements RunControlState {
     }
   }
 
+  /**
+   * {@link runLane} as one promise chained on the scope's run (chained-lanes),
+   * where an async function and the caller's `catch` cost three: the lane's
+   * error goes to `onError`, and the promise returned always resolves.
+   */
+  chainLane(lane: () => Promise<void>, onError: (error: unknown) => void): Promise<void> {
+    const scope = new CancellationScope();
+    this.lanes.add(scope);
+    return scope.run(lane).then(
+      () => {
+        this.lanes.delete(scope);
+        return cancelledAlone(scope) ? this.chainLane(lane, onError) : undefined;
+      },
+      (error: unknown) => {
+        this.lanes.delete(scope);
+        onError(error);
+      },
+    );
+  }
+
   /** Whether the lane this runs in had a step cancelled alone, so it must go on in a fresh scope. */
   laneCancelled(): boolean {
     const scope = CancellationScope.current();

@@ -1,6 +1,6 @@
 import { isCancellation, patched } from '@temporalio/workflow';
 import { RUN_CONTROLS, runControls, waitFor } from './controls';
-import { LANE_SCOPES, LEAN_STEP_FRAMES } from './steps';
+import { CHAINED_LANES, LANE_SCOPES, LEAN_STEP_FRAMES } from './steps';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -72,12 +72,12 @@ export async function runBounded<I, O>(
     }
   };
   const lanes: Promise<void>[] = [];
+  const stop = (error: unknown) => void (stopped ??= { error });
+  const chained = laneScopes && patched(CHAINED_LANES);
   const grow = () => {
     while (lanes.length < limitNow())
       lanes.push(
-        (laneScopes ? controls.runLane(lane) : lane()).catch(
-          (error: unknown) => void (stopped ??= { error }),
-        ),
+        chained ? controls.chainLane(lane, stop) : (laneScopes ? controls.runLane(lane) : lane()).catch(stop),
       );
   };
   grow();

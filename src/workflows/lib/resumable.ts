@@ -14,6 +14,7 @@ import { progressBoard } from './progress';
 import { applyBudget } from './budget';
 import { specDigest } from './spec-digest';
 import {
+  CHAINED_LANES,
   LANE_SCOPES,
   type ResumableOptions,
   activityFailureMessage,
@@ -304,11 +305,20 @@ export async function runResumableWindow(
   if (window.length > 0) {
     const activities = stepActivities(options.stepPolicy);
     const limit = await resolveLimit(options.concurrency);
-    const settled = await runBounded(window, limit, async (spec, index) => {
-      const outcome = await runStep(activities, spec, entries[index]!);
+    const journaled = (spec: AgentStepSpec) => (outcome: StepOutcome) => {
       if (outcome.success) journal.record(outcome, digests?.get(spec.taskId));
-      return outcome;
-    });
+    };
+    const settled = await runBounded(
+      window,
+      limit,
+      patched(CHAINED_LANES)
+        ? (spec, index) => runStep(activities, spec, entries[index]!, journaled(spec))
+        : async (spec, index) => {
+            const outcome = await runStep(activities, spec, entries[index]!);
+            journaled(spec)(outcome);
+            return outcome;
+          },
+    );
     settled.forEach((result, index) => {
       const spec = window[index]!;
       const outcome = result.ok
