@@ -1,12 +1,10 @@
 /**
  * Runs one external program for a step: no shell, bounded output, and the
  * whole process tree ends with the step, and with the worker if the worker
- * dies first (see ./supervisor). Shared by the command executor and the LLM
+ * dies first (see ../supervisor). Shared by the command executor and the LLM
  * executor's `run_shell` tool.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
-import { SUPERVISOR_SOURCE, type SpawnFailure, type SupervisedRequest, WORKER_PIPE_FD } from './supervisor';
+import { KILL_GRACE_MS, spawnError, spawnSupervised } from '../supervisor';
 
 export interface ProcessRequest {
   /** Program and arguments, passed to the OS as-is: nothing is interpreted by a shell. */
@@ -38,8 +36,6 @@ export interface ProcessResult {
 
 const STDERR_TAIL_BYTES = 8 * 1024;
 export const OUTPUT_TAIL_BYTES = 4 * 1024;
-/** Time a tree gets to exit after SIGTERM before SIGKILL. */
-const KILL_GRACE_MS = 2_000;
 /** Time stdio may stay open after the program exited (a detached grandchild holding the pipe). */
 const STDIO_GRACE_MS = 1_000;
 
@@ -53,54 +49,6 @@ export function allowListedEnv(allowed: readonly string[], source: NodeJS.Proces
     if (source[name] !== undefined) env[name] = source[name];
   }
   return env;
-}
-
-/** A program started under the supervisor (see ./supervisor), with the handles its owner needs. */
-export interface SupervisedProcess {
-  /** The supervisor, which to its owner is the program: same stdio, same exit. */
-  child: ChildProcessWithoutNullStreams;
-  /** The worker's end of the pipe; destroying it makes the supervisor kill the group. */
-  workerPipe: Socket;
-  /** The supervisor's report when the program could not be started, else empty. */
-  spawnReport(): string;
-  /** Signals the whole process group: the program and everything it started. */
-  killTree(signal: NodeJS.Signals): void;
-}
-
-/**
- * Starts `argv` in a new process group led by the supervisor, so one kill of
- * the negative pid reaches every descendant, and fd 3 is the pipe whose
- * closing tells the supervisor the worker is gone.
- */
-export function spawnSupervised(request: Pick<ProcessRequest, 'argv' | 'cwd' | 'env'>): SupervisedProcess {
-  const supervised: SupervisedRequest = {
-    argv: request.argv,
-    cwd: request.cwd,
-    env: request.env,
-    killGraceMs: KILL_GRACE_MS,
-  };
-  const child = spawn(process.execPath, ['-e', SUPERVISOR_SOURCE, JSON.stringify(supervised)], {
-    cwd: request.cwd,
-    env: request.env,
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-  }) as ChildProcessWithoutNullStreams;
-  const workerPipe = child.stdio[WORKER_PIPE_FD] as unknown as Socket;
-  let report = '';
-  workerPipe.on('data', (chunk: Buffer) => (report += chunk.toString()));
-  workerPipe.on('error', () => {});
-  return {
-    child,
-    workerPipe,
-    spawnReport: () => report,
-    killTree(signal) {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, signal);
-      } catch {
-        // ESRCH: the group is already gone.
-      }
-    },
-  };
 }
 
 export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
@@ -190,15 +138,4 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
       settle();
     }
   });
-}
-
-/** The error spawning the program would have thrown in this process (`code` ENOENT, EACCES, ...). */
-export function spawnError(report: string, program: string): NodeJS.ErrnoException {
-  let failure: SpawnFailure;
-  try {
-    failure = JSON.parse(report) as SpawnFailure;
-  } catch {
-    failure = { message: `cannot start ${program}` };
-  }
-  return Object.assign(new Error(failure.message), failure.code ? { code: failure.code } : {});
 }

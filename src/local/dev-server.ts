@@ -1,13 +1,13 @@
 /**
  * Starts the Temporal CLI's dev server on loopback, for `tao dev`, the
  * README's embedded run and the integration tests, and stops it again. The
- * server runs under the step processes' supervisor (../executors/supervisor),
+ * server runs under the step processes' supervisor (../supervisor),
  * so it cannot outlive the process that started it, even one killed with
  * SIGKILL: an orphan would keep the port and the history file.
  */
 import { createServer, connect } from 'node:net';
 import { Connection } from '@temporalio/client';
-import { type SupervisedProcess, spawnError, spawnSupervised } from '../executors/process';
+import { type SupervisedProcess, spawnError, spawnSupervised } from '../supervisor';
 
 export interface DevServerOptions {
   cli: string;

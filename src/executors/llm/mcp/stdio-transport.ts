@@ -1,6 +1,6 @@
 /**
  * The MCP stdio transport, with the server started under TAO's supervisor
- * (../../supervisor) instead of as a plain child: an MCP server is a process a
+ * (../../../supervisor) instead of as a plain child: an MCP server is a process a
  * step started, so it dies with the worker, SIGKILL of the worker included.
  * The SDK's own StdioClientTransport spawns directly and could not promise that.
  *
@@ -11,7 +11,7 @@
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { type SupervisedProcess, spawnError, spawnSupervised } from '../../process';
+import { type SupervisedProcess, spawnError, spawnSupervised } from '../../../supervisor';
 
 const STDERR_TAIL_BYTES = 4 * 1024;
 const CLOSE_GRACE_MS = 2_000;
