@@ -1,7 +1,7 @@
 /**
  * TAO against the hand-written baseline (workflows.ts), on the same server in
  * the same run, shape by shape: TAO, the baseline and a twin of the baseline
- * each run `rounds` times, taking turns at going first, and are compared by
+ * each run at least `rounds` times, taking turns at going first, and are compared by
  * median wall-clock; the twin shows how much of a ratio this machine's noise
  * is. For the sequential shape, the baseline's history says where a step's
  * time goes.
@@ -34,6 +34,9 @@ export interface Comparison {
 export type StepAnatomy = { from: string; to: string; meanMs: number }[];
 
 const LIMIT_SLOTS = 100;
+/** Past its `rounds`, a shape runs more rounds while it has run for less than this, up to MAX_ROUNDS. */
+export const SHAPE_TIME_MS = 20_000;
+export const MAX_ROUNDS = 25;
 
 interface Shape {
   name: string;
@@ -125,7 +128,11 @@ export async function compareWithHandWritten(
         for (const shape of SHAPES) {
           for (const side of SIDES) await run(shape, side, -1); // warm every side's caches and the server's
           const times: Record<Side, number[]> = { tao: [], baseline: [], twin: [] };
-          for (let round = 0; round < rounds; round++) {
+          const shapeStart = performance.now();
+          // A cheap shape's rounds are short enough for this machine's noise to move each a lot; more of them steady its median.
+          const more = (round: number) =>
+            round < MAX_ROUNDS && performance.now() - shapeStart < SHAPE_TIME_MS;
+          for (let round = 0; round < rounds || more(round); round++) {
             // Each side goes first, second and last in turn.
             for (let i = 0; i < SIDES.length; i++) {
               const side = SIDES[(i + round) % SIDES.length]!;
