@@ -1,10 +1,10 @@
 /**
  * TAO against the hand-written baseline (workflows.ts), on the same server in
  * the same run, shape by shape: TAO, the baseline and a twin of the baseline
- * each run at least `rounds` times, taking turns at going first, and are compared by
- * median wall-clock; the twin shows how much of a ratio this machine's noise
- * is. For the sequential shape, the baseline's history says where a step's
- * time goes.
+ * each run at least `rounds` times, taking turns at going first, and are
+ * compared by median wall-clock; the twin shows how much of a ratio this
+ * machine's noise is. For the sequential shape, the baseline's history says
+ * where a step's time goes.
  */
 import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker } from '@temporalio/worker';
@@ -129,7 +129,8 @@ export async function compareWithHandWritten(
           for (const side of SIDES) await run(shape, side, -1); // warm every side's caches and the server's
           const times: Record<Side, number[]> = { tao: [], baseline: [], twin: [] };
           const shapeStart = performance.now();
-          // A cheap shape's rounds are short enough for this machine's noise to move each a lot; more of them steady its median.
+          // A cheap shape's rounds are short enough for this machine's noise to move each a lot;
+          // more of them steady its median.
           const more = (round: number) =>
             round < MAX_ROUNDS && performance.now() - shapeStart < SHAPE_TIME_MS;
           for (let round = 0; round < rounds || more(round); round++) {
