@@ -114,6 +114,8 @@ export class RunControls implements RunControlState {
    * A step cancelled alone cancels the lane's scope; `lane` then returns (see
    * {@link laneCancelled}) and goes on in a fresh one. Work a step leaves
    * running past its end must not start in the lane (see ./resumable's journal).
+   * Runs started before `chained-lanes` replay through this; later ones run
+   * their lanes through {@link chainLane}.
    */
   async runLane(lane: () => Promise<void>): Promise<void> {
     for (;;) {
