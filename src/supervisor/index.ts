@@ -25,15 +25,13 @@ export interface SupervisedProcess {
 /**
  * Starts `argv` in a new process group led by the supervisor, so one kill of
  * the negative pid reaches every descendant, and fd 3 is the pipe whose
- * closing tells the supervisor the worker is gone.
+ * closing tells the supervisor the worker is gone. `env` reaches the program
+ * as the supervisor's own environment.
  */
-export function spawnSupervised(request: Pick<SupervisedRequest, 'argv' | 'cwd' | 'env'>): SupervisedProcess {
-  const supervised: SupervisedRequest = {
-    argv: request.argv,
-    cwd: request.cwd,
-    env: request.env,
-    killGraceMs: KILL_GRACE_MS,
-  };
+export function spawnSupervised(
+  request: Pick<SupervisedRequest, 'argv' | 'cwd'> & { env: NodeJS.ProcessEnv },
+): SupervisedProcess {
+  const supervised: SupervisedRequest = { argv: request.argv, cwd: request.cwd, killGraceMs: KILL_GRACE_MS };
   const child = spawn(process.execPath, ['-e', SUPERVISOR_SOURCE, JSON.stringify(supervised)], {
     cwd: request.cwd,
     env: request.env,

@@ -14,14 +14,16 @@
  * program. A program that cannot be started is reported on the pipe.
  *
  * It is run as `node -e SUPERVISOR_SOURCE <request json>`, so it needs no
- * file of its own, in the source tree and in the compiled package alike.
+ * file of its own, in the source tree and in the compiled package alike. The
+ * program's environment is the supervisor's own, never in that JSON: a command
+ * line is readable by every user of the machine, and the environment may hold
+ * secrets (an MCP server's token, a `tao dev` user's API keys).
  */
 
-/** What the worker asks the supervisor to run. */
+/** What the worker asks the supervisor to run, on its command line. */
 export interface SupervisedRequest {
   argv: readonly [string, ...string[]];
   cwd: string;
-  env: NodeJS.ProcessEnv;
   /** Time the group gets after SIGTERM before SIGKILL. */
   killGraceMs: number;
 }
@@ -53,7 +55,7 @@ const killGroup = () => {
 pipe.on('end', killGroup);
 pipe.on('error', killGroup);
 pipe.on('data', () => {});
-const child = spawn(request.argv[0], request.argv.slice(1), { cwd: request.cwd, env: request.env, stdio: 'inherit' });
+const child = spawn(request.argv[0], request.argv.slice(1), { cwd: request.cwd, env: process.env, stdio: 'inherit' });
 child.on('error', (error) => {
   pipe.end(JSON.stringify({ code: error.code, message: error.message }));
   pipe.once('finish', () => process.exit(127));
