@@ -25,6 +25,21 @@ function gatedExecutor() {
   return { gate, executor: recording, started: recording.started };
 }
 
+/** Waits until `taskId` is in `list` (a step that reached the executor, or saw its cancellation there). */
+const untilIn = (list: readonly string[], taskId: string) =>
+  eventually(async () => (list.includes(taskId) ? true : undefined));
+
+/** Waits for `taskId` to reach the executor, cancels it alone, and waits until the executor saw the signal. */
+async function cancelWhileRunning(
+  handle: WorkflowHandle,
+  { gate, started }: ReturnType<typeof gatedExecutor>,
+  taskId: string,
+): Promise<void> {
+  await untilIn(started, taskId);
+  expect(await cancelStep(handle, taskId)).toEqual({ taskId, was: 'running' });
+  await untilIn(gate.aborted, taskId);
+}
+
 const progressOf = (handle: WorkflowHandle) => handle.query<Progress>('progress');
 const statusOf = async (handle: WorkflowHandle, taskId: string) =>
   (await progressOf(handle)).steps.find((step) => step.taskId === taskId)?.status;
@@ -123,7 +138,8 @@ test('cancelStep stops one running step (its executor sees the abort) and keeps 
 });
 
 test('one lane in turn: a step is cancelled alone, the lane goes on in a fresh scope, and a workflow cancel still works', async () => {
-  const { gate, executor, started } = gatedExecutor();
+  const gated = gatedExecutor();
+  const { gate, executor, started } = gated;
   await withWorker({ executor }, async ({ client, taskQueue }) => {
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -139,14 +155,12 @@ test('one lane in turn: a step is cancelled alone, the lane goes on in a fresh s
     await eventually(async () => (started.length === 1 ? true : undefined));
     gate.release('a');
     // `b` runs in its lane's scope, as `a` did.
-    await eventually(async () => (started.includes('b') ? true : undefined));
-    expect(await cancelStep(handle, 'b')).toEqual({ taskId: 'b', was: 'running' });
-    await eventually(async () => (gate.aborted.includes('b') ? true : undefined));
+    await cancelWhileRunning(handle, gated, 'b');
     gate.release('c');
-    await eventually(async () => (started.includes('d') ? true : undefined));
+    await untilIn(started, 'd');
     // `d` runs in the lane's fresh scope, as `c` did; cancelling the workflow reaches it too.
     await handle.cancel();
-    await eventually(async () => (gate.aborted.includes('d') ? true : undefined));
+    await untilIn(gate.aborted, 'd');
     const failure = await handle.result().catch((error: unknown) => error);
     expect((failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     expect(started).toEqual(['a', 'b', 'c', 'd']);
@@ -155,7 +169,8 @@ test('one lane in turn: a step is cancelled alone, the lane goes on in a fresh s
 });
 
 test('a pipeline, one lane: a cancelled stage ends its item, and the next item runs whole', async () => {
-  const { gate, executor, started } = gatedExecutor();
+  const gated = gatedExecutor();
+  const { gate, executor, started } = gated;
   await withWorker({ executor }, async ({ client, taskQueue }) => {
     const handle = await client.workflow.start('pipelineWorkflow', {
       taskQueue,
@@ -171,9 +186,7 @@ test('a pipeline, one lane: a cancelled stage ends its item, and the next item r
     });
     await eventually(async () => (started.length === 1 ? true : undefined));
     gate.release('first-0');
-    await eventually(async () => (started.includes('second-0') ? true : undefined));
-    expect(await cancelStep(handle, 'second-0')).toEqual({ taskId: 'second-0', was: 'running' });
-    await eventually(async () => (gate.aborted.includes('second-0') ? true : undefined));
+    await cancelWhileRunning(handle, gated, 'second-0');
     gate.release('first-1');
     gate.release('second-1');
     const result: (StepOutcome | null)[] = await handle.result();
@@ -186,7 +199,8 @@ test('a pipeline, one lane: a cancelled stage ends its item, and the next item r
 });
 
 test('a budgeted run: a running step is cancelled alone, and its lane goes on', async () => {
-  const { gate, executor, started } = gatedExecutor();
+  const gated = gatedExecutor();
+  const { gate, executor, started } = gated;
   await withWorker({ executor }, async ({ client, taskQueue }) => {
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -200,9 +214,7 @@ test('a budgeted run: a running step is cancelled alone, and its lane goes on', 
         },
       ],
     });
-    await eventually(async () => (started.includes('a') ? true : undefined));
-    expect(await cancelStep(handle, 'a')).toEqual({ taskId: 'a', was: 'running' });
-    await eventually(async () => (gate.aborted.includes('a') ? true : undefined));
+    await cancelWhileRunning(handle, gated, 'a');
     gate.release('b');
     const result: StepOutcome[] = await handle.result();
     expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
