@@ -1,5 +1,9 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { cancelStep } from '../../src/client';
 import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
 import type { AgentExecutor, StepContext } from '../../src/executors/executor';
+import { ScriptExecutor } from '../../src/executors/script';
+import { RecordingExecutor } from './recording-executor';
 
 /**
  * Wraps a real executor and holds chosen steps at a gate until the test
@@ -41,6 +45,28 @@ export class GateExecutor implements AgentExecutor {
     }
     return this.inner.executeStep(spec, context);
   }
+}
+
+/** Every step waits at the gate until released; `started` lists the steps that reached the executor. */
+export function gatedExecutor() {
+  const gate = new GateExecutor(new ScriptExecutor(), () => true);
+  const recording = new RecordingExecutor(gate);
+  return { gate, executor: recording, started: recording.started };
+}
+
+/** Waits until `taskId` is in `list` (a step that reached the executor, or saw its cancellation there). */
+export const untilIn = (list: readonly string[], taskId: string) =>
+  eventually(async () => (list.includes(taskId) ? true : undefined));
+
+/** Waits for `taskId` to reach the executor, cancels it alone, and waits until the executor saw the signal. */
+export async function cancelWhileRunning(
+  handle: WorkflowHandle,
+  { gate, started }: ReturnType<typeof gatedExecutor>,
+  taskId: string,
+): Promise<void> {
+  await untilIn(started, taskId);
+  expect(await cancelStep(handle, taskId)).toEqual({ taskId, was: 'running' });
+  await untilIn(gate.aborted, taskId);
 }
 
 /** Polls `probe` until it returns a value other than undefined; fails after `timeoutMs`. */

@@ -1,8 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
-import { ScriptExecutor } from '../../src/executors/script';
-import { GateExecutor, eventually } from '../support/gate-executor';
-import { RecordingExecutor } from '../support/recording-executor';
+import { eventually, gatedExecutor } from '../support/gate-executor';
 import { spec } from '../support/specs';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 
@@ -10,8 +8,7 @@ afterAll(closeDevClient);
 
 describe('cancellation', () => {
   test('cancelling a run cancels its running steps: the executor sees the abort signal', async () => {
-    const gate = new GateExecutor(new ScriptExecutor(), () => true);
-    const executor = new RecordingExecutor(gate);
+    const { gate, executor, started } = gatedExecutor();
     await withWorker({ executor }, async ({ client, taskQueue }) => {
       const handle = await client.workflow.start('parallelWorkflow', {
         taskQueue,
@@ -26,7 +23,7 @@ describe('cancellation', () => {
         ],
       });
       // Both steps are at the executor: `running` in progress means only that their activities were scheduled.
-      await eventually(async () => (executor.started.length === 2 ? true : undefined));
+      await eventually(async () => (started.length === 2 ? true : undefined));
       await handle.cancel();
       const failure = await handle.result().catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(WorkflowFailedError);

@@ -1,10 +1,8 @@
-import { cancelStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
-import { GateExecutor, eventually } from '../support/gate-executor';
+import { GateExecutor, cancelWhileRunning, eventually, gatedExecutor } from '../support/gate-executor';
 import { ObservedStore } from '../support/observed-store';
-import { RecordingExecutor } from '../support/recording-executor';
 import type { Progress } from '../../src/workflows/lib';
 import { spec } from '../support/specs';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
@@ -64,9 +62,9 @@ describe('the checkpoint journal', () => {
   test('cancelling a step leaves alone the save its lane started before', async () => {
     const store = new ObservedStore();
     const checkpointId = uniqueId('cp-lane');
-    const executor = new GateExecutor(new ScriptExecutor(), () => true);
-    const recording = new RecordingExecutor(executor);
-    await withWorker({ executor: recording, store }, async ({ client, taskQueue }) => {
+    const gated = gatedExecutor();
+    const { gate, executor } = gated;
+    await withWorker({ executor, store }, async ({ client, taskQueue }) => {
       store.holdAppends();
       const handle = await client.workflow.start('resumableParallelWorkflow', {
         taskQueue,
@@ -80,14 +78,12 @@ describe('the checkpoint journal', () => {
           },
         ],
       });
-      executor.release('a');
+      gate.release('a');
       // `a`'s save is in flight while `b`, next in the same lane, runs and is cancelled.
       await eventually(async () => (store.inFlight === 1 ? true : undefined));
-      await eventually(async () => (recording.started.includes('b') ? true : undefined));
-      expect(await cancelStep(handle, 'b')).toEqual({ taskId: 'b', was: 'running' });
-      await eventually(async () => (executor.aborted.includes('b') ? true : undefined));
+      await cancelWhileRunning(handle, gated, 'b');
       store.releaseAppends();
-      executor.release('c');
+      gate.release('c');
       const result: StepOutcome[] = await handle.result();
       expect(result.map((o) => [o.taskId, o.success])).toEqual([
         ['a', true],

@@ -8,37 +8,13 @@ import { type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import { cancelStep, pauseRun, resumeRun, setRunConcurrency } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
-import { ScriptExecutor } from '../../src/executors/script';
 import type { Progress } from '../../src/workflows/lib';
-import { GateExecutor, eventually } from '../support/gate-executor';
-import { RecordingExecutor } from '../support/recording-executor';
+import { cancelWhileRunning, eventually, gatedExecutor, untilIn } from '../support/gate-executor';
 import { spec } from '../support/specs';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 import { updateFromCli } from '../support/temporal-cli';
 
 afterAll(closeDevClient);
-
-/** Every step waits at the gate until released; `started` lists the steps that reached the executor. */
-function gatedExecutor() {
-  const gate = new GateExecutor(new ScriptExecutor(), () => true);
-  const recording = new RecordingExecutor(gate);
-  return { gate, executor: recording, started: recording.started };
-}
-
-/** Waits until `taskId` is in `list` (a step that reached the executor, or saw its cancellation there). */
-const untilIn = (list: readonly string[], taskId: string) =>
-  eventually(async () => (list.includes(taskId) ? true : undefined));
-
-/** Waits for `taskId` to reach the executor, cancels it alone, and waits until the executor saw the signal. */
-async function cancelWhileRunning(
-  handle: WorkflowHandle,
-  { gate, started }: ReturnType<typeof gatedExecutor>,
-  taskId: string,
-): Promise<void> {
-  await untilIn(started, taskId);
-  expect(await cancelStep(handle, taskId)).toEqual({ taskId, was: 'running' });
-  await untilIn(gate.aborted, taskId);
-}
 
 const progressOf = (handle: WorkflowHandle) => handle.query<Progress>('progress');
 const statusOf = async (handle: WorkflowHandle, taskId: string) =>
