@@ -23,16 +23,17 @@ import {
   StrictResumableParallelInputSchema,
   describeZodError,
 } from '../contracts';
-import { executeLoop, executePipeline, executeStepsParallel, progressBoard } from './lib';
+import { executeLoop, executePipeline, progressBoard } from './lib';
+import { runStepsParallel } from './lib/parallel';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
 import { runApprovals } from './lib/approvals';
 import { applyBudget, runBudget } from './lib/budget';
 import { runControls } from './lib/controls';
 import {
   RESUMABLE_PARTITIONS,
-  parseUniqueSpecs,
   runResumablePartitions,
   runResumableWindow,
+  uniqueSpecs,
 } from './lib/resumable';
 import { STRICT_STEP_SPECS, decidePatches, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
 import { checkTemplates, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
@@ -55,7 +56,7 @@ export async function parallelWorkflow(input: ParallelInput): Promise<StepOutcom
   const schema = patched(STRICT_STEP_SPECS) ? StrictParallelInputSchema : ParallelInputSchema;
   const { specs, paused = false, ...options } = parseInput(schema, input);
   runControls().paused ||= paused;
-  return executeStepsParallel(specs, options);
+  return runStepsParallel(specs, options);
 }
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutcome | null)[]> {
@@ -107,7 +108,7 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
     input,
   );
   restoreSteering(paused, options.budget, budgetSpent);
-  const unique = parseUniqueSpecs(specs);
+  const unique = uniqueSpecs(specs);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   // A budget binds one execution at a time, so a run with one keeps to windows in turn.
   if (unique.length > maxStepsPerRun && !options.budget && patched(RESUMABLE_PARTITIONS)) {

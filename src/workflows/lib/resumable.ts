@@ -141,7 +141,11 @@ async function fetchServedOutcomes(
 
 /** Validates specs and rejects a repeated taskId: it is the checkpoint key. */
 export function parseUniqueSpecs(specInputs: readonly AgentStepSpecInput[]): AgentStepSpec[] {
-  const specs = parseSpecs(specInputs);
+  return uniqueSpecs(parseSpecs(specInputs));
+}
+
+/** {@link parseUniqueSpecs} for specs already validated (the workflow's input schema does it). */
+export function uniqueSpecs(specs: AgentStepSpec[]): AgentStepSpec[] {
   const seen = new Set<string>();
   for (const [index, spec] of specs.entries()) {
     if (seen.has(spec.taskId))
