@@ -139,12 +139,7 @@ async function fetchServedOutcomes(
   }
 }
 
-/** Validates specs and rejects a repeated taskId: it is the checkpoint key. */
-export function parseUniqueSpecs(specInputs: readonly AgentStepSpecInput[]): AgentStepSpec[] {
-  return uniqueSpecs(parseSpecs(specInputs));
-}
-
-/** {@link parseUniqueSpecs} for specs already validated (the workflow's input schema does it). */
+/** Rejects a repeated taskId among validated specs: it is the checkpoint key. */
 export function uniqueSpecs(specs: AgentStepSpec[]): AgentStepSpec[] {
   const seen = new Set<string>();
   for (const [index, spec] of specs.entries()) {
@@ -169,7 +164,7 @@ export async function executeStepsParallelResumable(
   options: ResumableOptions = {},
 ): Promise<StepOutcome[]> {
   decidePatches();
-  const specs = parseUniqueSpecs(specInputs);
+  const specs = uniqueSpecs(parseSpecs(specInputs));
   applyBudget(options.budget);
   const id = CheckpointIdSchema.safeParse(checkpointId);
   if (!id.success) throw invalidInput(`checkpointId: ${id.error.issues[0]!.message}`);
