@@ -99,7 +99,7 @@ test('cancelStep stops one running step (its executor sees the abort) and keeps 
     await eventually(async () => (started.length === 2 ? true : undefined));
     expect(await cancelStep(handle, 'a')).toEqual({ taskId: 'a', was: 'running' });
     expect(await cancelStep(handle, 'd')).toEqual({ taskId: 'd', was: 'pending' });
-    await eventually(async () => (gate.aborted.includes('a') ? true : undefined));
+    await untilIn(gate.aborted, 'a');
     gate.release('b');
     gate.release('c');
     const result: StepOutcome[] = await handle.result();
@@ -302,7 +302,7 @@ test('a run split into child workflows: pause, resume and a new limit reach its 
       `${children[0]!.workflowId}: step "a" is succeeded, not pending or running; nothing to cancel`,
     );
     await expect(cancelStep(handle, 'z')).rejects.toThrow(`${handle.workflowId}: no step "z" in this run`);
-    await eventually(async () => (gate.aborted.includes('f') ? true : undefined));
+    await untilIn(gate.aborted, 'f');
     for (const id of ['b', 'c', 'e']) gate.release(id);
     const result: StepOutcome[] = await handle.result();
     expect(result.map((o) => [o.taskId, o.output])).toEqual([
