@@ -30,16 +30,22 @@ export const ApprovalSchema = z
   .strict();
 export type Approval = z.infer<typeof ApprovalSchema>;
 
-export const AgentStepSpecSchema = z.object({
-  taskId: nonEmpty,
-  agent: nonEmpty,
-  description: z.string().default(''),
-  prompt: z.string(),
-  maxSteps: z.number().int().min(1).optional(),
-  parentSessionId: z.string().optional(),
-  outputSchema: z.record(z.unknown()).optional(),
-  approval: ApprovalSchema.optional(),
-});
+/**
+ * A step spec refuses fields TAO does not know, naming them: a misspelt
+ * `maxStep`, or a field only a newer build understands, must not be dropped silently.
+ */
+export const AgentStepSpecSchema = z
+  .object({
+    taskId: nonEmpty,
+    agent: nonEmpty,
+    description: z.string().default(''),
+    prompt: z.string(),
+    maxSteps: z.number().int().min(1).optional(),
+    parentSessionId: z.string().optional(),
+    outputSchema: z.record(z.unknown()).optional(),
+    approval: ApprovalSchema.optional(),
+  })
+  .strict();
 export type AgentStepSpec = z.output<typeof AgentStepSpecSchema>;
 export type AgentStepSpecInput = z.input<typeof AgentStepSpecSchema>;
 
@@ -170,20 +176,6 @@ export const ResumableParallelInputSchema = ParallelInputSchema.extend({
 export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
 
 /**
- * Step specs that refuse fields TAO does not know, naming them: a misspelt
- * `maxStep`, or a field a newer build understands, must not be dropped
- * silently. Clients always use these; workflows use them behind `patched()`
- * so that runs started before the change replay as they ran.
- */
-export const StrictAgentStepSpecSchema = AgentStepSpecSchema.strict();
-export const StrictParallelInputSchema = ParallelInputSchema.extend({
-  specs: z.array(StrictAgentStepSpecSchema),
-});
-export const StrictResumableParallelInputSchema = ResumableParallelInputSchema.extend({
-  specs: z.array(StrictAgentStepSpecSchema),
-});
-
-/**
  * A declarative pipeline stage: the JSON form of a stage function. String
  * fields are mustache templates over `{ item, index, prev }`; `when` is a
  * condition on `prev` that ends the chain when it does not hold.
@@ -259,7 +251,7 @@ export type RoundCondition = z.infer<typeof RoundConditionSchema>;
  */
 export const LoopInputSchema = z
   .object({
-    initial: z.array(StrictAgentStepSpecSchema),
+    initial: z.array(AgentStepSpecSchema),
     maxIterations: z.number().int().min(1),
     next: z
       .object({ specs: z.array(StageTemplateSchema.omit({ when: true })).min(1) })

@@ -7,8 +7,8 @@ import { z } from 'zod';
 import {
   LoopInputSchema,
   PipelineInputSchema,
-  StrictParallelInputSchema,
-  StrictResumableParallelInputSchema,
+  ParallelInputSchema,
+  ResumableParallelInputSchema,
 } from '../contracts';
 import { InputError, readDataFile } from '../config/data-file';
 import { checkTemplates } from '../workflows/stage-templates';
@@ -16,11 +16,9 @@ import { checkTemplates } from '../workflows/stage-templates';
 const common = { id: z.string().min(1).optional(), taskQueue: z.string().min(1).optional() };
 
 export const RunSpecSchema = z.discriminatedUnion('workflow', [
-  z.object({ workflow: z.literal('parallel'), input: StrictParallelInputSchema, ...common }).strict(),
+  z.object({ workflow: z.literal('parallel'), input: ParallelInputSchema, ...common }).strict(),
   z.object({ workflow: z.literal('pipeline'), input: PipelineInputSchema, ...common }).strict(),
-  z
-    .object({ workflow: z.literal('resumable'), input: StrictResumableParallelInputSchema, ...common })
-    .strict(),
+  z.object({ workflow: z.literal('resumable'), input: ResumableParallelInputSchema, ...common }).strict(),
   z.object({ workflow: z.literal('loop'), input: LoopInputSchema, ...common }).strict(),
 ]);
 export type RunSpec = z.input<typeof RunSpecSchema>;

@@ -4,7 +4,7 @@
  * Each validates its input first: a bad input fails the workflow at once with
  * a non-retryable error naming the field, never a workflow-task retry loop.
  */
-import { continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
   type AgentStepSpecInput,
@@ -19,8 +19,6 @@ import {
   type ResumableParallelInput,
   ResumableParallelInputSchema,
   type StepOutcome,
-  StrictParallelInputSchema,
-  StrictResumableParallelInputSchema,
   describeZodError,
 } from '../contracts';
 import { executeLoop, executePipeline, progressBoard } from './lib';
@@ -29,13 +27,8 @@ import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/pa
 import { runApprovals } from './lib/approvals';
 import { applyBudget, runBudget } from './lib/budget';
 import { runControls } from './lib/controls';
-import {
-  RESUMABLE_PARTITIONS,
-  runResumablePartitions,
-  runResumableWindow,
-  uniqueSpecs,
-} from './lib/resumable';
-import { STRICT_STEP_SPECS, decidePatches, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
+import { runResumablePartitions, runResumableWindow, uniqueSpecs } from './lib/resumable';
+import { invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
 import { checkTemplates, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
 
 export { progressQuery } from './lib';
@@ -46,15 +39,13 @@ function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output
   runControls();
   runApprovals();
   runBudget();
-  decidePatches();
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
   return parsed.data;
 }
 
 export async function parallelWorkflow(input: ParallelInput): Promise<StepOutcome[]> {
-  const schema = patched(STRICT_STEP_SPECS) ? StrictParallelInputSchema : ParallelInputSchema;
-  const { specs, paused = false, ...options } = parseInput(schema, input);
+  const { specs, paused = false, ...options } = parseInput(ParallelInputSchema, input);
   runControls().paused ||= paused;
   return runStepsParallel(specs, options);
 }
@@ -103,15 +94,12 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
     paused = false,
     budgetSpent,
     ...options
-  } = parseInput(
-    patched(STRICT_STEP_SPECS) ? StrictResumableParallelInputSchema : ResumableParallelInputSchema,
-    input,
-  );
+  } = parseInput(ResumableParallelInputSchema, input);
   restoreSteering(paused, options.budget, budgetSpent);
   const unique = uniqueSpecs(specs);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   // A budget binds one execution at a time, so a run with one keeps to windows in turn.
-  if (unique.length > maxStepsPerRun && !options.budget && patched(RESUMABLE_PARTITIONS)) {
+  if (unique.length > maxStepsPerRun && !options.budget) {
     return runResumablePartitions(unique, checkpointId, options, carriedFailures);
   }
   const run = await runResumableWindow(unique, checkpointId, options, carriedFailures);

@@ -137,6 +137,7 @@ const resumableSpecs = [spec('a'), spec('red'), spec('flaky'), spec('b')];
 
 export const SCENARIOS: Scenario[] = [
   {
+    // Every kind of step end: success, failure, crash, a retry; each step's summary names it.
     name: 'parallel',
     workflowType: 'parallelWorkflow',
     input: {
@@ -152,17 +153,11 @@ export const SCENARIOS: Scenario[] = [
     fails: true,
   },
   {
-    // Step specs refuse unknown fields (behind the `strict-step-specs` patch): a misspelt maxSteps.
+    // Step specs refuse unknown fields: a misspelt maxSteps.
     name: 'parallel-unknown-field',
     workflowType: 'parallelWorkflow',
     input: { specs: [{ ...spec('a'), maxStep: 3 }] },
     fails: true,
-  },
-  {
-    // Recorded with step summaries (user metadata) and the `strict-step-specs` marker.
-    name: 'parallel-summaries',
-    workflowType: 'parallelWorkflow',
-    input: { specs: [spec('a'), spec('red'), spec('b')] },
   },
   {
     name: 'pipeline',
@@ -208,7 +203,8 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    name: 'resumable-windows',
+    // Bigger than maxStepsPerRun and no budget: child partitions side by side, journaling to one checkpoint.
+    name: 'resumable-partitioned',
     workflowType: 'resumableParallelWorkflow',
     input: {
       checkpointId: 'history-windows',
@@ -217,21 +213,21 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    // `a` comes from the checkpoint; windows load only what it holds, the last one its outcomes too.
-    name: 'resumable-lean-windows',
+    // Partitioned, with `a` served from the checkpoint.
+    name: 'resumable-partitioned-from-checkpoint',
     workflowType: 'resumableParallelWorkflow',
     input: {
-      checkpointId: 'history-lean',
+      checkpointId: 'history-partitioned-from-checkpoint',
       specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)),
       maxStepsPerRun: 2,
     },
     seedStore: (storeDir, checkpointId) => seedCheckpoint(storeDir, checkpointId, undefined),
   },
   {
-    // One window that serves `a` from the checkpoint: its outcome is loaded once, to return it.
-    name: 'resumable-lean-resume',
+    // `a` is served from the checkpoint: loaded by key first, its outcome once, to return it.
+    name: 'resumable-from-checkpoint',
     workflowType: 'resumableParallelWorkflow',
-    input: { checkpointId: 'history-lean-resume', specs: ['a', 'b'].map((id) => spec(id)) },
+    input: { checkpointId: 'history-from-checkpoint', specs: ['a', 'b'].map((id) => spec(id)) },
     seedStore: (storeDir, checkpointId) => seedCheckpoint(storeDir, checkpointId, undefined),
   },
   {
@@ -251,7 +247,7 @@ export const SCENARIOS: Scenario[] = [
     seedStore: seedFutureSchemaCheckpoint,
   },
   {
-    // The run-controls patch: paused while `slow` runs, concurrency raised to 2, pending `c` cancelled, resumed.
+    // Paused while `slow` runs, concurrency raised to 2, pending `c` cancelled, resumed.
     name: 'parallel-steered',
     workflowType: 'parallelWorkflow',
     input: { specs: [spec('slow'), spec('b'), spec('c'), spec('d')], concurrency: 1 },
@@ -277,7 +273,8 @@ export const SCENARIOS: Scenario[] = [
     input: { specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 1, budget: { maxSteps: 2 } },
   },
   {
-    // The budget's spend carries over continue-as-new between windows.
+    // With a budget, a run bigger than maxStepsPerRun runs as windows in turn (continue-as-new),
+    // carrying the budget's spend.
     name: 'resumable-budget-windows',
     workflowType: 'resumableParallelWorkflow',
     input: {
@@ -311,7 +308,7 @@ export const SCENARIOS: Scenario[] = [
     input: { items: ['ok', 'red'], maxIterations: 3 },
   },
   {
-    // `a` was checkpointed for another spec: it runs again, with a warning (the `spec-digests` patch).
+    // `a` was checkpointed for another spec: it runs again, with a warning.
     name: 'resumable-stale-rerun',
     workflowType: 'resumableParallelWorkflow',
     input: { checkpointId: 'history-stale', specs: [spec('a'), spec('b')] },
@@ -339,20 +336,38 @@ async function steerPartitions(handle: WorkflowHandle): Promise<void> {
 
 SCENARIOS.push(
   {
-    // The steer-partitions patch: steering the parent signals its running children.
+    // Steering the parent signals its running children.
     name: 'parallel-partitioned-steered',
     workflowType: 'parallelWorkflow',
     input: { specs: ['slow', 'b', 'c', 'd'].map((id) => spec(id)), maxStepsPerRun: 2, concurrency: 2 },
     drive: steerPartitions,
   },
   {
-    // The lane-scopes patch: `slow` is cancelled while it runs; `b` and `c` run after it in the same
-    // lane, in a fresh scope, and are journaled.
+    // `slow` is cancelled while it runs; `b` and `c` run after it in the same lane, in a fresh scope,
+    // and are journaled.
     name: 'resumable-cancel-running',
     workflowType: 'resumableParallelWorkflow',
     input: {
       checkpointId: 'history-cancel-running',
       specs: ['slow', 'b', 'c'].map((id) => spec(id)),
+      concurrency: 1,
+    },
+    drive: async (handle) => {
+      await untilRunning(handle, 'slow');
+      await cancelStep(handle, 'slow');
+    },
+  },
+  {
+    // A pipeline's first chain is cancelled in its first stage while it runs: the chain ends there, and
+    // the next items run their chains in the same lane, in a fresh scope.
+    name: 'pipeline-cancel-running',
+    workflowType: 'pipelineWorkflow',
+    input: {
+      items: [{ path: 'slow' }, { path: 'b' }, { path: 'c' }],
+      stages: [
+        { taskId: '{{item.path}}', agent: 'explore', prompt: '{{item.path}}' },
+        { taskId: '{{item.path}}-review', agent: 'review', prompt: '{{prev.output}}' },
+      ],
       concurrency: 1,
     },
     drive: async (handle) => {
@@ -372,39 +387,6 @@ SCENARIOS.push(
     seedStore: (storeDir, checkpointId) => seedCheckpoint(storeDir, checkpointId, undefined),
   },
 );
-
-/**
- * Scenarios recorded again after a patch changed the path they take; their
- * first recordings stay, proving that runs started before it still replay.
- */
-const RECORDED_AGAIN: [scenario: string, patch: string][] = [
-  ['parallel-steered', 'lean-awaits'],
-  ['parallel-approvals', 'lean-awaits'],
-  // Resumable runs bigger than one execution now run as child partitions side by side.
-  ['resumable-windows', 'partitions'],
-  ['resumable-lean-windows', 'partitions'],
-  // Steps run through fewer async frames, which changes when each lane's next command is issued.
-  ['parallel', 'lean-frames'],
-  ['parallel-steered', 'lean-frames'],
-  ['pipeline', 'lean-frames'],
-  ['resumable-first-run', 'lean-frames'],
-  // Steps run their activities in their lane's scope, through one promise fewer than an async function.
-  ['parallel', 'lane-scopes'],
-  ['parallel-steered', 'lane-scopes'],
-  ['parallel-approvals', 'lane-scopes'],
-  ['pipeline', 'lane-scopes'],
-  ['resumable-first-run', 'lane-scopes'],
-  // Lanes chain on their scope's run, and a resumable step journals its outcome as it ends.
-  ['parallel', 'chained-lanes'],
-  ['parallel-steered', 'chained-lanes'],
-  ['parallel-approvals', 'chained-lanes'],
-  ['pipeline', 'chained-lanes'],
-  ['resumable-first-run', 'chained-lanes'],
-  ['resumable-cancel-running', 'chained-lanes'],
-];
-for (const [name, patch] of RECORDED_AGAIN) {
-  SCENARIOS.push({ ...SCENARIOS.find((scenario) => scenario.name === name)!, name: `${name}-${patch}` });
-}
 
 export const historyFile = (name: string) => join(HISTORY_DIR, `${name}.json`);
 /** Child ids derive from the workflow id, so replay must use the recorded one. */

@@ -315,3 +315,31 @@ test('a run split into child workflows: pause, resume and a new limit reach its 
     ]);
   });
 });
+
+test('a split run steered in quick succession leaves every child as the parent ends up', async () => {
+  const { gate, executor, started } = gatedExecutor();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('split-steer-burst'),
+      args: [{ specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 2, maxStepsPerRun: 2 }],
+    });
+    await eventually(async () => (started.length === 2 ? true : undefined));
+    // Each Update changes what every child must hear; signals in flight at once may land in any order.
+    for (let round = 0; round < 3; round++) {
+      await pauseRun(handle);
+      await setRunConcurrency(handle, 2 + round * 2);
+      await resumeRun(handle);
+    }
+    const children = (await progressOf(handle)).partitions!.map((p) =>
+      client.workflow.getHandle(p.workflowId),
+    );
+    await eventually(async () => {
+      const states = await Promise.all(children.map(progressOf));
+      return states.every((state) => !state.paused && state.concurrency === 3) ? true : undefined;
+    });
+    for (const id of ['a', 'b', 'c', 'd']) gate.release(id);
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => o.output)).toEqual(['do a', 'do b', 'do c', 'do d']);
+  });
+});

@@ -43,20 +43,13 @@ export const steerPartitionSignal = defineSignal<[RunControlState]>('steerPartit
 
 export const CANCELLED_BY_USER = 'cancelled by user';
 
-/** The patch behind which runs obey these controls (runs started before it replay without). */
-export const RUN_CONTROLS = 'run-controls';
-
 export class RunControls implements RunControlState {
   paused = false;
   concurrency?: number;
   /** Steps cancelled before they started: they never will. */
   private readonly cancelledPending = new Set<string>();
-  /** The scope each running step's activity runs in, by taskId. */
+  /** The scope each running step's activity runs in (its pool lane's), by taskId. */
   private readonly running = new Map<string, CancellationScope>();
-  /** Scopes whose step ended uncancelled, by the scope they were made in, for the next step to reuse. */
-  private readonly idle = new Map<CancellationScope, CancellationScope[]>();
-  /** The scopes pool lanes run in (see {@link runLane}), whose steps run their activities in them. */
-  private readonly lanes = new Set<CancellationScope>();
   private readonly listeners: (() => void)[] = [];
 
   /** Calls `listener` after every change of `paused` or `concurrency`. */
@@ -91,94 +84,18 @@ export class RunControls implements RunControlState {
   }
 
   /**
-   * Runs `work` (a step's activity) in a scope `cancelStep` can cancel. Resolves
-   * to `cancelled` when it was, so the caller can tell that from a workflow cancel.
-   */
-  async cancellable<T>(taskId: string, work: () => Promise<T>): Promise<{ value: T } | 'cancelled'> {
-    const scope = new CancellationScope();
-    this.running.set(taskId, scope);
-    try {
-      return { value: await scope.run(work) };
-    } catch (error) {
-      if (cancelledAlone(scope)) return 'cancelled';
-      throw error;
-    } finally {
-      this.running.delete(taskId);
-    }
-  }
-
-  /**
-   * Runs a pool lane, one step after another, in a scope of its own: each step
-   * runs its activity in it as it is (see {@link enter}), which spares every
-   * step a `CancellationScope.run`, two promises the SDK captures a stack for.
-   * A step cancelled alone cancels the lane's scope; `lane` then returns (see
-   * {@link laneCancelled}) and goes on in a fresh one. Work a step leaves
-   * running past its end must not start in the lane (see ./resumable's journal).
-   * Runs started before `chained-lanes` replay through this; later ones run
-   * their lanes through {@link chainLane}.
-   */
-  async runLane(lane: () => Promise<void>): Promise<void> {
-    for (;;) {
-      const scope = new CancellationScope();
-      this.lanes.add(scope);
-      try {
-        await scope.run(lane);
-      } finally {
-        this.lanes.delete(scope);
-      }
-      if (!cancelledAlone(scope)) return;
-    }
-  }
-
-  /**
-   * {@link runLane} as one promise chained on the scope's run (chained-lanes),
-   * where an async function and the caller's `catch` cost three: the lane's
-   * error goes to `onError`, and the promise returned always resolves.
-   */
-  chainLane(lane: () => Promise<void>, onError: (error: unknown) => void): Promise<void> {
-    const scope = new CancellationScope();
-    this.lanes.add(scope);
-    return scope.run(lane).then(
-      () => {
-        this.lanes.delete(scope);
-        return cancelledAlone(scope) ? this.chainLane(lane, onError) : undefined;
-      },
-      (error: unknown) => {
-        this.lanes.delete(scope);
-        onError(error);
-      },
-    );
-  }
-
-  /** Whether the lane this runs in had a step cancelled alone, so it must go on in a fresh scope. */
-  laneCancelled(): boolean {
-    const scope = CancellationScope.current();
-    return this.lanes.has(scope) && cancelledAlone(scope);
-  }
-
-  /**
-   * The scope `taskId`'s activity is to run in, for a caller that does what
-   * {@link cancellable} does inline (the `lean-step-frames` and `lane-scopes`
-   * paths): its lane's own, when it runs in one, else one made for it. A scope
-   * whose step ended uncancelled is reused: each costs the SDK three promises
-   * to make, and a scope cancels only the activities still running in it.
+   * Marks `taskId` as running in the current scope, which is its pool lane's
+   * (./pool): `cancelStep` cancels that scope, which holds nothing else while
+   * the step runs, and the lane goes on in a fresh one.
    */
   enter(taskId: string): CancellationScope {
-    const parent = CancellationScope.current();
-    const scope = this.lanes.has(parent)
-      ? parent
-      : (this.idle.get(parent)?.pop() ?? new CancellationScope({ parent, cancellable: true }));
+    const scope = CancellationScope.current();
     this.running.set(taskId, scope);
     return scope;
   }
 
   leave(taskId: string): void {
-    const scope = this.running.get(taskId);
     this.running.delete(taskId);
-    if (!scope?.parent || scope.consideredCancelled || this.lanes.has(scope)) return;
-    const idle = this.idle.get(scope.parent) ?? [];
-    idle.push(scope);
-    this.idle.set(scope.parent, idle);
   }
 
   cancel(taskId: string): 'running' | 'pending' {
@@ -195,11 +112,6 @@ export class RunControls implements RunControlState {
 /** Whether `scope` failed because `cancelStep` cancelled it, rather than the whole workflow. */
 export function cancelledAlone(scope: CancellationScope): boolean {
   return scope.consideredCancelled && !scope.parent?.consideredCancelled;
-}
-
-/** Runs `work` in `scope`, inline when that is the current scope already. */
-export function runIn<T>(scope: CancellationScope, work: () => Promise<T>): Promise<T> {
-  return scope === CancellationScope.current() ? work() : scope.run(work);
 }
 
 /** `condition(fn)`, but a cancelled workflow stops waiting (a bare condition would wait on). */

@@ -8,7 +8,7 @@
 import type { AgentStepSpecInput, StepOutcome } from '../../contracts';
 import { executeStepsParallel } from './parallel';
 import { progressBoard } from './progress';
-import { type CombinatorOptions, decidePatches, invalidInput } from './steps';
+import { type CombinatorOptions, invalidInput } from './steps';
 
 /** The next round's specs from this round's outcomes (`round` counts from 1); none, or empty, stops. */
 export type LoopNext = (outcomes: StepOutcome[], round: number) => AgentStepSpecInput[] | undefined;
@@ -26,7 +26,6 @@ export async function executeLoop(
   next: LoopNext,
   options: LoopOptions = {},
 ): Promise<StepOutcome[]> {
-  decidePatches();
   if (!Number.isInteger(maxIterations) || maxIterations < 1) {
     throw invalidInput(
       `maxIterations: must be a whole number ≥ 1 (the loop's hard cap), got ${maxIterations}`,

@@ -10,7 +10,6 @@ import { progressBoard } from './progress';
 import { applyBudget } from './budget';
 import {
   type CombinatorOptions,
-  decidePatches,
   parseSpecs,
   refuseSplitBudget,
   resolveLimit,
@@ -27,7 +26,6 @@ export async function executeStepsParallel(
   specInputs: readonly AgentStepSpecInput[],
   options: CombinatorOptions = {},
 ): Promise<StepOutcome[]> {
-  decidePatches();
   return runStepsParallel(parseSpecs(specInputs), options);
 }
 

@@ -2,15 +2,12 @@ import {
   type ChildWorkflowHandle,
   ChildWorkflowFailure,
   type Workflow,
-  executeChild,
-  patched,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
 import { type RunControlState, runControls, steerPartitionSignal } from './controls';
 import { clampLimit, runBounded } from './pool';
 import { progressBoard } from './progress';
-import { STEER_PARTITIONS } from './steps';
 
 /**
  * One Temporal execution is capped at ~51,200 history events / 50 MB and
@@ -64,16 +61,13 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
       ...(plan.stepOutcomes ? { outcomes: { succeeded: 0, failed: 0 } } : {}),
     }),
   );
-  const controls = patched(STEER_PARTITIONS) ? runControls() : undefined;
+  const controls = runControls();
   const steering = (): Required<RunControlState> => ({
-    paused: controls?.paused ?? false,
-    concurrency: Math.floor((controls?.concurrency ?? limit) / inFlight) || 1,
+    paused: controls.paused,
+    concurrency: Math.floor((controls.concurrency ?? limit) / inFlight) || 1,
   });
-  const running = new Map<string, ChildWorkflowHandle<Workflow>>();
-  const steer = (child: ChildWorkflowHandle<Workflow>) =>
-    // A child that finished meanwhile needs no steering.
-    child.signal(steerPartitionSignal, steering()).catch(() => undefined);
-  controls?.onChange(() => running.forEach((child) => void steer(child)));
+  const running = new Map<string, () => void>();
+  controls.onChange(() => running.forEach((steer) => steer()));
 
   const runChild = async (workflowId: string, slice: I[], offset: number): Promise<unknown> => {
     const sent = steering();
@@ -81,12 +75,12 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
       ...plan.childInput(slice, offset, sent.concurrency),
       ...(sent.paused ? { paused: true } : {}),
     };
-    if (!controls) return executeChild(plan.workflowType, { workflowId, args: [input] });
     const child = await startChild(plan.workflowType, { workflowId, args: [input] });
-    running.set(workflowId, child);
+    const steer = steerer(child, steering);
+    running.set(workflowId, steer);
     // Steering that came while the child started reached no child.
     const now = steering();
-    if (now.paused !== sent.paused || now.concurrency !== sent.concurrency) await steer(child);
+    if (now.paused !== sent.paused || now.concurrency !== sent.concurrency) steer();
     try {
       return await child.result();
     } finally {
@@ -116,12 +110,42 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
       }
       return result;
     },
-    { fixed: controls !== undefined },
+    { fixed: true },
   );
   return settled.flatMap((result) => {
     if (!result.ok) throw result.error;
     return result.value;
   });
+}
+
+/**
+ * Sends `child` the run's steering as it is now, one signal at a time: two
+ * signals in flight to one child may arrive in either order, so a `pause`
+ * sent before a `resume` could land last and leave the child paused. A change
+ * while one is in flight sends the state as it is once that one landed.
+ */
+function steerer(child: ChildWorkflowHandle<Workflow>, steering: () => RunControlState): () => void {
+  let inFlight = false;
+  let again = false;
+  const send = (): void => {
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    // A child that finished meanwhile needs no steering.
+    void child
+      .signal(steerPartitionSignal, steering())
+      .catch(() => undefined)
+      .then(() => {
+        inFlight = false;
+        if (again) {
+          again = false;
+          send();
+        }
+      });
+  };
+  return send;
 }
 
 let childGroups = 0;

@@ -5,7 +5,6 @@ import { progressBoard } from './progress';
 import {
   type CombinatorOptions,
   StepCrashed,
-  decidePatches,
   parseSpec,
   resolveLimit,
   runStep,
@@ -38,7 +37,6 @@ export async function executePipeline<I>(
   stages: readonly PipelineStage<I>[],
   options: CombinatorOptions = {},
 ): Promise<(StepOutcome | null)[]> {
-  decidePatches();
   if (items.length === 0) return [];
   applyBudget(options.budget);
   const board = progressBoard();

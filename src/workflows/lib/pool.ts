@@ -1,6 +1,5 @@
-import { isCancellation, patched } from '@temporalio/workflow';
-import { RUN_CONTROLS, runControls, waitFor } from './controls';
-import { CHAINED_LANES, LANE_SCOPES, LEAN_STEP_FRAMES } from './steps';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { cancelledAlone, runControls, waitFor } from './controls';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -11,11 +10,17 @@ export function clampLimit(limit: number): number {
 
 /**
  * Runs `task` over `items`, at most `limit` at a time, and returns one settled
- * result per item in input order. `limit` lanes each pull the next index; in
- * workflow code promise resolution order is recorded in history, so the
- * schedule replays identically. A task's error settles only its own slot;
- * cancellation of the workflow is the one error that propagates. Unless
- * `fixed`, the run's `setConcurrency` replaces `limit` as it changes.
+ * result per item in input order. Lanes each pull the next index; in workflow
+ * code promise resolution order is recorded in history, so the schedule
+ * replays identically. A task's error settles only its own slot; cancellation
+ * of the workflow is the one error that propagates.
+ *
+ * Unless `fixed`, the run's `setConcurrency` replaces `limit` as it changes:
+ * raising it starts more lanes at once, lowering it makes lanes wait their turn.
+ *
+ * Each lane runs in a cancellation scope of its own, and a step's activity
+ * runs in its lane's scope (./steps), so `cancelStep` can cancel one running
+ * step alone. A lane whose scope was cancelled that way goes on in a fresh one.
  */
 export async function runBounded<I, O>(
   items: readonly I[],
@@ -24,36 +29,17 @@ export async function runBounded<I, O>(
   { fixed = false }: { fixed?: boolean } = {},
 ): Promise<Settled<O>[]> {
   const results = new Array<Settled<O>>(items.length);
-  const failed = (index: number, error: unknown) => {
-    if (isCancellation(error)) throw error;
-    results[index] = { ok: false, error };
-  };
-  const settle = async (index: number) => {
-    try {
-      results[index] = { ok: true, value: await task(items[index] as I, index) };
-    } catch (error) {
-      failed(index, error);
-    }
-  };
-  const lean = patched(LEAN_STEP_FRAMES);
-  let next = 0;
-  if (fixed || !patched(RUN_CONTROLS)) {
-    const lane = async (): Promise<void> => {
-      while (next < items.length) await settle(next++);
-    };
-    await Promise.all(Array.from({ length: Math.min(clampLimit(limit), items.length) }, lane));
-    return results;
-  }
-  // Steerable: `setConcurrency` may raise the limit (more lanes start) or lower it (lanes wait their turn).
   const controls = runControls();
-  const limitNow = () => Math.min(clampLimit(controls.concurrency ?? limit), items.length);
+  const limitNow = () => Math.min(clampLimit(fixed ? limit : (controls.concurrency ?? limit)), items.length);
+  let next = 0;
   let active = 0;
-  // The first cancellation a lane meets; it ends the run, as in the fixed pool.
+  // The first cancellation a lane meets; it ends the run.
   let stopped: { error: unknown } | undefined;
-  const laneScopes = lean && patched(LANE_SCOPES);
+  const stop = (error: unknown) => void (stopped ??= { error });
+
   const lane = async (): Promise<void> => {
     while (next < items.length && !stopped) {
-      if (laneScopes && controls.laneCancelled()) return;
+      if (cancelledAlone(CancellationScope.current())) return;
       if (active >= limitNow()) {
         await waitFor(() => active < limitNow() || next >= items.length || stopped !== undefined);
         continue;
@@ -61,24 +47,23 @@ export async function runBounded<I, O>(
       active += 1;
       const index = next++;
       try {
-        // Inline, a step costs two promises fewer than through `settle` (see LEAN_STEP_FRAMES).
-        if (lean) results[index] = { ok: true, value: await task(items[index] as I, index) };
-        else await settle(index);
+        results[index] = { ok: true, value: await task(items[index] as I, index) };
       } catch (error) {
-        failed(index, error);
+        if (isCancellation(error)) throw error;
+        results[index] = { ok: false, error };
       } finally {
         active -= 1;
       }
     }
   };
+  const runLane = (): Promise<void> => {
+    const scope = new CancellationScope();
+    return scope.run(lane).then(() => (cancelledAlone(scope) ? runLane() : undefined), stop);
+  };
+
   const lanes: Promise<void>[] = [];
-  const stop = (error: unknown) => void (stopped ??= { error });
-  const chained = laneScopes && patched(CHAINED_LANES);
   const grow = () => {
-    while (lanes.length < limitNow())
-      lanes.push(
-        chained ? controls.chainLane(lane, stop) : (laneScopes ? controls.runLane(lane) : lane()).catch(stop),
-      );
+    while (lanes.length < limitNow()) lanes.push(runLane());
   };
   grow();
   while (next < items.length && !stopped) {

@@ -1,4 +1,4 @@
-import { CancellationScope, executeChild, patched, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, executeChild, proxyActivities } from '@temporalio/workflow';
 import type { CheckpointIndex, CheckpointLoad, CheckpointStepKey, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
@@ -14,11 +14,8 @@ import { progressBoard } from './progress';
 import { applyBudget } from './budget';
 import { specDigest } from './spec-digest';
 import {
-  CHAINED_LANES,
-  LANE_SCOPES,
   type ResumableOptions,
   activityFailureMessage,
-  decidePatches,
   invalidInput,
   parseSpecs,
   resolveLimit,
@@ -38,8 +35,7 @@ const store = proxyActivities<TaoActivities>({
  * since the last acknowledged save, on top of what the store held when the
  * execution started (`base`), so the stored checkpoint only ever grows, however
  * steps interleave. A failed save is retried with the next one. If the store
- * lost the checkpoint meanwhile, everything known is sent again: the base's
- * steps when the execution loaded them, and its own.
+ * lost the checkpoint meanwhile, this execution's own steps are sent again.
  */
 class CheckpointJournal {
   private tail: Promise<void> = Promise.resolve();
@@ -51,16 +47,17 @@ class CheckpointJournal {
   private acknowledged = 0;
   /**
    * Where saves run: the scope the journal was made in, not the pool lane of
-   * the step whose record starts one, which `cancelStep` may cancel (lane-scopes).
+   * the step whose record starts one, which `cancelStep` may cancel.
    */
-  private readonly scope = patched(LANE_SCOPES) ? CancellationScope.current() : undefined;
+  private readonly scope = CancellationScope.current();
 
   constructor(
     private readonly checkpointId: string,
-    private readonly base: { count: number; steps: readonly CheckpointStep[] },
+    /** Steps the store held when this execution loaded it. */
+    baseCount: number,
     private readonly warn: (message: string) => void,
   ) {
-    this.held = base.count;
+    this.held = baseCount;
   }
 
   record(outcome: StepOutcome, specDigest: string | undefined): void {
@@ -71,7 +68,7 @@ class CheckpointJournal {
     });
     if (this.flushQueued) return;
     this.flushQueued = true;
-    this.tail = this.tail.then(() => (this.scope ? this.scope.run(() => this.flush()) : this.flush()));
+    this.tail = this.tail.then(() => this.scope.run(() => this.flush()));
   }
 
   private async flush(): Promise<void> {
@@ -84,9 +81,8 @@ class CheckpointJournal {
       });
       this.held += own.length - this.acknowledged;
       if (result === 'missing-base') {
-        const everything = [...this.base.steps, ...own];
-        result = await store.saveCheckpoint(this.checkpointId, { savedCount: 0, steps: everything });
-        this.held = everything.length;
+        result = await store.saveCheckpoint(this.checkpointId, { savedCount: 0, steps: own });
+        this.held = own.length;
       }
       if (result === 'stale')
         this.warn('checkpoint save refused as stale: another writer holds newer progress');
@@ -101,13 +97,7 @@ class CheckpointJournal {
   }
 }
 
-/**
- * The patch behind which a window loads only which steps the checkpoint holds
- * (`loadCheckpointIndex`), and their outcomes once, when it returns them: a
- * run of N windows then moves each outcome through history once, not N/2 times.
- */
-export const LEAN_CHECKPOINT_LOADS = 'lean-checkpoint-loads';
-
+/** The store's answer; a store error reads as an unreadable checkpoint. */
 async function loadCompleted<T extends CheckpointLoad | CheckpointIndex>(load: () => Promise<T>): Promise<T> {
   try {
     return await load();
@@ -117,7 +107,9 @@ async function loadCompleted<T extends CheckpointLoad | CheckpointIndex>(load: (
 }
 
 /**
- * Fills in the outcomes a lean load left out, from one full load. A step the
+ * Fills in the outcomes of the steps served from the checkpoint, which a
+ * window loads only by key (so a run of N windows moves each outcome through
+ * history once, not N/2 times), from one full load. A step the
  * store no longer holds (the checkpoint was deleted under the run) is reported
  * as such rather than passed off as done.
  */
@@ -163,7 +155,6 @@ export async function executeStepsParallelResumable(
   checkpointId: string,
   options: ResumableOptions = {},
 ): Promise<StepOutcome[]> {
-  decidePatches();
   const specs = uniqueSpecs(parseSpecs(specInputs));
   applyBudget(options.budget);
   const id = CheckpointIdSchema.safeParse(checkpointId);
@@ -180,13 +171,10 @@ export async function executeStepsParallelResumable(
 }
 
 /**
- * The patch behind which a resumable run bigger than `maxStepsPerRun` runs as
- * child partitions side by side, like a parallel run, rather than as windows
- * one after another: the partitions journal to the one checkpoint (appends
- * merge), and the parent deletes it once every step succeeded.
+ * A resumable run bigger than `maxStepsPerRun` runs as child partitions side
+ * by side, like a parallel run: the partitions journal to the one checkpoint
+ * (appends merge), and the parent deletes it once every step succeeded.
  */
-export const RESUMABLE_PARTITIONS = 'resumable-partitions';
-
 export async function runResumablePartitions(
   specs: readonly AgentStepSpec[],
   checkpointId: string,
@@ -239,12 +227,8 @@ export async function runResumableWindow(
   options: ResumableOptions,
   carried: readonly StepOutcome[],
 ): Promise<WindowResult> {
-  decidePatches();
-  const lean = patched(LEAN_CHECKPOINT_LOADS);
   const board = progressBoard();
-  const loaded: CheckpointIndex | CheckpointLoad = await loadCompleted(() =>
-    lean ? store.loadCheckpointIndex(checkpointId) : store.loadCheckpoint(checkpointId),
-  );
+  const loaded = await loadCompleted(() => store.loadCheckpointIndex(checkpointId));
   /** Fails every step without running any; the checkpoint stays for inspection. */
   const refuse = (message: string): WindowResult => {
     board.checkpointWarning = message;
@@ -259,17 +243,13 @@ export async function runResumableWindow(
     // Fail-safe: do the work again rather than resume from state we cannot interpret.
     board.checkpointWarning = `checkpoint ${checkpointId} unreadable, re-running every step: ${loaded.reason}`;
   }
-  // Outcomes are bound to the spec that produced them; runs started before this replay without.
-  const digests = patched('spec-digests')
-    ? new Map(specs.map((spec) => [spec.taskId, specDigest(spec)]))
-    : undefined;
-  const checkpointed: (CheckpointStepKey & { outcome?: StepOutcome })[] =
-    loaded.status === 'loaded' ? loaded.steps : [];
+  // Outcomes are bound to the spec that produced them.
+  const digests = new Map(specs.map((spec) => [spec.taskId, specDigest(spec)]));
+  const checkpointed: CheckpointStepKey[] = loaded.status === 'loaded' ? loaded.steps : [];
   const stale = new Set(
     checkpointed
       .filter(
-        (step) =>
-          step.specDigest && digests?.has(step.taskId) && digests.get(step.taskId) !== step.specDigest,
+        (step) => step.specDigest && digests.has(step.taskId) && digests.get(step.taskId) !== step.specDigest,
       )
       .map((step) => step.taskId),
   );
@@ -283,14 +263,10 @@ export async function runResumableWindow(
     board.checkpointWarning = `checkpoint ${checkpointId}: the spec of ${names} changed since it was checkpointed; running ${stale.size === 1 ? 'it' : 'them'} again`;
   }
   const served = checkpointed.filter((step) => !stale.has(step.taskId));
-  // Outcomes of served steps are absent from a lean load until the window returns them.
-  const done = new Map(served.map((s) => [s.taskId, s.outcome]));
+  // Outcomes of served steps are fetched only when the window returns them.
+  const done = new Map<string, StepOutcome | undefined>(served.map((s) => [s.taskId, undefined]));
   const failed = new Map(carried.map((outcome) => [outcome.taskId, outcome]));
-  const journal = new CheckpointJournal(
-    checkpointId,
-    { count: served.length, steps: lean ? [] : (served as CheckpointStep[]) },
-    (w) => board.storeWarnings.push(w),
-  );
+  const journal = new CheckpointJournal(checkpointId, served.length, (w) => board.storeWarnings.push(w));
 
   const pending = specs.filter((spec) => !done.has(spec.taskId) && !failed.has(spec.taskId));
   const window = pending.slice(0, options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN);
@@ -304,20 +280,11 @@ export async function runResumableWindow(
   if (window.length > 0) {
     const activities = stepActivities(options.stepPolicy);
     const limit = await resolveLimit(options.concurrency);
-    const journaled = (spec: AgentStepSpec) => (outcome: StepOutcome) => {
-      if (outcome.success) journal.record(outcome, digests?.get(spec.taskId));
-    };
-    const settled = await runBounded(
-      window,
-      limit,
-      patched(CHAINED_LANES)
-        ? (spec, index) => runStep(activities, spec, entries[index]!, journaled(spec))
-        : async (spec, index) => {
-            const outcome = await runStep(activities, spec, entries[index]!);
-            journaled(spec)(outcome);
-            return outcome;
-          },
-    );
+    const settled = await runBounded(window, limit, async (spec, index) => {
+      const outcome = await runStep(activities, spec, entries[index]!);
+      if (outcome.success) journal.record(outcome, digests.get(spec.taskId));
+      return outcome;
+    });
     settled.forEach((result, index) => {
       const spec = window[index]!;
       const outcome = result.ok
@@ -330,8 +297,7 @@ export async function runResumableWindow(
   await journal.drained();
   if (pending.length > window.length) return { carriedFailures: [...failed.values()] };
 
-  if (lean && served.length > 0)
-    await fetchServedOutcomes(checkpointId, done, options.sharedCheckpoint === true);
+  if (served.length > 0) await fetchServedOutcomes(checkpointId, done, options.sharedCheckpoint === true);
   const merged = specs.map(
     (spec) =>
       done.get(spec.taskId) ??

@@ -3,7 +3,6 @@ import {
   type ActivityInterfaceFor,
   ApplicationFailure,
   isCancellation,
-  patched,
   proxyActivities,
   proxyLocalActivities,
 } from '@temporalio/workflow';
@@ -19,7 +18,6 @@ import {
   AgentStepSpecSchema,
   type Budget,
   type AgentStepSpecInput,
-  StrictAgentStepSpecSchema,
   type StepOutcome,
   type StepPolicy,
   describeZodError,
@@ -27,14 +25,7 @@ import {
 } from '../../contracts';
 import { approveAfter, approveBefore } from './approvals';
 import { runBudget } from './budget';
-import {
-  CANCELLED_BY_USER,
-  RUN_CONTROLS,
-  type RunControls,
-  cancelledAlone,
-  runControls,
-  runIn,
-} from './controls';
+import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
 
@@ -111,69 +102,8 @@ export function parseSpecs(specs: readonly AgentStepSpecInput[], path = 'specs')
   return specs.map((spec, index) => parseSpec(spec, `${path}.${index}`));
 }
 
-/** The patch behind which step specs refuse unknown fields (runs started before it replay leniently). */
-export const STRICT_STEP_SPECS = 'strict-step-specs';
-
-/**
- * Decides this execution's patches before anything awaits; every workflow
- * and combinator calls it on entry. A patch first asked for after a local
- * activity (the executor's concurrency hint) can land in a later workflow
- * task live than on replay, where the local activity's result comes back in
- * the earlier task, and Temporal reports that as nondeterminism. Asked for
- * first thing, each patch lands in the first task both times; later calls
- * return the same answer.
- */
-export function decidePatches(): void {
-  patched(STRICT_STEP_SPECS);
-  patched(RUN_CONTROLS);
-  patched(LEAN_STEP_AWAITS);
-  patched(STEER_PARTITIONS);
-  patched(LEAN_STEP_FRAMES);
-  patched(LANE_SCOPES);
-  patched(CHAINED_LANES);
-}
-
-/**
- * The patch behind which a step runs through fewer async frames: the pool
- * awaits it inline, and a step without a budget runs its activity in its
- * cancellable scope inline. Each frame is two promises, and the SDK captures
- * a stack trace for every promise a workflow makes; at wide fan-out that was
- * most of the workflow thread's time.
- */
-export const LEAN_STEP_FRAMES = 'lean-step-frames';
-
-/**
- * The patch behind which the steps of a steerable pool lane run their
- * activities in the lane's cancellation scope rather than each entering one
- * of its own (see `RunControls.runLane`), a step with nothing to wait for
- * chains on its activity's promise rather than running as an async function,
- * and a resumable run's checkpoint saves run in the run's scope rather than
- * in the lane of the step that recorded one. Each spares promises per step.
- */
-export const LANE_SCOPES = 'lane-scopes';
-
-/**
- * The patch behind which a steerable pool lane runs as one promise chained on
- * its scope's run rather than in an async function with a `catch` after it,
- * and a step's outcome reaches its caller's `onOutcome` as the step ends
- * rather than through an async function wrapped around the step: together
- * two promises fewer per lane and two per resumable step (see LEAN_STEP_FRAMES).
- */
-export const CHAINED_LANES = 'chained-lanes';
-
-/** The patch behind which a run split into child workflows passes its steering on to them (./partition). */
-export const STEER_PARTITIONS = 'steer-partitions';
-
-/**
- * The patch behind which a step awaits pausing and approval only when it has
- * to. The SDK captures a stack trace for every promise a workflow makes (for
- * `__stack_trace`), so each needless await is a real cost per step at wide fan-out.
- */
-export const LEAN_STEP_AWAITS = 'lean-step-awaits';
-
 export function parseSpec(spec: unknown, path: string): AgentStepSpec {
-  const schema = patched(STRICT_STEP_SPECS) ? StrictAgentStepSpecSchema : AgentStepSpecSchema;
-  const parsed = schema.safeParse(spec);
+  const parsed = AgentStepSpecSchema.safeParse(spec);
   if (!parsed.success) throw invalidInput(`${path}.${describeZodError(parsed.error)}`);
   return parsed.data;
 }
@@ -188,168 +118,94 @@ export class StepCrashed extends Error {
 }
 
 /**
- * Runs one step as an activity and keeps its progress entry current.
- * Returns the outcome the executor reported, or throws {@link StepCrashed}.
- * `onOutcome` sees the outcome as the step ends, before the returned promise
- * settles: a caller with work to do per outcome needs no async function of its
- * own around the step (chained-lanes).
+ * Runs one step: its approvals, the run's pause and budget, its activity, and
+ * its progress entry, kept current throughout. Returns the step's outcome
+ * (failed when it was rejected, cancelled alone, or refused by the budget), or
+ * throws {@link StepCrashed} when its activity failed after its retries.
+ * Steps run in a pool lane (./pool), whose scope `cancelStep` cancels.
  */
-export function runStep(
+export async function runStep(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
-  onOutcome?: (outcome: StepOutcome) => void,
 ): Promise<StepOutcome> {
-  const controls = patched(RUN_CONTROLS) ? runControls() : undefined;
-  const step = new StepRunner(activities, spec, entry, onOutcome);
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
-  const direct =
-    patched(LANE_SCOPES) &&
-    !spec.approval?.before &&
-    !spec.approval?.after &&
-    !runBudget().active &&
-    !controls?.paused &&
-    !controls?.cancelledBeforeStart(spec.taskId);
-  return direct ? step.direct(controls) : step.awaiting(controls);
+  const outcome = await decidedOutcome(activities, spec, entry);
+  entry.status = outcome.success ? 'succeeded' : 'failed';
+  if (!outcome.success) entry.error = outcome.error ?? outcome.output;
+  return outcome;
 }
 
-/** One step's run: what both ways of running it share. */
-class StepRunner {
-  constructor(
-    private readonly activities: StepActivities,
-    private readonly spec: AgentStepSpec,
-    private readonly entry: StepProgress,
-    private readonly onOutcome?: (outcome: StepOutcome) => void,
-  ) {}
-
-  /**
-   * A step with nothing to wait for before or after its activity (no
-   * approval, budget or pause): one promise chained on the activity's, where
-   * an async function costs two; the SDK captures a stack for each (lane-scopes).
-   */
-  direct(controls: RunControls | undefined): Promise<StepOutcome> {
-    const { spec, entry } = this;
-    entry.status = 'running';
-    const scope = controls?.enter(spec.taskId);
-    let started: Promise<StepRun>;
-    try {
-      started = scope ? runIn(scope, this.execute) : this.execute();
-    } catch (error) {
-      started = Promise.reject(error);
-    }
-    return started.then(
-      (run) => {
-        controls?.leave(spec.taskId);
-        return this.finish(run.outcome, run.attempt);
-      },
-      (error: unknown) => {
-        controls?.leave(spec.taskId);
-        if (scope && cancelledAlone(scope)) return this.cancelled();
-        throw this.crashed(error);
-      },
-    );
-  }
-
-  /** Any step, through the waits its spec and the run's state call for. */
-  async awaiting(controls: RunControls | undefined): Promise<StepOutcome> {
-    const { spec, entry } = this;
-    const lean = patched(LEAN_STEP_AWAITS);
-    if (spec.approval?.before) {
-      Object.assign(entry, { status: 'waiting', decision: 'before' });
-      const rejected = await approveBefore(spec);
-      delete entry.decision;
-      if (rejected) return this.ended(rejected);
-      entry.status = 'pending';
-    }
-    if (controls) {
-      if (!lean || controls.paused) await controls.mayStart(spec.taskId);
-      if (controls.cancelledBeforeStart(spec.taskId)) return this.cancelled();
-    }
-    const budget = runBudget();
-    let run: { value: StepRun } | 'cancelled';
-    if (!budget.active && patched(LEAN_STEP_FRAMES)) {
-      entry.status = 'running';
-      const scope = controls?.enter(spec.taskId);
-      try {
-        run = { value: await (scope ? runIn(scope, this.execute) : this.execute()) };
-      } catch (error) {
-        if (!scope || !cancelledAlone(scope)) throw this.crashed(error);
-        run = 'cancelled';
-      } finally {
-        controls?.leave(spec.taskId);
-      }
-    } else {
-      const runActivity = async (): Promise<{ value: StepRun } | 'cancelled'> => {
-        entry.status = 'running';
-        try {
-          return controls
-            ? await controls.cancellable(spec.taskId, this.execute)
-            : { value: await this.execute() };
-        } catch (error) {
-          throw this.crashed(error);
-        }
-      };
-      if (budget.active) {
-        const spent = await budget.spend(runActivity, (r) =>
-          r === 'cancelled' ? undefined : r.value.outcome.usage,
-        );
-        if ('refused' in spent) return this.ended(failedOutcome(spec.taskId, spec.agent, spent.refused));
-        run = spent.value;
-      } else run = await runActivity();
-    }
-    if (run === 'cancelled') return this.cancelled();
-    entry.attempt = run.value.attempt;
-    if (run.value.outcome.usage) entry.usage = run.value.outcome.usage;
-    if (spec.approval?.after && run.value.outcome.success)
-      Object.assign(entry, { status: 'waiting', decision: 'after' });
-    const outcome =
-      lean && !spec.approval?.after ? run.value.outcome : await approveAfter(spec, run.value.outcome);
+async function decidedOutcome(
+  activities: StepActivities,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+): Promise<StepOutcome> {
+  if (spec.approval?.before) {
+    Object.assign(entry, { status: 'waiting', decision: 'before' });
+    const rejected = await approveBefore(spec);
     delete entry.decision;
-    return this.finish(outcome);
+    if (rejected) return rejected;
+    entry.status = 'pending';
   }
-
-  // The summary names the step in the Web UI's timeline and event history, where the type alone does not.
-  private readonly execute = (): Promise<StepRun> => {
-    const budget = runBudget();
-    const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
-    return this.activities.executeAgentStep.executeWithOptions(
-      { summary: stepSummary(this.spec) },
-      tokensLeft === undefined ? [this.spec] : [this.spec, { tokensLeft }],
+  const controls = runControls();
+  if (controls.paused) await controls.mayStart(spec.taskId);
+  if (controls.cancelledBeforeStart(spec.taskId)) return cancelledByUser(spec);
+  const budget = runBudget();
+  let run: StepRun | 'cancelled';
+  if (budget.active) {
+    const spent = await budget.spend(
+      () => runActivity(activities, spec, entry, budget.tokensLeft()),
+      (r) => (r === 'cancelled' ? undefined : r.outcome.usage),
     );
-  };
-
-  /** The step's final status from its outcome; `attempt`, when the activity's result is at hand. */
-  private finish(outcome: StepOutcome, attempt?: number): StepOutcome {
-    const { entry } = this;
-    if (attempt !== undefined) {
-      entry.attempt = attempt;
-      if (outcome.usage) entry.usage = outcome.usage;
-    }
-    entry.status = outcome.success ? 'succeeded' : 'failed';
-    if (!outcome.success) entry.error = outcome.error ?? outcome.output;
-    this.onOutcome?.(outcome);
-    return outcome;
+    if ('refused' in spent) return failedOutcome(spec.taskId, spec.agent, spent.refused);
+    run = spent.value;
+  } else {
+    run = await runActivity(activities, spec, entry, undefined);
   }
+  if (run === 'cancelled') return cancelledByUser(spec);
+  entry.attempt = run.attempt;
+  if (run.outcome.usage) entry.usage = run.outcome.usage;
+  if (!spec.approval?.after || !run.outcome.success) return run.outcome;
+  Object.assign(entry, { status: 'waiting', decision: 'after' });
+  const decided = await approveAfter(spec, run.outcome);
+  delete entry.decision;
+  return decided;
+}
 
-  /** Ends the step without (further) running it. */
-  private ended(outcome: StepOutcome): StepOutcome {
-    const { spec, entry } = this;
-    Object.assign(entry, { taskId: spec.taskId, agent: spec.agent, status: 'failed', error: outcome.error });
-    this.onOutcome?.(outcome);
-    return outcome;
-  }
-
-  private cancelled(): StepOutcome {
-    return this.ended(failedOutcome(this.spec.taskId, this.spec.agent, CANCELLED_BY_USER));
-  }
-
-  /** The activity failed after its retries: a crash, unless the workflow itself is being cancelled. */
-  private crashed(error: unknown): StepCrashed {
+/**
+ * The step's activity, in the current (lane's) scope. `cancelled` when
+ * `cancelStep` cancelled it alone; a cancelled workflow's cancellation passes
+ * through. The summary names the step in the Web UI's timeline and event
+ * history, where the activity type alone does not.
+ */
+async function runActivity(
+  activities: StepActivities,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  tokensLeft: number | undefined,
+): Promise<StepRun | 'cancelled'> {
+  entry.status = 'running';
+  const controls = runControls();
+  const scope = controls.enter(spec.taskId);
+  try {
+    return await activities.executeAgentStep.executeWithOptions(
+      { summary: stepSummary(spec) },
+      tokensLeft === undefined ? [spec] : [spec, { tokensLeft }],
+    );
+  } catch (error) {
+    if (cancelledAlone(scope)) return 'cancelled';
     if (isCancellation(error)) throw error;
     const { message, attempt } = describeActivityFailure(error);
-    Object.assign(this.entry, { status: 'failed', error: message, attempt });
-    return new StepCrashed(message);
+    Object.assign(entry, { status: 'failed', error: message, attempt });
+    throw new StepCrashed(message);
+  } finally {
+    controls.leave(spec.taskId);
   }
+}
+
+function cancelledByUser(spec: AgentStepSpec): StepOutcome {
+  return failedOutcome(spec.taskId, spec.agent, CANCELLED_BY_USER);
 }
 
 const SUMMARY_CHARS = 200;

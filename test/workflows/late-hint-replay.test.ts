@@ -1,11 +1,10 @@
 /**
- * Patches and local activities: a run whose concurrency hint (a local
- * activity) outlived its first workflow task, so the answer and everything
- * after it landed in later tasks, replays. Each workflow and combinator
- * decides its patches before it awaits anything (see `decidePatches`), so
- * where a patch marker lands never depends on when a local activity answered.
- * (The exact race that broke this, a local activity that answers while its
- * task completes, cannot be forced from a test; this covers the path around it.)
+ * A run whose concurrency hint (a local activity) outlived its first workflow
+ * task, so the answer and everything after it landed in later tasks, replays.
+ * Where a local activity's answer lands differs between a live run and its
+ * replay; nothing a workflow records may depend on it. (The exact race, a local
+ * activity that answers while its task completes, cannot be forced from a
+ * test; this covers the path around it.)
  */
 import { Worker } from '@temporalio/worker';
 import { ScriptExecutor } from '../../src/executors/script';
