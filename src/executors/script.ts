@@ -67,8 +67,10 @@ export class ScriptExecutor implements AgentExecutor {
   async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult> {
     const rule = this.ruleFor(spec);
     const delegated = context.delegation?.resume?.results.flatMap((result) => result.outcomes);
-    if (rule.delegate && context.delegation && !delegated) {
-      return { delegation: delegationOf(rule.delegate, context.delegation.maxDepth) };
+    const offer = context.delegation;
+    const bound = Math.min(SCRIPT_MAX_DEPTH, offer?.maxDepth ?? SCRIPT_MAX_DEPTH);
+    if (rule.delegate && offer && offer.depth < bound && !delegated) {
+      return { delegation: delegationOf(rule.delegate, bound) };
     }
     if (rule.delayMs) await sleepUnlessCancelled(rule.delayMs, context.signal);
     if (rule.throw !== undefined) throw new NonRetryableStepError(rule.throw);
@@ -102,10 +104,7 @@ const DELEGATED_OUTPUT = '{{#results}}{{taskId}}: {{output}}\n{{/results}}';
 /** A script cannot read an llm profile's bound; it delegates as deep as the default allows. */
 const SCRIPT_MAX_DEPTH = 2;
 
-function delegationOf(
-  tasks: ScriptRule['delegate'] & object,
-  parentBound: number | undefined,
-): DelegationRequest {
+function delegationOf(tasks: ScriptRule['delegate'] & object, maxDepth: number): DelegationRequest {
   return {
     calls: [
       {
@@ -116,7 +115,7 @@ function delegationOf(
       },
     ],
     state: { kind: 'tao.script.delegation/1' },
-    maxDepth: Math.min(SCRIPT_MAX_DEPTH, parentBound ?? SCRIPT_MAX_DEPTH),
+    maxDepth,
   };
 }
 

@@ -32,11 +32,20 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     crash: { throw: 'agent runtime died' },
     flaky: { failAttempts: 1 },
     slow: { delayMs: 1_500 },
+    'plan-x/task-1-2': { delayMs: 1_500 },
     ...Object.fromEntries(
       [1, 2, 3].map((round) => [`red-r${round}`, { success: false, output: 'still red' }]),
     ),
   },
-  agents: { review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } } },
+  agents: {
+    review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } },
+    lead: {
+      delegate: [
+        { agent: 'explore', description: 'read', prompt: 'read a.ts' },
+        { agent: 'review', description: 'check', prompt: 'check b.ts' },
+      ],
+    },
+  },
 };
 
 export interface Scenario {
@@ -373,6 +382,29 @@ SCENARIOS.push(
     drive: async (handle) => {
       await untilRunning(handle, 'slow');
       await cancelStep(handle, 'slow');
+    },
+  },
+  {
+    // `lead` delegates two tasks: they run as its children, then it goes on with their outcomes;
+    // with a budget, each child counts.
+    name: 'parallel-delegation',
+    workflowType: 'parallelWorkflow',
+    input: { specs: [{ ...spec('lead'), agent: 'lead' }, spec('b')], budget: { maxSteps: 10 } },
+  },
+  {
+    // Delegation inside a pipeline stage, and a cancelled child: the parent hears "cancelled by user".
+    name: 'pipeline-delegation-cancel-child',
+    workflowType: 'pipelineWorkflow',
+    input: {
+      items: [{ path: 'x' }],
+      stages: [
+        { taskId: 'plan-{{item.path}}', agent: 'lead', prompt: 'plan' },
+        { taskId: 'sum-{{item.path}}', agent: 'explore', prompt: '{{prev.output}}' },
+      ],
+    },
+    drive: async (handle) => {
+      await untilRunning(handle, 'plan-x/task-1-2');
+      await cancelStep(handle, 'plan-x/task-1-2');
     },
   },
   {

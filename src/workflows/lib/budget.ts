@@ -88,9 +88,7 @@ class RunBudget {
     this.running += 1;
     try {
       const value = await start();
-      const usage = usageOf(value);
-      this.spent.tokens += (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
-      this.spent.costUsd += usage?.costUsd ?? 0;
+      this.charge(undefined, usageOf(value));
       return { value };
     } finally {
       // A step that ran counts, however it ended.
@@ -98,7 +96,21 @@ class RunBudget {
       this.running -= 1;
     }
   }
+
+  /**
+   * Adds what a step spent since its usage was `before` (a delegating step
+   * reports its spend so far each time it stops): later attempts of a step
+   * already counted. Returns the usage to measure from next time.
+   */
+  charge(before: StepUsage | undefined, now: StepUsage | undefined): StepUsage | undefined {
+    if (!now) return before;
+    this.spent.tokens += tokens(now) - tokens(before);
+    this.spent.costUsd += (now.costUsd ?? 0) - (before?.costUsd ?? 0);
+    return now;
+  }
 }
+
+const tokens = (usage: StepUsage | undefined) => (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
 
 let budget: RunBudget | undefined;
 

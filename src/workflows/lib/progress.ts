@@ -19,6 +19,9 @@ export interface StepProgress {
   error?: string;
   /** Tokens, model and latency, for steps whose executor reports them. */
   usage?: StepUsage;
+  /** A delegated task (./delegation): the step that asked for it, and how deep it stands (1 = its child). */
+  parentTaskId?: string;
+  depth?: number;
 }
 
 /** Model spend of the steps this execution ran (cached steps cost nothing now; child partitions report their own). */

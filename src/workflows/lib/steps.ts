@@ -8,6 +8,7 @@ import {
 } from '@temporalio/workflow';
 import {
   ErrorTypes,
+  type StepAllowance,
   type StepFailureDetails,
   type StepRun,
   type TaoActivities,
@@ -18,6 +19,8 @@ import {
   AgentStepSpecSchema,
   type Budget,
   type AgentStepSpecInput,
+  type DelegationAllowance,
+  type StepUsage,
   type StepOutcome,
   type StepPolicy,
   describeZodError,
@@ -26,6 +29,7 @@ import {
 import { approveAfter, approveBefore } from './approvals';
 import { runBudget } from './budget';
 import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
+import { type StepPlace, TOP_LEVEL, runDelegated, setDelegationLimit } from './delegation';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
 
@@ -92,9 +96,11 @@ let executorHint: Promise<number> | undefined;
  * per execution through a local activity so replay sees the recorded value.
  */
 export async function resolveLimit(concurrency: number | undefined): Promise<number> {
-  if (concurrency !== undefined) return clampLimit(concurrency);
-  executorHint ??= executorInfo().then((info) => info.concurrencyHint);
-  return clampLimit(await executorHint);
+  const limit = clampLimit(
+    concurrency ?? (await (executorHint ??= executorInfo().then((info) => info.concurrencyHint))),
+  );
+  setDelegationLimit(limit);
+  return limit;
 }
 
 /** Validates specs handed to a combinator; a bad one fails the workflow at once, naming the field. */
@@ -118,19 +124,21 @@ export class StepCrashed extends Error {
 }
 
 /**
- * Runs one step: its approvals, the run's pause and budget, its activity, and
- * its progress entry, kept current throughout. Returns the step's outcome
- * (failed when it was rejected, cancelled alone, or refused by the budget), or
- * throws {@link StepCrashed} when its activity failed after its retries.
- * Steps run in a pool lane (./pool), whose scope `cancelStep` cancels.
+ * Runs one step: its approvals, the run's pause and budget, its activity,
+ * the tasks it delegates (./delegation), and its progress entry, kept current
+ * throughout. Returns the step's outcome (failed when it was rejected,
+ * cancelled alone, or refused by the budget), or throws {@link StepCrashed}
+ * when its activity failed after its retries. Steps run in a pool lane
+ * (./pool), whose scope `cancelStep` cancels: that cancels a step's children too.
  */
 export async function runStep(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
+  place: StepPlace = TOP_LEVEL,
 ): Promise<StepOutcome> {
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
-  const outcome = await decidedOutcome(activities, spec, entry);
+  const outcome = await decidedOutcome(activities, spec, entry, place);
   entry.status = outcome.success ? 'succeeded' : 'failed';
   if (!outcome.success) entry.error = outcome.error ?? outcome.output;
   return outcome;
@@ -140,6 +148,7 @@ async function decidedOutcome(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
+  place: StepPlace,
 ): Promise<StepOutcome> {
   if (spec.approval?.before) {
     Object.assign(entry, { status: 'waiting', decision: 'before' });
@@ -151,58 +160,93 @@ async function decidedOutcome(
   const controls = runControls();
   if (controls.paused) await controls.mayStart(spec.taskId);
   if (controls.cancelledBeforeStart(spec.taskId)) return cancelledByUser(spec);
-  const budget = runBudget();
-  let run: StepRun | 'cancelled';
-  if (budget.active) {
-    const spent = await budget.spend(
-      () => runActivity(activities, spec, entry, budget.tokensLeft()),
-      (r) => (r === 'cancelled' || !('outcome' in r) ? undefined : r.outcome.usage),
-    );
-    if ('refused' in spent) return failedOutcome(spec.taskId, spec.agent, spent.refused);
-    run = spent.value;
-  } else {
-    run = await runActivity(activities, spec, entry, undefined);
+  const scope = controls.enter(spec.taskId);
+  let outcome: StepOutcome;
+  try {
+    outcome = await ranOutcome(activities, spec, entry, place);
+  } catch (error) {
+    if (cancelledAlone(scope)) return cancelledByUser(spec);
+    throw error;
+  } finally {
+    controls.leave(spec.taskId);
   }
-  if (run === 'cancelled') return cancelledByUser(spec);
-  // This workflow offers no delegation, so an activity never answers with one (the activity refuses it).
-  if (!('outcome' in run)) throw new StepCrashed('the step delegated tasks, which this run does not offer');
-  entry.attempt = run.attempt;
-  if (run.outcome.usage) entry.usage = run.outcome.usage;
-  if (!spec.approval?.after || !run.outcome.success) return run.outcome;
+  if (!spec.approval?.after || !outcome.success) return outcome;
   Object.assign(entry, { status: 'waiting', decision: 'after' });
-  const decided = await approveAfter(spec, run.outcome);
+  const decided = await approveAfter(spec, outcome);
   delete entry.decision;
   return decided;
 }
 
 /**
- * The step's activity, in the current (lane's) scope. `cancelled` when
- * `cancelStep` cancelled it alone; a cancelled workflow's cancellation passes
- * through. The summary names the step in the Web UI's timeline and event
- * history, where the activity type alone does not.
+ * The step's activity under the budget and, while the step delegates, its
+ * children and its activity again, which goes on from where it stopped. The
+ * budget counts the step once and charges each later attempt's spend as it
+ * comes; a step whose children run holds no activity slot and is not counted
+ * as running, so a child never waits on its own parent.
+ */
+async function ranOutcome(
+  activities: StepActivities,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  place: StepPlace,
+): Promise<StepOutcome> {
+  const budget = runBudget();
+  const offer = { depth: place.depth, ...(place.maxDepth !== undefined ? { maxDepth: place.maxDepth } : {}) };
+  const allowance = (resume?: DelegationAllowance['resume']): StepAllowance => {
+    const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
+    return {
+      ...(tokensLeft !== undefined ? { tokensLeft } : {}),
+      delegation: resume ? { ...offer, resume } : offer,
+    };
+  };
+  let run: StepRun;
+  if (budget.active) {
+    const spent = await budget.spend(() => runActivity(activities, spec, entry, allowance()), usageOf);
+    if ('refused' in spent) return failedOutcome(spec.taskId, spec.agent, spent.refused);
+    run = spent.value;
+  } else {
+    run = await runActivity(activities, spec, entry, allowance());
+  }
+  let charged = usageOf(run);
+  for (let asked = 0; 'delegation' in run;) {
+    const request = run.delegation;
+    const results = await runDelegated(spec, request, place, asked, (child, childEntry, childPlace) =>
+      runStep(activities, child, childEntry, childPlace),
+    );
+    asked += request.calls.length;
+    run = await runActivity(activities, spec, entry, allowance({ state: request.state, results }));
+    charged = budget.charge(charged, usageOf(run));
+  }
+  entry.attempt = run.attempt;
+  if (run.outcome.usage) entry.usage = run.outcome.usage;
+  return run.outcome;
+}
+
+function usageOf(run: StepRun): StepUsage | undefined {
+  return 'outcome' in run ? run.outcome.usage : run.delegation.usage;
+}
+
+/**
+ * The step's activity, in the current (lane's) scope. The summary names the
+ * step in the Web UI's timeline and event history, where the activity type
+ * alone does not; an attempt after its children ran says so.
  */
 async function runActivity(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
-  tokensLeft: number | undefined,
-): Promise<StepRun | 'cancelled'> {
+  allowance: StepAllowance,
+): Promise<StepRun> {
   entry.status = 'running';
-  const controls = runControls();
-  const scope = controls.enter(spec.taskId);
+  const resumed = allowance.delegation?.resume;
+  const summary = resumed ? `${stepSummary(spec)} (resumed after its tasks)` : stepSummary(spec);
   try {
-    return await activities.executeAgentStep.executeWithOptions(
-      { summary: stepSummary(spec) },
-      tokensLeft === undefined ? [spec] : [spec, { tokensLeft }],
-    );
+    return await activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]);
   } catch (error) {
-    if (cancelledAlone(scope)) return 'cancelled';
     if (isCancellation(error)) throw error;
     const { message, attempt } = describeActivityFailure(error);
     Object.assign(entry, { status: 'failed', error: message, attempt });
     throw new StepCrashed(message);
-  } finally {
-    controls.leave(spec.taskId);
   }
 }
 

@@ -1,0 +1,118 @@
+/**
+ * Tasks a step delegates (an llm agent's `task` and `parallel_task` tools; see
+ * `DelegationRequestSchema`): workflow code runs each as a child step of the
+ * same run, through the same path as every other step (pause, budget,
+ * `cancelStep`, progress), and hands their outcomes back to the parent, whose
+ * activity then goes on from its tool call.
+ *
+ * A child's task id is `<parent>/task-<n>-<k>`: the k-th task of the parent's
+ * n-th delegating call, counted over the parent's life, so it is the same on
+ * every replay and retry. A child runs in a pool nested in its parent's lane,
+ * so cancelling the parent (or the run) cancels its children, while
+ * `cancelStep` on one child ends only that child, as "cancelled by user".
+ */
+import {
+  type AgentStepSpec,
+  type DelegationRequest,
+  type DelegationResult,
+  type StepOutcome,
+  failedOutcome,
+} from '../../contracts';
+import { runBounded } from './pool';
+import { type StepProgress, progressBoard } from './progress';
+
+/** Where a step stands in a delegation tree: its depth and the bound its parent set. */
+export interface StepPlace {
+  depth: number;
+  maxDepth?: number;
+}
+
+export const TOP_LEVEL: StepPlace = { depth: 0 };
+
+/** A backstop against configs that disagree across workers: no tree grows deeper than this. */
+export const MAX_DELEGATION_DEPTH = 8;
+
+let childLimit = 1;
+
+/** Children of one call run at most the run's limit at a time (or `setConcurrency`'s, once set). */
+export function setDelegationLimit(limit: number): void {
+  childLimit = limit;
+}
+
+export type RunChild = (spec: AgentStepSpec, entry: StepProgress, place: StepPlace) => Promise<StepOutcome>;
+
+/**
+ * Runs the tasks of `request` as children of `parent` (its calls numbered
+ * from `asked + 1`) and returns one result per call, in order. A child that
+ * crashed becomes a failed outcome, so the parent always hears of every task.
+ */
+export async function runDelegated(
+  parent: AgentStepSpec,
+  request: DelegationRequest,
+  place: StepPlace,
+  asked: number,
+  runChild: RunChild,
+): Promise<DelegationResult[]> {
+  const board = progressBoard();
+  const depth = place.depth + 1;
+  const childPlace: StepPlace = { depth, maxDepth: request.maxDepth };
+  const calls = request.calls.map((call, c) => {
+    const children = call.tasks.map((task, k) => childSpec(parent, task, asked + c + 1, k + 1));
+    return { call, children, refusal: refusal(children, depth) };
+  });
+  const runnable = calls.flatMap(({ children, refusal }) => (refusal ? [] : children));
+  const entries = runnable.map((spec) =>
+    Object.assign(board.addStep(spec, 'pending'), { parentTaskId: parent.taskId, depth }),
+  );
+  const settled = await runBounded(runnable, childLimit, (spec, index) =>
+    runChild(spec, entries[index]!, childPlace),
+  );
+  const outcomes = new Map(
+    settled.map((result, index) => {
+      const spec = runnable[index]!;
+      const outcome = result.ok
+        ? result.value
+        : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error));
+      return [spec.taskId, outcome];
+    }),
+  );
+  return calls.map(({ call, children, refusal }) => ({
+    callId: call.callId,
+    outcomes: children.map(
+      (spec) => outcomes.get(spec.taskId) ?? failedOutcome(spec.taskId, spec.agent, refusal!),
+    ),
+  }));
+}
+
+function childSpec(
+  parent: AgentStepSpec,
+  task: DelegationRequest['calls'][number]['tasks'][number],
+  call: number,
+  index: number,
+): AgentStepSpec {
+  return {
+    taskId: `${parent.taskId}/task-${call}-${index}`,
+    agent: task.agent,
+    description: task.description,
+    prompt: task.prompt,
+    ...(task.maxSteps !== undefined ? { maxSteps: task.maxSteps } : {}),
+    ...(task.outputSchema !== undefined ? { outputSchema: task.outputSchema } : {}),
+    parentSessionId: `task-run-${parent.taskId}`,
+  };
+}
+
+/** Why a call's tasks cannot run as asked, or undefined when they can. */
+function refusal(children: readonly AgentStepSpec[], depth: number): string | undefined {
+  if (depth > MAX_DELEGATION_DEPTH) {
+    return `delegation refused: tasks may nest at most ${MAX_DELEGATION_DEPTH} deep; do this work yourself`;
+  }
+  const board = progressBoard();
+  // A loop's rounds run the same ids again, so only a step still under way is a clash.
+  const clash = children.find((spec) => {
+    const status = board.latest(spec.taskId)?.status;
+    return status === 'pending' || status === 'running' || status === 'waiting';
+  });
+  return clash
+    ? `delegation refused: task id ${clash.taskId} belongs to a step of this run still under way; rename that step`
+    : undefined;
+}

@@ -1,0 +1,164 @@
+/**
+ * Delegation through the workflow: a step that delegates tasks ends its
+ * attempt, its children run as steps of the same run, and the step goes on
+ * with their outcomes. The script executor's `delegate` rule stands in for an
+ * llm agent's `task` tools (test/executors covers those against fake model servers).
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { cancelStep } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
+import type { Progress } from '../../src/workflows/lib';
+import { GateExecutor, eventually, untilIn } from '../support/gate-executor';
+import { RecordingExecutor } from '../support/recording-executor';
+import { spec } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+const task = (agent: string, prompt: string) => ({ agent, description: prompt, prompt });
+
+const SCRIPT: ScriptFile = {
+  agents: {
+    lead: {
+      delegate: [task('explore', 'read a'), task('explore', 'read b'), task('review', 'check c')],
+      output: 'lead saw:{{#results}} [{{taskId}} {{success}} {{output}}]{{/results}}',
+    },
+    // Delegates in turn: a tree two levels deep, the default bound.
+    manager: { delegate: [task('lead', 'split it')] },
+    review: { output: 'reviewed {{prompt}}' },
+  },
+};
+
+const progressOf = (handle: WorkflowHandle) => handle.query<Progress>('progress');
+
+function recorded(script: ScriptFile = SCRIPT, gated: (taskId: string) => boolean = () => false) {
+  const gate = new GateExecutor(new ScriptExecutor(script), gated);
+  return { gate, executor: new RecordingExecutor(gate) };
+}
+
+test('a parallel run: the children run as steps of the run, and the parent goes on with their outcomes', async () => {
+  const { executor } = recorded();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }, spec('solo')] }],
+    });
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => o.taskId)).toEqual(['lead', 'solo']);
+    expect(result[0]!.output).toBe(
+      'lead saw: [lead/task-1-1 true read a] [lead/task-1-2 true read b] [lead/task-1-3 true reviewed check c]',
+    );
+    // The parent's first attempt delegated, its second answered; each child ran once.
+    expect(executor.started.filter((id) => id === 'lead')).toHaveLength(2);
+    expect([...executor.started].sort()).toEqual(
+      ['lead', 'lead', 'lead/task-1-1', 'lead/task-1-2', 'lead/task-1-3', 'solo'].sort(),
+    );
+    const progress = await progressOf(handle);
+    expect(progress.steps.map((s) => [s.taskId, s.status, s.parentTaskId, s.depth])).toEqual([
+      ['lead', 'succeeded', undefined, undefined],
+      ['solo', 'succeeded', undefined, undefined],
+      ['lead/task-1-1', 'succeeded', 'lead', 1],
+      ['lead/task-1-2', 'succeeded', 'lead', 1],
+      ['lead/task-1-3', 'succeeded', 'lead', 1],
+    ]);
+    // The Web UI names each attempt: the parent's resumed one says so.
+    const history = await handle.fetchHistory();
+    const summaries = history.events!.filter((e) => e.activityTaskScheduledEventAttributes);
+    expect(summaries).toHaveLength(6);
+  });
+});
+
+test('a tree two levels deep, then no deeper: a grandchild at the bound answers instead of delegating', async () => {
+  const script: ScriptFile = {
+    agents: { ...SCRIPT.agents, explore: { delegate: [task('review', 'too deep')], output: 'explored' } },
+  };
+  const { executor } = recorded(script);
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const result: StepOutcome[] = await client.workflow.execute('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-deep'),
+      args: [{ specs: [{ ...spec('boss'), agent: 'manager' }] }],
+    });
+    expect(result[0]!.output).toContain('boss/task-1-1: lead saw: [boss/task-1-1/task-1-1 true explored]');
+    expect(executor.started).not.toContain('boss/task-1-1/task-1-1/task-1-1');
+  });
+});
+
+test('a pipeline stage delegates; the next stage sees the parent’s final outcome', async () => {
+  const { executor } = recorded();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const result: (StepOutcome | null)[] = await client.workflow.execute('pipelineWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-pipeline'),
+      args: [
+        {
+          items: [{ name: 'x' }],
+          stages: [
+            { taskId: 'plan-{{item.name}}', agent: 'lead', prompt: 'plan' },
+            { taskId: 'sum-{{item.name}}', agent: 'review', prompt: '{{prev.output}}' },
+          ],
+        },
+      ],
+    });
+    expect(result[0]!.output).toMatch(/^reviewed lead saw: \[plan-x\/task-1-1 true read a\]/);
+  });
+});
+
+test('cancelStep on one child: the parent hears "cancelled by user" for it and goes on', async () => {
+  const { gate, executor } = recorded(SCRIPT, (id) => id === 'lead/task-1-2');
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-cancel-child'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }] }],
+    });
+    await untilIn(executor.started, 'lead/task-1-2');
+    expect(await cancelStep(handle, 'lead/task-1-2')).toEqual({ taskId: 'lead/task-1-2', was: 'running' });
+    await untilIn(gate.aborted, 'lead/task-1-2');
+    const result: StepOutcome[] = await handle.result();
+    expect(result[0]).toMatchObject({ success: true });
+    expect(result[0]!.output).toContain('[lead/task-1-2 false cancelled by user]');
+    expect(result[0]!.output).toContain('[lead/task-1-3 true reviewed check c]');
+  });
+});
+
+test('cancelStep on the parent while its children run cancels them too', async () => {
+  const { gate, executor } = recorded(SCRIPT, (id) => id.startsWith('lead/'));
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-cancel-parent'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }, spec('other')], concurrency: 4 }],
+    });
+    await eventually(async () =>
+      executor.started.filter((id) => id.startsWith('lead/')).length === 3 ? true : undefined,
+    );
+    expect(await cancelStep(handle, 'lead')).toEqual({ taskId: 'lead', was: 'running' });
+    await eventually(async () => (gate.aborted.length === 3 ? true : undefined));
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+      ['lead', false, 'cancelled by user'],
+      ['other', true, 'do other'],
+    ]);
+    // The parent's second attempt never ran.
+    expect(executor.started.filter((id) => id === 'lead')).toHaveLength(1);
+  });
+});
+
+test('every child counts against the budget; a refused child is a failed task the parent reads', async () => {
+  const { executor } = recorded();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-budget'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }], concurrency: 1, budget: { maxSteps: 3 } }],
+    });
+    const result: StepOutcome[] = await handle.result();
+    expect(result[0]!.output).toBe(
+      'lead saw: [lead/task-1-1 true read a] [lead/task-1-2 true read b] [lead/task-1-3 false budget exhausted (steps 3/3)]',
+    );
+    expect((await progressOf(handle)).budget?.spent.steps).toBe(3);
+  });
+});
