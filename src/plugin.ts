@@ -3,12 +3,12 @@
  * SDK's own `SimplePlugin` the way Temporal's AI SDK plugin is. Added to a
  * worker's `plugins`, it registers TAO's activities (agent steps and
  * checkpoints), its data converter (claim check, encryption), the worker
- * settings agent steps depend on and, with `tracing`, the SDK's OpenTelemetry
+ * settings agent steps depend on, with `tracing` the SDK's OpenTelemetry
  * interceptors and, given a Worker Deployment Version, Worker Versioning
- * (runs pinned to their build by default); added to a client's `plugins`, the same data converter and
- * client interceptors, so both read what the other wrote and one trace runs
- * from the client through the workflow to each step. The worker's own
- * settings win over the plugin's defaults.
+ * (runs pinned to their build by default); added to a client's `plugins`,
+ * the same data converter and client interceptors, so both read what the
+ * other wrote and one trace runs from the client through the workflow to
+ * each step. The worker's own settings win over the plugin's defaults.
  */
 import type { ClientOptions } from '@temporalio/client';
 import type { DataConverter, VersioningBehavior, WorkerDeploymentVersion } from '@temporalio/common';
