@@ -20,6 +20,15 @@ export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
 export { fetchProgress, fetchRunProgress } from './client/fetch-progress';
 export {
+  type DeploymentState,
+  type DeploymentVersionState,
+  type SetCurrentOptions,
+  type VersionStatus,
+  describeDeployment,
+  describeDeploymentVersion,
+  setCurrentVersion,
+} from './client/deployments';
+export {
   type Decision,
   type PendingDecision,
   type RunControlState,

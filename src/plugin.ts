@@ -3,17 +3,23 @@
  * SDK's own `SimplePlugin` the way Temporal's AI SDK plugin is. Added to a
  * worker's `plugins`, it registers TAO's activities (agent steps and
  * checkpoints), its data converter (claim check, encryption), the worker
- * settings agent steps depend on and, with `tracing`, the SDK's OpenTelemetry
- * interceptors; added to a client's `plugins`, the same data converter and
- * client interceptors, so both read what the other wrote and one trace runs
- * from the client through the workflow to each step. The worker's own
- * settings win over the plugin's defaults.
+ * settings agent steps depend on, with `tracing` the SDK's OpenTelemetry
+ * interceptors and, given a Worker Deployment Version, Worker Versioning
+ * (runs pinned to their build by default); added to a client's `plugins`,
+ * the same data converter and client interceptors, so both read what the
+ * other wrote and one trace runs from the client through the workflow to
+ * each step. The worker's own settings win over the plugin's defaults.
  */
 import type { ClientOptions } from '@temporalio/client';
-import type { DataConverter } from '@temporalio/common';
+import type { DataConverter, VersioningBehavior, WorkerDeploymentVersion } from '@temporalio/common';
 import { OpenTelemetryPlugin, type OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
 import { SimplePlugin } from '@temporalio/plugin';
-import type { BundleOptions, ReplayWorkerOptions, WorkerOptions } from '@temporalio/worker';
+import type {
+  BundleOptions,
+  ReplayWorkerOptions,
+  WorkerDeploymentOptions,
+  WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { AgentExecutor } from './executors/executor';
 import type { SessionStore } from './stores/session-store';
@@ -38,6 +44,30 @@ const HEARTBEAT_THROTTLE = '1 second';
  */
 export const DEFAULT_STICKY_QUEUE_TIMEOUT_MS = 3_000;
 
+/**
+ * The SDK's `WorkerOptions.workerDeploymentOptions`, with TAO's defaults:
+ * `useWorkerVersioning` true and `defaultVersioningBehavior` 'PINNED'. A TAO
+ * run is bounded, so each run finishes on the build it started on and a new
+ * build needs no `patched()` for the runs already going (docs/versioning.md).
+ */
+export interface TaoWorkerDeploymentOptions {
+  version: WorkerDeploymentVersion;
+  /** false: the worker reports its version but takes unversioned tasks, as before versioning. */
+  useWorkerVersioning?: boolean;
+  defaultVersioningBehavior?: VersioningBehavior;
+}
+
+/** The SDK's form of {@link TaoWorkerDeploymentOptions}, TAO's defaults filled in. */
+function sdkDeploymentOptions(options: TaoWorkerDeploymentOptions): WorkerDeploymentOptions {
+  return options.useWorkerVersioning === false
+    ? { version: options.version, useWorkerVersioning: false }
+    : {
+        version: options.version,
+        useWorkerVersioning: true,
+        defaultVersioningBehavior: options.defaultVersioningBehavior ?? 'PINNED',
+      };
+}
+
 export interface TaoPluginOptions {
   executor: AgentExecutor;
   store: SessionStore;
@@ -47,6 +77,8 @@ export interface TaoPluginOptions {
   dataConverter?: DataConverter;
   /** Spans for workflows and steps, e.g. `tracingFromEnv(…).options`; the workflows must be bundled by this worker. */
   tracing?: OpenTelemetryPluginOptions;
+  /** Worker Versioning: the Worker Deployment Version this worker serves; default: unversioned. */
+  workerDeploymentOptions?: TaoWorkerDeploymentOptions;
 }
 
 export class TaoPlugin extends SimplePlugin {
@@ -88,6 +120,9 @@ export class TaoPlugin extends SimplePlugin {
       maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
       stickyQueueScheduleToStartTimeout: DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
+      ...(this.tao.workerDeploymentOptions
+        ? { workerDeploymentOptions: sdkDeploymentOptions(this.tao.workerDeploymentOptions) }
+        : {}),
       ...options,
     });
     return this.tracing ? this.tracing.configureWorker(configured) : configured;

@@ -10,6 +10,7 @@ import { taoDataConverter } from './codec';
 import {
   type WorkerConfig,
   type WorkerFlags,
+  deploymentVersion,
   payloadSettings,
   resolveWorkerConfig,
 } from './config/worker-config';
@@ -17,7 +18,7 @@ import { explainConnectError } from './connection/diagnose';
 import type { TemporalConnection } from './connection/settings';
 import type { AgentExecutor } from './executors/executor';
 import { createExecutor } from './executors/registry';
-import { TaoPlugin } from './plugin';
+import { TaoPlugin, type TaoWorkerDeploymentOptions } from './plugin';
 import { createStore } from './stores/registry';
 import type { SessionStore } from './stores/session-store';
 import { envTracing, shutdownEnvTracing } from './telemetry/tracing';
@@ -40,6 +41,8 @@ export interface TaoWorkerParts {
   stickyQueueTimeoutMs?: number;
   /** See {@link TaoPluginOptions.tracing}. */
   tracing?: OpenTelemetryPluginOptions;
+  /** See {@link TaoPluginOptions.workerDeploymentOptions}. */
+  workerDeploymentOptions?: TaoWorkerDeploymentOptions;
 }
 
 /** A worker for TAO's own workflows (or yours, with `workflowsPath`), with {@link TaoPlugin} added. */
@@ -59,6 +62,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
         ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
         ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
         ...(parts.tracing ? { tracing: parts.tracing } : {}),
+        ...(parts.workerDeploymentOptions ? { workerDeploymentOptions: parts.workerDeploymentOptions } : {}),
       }),
     ],
   });
@@ -100,6 +104,7 @@ export async function workerFromConfig(
   store: SessionStore,
 ): Promise<Worker> {
   const tracing = await envTracing();
+  const version = deploymentVersion(config);
   return createTaoWorker({
     connection,
     executor,
@@ -112,6 +117,7 @@ export async function workerFromConfig(
       ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }
       : {}),
     ...(tracing ? { tracing: tracing.options } : {}),
+    ...(version ? { workerDeploymentOptions: { version } } : {}),
   });
 }
 
@@ -121,7 +127,9 @@ export async function runWorker(
   target: TemporalConnection,
   onReady?: (worker: Worker) => void,
 ): Promise<void> {
-  await envTracing(); // bad OTEL_* settings fail here, before anything is built or connected
+  // Bad OTEL_* or versioning settings fail here, before anything is built or connected.
+  await envTracing();
+  deploymentVersion(config);
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
   const connection = await connectWorker(target);
   try {
@@ -135,7 +143,12 @@ export async function runWorker(
 }
 
 export { resolveWorkerConfig, type WorkerFlags };
-export { DEFAULT_STICKY_QUEUE_TIMEOUT_MS, TaoPlugin, type TaoPluginOptions } from './plugin';
+export {
+  DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
+  TaoPlugin,
+  type TaoPluginOptions,
+  type TaoWorkerDeploymentOptions,
+} from './plugin';
 export { createActivities } from './activities';
 export type { TaoActivities } from './activity-api';
 export {

@@ -6,7 +6,8 @@
  * bundle when tracing is on and cost a span per activity when it is off.
  * Run from sources (tests, ts-node), there are none, and workers bundle at start.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
@@ -16,6 +17,17 @@ const fileName = (traced: boolean) => (traced ? 'workflow-bundle.traced.js' : 'w
 export function prebuiltWorkflowBundle(traced: boolean): string | undefined {
   const path = join(__dirname, fileName(traced));
   return existsSync(path) ? path : undefined;
+}
+
+/**
+ * A short digest of the prebuilt workflow code, which changes whenever the
+ * workflows or the SDK code bundled with them do; undefined without a build.
+ * The untraced bundle stands for both: tracing adds interceptors, not
+ * commands, so the two replay the same histories.
+ */
+export function workflowBundleDigest(): string | undefined {
+  const path = prebuiltWorkflowBundle(false);
+  return path && createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
 }
 
 /** Writes both bundles into `dir` (the build's output, where this module's compiled form lives). */

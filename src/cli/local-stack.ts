@@ -5,10 +5,12 @@
  */
 import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { LogLevel } from '@temporalio/common';
+import { Client } from '@temporalio/client';
+import type { LogLevel, WorkerDeploymentVersion } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { setCurrentVersion } from '../client/deployments';
 import { InputError } from '../config/data-file';
-import type { WorkerConfig } from '../config/worker-config';
+import { type WorkerConfig, deploymentVersion } from '../config/worker-config';
 import { createExecutor } from '../executors/registry';
 import { freePort, isListening, startDevServer } from '../local/dev-server';
 import { ensurePrivateDirs } from '../local/private-files';
@@ -18,10 +20,30 @@ import { taoPayloadCodecs } from '../codec';
 import { startCodecServer } from '../codec-server';
 import { payloadSettings } from '../config/worker-config';
 import { workerFromConfig } from '../worker';
+import { workflowBundleDigest } from '../workflow-bundles';
+import { packageVersion } from './package-version';
 import { installWorkerRuntime } from './worker-logging';
 
 export const DEFAULT_DB_FILE = '.tao/dev.db';
 export const DEFAULT_UI_PORT = 8233;
+/** The Worker Deployment of the local stack's worker, unless `--deployment-name` names another. */
+export const LOCAL_DEPLOYMENT = 'tao-dev';
+
+/**
+ * The local worker's version: the flags' if given, else this TAO's version
+ * and a digest of its workflow code, so a restart on changed code is a new
+ * build and runs started before it stay on the build they started on. A
+ * build made without the workflow bundles has only its version to go by.
+ */
+function localVersion(config: WorkerConfig): WorkerDeploymentVersion {
+  const digest = workflowBundleDigest();
+  return (
+    deploymentVersion(config) ?? {
+      deploymentName: LOCAL_DEPLOYMENT,
+      buildId: digest ? `${packageVersion()}-${digest}` : packageVersion(),
+    }
+  );
+}
 
 export interface LocalStackOptions {
   config: WorkerConfig;
@@ -42,14 +64,17 @@ export interface LocalStack {
   uiUrl?: string;
   /** The codec server the Web UI uses; `temporal … --codec-endpoint <it>` decodes in the CLI too. */
   codecUrl: string;
+  /** The worker's version, current in its deployment: new runs go to it. */
+  version: WorkerDeploymentVersion;
   worker: Worker;
   /** Call once the worker has stopped. */
   stop(): Promise<void>;
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const { config } = options;
-  // Bad executor or store flags fail here, before a server is started for nothing.
+  // Bad executor, store or version flags fail here, before a server is started for nothing.
+  const version = localVersion(options.config);
+  const config = { ...options.config, ...version };
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
   installWorkerRuntime(options.logLevel);
   const { cli } = ensureTemporalBinaries();
@@ -88,10 +113,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const connection = await NativeConnection.connect({ address: server.address });
     cleanups.push(() => connection.close());
     const worker = await workerFromConfig(connection, options.namespace, config, executor, store);
+    // Current before the worker polls (hence no pollers), so that no run started from here on is left
+    // unversioned; and though the build before it polled task queues this one has not polled yet.
+    await setCurrentVersion(new Client({ connection, namespace: options.namespace }), version, {
+      allowNoPollers: true,
+      ignoreMissingTaskQueues: true,
+    });
     return {
       address: server.address,
       ...(server.uiUrl ? { uiUrl: server.uiUrl } : {}),
       codecUrl: codec.url,
+      version,
       worker,
       stop,
     };

@@ -3,27 +3,22 @@
  * on the programmatic client (src/client.ts) and the worker (src/worker.ts);
  * neither imports anything from here.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../config/data-file';
 import { shutdownEnvTracing } from '../telemetry/tracing';
 import { registerCheckpoint } from './commands/checkpoint';
 import { registerCodecServer } from './commands/codec-server';
+import { registerDeployment } from './commands/deployment';
 import { registerDev } from './commands/dev';
 import { registerKeygen } from './commands/keygen';
 import { registerRun } from './commands/run';
 import { registerSetup } from './commands/setup';
 import { registerWorker } from './commands/worker';
 import { registerWorkflowCommands } from './commands/workflows';
+import { packageVersion } from './package-version';
 
 /** Exit codes: 0 ok, 1 the run or the server failed, 2 bad usage or a bad input file (nothing was started). */
 const USAGE_ERROR = 2;
-
-// Read at run time: package.json sits outside the compiled tree (src/cli/ and dist/cli/ alike).
-const packageVersion = (): string =>
-  (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string })
-    .version;
 
 function buildProgram(): Command {
   const program = new Command('tao')
@@ -34,6 +29,7 @@ function buildProgram(): Command {
     .showHelpAfterError('(add --help for usage)');
   registerDev(program);
   registerWorker(program);
+  registerDeployment(program);
   registerRun(program);
   registerWorkflowCommands(program);
   registerCheckpoint(program);

@@ -108,6 +108,14 @@ export function executorOptions(command: Command): Command {
     .option(
       '--sticky-queue-timeout-ms <ms>',
       "how long a dead worker's workflows wait before another worker takes them [env TAO_STICKY_QUEUE_TIMEOUT_MS, default 3000]",
+    )
+    .option(
+      '--deployment-name <name>',
+      'Worker Versioning (docs/versioning.md): the worker deployment; give --build-id too, or neither for an unversioned worker [env TEMPORAL_DEPLOYMENT_NAME; tao dev: tao-dev]',
+    )
+    .option(
+      '--build-id <id>',
+      'Worker Versioning: the build of the code; a run stays on the build it started on [env TEMPORAL_WORKER_BUILD_ID; tao dev: <TAO version>-<workflow code digest>]',
     );
 }
 

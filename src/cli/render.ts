@@ -4,6 +4,7 @@ import type { StepOutcome, WorkflowCheckpoint } from '../contracts';
 import type { CheckpointSummary } from '../stores/session-store';
 import type { Progress } from '../workflows/lib/progress';
 import type { RunResult } from '../client';
+import type { DeploymentState } from '../client/deployments';
 
 const OUTPUT_WIDTH = 60;
 
@@ -132,4 +133,25 @@ export function checkpointView(checkpointId: string, checkpoint: WorkflowCheckpo
     ['steps', String(checkpoint.steps.length)],
   ]);
   return `${header}\n${view.toString()}`;
+}
+
+export function deploymentView(state: DeploymentState): string {
+  const ramping =
+    state.rampingBuildId && `build ${state.rampingBuildId}, for ${state.rampingPercentage ?? 0}% of new runs`;
+  const header = fields([
+    ['worker deployment', state.deploymentName],
+    ['new runs go to', state.currentBuildId ? `build ${state.currentBuildId}` : 'unversioned workers'],
+    ['ramping', ramping],
+  ]);
+  const view = table(['build', 'status', 'created', 'drainage checked']);
+  for (const version of state.versions) {
+    view.push([
+      version.buildId,
+      version.status,
+      version.createdAt?.toISOString() ?? '',
+      version.drainageCheckedAt?.toISOString() ?? '',
+    ]);
+  }
+  const legend = 'draining: runs are still pinned to it · drained: none are, its workers may stop';
+  return `${header}\n${view.toString()}\n${legend}`;
 }

@@ -1,3 +1,4 @@
+import type { WorkerDeploymentVersion } from '@temporalio/common';
 import { z } from 'zod';
 import { type PayloadSettings, loadKeyRing } from '../codec';
 import type { ConnectionFlags } from '../connection/settings';
@@ -19,6 +20,15 @@ export const WorkerConfigSchema = z.object({
   /** Encryption keys themselves; env only, so they never sit on a command line. */
   encryptionKeys: z.string().optional(),
   encryptionKeyFile: z.string().min(1).optional(),
+  /** Worker Versioning: the Worker Deployment this worker belongs to (see docs/versioning.md). */
+  deploymentName: z
+    .string()
+    .min(1)
+    // Temporal writes a version as `<deployment>.<build id>` (older servers `<deployment>:<build id>`).
+    .refine((name) => !/[.:]/.test(name), "must not contain '.' or ':'")
+    .optional(),
+  /** The build of the code this worker runs, within its deployment. */
+  buildId: z.string().min(1).max(255).optional(),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
 export type WorkerFlags = Partial<Record<keyof WorkerConfig, string | number>> & ConnectionFlags;
@@ -33,7 +43,12 @@ const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
   blobs: { flag: '--blobs', env: 'TAO_BLOBS' },
   encryptionKeys: { flag: '(env only)', env: 'TAO_ENCRYPTION_KEYS' },
   encryptionKeyFile: { flag: '--encryption-key-file', env: 'TAO_ENCRYPTION_KEY_FILE' },
+  // The names the Temporal Worker Controller sets in each worker pod.
+  deploymentName: { flag: '--deployment-name', env: 'TEMPORAL_DEPLOYMENT_NAME' },
+  buildId: { flag: '--build-id', env: 'TEMPORAL_WORKER_BUILD_ID' },
 };
+
+const named = (key: keyof WorkerConfig) => `${SOURCES[key].flag} (or ${SOURCES[key].env})`;
 
 export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const merged: Record<string, unknown> = {};
@@ -44,10 +59,27 @@ export function resolveWorkerConfig(flags: WorkerFlags, env: NodeJS.ProcessEnv =
   const parsed = WorkerConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const { flag, env: variable } = SOURCES[issue.path[0] as keyof WorkerConfig];
-    throw new InputError(`invalid ${flag} (or ${variable}): ${issue.message}`);
+    throw new InputError(`invalid ${named(issue.path[0] as keyof WorkerConfig)}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/**
+ * The Worker Deployment Version a worker of this config serves, or undefined
+ * for an unversioned worker; half of one is bad input.
+ */
+export function deploymentVersion(config: WorkerConfig): WorkerDeploymentVersion | undefined {
+  const { deploymentName, buildId } = config;
+  if (deploymentName && buildId) return { deploymentName, buildId };
+  if (deploymentName || buildId) {
+    const [given, missing] = deploymentName
+      ? (['deploymentName', 'buildId'] as const)
+      : (['buildId', 'deploymentName'] as const);
+    throw new InputError(
+      `${named(given)} is set but ${named(missing)} is not; a versioned worker needs both, an unversioned one neither`,
+    );
+  }
+  return undefined;
 }
 
 /** The codec settings a worker's config implies; clients and the codec server must use the same. */

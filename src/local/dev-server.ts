@@ -29,6 +29,19 @@ export interface DevServer {
 
 const HOST = '127.0.0.1';
 
+/**
+ * A Worker Deployment Version that stopped being current reports whether pinned
+ * runs still use it (draining) or none do (drained) by asking visibility, by
+ * default every 3 minutes and only 3 minutes after it stopped, to allow for a
+ * production visibility store's lag. The dev server's SQLite visibility has
+ * none, and `tao deployment describe` should show a version drained within
+ * seconds of its last run closing.
+ */
+const DYNAMIC_CONFIG = {
+  'matching.wv.VersionDrainageStatusRefreshInterval': '1s',
+  'matching.wv.VersionDrainageStatusVisibilityGracePeriod': '2s',
+};
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -61,6 +74,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   }
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port), '--log-level', 'warn'];
   args.push('--namespace', options.namespace ?? 'default');
+  for (const [key, value] of Object.entries(DYNAMIC_CONFIG))
+    args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', HOST);
   else args.push('--headless');

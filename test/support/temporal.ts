@@ -6,7 +6,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { AgentExecutor } from '../../src/executors/executor';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import type { SessionStore } from '../../src/stores/session-store';
-import { createTaoWorker } from '../../src/worker';
+import { type TaoWorkerDeploymentOptions, createTaoWorker } from '../../src/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 
 export function devServerAddress(): string {
@@ -46,6 +46,7 @@ export interface HarnessOptions {
   concurrency?: number;
   taskQueue?: string;
   dataConverter?: DataConverter;
+  workerDeploymentOptions?: TaoWorkerDeploymentOptions;
 }
 
 /** Runs `body` while a TAO worker (real, on the dev server) polls a fresh task queue. */
@@ -65,6 +66,9 @@ export async function withWorker<T>(
       workflowBundle: workflowBundle(),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      ...(options.workerDeploymentOptions
+        ? { workerDeploymentOptions: options.workerDeploymentOptions }
+        : {}),
     });
     const c = await devClient();
     return await worker.runUntil(body({ client: c, taskQueue, store, worker }));

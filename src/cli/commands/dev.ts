@@ -37,6 +37,7 @@ export function registerDev(program: Command): void {
         `Temporal dev server at ${stack.address} (history in ${flags.db})`,
         `Web UI at ${stack.uiUrl} (payloads decoded by the codec server at ${stack.codecUrl})`,
         `worker polling task queue ${config.taskQueue} (executor ${config.executor}, store ${config.store})`,
+        `  as build ${stack.version.buildId} of worker deployment ${stack.version.deploymentName}, which new runs go to`,
         'try: tao run examples/pipeline.yaml · Ctrl-C stops the server and the worker',
       ].join('\n'),
     );

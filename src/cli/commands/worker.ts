@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type WorkerFlags, resolveWorkerConfig } from '../../config/worker-config';
+import { type WorkerFlags, deploymentVersion, resolveWorkerConfig } from '../../config/worker-config';
 import { describeConnection, resolveConnection } from '../../connection/settings';
 import { runWorker } from '../../worker';
 import { connectionOptions, workerOptions } from '../options';
@@ -14,11 +14,15 @@ export function registerWorker(program: Command): void {
     .option('--metrics <host:port>', "serve Prometheus metrics there (Temporal Core's and TAO's)")
     .action(async (flags: WorkerFlags & { metrics?: string }) => {
       const config = resolveWorkerConfig(flags);
+      const version = deploymentVersion(config);
       const connection = resolveConnection(flags);
       installWorkerRuntime('WARN', flags.metrics !== undefined ? { metrics: flags.metrics } : {});
+      const versioned = version
+        ? `\nas build ${version.buildId} of worker deployment ${version.deploymentName}; new runs go to it once it is current: tao deployment set-current --deployment-name ${version.deploymentName} --build-id ${version.buildId}`
+        : '';
       await runWorker(config, connection, () =>
         console.error(
-          `worker polling task queue ${config.taskQueue} on ${describeConnection(connection)} (executor ${config.executor}, store ${config.store}); Ctrl-C stops it`,
+          `worker polling task queue ${config.taskQueue} on ${describeConnection(connection)} (executor ${config.executor}, store ${config.store}); Ctrl-C stops it${versioned}`,
         ),
       );
     });
