@@ -51,11 +51,16 @@ export type AgentStepSpecInput = z.input<typeof AgentStepSpecSchema>;
 
 /** What one step cost: tokens summed over its model calls, and its wall-clock time. */
 export const StepUsageSchema = z.object({
+  /** Every prompt token the model read, served from the provider's prompt cache or not. */
   inputTokens: z.number().int().min(0),
   outputTokens: z.number().int().min(0),
+  /** Of `inputTokens`: read from the provider's prompt cache (billed at a discount); absent when none. */
+  cacheReadTokens: z.number().int().min(0).optional(),
+  /** Of `inputTokens`: written to the provider's prompt cache (Anthropic bills these above the base price); absent when none. */
+  cacheWriteTokens: z.number().int().min(0).optional(),
   model: z.string(),
   latencyMs: z.number().int().min(0),
-  /** From the model's prices in the LLM config, when it has them. */
+  /** What the provider bills, from the model's prices in the LLM config (cache reads and writes at their own rates), when it has them. */
   costUsd: z.number().min(0).optional(),
 });
 export type StepUsage = z.infer<typeof StepUsageSchema>;

@@ -23,6 +23,7 @@ import type { SessionStore } from '../../src/stores/session-store';
 import { createTaoWorker } from '../../src/worker';
 import type { Progress } from '../../src/workflows/lib';
 import { manyAgents } from './agents';
+import { promptCacheBills } from './prompt-cache';
 import { scaling } from './scaling';
 import { MAX_ROUNDS, SHAPE_TIME_MS, compareWithHandWritten } from './baseline/compare';
 import { failover } from './failover';
@@ -45,6 +46,7 @@ const SECTIONS = [
   'baseline',
   'agents',
   'scaling',
+  'prompt-cache',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -67,6 +69,8 @@ const options = program
   )
   .option('--agents <n>', 'llm steps in flight on one worker', '500')
   .option('--scale-steps <n>', 'zero-delay steps for the scaling figure', '4000')
+  .option('--cache-turns <n>', 'turns of the tool loop billed with and without prompt caching', '10')
+  .option('--cache-file-chars <n>', 'characters of the file the loop reads each turn', '4000')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -85,6 +89,8 @@ const options = program
     baselineRounds: string;
     agents: string;
     scaleSteps: string;
+    cacheTurns: string;
+    cacheFileChars: string;
     out: string;
     results: string;
     only?: string;
@@ -507,6 +513,20 @@ async function main(): Promise<void> {
         name: 'throughput by worker processes, zero-delay steps',
         value: points.map((p) => `${p.workers}: ${p.stepsPerSecond.toFixed(0)}/s`).join(', '),
         note: `${steps} steps in 4 child workflows of 50 in flight each, on 1, 2 and 4 standalone workers (\`--executor script --concurrency 100\`) on one task queue, beside the dev server on this machine's ${cpus().length} cores`,
+      });
+    },
+    async 'prompt-cache'() {
+      const turns = num('cacheTurns');
+      console.error(`prompt cache: a ${turns}-turn llm tool loop billed by the fake Anthropic server`);
+      const bills = await promptCacheBills(turns, num('cacheFileChars'));
+      results.promptCache = bills;
+      const { withCache: cached, withoutCache: uncached } = bills;
+      const tokens = (n: number) => Math.round(n).toLocaleString('en-US');
+      const dollars = (usd: number) => `$${usd.toFixed(4)}`;
+      figures.push({
+        name: `${turns}-turn llm tool loop, billed input tokens (Anthropic)`,
+        value: `${tokens(uncached.baseEquivalent)} without caching, ${tokens(cached.baseEquivalent)} with (${((100 * cached.baseEquivalent) / uncached.baseEquivalent).toFixed(0)}%)`,
+        note: `one llm step in this process (no Temporal), its model reading a ${options.cacheFileChars}-character file on each turn but the last, against the fake Anthropic server billing by Anthropic's prompt-cache rules (≤ 4 breakpoints, exact prefix match with a 20-block lookback, 1,024-token minimum, tokens ≈ JSON chars / 4); input tokens at the base price, cache writes counted 1.25×, reads 0.1×: with TAO's breakpoints ${tokens(cached.uncached)} uncached + ${tokens(cached.cacheWrite)} written + ${tokens(cached.cacheRead)} read; without = the same requests with the breakpoints taken out; at $3/$15 per M, ${dollars(uncached.costUsd)} → ${dollars(cached.costUsd)}, and the step's usage.costUsd ${dollars(bills.stepCostUsd)}`,
       });
     },
   };

@@ -22,6 +22,8 @@ const A3sOutcomeSchema = z.object({
     .object({
       input_tokens: z.number().int().min(0),
       output_tokens: z.number().int().min(0),
+      cache_read_tokens: z.number().int().min(0).optional(),
+      cache_write_tokens: z.number().int().min(0).optional(),
       model: z.string(),
       latency_ms: z.number().int().min(0),
       cost_usd: z.number().min(0).optional(),
@@ -130,6 +132,12 @@ function decodeSteps(steps: z.infer<typeof A3sStepsSchema>): CheckpointStep[] {
             usage: {
               inputTokens: outcome.usage.input_tokens,
               outputTokens: outcome.usage.output_tokens,
+              ...(outcome.usage.cache_read_tokens !== undefined
+                ? { cacheReadTokens: outcome.usage.cache_read_tokens }
+                : {}),
+              ...(outcome.usage.cache_write_tokens !== undefined
+                ? { cacheWriteTokens: outcome.usage.cache_write_tokens }
+                : {}),
               model: outcome.usage.model,
               latencyMs: outcome.usage.latency_ms,
               ...(outcome.usage.cost_usd !== undefined ? { costUsd: outcome.usage.cost_usd } : {}),
@@ -207,6 +215,12 @@ function encodeSteps(steps: readonly CheckpointStep[]) {
             usage: {
               input_tokens: outcome.usage.inputTokens,
               output_tokens: outcome.usage.outputTokens,
+              ...(outcome.usage.cacheReadTokens !== undefined
+                ? { cache_read_tokens: outcome.usage.cacheReadTokens }
+                : {}),
+              ...(outcome.usage.cacheWriteTokens !== undefined
+                ? { cache_write_tokens: outcome.usage.cacheWriteTokens }
+                : {}),
               model: outcome.usage.model,
               latency_ms: outcome.usage.latencyMs,
               ...(outcome.usage.costUsd !== undefined ? { cost_usd: outcome.usage.costUsd } : {}),

@@ -1,31 +1,63 @@
 /** A fake Anthropic messages server (`POST /v1/messages`) and builders for its answers. */
 import type { ToolCall } from '../../src/executors/llm/chat';
-import { type FakeReply, type FakeRequest, type Responder, FakeServer, pieces } from './fake-http';
+import { type AnthropicBill, AnthropicPromptCache, InvalidRequest } from './anthropic-prompt-cache';
+import {
+  type FakeReply,
+  type FakeRequest,
+  type Responder,
+  type Review,
+  FakeServer,
+  pieces,
+} from './fake-http';
 
-export const startFakeAnthropic = (fallback?: Responder) =>
-  FakeServer.start('/v1/messages', anthropicEvents, fallback);
+/**
+ * Every request's cache breakpoints are checked as the API checks them; with a
+ * `cache`, the scripted input usage gives way to what the cache bills.
+ */
+export const startFakeAnthropic = (fallback?: Responder, cache?: AnthropicPromptCache) =>
+  FakeServer.start('/v1/messages', anthropicEvents, fallback, review(cache));
+
+function review(cache: AnthropicPromptCache | undefined): Review {
+  return (request, reply) => {
+    if (reply.hang || (reply.status ?? 200) !== 200) return reply;
+    const message = reply.body as Message;
+    try {
+      if (!cache) {
+        AnthropicPromptCache.check(request.body);
+        return reply;
+      }
+      return { ...reply, body: { ...message, usage: cache.bill(request.body, message.usage.output_tokens) } };
+    } catch (error) {
+      if (error instanceof InvalidRequest) return anthropicError(400, error.message);
+      throw error;
+    }
+  };
+}
 
 interface Message {
   content: (
     { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: unknown }
   )[];
   stop_reason: string;
-  usage: { input_tokens: number; output_tokens: number };
+  usage: Pick<AnthropicBill, 'input_tokens' | 'output_tokens'> & Partial<AnthropicBill>;
 }
 
-/** A message as Anthropic streams it: start with input usage, blocks in deltas, then stop reason and output usage. */
+/**
+ * A message as Anthropic streams it: start with input usage, blocks in
+ * deltas, then stop reason and the usage so far (cumulative, input included).
+ */
 function anthropicEvents(body: unknown): string[] {
   const message = body as Message;
   const event = (type: string, data: object) =>
     `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  const input = {
+    input_tokens: message.usage.input_tokens,
+    cache_creation_input_tokens: message.usage.cache_creation_input_tokens ?? 0,
+    cache_read_input_tokens: message.usage.cache_read_input_tokens ?? 0,
+  };
   return [
     event('message_start', {
-      message: {
-        ...message,
-        content: [],
-        stop_reason: null,
-        usage: { input_tokens: message.usage.input_tokens, output_tokens: 1 },
-      },
+      message: { ...message, content: [], stop_reason: null, usage: { ...input, output_tokens: 1 } },
     }),
     ...message.content.flatMap((block, index) =>
       block.type === 'text'
@@ -49,7 +81,7 @@ function anthropicEvents(body: unknown): string[] {
     ),
     event('message_delta', {
       delta: { stop_reason: message.stop_reason, stop_sequence: null },
-      usage: { output_tokens: message.usage.output_tokens },
+      usage: { ...input, output_tokens: message.usage.output_tokens },
     }),
     event('message_stop', {}),
   ];
@@ -100,6 +132,9 @@ export const anthropicToolResults = (request: FakeRequest): Record<string, strin
       .map((block: { tool_use_id: string; content: string }) => [block.tool_use_id, block.content]),
   );
 
-export const anthropicSystemPrompt = (request: FakeRequest): string => request.body.system;
+export const anthropicSystemPrompt = (request: FakeRequest): string =>
+  typeof request.body.system === 'string'
+    ? request.body.system
+    : request.body.system.map((block: { text: string }) => block.text).join('');
 export const anthropicToolNames = (request: FakeRequest): string[] =>
   (request.body.tools ?? []).map((t: { name: string }) => t.name);

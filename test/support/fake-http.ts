@@ -27,6 +27,9 @@ export interface FakeReply {
 
 export type Responder = (request: FakeRequest) => FakeReply;
 
+/** What the server itself makes of a scripted reply to `request`: a refusal the real API would send, usage it bills. */
+export type Review = (request: FakeRequest, reply: FakeReply) => FakeReply;
+
 /** Splits text into a few pieces, at odd places, as a model's tokens fall. */
 export function pieces(text: string, count = 4): string[] {
   const size = Math.max(1, Math.ceil(text.length / count));
@@ -52,11 +55,17 @@ export class FakeServer {
     private readonly route: string,
     private readonly streamer: Streamer,
     private readonly fallback?: Responder,
+    private readonly review: Review = (_, reply) => reply,
   ) {}
 
-  static async start(route: string, streamer: Streamer, fallback?: Responder): Promise<FakeServer> {
+  static async start(
+    route: string,
+    streamer: Streamer,
+    fallback?: Responder,
+    review?: Review,
+  ): Promise<FakeServer> {
     const server = createServer();
-    const fake = new FakeServer(server, route, streamer, fallback);
+    const fake = new FakeServer(server, route, streamer, fallback, review);
     server.on('request', (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -73,7 +82,7 @@ export class FakeServer {
         fake.requests.push(request);
         const responder = fake.queue.shift() ?? fake.fallback;
         const reply = responder
-          ? responder(request)
+          ? fake.review(request, responder(request))
           : { status: 500, body: { error: { message: 'unscripted' } } };
         if (reply.hang) {
           res.on('close', () => {

@@ -44,13 +44,17 @@ function openAiEvents(body: unknown): string[] {
 }
 export const openAiBaseUrl = (server: FakeServer) => `${server.url}/v1`;
 
-const usage = (input: number, output: number) => ({
+/** Prompt and completion tokens, and how many of the prompt's OpenAI served from its cache. */
+type Tokens = [input: number, output: number, cached?: number];
+
+const usage = (input: number, output: number, cached?: number) => ({
   prompt_tokens: input,
   completion_tokens: output,
   total_tokens: input + output,
+  ...(cached !== undefined ? { prompt_tokens_details: { cached_tokens: cached } } : {}),
 });
 
-const completion = (message: Record<string, unknown>, finish: string, tokens: [number, number]) => ({
+const completion = (message: Record<string, unknown>, finish: string, tokens: Tokens) => ({
   body: {
     id: 'chatcmpl-fake',
     object: 'chat.completion',
@@ -61,13 +65,10 @@ const completion = (message: Record<string, unknown>, finish: string, tokens: [n
   },
 });
 
-export const openAiText = (content: string, tokens: [number, number] = [10, 5]): FakeReply =>
+export const openAiText = (content: string, tokens: Tokens = [10, 5]): FakeReply =>
   completion({ content }, 'stop', tokens);
 
-export const openAiToolCalls = (
-  calls: Omit<ToolCall, 'id'>[],
-  tokens: [number, number] = [10, 5],
-): FakeReply =>
+export const openAiToolCalls = (calls: Omit<ToolCall, 'id'>[], tokens: Tokens = [10, 5]): FakeReply =>
   completion(
     {
       content: null,

@@ -3,6 +3,7 @@
  * loop speaks only this; each provider module translates it to its wire
  * protocol, so adding a provider never touches the loop.
  */
+import type { TokenCounts } from './usage';
 
 export interface ToolCall {
   id: string;
@@ -46,13 +47,12 @@ export interface ChatRequest {
   onText?: (textSoFar: string) => void;
 }
 
-export interface ChatTurn {
+/** An answer, and the tokens it took: cached prompt tokens are counted apart as well as in `inputTokens`. */
+export interface ChatTurn extends TokenCounts {
   text: string;
   toolCalls: ToolCall[];
   /** `length`: the answer was cut off at the token limit. */
   finish: 'stop' | 'tool_calls' | 'length' | 'other';
-  inputTokens: number;
-  outputTokens: number;
 }
 
 /**

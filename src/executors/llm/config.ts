@@ -28,6 +28,18 @@ export const ProviderConfigSchema = z
   })
   .strict();
 
+const perMTok = z.number().min(0);
+const ModelPriceSchema = z
+  .object({
+    inputPerMTok: perMTok,
+    outputPerMTok: perMTok,
+    /** Prompt-cache reads and writes; without them, the protocol's usual multiples of inputPerMTok (see ./usage). */
+    cacheReadPerMTok: perMTok.optional(),
+    cacheWritePerMTok: perMTok.optional(),
+  })
+  .strict();
+export type ModelPrice = z.infer<typeof ModelPriceSchema>;
+
 export const LlmConfigFileSchema = z
   .object({
     /** Provider and model for profiles that name none (env: TAO_LLM_PROVIDER, TAO_LLM_MODEL). */
@@ -40,9 +52,7 @@ export const LlmConfigFileSchema = z
     timeoutMs: z.number().int().positive().optional(),
     providers: z.record(ProviderConfigSchema).optional(),
     /** Dollars per million tokens, by model: a step's usage then carries its cost (for budgets' maxCostUsd). */
-    prices: z
-      .record(z.object({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }).strict())
-      .optional(),
+    prices: z.record(ModelPriceSchema).optional(),
     /** MCP servers by name; an agent lists the ones it may use (see ./mcp). */
     mcpServers: z.record(McpServerNameSchema, McpServerConfigSchema).optional(),
     agents: z.record(ProfileOverrideSchema).optional(),
@@ -70,7 +80,7 @@ export interface LlmSettings {
   providers: Record<string, ProviderSettings>;
   /** The servers some agent uses; others are not started, and need no variables set. */
   mcpServers: Record<string, McpServerSettings>;
-  prices: Record<string, { inputPerMTok: number; outputPerMTok: number }>;
+  prices: Record<string, ModelPrice>;
 }
 
 /** The vendors' own endpoints, keyed and located by their SDKs' usual variables. */

@@ -30,6 +30,7 @@ import {
 import type { McpServers } from './mcp/servers';
 import { type Toolbox, createToolbox } from './tools';
 import { TurnPacer } from './turn-pacer';
+import { costUsd, usageTokens } from './usage';
 import { Workspace } from './workspace';
 
 /** Each protocol's module, with its SDK, is loaded when a step first calls a provider that speaks it. */
@@ -146,22 +147,15 @@ export class LlmExecutor implements AgentExecutor {
     const base = { taskId: spec.taskId, agent: spec.agent, sessionId: `task-run-${spec.taskId}` };
     // Turns a resumed attempt restored count too: they were paid for once, and only once.
     const price = this.settings.prices[profile.model];
+    const protocol = this.settings.providers[profile.provider]!.type;
     const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) => ({
       ...base,
       ...outcome,
       usage: {
-        inputTokens: conversation.inputTokens,
-        outputTokens: conversation.outputTokens,
+        ...usageTokens(conversation),
         model: profile.model,
         latencyMs: Date.now() - started,
-        ...(price
-          ? {
-              costUsd:
-                (conversation.inputTokens * price.inputPerMTok +
-                  conversation.outputTokens * price.outputPerMTok) /
-                1e6,
-            }
-          : {}),
+        ...(price ? { costUsd: costUsd(conversation, price, protocol) } : {}),
       },
     });
 

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ChatMessage, ChatTurn, ToolCall, ToolResult } from './chat';
+import { NO_TOKENS, addTokens } from './usage';
 
 const ToolCallSchema = z.object({ id: z.string(), name: z.string(), input: z.unknown() });
 const ToolResultSchema = z.object({ callId: z.string(), content: z.string(), isError: z.boolean() });
@@ -29,6 +30,9 @@ const ConversationSchema = z.object({
   rounds: z.number().int().nonnegative(),
   inputTokens: z.number().int().nonnegative(),
   outputTokens: z.number().int().nonnegative(),
+  // Absent from states saved before TAO counted cached tokens: nothing was cached then.
+  cacheReadTokens: z.number().int().nonnegative().default(0),
+  cacheWriteTokens: z.number().int().nonnegative().default(0),
   messages: z.array(ChatMessageSchema).min(1),
   /** How the last answered turn ended, when the conversation ends on it. */
   finish: z.enum(['stop', 'tool_calls', 'length', 'other']).optional(),
@@ -53,8 +57,7 @@ export function startConversation(key: string, prompt: string): Conversation {
     kind: 'tao.llm.conversation/1',
     key,
     rounds: 0,
-    inputTokens: 0,
-    outputTokens: 0,
+    ...NO_TOKENS,
     messages: [{ role: 'user', text: prompt }],
   };
 }
@@ -92,8 +95,7 @@ export function withTurn(conversation: Conversation, turn: ChatTurn): Conversati
   return {
     ...conversation,
     rounds: conversation.rounds + 1,
-    inputTokens: conversation.inputTokens + turn.inputTokens,
-    outputTokens: conversation.outputTokens + turn.outputTokens,
+    ...addTokens(conversation, turn),
     messages: [...conversation.messages, { role: 'assistant', text: turn.text, toolCalls: turn.toolCalls }],
     finish: turn.finish,
   };

@@ -1,7 +1,14 @@
 /** The Anthropic messages protocol. */
 import Anthropic from '@anthropic-ai/sdk';
-import type { MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages';
+import type {
+  MessageParam,
+  TextBlockParam,
+  Tool,
+  ToolResultBlockParam,
+  ToolUseBlockParam,
+} from '@anthropic-ai/sdk/resources/messages';
 import { type ChatMessage, type ChatProvider, type ChatTurn, type ToolCall, parseToolInput } from '../chat';
+import type { TokenCounts } from '../usage';
 import type { ProviderSettings } from '../config';
 import { RetryableStepError } from '../../executor';
 import { endpointOf, incompleteAnswer, toStepError } from '../errors';
@@ -20,16 +27,18 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
     async complete(request) {
       const endpoint = endpointOf(settings, baseUrl, request.model);
       // Streamed, so a running step shows its answer as it is written; the turn is the same either way.
-      const turn = { text: '', finish: 'other' as ChatTurn['finish'], inputTokens: 0, outputTokens: 0 };
+      const turn = { text: '', finish: 'other' as ChatTurn['finish'] };
+      let usage = NO_USAGE;
       const blocks: ({ kind: 'text' } | { kind: 'tool'; id: string; name: string; json: string })[] = [];
+      const marked = breakpointMessages(request.messages);
       let finished = false;
       try {
         const stream = await client.messages.create(
           {
             model: request.model,
             max_tokens: request.maxTokens ?? DEFAULT_MAX_TOKENS,
-            system: request.system,
-            messages: request.messages.map(toWire),
+            system: [{ type: 'text', text: request.system, cache_control: EPHEMERAL }],
+            messages: request.messages.map((message, i) => toWire(message, marked.has(i))),
             ...(request.tools.length > 0
               ? {
                   tools: request.tools.map((tool): Tool => ({
@@ -47,16 +56,9 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
         );
         for await (const event of stream) {
           switch (event.type) {
-            case 'message_start': {
-              // Cached prompt tokens are still input the step consumed.
-              const usage = event.message.usage;
-              turn.inputTokens =
-                usage.input_tokens +
-                (usage.cache_creation_input_tokens ?? 0) +
-                (usage.cache_read_input_tokens ?? 0);
-              turn.outputTokens = usage.output_tokens;
+            case 'message_start':
+              usage = mergeUsage(usage, event.message.usage);
               break;
-            }
             case 'content_block_start':
               blocks[event.index] =
                 event.content_block.type === 'tool_use'
@@ -75,7 +77,7 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
             }
             case 'message_delta':
               turn.finish = FINISH[event.delta.stop_reason ?? ''] ?? 'other';
-              turn.outputTokens = event.usage.output_tokens;
+              usage = mergeUsage(usage, event.usage);
               break;
             case 'message_stop':
               finished = true;
@@ -92,8 +94,69 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
       const toolCalls: ToolCall[] = blocks.flatMap((block) =>
         block.kind === 'tool' ? [{ id: block.id, name: block.name, input: parseToolInput(block.json) }] : [],
       );
-      return { ...turn, toolCalls };
+      return { ...turn, ...tokenCounts(usage), toolCalls };
     },
+  };
+}
+
+const EPHEMERAL = { type: 'ephemeral' } as const;
+
+/**
+ * The messages that end with a prompt-cache breakpoint, as Anthropic
+ * documents them for tool loops (the system prompt carries one more, for the
+ * tools and system every step of the agent shares; 3 of the 4 allowed):
+ * - the latest: this request's whole prompt is cached, and the next round's
+ *   prompt starts with it;
+ * - the one before the last answer, where the previous round's prompt ended:
+ *   the server looks for a cached prefix only about 20 blocks back from a
+ *   breakpoint, and a round of many parallel tool calls adds more than that.
+ * A prefix shorter than the model's minimum (1,024 tokens for most) is just
+ * not cached, at no charge, so none is left off for being short.
+ */
+function breakpointMessages(messages: readonly ChatMessage[]): Set<number> {
+  const previous = messages.map((message) => message.role).lastIndexOf('assistant') - 1;
+  return new Set([messages.length - 1, ...(previous >= 0 ? [previous] : [])]);
+}
+
+type Block = TextBlockParam | ToolUseBlockParam | ToolResultBlockParam;
+
+/** The blocks with a breakpoint on the last one, when `marked`. */
+function withBreakpoint(blocks: Block[], marked: boolean): Block[] {
+  const last = blocks[blocks.length - 1];
+  return marked && last ? [...blocks.slice(0, -1), { ...last, cache_control: EPHEMERAL }] : blocks;
+}
+
+/** Anthropic's counts: `input_tokens` is only the prompt's uncached rest. */
+type BilledUsage = Record<(typeof USAGE_FIELDS)[number], number>;
+const USAGE_FIELDS = [
+  'input_tokens',
+  'cache_creation_input_tokens',
+  'cache_read_input_tokens',
+  'output_tokens',
+] as const;
+const NO_USAGE: BilledUsage = {
+  input_tokens: 0,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: 0,
+  output_tokens: 0,
+};
+
+/** message_start gives the usage, message_delta may update it: counts are cumulative, and a null one is unchanged. */
+function mergeUsage(
+  before: BilledUsage,
+  update: Partial<Record<keyof BilledUsage, number | null>>,
+): BilledUsage {
+  return Object.fromEntries(
+    USAGE_FIELDS.map((field) => [field, update[field] ?? before[field]]),
+  ) as BilledUsage;
+}
+
+function tokenCounts(usage: BilledUsage): TokenCounts {
+  return {
+    inputTokens: usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens,
+    outputTokens: usage.output_tokens,
+    cacheReadTokens: usage.cache_read_input_tokens,
+    cacheWriteTokens: usage.cache_creation_input_tokens,
   };
 }
 
@@ -105,33 +168,32 @@ const FINISH: Record<string, ChatTurn['finish']> = {
   model_context_window_exceeded: 'length',
 };
 
-function toWire(message: ChatMessage): MessageParam {
+function toWire(message: ChatMessage, marked: boolean): MessageParam {
+  const role = message.role === 'assistant' ? 'assistant' : 'user';
+  return { role, content: withBreakpoint(blocksOf(message), marked) };
+}
+
+function blocksOf(message: ChatMessage): Block[] {
   switch (message.role) {
     case 'user':
-      return { role: 'user', content: message.text };
+      return [{ type: 'text', text: message.text }];
     case 'assistant':
-      return {
-        role: 'assistant',
-        content: [
-          // The API rejects empty text blocks.
-          ...(message.text ? [{ type: 'text' as const, text: message.text }] : []),
-          ...message.toolCalls.map((call) => ({
-            type: 'tool_use' as const,
-            id: call.id,
-            name: call.name,
-            input: call.input,
-          })),
-        ],
-      };
-    case 'tool':
-      return {
-        role: 'user',
-        content: message.results.map((result) => ({
-          type: 'tool_result' as const,
-          tool_use_id: result.callId,
-          content: result.content,
-          is_error: result.isError,
+      return [
+        // The API rejects empty text blocks.
+        ...(message.text ? [{ type: 'text' as const, text: message.text }] : []),
+        ...message.toolCalls.map((call) => ({
+          type: 'tool_use' as const,
+          id: call.id,
+          name: call.name,
+          input: call.input,
         })),
-      };
+      ];
+    case 'tool':
+      return message.results.map((result) => ({
+        type: 'tool_result' as const,
+        tool_use_id: result.callId,
+        content: result.content,
+        is_error: result.isError,
+      }));
   }
 }

@@ -8,6 +8,7 @@ import { RetryableStepError } from '../../executor';
 import { type ChatMessage, type ChatProvider, type ChatTurn, type ToolCall, parseToolInput } from '../chat';
 import type { ProviderSettings } from '../config';
 import { endpointOf, incompleteAnswer, toStepError } from '../errors';
+import { NO_TOKENS } from '../usage';
 
 const PUBLIC_ENDPOINT = 'https://api.openai.com/v1';
 /** A keyless provider is a local server (config checks that); the SDK still insists on a key. */
@@ -21,7 +22,7 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
     async complete(request) {
       const endpoint = endpointOf(settings, baseUrl, request.model);
       // Streamed, so a running step shows its answer as it is written; the turn is the same either way.
-      const turn = { text: '', finish: 'other' as ChatTurn['finish'], inputTokens: 0, outputTokens: 0 };
+      const turn = { text: '', finish: 'other' as ChatTurn['finish'], ...NO_TOKENS };
       const calls: { id: string; name: string; arguments: string }[] = [];
       try {
         const stream = await client.chat.completions.create(
@@ -47,6 +48,8 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
           if (chunk.usage) {
             turn.inputTokens = chunk.usage.prompt_tokens;
             turn.outputTokens = chunk.usage.completion_tokens;
+            // OpenAI caches long prompts by itself; what it served from the cache is part of prompt_tokens.
+            turn.cacheReadTokens = chunk.usage.prompt_tokens_details?.cached_tokens ?? 0;
           }
           const choice = chunk.choices?.[0];
           if (!choice) continue;
