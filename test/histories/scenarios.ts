@@ -19,6 +19,7 @@ import type { Progress } from '../../src/workflows/lib';
 import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
 import type { ScriptFile } from '../../src/executors/script';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
+import { specDigest } from '../../src/workflows/lib/spec-digest';
 import { echoed, spec } from '../support/specs';
 
 export const HISTORY_DIR = __dirname;
@@ -106,8 +107,13 @@ function seedFutureSchemaCheckpoint(storeDir: string, checkpointId: string): voi
 const seedStaleCheckpoint = (storeDir: string, checkpointId: string) =>
   seedCheckpoint(storeDir, checkpointId, `sha256:${'0'.repeat(64)}`);
 
-/** A checkpoint holding `a`, recorded for the spec with `specDigest` (or, without one, for any). */
-function seedCheckpoint(storeDir: string, checkpointId: string, specDigest: string | undefined): void {
+/** A checkpoint holding `taskId`, recorded for the spec with `specDigest` (or, without one, for any). */
+function seedCheckpoint(
+  storeDir: string,
+  checkpointId: string,
+  specDigest: string | undefined,
+  taskId = 'a',
+): void {
   const dir = join(storeDir, 'v1', 'workflow_checkpoints');
   mkdirSync(dir, { recursive: true });
   const checkpoint = {
@@ -115,8 +121,8 @@ function seedCheckpoint(storeDir: string, checkpointId: string, specDigest: stri
     workflowId: checkpointId,
     steps: [
       {
-        taskId: 'a',
-        outcome: echoed('a', specDigest ? 'from the old prompt' : 'from the checkpoint'),
+        taskId,
+        outcome: echoed(taskId, specDigest ? 'from the old prompt' : 'from the checkpoint'),
         ...(specDigest ? { specDigest } : {}),
       },
     ],
@@ -406,6 +412,26 @@ SCENARIOS.push(
       await untilRunning(handle, 'plan-x/task-1-2');
       await cancelStep(handle, 'plan-x/task-1-2');
     },
+  },
+  {
+    // A resumable run's `lead` delegates: `lead/task-1-1` is served from the checkpoint, which holds it
+    // for the same spec; `lead/task-1-2` runs and is journaled.
+    name: 'resumable-delegation',
+    workflowType: 'resumableParallelWorkflow',
+    input: { checkpointId: 'history-delegation', specs: [{ ...spec('lead'), agent: 'lead' }] },
+    seedStore: (storeDir, checkpointId) =>
+      seedCheckpoint(
+        storeDir,
+        checkpointId,
+        specDigest({
+          taskId: 'lead/task-1-1',
+          agent: 'explore',
+          description: 'read',
+          prompt: 'read a.ts',
+          parentSessionId: 'task-run-lead',
+        }),
+        'lead/task-1-1',
+      ),
   },
   {
     // A partition of a resumable run: `a` is served from the shared checkpoint, which it leaves in place.

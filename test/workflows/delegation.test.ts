@@ -8,6 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { cancelStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
+import { MemorySessionStore } from '../../src/stores/memory-store';
 import type { Progress } from '../../src/workflows/lib';
 import { GateExecutor, eventually, untilIn } from '../support/gate-executor';
 import { RecordingExecutor } from '../support/recording-executor';
@@ -160,5 +161,50 @@ test('every child counts against the budget; a refused child is a failed task th
       'lead saw: [lead/task-1-1 true read a] [lead/task-1-2 true read b] [lead/task-1-3 false budget exhausted (steps 3/3)]',
     );
     expect((await progressOf(handle)).budget?.spent.steps).toBe(3);
+  });
+});
+
+test('a resumable run journals its children: a new execution serves them instead of running them again', async () => {
+  const script: ScriptFile = { agents: { ...SCRIPT.agents, lead: { ...SCRIPT.agents!.lead, success: false } } };
+  const { executor } = recorded(script);
+  const store = new MemorySessionStore();
+  await withWorker({ executor, store }, async ({ client, taskQueue }) => {
+    const input = { checkpointId: uniqueId('delegate-journal'), specs: [{ ...spec('lead'), agent: 'lead' }] };
+    const run = (n: number) =>
+      client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: `${input.checkpointId}-${n}`,
+        args: [input],
+      });
+    const first = await run(1);
+    expect((await first.result())[0]).toMatchObject({ success: false });
+    const second = await run(2);
+    const [outcome] = (await second.result()) as StepOutcome[];
+    expect(outcome!.output).toContain('[lead/task-1-3 true reviewed check c]');
+    // Each child ran once over both executions; the parent, which failed, ran (twice) in each.
+    for (const child of ['lead/task-1-1', 'lead/task-1-2', 'lead/task-1-3'])
+      expect(executor.started.filter((id) => id === child)).toHaveLength(1);
+    expect(executor.started.filter((id) => id === 'lead')).toHaveLength(4);
+    const children = (await progressOf(second)).steps.filter((s) => s.parentTaskId === 'lead');
+    expect(children.map((s) => s.status)).toEqual(['cached', 'cached', 'cached']);
+  });
+});
+
+test('a loop delegates in every round; a round reuses the ids of the last one', async () => {
+  const { executor } = recorded();
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const result: StepOutcome[] = await client.workflow.execute('loopWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-loop'),
+      args: [
+        {
+          initial: [{ taskId: 'lead', agent: 'lead', prompt: 'round 1' }],
+          next: { specs: [{ taskId: 'lead', agent: 'lead', prompt: 'round {{round}}' }] },
+          maxIterations: 2,
+        },
+      ],
+    });
+    expect(result[0]!.output).toContain('[lead/task-1-1 true read a]');
+    expect(executor.started.filter((id) => id === 'lead/task-1-1')).toHaveLength(2);
   });
 });

@@ -39,6 +39,22 @@ export function setDelegationLimit(limit: number): void {
   childLimit = limit;
 }
 
+/**
+ * Where a resumable run keeps its children (./resumable): a child recorded
+ * for the same spec in an earlier execution is served, not run again, and
+ * each child that succeeds is recorded under its task id.
+ */
+export interface ChildJournal {
+  served(children: readonly AgentStepSpec[]): Promise<Map<string, StepOutcome>>;
+  record(child: AgentStepSpec, outcome: StepOutcome): void;
+}
+
+let journal: ChildJournal | undefined;
+
+export function journalChildren(childJournal: ChildJournal): void {
+  journal = childJournal;
+}
+
 export type RunChild = (spec: AgentStepSpec, entry: StepProgress, place: StepPlace) => Promise<StepOutcome>;
 
 /**
@@ -60,22 +76,26 @@ export async function runDelegated(
     const children = call.tasks.map((task, k) => childSpec(parent, task, asked + c + 1, k + 1));
     return { call, children, refusal: refusal(children, depth) };
   });
-  const runnable = calls.flatMap(({ children, refusal }) => (refusal ? [] : children));
-  const entries = runnable.map((spec) =>
-    Object.assign(board.addStep(spec, 'pending'), { parentTaskId: parent.taskId, depth }),
-  );
-  const settled = await runBounded(runnable, childLimit, (spec, index) =>
-    runChild(spec, entries[index]!, childPlace),
-  );
-  const outcomes = new Map(
-    settled.map((result, index) => {
-      const spec = runnable[index]!;
-      const outcome = result.ok
-        ? result.value
-        : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error));
-      return [spec.taskId, outcome];
-    }),
-  );
+  const accepted = calls.flatMap(({ children, refusal }) => (refusal ? [] : children));
+  const outcomes = journal ? await journal.served(accepted) : new Map<string, StepOutcome>();
+  const lineage = { parentTaskId: parent.taskId, depth };
+  for (const spec of accepted) {
+    if (outcomes.has(spec.taskId)) Object.assign(board.addStep(spec, 'cached'), lineage);
+  }
+  const runnable = accepted.filter((spec) => !outcomes.has(spec.taskId));
+  const entries = runnable.map((spec) => Object.assign(board.addStep(spec, 'pending'), lineage));
+  const settled = await runBounded(runnable, childLimit, async (spec, index) => {
+    const outcome = await runChild(spec, entries[index]!, childPlace);
+    if (outcome.success) journal?.record(spec, outcome);
+    return outcome;
+  });
+  settled.forEach((result, index) => {
+    const spec = runnable[index]!;
+    const outcome = result.ok
+      ? result.value
+      : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error));
+    outcomes.set(spec.taskId, outcome);
+  });
   return calls.map(({ call, children, refusal }) => ({
     callId: call.callId,
     outcomes: children.map(

@@ -12,6 +12,7 @@ import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix, runPartitioned } from './part
 import { runBounded } from './pool';
 import { progressBoard } from './progress';
 import { applyBudget } from './budget';
+import { type ChildJournal, journalChildren } from './delegation';
 import { specDigest } from './spec-digest';
 import {
   type ResumableOptions,
@@ -213,6 +214,29 @@ async function deleteFinished(checkpointId: string): Promise<void> {
   }
 }
 
+/**
+ * The window's delegated children (./delegation) in its checkpoint, beside
+ * its steps: a child the checkpoint holds for the same spec is served.
+ */
+function childJournal(
+  checkpointId: string,
+  held: readonly CheckpointStepKey[],
+  journal: CheckpointJournal,
+): ChildJournal {
+  const digests = new Map(held.map((step) => [step.taskId, step.specDigest]));
+  return {
+    async served(children) {
+      const ids = children
+        .filter((child) => digests.get(child.taskId) === specDigest(child))
+        .map((child) => child.taskId);
+      if (ids.length === 0) return new Map();
+      const loaded = await loadCompleted(() => store.loadCheckpoint(checkpointId, ids));
+      return new Map(loaded.status === 'loaded' ? loaded.steps.map((s) => [s.taskId, s.outcome]) : []);
+    },
+    record: (child, outcome) => journal.record(outcome, specDigest(child)),
+  };
+}
+
 export type WindowResult = { outcomes: StepOutcome[] } | { carriedFailures: StepOutcome[] };
 
 /**
@@ -262,11 +286,13 @@ export async function runResumableWindow(
     }
     board.checkpointWarning = `checkpoint ${checkpointId}: the spec of ${names} changed since it was checkpointed; running ${stale.size === 1 ? 'it' : 'them'} again`;
   }
-  const served = checkpointed.filter((step) => !stale.has(step.taskId));
+  const kept = checkpointed.filter((step) => !stale.has(step.taskId));
   // Outcomes of served steps are fetched only when the window returns them.
+  const served = kept.filter((step) => digests.has(step.taskId));
   const done = new Map<string, StepOutcome | undefined>(served.map((s) => [s.taskId, undefined]));
   const failed = new Map(carried.map((outcome) => [outcome.taskId, outcome]));
-  const journal = new CheckpointJournal(checkpointId, served.length, (w) => board.storeWarnings.push(w));
+  const journal = new CheckpointJournal(checkpointId, kept.length, (w) => board.storeWarnings.push(w));
+  journalChildren(childJournal(checkpointId, kept, journal));
 
   const pending = specs.filter((spec) => !done.has(spec.taskId) && !failed.has(spec.taskId));
   const window = pending.slice(0, options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN);
