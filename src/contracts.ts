@@ -282,9 +282,28 @@ export const StageTemplateSchema = z
   .strict();
 export type StageTemplate = z.output<typeof StageTemplateSchema>;
 
+/**
+ * Items decided at run time (LangGraph's `Send`, declared): `step` runs
+ * first, and each element of the list at `forEach` in its structured output
+ * (e.g. `structured.files`) becomes an item of the pipeline. A list that is absent
+ * or empty runs no chain; one longer than `maxItems` fails the run, naming it.
+ */
+export const PipelinePlanSchema = z
+  .object({
+    step: AgentStepSpecSchema,
+    forEach: z
+      .string()
+      .regex(/^structured(\.[^.]+)*$/, 'a path into the step\'s structured output, e.g. "structured.files"'),
+    maxItems: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+export type PipelinePlan = z.infer<typeof PipelinePlanSchema>;
+
 export const PipelineInputSchema = z
   .object({
-    items: z.array(z.unknown()),
+    /** The items, or none with `plan`, which decides them at run time. */
+    items: z.array(z.unknown()).optional(),
+    plan: PipelinePlanSchema.optional(),
     stages: z.array(StageTemplateSchema).min(1, 'a pipeline needs at least one stage'),
     concurrency,
     stepPolicy: StepPolicySchema.optional(),
@@ -294,7 +313,11 @@ export const PipelineInputSchema = z
     indexOffset: z.number().int().min(0).optional(),
     paused,
   })
-  .strict();
+  .strict()
+  .refine((input) => (input.items === undefined) !== (input.plan === undefined), {
+    message: 'give either "items" or a "plan" that decides them, not both or neither',
+    path: ['items'],
+  });
 export type PipelineInput = z.input<typeof PipelineInputSchema>;
 
 /** A test on one outcome's field: `success`, `output`, `error`, `taskId`, `agent` or `structured.<path>`. */

@@ -49,7 +49,8 @@ export async function loadSpecFile(file: string): Promise<z.output<typeof RunSpe
 export function expectedSteps(spec: RunSpec): number {
   switch (spec.workflow) {
     case 'pipeline':
-      return spec.input.items.length * spec.input.stages.length;
+      // A plan's items are known once its step ran; until then, the plan is the one step.
+      return spec.input.items ? spec.input.items.length * spec.input.stages.length : 1;
     case 'loop':
       return spec.input.initial.length; // later rounds are built from outcomes
     default:
@@ -61,8 +62,12 @@ export function expectedSteps(spec: RunSpec): number {
 export function runSummary(spec: z.output<typeof RunSpecSchema>, workflowId: string): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   switch (spec.workflow) {
-    case 'pipeline':
-      return `pipeline · ${plural(spec.input.items.length, 'item')} × ${plural(spec.input.stages.length, 'stage')}`;
+    case 'pipeline': {
+      const items = spec.input.items
+        ? plural(spec.input.items.length, 'item')
+        : `items planned by ${spec.input.plan!.step.taskId}`;
+      return `pipeline · ${items} × ${plural(spec.input.stages.length, 'stage')}`;
+    }
     case 'parallel':
       return `parallel · ${plural(spec.input.specs.length, 'step')}`;
     case 'resumable':

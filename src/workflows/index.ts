@@ -4,7 +4,7 @@
  * Each validates its input first: a bad input fails the workflow at once with
  * a non-retryable error naming the field, never a workflow-task retry loop.
  */
-import { continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
   type AgentStepSpecInput,
@@ -13,6 +13,7 @@ import {
   type LoopInput,
   LoopInputSchema,
   type ParallelInput,
+  type PipelinePlan,
   ParallelInputSchema,
   type PipelineInput,
   PipelineInputSchema,
@@ -28,8 +29,8 @@ import { runApprovals } from './lib/approvals';
 import { applyBudget, runBudget } from './lib/budget';
 import { runControls } from './lib/controls';
 import { runResumablePartitions, runResumableWindow, uniqueSpecs } from './lib/resumable';
-import { invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
-import { checkTemplates, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
+import { type CombinatorOptions, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
+import { checkTemplates, itemsOf, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
 
 export { progressQuery } from './lib';
 
@@ -52,7 +53,8 @@ export async function parallelWorkflow(input: ParallelInput): Promise<StepOutcom
 
 export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutcome | null)[]> {
   const {
-    items,
+    items: given,
+    plan,
     stages,
     indexOffset = 0,
     paused = false,
@@ -60,6 +62,7 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutco
   } = parseInput(PipelineInputSchema, input);
   runControls().paused ||= paused;
   checkTemplates(stages);
+  const items = given ?? (await plannedItems(plan!, options));
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   if (items.length * stages.length > maxStepsPerRun) {
     refuseSplitBudget(options, items.length * stages.length, maxStepsPerRun);
@@ -160,6 +163,18 @@ export async function loopWorkflow(input: LoopInput): Promise<StepOutcome[]> {
 }
 
 const DEFAULT_ROUNDS_PER_RUN = 10;
+
+/** A pipeline's items from its plan step's outcome: it runs first, as a step of the run. */
+async function plannedItems(plan: PipelinePlan, options: CombinatorOptions): Promise<unknown[]> {
+  const [outcome] = await runStepsParallel([plan.step], options);
+  if (!outcome!.success) {
+    throw ApplicationFailure.nonRetryable(
+      `plan step ${plan.step.taskId} failed, so the pipeline has no items: ${outcome!.error ?? outcome!.output}`,
+      'PlanFailed',
+    );
+  }
+  return itemsOf(outcome!, plan);
+}
 
 /** Puts back what an execution continued from carried: pause, and the budget with its spend. */
 function restoreSteering(paused: boolean, budget: Budget | undefined, spent: BudgetSpent | undefined): void {

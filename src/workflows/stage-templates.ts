@@ -7,6 +7,7 @@ import Mustache from 'mustache';
 import type {
   AgentStepSpecInput,
   OutcomeCondition,
+  PipelinePlan,
   RoundCondition,
   StageCondition,
   StageTemplate,
@@ -78,6 +79,25 @@ export function roundMeets(condition: RoundCondition, outcomes: readonly StepOut
   return condition.every
     ? outcomes.every((outcome) => holds(condition.every!, outcome))
     : outcomes.some((outcome) => holds(condition.some!, outcome));
+}
+
+const DEFAULT_MAX_PLANNED_ITEMS = 1_000;
+
+/** The list at the plan's `forEach` in its step's outcome; nothing there is no items. */
+export function itemsOf(outcome: StepOutcome, plan: PipelinePlan): unknown[] {
+  const found = lookup(plan.forEach, outcome);
+  if (found === undefined || found === null) return [];
+  const where = `plan step ${plan.step.taskId}'s ${plan.forEach}`;
+  if (!Array.isArray(found)) {
+    throw invalidInput(`${where} is ${typeof found}, not a list; point plan.forEach at a list`);
+  }
+  const limit = plan.maxItems ?? DEFAULT_MAX_PLANNED_ITEMS;
+  if (found.length > limit) {
+    throw invalidInput(
+      `${where} names ${found.length} items, over plan.maxItems ${limit}; raise it or plan fewer`,
+    );
+  }
+  return found;
 }
 
 /** `indexOffset`: a partition's place in the whole run, so `{{index}}` is the same however the run is split. */

@@ -40,6 +40,7 @@ export const SCENARIO_SCRIPT: ScriptFile = {
   },
   agents: {
     review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } },
+    plan: { output: 'planned', structured: { files: [{ path: 'a.ts' }, { path: 'b.ts' }] } },
     lead: {
       delegate: [
         { agent: 'explore', description: 'read', prompt: 'read a.ts' },
@@ -432,6 +433,15 @@ SCENARIOS.push(
         }),
         'lead/task-1-1',
       ),
+  },
+  {
+    // The items come from the plan step's structured output at run time.
+    name: 'pipeline-plan',
+    workflowType: 'pipelineWorkflow',
+    input: {
+      plan: { step: { taskId: 'plan', agent: 'plan', prompt: 'list files' }, forEach: 'structured.files' },
+      stages: reviewStages,
+    },
   },
   {
     // A partition of a resumable run: `a` is served from the shared checkpoint, which it leaves in place.

@@ -87,6 +87,28 @@ describe('workflows started from the Temporal CLI', () => {
     });
   });
 
+  test('pipelineWorkflow via `workflow execute` with items a plan step decides at run time', async () => {
+    const executor = new RecordingExecutor(
+      new ScriptExecutor({ agents: { plan: { structured: { files: ['a.ts', 'b.ts'] } } } }),
+    );
+    await withWorker({ executor }, async ({ taskQueue }) => {
+      const run = await execute<(StepOutcome | null)[]>('pipelineWorkflow', taskQueue, {
+        plan: {
+          step: { taskId: 'plan', agent: 'plan', prompt: 'list the files' },
+          forEach: 'structured.files',
+        },
+        stages: [{ taskId: 'review-{{item}}', agent: 'review', prompt: 'review {{item}}' }],
+      });
+      expect(run).toMatchObject({ exitCode: 0, status: 'COMPLETED' });
+      expect(run.result).toEqual([
+        echoed('review-a.ts', 'review a.ts', 'review'),
+        echoed('review-b.ts', 'review b.ts', 'review'),
+      ]);
+      expect(executor.started[0]).toBe('plan');
+      expect([...executor.started].sort()).toEqual(['plan', 'review-a.ts', 'review-b.ts']);
+    });
+  });
+
   test('resumableParallelWorkflow via `workflow start`; `workflow query --name progress` shows the live board; `workflow result`', async () => {
     const store = new MemorySessionStore();
     const checkpointId = uniqueId('cli-cp');

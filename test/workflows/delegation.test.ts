@@ -165,7 +165,9 @@ test('every child counts against the budget; a refused child is a failed task th
 });
 
 test('a resumable run journals its children: a new execution serves them instead of running them again', async () => {
-  const script: ScriptFile = { agents: { ...SCRIPT.agents, lead: { ...SCRIPT.agents!.lead, success: false } } };
+  const script: ScriptFile = {
+    agents: { ...SCRIPT.agents, lead: { ...SCRIPT.agents!.lead, success: false } },
+  };
   const { executor } = recorded(script);
   const store = new MemorySessionStore();
   await withWorker({ executor, store }, async ({ client, taskQueue }) => {
