@@ -82,12 +82,16 @@ export function resultsTable(rows: readonly ResultRow[]): string {
   return `${view.toString()}\n${counts.join(' · ') || 'no results'}`;
 }
 
-export function stepsTable(progress: Progress): string {
-  const view = table(['step', 'task', 'agent', 'status', 'attempt', 'error']);
+/** The steps' table; a run whose agents delegated gets a `parent` column, and each task its depth's indent. */
+export function stepsTable(progress: Pick<Progress, 'steps'>): string {
+  const tree = progress.steps.some((step) => step.parentTaskId !== undefined);
+  const view = table(['step', 'task', ...(tree ? ['parent'] : []), 'agent', 'status', 'attempt', 'error']);
   for (const step of progress.steps) {
+    const indent = '  '.repeat(step.depth ?? 0);
     view.push([
       step.key,
-      step.taskId ?? '',
+      `${indent}${step.taskId ?? ''}`,
+      ...(tree ? [step.parentTaskId ?? ''] : []),
       step.agent ?? '',
       step.status,
       step.attempt || '',

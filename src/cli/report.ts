@@ -4,7 +4,7 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import { z } from 'zod';
 import { StepOutcomeSchema } from '../contracts';
 import type { Progress } from '../workflows/lib/progress';
-import { resultRows, resultsTable } from './render';
+import { resultRows, resultsTable, stepsTable } from './render';
 
 const RunResultSchema = z.array(StepOutcomeSchema.nullable());
 
@@ -17,6 +17,11 @@ export function reportResult(result: unknown, progress: Progress | undefined, js
   const parsed = RunResultSchema.safeParse(result);
   const rows = parsed.success ? resultRows(parsed.data, progress) : [];
   console.log(json || !parsed.success ? JSON.stringify(result, null, 2) : resultsTable(rows));
+  // The result holds the run's own steps; the tasks their agents delegated show under them.
+  const delegated = progress?.steps.filter((step) => step.parentTaskId !== undefined) ?? [];
+  if (!json && parsed.success && delegated.length > 0) {
+    console.log(`delegated tasks:\n${stepsTable({ steps: delegated })}`);
+  }
   return rows.some((row) => row.status === 'failed') ? 1 : 0;
 }
 

@@ -378,3 +378,23 @@ describe('tao checkpoint', () => {
     expect(missing).toMatchObject({ code: 1, stderr: `tao: no checkpoint nightly in file:${storeDir}\n` });
   });
 });
+
+describe('delegation in the terminal', () => {
+  test('tao run lists the delegated tasks under their parent; tao status shows the tree', async () => {
+    const executor = await ScriptExecutor.fromFile(join(__dirname, '../../examples/script.yaml'));
+    await withWorker({ executor }, async ({ taskQueue }) => {
+      const file = join(__dirname, '../../examples/delegate.yaml');
+      const id = uniqueId('delegate');
+      const run = await tao(['run', file, '--id', id, ...server(), '--task-queue', taskQueue]);
+      expect(run.stderr).toContain('4/4 steps · 4 succeeded');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('summary of 3 tasks:');
+      expect(run.stdout).toMatch(
+        /delegated tasks:\n[\s\S]*lead-review\/task-1-3 +│ lead-review +│ review +│ succeeded/,
+      );
+      const status = await tao(['status', id, ...server()]);
+      expect(status.stdout).toMatch(/│ parent +│/);
+      expect(status.stdout).toMatch(/ {2}lead-review\/task-1-1 +│ lead-review +│ explore/);
+    });
+  });
+});

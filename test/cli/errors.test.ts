@@ -28,11 +28,16 @@ const oneLine = (text: string) => {
 describe('the examples', () => {
   test('every example spec and the script rules file are valid', async () => {
     const kinds = await Promise.all(
-      ['parallel.yaml', 'pipeline.yaml', 'resumable.yaml', 'approvals.yaml', 'loop.yaml'].map(
-        async (name) => (await loadSpecFile(examplePath(name))).workflow,
-      ),
+      [
+        'parallel.yaml',
+        'pipeline.yaml',
+        'resumable.yaml',
+        'approvals.yaml',
+        'loop.yaml',
+        'delegate.yaml',
+      ].map(async (name) => (await loadSpecFile(examplePath(name))).workflow),
     );
-    expect(kinds).toEqual(['parallel', 'pipeline', 'resumable', 'pipeline', 'loop']);
+    expect(kinds).toEqual(['parallel', 'pipeline', 'resumable', 'pipeline', 'loop', 'parallel']);
     await expect(ScriptExecutor.fromFile(examplePath('script.yaml'))).resolves.toBeInstanceOf(ScriptExecutor);
   });
 });

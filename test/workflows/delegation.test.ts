@@ -5,6 +5,7 @@
  * llm agent's `task` tools (test/executors covers those against fake model servers).
  */
 import type { WorkflowHandle } from '@temporalio/client';
+import { type Payload, defaultPayloadConverter } from '@temporalio/common';
 import { cancelStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
@@ -66,8 +67,19 @@ test('a parallel run: the children run as steps of the run, and the parent goes 
     ]);
     // The Web UI names each attempt: the parent's resumed one says so.
     const history = await handle.fetchHistory();
-    const summaries = history.events!.filter((e) => e.activityTaskScheduledEventAttributes);
-    expect(summaries).toHaveLength(6);
+    const summaries = history
+      .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary as Payload));
+    expect([...summaries].sort()).toEqual(
+      [
+        'lead · lead',
+        'solo · explore',
+        'lead/task-1-1 · explore · task of lead',
+        'lead/task-1-2 · explore · task of lead',
+        'lead/task-1-3 · review · task of lead',
+        'lead · lead (resumed after its tasks)',
+      ].sort(),
+    );
   });
 });
 

@@ -25,6 +25,8 @@ import { type StepProgress, progressBoard } from './progress';
 export interface StepPlace {
   depth: number;
   maxDepth?: number;
+  /** The step that delegated this one, for a child. */
+  parentTaskId?: string;
 }
 
 export const TOP_LEVEL: StepPlace = { depth: 0 };
@@ -71,7 +73,7 @@ export async function runDelegated(
 ): Promise<DelegationResult[]> {
   const board = progressBoard();
   const depth = place.depth + 1;
-  const childPlace: StepPlace = { depth, maxDepth: request.maxDepth };
+  const childPlace: StepPlace = { depth, maxDepth: request.maxDepth, parentTaskId: parent.taskId };
   const calls = request.calls.map((call, c) => {
     const children = call.tasks.map((task, k) => childSpec(parent, task, asked + c + 1, k + 1));
     return { call, children, refusal: refusal(children, depth) };

@@ -201,11 +201,11 @@ async function ranOutcome(
   };
   let run: StepRun;
   if (budget.active) {
-    const spent = await budget.spend(() => runActivity(activities, spec, entry, allowance()), usageOf);
+    const spent = await budget.spend(() => runActivity(activities, spec, entry, place, allowance()), usageOf);
     if ('refused' in spent) return failedOutcome(spec.taskId, spec.agent, spent.refused);
     run = spent.value;
   } else {
-    run = await runActivity(activities, spec, entry, allowance());
+    run = await runActivity(activities, spec, entry, place, allowance());
   }
   let charged = usageOf(run);
   for (let asked = 0; 'delegation' in run;) {
@@ -214,7 +214,7 @@ async function ranOutcome(
       runStep(activities, child, childEntry, childPlace),
     );
     asked += request.calls.length;
-    run = await runActivity(activities, spec, entry, allowance({ state: request.state, results }));
+    run = await runActivity(activities, spec, entry, place, allowance({ state: request.state, results }));
     charged = budget.charge(charged, usageOf(run));
   }
   entry.attempt = run.attempt;
@@ -235,11 +235,15 @@ async function runActivity(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
+  place: StepPlace,
   allowance: StepAllowance,
 ): Promise<StepRun> {
   entry.status = 'running';
-  const resumed = allowance.delegation?.resume;
-  const summary = resumed ? `${stepSummary(spec)} (resumed after its tasks)` : stepSummary(spec);
+  const summary = [
+    stepSummary(spec),
+    ...(place.parentTaskId !== undefined ? [` · task of ${place.parentTaskId}`] : []),
+    ...(allowance.delegation?.resume ? [' (resumed after its tasks)'] : []),
+  ].join('');
   try {
     return await activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]);
   } catch (error) {
