@@ -2,8 +2,10 @@
  * The file store's step states: one file per running agent step,
  * `<dir>/step_states/<sha256 of the key, 32 hex digits>.jsonl`, owner-only,
  * replaced atomically on every save (see ./atomic-file). Two JSON lines: a
- * header (the key and the record's fields but the state), then the state, so
- * a save compares against what is held by parsing the header alone.
+ * header (the key and the record's fields but the state), then the state.
+ * A save compares with the header held; this process remembers the headers
+ * it wrote and read (a folder has one worker process), so a save in a step's
+ * run of turns reads nothing.
  */
 import { createHash } from 'node:crypto';
 import { readFile, readdir, rm } from 'node:fs/promises';
@@ -36,9 +38,16 @@ interface StoredState {
   stateText: string;
 }
 
+/** Files whose header this process remembers; a forgotten one is read again on its next save. */
+const HEADERS_KEPT = 1_000;
+
 export class FileStepStates {
   readonly folder: string;
   private readonly lock = new KeyedLock();
+  /** By file path; an entry with no header is a file known to be absent. */
+  private readonly headers = new Map<string, Header | undefined>();
+  /** The folders exist and are owner-only; made once, and again after a write fails. */
+  private ready?: Promise<void>;
 
   constructor(
     private readonly dir: string,
@@ -55,24 +64,36 @@ export class FileStepStates {
   async save(key: string, record: StepStateRecord): Promise<SaveResult> {
     const path = this.pathOf(key);
     return this.lock.run(path, async () => {
-      // An unreadable record is only ever a crashed step's state: the save replaces it.
-      const held = await this.read(path).catch(() => undefined);
-      if (isOlderStepState(held?.header, record)) return 'stale';
+      const held = this.headers.has(path)
+        ? this.headers.get(path)
+        : // An unreadable record is only ever a crashed step's state: the save replaces it.
+          await this.read(path).then(
+            (stored) => stored?.header,
+            () => undefined,
+          );
+      if (isOlderStepState(held, record)) return 'stale';
       const { state, ...fields } = record;
       const header: Header = { key, ...fields };
       try {
-        await ensurePrivateDirs(this.dir, this.folder);
+        await (this.ready ??= ensurePrivateDirs(this.dir, this.folder));
         await writeFileAtomically(path, `${JSON.stringify(header)}\n${JSON.stringify(state)}\n`);
       } catch (error) {
+        this.ready = undefined;
+        this.headers.delete(path);
         throw this.ioError('cannot write to', error);
       }
+      this.remember(path, header);
       return 'saved';
     });
   }
 
   async load(key: string): Promise<StepStateRecord | undefined> {
     const path = this.pathOf(key);
-    const stored = await this.lock.run(path, () => this.read(path));
+    const stored = await this.lock.run(path, async () => {
+      const read = await this.read(path);
+      this.remember(path, read?.header);
+      return read;
+    });
     if (!stored || stored.header.key !== key) return undefined;
     const { attempt, attemptScheduledMs, seq, savedMs } = stored.header;
     return { attempt, attemptScheduledMs, seq, savedMs, state: parseJson(stored.stateText, path) };
@@ -80,7 +101,16 @@ export class FileStepStates {
 
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
-    await this.lock.run(path, () => rm(path, { force: true }));
+    await this.lock.run(path, async () => {
+      this.headers.delete(path);
+      await rm(path, { force: true });
+    });
+  }
+
+  private remember(path: string, header: Header | undefined): void {
+    this.headers.delete(path);
+    this.headers.set(path, header);
+    if (this.headers.size > HEADERS_KEPT) this.headers.delete(this.headers.keys().next().value!);
   }
 
   async list(): Promise<StepStateSummary[]> {
