@@ -409,7 +409,7 @@ async function main(): Promise<void> {
       results.stepState = cost;
       const latency = (l: typeof cost.file) =>
         `p50 ${l.p50Ms.toFixed(2)} ms, mean ${l.meanMs.toFixed(2)}, p99 ${l.p99Ms.toFixed(2)}`;
-      const shape = `${cost.steps} steps × ${cost.turnsPerStep} turns in turn, the conversation ${(cost.stateBytes[0] / 1024).toFixed(1)} → ${(cost.stateBytes[1] / 1024).toFixed(1)} KB`;
+      const shape = `${cost.steps} steps × ${cost.turnsPerStep} turns in turn, the conversation ${(cost.stateBytes[0] / 1024).toFixed(1)} → ${(cost.stateBytes[1] / 1024).toFixed(1)} KB; load average ${cost.load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} cores`;
       figures.push(
         {
           name: 'llm step: durable state per turn, file store',

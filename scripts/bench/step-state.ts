@@ -7,6 +7,7 @@
  * answer with one tool call, a 1.5 KB tool result.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
@@ -37,6 +38,8 @@ export interface StepStateCost {
   stateBytes: [first: number, last: number];
   file: Latency;
   postgres: Latency;
+  /** The machine's 1-minute load average before and after: on a shared machine, what the tail owes to others. */
+  load: [before: number, after: number];
 }
 
 /** Random text (as base64), so no store can make it cheaper than it would be. */
@@ -100,6 +103,7 @@ export async function stepStateCost(
   const bytes = (state: Conversation) => Buffer.byteLength(JSON.stringify(state));
   const dir = mkdtempSync(join(tmp, 'step-state-'));
   const pg = await startPostgres({ durable: true });
+  const before = loadavg()[0]!;
   try {
     const file = await perTurn(new FileSessionStore(dir), steps, turns);
     const store = await PostgresSessionStore.connect(pg.url);
@@ -110,6 +114,7 @@ export async function stepStateCost(
       stateBytes: [bytes(turns[0]![1]), bytes(turns.at(-1)![1])],
       file,
       postgres,
+      load: [before, loadavg()[0]!],
     };
   } finally {
     pg.destroy();
