@@ -25,11 +25,16 @@ const mockEnvironment = (info: Parameters<typeof attemptInfo>[0] & { heartbeatTi
   new MockActivityEnvironment(attemptInfo(info), { logger: new DefaultLogger('ERROR') });
 
 /** Attempt n as the server schedules it: each one later than the one before. */
-function attemptInfo(info: { attempt: number; heartbeatDetails?: unknown; maximumAttempts?: number }) {
-  const { maximumAttempts, ...rest } = info;
+function attemptInfo(info: {
+  attempt: number;
+  heartbeatDetails?: unknown;
+  maximumAttempts?: number;
+  workflowId?: string;
+}) {
+  const { maximumAttempts, workflowId = 'wf', ...rest } = info;
   return {
     ...rest,
-    workflowExecution: { workflowId: 'wf', runId: 'run-1' },
+    workflowExecution: { workflowId, runId: 'run-1' },
     activityId: '3',
     currentAttemptScheduledTimestampMs: 1_000 * info.attempt,
     ...(maximumAttempts !== undefined
@@ -214,5 +219,25 @@ describe('agent-step activity: the step state in the store', () => {
       ).catch(() => undefined);
       expect(await store.listStepStates()).toEqual([]);
     }
+  });
+
+  test('a workflow id no store could hold in a key is hashed there, the same for every attempt', async () => {
+    const store = new MemorySessionStore();
+    const workflowId = `nightly\n${'x'.repeat(2_000)}`;
+    let resumed: unknown;
+    for (const attempt of [1, 2]) {
+      await runActivity(
+        executorDoing(async (context) => {
+          resumed = context.resumeState;
+          await context.saveState({ attempt });
+          throw new Error('again');
+        }),
+        mockEnvironment({ attempt, workflowId, maximumAttempts: 5 }),
+        store,
+      ).catch(() => undefined);
+    }
+    expect(resumed).toEqual({ attempt: 1 });
+    const [held] = await store.listStepStates();
+    expect(held!.key).toMatch(/^sha256:[0-9a-f]{64}\/run-1\/[0-9a-f]{64}$/);
   });
 });
