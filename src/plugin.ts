@@ -28,12 +28,13 @@ import type { SessionStore } from './stores/session-store';
 const STORE_ACTIVITY_SLOTS = 2;
 
 /**
- * How long the SDK may hold back a heartbeat. Agent steps save their resume
- * state in heartbeat details after every model turn and tool result; the
- * default throttle (80% of the heartbeat timeout) would let a crash lose
- * several of those. One second puts the last turn's state on the server
- * before the next model answer in the normal case, where a model call takes
- * longer than that, and costs at most one heartbeat RPC a second per step.
+ * How long the SDK may hold back a heartbeat. Agent steps put their resume
+ * state in heartbeat details after every model turn and tool result, beside
+ * the durable copy in the checkpoint store that exact resume relies on (see
+ * src/activities/step-state.ts); the heartbeat's copy is the fallback (a
+ * memory store, a lost record) and shows progress. The default throttle (80%
+ * of the heartbeat timeout) would let it fall far behind; one second costs at
+ * most one heartbeat RPC a second per step.
  */
 const HEARTBEAT_THROTTLE = '1 second';
 

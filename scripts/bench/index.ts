@@ -30,6 +30,7 @@ import { failover } from './failover';
 import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker } from './standalone-worker';
 import { resumeAfterKill } from './resume';
+import { stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
@@ -41,6 +42,7 @@ const SECTIONS = [
   'throughput',
   'failover',
   'resume',
+  'stepstate',
   'big',
   'journal',
   'baseline',
@@ -61,6 +63,8 @@ const options = program
   .option('--throughput-steps <n>', 'zero-delay steps for throughput', '2000')
   .option('--resumable-steps <n>', 'steps of each big run (resumable, parallel, pipeline)', '10000')
   .option('--failover-steps <n>', 'steps in flight on the worker that is killed', '12')
+  .option('--state-steps <n>', 'llm steps whose durable state is timed, each a turn at a time', '20')
+  .option('--state-turns <n>', 'turns of each of those steps', '30')
   .option('--seed <n>', 'delay seed', '7')
   .option(
     '--baseline-rounds <n>',
@@ -85,6 +89,8 @@ const options = program
     throughputSteps: string;
     resumableSteps: string;
     failoverSteps: string;
+    stateSteps: string;
+    stateTurns: string;
     seed: string;
     baselineRounds: string;
     agents: string;
@@ -400,6 +406,28 @@ async function main(): Promise<void> {
         value: `${resumed.beforeKill} + ${resumed.afterKill} = ${resumed.beforeKill + resumed.afterKill} model requests`,
         note: `10-turn tool-using agent, fake OpenAI server, worker process killed while turn 7 was in flight; requests before the kill + by the replacement attempt (goal: replacement ≤ 4, total ≤ 11, not 17); ${resumed.toolRuns} tool runs for 9 tool calls; usage counted once: ${resumed.usageOnce ? 'yes' : 'NO'}`,
       });
+    },
+    async stepstate() {
+      console.error(
+        `stepstate: ${options.stateSteps} llm steps × ${options.stateTurns} turns, durable state per turn, file store and PostgreSQL`,
+      );
+      const cost = await stepStateCost(storeDir, num('stateSteps'), num('stateTurns'));
+      results.stepState = cost;
+      const latency = (l: typeof cost.file) =>
+        `p50 ${l.p50Ms.toFixed(2)} ms, mean ${l.meanMs.toFixed(2)}, p99 ${l.p99Ms.toFixed(2)}`;
+      const shape = `${cost.steps} steps × ${cost.turnsPerStep} turns in turn, the conversation ${(cost.stateBytes[0] / 1024).toFixed(1)} → ${(cost.stateBytes[1] / 1024).toFixed(1)} KB; load average ${cost.load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} cores`;
+      figures.push(
+        {
+          name: 'llm step: durable state per turn, file store',
+          value: latency(cost.file),
+          note: `the two writes (answer, tool result) the step awaits before its next side effect: temp file, fsync, rename, folder fsync each; ${shape}; goal ≤ 5 ms`,
+        },
+        {
+          name: '  the same, PostgreSQL',
+          value: latency(cost.postgres),
+          note: `one upsert each, committed (fsync on), server on this machine; ${shape}; goal ≤ 5 ms`,
+        },
+      );
     },
     async big() {
       const big: Record<string, Awaited<ReturnType<typeof bigRun>>> = {};

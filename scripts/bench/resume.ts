@@ -18,7 +18,7 @@ import {
   tickingConfig,
   turnOf,
 } from '../../test/support/ticking-agent';
-import { startWorkerProcess } from '../../test/support/worker-process';
+import { startLlmStepOnProcess } from '../../test/support/worker-process';
 
 const TURNS = 10;
 const KILL_AT_TURN = 7;
@@ -41,27 +41,18 @@ export async function resumeAfterKill(client: Client): Promise<Resumed> {
   try {
     const configFile = join(dir, 'llm.json');
     writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir)));
-    const config = {
-      taskQueue: `resume-${Date.now()}`,
-      storeDir: join(dir, 'store'),
-      logFile: join(dir, 'log'),
-      script: {},
-      executorRef: `llm:${configFile}`,
-    };
-    const first = await startWorkerProcess(config);
-    const handle = await client.workflow.start('parallelWorkflow', {
-      taskQueue: config.taskQueue,
-      workflowId: config.taskQueue,
-      args: [
-        { specs: [TICKING_SPEC], stepPolicy: { heartbeatTimeoutMs: 3_000, initialRetryIntervalMs: 200 } },
-      ],
+    const { first, handle, startReplacement } = await startLlmStepOnProcess({
+      client,
+      dir,
+      configFile,
+      spec: TICKING_SPEC,
     });
     while (server.requests.length < KILL_AT_TURN) await sleep(50);
     await sleep(1_500); // the model is "thinking" about turn 7; the last turn's state has landed
     const beforeKill = server.requests.length;
     await first.kill();
     killed = true;
-    const replacement = await startWorkerProcess(config);
+    const replacement = await startReplacement();
     const [outcome] = (await handle.result()) as StepOutcome[];
     await replacement.stop();
     const paid = paidFor(TURNS);

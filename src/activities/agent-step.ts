@@ -11,14 +11,20 @@ import {
 import { type AgentExecutor, NonRetryableStepError, RetryableStepError } from '../executors/executor';
 import { stepMetrics } from '../telemetry/metrics';
 import { stepSpan } from '../telemetry/step-span';
-import { type StepHeartbeat, outputTail, resumeStateFrom } from './heartbeat';
+import type { SessionStore } from '../stores/session-store';
+import { type StepHeartbeat, outputTail, resumePointFrom } from './heartbeat';
+import { StepStateKeeper, isFinalFailure, stepStateKey } from './step-state';
 
 /** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
 const DEFAULT_HEARTBEAT_MS = 5_000;
 /** How soon new output reaches the heartbeat; the worker's heartbeat throttle applies on top. */
 const OUTPUT_BEAT_MS = 500;
 
-export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivities, 'executeAgentStep'> {
+/** `store` keeps each step's resume state durable between attempts (see ./step-state); without one, only heartbeats do. */
+export function createAgentStepActivity(
+  executor: AgentExecutor,
+  store?: SessionStore,
+): Pick<TaoActivities, 'executeAgentStep'> {
   return {
     async executeAgentStep(rawSpec, allowance) {
       const ctx = Context.current();
@@ -49,14 +55,20 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
       // alive and receives cancellation (which Temporal delivers on heartbeat).
       // Each beat repeats everything the executor reported, since a beat replaces the last one's details;
       // until the executor saves a newer state, the one this attempt resumed from is kept for the next retry.
-      const resumeState = resumeStateFrom(ctx.info.heartbeatDetails, spec.data.taskId);
-      const latest: StepHeartbeat = { taskId: spec.data.taskId, resume: resumeState };
+      const latest: StepHeartbeat = { taskId: spec.data.taskId };
       const beat = () => ctx.heartbeat(latest);
       const beatEveryMs = Math.max(100, Math.floor((heartbeatTimeoutMs || DEFAULT_HEARTBEAT_MS * 3) / 3));
-      const ticker = setInterval(beat, beatEveryMs);
+      let ticker: NodeJS.Timeout | undefined;
       // Output streams in many small pieces; one beat per interval shows it without a data-converter pass each.
       let outputBeat: NodeJS.Timeout | undefined;
+      const keeper = new StepStateKeeper(store, stepStateKey(ctx.info), ctx.info, ctx.log);
+      let final = false;
       try {
+        const resumed = await keeper.resumeFrom(resumePointFrom(ctx.info.heartbeatDetails, spec.data.taskId));
+        if (resumed.state !== undefined) Object.assign(latest, { resume: resumed.state, seq: resumed.seq });
+        // Not before: a beat without the state would replace the one that holds it.
+        ticker = setInterval(beat, beatEveryMs);
+        let seq = resumed.seq;
         const outcome = await executor.executeStep(spec.data, {
           signal: ctx.cancellationSignal,
           heartbeat: (info) => {
@@ -64,8 +76,11 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
             beat();
           },
           saveState: (state) => {
+            seq++;
             latest.resume = state;
+            latest.seq = seq;
             beat();
+            return keeper.save(state, seq);
           },
           output: (text) => {
             latest.output = outputTail(text);
@@ -76,7 +91,7 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
           },
           attempt,
           workflowId: workflowExecution?.workflowId ?? '',
-          ...(resumeState !== undefined ? { resumeState } : {}),
+          ...(resumed.state !== undefined ? { resumeState: resumed.state } : {}),
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
           ...(delegation ? { delegation: delegation.data } : {}),
         });
@@ -92,6 +107,8 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
               `executor returned a bad delegation: ${describeZodError(request.error)}`,
             );
           }
+          // The state goes on in the request, through history: this attempt's record is done with.
+          final = true;
           ctx.log.info('step delegated', {
             ...stepLog,
             tasks: request.data.calls.flatMap((c) => c.tasks).length,
@@ -104,11 +121,13 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
             `executor returned a bad outcome: ${describeZodError(checked.error)}`,
           );
         }
+        final = true;
         metrics.finished(checked.data);
         span.finished(checked.data);
         ctx.log.info(checked.data.success ? 'step succeeded' : 'step failed', stepLog);
         return { outcome: checked.data, attempt };
       } catch (error) {
+        final = isFinalFailure(error, ctx);
         if (error instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw error;
         const message = error instanceof Error ? error.message : String(error);
         metrics.crashed();
@@ -128,6 +147,7 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
       } finally {
         clearInterval(ticker);
         clearTimeout(outputBeat);
+        await keeper.end(final);
       }
     },
   };

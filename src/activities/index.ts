@@ -13,7 +13,7 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalActivities {
   return {
-    ...createAgentStepActivity(deps.executor),
+    ...createAgentStepActivity(deps.executor, deps.store),
     ...createCheckpointActivities(deps.store),
     async executorInfo() {
       return { concurrencyHint: deps.concurrency ?? deps.executor.concurrencyHint() };

@@ -1,7 +1,7 @@
 /** Plain-text views of runs, progress and checkpoints for the terminal; `--json` bypasses all of this. */
 import Table from 'cli-table3';
 import type { StepOutcome, WorkflowCheckpoint } from '../contracts';
-import type { CheckpointSummary } from '../stores/session-store';
+import type { CheckpointSummary, StepStateSummary } from '../stores/session-store';
 import type { Progress } from '../workflows/lib/progress';
 import type { RunResult } from '../client';
 import type { DeploymentState } from '../client/deployments';
@@ -110,18 +110,36 @@ export function fields(entries: [string, string | undefined][]): string {
 
 const timestamp = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : '');
 
-export function checkpointsTable(summaries: readonly CheckpointSummary[]): string {
-  if (summaries.length === 0) return 'no checkpoints';
-  const view = table(['checkpoint', 'steps', 'saved', 'note']);
-  for (const s of summaries) {
-    view.push([
-      s.checkpointId,
-      s.steps,
-      timestamp(s.checkpointMs),
-      s.unreadable ? `unreadable: ${oneLine(s.unreadable)}` : '',
-    ]);
+/** What a store holds, a row each, with a note on those it cannot read. */
+function storeTable<T extends { unreadable?: string }>(
+  empty: string,
+  headers: string[],
+  items: readonly T[],
+  cells: (item: T) => (string | number)[],
+): string {
+  if (items.length === 0) return empty;
+  const view = table([...headers, 'note']);
+  for (const item of items) {
+    view.push([...cells(item), item.unreadable ? `unreadable: ${oneLine(item.unreadable)}` : '']);
   }
   return view.toString();
+}
+
+export function checkpointsTable(summaries: readonly CheckpointSummary[]): string {
+  return storeTable('no checkpoints', ['checkpoint', 'steps', 'saved'], summaries, (s) => [
+    s.checkpointId,
+    s.steps,
+    timestamp(s.checkpointMs),
+  ]);
+}
+
+export function stepStatesTable(summaries: readonly StepStateSummary[]): string {
+  return storeTable(
+    'no step states',
+    ['step (workflow/run/activity)', 'attempt', 'saves', 'saved', 'bytes'],
+    summaries,
+    (s) => [s.key, s.attempt, s.seq, timestamp(s.savedMs), s.bytes],
+  );
 }
 
 export function checkpointView(checkpointId: string, checkpoint: WorkflowCheckpoint): string {

@@ -28,12 +28,16 @@ export interface StepContext {
   readonly delegation?: DelegationAllowance;
   /**
    * Saves the step's state so that a retry (worker crash, heartbeat timeout,
-   * transient error) can go on from here instead of from the start. It travels
-   * in the activity's heartbeat details, through the data converter, so it
-   * adds no history events and is encrypted and offloaded like any payload.
-   * Sent at once; the worker's heartbeat throttle bounds how soon it lands.
+   * transient error) can go on from here instead of from the start. It is
+   * written to the worker's checkpoint store under a key of this step's own,
+   * and also travels in the activity's heartbeat details (through the data
+   * converter, so encrypted and offloaded like any payload); neither adds
+   * history events. Resolves once the store holds it: an executor awaits
+   * that before its next side effect, so a crash never loses a state whose
+   * effects have begun. Rejects when the store cannot take it, or when a
+   * later attempt of the step has taken over; the executor then stops.
    */
-  saveState(state: unknown): void;
+  saveState(state: unknown): Promise<void>;
   /**
    * The step's latest output so far (streamed model text, a program's stdout),
    * for live views: the tail is kept in the heartbeat details, which the Web UI,

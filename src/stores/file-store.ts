@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ import {
   encodeA3sCheckpoint,
   encodeA3sJournalLine,
 } from './a3s-codec';
+import { KeyedLock, syncFolder, writeFileAtomically } from './atomic-file';
+import { FileStepStates } from './file-step-states';
 import {
   type AppendResult,
   type CheckpointAppend,
@@ -22,6 +24,8 @@ import {
   type SaveResult,
   checkCheckpointId,
   type SessionStore,
+  type StepStateRecord,
+  type StepStateSummary,
   isRegression,
   mergeSteps,
   respecified,
@@ -163,14 +167,18 @@ export class FileSessionStore implements SessionStore {
   /** Where the seed's layout kept them; read, listed and deleted, never written. */
   readonly legacyFolder: string;
   /** Serializes read-compare-write per checkpoint within this process. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
   private readonly seen = new Map<string, FilesSeen>();
   /** Bytes this store has written to checkpoint files and journals; the benchmark divides it by what was recorded. */
   bytesWritten = 0;
+  private readonly stepStates: FileStepStates;
 
   constructor(readonly dir: string) {
     this.folder = join(dir, 'v1', 'workflow_checkpoints');
     this.legacyFolder = join(dir, 'workflow_checkpoints');
+    this.stepStates = new FileStepStates(dir, (action, error) =>
+      this.ioError(action, error, this.stepStates.folder),
+    );
   }
 
   /** Fails fast, with the fix, when the folder cannot be created or written. */
@@ -355,7 +363,7 @@ export class FileSessionStore implements SessionStore {
       } finally {
         await handle.close();
       }
-      if (seen.journal.size === 0) await this.syncFolder(); // a new file's name is durable only then
+      if (seen.journal.size === 0) await syncFolder(this.folder); // a new file's name is durable only then
     } catch (error) {
       throw this.ioError('cannot write to', error);
     }
@@ -456,52 +464,43 @@ export class FileSessionStore implements SessionStore {
     return summaries;
   }
 
+  /** In `<dir>/step_states/` (see ./file-step-states), which a3s does not read. */
+  saveStepState(key: string, record: StepStateRecord): Promise<SaveResult> {
+    return this.stepStates.save(key, record);
+  }
+
+  loadStepState(key: string): Promise<StepStateRecord | undefined> {
+    return this.stepStates.load(key);
+  }
+
+  deleteStepState(key: string): Promise<void> {
+    return this.stepStates.delete(key);
+  }
+
+  listStepStates(): Promise<StepStateSummary[]> {
+    return this.stepStates.list();
+  }
+
   private async writeAtomically(target: string, text: string): Promise<void> {
     await ensurePrivateDirs(this.folder, join(this.dir, 'v1'), this.dir).catch((error) => {
       throw this.ioError('cannot create', error);
     });
-    const temp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
     try {
-      const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, target);
+      await writeFileAtomically(target, text);
     } catch (error) {
-      await rm(temp, { force: true });
       throw this.ioError('cannot write to', error);
     }
     this.bytesWritten += Buffer.byteLength(text);
-    await this.syncFolder();
-  }
-
-  private async syncFolder(): Promise<void> {
-    const dirHandle = await open(this.folder, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
   }
 
   private locked<T>(checkpointId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(checkpointId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.locks.set(checkpointId, settled);
-    void settled.then(() => {
-      if (this.locks.get(checkpointId) === settled) this.locks.delete(checkpointId);
-    });
-    return next;
+    return this.locks.run(checkpointId, work);
   }
 
-  private ioError(action: string, error: unknown): Error {
+  private ioError(action: string, error: unknown, folder = this.folder): Error {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     return new Error(
-      `file checkpoint store ${action} ${this.folder} (${code}); fix its permissions or choose another folder with --store file:<dir>`,
+      `file checkpoint store ${action} ${folder} (${code}); fix its permissions or choose another folder with --store file:<dir>`,
     );
   }
 }

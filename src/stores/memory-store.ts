@@ -15,9 +15,14 @@ import {
   type CheckpointSummary,
   type SaveResult,
   type SessionStore,
+  type StepStateRecord,
+  type StepStateSummary,
   checkCheckpointId,
+  checkStepStateKey,
+  isOlderStepState,
   isRegression,
   mergeStepsInto,
+  stepStateSummary,
   stepIndex,
   summarize,
 } from './session-store';
@@ -31,6 +36,8 @@ import {
  */
 export class MemorySessionStore implements SessionStore {
   private readonly held = new Map<string, { checkpoint: WorkflowCheckpoint; at: Map<string, number> }>();
+  /** Step states as JSON text, as the other stores keep them: what loads here loads there. */
+  private readonly stepStates = new Map<string, { record: StepStateRecord; json: string }>();
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
     const held = this.held.get(checkCheckpointId(checkpointId));
@@ -66,6 +73,28 @@ export class MemorySessionStore implements SessionStore {
 
   async list(): Promise<CheckpointSummary[]> {
     return [...this.held.keys()].sort().map((id) => summarize(id, this.held.get(id)!.checkpoint));
+  }
+
+  async saveStepState(key: string, record: StepStateRecord): Promise<SaveResult> {
+    if (isOlderStepState(this.stepStates.get(checkStepStateKey(key))?.record, record)) return 'stale';
+    this.stepStates.set(key, { record: { ...record, state: undefined }, json: JSON.stringify(record.state) });
+    return 'saved';
+  }
+
+  async loadStepState(key: string): Promise<StepStateRecord | undefined> {
+    const held = this.stepStates.get(checkStepStateKey(key));
+    return held && { ...held.record, state: JSON.parse(held.json) };
+  }
+
+  async deleteStepState(key: string): Promise<void> {
+    this.stepStates.delete(checkStepStateKey(key));
+  }
+
+  async listStepStates(): Promise<StepStateSummary[]> {
+    return [...this.stepStates.keys()].sort().map((key) => {
+      const { record, json } = this.stepStates.get(key)!;
+      return stepStateSummary(key, record, Buffer.byteLength(json));
+    });
   }
 }
 

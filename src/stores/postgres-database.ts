@@ -37,6 +37,16 @@ const MIGRATIONS = [
      FROM tao_checkpoints c, jsonb_array_elements(c.doc->'steps') WITH ORDINALITY AS s(step, ordinality)
      WHERE jsonb_typeof(c.doc->'steps') = 'array';
    UPDATE tao_checkpoints SET doc = doc - 'steps' WHERE jsonb_typeof(doc->'steps') = 'array'`,
+  // What running agent steps saved for their retries: a row per step, replaced on every save.
+  `CREATE TABLE tao_step_states (
+     step_key text PRIMARY KEY,
+     attempt integer NOT NULL,
+     attempt_scheduled_ms bigint NOT NULL,
+     seq integer NOT NULL,
+     saved_ms bigint NOT NULL,
+     -- The executor's state as JSON text: written and read whole, never queried inside, so not parsed to jsonb.
+     state text NOT NULL
+   )`,
 ];
 
 /** Any fixed 64-bit number: serializes migrations across workers starting at once. */

@@ -18,10 +18,15 @@ import {
   type AppendResult,
   type CheckpointAppend,
   type CheckpointSummary,
+  CheckpointUnreadableError,
   type SaveResult,
   type SessionStore,
+  type StepStateRecord,
+  type StepStateSummary,
   checkCheckpointId,
+  checkStepStateKey,
   respecified,
+  stepStateSummary,
   summarize,
   unreadableSummary,
 } from './session-store';
@@ -128,6 +133,69 @@ export class PostgresSessionStore implements SessionStore {
     });
   }
 
+  /**
+   * One statement: the row is inserted, or replaced unless it is further on
+   * (the same order as isOlderStepState); committed, so on disk, before it resolves.
+   */
+  async saveStepState(key: string, record: StepStateRecord): Promise<SaveResult> {
+    const { rowCount } = await this.query(
+      `INSERT INTO tao_step_states AS held (step_key, attempt, attempt_scheduled_ms, seq, saved_ms, state)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (step_key) DO UPDATE SET attempt = excluded.attempt,
+         attempt_scheduled_ms = excluded.attempt_scheduled_ms, seq = excluded.seq,
+         saved_ms = excluded.saved_ms, state = excluded.state
+       WHERE (held.attempt_scheduled_ms, held.seq) <= (excluded.attempt_scheduled_ms, excluded.seq)`,
+      [
+        checkStepStateKey(key),
+        record.attempt,
+        record.attemptScheduledMs,
+        record.seq,
+        record.savedMs,
+        JSON.stringify(record.state),
+      ],
+    );
+    return rowCount === 1 ? 'saved' : 'stale';
+  }
+
+  async loadStepState(key: string): Promise<StepStateRecord | undefined> {
+    const { rows } = await this.query<StepStateRow & { state: string }>(
+      `SELECT ${STEP_STATE_FIELDS}, state FROM tao_step_states WHERE step_key = $1`,
+      [checkStepStateKey(key)],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    let state: unknown;
+    try {
+      state = JSON.parse(row.state);
+    } catch (error) {
+      throw new CheckpointUnreadableError(`step state ${key} is not JSON: ${(error as Error).message}`);
+    }
+    return {
+      attempt: row.attempt,
+      attemptScheduledMs: Number(row.attempt_scheduled_ms),
+      seq: row.seq,
+      savedMs: Number(row.saved_ms),
+      state,
+    };
+  }
+
+  async deleteStepState(key: string): Promise<void> {
+    await this.query('DELETE FROM tao_step_states WHERE step_key = $1', [checkStepStateKey(key)]);
+  }
+
+  async listStepStates(): Promise<StepStateSummary[]> {
+    const { rows } = await this.query<StepStateRow & { step_key: string; bytes: number }>(
+      `SELECT step_key, ${STEP_STATE_FIELDS}, octet_length(state) AS bytes FROM tao_step_states ORDER BY step_key COLLATE "C"`,
+    );
+    return rows.map((row) =>
+      stepStateSummary(
+        row.step_key,
+        { attempt: row.attempt, seq: row.seq, savedMs: Number(row.saved_ms) },
+        row.bytes,
+      ),
+    );
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -151,6 +219,15 @@ export class PostgresSessionStore implements SessionStore {
   private failure(error: unknown): Error {
     return postgresFailure(error, `postgres checkpoint store at ${this.where}`, '--store');
   }
+}
+
+const STEP_STATE_FIELDS = 'attempt, attempt_scheduled_ms, seq, saved_ms';
+/** bigint columns come back as text from pg, so a number past 2^53 is never rounded silently. */
+interface StepStateRow {
+  attempt: number;
+  attempt_scheduled_ms: string;
+  seq: number;
+  saved_ms: string;
 }
 
 /** The a3s document of each checkpoint: its row with its step rows put back in order (or the steps a row still holds). */

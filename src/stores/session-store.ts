@@ -60,7 +60,83 @@ export interface SessionStore {
   append(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;
   delete(checkpointId: string): Promise<void>;
   list(): Promise<CheckpointSummary[]>;
+  /**
+   * Keeps what a running agent step saved for its retries (see
+   * src/activities/step-state.ts) under `key`, one record per step whatever
+   * its attempt, durably before it resolves; `stale` (nothing written) when
+   * the store holds a record from a later attempt, or from further on in this
+   * one: see {@link isOlderStepState}.
+   */
+  saveStepState(key: string, record: StepStateRecord): Promise<SaveResult>;
+  /** `undefined` when there is none; throws {@link CheckpointUnreadableError} when one exists but cannot be read. */
+  loadStepState(key: string): Promise<StepStateRecord | undefined>;
+  deleteStepState(key: string): Promise<void>;
+  /** Every step-state record held, by key: those of running steps, and those their runs left behind. */
+  listStepStates(): Promise<StepStateSummary[]>;
   close?(): Promise<void>;
+}
+
+/** What a running agent step last saved for a retry to go on from, as the store keeps it between attempts. */
+export interface StepStateRecord {
+  /** The activity attempt that wrote it (1 on the first). */
+  attempt: number;
+  /**
+   * When the Temporal server scheduled that attempt. Each retry (or reset) is
+   * scheduled after the attempt before it, so this orders attempts even when
+   * an old one is still running: one the server gave up on (its heartbeat
+   * timed out while its worker lived) writes with an earlier time, and is refused.
+   */
+  attemptScheduledMs: number;
+  /** How many states the step saved before this one, over all its attempts: the higher, the further on. */
+  seq: number;
+  savedMs: number;
+  /** The executor's state, a JSON value. */
+  state: unknown;
+}
+
+export interface StepStateSummary {
+  key: string;
+  attempt: number;
+  seq: number;
+  savedMs: number;
+  /** Size of the state as stored, in bytes of JSON. */
+  bytes: number;
+  /** Set when the record exists but cannot be read, with the reason. */
+  unreadable?: string;
+}
+
+/** Keys are built by the activity (workflow id, run id, activity id) and bounded there; this is every store's limit. */
+export const MAX_STEP_STATE_KEY_BYTES = 1024;
+
+/** Whether every store can hold `key` as is: bounded, printable. */
+export function isStepStateKey(key: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  const printable = !/[\u0000-\u001f\u007f]/.test(key);
+  return printable && key.length > 0 && Buffer.byteLength(key) <= MAX_STEP_STATE_KEY_BYTES;
+}
+
+export function checkStepStateKey(key: string): string {
+  if (!isStepStateKey(key)) {
+    throw new Error(
+      `bad step-state key: must be 1 to ${MAX_STEP_STATE_KEY_BYTES} bytes with no control characters`,
+    );
+  }
+  return key;
+}
+
+/**
+ * Whether `next` would take a step back from the `held` record: an earlier
+ * attempt's write (see {@link StepStateRecord.attemptScheduledMs}) or, within
+ * one attempt, an earlier state. The same state written again is not.
+ */
+export function isOlderStepState(
+  held: Pick<StepStateRecord, 'attemptScheduledMs' | 'seq'> | undefined,
+  next: Pick<StepStateRecord, 'attemptScheduledMs' | 'seq'>,
+): boolean {
+  if (!held) return false;
+  if (next.attemptScheduledMs !== held.attemptScheduledMs)
+    return next.attemptScheduledMs < held.attemptScheduledMs;
+  return next.seq < held.seq;
 }
 
 /** Every store refuses ids it could not hold faithfully (huge, control characters) before touching storage. */
@@ -139,4 +215,12 @@ export function summarize(checkpointId: string, checkpoint: WorkflowCheckpoint):
 
 export function unreadableSummary(checkpointId: string, error: unknown): CheckpointSummary {
   return { checkpointId, steps: 0, checkpointMs: 0, unreadable: (error as Error).message };
+}
+
+export function stepStateSummary(
+  key: string,
+  record: Pick<StepStateRecord, 'attempt' | 'seq' | 'savedMs'>,
+  bytes: number,
+): StepStateSummary {
+  return { key, attempt: record.attempt, seq: record.seq, savedMs: record.savedMs, bytes };
 }

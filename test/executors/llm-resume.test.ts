@@ -5,7 +5,7 @@
  * shell tool appends a line per run, so runs are counted on disk), and usage
  * counts every answered turn exactly once.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   PROTOCOLS,
@@ -67,6 +67,38 @@ describe.each(PROTOCOLS)('resume over the $type protocol', (protocol) => {
       usage: paid,
     });
     expect(retry.beats.at(-1)).toMatchObject({ round: TURNS, inputTokens: paid.inputTokens });
+  });
+
+  test('no tool call and no model request starts before the state before it is saved', async () => {
+    fixture.server.reply(tickingAnswer(protocol, 1, 2), tickingAnswer(protocol, 2, 2));
+    const executor = await fakeExecutor(protocol, fixture.server, fixture.workspace, shellAgent);
+    const context = stepContext(1);
+    const pending: (() => void)[] = [];
+    context.saveState = (state) => {
+      context.states.push(state);
+      return new Promise<void>((resolve) => pending.push(resolve));
+    };
+    const step = executor.executeStep(spec, context);
+    const heldFor = async (saves: number) => {
+      while (context.states.length < saves) await new Promise((resolve) => setTimeout(resolve, 10));
+      // Room for an executor that did not wait to start what comes next.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      return {
+        saves: context.states.length,
+        requests: fixture.server.requests.length,
+        ticks: existsSync(join(fixture.workspace, 'ticks.log')) ? ticks() : [],
+      };
+    };
+    // Turn 1's answer (a tool call) is being saved: the tool has not run.
+    expect(await heldFor(1)).toEqual({ saves: 1, requests: 1, ticks: [] });
+    pending.shift()!();
+    // The tool's result is being saved: turn 2 has not been requested.
+    expect(await heldFor(2)).toEqual({ saves: 2, requests: 1, ticks: [1] });
+    pending.shift()!();
+    await heldFor(3);
+    pending.shift()!();
+    expect((await step).output).toBe('done after 2 turns');
+    expect(fixture.server.requests).toHaveLength(2);
   });
 
   test('tool calls of one turn: only those without a recorded result run again', async () => {

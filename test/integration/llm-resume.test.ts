@@ -24,7 +24,7 @@ import {
   turnOf,
 } from '../support/ticking-agent';
 import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
-import { startWorkerProcess, stopWorkerProcesses } from '../support/worker-process';
+import { CRASH_STEP_POLICY, startLlmStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
 
 afterAll(async () => {
   await stopWorkerProcesses();
@@ -33,7 +33,6 @@ afterAll(async () => {
 
 const TURNS = 10;
 const KILL_AT_TURN = 7;
-const stepPolicy = { heartbeatTimeoutMs: 3_000, initialRetryIntervalMs: 200 };
 
 describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (protocol) => {
   let dir: string;
@@ -54,19 +53,11 @@ describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (
     try {
       const configFile = join(dir, 'llm.json');
       writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir)));
-      const config = {
-        taskQueue: uniqueId('llm-resume'),
-        storeDir: join(dir, 'store'),
-        logFile: join(dir, 'side-effects.log'),
-        script: {},
-        executorRef: `llm:${configFile}`,
-      };
-      const first = await startWorkerProcess(config);
-      const client = await devClient();
-      const handle = await client.workflow.start('parallelWorkflow', {
-        taskQueue: config.taskQueue,
-        workflowId: uniqueId('llm-resume'),
-        args: [{ specs: [TICKING_SPEC], stepPolicy }],
+      const { first, handle, startReplacement } = await startLlmStepOnProcess({
+        client: await devClient(),
+        dir,
+        configFile,
+        spec: TICKING_SPEC,
       });
 
       // How long the state saved just before turn 7's request took to show on the server.
@@ -82,7 +73,7 @@ describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (
       killed = true;
       expect(readTicks(dir)).toEqual([1, 2, 3, 4, 5, 6]);
 
-      await startWorkerProcess(config);
+      await startReplacement();
       const [outcome] = (await handle.result()) as StepOutcome[];
       expect(outcome).toMatchObject({
         success: true,
@@ -112,7 +103,7 @@ test("one step's history is the same size at 2 turns and at 10", async () => {
         const handle = await client.workflow.start('parallelWorkflow', {
           taskQueue,
           workflowId: uniqueId('llm-history'),
-          args: [{ specs: [TICKING_SPEC], stepPolicy }],
+          args: [{ specs: [TICKING_SPEC], stepPolicy: CRASH_STEP_POLICY }],
         });
         await handle.result();
         const events = (await handle.fetchHistory()).events ?? [];

@@ -6,7 +6,7 @@
  * while the next model turn is in flight. The MCP server dies with the worker,
  * and the replacement worker's attempt goes on without calling the tool again.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -14,9 +14,9 @@ import { type Payload, defaultPayloadConverter } from '@temporalio/common';
 import type { StepOutcome } from '../../src/contracts';
 import { eventually } from '../support/gate-executor';
 import { PROTOCOLS } from '../support/llm-harness';
-import { alive, countedCalls, mcpStdioCommand } from '../support/mcp-harness';
-import { closeDevClient, devClient, uniqueId } from '../support/temporal';
-import { startWorkerProcess, stopWorkerProcesses } from '../support/worker-process';
+import { alive, countedCalls, writeCounterAgentConfig } from '../support/mcp-harness';
+import { closeDevClient, devClient } from '../support/temporal';
+import { startLlmStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
 
 afterAll(async () => {
   await stopWorkerProcesses();
@@ -36,37 +36,19 @@ test('a retry after SIGKILL does not repeat an MCP call whose result was recorde
     return openai.text(`recorded: ${results[0]}`);
   });
   try {
-    const configFile = join(dir, 'llm.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        provider: 'fake',
-        model: 'fake-model',
-        workspace: dir,
-        providers: { fake: { type: 'openai', baseUrl: openai.baseUrl(server) } },
-        mcpServers: { counter: { ...mcpStdioCommand(), env: ['MCP_COUNT_FILE'] } },
-        agents: { tracker: { systemPrompt: 'You count.', tools: [], mcpServers: ['counter'] } },
-      }),
+    const configFile = writeCounterAgentConfig(
+      dir,
+      { type: 'openai', baseUrl: openai.baseUrl(server) },
+      'tracker',
+      { systemPrompt: 'You count.', tools: [] },
     );
-    const env = { MCP_COUNT_FILE: countFile }; // the worker's; the config passes it on to the server by name
-    const config = {
-      taskQueue: uniqueId('mcp-resume'),
-      storeDir: join(dir, 'store'),
-      logFile: join(dir, 'side-effects.log'),
-      script: {},
-      executorRef: `llm:${configFile}`,
-    };
-    const first = await startWorkerProcess(config, env);
-    const client = await devClient();
-    const handle = await client.workflow.start('parallelWorkflow', {
-      taskQueue: config.taskQueue,
-      workflowId: uniqueId('mcp-resume'),
-      args: [
-        {
-          specs: [{ taskId: 'count', agent: 'tracker', prompt: 'count once' }],
-          stepPolicy: { heartbeatTimeoutMs: 3_000, initialRetryIntervalMs: 200 },
-        },
-      ],
+    const { first, handle, startReplacement } = await startLlmStepOnProcess({
+      client: await devClient(),
+      dir,
+      configFile,
+      spec: { taskId: 'count', agent: 'tracker', prompt: 'count once' },
+      // The worker's; the config passes it on to the server by name.
+      env: { MCP_COUNT_FILE: countFile },
     });
 
     const recorded = await eventually(async () => {
@@ -82,7 +64,7 @@ test('a retry after SIGKILL does not repeat an MCP call whose result was recorde
     // The MCP server the worker started does not outlive it.
     await eventually(async () => (!alive(mcpPid) ? true : undefined), 5_000);
 
-    await startWorkerProcess(config, env);
+    await startReplacement();
     const [outcome] = (await handle.result()) as StepOutcome[];
     expect(outcome).toMatchObject({ success: true, output: `recorded: ${recorded}` });
     expect(countedCalls(countFile)).toEqual(['once']);

@@ -250,3 +250,57 @@ describe('file store on disk', () => {
     expect((await subject.store.load('p/q'))!.steps[0]!.outcome.output).toBe('p/q');
   });
 });
+
+describe('file store: step states on disk', () => {
+  let subject: ReturnType<typeof tempStore>;
+  beforeEach(() => {
+    subject = tempStore();
+  });
+  afterEach(() => subject.cleanup());
+  const folder = () => join(subject.dir, 'step_states');
+  const record = (seq: number) => ({
+    attempt: 1,
+    attemptScheduledMs: 5_000,
+    seq,
+    savedMs: 9_000,
+    state: { prompt: 'a secret prompt', seq },
+  });
+
+  test('one owner-only file per step under <dir>/step_states, replaced whole, no temp files left; another process reads it', async () => {
+    mkdirSync(folder(), { recursive: true, mode: 0o755 });
+    chmodSync(subject.dir, 0o755);
+    for (let seq = 1; seq <= 3; seq++) await subject.store.saveStepState('wf/run/7', record(seq));
+    const files = readdirSync(folder());
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/^[0-9a-f]{32}\.jsonl$/);
+    for (const dir of [subject.dir, folder()]) expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const file = join(folder(), files[0]!);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const [header, state] = readFileSync(file, 'utf8').trimEnd().split('\n');
+    expect(JSON.parse(header!)).toEqual({
+      key: 'wf/run/7',
+      attempt: 1,
+      attemptScheduledMs: 5_000,
+      seq: 3,
+      savedMs: 9_000,
+    });
+    expect(JSON.parse(state!)).toEqual({ prompt: 'a secret prompt', seq: 3 });
+    // A new store on the folder, as a replacement worker opens it.
+    expect(await new FileSessionStore(subject.dir).loadStepState('wf/run/7')).toEqual(record(3));
+    // Checkpoints do not see them, and a3s's folder is not touched.
+    expect(await subject.store.list()).toEqual([]);
+    expect(readdirSync(subject.dir)).toEqual(['step_states']);
+  });
+
+  test('an unreadable record is reported by load and list, and replaced by the next save', async () => {
+    await subject.store.saveStepState('wf/run/7', record(1));
+    const file = join(folder(), readdirSync(folder())[0]!);
+    writeFileSync(file, '{"key": "wf/run/7", "attem');
+    await expect(subject.store.loadStepState('wf/run/7')).rejects.toThrow(`step state ${file}`);
+    expect(await subject.store.listStepStates()).toEqual([
+      expect.objectContaining({ key: file, unreadable: expect.stringContaining('has no valid header') }),
+    ]);
+    expect(await subject.store.saveStepState('wf/run/7', record(2))).toBe('saved');
+    expect(await subject.store.loadStepState('wf/run/7')).toEqual(record(2));
+  });
+});

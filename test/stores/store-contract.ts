@@ -205,5 +205,87 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
       for (const [i, id] of ids.entries()) await store.save(id, grown(id, i + 1));
       for (const [i, id] of ids.entries()) expect((await store.load(id))!.steps).toHaveLength(i + 1);
     });
+
+    describe('step states', () => {
+      /** A conversation as the llm executor saves it: several KB, unicode, nested, one more message a save. */
+      const conversation = (messages: number) => ({
+        kind: 'tao.llm.conversation/1',
+        rounds: messages,
+        messages: Array.from({ length: messages }, (_, i) => ({
+          role: 'tool',
+          results: [{ callId: `c${i}`, content: `ünï "line"\n${'x'.repeat(500)}`, isError: false }],
+        })),
+        input: { nested: [1, null, { deep: true }] },
+      });
+      const record = (attemptScheduledMs: number, seq: number, attempt = 1) => ({
+        attempt,
+        attemptScheduledMs,
+        seq,
+        savedMs: 1_732_000_000_000 + seq,
+        state: conversation(seq),
+      });
+
+      test('save then load gives the record back; none is undefined, and deleting none is fine', async () => {
+        expect(await store.loadStepState('wf/run/1')).toBeUndefined();
+        await store.deleteStepState('wf/run/1');
+        expect(await store.saveStepState('wf/run/1', record(5_000, 3))).toBe('saved');
+        expect(await store.loadStepState('wf/run/1')).toEqual(record(5_000, 3));
+        // Step states are not checkpoints.
+        expect(await store.list()).toEqual([]);
+        expect(await store.load('wf/run/1')).toBeUndefined();
+      });
+
+      test('a save replaces the record; an earlier one of the same attempt is stale and changes nothing', async () => {
+        for (let seq = 1; seq <= 4; seq++)
+          expect(await store.saveStepState('k', record(5_000, seq))).toBe('saved');
+        expect(await store.saveStepState('k', record(5_000, 2))).toBe('stale');
+        // The same state again is a retried write, not a step back.
+        expect(await store.saveStepState('k', record(5_000, 4))).toBe('saved');
+        expect(await store.loadStepState('k')).toEqual(record(5_000, 4));
+      });
+
+      test("a later attempt's write wins whatever its seq; the earlier attempt's writes are refused after it", async () => {
+        await store.saveStepState('k', record(5_000, 6, 1));
+        // The retry went on from seq 4 (the heartbeat's, say): still the newer record.
+        expect(await store.saveStepState('k', record(9_000, 5, 2))).toBe('saved');
+        // The first attempt, given up on by the server but still running, writes on.
+        expect(await store.saveStepState('k', record(5_000, 7, 1))).toBe('stale');
+        expect(await store.loadStepState('k')).toEqual(record(9_000, 5, 2));
+      });
+
+      test('concurrent saves of one attempt end with the furthest', async () => {
+        const seqs = [5, 1, 8, 3, 8, 2, 7, 6, 4];
+        await Promise.all(seqs.map((seq) => store.saveStepState('racing', record(5_000, seq))));
+        expect((await store.loadStepState('racing'))!.seq).toBe(8);
+      });
+
+      test('keys with separators, dots and unicode are kept apart; list summarizes each; delete removes one', async () => {
+        const keys = ['a/b/1', '../up/2', 'ünï cödé/3', 'x'.repeat(900)];
+        for (const [i, key] of keys.entries()) await store.saveStepState(key, record(5_000, i + 1));
+        for (const [i, key] of keys.entries()) expect((await store.loadStepState(key))!.seq).toBe(i + 1);
+        const listed = await store.listStepStates();
+        expect(listed.map((s) => s.key)).toEqual([...keys].sort());
+        const first = listed.find((s) => s.key === 'a/b/1')!;
+        expect(first).toEqual({
+          key: 'a/b/1',
+          attempt: 1,
+          seq: 1,
+          savedMs: 1_732_000_000_001,
+          bytes: Buffer.byteLength(JSON.stringify(conversation(1))),
+        });
+        await store.deleteStepState('a/b/1');
+        expect(await store.loadStepState('a/b/1')).toBeUndefined();
+        expect((await store.listStepStates()).map((s) => s.key)).toHaveLength(3);
+      });
+
+      test('a key no store can hold is refused with the rule, before touching storage', async () => {
+        for (const key of ['', 'a\u0000b', 'é'.repeat(600)]) {
+          await expect(store.saveStepState(key, record(5_000, 1))).rejects.toThrow(
+            'bad step-state key: must be 1 to 1024 bytes with no control characters',
+          );
+        }
+        expect(await store.listStepStates()).toEqual([]);
+      });
+    });
   });
 }

@@ -153,7 +153,9 @@ export function stepContext(attempt = 1, resumeState?: unknown): RecordingContex
   return {
     signal: controller.signal,
     heartbeat: (details) => beats.push(details),
-    saveState: (state) => states.push(state),
+    saveState: async (state) => {
+      states.push(state);
+    },
     output: (text) => outputs.push(text),
     attempt,
     workflowId: 'wf-test',

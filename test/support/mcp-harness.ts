@@ -3,7 +3,7 @@
  * or started over streamable HTTP on loopback, and what it leaves on disk.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const SERVER = join(__dirname, 'mcp-server.ts');
@@ -58,4 +58,28 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * An llm config file in `workspace` whose only provider is `baseUrl` and whose
+ * agent `name` has the test server (over stdio, counting into the file the
+ * worker's MCP_COUNT_FILE names) besides `agent`'s own settings; its path.
+ */
+export function writeCounterAgentConfig(
+  workspace: string,
+  provider: { type: 'openai' | 'anthropic'; baseUrl: string },
+  name: string,
+  agent: { systemPrompt: string; tools: string[]; maxSteps?: number },
+): string {
+  const file = join(workspace, 'llm.json');
+  const config = {
+    provider: 'fake',
+    model: 'fake-model',
+    workspace,
+    providers: { fake: provider },
+    mcpServers: { counter: { ...mcpStdioCommand(), env: ['MCP_COUNT_FILE'] } },
+    agents: { [name]: { ...agent, mcpServers: ['counter'] } },
+  };
+  writeFileSync(file, JSON.stringify(config));
+  return file;
 }

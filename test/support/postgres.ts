@@ -39,7 +39,11 @@ function run(bin: string, args: string[]): void {
   execFileSync(command, argv, { stdio: 'pipe' });
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * Tests run with `fsync=off`: what they check does not depend on the disk.
+ * `durable` keeps PostgreSQL's default, for benchmarks of what a commit costs.
+ */
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'tao-pg-'));
   chmodSync(dir, 0o777);
@@ -48,7 +52,13 @@ export async function startPostgres(): Promise<TestPostgres> {
   run(join(bin, 'initdb'), ['-D', data, '-U', 'tao', '--auth=trust', '-E', 'UTF8']);
   const pgCtl = (...args: string[]) => run(join(bin, 'pg_ctl'), ['-D', data, '-w', ...args]);
   const start = () =>
-    pgCtl('-l', join(dir, 'server.log'), '-o', `-h 127.0.0.1 -p ${port} -k ${dir} -c fsync=off`, 'start');
+    pgCtl(
+      '-l',
+      join(dir, 'server.log'),
+      '-o',
+      `-h 127.0.0.1 -p ${port} -k ${dir}${options.durable ? '' : ' -c fsync=off'}`,
+      'start',
+    );
   start();
   return {
     url: `postgres://tao:not-a-real-secret@127.0.0.1:${port}/postgres`,

@@ -5,7 +5,9 @@
  * afterAll) leaves no orphan, even when a test fails half-way.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { ScriptFile } from '../../src/executors/script';
 import { devServerAddress } from './temporal';
 
@@ -114,4 +116,44 @@ export async function stopWorkerProcesses(): Promise<void> {
         }),
     ),
   );
+}
+
+/** Retries a step soon after its worker dies: the heartbeat times out in 3 s, the retry follows 200 ms later. */
+export const CRASH_STEP_POLICY = { heartbeatTimeoutMs: 3_000, initialRetryIntervalMs: 200 };
+
+export interface LlmStepRun {
+  first: WorkerProcess;
+  handle: WorkflowHandle;
+  /** Another worker process like the first, to take the step over once the first is killed. */
+  startReplacement(): Promise<WorkerProcess>;
+}
+
+/**
+ * One llm step in a `parallelWorkflow` on a fresh task queue, run by a worker
+ * process with `llm:<configFile>` and a store in `dir` (or `storeRef`); `env`
+ * reaches that worker and its replacements.
+ */
+export async function startLlmStepOnProcess(options: {
+  client: Client;
+  dir: string;
+  configFile: string;
+  spec: { taskId: string; agent: string; prompt: string };
+  env?: NodeJS.ProcessEnv;
+  storeRef?: string;
+}): Promise<LlmStepRun> {
+  const config = {
+    taskQueue: `llm-step-${randomUUID()}`,
+    storeDir: join(options.dir, 'store'),
+    ...(options.storeRef ? { storeRef: options.storeRef } : {}),
+    logFile: join(options.dir, 'side-effects.log'),
+    script: {},
+    executorRef: `llm:${options.configFile}`,
+  };
+  const first = await startWorkerProcess(config, options.env);
+  const handle = await options.client.workflow.start('parallelWorkflow', {
+    taskQueue: config.taskQueue,
+    workflowId: config.taskQueue,
+    args: [{ specs: [options.spec], stepPolicy: CRASH_STEP_POLICY }],
+  });
+  return { first, handle, startReplacement: () => startWorkerProcess(config, options.env) };
 }

@@ -5,7 +5,7 @@ import { redactUrl } from '../../stores/postgres-database';
 import { createStore } from '../../stores/registry';
 import { CheckpointUnreadableError, type SessionStore } from '../../stores/session-store';
 import { jsonOption, storeOption } from '../options';
-import { checkpointView, checkpointsTable } from '../render';
+import { checkpointView, checkpointsTable, stepStatesTable } from '../render';
 
 interface Flags {
   store?: string;
@@ -57,17 +57,46 @@ export function registerCheckpoint(program: Command): void {
     .argument('<id>', 'checkpoint id')
     .action(async (id: string, flags: Flags) => {
       await withStore(flags, async (store, ref) => {
-        // An unreadable checkpoint is exactly the one a user may need to clear.
-        const exists = await store.load(id).then(
-          (checkpoint) => checkpoint !== undefined,
-          (error: unknown) => {
-            if (error instanceof CheckpointUnreadableError) return true;
-            throw error;
-          },
-        );
-        if (!exists) throw new Error(`no checkpoint ${id} in ${redactUrl(ref)}`);
+        if (!(await held(() => store.load(id)))) throw new Error(`no checkpoint ${id} in ${redactUrl(ref)}`);
         await store.delete(id);
         console.log(`removed checkpoint ${id}`);
       });
     });
+
+  jsonOption(storeOption(checkpoint.command('step-states')))
+    .description(
+      'list the states running llm steps keep for their retries, and those left by steps whose run ended mid-step',
+    )
+    .action(async (flags: Flags) => {
+      await withStore(flags, async (store) => {
+        const summaries = await store.listStepStates();
+        console.log(flags.json ? JSON.stringify(summaries, null, 2) : stepStatesTable(summaries));
+      });
+    });
+
+  storeOption(checkpoint.command('rm-step-state'))
+    .description(
+      "delete a step state: one a terminated run left behind (a running step's next retry would start over from its last heartbeat)",
+    )
+    .argument('<key>', 'as step-states lists it: <workflow id>/<run id>/<activity id>')
+    .action(async (key: string, flags: Flags) => {
+      await withStore(flags, async (store, ref) => {
+        if (!(await held(() => store.loadStepState(key)))) {
+          throw new Error(`no step state ${key} in ${redactUrl(ref)}`);
+        }
+        await store.deleteStepState(key);
+        console.log(`removed step state ${key}`);
+      });
+    });
+}
+
+/** Whether the store holds it; an unreadable one is exactly what a user may need to clear. */
+function held(load: () => Promise<unknown>): Promise<boolean> {
+  return load().then(
+    (found) => found !== undefined,
+    (error: unknown) => {
+      if (error instanceof CheckpointUnreadableError) return true;
+      throw error;
+    },
+  );
 }

@@ -52,8 +52,8 @@ interface ConverseOptions {
   started: number;
   /** The run's token budget left, when it has one: no model call starts once the step has used it. */
   tokensLeft?: number;
-  /** Called with every new state of the conversation: an answered turn, a recorded tool result. */
-  record(conversation: Conversation): void;
+  /** Called with every new state of the conversation (an answered turn, a recorded tool result); resolves once it is saved. */
+  record(conversation: Conversation): Promise<void>;
   onText(textSoFar: string): void;
 }
 
@@ -135,14 +135,15 @@ export class LlmExecutor implements AgentExecutor {
     });
     let conversation = resumeConversation(context.resumeState, key) ?? startConversation(key, spec.prompt);
     const maxRounds = spec.maxSteps ?? profile.maxSteps;
-    const record = (next: Conversation) => {
+    const record = async (next: Conversation) => {
       const answered = next.rounds !== conversation.rounds;
       conversation = next;
-      context.saveState(next);
+      const saved = context.saveState(next);
       if (answered) {
         const { rounds: round, inputTokens, outputTokens } = next;
         context.heartbeat({ round, maxRounds, inputTokens, outputTokens } satisfies LlmStepProgress);
       }
+      await saved;
     };
     const base = { taskId: spec.taskId, agent: spec.agent, sessionId: `task-run-${spec.taskId}` };
     // Turns a resumed attempt restored count too: they were paid for once, and only once.
@@ -198,7 +199,8 @@ export class LlmExecutor implements AgentExecutor {
    * the last turn that have no result yet, else ask the model, until it
    * answers without calling tools. On the last allowed round tools are
    * withheld (`toolChoice: none`) so it must answer. Every answered turn and
-   * every tool result is recorded before the loop moves on.
+   * every tool result is saved, durably, before the loop moves on: the next
+   * tool call or model request never starts ahead of the record of the last.
    */
   private async converse(
     start: Conversation,
@@ -209,7 +211,7 @@ export class LlmExecutor implements AgentExecutor {
     let conversation = start;
     const record = (next: Conversation) => {
       conversation = next;
-      turn.record(next);
+      return turn.record(next);
     };
     for (;;) {
       const last = conversation.messages[conversation.messages.length - 1]!;
@@ -231,7 +233,7 @@ export class LlmExecutor implements AgentExecutor {
       const pending = pendingToolCalls(conversation);
       if (pending.length > 0) {
         for (const call of pending)
-          record(withToolResult(conversation, await turn.toolbox.run(call, signal)));
+          await record(withToolResult(conversation, await turn.toolbox.run(call, signal)));
         continue;
       }
       const used = conversation.inputTokens + conversation.outputTokens;
@@ -258,7 +260,7 @@ export class LlmExecutor implements AgentExecutor {
         timeoutMs: Math.max(1, this.settings.timeoutMs - (Date.now() - turn.started)) + HTTP_TIMEOUT_SLACK_MS,
         onText: turn.onText,
       });
-      record(withTurn(conversation, answer));
+      await record(withTurn(conversation, answer));
     }
   }
 

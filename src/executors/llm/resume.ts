@@ -1,13 +1,19 @@
 /**
  * An llm step's conversation as a retry resumes it. The executor saves it
- * after every answered model turn and every tool result it records; a retried
- * attempt (worker crash, heartbeat timeout, transient provider error) is
- * handed the last one that reached the server and goes on from there, so no
- * answered turn is requested again and no recorded tool call runs again.
+ * after every answered model turn and every tool result it records, and
+ * waits for the save to be durable (in the checkpoint store; see
+ * src/activities/step-state.ts) before the next tool call or model request.
+ * A retried attempt (worker crash, heartbeat timeout, transient provider
+ * error) is handed the last state saved and goes on from there, so no
+ * answered turn is requested again and no recorded tool call runs again,
+ * however fast the turns came.
  *
- * The at-least-once window: a tool call that ran but whose result had not
- * reached the server when the worker died runs again on the retry (the
- * worker's heartbeat throttle bounds that window; see src/worker.ts).
+ * The at-least-once window: a tool call that ran but whose result was not
+ * yet saved when the worker died runs again on the retry. That is the call
+ * itself plus one store write, not the heartbeat throttle; the model request
+ * in flight at the crash is sent again, with the same conversation. With a
+ * memory store (gone with the worker) only the heartbeat's copy survives,
+ * and the throttle bounds the window again.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

@@ -1,0 +1,58 @@
+/**
+ * File writes the file stores share: replacing a file so a crash leaves the
+ * old one or the new one, never part of either, and one writer at a time per
+ * key within this process.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { PRIVATE_FILE_MODE } from '../local/private-files';
+
+/**
+ * Replaces `target` with `text`, owner-only: a temp file beside it, fsynced,
+ * renamed over it, then the folder fsynced so the rename itself survives a
+ * power cut. Resolves once all of it is on disk.
+ */
+export async function writeFileAtomically(target: string, text: string): Promise<void> {
+  const temp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  try {
+    const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
+    try {
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncFolder(dirname(target));
+}
+
+/** Makes the folder's entries (a new or renamed file's name) durable. */
+export async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Serializes work per key within this process (read-compare-write on one file). */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.tails.set(key, settled);
+    void settled.then(() => {
+      if (this.tails.get(key) === settled) this.tails.delete(key);
+    });
+    return next;
+  }
+}
