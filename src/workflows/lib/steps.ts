@@ -63,11 +63,13 @@ export interface ResumableOptions extends CombinatorOptions {
 }
 
 // LLM steps run for minutes over flaky transports: generous timeouts, a few retries. The heartbeat
-// timeout is what a dead worker costs its running steps before they retry elsewhere; the activity
-// beats every third of it, so 15 s means a beat every 5 s and failover in about 16 s.
+// timeout is what a dead worker costs its running steps before they retry elsewhere: 7 s, with the
+// first retry's 1 s and the server's detection, puts a step back to work about 9 s after its worker
+// died. The activity beats every third of it, and the worker's 1 s throttle caps beats at one a second
+// a step whatever the executor reports; a step that can wait longer sets its own `heartbeatTimeoutMs`.
 const STEP_DEFAULTS: Required<StepPolicy> = {
   startToCloseTimeoutMs: 30 * 60_000,
-  heartbeatTimeoutMs: 15_000,
+  heartbeatTimeoutMs: 7_000,
   maximumAttempts: 5,
   initialRetryIntervalMs: 1_000,
 };
