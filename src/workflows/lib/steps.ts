@@ -140,43 +140,39 @@ export async function runStep(
   place: StepPlace = TOP_LEVEL,
 ): Promise<StepOutcome> {
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
-  const outcome = await decidedOutcome(activities, spec, entry, place);
-  entry.status = outcome.success ? 'succeeded' : 'failed';
-  if (!outcome.success) entry.error = outcome.error ?? outcome.output;
-  return outcome;
-}
-
-async function decidedOutcome(
-  activities: StepActivities,
-  spec: AgentStepSpec,
-  entry: StepProgress,
-  place: StepPlace,
-): Promise<StepOutcome> {
   if (spec.approval?.before) {
     Object.assign(entry, { status: 'waiting', decision: 'before' });
     const rejected = await approveBefore(spec);
     delete entry.decision;
-    if (rejected) return rejected;
+    if (rejected) return settled(entry, rejected);
     entry.status = 'pending';
   }
   const controls = runControls();
   if (controls.paused) await controls.mayStart(spec.taskId);
-  if (controls.cancelledBeforeStart(spec.taskId)) return cancelledByUser(spec);
+  if (controls.cancelledBeforeStart(spec.taskId)) return settled(entry, cancelledByUser(spec));
   const scope = controls.enter(spec.taskId);
   let outcome: StepOutcome;
   try {
     outcome = await ranOutcome(activities, spec, entry, place);
   } catch (error) {
-    if (cancelledAlone(scope)) return cancelledByUser(spec);
+    if (cancelledAlone(scope)) return settled(entry, cancelledByUser(spec));
     throw error;
   } finally {
     controls.leave(spec.taskId);
   }
-  if (!spec.approval?.after || !outcome.success) return outcome;
-  Object.assign(entry, { status: 'waiting', decision: 'after' });
-  const decided = await approveAfter(spec, outcome);
-  delete entry.decision;
-  return decided;
+  if (spec.approval?.after && outcome.success) {
+    Object.assign(entry, { status: 'waiting', decision: 'after' });
+    outcome = await approveAfter(spec, outcome);
+    delete entry.decision;
+  }
+  return settled(entry, outcome);
+}
+
+/** The step's final status from its outcome. */
+function settled(entry: StepProgress, outcome: StepOutcome): StepOutcome {
+  entry.status = outcome.success ? 'succeeded' : 'failed';
+  if (!outcome.success) entry.error = outcome.error ?? outcome.output;
+  return outcome;
 }
 
 /**
