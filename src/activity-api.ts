@@ -2,16 +2,23 @@
  * The contract between workflow code and activities: names and shapes only,
  * so workflows can type their proxies without importing activity code.
  */
-import type { AgentStepSpec, CheckpointStep, StepOutcome } from './contracts';
+import type {
+  AgentStepSpec,
+  CheckpointStep,
+  DelegationAllowance,
+  DelegationRequest,
+  StepOutcome,
+} from './contracts';
 import type { AppendResult, CheckpointAppend } from './stores/session-store';
 
 export type { AppendResult, CheckpointAppend };
 
-/** One finished step attempt: the outcome and which attempt produced it. */
-export interface StepRun {
-  outcome: StepOutcome;
-  attempt: number;
-}
+/**
+ * One finished step attempt and which attempt it was: the step's outcome, or,
+ * when the workflow offered delegation, the tasks it delegated before going on.
+ */
+export type StepRun =
+  { outcome: StepOutcome; attempt: number } | { delegation: DelegationRequest; attempt: number };
 
 /** Carried in `ApplicationFailure.details[0]` when a step throws, so progress can show the attempt. */
 export interface StepFailureDetails {
@@ -39,6 +46,8 @@ export interface ExecutorInfo {
 export interface StepAllowance {
   /** Model tokens the run's budget has left (see workflows/lib/budget). */
   tokensLeft?: number;
+  /** Set when the workflow runs delegated tasks; see `DelegationRequestSchema`. */
+  delegation?: DelegationAllowance;
 }
 
 export interface TaoActivities {

@@ -94,6 +94,75 @@ export const StepOutcomeSchema = z.object({
 });
 export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
 
+/**
+ * Delegation (docs/executors.md, Delegation): an llm step whose agent calls
+ * `task` or `parallel_task` ends its attempt with a {@link DelegationRequest}
+ * instead of an outcome. Workflow code runs the asked-for tasks as child steps
+ * of the same run, then runs the step again with their outcomes
+ * ({@link DelegationResult}) and the saved conversation, which goes on from
+ * the tool call. A step never delegates unless the workflow offered it (the
+ * activity's `delegation` allowance), so an executor or workflow that knows
+ * nothing of it is unaffected.
+ */
+export const DelegatedTaskSchema = z
+  .object({
+    agent: nonEmpty,
+    description: z.string(),
+    prompt: z.string(),
+    maxSteps: z.number().int().min(1).optional(),
+    outputSchema: z.record(z.unknown()).optional(),
+  })
+  .strict();
+export type DelegatedTask = z.infer<typeof DelegatedTaskSchema>;
+
+export const DelegationCallSchema = z
+  .object({
+    /** The model's tool-call id: the result goes back to it. */
+    callId: nonEmpty,
+    tool: z.enum(['task', 'parallel_task']),
+    tasks: z.array(DelegatedTaskSchema).min(1),
+    /** `parallel_task`: the call succeeds when at least one task did (a3s's meaning). */
+    allowPartialFailure: z.boolean(),
+  })
+  .strict();
+export type DelegationCall = z.infer<typeof DelegationCallSchema>;
+
+export const DelegationRequestSchema = z
+  .object({
+    calls: z.array(DelegationCallSchema).min(1),
+    /** The executor's own saved state (the conversation); opaque to the workflow, handed back as is. */
+    state: z.unknown(),
+    /** The step's usage so far, over all its attempts' segments: the workflow charges the budget the difference. */
+    usage: StepUsageSchema.optional(),
+    /** How deep the children's own delegation may go: the step's bound, at most its parent's. */
+    maxDepth: z.number().int().min(0),
+  })
+  .strict();
+export type DelegationRequest = z.infer<typeof DelegationRequestSchema>;
+
+export const DelegationResultSchema = z
+  .object({
+    callId: nonEmpty,
+    /** One per task of the call, in its order; each outcome's taskId is the child step's. */
+    outcomes: z.array(StepOutcomeSchema),
+  })
+  .strict();
+export type DelegationResult = z.infer<typeof DelegationResultSchema>;
+
+/** What the workflow offers a step: its depth, the bound, and, on a resume, what it asked for. */
+export const DelegationAllowanceSchema = z
+  .object({
+    depth: z.number().int().min(0),
+    /** The bound its parent's request set; absent for a step the run itself started. */
+    maxDepth: z.number().int().min(0).optional(),
+    resume: z
+      .object({ state: z.unknown(), results: z.array(DelegationResultSchema) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type DelegationAllowance = z.infer<typeof DelegationAllowanceSchema>;
+
 /** SPEC: `StepOutcome.failed(taskId, agent, message)` = success false, output = message. */
 export function failedOutcome(taskId: string, agent: string, message: string): StepOutcome {
   return { taskId, agent, sessionId: '', output: message, success: false, error: message };

@@ -1,7 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorTypes, type StepFailureDetails, type TaoActivities } from '../activity-api';
-import { AgentStepSpecSchema, StepOutcomeSchema, describeZodError } from '../contracts';
+import {
+  AgentStepSpecSchema,
+  DelegationAllowanceSchema,
+  DelegationRequestSchema,
+  StepOutcomeSchema,
+  describeZodError,
+} from '../contracts';
 import { type AgentExecutor, NonRetryableStepError, RetryableStepError } from '../executors/executor';
 import { stepMetrics } from '../telemetry/metrics';
 import { stepSpan } from '../telemetry/step-span';
@@ -22,6 +28,14 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
       if (!spec.success) {
         throw ApplicationFailure.nonRetryable(
           `invalid step spec: ${describeZodError(spec.error)}`,
+          ErrorTypes.invalidInput,
+          details,
+        );
+      }
+      const delegation = allowance?.delegation && DelegationAllowanceSchema.safeParse(allowance.delegation);
+      if (delegation && !delegation.success) {
+        throw ApplicationFailure.nonRetryable(
+          `invalid delegation allowance: ${describeZodError(delegation.error)}`,
           ErrorTypes.invalidInput,
           details,
         );
@@ -64,7 +78,26 @@ export function createAgentStepActivity(executor: AgentExecutor): Pick<TaoActivi
           workflowId: workflowExecution?.workflowId ?? '',
           ...(resumeState !== undefined ? { resumeState } : {}),
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
+          ...(delegation ? { delegation: delegation.data } : {}),
         });
+        if ('delegation' in outcome) {
+          if (!delegation) {
+            throw new NonRetryableStepError(
+              'the executor delegated tasks, but this workflow does not run delegated tasks',
+            );
+          }
+          const request = DelegationRequestSchema.safeParse(outcome.delegation);
+          if (!request.success) {
+            throw new NonRetryableStepError(
+              `executor returned a bad delegation: ${describeZodError(request.error)}`,
+            );
+          }
+          ctx.log.info('step delegated', {
+            ...stepLog,
+            tasks: request.data.calls.flatMap((c) => c.tasks).length,
+          });
+          return { delegation: request.data, attempt };
+        }
         const checked = StepOutcomeSchema.safeParse(outcome);
         if (!checked.success) {
           throw new NonRetryableStepError(

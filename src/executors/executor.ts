@@ -1,4 +1,4 @@
-import type { AgentStepSpec, StepOutcome } from '../contracts';
+import type { AgentStepSpec, DelegationAllowance, DelegationRequest, StepOutcome } from '../contracts';
 
 /** What the activity hands an executor for one attempt of one step. */
 export interface StepContext {
@@ -21,6 +21,12 @@ export interface StepContext {
    */
   readonly tokensLeft?: number;
   /**
+   * Present when the workflow runs delegated tasks: an executor may then end
+   * the attempt with `{ delegation }` instead of an outcome, and is run again
+   * with `delegation.resume` once the tasks ended. Without it, it must not.
+   */
+  readonly delegation?: DelegationAllowance;
+  /**
    * Saves the step's state so that a retry (worker crash, heartbeat timeout,
    * transient error) can go on from here instead of from the start. It travels
    * in the activity's heartbeat details, through the data converter, so it
@@ -36,6 +42,9 @@ export interface StepContext {
   output(textSoFar: string): void;
 }
 
+/** What an attempt ends with: the step's outcome, or the tasks it delegated (see {@link StepContext.delegation}). */
+export type ExecutorResult = StepOutcome | { delegation: DelegationRequest };
+
 /**
  * The one seam to the agent runtime (SPEC: `AgentExecutor`). Where and how a
  * step runs is the executor's business; the combinators only see outcomes.
@@ -47,7 +56,7 @@ export interface StepContext {
  * {@link NonRetryableStepError} is not retried.
  */
 export interface AgentExecutor {
-  executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome>;
+  executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult>;
   concurrencyHint(): number;
   /** Releases what the executor keeps across steps (MCP servers); called once the worker has stopped. */
   close?(): Promise<void>;

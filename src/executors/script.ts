@@ -4,9 +4,14 @@
  */
 import Mustache from 'mustache';
 import { z } from 'zod';
-import { type AgentStepSpec, type StepOutcome, StepUsageSchema } from '../contracts';
+import {
+  type AgentStepSpec,
+  DelegatedTaskSchema,
+  type DelegationRequest,
+  StepUsageSchema,
+} from '../contracts';
 import { readDataFile } from '../config/data-file';
-import { type AgentExecutor, NonRetryableStepError, type StepContext } from './executor';
+import { type AgentExecutor, type ExecutorResult, NonRetryableStepError, type StepContext } from './executor';
 
 const RuleSchema = z
   .object({
@@ -22,6 +27,12 @@ const RuleSchema = z
     structured: z.unknown().optional(),
     /** What the step reports it cost, as a model's executor would: for dry runs of budgets. */
     usage: StepUsageSchema.optional(),
+    /**
+     * Tasks the step delegates in one call, as an llm agent's `task` or
+     * `parallel_task` would, when the workflow offers delegation; the step then
+     * answers with `output`, which sees the children's outcomes as `results`.
+     */
+    delegate: z.array(DelegatedTaskSchema).min(1).optional(),
   })
   .strict();
 export type ScriptRule = z.infer<typeof RuleSchema>;
@@ -53,8 +64,12 @@ export class ScriptExecutor implements AgentExecutor {
     return this.script.tasks?.[spec.taskId] ?? this.script.agents?.[spec.agent] ?? this.script.default ?? {};
   }
 
-  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult> {
     const rule = this.ruleFor(spec);
+    const delegated = context.delegation?.resume?.results.flatMap((result) => result.outcomes);
+    if (rule.delegate && context.delegation && !delegated) {
+      return { delegation: delegationOf(rule.delegate, context.delegation.maxDepth) };
+    }
     if (rule.delayMs) await sleepUnlessCancelled(rule.delayMs, context.signal);
     if (rule.throw !== undefined) throw new NonRetryableStepError(rule.throw);
     if (rule.failAttempts !== undefined && context.attempt <= rule.failAttempts) {
@@ -65,8 +80,10 @@ export class ScriptExecutor implements AgentExecutor {
       taskId: spec.taskId,
       agent: spec.agent,
       description: spec.description,
+      results: delegated ?? [],
     };
-    const output = Mustache.render(rule.output ?? '{{prompt}}', view, {}, { escape: String });
+    const template = rule.output ?? (delegated ? DELEGATED_OUTPUT : '{{prompt}}');
+    const output = Mustache.render(template, view, {}, { escape: String });
     const success = rule.success ?? true;
     return {
       taskId: spec.taskId,
@@ -79,6 +96,28 @@ export class ScriptExecutor implements AgentExecutor {
       ...(success ? {} : { error: output }),
     };
   }
+}
+
+const DELEGATED_OUTPUT = '{{#results}}{{taskId}}: {{output}}\n{{/results}}';
+/** A script cannot read an llm profile's bound; it delegates as deep as the default allows. */
+const SCRIPT_MAX_DEPTH = 2;
+
+function delegationOf(
+  tasks: ScriptRule['delegate'] & object,
+  parentBound: number | undefined,
+): DelegationRequest {
+  return {
+    calls: [
+      {
+        callId: 'call-1',
+        tool: tasks.length > 1 ? 'parallel_task' : 'task',
+        tasks,
+        allowPartialFailure: false,
+      },
+    ],
+    state: { kind: 'tao.script.delegation/1' },
+    maxDepth: Math.min(SCRIPT_MAX_DEPTH, parentBound ?? SCRIPT_MAX_DEPTH),
+  };
 }
 
 /** Waits `ms`, stopping at once when the step is cancelled. */

@@ -75,7 +75,7 @@ describe('agent-step activity', () => {
       }),
       env,
     );
-    expect(result.outcome.usage).toEqual(usage);
+    expect(result).toMatchObject({ outcome: { usage } });
     expect(beats.length).toBeGreaterThanOrEqual(2);
     expect(new Set(beats.map((b) => JSON.stringify(b)))).toEqual(
       new Set([JSON.stringify({ taskId: 't1', info: { round: 1 } })]),

@@ -1,7 +1,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { cancelStep } from '../../src/client';
-import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
-import type { AgentExecutor, StepContext } from '../../src/executors/executor';
+import type { AgentStepSpec } from '../../src/contracts';
+import type { AgentExecutor, ExecutorResult, StepContext } from '../../src/executors/executor';
 import { ScriptExecutor } from '../../src/executors/script';
 import { RecordingExecutor } from './recording-executor';
 
@@ -30,7 +30,7 @@ export class GateExecutor implements AgentExecutor {
     this.waiters.get(taskId)?.();
   }
 
-  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult> {
     if (this.isGated(spec.taskId) && !this.released.has(spec.taskId)) {
       await new Promise<void>((resolve, reject) => {
         this.waiters.set(spec.taskId, resolve);

@@ -1,5 +1,5 @@
-import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
-import type { AgentExecutor, StepContext } from '../../src/executors/executor';
+import type { AgentStepSpec } from '../../src/contracts';
+import type { AgentExecutor, ExecutorResult, StepContext } from '../../src/executors/executor';
 
 /**
  * Wraps a real executor and records what actually ran: every start (a side
@@ -26,13 +26,13 @@ export class RecordingExecutor implements AgentExecutor {
     return this.started.filter((id) => id === taskId).length;
   }
 
-  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult> {
     this.started.push(spec.taskId);
     this.peak = Math.max(this.peak, ++this.active);
     const start = Date.now();
     try {
       const outcome = await this.inner.executeStep(spec, context);
-      if (outcome.success) this.succeeded.push(spec.taskId);
+      if ('success' in outcome && outcome.success) this.succeeded.push(spec.taskId);
       return outcome;
     } finally {
       this.active--;

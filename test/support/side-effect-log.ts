@@ -5,8 +5,8 @@
  * many times each step ran, across worker processes.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
-import type { AgentExecutor, StepContext } from '../../src/executors/executor';
+import type { AgentStepSpec } from '../../src/contracts';
+import type { AgentExecutor, ExecutorResult, StepContext } from '../../src/executors/executor';
 
 export interface SideEffect {
   event: 'start' | 'done';
@@ -28,10 +28,10 @@ export class SideEffectLogExecutor implements AgentExecutor {
     return this.inner.concurrencyHint();
   }
 
-  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult> {
     this.append('start', spec.taskId);
     const outcome = await this.inner.executeStep(spec, context);
-    if (outcome.success) this.append('done', spec.taskId);
+    if ('success' in outcome && outcome.success) this.append('done', spec.taskId);
     return outcome;
   }
 

@@ -156,7 +156,7 @@ async function decidedOutcome(
   if (budget.active) {
     const spent = await budget.spend(
       () => runActivity(activities, spec, entry, budget.tokensLeft()),
-      (r) => (r === 'cancelled' ? undefined : r.outcome.usage),
+      (r) => (r === 'cancelled' || !('outcome' in r) ? undefined : r.outcome.usage),
     );
     if ('refused' in spent) return failedOutcome(spec.taskId, spec.agent, spent.refused);
     run = spent.value;
@@ -164,6 +164,8 @@ async function decidedOutcome(
     run = await runActivity(activities, spec, entry, undefined);
   }
   if (run === 'cancelled') return cancelledByUser(spec);
+  // This workflow offers no delegation, so an activity never answers with one (the activity refuses it).
+  if (!('outcome' in run)) throw new StepCrashed('the step delegated tasks, which this run does not offer');
   entry.attempt = run.attempt;
   if (run.outcome.usage) entry.usage = run.outcome.usage;
   if (!spec.approval?.after || !run.outcome.success) return run.outcome;
