@@ -17,21 +17,34 @@ async function validatorFor(schema: Record<string, unknown>) {
   return new (await import('ajv')).default(options);
 }
 
+async function compile(schema: Record<string, unknown>) {
+  const ajv = await validatorFor(schema);
+  try {
+    return { ajv, validate: ajv.compile(schema) };
+  } catch (error) {
+    return { problem: (error as Error).message };
+  }
+}
+
+/** Why Ajv cannot compile `schema`, or `undefined` when it can: for schemas a model wrote. */
+export async function outputSchemaProblem(schema: Record<string, unknown>): Promise<string | undefined> {
+  const compiled = await compile(schema);
+  return 'problem' in compiled ? compiled.problem : undefined;
+}
+
 /**
  * Compiles the schema once per step. A fresh Ajv each time keeps a
  * long-running worker from accumulating every schema it has ever seen.
  * A schema that does not compile is the caller's mistake: not retryable.
  */
 export async function compileOutputSchema(schema: Record<string, unknown>): Promise<StructuredCheck> {
-  const ajv = await validatorFor(schema);
-  let validate: ReturnType<typeof ajv.compile>;
-  try {
-    validate = ajv.compile(schema);
-  } catch (error) {
+  const compiled = await compile(schema);
+  if ('problem' in compiled) {
     throw new NonRetryableStepError(
-      `outputSchema is not a valid JSON Schema: ${(error as Error).message}; fix the step's outputSchema`,
+      `outputSchema is not a valid JSON Schema: ${compiled.problem}; fix the step's outputSchema`,
     );
   }
+  const { ajv, validate } = compiled;
   return (answer) => {
     const parsed = extractJson(answer);
     if (!parsed.ok) return parsed;

@@ -44,6 +44,40 @@ describe('LLM settings', () => {
     });
   });
 
+  test('delegation gets its defaults; catalog descriptions fall back to the first sentence of the system prompt', () => {
+    const settings = resolve(
+      {
+        agents: {
+          lead: {
+            systemPrompt: 'You split a change   into reviews. Then you merge them.',
+            delegation: { agents: ['review', 'scout', 'review'], maxDepth: 1 },
+          },
+          scout: {
+            systemPrompt: `Scouts ${'far and wide '.repeat(20)}without stopping`,
+            description: 'Looks around.',
+          },
+          general: { systemPrompt: 'You do anything! Really.' },
+        },
+      },
+      keyed,
+    );
+    expect(settings.profiles.lead).toMatchObject({
+      description: 'You split a change into reviews.',
+      delegation: { agents: ['review', 'scout'], maxTasksPerCall: 8, maxTasksPerStep: 32, maxDepth: 1 },
+    });
+    expect(settings.profiles.scout!.description).toBe('Looks around.');
+    expect(settings.profiles.general!.description).toBe('You do anything!');
+    expect(settings.profiles.review!.description).toMatch(/^Reviews code for concrete defects/);
+    const long = resolve(
+      { agents: { scout: { systemPrompt: `Scouts ${'far and wide '.repeat(20)}` } } },
+      keyed,
+    );
+    expect(long.profiles.scout!.description).toHaveLength(200);
+    expect(long.profiles.scout!.description).toMatch(/^Scouts far and wide .*…$/);
+    // No built-in delegates unless the config says so.
+    expect(Object.values(long.profiles).filter((profile) => profile.delegation)).toEqual([]);
+  });
+
   test('an OpenAI-compatible local server needs a base URL, not a key', () => {
     const settings = resolve(
       {
@@ -100,6 +134,12 @@ describe('LLM settings', () => {
       keyed,
       'llm.yaml: invalid providers.openai: give apiKey or apiKeyEnv, not both',
     ],
+    [
+      'a delegation to an agent that does not exist',
+      { agents: { lead: { systemPrompt: 'You lead.', delegation: { agents: ['review', 'wizard'] } } } },
+      keyed,
+      'llm.yaml: agent "lead" delegates to "wizard", which is not an agent; known: explore, general, lead, plan, review, verify',
+    ],
   ])('%s is a clear error at start', (_, file, env, message) => {
     expect(() => resolve(file, env)).toThrow(new InputError(message));
   });
@@ -121,6 +161,10 @@ describe('llm executor references', () => {
     await expect(createExecutor(`llm:${file}`)).rejects.toThrow(
       new RegExp(`^${file}: invalid agents\\.review\\.tools\\.1: Invalid enum value`),
     );
+    writeFileSync(file, `${local}agents:\n  review: { delegation: { agents: [] } }\n`);
+    await expect(createExecutor(`llm:${file}`)).rejects.toThrow(
+      new RegExp(`^${file}: invalid agents\\.review\\.delegation\\.agents: Array must contain at least 1`),
+    );
     writeFileSync(file, `${local}workspace: ${join(dir, 'missing')}\n`);
     await expect(createExecutor(`llm:${file}`)).rejects.toThrow(/LLM workspace .*missing is not a directory/);
     await expect(createExecutor(`llm:${join(dir, 'nope.yaml')}`)).rejects.toThrow(
@@ -137,6 +181,14 @@ describe('llm executor references', () => {
 
 describe('the shipped examples', () => {
   const example = (name: string) => join(__dirname, '..', '..', 'examples', name);
+
+  test('delegate-llm.yaml loads: its lead delegates to the built-in reviewers', async () => {
+    const llm = await readDataFile(example('delegate-llm.yaml'), LlmConfigFileSchema);
+    const settings = resolveLlmSettings(llm, 'examples/delegate-llm.yaml', { OPENAI_API_KEY: 'k' });
+    expect(settings.profiles.lead).toMatchObject({
+      delegation: { agents: ['explore', 'review', 'verify'], maxTasksPerCall: 4 },
+    });
+  });
 
   test('llm.yaml, review-pipeline.yaml and agent-cli.yaml load', async () => {
     const llm = await readDataFile(example('llm.yaml'), LlmConfigFileSchema);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { AgentStepSpec } from '../../src/contracts';
 import type { StepContext } from '../../src/executors/executor';
-import type { ToolCall } from '../../src/executors/llm/chat';
+import type { ToolCall, ToolSpec } from '../../src/executors/llm/chat';
 import type { LlmConfigFile } from '../../src/executors/llm/config';
 import { LlmExecutor } from '../../src/executors/llm/llm-executor';
 import {
@@ -41,6 +41,8 @@ export interface ProtocolHarness {
   toolResults(request: FakeRequest): Record<string, string>;
   systemPrompt(request: FakeRequest): string;
   toolNames(request: FakeRequest): string[];
+  /** The tool named `name` as the request offered it, in the provider-neutral shape. */
+  toolSpec(request: FakeRequest, name: string): ToolSpec | undefined;
   toolChoice(request: FakeRequest): string | undefined;
   /** The header that carried the API key. */
   sentKey(request: FakeRequest): string | undefined;
@@ -57,6 +59,8 @@ export const PROTOCOLS: ProtocolHarness[] = [
     toolResults: openAiToolResults,
     systemPrompt: openAiSystemPrompt,
     toolNames: openAiToolNames,
+    toolSpec: (r, name) =>
+      (r.body.tools ?? []).find((t: { function: ToolSpec }) => t.function.name === name)?.function,
     toolChoice: (r) => r.body.tool_choice,
     sentKey: (r) => r.headers.authorization?.replace(/^Bearer /, ''),
   },
@@ -70,6 +74,10 @@ export const PROTOCOLS: ProtocolHarness[] = [
     toolResults: anthropicToolResults,
     systemPrompt: anthropicSystemPrompt,
     toolNames: anthropicToolNames,
+    toolSpec: (r, name) => {
+      const tool = (r.body.tools ?? []).find((t: { name: string }) => t.name === name);
+      return tool && { name: tool.name, description: tool.description, parameters: tool.input_schema };
+    },
     toolChoice: (r) => r.body.tool_choice?.type,
     // SDK 1.x sends the key as a bearer token; older ones used x-api-key.
     sentKey: (r) =>
@@ -135,7 +143,8 @@ export function fakeExecutor(
   );
 }
 
-export interface RecordingContext extends StepContext {
+/** Offers no delegation (add `delegation` for a step that may delegate), so the executor answers with an outcome. */
+export interface RecordingContext extends Omit<StepContext, 'delegation'> {
   beats: unknown[];
   /** Every state the executor saved, oldest first. */
   states: unknown[];

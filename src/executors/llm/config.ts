@@ -13,7 +13,7 @@ import {
   type McpServerSettings,
   resolveMcpServers,
 } from './mcp/config';
-import { type AgentProfile, ProfileOverrideSchema, mergeProfiles } from './profiles';
+import { type AgentProfile, type ProfileOverride, ProfileOverrideSchema, mergeProfiles } from './profiles';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
 
@@ -70,7 +70,19 @@ export interface ProviderSettings {
   keySource: string;
 }
 
-export type ResolvedProfile = AgentProfile & { provider: string; model: string };
+/** A profile's `delegation` with its defaults filled in. */
+export interface DelegationSettings {
+  agents: string[];
+  maxTasksPerCall: number;
+  maxTasksPerStep: number;
+  maxDepth: number;
+}
+
+export type ResolvedProfile = Omit<AgentProfile, 'delegation'> & {
+  provider: string;
+  model: string;
+  delegation?: DelegationSettings;
+};
 
 export interface LlmSettings {
   workspace: string;
@@ -121,7 +133,21 @@ export function resolveLlmSettings(
         );
       }
     }
-    profiles[agent] = { ...profile, provider, model };
+    const { delegation, ...rest } = profile;
+    profiles[agent] = {
+      ...rest,
+      provider,
+      model,
+      ...(delegation ? { delegation: withDefaults(delegation) } : {}),
+    };
+  }
+  for (const [agent, profile] of Object.entries(profiles)) {
+    const unknown = profile.delegation?.agents.find((name) => !profiles[name]);
+    if (unknown !== undefined) {
+      throw new InputError(
+        `${source}: agent "${agent}" delegates to "${unknown}", which is not an agent; known: ${Object.keys(profiles).sort().join(', ')}`,
+      );
+    }
   }
   // Only providers some agent uses need a key: an unused vendor must not stop the worker.
   for (const name of new Set(Object.values(profiles).map((p) => p.provider))) {
@@ -145,6 +171,15 @@ export function resolveLlmSettings(
     providers,
     mcpServers: resolveMcpServers(mcpServers, { source, workspace, env }),
     prices: file.prices ?? {},
+  };
+}
+
+function withDefaults(given: NonNullable<ProfileOverride['delegation']>): DelegationSettings {
+  return {
+    agents: [...new Set(given.agents)],
+    maxTasksPerCall: given.maxTasksPerCall ?? 8,
+    maxTasksPerStep: given.maxTasksPerStep ?? 32,
+    maxDepth: given.maxDepth ?? 2,
   };
 }
 

@@ -5,11 +5,17 @@
  * failure is classified (see ./errors) and Temporal's retry policy decides.
  */
 import { stat } from 'node:fs/promises';
-import type { AgentStepSpec, StepOutcome } from '../../contracts';
+import type { AgentStepSpec, DelegationCall, StepOutcome } from '../../contracts';
 import { InputError, readDataFile } from '../../config/data-file';
-import { type AgentExecutor, NonRetryableStepError, RetryableStepError, type StepContext } from '../executor';
+import {
+  type AgentExecutor,
+  type ExecutorResult,
+  NonRetryableStepError,
+  RetryableStepError,
+  type StepContext,
+} from '../executor';
 import { compileOutputSchema } from '../structured-output';
-import type { ChatProvider } from './chat';
+import type { ChatProvider, ToolCall, ToolSpec } from './chat';
 import {
   type LlmConfigFile,
   LlmConfigFileSchema,
@@ -18,9 +24,12 @@ import {
   type ResolvedProfile,
   resolveLlmSettings,
 } from './config';
+import { type Delegator, delegatorFor } from './delegation';
+import { delegationState, resumeAfterDelegation } from './delegation-resume';
 import {
   type Conversation,
   conversationKey,
+  furthest,
   pendingToolCalls,
   resumeConversation,
   startConversation,
@@ -47,11 +56,17 @@ interface ConverseOptions {
   profile: ResolvedProfile;
   system: string;
   toolbox: Toolbox;
+  /** Set when the step may delegate: it handles the `task` / `parallel_task` calls. */
+  delegator?: Delegator;
+  /** What the model is offered: the toolbox's tools and the delegator's. */
+  tools: ToolSpec[];
   maxRounds: number;
   signal: AbortSignal;
   started: number;
   /** The run's token budget left, when it has one: no model call starts once the step has used it. */
   tokensLeft?: number;
+  /** Tokens the budget was already charged for when `tokensLeft` was measured: a resumed step's earlier ones. */
+  tokensCharged: number;
   /** Called with every new state of the conversation (an answered turn, a recorded tool result); resolves once it is saved. */
   record(conversation: Conversation): Promise<void>;
   onText(textSoFar: string): void;
@@ -109,7 +124,13 @@ export class LlmExecutor implements AgentExecutor {
     await (await this.mcp)?.close();
   }
 
-  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
+  /** Without a delegation allowance a step never delegates: it ends with its outcome. */
+  async executeStep(
+    spec: AgentStepSpec,
+    context: StepContext & { delegation?: undefined },
+  ): Promise<StepOutcome>;
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult>;
+  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult> {
     const profile = this.settings.profiles[spec.agent];
     if (!profile) {
       throw new NonRetryableStepError(
@@ -124,6 +145,8 @@ export class LlmExecutor implements AgentExecutor {
       ? await (await this.mcpServers()).toolsFor(profile.mcpServers, signal)
       : [];
     const toolbox = createToolbox(this.workspace, profile.tools, mcpTools);
+    const delegator = delegatorFor(profile, context.delegation, this.settings.profiles);
+    const tools = [...toolbox.specs, ...(delegator?.specs ?? [])];
     const system = systemPrompt(profile, spec);
     const key = conversationKey({
       taskId: spec.taskId,
@@ -131,9 +154,14 @@ export class LlmExecutor implements AgentExecutor {
       prompt: spec.prompt,
       model: profile.model,
       system,
-      tools: toolbox.specs.map((tool) => tool.name),
+      tools: tools.map((tool) => tool.name),
     });
-    let conversation = resumeConversation(context.resumeState, key) ?? startConversation(key, spec.prompt);
+    const handedBack = context.delegation?.resume;
+    const resumed = handedBack ? resumeAfterDelegation(handedBack, key, spec.taskId) : undefined;
+    // A retry of a resumed attempt may have got further than the state the workflow handed back.
+    let conversation =
+      furthest(resumeConversation(context.resumeState, key), resumed?.conversation) ??
+      startConversation(key, spec.prompt);
     const maxRounds = spec.maxSteps ?? profile.maxSteps;
     const record = async (next: Conversation) => {
       const answered = next.rounds !== conversation.rounds;
@@ -149,15 +177,17 @@ export class LlmExecutor implements AgentExecutor {
     // Turns a resumed attempt restored count too: they were paid for once, and only once.
     const price = this.settings.prices[profile.model];
     const protocol = this.settings.providers[profile.provider]!.type;
+    const latencyMs = () => (resumed?.latencyMs ?? 0) + Date.now() - started;
+    const usage = () => ({
+      ...usageTokens(conversation),
+      model: profile.model,
+      latencyMs: latencyMs(),
+      ...(price ? { costUsd: costUsd(conversation, price, protocol) } : {}),
+    });
     const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) => ({
       ...base,
       ...outcome,
-      usage: {
-        ...usageTokens(conversation),
-        model: profile.model,
-        latencyMs: Date.now() - started,
-        ...(price ? { costUsd: costUsd(conversation, price, protocol) } : {}),
-      },
+      usage: usage(),
     });
 
     try {
@@ -166,13 +196,26 @@ export class LlmExecutor implements AgentExecutor {
         profile,
         system,
         toolbox,
+        ...(delegator ? { delegator } : {}),
+        tools,
         maxRounds,
         signal,
         started,
         ...(context.tokensLeft !== undefined ? { tokensLeft: context.tokensLeft } : {}),
+        tokensCharged: resumed?.tokens ?? 0,
         record,
         onText: (text) => context.output(text),
       });
+      if ('delegate' in answer) {
+        return {
+          delegation: {
+            calls: answer.delegate,
+            state: delegationState(conversation, latencyMs()),
+            usage: usage(),
+            maxDepth: delegator!.maxDepth,
+          },
+        };
+      }
       if ('failure' in answer) return finish({ output: answer.text, success: false, error: answer.failure });
       if (!check) return finish({ output: answer.text, success: true });
       const structured = check(answer.text);
@@ -201,11 +244,13 @@ export class LlmExecutor implements AgentExecutor {
    * withheld (`toolChoice: none`) so it must answer. Every answered turn and
    * every tool result is saved, durably, before the loop moves on: the next
    * tool call or model request never starts ahead of the record of the last.
+   * It stops early, with `delegate`, when the model's calls include delegated
+   * tasks to run.
    */
   private async converse(
     start: Conversation,
     turn: ConverseOptions,
-  ): Promise<{ text: string } | { text: string; failure: string }> {
+  ): Promise<{ text: string } | { text: string; failure: string } | { delegate: DelegationCall[] }> {
     const { spec, profile, maxRounds, signal } = turn;
     const provider = await this.providerFor(profile.provider);
     let conversation = start;
@@ -232,16 +277,17 @@ export class LlmExecutor implements AgentExecutor {
       }
       const pending = pendingToolCalls(conversation);
       if (pending.length > 0) {
-        for (const call of pending)
-          await record(withToolResult(conversation, await turn.toolbox.run(call, signal)));
+        const delegate = await runToolCalls(pending, conversation, turn, record);
+        if (delegate.length > 0) return { delegate };
         continue;
       }
-      const used = conversation.inputTokens + conversation.outputTokens;
+      const used = conversation.inputTokens + conversation.outputTokens - turn.tokensCharged;
       if (turn.tokensLeft !== undefined && used >= turn.tokensLeft) {
         const said = last.role === 'assistant' ? last.text : '';
+        const since = turn.tokensCharged > 0 ? ' since its delegated tasks ended' : '';
         return {
           text: said,
-          failure: `stopped at the run's token budget: this step used ${used} of the ${turn.tokensLeft} tokens left; raise it with the setBudget update`,
+          failure: `stopped at the run's token budget: this step used ${used} of the ${turn.tokensLeft} tokens left${since}; raise it with the setBudget update`,
         };
       }
       const round = conversation.rounds + 1;
@@ -250,7 +296,7 @@ export class LlmExecutor implements AgentExecutor {
         model: profile.model,
         system: turn.system,
         messages: conversation.messages,
-        tools: turn.toolbox.specs,
+        tools: turn.tools,
         toolChoice: round < maxRounds ? 'auto' : 'none',
         ...(profile.temperature !== undefined ? { temperature: profile.temperature } : {}),
         ...(profile.maxTokens !== undefined ? { maxTokens: profile.maxTokens } : {}),
@@ -279,6 +325,54 @@ export class LlmExecutor implements AgentExecutor {
     this.mcp ??= import('./mcp/servers').then(({ McpServers }) => new McpServers(this.settings.mcpServers));
     return this.mcp;
   }
+}
+
+/**
+ * Runs a turn's pending tool calls in the model's order and records each
+ * result, except delegation calls it accepts: those it records as delegated
+ * and returns, for the step to hand to the workflow. A refused one is
+ * recorded as the error result the model reads.
+ */
+async function runToolCalls(
+  pending: readonly ToolCall[],
+  start: Conversation,
+  turn: ConverseOptions,
+  record: (next: Conversation) => Promise<void>,
+): Promise<DelegationCall[]> {
+  let conversation = start;
+  const save = (next: Conversation) => {
+    conversation = next;
+    return record(next);
+  };
+  // A retry reviews again the calls of this turn an earlier attempt accepted (still pending): they count once.
+  const round = conversation.rounds;
+  const earlier = (conversation.delegated ?? []).filter((call) => call.round !== round);
+  let delegatedBefore = earlier.reduce((tasks, call) => tasks + call.tasks, 0);
+  const accepted: DelegationCall[] = [];
+  for (const call of pending) {
+    if (!turn.delegator?.handles(call)) {
+      await save(withToolResult(conversation, await turn.toolbox.run(call, turn.signal)));
+      continue;
+    }
+    const review = await turn.delegator.review(call, delegatedBefore);
+    if ('refused' in review) {
+      await save(withToolResult(conversation, review.refused));
+      continue;
+    }
+    accepted.push(review.accepted);
+    delegatedBefore += review.accepted.tasks.length;
+  }
+  if (accepted.length > 0) {
+    const delegated = accepted.map(({ callId, tool, tasks, allowPartialFailure }) => ({
+      round,
+      callId,
+      tool,
+      tasks: tasks.length,
+      allowPartialFailure,
+    }));
+    await save({ ...conversation, delegated: [...earlier, ...delegated] });
+  }
+  return accepted;
 }
 
 function systemPrompt(profile: ResolvedProfile, spec: AgentStepSpec): string {

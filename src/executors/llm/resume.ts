@@ -28,6 +28,17 @@ const ChatMessageSchema = z.discriminatedUnion('role', [
   z.object({ role: z.literal('tool'), results: z.array(ToolResultSchema) }),
 ]);
 
+/** A `task` / `parallel_task` call the step handed to the workflow (see ./delegation). */
+const DelegatedCallSchema = z.object({
+  /** The answered turn that made the call: some servers number call ids afresh each turn. */
+  round: z.number().int().min(1),
+  callId: z.string(),
+  tool: z.enum(['task', 'parallel_task']),
+  tasks: z.number().int().min(1),
+  allowPartialFailure: z.boolean(),
+});
+export type DelegatedCall = z.infer<typeof DelegatedCallSchema>;
+
 const ConversationSchema = z.object({
   kind: z.literal('tao.llm.conversation/1'),
   /** Binds the state to the step and the settings that shaped it; anything else starts afresh. */
@@ -42,6 +53,8 @@ const ConversationSchema = z.object({
   messages: z.array(ChatMessageSchema).min(1),
   /** How the last answered turn ended, when the conversation ends on it. */
   finish: z.enum(['stop', 'tool_calls', 'length', 'other']).optional(),
+  /** Delegation calls accepted so far, over the step's whole life: they count against its task limit. */
+  delegated: z.array(DelegatedCallSchema).optional(),
 });
 /** zod reads `input: unknown` as optional; the chat types say it is always there (possibly `undefined`). */
 export type Conversation = Omit<z.infer<typeof ConversationSchema>, 'messages'> & { messages: ChatMessage[] };
@@ -87,12 +100,21 @@ export function pendingToolCalls(conversation: Conversation): ToolCall[] {
   return asked.toolCalls.filter((call) => !recorded.has(call.id));
 }
 
-/** A copy with one more tool result recorded, so a saved snapshot never changes under the data converter. */
+/**
+ * A copy with one more tool result recorded, so a saved snapshot never
+ * changes under the data converter. Results stay in the order the model made
+ * the calls, whatever order they came in (a delegated task's comes last):
+ * providers match them by id, but strict OpenAI-compatible servers want that order.
+ */
 export function withToolResult(conversation: Conversation, result: ToolResult): Conversation {
   const messages = conversation.messages;
   const last = messages[messages.length - 1]!;
-  const results = last.role === 'tool' ? [...last.results, result] : [result];
   const kept = last.role === 'tool' ? messages.slice(0, -1) : messages;
+  const asked = kept[kept.length - 1];
+  const order = asked?.role === 'assistant' ? asked.toolCalls.map((call) => call.id) : [];
+  const results = [...(last.role === 'tool' ? last.results : []), result].sort(
+    (a, b) => order.indexOf(a.callId) - order.indexOf(b.callId),
+  );
   return { ...conversation, messages: [...kept, { role: 'tool', results }] };
 }
 
@@ -105,4 +127,15 @@ export function withTurn(conversation: Conversation, turn: ChatTurn): Conversati
     messages: [...conversation.messages, { role: 'assistant', text: turn.text, toolCalls: turn.toolCalls }],
     finish: turn.finish,
   };
+}
+
+/** The one of two states of the same conversation that has come further: every answered turn and recorded result moves it on. */
+export function furthest(a: Conversation | undefined, b: Conversation | undefined): Conversation | undefined {
+  if (!a || !b) return a ?? b;
+  return progressOf(a) > progressOf(b) ? a : b;
+}
+
+function progressOf(conversation: Conversation): number {
+  const results = conversation.messages.reduce((n, m) => n + (m.role === 'tool' ? m.results.length : 0), 0);
+  return conversation.rounds + results;
 }

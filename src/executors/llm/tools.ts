@@ -60,23 +60,33 @@ export interface ExternalTool {
   invoke(input: unknown, signal: AbortSignal): Promise<string>;
 }
 
+/** The JSON Schema a model is shown for arguments that `args` checks. */
+export function toolParameters(args: z.ZodType): Record<string, unknown> {
+  const parameters: Record<string, unknown> = { ...z.toJSONSchema(args, { io: 'input' }) };
+  delete parameters.$schema; // providers take the bare schema; the dialect marker only confuses some
+  return parameters;
+}
+
+/** A model's arguments checked against `args`; a {@link ToolError} naming every problem when they do not fit. */
+export function parseToolArguments<S extends z.ZodType>(args: S, input: unknown): z.output<S> {
+  const parsed = args.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`);
+    throw new ToolError(`invalid arguments: ${issues.join('; ')}`);
+  }
+  return parsed.data;
+}
+
 function defineTool<S extends z.ZodType>(
   description: string,
   args: S,
   run: (args: z.output<S>, workspace: Workspace, signal: AbortSignal) => Promise<string>,
 ): Tool {
-  const parameters: Record<string, unknown> = { ...z.toJSONSchema(args, { io: 'input' }) };
-  delete parameters.$schema; // providers take the bare schema; the dialect marker only confuses some
   return {
     description,
-    parameters,
+    parameters: toolParameters(args),
     async invoke(input, workspace, signal) {
-      const parsed = args.safeParse(input);
-      if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'arguments'}: ${i.message}`);
-        throw new ToolError(`invalid arguments: ${issues.join('; ')}`);
-      }
-      return run(parsed.data, workspace, signal);
+      return run(parseToolArguments(args, input), workspace, signal);
     },
   };
 }
