@@ -132,6 +132,12 @@ export class StepCrashed extends Error {
  * cancelled alone, or refused by the budget), or throws {@link StepCrashed}
  * when its activity failed after its retries. Steps run in a pool lane
  * (./pool), whose scope `cancelStep` cancels: that cancels a step's children too.
+ *
+ * A step that delegates runs its activity again once its children ended,
+ * from where it stopped. The budget counts the step once and charges each
+ * later attempt's spend as it comes; a step whose children run holds no
+ * activity slot and is not counted as running, so a child never waits on its
+ * own parent.
  */
 export async function runStep(
   activities: StepActivities,
@@ -150,16 +156,38 @@ export async function runStep(
   const controls = runControls();
   if (controls.paused) await controls.mayStart(spec.taskId);
   if (controls.cancelledBeforeStart(spec.taskId)) return settled(entry, cancelledByUser(spec));
+  const budget = runBudget();
+  const attempt = (resume?: DelegationAllowance['resume']) =>
+    runActivity(activities, spec, entry, place, allowance(place, budget.tokensLeft(), resume));
   const scope = controls.enter(spec.taskId);
-  let outcome: StepOutcome;
+  let run: StepRun;
   try {
-    outcome = await ranOutcome(activities, spec, entry, place);
+    if (budget.active) {
+      const spent = await budget.spend(() => attempt(), usageOf);
+      if ('refused' in spent) return settled(entry, failedOutcome(spec.taskId, spec.agent, spent.refused));
+      run = spent.value;
+    } else {
+      run = await attempt();
+    }
+    let charged = usageOf(run);
+    for (let asked = 0; 'delegation' in run;) {
+      const request = run.delegation;
+      const results = await runDelegated(spec, request, place, asked, (child, childEntry, childPlace) =>
+        runStep(activities, child, childEntry, childPlace),
+      );
+      asked += request.calls.length;
+      run = await attempt({ state: request.state, results });
+      charged = budget.charge(charged, usageOf(run));
+    }
   } catch (error) {
     if (cancelledAlone(scope)) return settled(entry, cancelledByUser(spec));
     throw error;
   } finally {
     controls.leave(spec.taskId);
   }
+  entry.attempt = run.attempt;
+  if (run.outcome.usage) entry.usage = run.outcome.usage;
+  let outcome = run.outcome;
   if (spec.approval?.after && outcome.success) {
     Object.assign(entry, { status: 'waiting', decision: 'after' });
     outcome = await approveAfter(spec, outcome);
@@ -175,49 +203,20 @@ function settled(entry: StepProgress, outcome: StepOutcome): StepOutcome {
   return outcome;
 }
 
-/**
- * The step's activity under the budget and, while the step delegates, its
- * children and its activity again, which goes on from where it stopped. The
- * budget counts the step once and charges each later attempt's spend as it
- * comes; a step whose children run holds no activity slot and is not counted
- * as running, so a child never waits on its own parent.
- */
-async function ranOutcome(
-  activities: StepActivities,
-  spec: AgentStepSpec,
-  entry: StepProgress,
+/** What the workflow tells an attempt: the budget's tokens left, and delegation at the step's depth. */
+function allowance(
   place: StepPlace,
-): Promise<StepOutcome> {
-  const budget = runBudget();
-  const offer = { depth: place.depth, ...(place.maxDepth !== undefined ? { maxDepth: place.maxDepth } : {}) };
-  const allowance = (resume?: DelegationAllowance['resume']): StepAllowance => {
-    const tokensLeft = budget.active ? budget.tokensLeft() : undefined;
-    return {
-      ...(tokensLeft !== undefined ? { tokensLeft } : {}),
-      delegation: resume ? { ...offer, resume } : offer,
-    };
+  tokensLeft: number | undefined,
+  resume: DelegationAllowance['resume'] | undefined,
+): StepAllowance {
+  return {
+    ...(tokensLeft !== undefined ? { tokensLeft } : {}),
+    delegation: {
+      depth: place.depth,
+      ...(place.maxDepth !== undefined ? { maxDepth: place.maxDepth } : {}),
+      ...(resume ? { resume } : {}),
+    },
   };
-  let run: StepRun;
-  if (budget.active) {
-    const spent = await budget.spend(() => runActivity(activities, spec, entry, place, allowance()), usageOf);
-    if ('refused' in spent) return failedOutcome(spec.taskId, spec.agent, spent.refused);
-    run = spent.value;
-  } else {
-    run = await runActivity(activities, spec, entry, place, allowance());
-  }
-  let charged = usageOf(run);
-  for (let asked = 0; 'delegation' in run;) {
-    const request = run.delegation;
-    const results = await runDelegated(spec, request, place, asked, (child, childEntry, childPlace) =>
-      runStep(activities, child, childEntry, childPlace),
-    );
-    asked += request.calls.length;
-    run = await runActivity(activities, spec, entry, place, allowance({ state: request.state, results }));
-    charged = budget.charge(charged, usageOf(run));
-  }
-  entry.attempt = run.attempt;
-  if (run.outcome.usage) entry.usage = run.outcome.usage;
-  return run.outcome;
 }
 
 function usageOf(run: StepRun): StepUsage | undefined {
@@ -229,7 +228,7 @@ function usageOf(run: StepRun): StepUsage | undefined {
  * step in the Web UI's timeline and event history, where the activity type
  * alone does not; an attempt after its children ran says so.
  */
-async function runActivity(
+function runActivity(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
@@ -242,14 +241,14 @@ async function runActivity(
     ...(place.parentTaskId !== undefined ? [` · task of ${place.parentTaskId}`] : []),
     ...(allowance.delegation?.resume ? [' (resumed after its tasks)'] : []),
   ].join('');
-  try {
-    return await activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]);
-  } catch (error) {
-    if (isCancellation(error)) throw error;
-    const { message, attempt } = describeActivityFailure(error);
-    Object.assign(entry, { status: 'failed', error: message, attempt });
-    throw new StepCrashed(message);
-  }
+  return activities.executeAgentStep
+    .executeWithOptions({ summary }, [spec, allowance])
+    .catch((error: unknown) => {
+      if (isCancellation(error)) throw error;
+      const { message, attempt } = describeActivityFailure(error);
+      Object.assign(entry, { status: 'failed', error: message, attempt });
+      throw new StepCrashed(message);
+    });
 }
 
 function cancelledByUser(spec: AgentStepSpec): StepOutcome {
