@@ -6,7 +6,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { type Payload, defaultPayloadConverter } from '@temporalio/common';
-import { cancelStep } from '../../src/client';
+import { cancelStep, pauseRun, resumeRun } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
@@ -220,5 +220,29 @@ test('a loop delegates in every round; a round reuses the ids of the last one', 
     });
     expect(result[0]!.output).toContain('[lead/task-1-1 true read a]');
     expect(executor.started.filter((id) => id === 'lead/task-1-1')).toHaveLength(2);
+  });
+});
+
+test('a paused run starts none of the tasks a step delegates until it is resumed', async () => {
+  const { gate, executor } = recorded(SCRIPT, (id) => id === 'lead');
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-pause'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }] }],
+    });
+    await untilIn(executor.started, 'lead');
+    expect(await pauseRun(handle)).toEqual({ paused: true });
+    gate.release('lead');
+    // The lead's attempt ends with its tasks, which wait as pending while the run is paused.
+    await eventually(async () => {
+      const children = (await progressOf(handle)).steps.filter((s) => s.parentTaskId === 'lead');
+      return children.length === 3 && children.every((s) => s.status === 'pending') ? true : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(executor.started.filter((id) => id.startsWith('lead/'))).toEqual([]);
+    await resumeRun(handle);
+    const result: StepOutcome[] = await handle.result();
+    expect(result[0]!.output).toContain('[lead/task-1-3 true reviewed check c]');
   });
 });
