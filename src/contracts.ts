@@ -268,18 +268,10 @@ export const StageConditionSchema = fieldCondition(
 );
 export type StageCondition = z.infer<typeof StageConditionSchema>;
 
-export const StageTemplateSchema = z
-  .object({
-    taskId: nonEmpty,
-    agent: nonEmpty,
-    description: z.string().default(''),
-    prompt: z.string(),
-    maxSteps: z.number().int().min(1).optional(),
-    outputSchema: z.record(z.unknown()).optional(),
-    approval: ApprovalSchema.optional(),
-    when: StageConditionSchema.optional(),
-  })
-  .strict();
+/** A step spec as a template (its strings rendered per item), less the parent a delegated task has. */
+export const StageTemplateSchema = AgentStepSpecSchema.omit({ parentSessionId: true }).extend({
+  when: StageConditionSchema.optional(),
+});
 export type StageTemplate = z.output<typeof StageTemplateSchema>;
 
 /**

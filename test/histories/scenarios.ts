@@ -86,6 +86,12 @@ async function steer(handle: WorkflowHandle): Promise<void> {
   await resumeRun(handle);
 }
 
+/** Cancels `taskId` alone once it runs. */
+const cancelWhileRunning = (taskId: string) => async (handle: WorkflowHandle) => {
+  await untilRunning(handle, taskId);
+  await cancelStep(handle, taskId);
+};
+
 async function untilRunning(handle: WorkflowHandle, taskId: string): Promise<void> {
   for (;;) {
     const progress = await handle.query<Progress>('progress');
@@ -368,10 +374,7 @@ SCENARIOS.push(
       specs: ['slow', 'b', 'c'].map((id) => spec(id)),
       concurrency: 1,
     },
-    drive: async (handle) => {
-      await untilRunning(handle, 'slow');
-      await cancelStep(handle, 'slow');
-    },
+    drive: cancelWhileRunning('slow'),
   },
   {
     // A pipeline's first chain is cancelled in its first stage while it runs: the chain ends there, and
@@ -386,10 +389,7 @@ SCENARIOS.push(
       ],
       concurrency: 1,
     },
-    drive: async (handle) => {
-      await untilRunning(handle, 'slow');
-      await cancelStep(handle, 'slow');
-    },
+    drive: cancelWhileRunning('slow'),
   },
   {
     // `lead` delegates two tasks: they run as its children, then it goes on with their outcomes;
@@ -409,10 +409,7 @@ SCENARIOS.push(
         { taskId: 'sum-{{item.path}}', agent: 'explore', prompt: '{{prev.output}}' },
       ],
     },
-    drive: async (handle) => {
-      await untilRunning(handle, 'plan-x/task-1-2');
-      await cancelStep(handle, 'plan-x/task-1-2');
-    },
+    drive: cancelWhileRunning('plan-x/task-1-2'),
   },
   {
     // A resumable run's `lead` delegates: `lead/task-1-1` is served from the checkpoint, which holds it
