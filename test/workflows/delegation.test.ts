@@ -246,3 +246,19 @@ test('a paused run starts none of the tasks a step delegates until it is resumed
     expect(result[0]!.output).toContain('[lead/task-1-3 true reviewed check c]');
   });
 });
+
+test("a call's tasks run within the run's concurrency", async () => {
+  const { executor } = recorded({
+    agents: { ...SCRIPT.agents, explore: { delayMs: 300 }, review: { delayMs: 300 } },
+  });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const result: StepOutcome[] = await client.workflow.execute('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-limit'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }], concurrency: 1 }],
+    });
+    expect(result[0]).toMatchObject({ success: true });
+    // The lead's attempt had ended before its tasks started, so one at a time means one activity at a time.
+    expect(executor.peak).toBe(1);
+  });
+});
