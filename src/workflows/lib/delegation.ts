@@ -19,7 +19,7 @@ import {
   failedOutcome,
 } from '../../contracts';
 import { runBounded } from './pool';
-import { type StepProgress, progressBoard } from './progress';
+import { type StepProgress, progressBoard, settledOutcome } from './progress';
 
 /** Where a step stands in a delegation tree: its depth and the bound its parent set. */
 export interface StepPlace {
@@ -93,10 +93,7 @@ export async function runDelegated(
   });
   settled.forEach((result, index) => {
     const spec = runnable[index]!;
-    const outcome = result.ok
-      ? result.value
-      : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error));
-    outcomes.set(spec.taskId, outcome);
+    outcomes.set(spec.taskId, settledOutcome(result, spec, entries[index]!));
   });
   return calls.map(({ call, children, refusal }) => ({
     callId: call.callId,

@@ -6,7 +6,7 @@ import {
 } from '../../contracts';
 import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
 import { runBounded } from './pool';
-import { progressBoard } from './progress';
+import { progressBoard, settledOutcome } from './progress';
 import { applyBudget } from './budget';
 import {
   type CombinatorOptions,
@@ -59,9 +59,5 @@ export async function runStepsParallel(
   const activities = stepActivities(options.stepPolicy);
   const limit = await resolveLimit(options.concurrency);
   const settled = await runBounded(specs, limit, (spec, index) => runStep(activities, spec, entries[index]!));
-  return settled.map((result, index) =>
-    result.ok
-      ? result.value
-      : failedOutcome(specs[index]!.taskId, specs[index]!.agent, String(entries[index]!.error)),
-  );
+  return settled.map((result, index) => settledOutcome(result, specs[index]!, entries[index]!));
 }

@@ -1,5 +1,12 @@
 import { defineQuery, setHandler } from '@temporalio/workflow';
-import type { Budget, BudgetSpent, StepUsage } from '../../contracts';
+import {
+  type Budget,
+  type BudgetSpent,
+  type StepOutcome,
+  type StepUsage,
+  failedOutcome,
+} from '../../contracts';
+import type { Settled } from './pool';
 
 /** `waiting`: for a person's decision (see ./approvals). */
 export type StepStatus = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
@@ -68,6 +75,15 @@ export interface Progress {
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
+
+/** A pooled step's outcome; a step that crashed (its entry says why) as a failed one. */
+export function settledOutcome(
+  result: Settled<StepOutcome>,
+  spec: { taskId: string; agent: string },
+  entry: StepProgress,
+): StepOutcome {
+  return result.ok ? result.value : failedOutcome(spec.taskId, spec.agent, String(entry.error));
+}
 
 /**
  * Live state of this execution's steps, served by the `progress` query.

@@ -10,7 +10,7 @@ import {
 } from '../../contracts';
 import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix, runPartitioned } from './partition';
 import { runBounded } from './pool';
-import { progressBoard } from './progress';
+import { progressBoard, settledOutcome } from './progress';
 import { applyBudget } from './budget';
 import { type ChildJournal, journalChildren } from './delegation';
 import { specDigest } from './spec-digest';
@@ -313,9 +313,7 @@ export async function runResumableWindow(
     });
     settled.forEach((result, index) => {
       const spec = window[index]!;
-      const outcome = result.ok
-        ? result.value
-        : failedOutcome(spec.taskId, spec.agent, String(entries[index]!.error));
+      const outcome = settledOutcome(result, spec, entries[index]!);
       if (!outcome.success) failed.set(spec.taskId, outcome);
       else done.set(spec.taskId, outcome);
     });

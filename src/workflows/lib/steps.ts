@@ -236,11 +236,7 @@ function runActivity(
   allowance: StepAllowance,
 ): Promise<StepRun> {
   entry.status = 'running';
-  const summary = [
-    stepSummary(spec),
-    ...(place.parentTaskId !== undefined ? [` · task of ${place.parentTaskId}`] : []),
-    ...(allowance.delegation?.resume ? [' (resumed after its tasks)'] : []),
-  ].join('');
+  const summary = stepSummary(spec, place, allowance.delegation?.resume !== undefined);
   return activities.executeAgentStep
     .executeWithOptions({ summary }, [spec, allowance])
     .catch((error: unknown) => {
@@ -257,9 +253,15 @@ function cancelledByUser(spec: AgentStepSpec): StepOutcome {
 
 const SUMMARY_CHARS = 200;
 
-/** `review:src/a.ts · review`: one line, as the Web UI shows it. */
-export function stepSummary(spec: AgentStepSpec): string {
-  const line = `${spec.taskId} · ${spec.agent}`.replace(/\s+/g, ' ');
+/**
+ * `review:src/a.ts · review`, with `· task of <parent>` for a delegated task
+ * and `(resumed after its tasks)` for an attempt after a step's tasks: one
+ * line, as the Web UI shows it.
+ */
+function stepSummary(spec: AgentStepSpec, place: StepPlace, resumed: boolean): string {
+  const parent = place.parentTaskId !== undefined ? ` · task of ${place.parentTaskId}` : '';
+  const after = resumed ? ' (resumed after its tasks)' : '';
+  const line = `${spec.taskId} · ${spec.agent}${parent}${after}`.replace(/\s+/g, ' ');
   return line.length > SUMMARY_CHARS ? `${line.slice(0, SUMMARY_CHARS - 1)}…` : line;
 }
 
