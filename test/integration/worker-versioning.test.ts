@@ -119,7 +119,13 @@ test('runs started on build A finish on A while build B takes new runs; then A i
         expect(await pinnedBuild(client, b1.workflowId)).toEqual({ buildId: 'build-b', pinned: true });
 
         await untilStatus(client, A, 'drained');
-        const deployment = await describeDeployment(client, deploymentName);
+        // The deployment's summary of its versions is a second view on the server, which can catch up with
+        // the version's own status a moment later (seen once in a clean CI run).
+        const deployment = await eventually(async () => {
+          const described = await describeDeployment(client, deploymentName);
+          const a = described.versions.find((version) => version.buildId === 'build-a');
+          return a?.status === 'drained' ? described : undefined;
+        }, 30_000);
         expect(deployment.currentBuildId).toBe('build-b');
         expect(deployment.versions.map((v) => [v.buildId, v.status])).toEqual([
           ['build-b', 'current'],
