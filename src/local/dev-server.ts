@@ -64,6 +64,13 @@ export function isListening(port: number, host = HOST): Promise<boolean> {
   });
 }
 
+/**
+ * How long a start waits for the history file while another server holds it:
+ * a `tao dev` that was just stopped or killed leaves its server a moment to
+ * shut down, and a restart straight after it should not fail on that.
+ */
+const DB_LOCK_WAIT_MS = 15_000;
+
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   // Otherwise the readiness probe below would mistake whatever holds the port for our server.
@@ -72,6 +79,23 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       `port ${port} on ${HOST} is already in use (is \`tao dev\` running?); stop it or choose another port`,
     );
   }
+  const lockDeadline = Date.now() + DB_LOCK_WAIT_MS;
+  for (;;) {
+    const started = await startOnce(options, port);
+    if (started.server) return started.server;
+    if (!/database is locked|SQLITE_BUSY/.test(started.failure.message)) throw started.failure;
+    if (Date.now() > lockDeadline) {
+      throw new Error(
+        `the history file ${options.dbFile} is held by another Temporal server (is \`tao dev\` running on it?); stop it or choose another --db`,
+      );
+    }
+    await sleep(250);
+  }
+}
+
+type Start = { server: DevServer; failure?: never } | { server?: never; failure: Error };
+
+async function startOnce(options: DevServerOptions, port: number): Promise<Start> {
   const args = ['server', 'start-dev', '--ip', HOST, '--port', String(port), '--log-level', 'warn'];
   args.push('--namespace', options.namespace ?? 'default');
   for (const [key, value] of Object.entries(DYNAMIC_CONFIG))
@@ -99,7 +123,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     if (code !== 'running') {
       const report = server.spawnReport();
       const why = report ? spawnError(report, options.cli).message : stderr.trim();
-      throw new Error(`Temporal dev server exited (${code}) before serving on ${HOST}:${port}: ${why}`);
+      return {
+        failure: new Error(`Temporal dev server exited (${code}) before serving on ${HOST}:${port}: ${why}`),
+      };
     }
     if (Date.now() > deadline) {
       server.killTree('SIGKILL');
@@ -107,9 +133,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     }
   }
   return {
-    address: `${HOST}:${port}`,
-    ...(options.uiPort ? { uiUrl: `http://localhost:${options.uiPort}` } : {}),
-    stop: () => stopProcess(server, exited),
+    server: {
+      address: `${HOST}:${port}`,
+      ...(options.uiPort ? { uiUrl: `http://localhost:${options.uiPort}` } : {}),
+      stop: () => stopProcess(server, exited),
+    },
   };
 }
 
