@@ -7,19 +7,27 @@
 import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
 import type { AgentExecutor, StepContext } from '../../src/executors/executor';
 import { runningSteps } from '../../src/client';
-import { tao } from '../support/cli';
+import { startTao, stopTaoProcesses, tao } from '../support/cli';
 import { eventually } from '../support/gate-executor';
 import { temporalCli } from '../support/temporal-cli';
 import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(closeDevClient);
+afterAll(stopTaoProcesses);
 
-/** Says `line 1`, `line 2`, ... one every `everyMs`, publishing its output so far each time. */
+/**
+ * Says `line 1`, `line 2`, ... one every `everyMs`, publishing its output so
+ * far each time, until released: the test decides when the step ends, so a
+ * slow machine cannot end it before a follower has seen it talk.
+ */
 class TalkingExecutor implements AgentExecutor {
-  constructor(
-    private readonly lines: number,
-    private readonly everyMs: number,
-  ) {}
+  private released = false;
+
+  constructor(private readonly everyMs: number) {}
+
+  release(): void {
+    this.released = true;
+  }
 
   concurrencyHint(): number {
     return 2;
@@ -27,7 +35,7 @@ class TalkingExecutor implements AgentExecutor {
 
   async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
     let text = '';
-    for (let i = 1; i <= this.lines; i++) {
+    for (let i = 1; !this.released; i++) {
       await new Promise((resolve) => setTimeout(resolve, this.everyMs));
       text += `line ${i}\n`;
       context.output(text);
@@ -37,7 +45,8 @@ class TalkingExecutor implements AgentExecutor {
 }
 
 test('the tail of a slow step shows in the client, tao status (and --follow) and temporal workflow describe', async () => {
-  await withWorker({ executor: new TalkingExecutor(40, 250) }, async ({ client, taskQueue }) => {
+  const talker = new TalkingExecutor(250);
+  await withWorker({ executor: talker }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('live-output');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -59,11 +68,13 @@ test('the tail of a slow step shows in the client, tao status (and --follow) and
     const status = await tao(['status', workflowId, '--address', devServerAddress()]);
     expect(status.stdout).toMatch(/^talker \(attempt 1\) │ line \d+$/m);
 
-    const follow = await tao(['status', workflowId, '--follow', '--address', devServerAddress()]);
-    const followed = [...follow.stderr.matchAll(/^talker │ line (\d+)$/gm)].map((m) => Number(m[1]));
+    const follow = startTao(['status', workflowId, '--follow', '--address', devServerAddress()]);
+    await follow.waitFor(/(^talker │ line \d+$[^]*){4}/m, 60_000);
+    talker.release();
+    await follow.waitFor('COMPLETED', 60_000);
+    const followed = [...follow.output().matchAll(/^talker │ line (\d+)$/gm)].map((m) => Number(m[1]));
     expect(followed.length).toBeGreaterThan(3);
     expect(followed).toEqual([...followed].sort((a, b) => a - b));
-    expect(follow.stdout).toContain('COMPLETED');
 
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toHaveLength(1);
