@@ -19,6 +19,7 @@ export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
 export { fetchProgress, fetchRunProgress } from './client/fetch-progress';
+export { RERUN_OF_MEMO, type Rerun, type RerunOptions, rerunRun } from './client/rerun';
 export {
   type DeploymentState,
   type DeploymentVersionState,
@@ -112,6 +113,10 @@ export interface StartRunOptions {
   taskQueue?: string;
   /** Overrides the spec's `id`; default: `<kind>-<random>`. */
   workflowId?: string;
+  /** Recorded with the run, shown by `temporal workflow describe` (a rerun's `rerunOf`). */
+  memo?: Record<string, unknown>;
+  /** Added to the run's one-line summary in the Web UI, after ` · `. */
+  summarySuffix?: string;
 }
 
 /** Validates the spec and starts its workflow; the handle's `result()` resolves to a {@link RunResult}. */
@@ -130,7 +135,11 @@ export async function startRun(
       taskQueue,
       workflowId,
       args: [parsed.data.input],
-      staticSummary: runSummary(parsed.data, workflowId),
+      staticSummary: [
+        runSummary(parsed.data, workflowId),
+        ...(options.summarySuffix ? [options.summarySuffix] : []),
+      ].join(' · '),
+      ...(options.memo ? { memo: options.memo } : {}),
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {

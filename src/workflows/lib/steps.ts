@@ -32,6 +32,7 @@ import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
 import { type StepPlace, TOP_LEVEL, runDelegated, setDelegationLimit } from './delegation';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
+import { runReuse } from './reuse';
 
 /** Options every combinator takes. */
 export interface CombinatorOptions {
@@ -138,14 +139,23 @@ export class StepCrashed extends Error {
  * later attempt's spend as it comes; a step whose children run holds no
  * activity slot and is not counted as running, so a child never waits on its
  * own parent.
+ *
+ * In a rerun, a step the run came from ran already takes that outcome
+ * (./reuse) unless `reusable` is false: it starts nothing and costs nothing.
  */
 export async function runStep(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
   place: StepPlace = TOP_LEVEL,
+  reusable = true,
 ): Promise<StepOutcome> {
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
+  const reused = reusable && place === TOP_LEVEL ? runReuse()?.take(spec) : undefined;
+  if (reused) {
+    Object.assign(entry, { status: 'reused', reusedFrom: reused.workflowId });
+    return reused.outcome;
+  }
   if (spec.approval?.before) {
     Object.assign(entry, { status: 'waiting', decision: 'before' });
     const rejected = await approveBefore(spec);

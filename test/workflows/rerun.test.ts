@@ -1,0 +1,167 @@
+import type { Client } from '@temporalio/client';
+import { RERUN_OF_MEMO, type RunSpec, rerunRun } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import type { Progress } from '../../src/workflows/lib';
+import { RecordingExecutor } from '../support/recording-executor';
+import { spec } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+type Outcomes = (StepOutcome | null)[];
+
+const explore = { taskId: 'explore-{{index}}', agent: 'explore', prompt: 'explore {{item}}' };
+const review = { taskId: 'review-{{index}}', agent: 'review', prompt: 'review <{{prev.output}}>' };
+const verify = { taskId: 'verify-{{index}}', agent: 'verify', prompt: 'verify <{{prev.output}}>' };
+const items = ['a.ts', 'b.ts', 'c.ts'];
+
+const pipeline = (stages: object[], extra: object = {}): RunSpec => ({
+  workflow: 'pipeline',
+  input: { items, stages, ...extra },
+});
+
+/** What each task id ran since `before` (a count of executor starts). */
+const startsSince = (executor: RecordingExecutor, before: number) => executor.started.slice(before).sort();
+
+const progressOf = (client: Client, workflowId: string) =>
+  client.workflow.getHandle(workflowId).query<Progress>('progress');
+
+describe('rerun on the dev server', () => {
+  test('a pipeline rerun with an edited stage-2 prompt runs stages 2 and 3 again, and gives what a fresh run gives', async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor({}));
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const first = await client.workflow.start('pipelineWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-source'),
+        args: [pipeline([explore, review, verify]).input],
+      });
+      await first.result();
+      expect(executor.started).toHaveLength(9);
+
+      const edited = { ...review, prompt: 'review carefully <{{prev.output}}>' };
+      const before = executor.started.length;
+      // The budget allows the six steps that run again: reused ones must cost nothing against it.
+      const rerun = await rerunRun(client, first.workflowId, {
+        spec: pipeline([explore, edited, verify], { budget: { maxSteps: 6 } }),
+        taskQueue,
+      });
+      const result: Outcomes = await rerun.handle.result();
+      expect(startsSince(executor, before)).toEqual([
+        'review-0',
+        'review-1',
+        'review-2',
+        'verify-0',
+        'verify-1',
+        'verify-2',
+      ]);
+
+      const fresh: Outcomes = await client.workflow.execute('pipelineWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-fresh'),
+        args: [pipeline([explore, edited, verify]).input],
+      });
+      expect(result).toEqual(fresh);
+      expect(result[0]!.output).toBe('verify <review carefully <explore a.ts>>');
+
+      const progress = await progressOf(client, rerun.handle.workflowId);
+      expect(progress.rerunOf).toBe(first.workflowId);
+      expect(progress.totals).toMatchObject({ reused: 3, succeeded: 6 });
+      expect(progress.steps.filter((s) => s.status === 'reused')).toEqual(
+        items.map((_, index) =>
+          expect.objectContaining({ taskId: `explore-${index}`, reusedFrom: first.workflowId }),
+        ),
+      );
+      expect(progress.budget?.spent.steps).toBe(6);
+      const { memo } = await rerun.handle.describe();
+      expect(memo).toEqual({ [RERUN_OF_MEMO]: first.workflowId });
+    });
+  });
+
+  test('--set edits a parallel step, --from forces a step and those after it; a failed run reruns too', async () => {
+    const executor = new RecordingExecutor(
+      new ScriptExecutor({ tasks: { d: { success: false, output: 'red' } } }),
+    );
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const first = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-parallel'),
+        args: [{ specs: [spec('a'), spec('b'), spec('c'), spec('d')] }],
+      });
+      await first.result();
+
+      let before = executor.started.length;
+      const edited = await rerunRun(client, first.workflowId, { set: ['b.prompt=do b again'], taskQueue });
+      const outcomes: StepOutcome[] = await edited.handle.result();
+      // The failed step runs again: only successes are reused.
+      expect(startsSince(executor, before)).toEqual(['b', 'd']);
+      expect(outcomes.map((o) => o.output)).toEqual(['do a', 'do b again', 'do c', 'red']);
+
+      // A rerun of the rerun still reuses what the first run lent it.
+      before = executor.started.length;
+      const forced = await rerunRun(client, edited.handle.workflowId, { from: 'b', taskQueue });
+      await forced.handle.result();
+      expect(startsSince(executor, before)).toEqual(['b', 'c', 'd']);
+      const progress = await progressOf(client, forced.handle.workflowId);
+      expect(progress.steps.find((s) => s.taskId === 'a')).toMatchObject({
+        status: 'reused',
+        reusedFrom: first.workflowId,
+      });
+    });
+  });
+
+  test('a loop reruns from its first changed round', async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor({}));
+    const loop = (initialPrompt: string): RunSpec => ({
+      workflow: 'loop',
+      input: {
+        initial: [spec('fix', 'explore', initialPrompt)],
+        maxIterations: 3,
+        next: {
+          specs: [{ taskId: 'fix', agent: 'explore', prompt: 'round {{round}} after {{outcomes.0.output}}' }],
+        },
+      },
+    });
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const first = await client.workflow.start('loopWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-loop'),
+        args: [loop('start').input],
+      });
+      await first.result();
+      expect(executor.runs('fix')).toBe(3);
+
+      const unchanged = await rerunRun(client, first.workflowId, { taskQueue });
+      expect(await unchanged.handle.result()).toEqual(await first.result());
+      expect(executor.runs('fix')).toBe(3);
+
+      const edited = await rerunRun(client, first.workflowId, { spec: loop('begin'), taskQueue });
+      await edited.handle.result();
+      expect(executor.runs('fix')).toBe(6);
+    });
+  });
+
+  test('bad reruns say what is wrong and start nothing', async () => {
+    const executor = new ScriptExecutor({});
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const first = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-bad'),
+        args: [{ specs: [spec('a')] }],
+      });
+      await first.result();
+      await expect(rerunRun(client, first.workflowId, { set: ['zz.prompt=x'] })).rejects.toThrow(
+        /no step or stage has task id zz; the parallel run has a/,
+      );
+      await expect(rerunRun(client, first.workflowId, { set: ['a.taskId=x'] })).rejects.toThrow(
+        /taskId cannot be set/,
+      );
+      await expect(rerunRun(client, first.workflowId, { from: 'nope' })).rejects.toThrow(
+        /--from nope: .* has no succeeded step with that task id/,
+      );
+      await expect(rerunRun(client, first.workflowId, { spec: pipeline([explore]) })).rejects.toThrow(
+        /is a parallel run and the spec describes a pipeline run/,
+      );
+    });
+  });
+});
