@@ -157,7 +157,71 @@ const reviewStages = [
 ];
 const resumableSpecs = [spec('a'), spec('red'), spec('flaky'), spec('b')];
 
+/** A rerun's reused step (see workflows/lib/reuse): `taskId` ran `prompt` as `agent` in `history-earlier`. */
+const lent = (taskId: string, agent: string, prompt: string, output: string) => ({
+  taskId,
+  specDigest: specDigest({ ...spec(taskId, agent, prompt), description: '' }),
+  outcome: echoed(taskId, output, agent),
+});
+const rerunOf = (...steps: ReturnType<typeof lent>[]) => ({ fromWorkflowId: 'history-earlier', steps });
+
 export const SCENARIOS: Scenario[] = [
+  {
+    // A rerun: `a` is reused, `b`'s spec changed since (its entry does not match), `c` is new.
+    name: 'parallel-rerun',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [spec('a'), spec('b', 'explore', 'do b again'), spec('c')],
+      budget: { maxSteps: 2 },
+      reuse: rerunOf(lent('a', 'explore', 'do a', 'do a'), lent('b', 'explore', 'do b', 'do b')),
+    },
+  },
+  {
+    // A rerun of a pipeline: item 0's first stage is reused, its second changed, so its third runs
+    // again though its entry matches; item 1 reuses nothing.
+    name: 'pipeline-rerun',
+    workflowType: 'pipelineWorkflow',
+    input: {
+      items: [{ path: 'a.ts' }, { path: 'b.ts' }],
+      stages: reviewStages,
+      reuse: rerunOf(
+        lent('explore-0', 'explore', 'a.ts', 'a.ts'),
+        lent('review-0', 'review', 'old a.ts', 'approve old a.ts'),
+        lent('verify-0', 'verify', 'approve a.ts', 'approve a.ts'),
+      ),
+    },
+  },
+  {
+    // A rerun of a loop: round 1 is reused, round 2's entry no longer matches (its output changed), so
+    // round 2 runs, and round 3 runs again though its entry matches.
+    name: 'loop-rerun',
+    workflowType: 'loopWorkflow',
+    input: {
+      initial: [spec('draft')],
+      next: {
+        specs: [
+          { taskId: 'review-{{round}}', agent: 'review', prompt: 'round {{round}}: {{outcomes.0.output}}' },
+        ],
+      },
+      maxIterations: 3,
+      reuse: rerunOf(
+        lent('draft', 'explore', 'do draft', 'do draft'),
+        lent('review-2', 'review', 'round 2: old draft', 'approve round 2: old draft'),
+        lent(
+          'review-3',
+          'review',
+          'round 3: approve round 2: do draft',
+          'approve round 3: approve round 2: do draft',
+        ),
+      ),
+    },
+  },
+  {
+    // A resumable rerun: `a` is reused (and journaled to this run's checkpoint), `b` runs.
+    name: 'resumable-rerun',
+    workflowType: 'resumableParallelWorkflow',
+    input: { specs: [spec('a'), spec('b')], reuse: rerunOf(lent('a', 'explore', 'do a', 'do a')) },
+  },
   {
     // Every kind of step end: success, failure, crash, a retry; each step's summary names it.
     name: 'parallel',

@@ -16,7 +16,7 @@ const review = { taskId: 'review-{{index}}', agent: 'review', prompt: 'review <{
 const verify = { taskId: 'verify-{{index}}', agent: 'verify', prompt: 'verify <{{prev.output}}>' };
 const items = ['a.ts', 'b.ts', 'c.ts'];
 
-const pipeline = (stages: object[], extra: object = {}): RunSpec => ({
+const pipeline = (stages: (typeof explore)[], extra: object = {}): RunSpec => ({
   workflow: 'pipeline',
   input: { items, stages, ...extra },
 });
@@ -117,6 +117,8 @@ describe('rerun on the dev server', () => {
       input: {
         initial: [spec('fix', 'explore', initialPrompt)],
         maxIterations: 3,
+        // Each round in its own execution: what is left to reuse carries across continue-as-new.
+        roundsPerRun: 1,
         next: {
           specs: [{ taskId: 'fix', agent: 'explore', prompt: 'round {{round}} after {{outcomes.0.output}}' }],
         },
