@@ -32,7 +32,8 @@ export const RERUN_OF_MEMO = 'rerunOf';
 
 export interface Rerun {
   handle: WorkflowHandle;
-  kind: WorkflowKind;
+  /** What the new run was started with (its input carries the reusable outcomes). */
+  spec: RunSpec;
   taskQueue: string;
   /** Outcomes the new run may reuse. */
   reusable: number;
@@ -65,7 +66,7 @@ export async function rerunRun(
     memo: { [RERUN_OF_MEMO]: fromWorkflowId },
     summarySuffix: `rerun of ${fromWorkflowId}`,
   });
-  return { handle, kind, taskQueue, reusable: steps.length };
+  return { handle, spec: spec.data, taskQueue, reusable: steps.length };
 }
 
 const KINDS: Record<string, WorkflowKind> = {

@@ -14,6 +14,7 @@ import {
   cancelStep,
   fetchRunProgress,
   pendingDecisions,
+  RERUN_OF_MEMO,
   rejectStep,
   loadSpecFile,
   pauseRun,
@@ -116,6 +117,7 @@ export function registerWorkflowCommands(program: Command): void {
             ['task queue', status.taskQueue],
             ['started', status.startTime],
             ['closed', status.closeTime],
+            ['rerun of', description.memo?.[RERUN_OF_MEMO] as string | undefined],
             [
               'progress',
               progress ? progressLine(progress) : `unavailable (no worker answered on ${status.taskQueue})`,
