@@ -75,6 +75,12 @@ export const BudgetSchema = z
     maxTokens: z.number().int().positive().optional(),
     maxSteps: z.number().int().positive().optional(),
     maxCostUsd: z.number().positive().optional(),
+    /**
+     * A step about to start on a spent budget: `fail` it (default), or `wait`
+     * as a pending decision until the limit is raised (`tao budget`), or a
+     * person approves it (it runs past the limit) or rejects it (it fails).
+     */
+    onExhausted: z.enum(['fail', 'wait']).optional(),
   })
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;

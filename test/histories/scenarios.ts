@@ -13,9 +13,10 @@ import {
   pauseRun,
   rejectStep,
   resumeRun,
+  setRunBudget,
   setRunConcurrency,
 } from '../../src/client';
-import type { Progress } from '../../src/workflows/lib';
+import type { Progress, StepStatus } from '../../src/workflows/lib';
 import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
 import type { ScriptFile } from '../../src/executors/script';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
@@ -64,17 +65,20 @@ export interface Scenario {
 
 /** Approves `a` before it starts, then rejects `b`'s outcome once it ran. */
 async function decide(handle: WorkflowHandle): Promise<void> {
-  const waitingFor = async (taskId: string) => {
-    for (;;) {
-      const progress = await handle.query<Progress>('progress');
-      if (progress.steps.find((step) => step.taskId === taskId)?.status === 'waiting') return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
-  await waitingFor('a');
+  await untilWaiting(handle, 'a');
   await approveStep(handle, { taskId: 'a', comment: 'go' });
-  await waitingFor('b');
+  await untilWaiting(handle, 'b');
   await rejectStep(handle, { taskId: 'b', comment: 'not this one' });
+}
+
+/** On a budget that waits: raises it for `c`, approves `d` past it, rejects `e`. */
+async function decideOverBudget(handle: WorkflowHandle): Promise<void> {
+  await untilWaiting(handle, 'c');
+  await setRunBudget(handle, { maxSteps: 3 });
+  await untilWaiting(handle, 'd');
+  await approveStep(handle, { taskId: 'd' });
+  await untilWaiting(handle, 'e');
+  await rejectStep(handle, { taskId: 'e', comment: 'enough' });
 }
 
 /** While `slow` runs alone: pause, raise the concurrency, cancel the pending `c`, resume. */
@@ -92,10 +96,13 @@ const cancelWhileRunning = (taskId: string) => async (handle: WorkflowHandle) =>
   await cancelStep(handle, taskId);
 };
 
-async function untilRunning(handle: WorkflowHandle, taskId: string): Promise<void> {
+const untilRunning = (handle: WorkflowHandle, taskId: string) => untilStatus(handle, taskId, 'running');
+const untilWaiting = (handle: WorkflowHandle, taskId: string) => untilStatus(handle, taskId, 'waiting');
+
+async function untilStatus(handle: WorkflowHandle, taskId: string, status: StepStatus): Promise<void> {
   for (;;) {
     const progress = await handle.query<Progress>('progress');
-    if (progress.steps.find((step) => step.taskId === taskId)?.status === 'running') return;
+    if (progress.steps.find((step) => step.taskId === taskId)?.status === status) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -357,6 +364,17 @@ export const SCENARIOS: Scenario[] = [
     name: 'parallel-budget',
     workflowType: 'parallelWorkflow',
     input: { specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 1, budget: { maxSteps: 2 } },
+  },
+  {
+    // A budget that waits: `c` waits until it is raised, `d` is approved past it, `e` rejected.
+    name: 'parallel-budget-wait',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: ['a', 'b', 'c', 'd', 'e'].map((id) => spec(id)),
+      concurrency: 1,
+      budget: { maxSteps: 2, onExhausted: 'wait' },
+    },
+    drive: decideOverBudget,
   },
   {
     // With a budget, a run bigger than maxStepsPerRun runs as windows in turn (continue-as-new),

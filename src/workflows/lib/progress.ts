@@ -20,8 +20,8 @@ export interface StepProgress {
   item?: number;
   stage?: number;
   status: StepStatus;
-  /** While `waiting`: for a decision before the step starts, or on its outcome after it ran. */
-  decision?: 'before' | 'after';
+  /** While `waiting`: for a decision before the step starts, on its outcome after it ran, or on a spent budget. */
+  decision?: 'before' | 'after' | 'budget';
   /** The attempt that produced the latest result; 0 while none has finished. */
   attempt: number;
   error?: string;

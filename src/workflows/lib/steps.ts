@@ -26,7 +26,7 @@ import {
   describeZodError,
   failedOutcome,
 } from '../../contracts';
-import { approveAfter, approveBefore } from './approvals';
+import { approveAfter, approveBefore, approveOverBudget } from './approvals';
 import { runBudget } from './budget';
 import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
 import { type StepPlace, TOP_LEVEL, runDelegated, setDelegationLimit } from './delegation';
@@ -173,7 +173,11 @@ export async function runStep(
   let run: StepRun;
   try {
     if (budget.active) {
-      const spent = await budget.spend(() => attempt(), usageOf);
+      const spent = await budget.spend(
+        () => attempt(),
+        usageOf,
+        (why) => overBudget(spec, entry, why),
+      );
       if ('refused' in spent) return settled(entry, failedOutcome(spec.taskId, spec.agent, spent.refused));
       run = spent.value;
     } else {
@@ -204,6 +208,21 @@ export async function runStep(
     delete entry.decision;
   }
   return settled(entry, outcome);
+}
+
+/** A step waiting on a spent budget shows as a pending decision until it is decided or the limit raised. */
+async function overBudget(
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  why: string,
+): Promise<string | undefined> {
+  Object.assign(entry, { status: 'waiting', decision: 'budget', error: why });
+  const budget = runBudget();
+  const rejected = await approveOverBudget(spec, why, () => budget.exhausted() !== undefined);
+  delete entry.decision;
+  delete entry.error;
+  entry.status = 'pending';
+  return rejected;
 }
 
 /** The step's final status from its outcome. */
