@@ -162,6 +162,15 @@ const reviewStages = [
     when: { field: 'prev.structured.verdict', equals: 'approve' },
   },
 ];
+/** A loop's rounds: a draft, then a review of the previous round's output each round. */
+const reviewRounds = {
+  initial: [spec('draft')],
+  next: {
+    specs: [
+      { taskId: 'review-{{round}}', agent: 'review', prompt: 'round {{round}}: {{outcomes.0.output}}' },
+    ],
+  },
+};
 const resumableSpecs = [spec('a'), spec('red'), spec('flaky'), spec('b')];
 
 /** A rerun's reused step (see workflows/lib/reuse): `taskId` ran `prompt` as `agent` in `history-earlier`. */
@@ -204,12 +213,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'loop-rerun',
     workflowType: 'loopWorkflow',
     input: {
-      initial: [spec('draft')],
-      next: {
-        specs: [
-          { taskId: 'review-{{round}}', agent: 'review', prompt: 'round {{round}}: {{outcomes.0.output}}' },
-        ],
-      },
+      ...reviewRounds,
       maxIterations: 3,
       reuse: rerunOf(
         lent('draft', 'explore', 'do draft', 'do draft'),
@@ -394,12 +398,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'loop',
     workflowType: 'loopWorkflow',
     input: {
-      initial: [spec('draft')],
-      next: {
-        specs: [
-          { taskId: 'review-{{round}}', agent: 'review', prompt: 'round {{round}}: {{outcomes.0.output}}' },
-        ],
-      },
+      ...reviewRounds,
       until: { some: { field: 'taskId', equals: 'review-3' } },
       maxIterations: 4,
       roundsPerRun: 2,
