@@ -1,6 +1,6 @@
 /**
  * What a closed run did, read from its event history (every execution of it,
- * when it continued as new): the input it started with, and each step it ran
+ * when it continued as new, and every child run it was split into): the input it started with, and each step it ran
  * with the spec it ran and the outcome it gave. The history is the record: it
  * holds a failed or cancelled run's finished steps as well as a succeeded
  * run's, and reading it changes nothing. Payloads decode with the client's
@@ -37,18 +37,39 @@ export async function readClosedRun(client: Client, workflowId: string): Promise
     throw new InputError(`${workflowId} is still running; wait for it or cancel it, then rerun it`);
   }
   const converter = client.options.loadedDataConverter;
+  const executions = await executionsOf(client, workflowId);
+  const started = executions[0]![0]?.workflowExecutionStartedEventAttributes;
+  const input = await decodeFromPayloadsAtIndex<unknown>(converter, 0, started?.input?.payloads);
+  const steps = await stepsOfRun(client, executions, converter);
+  return { workflowId, workflowType: type, taskQueue, input, steps: withLent(input, steps) };
+}
+
+/** The histories of every execution of a workflow id, oldest first (it may have continued as new). */
+async function executionsOf(client: Client, workflowId: string): Promise<HistoryEvent[][]> {
   const executions: HistoryEvent[][] = [];
   for (let runId: string | undefined; ;) {
     const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
     executions.unshift(events);
     runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
-    if (!runId) break;
+    if (!runId) return executions;
   }
-  const started = executions[0]![0]?.workflowExecutionStartedEventAttributes;
-  const input = await decodeFromPayloadsAtIndex<unknown>(converter, 0, started?.input?.payloads);
+}
+
+/** A run's steps, and those of the child runs it split into (a run too big for one history). */
+async function stepsOfRun(
+  client: Client,
+  executions: HistoryEvent[][],
+  converter: LoadedDataConverter,
+): Promise<RunStep[]> {
   const steps: RunStep[] = [];
-  for (const events of executions) steps.push(...(await stepsOf(events, converter)));
-  return { workflowId, workflowType: type, taskQueue, input, steps: withLent(input, steps) };
+  for (const events of executions) {
+    steps.push(...(await stepsOf(events, converter)));
+    for (const event of events) {
+      const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution?.workflowId;
+      if (child) steps.push(...(await stepsOfRun(client, await executionsOf(client, child), converter)));
+    }
+  }
+  return steps;
 }
 
 /** Each completed top-level step activity whose outcome succeeded, in completion order. */

@@ -78,6 +78,41 @@ describe('rerun on the dev server', () => {
     });
   });
 
+  test('a pipeline split into child runs reruns its chains from the changed stage, in child runs too', async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor({}));
+    // One item's three stages per child run.
+    const split = (stages: (typeof explore)[]) => pipeline(stages, { maxStepsPerRun: 3 });
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const first = await client.workflow.start('pipelineWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-split'),
+        args: [split([explore, review, verify]).input],
+      });
+      await first.result();
+      const progress = await progressOf(client, first.workflowId);
+      expect(progress.partitions).toHaveLength(3);
+
+      const before = executor.started.length;
+      const edited = { ...review, prompt: 'review again <{{prev.output}}>' };
+      const rerun = await rerunRun(client, first.workflowId, {
+        spec: split([explore, edited, verify]),
+        taskQueue,
+      });
+      const result: Outcomes = await rerun.handle.result();
+      expect(startsSince(executor, before)).toEqual([
+        'review-0',
+        'review-1',
+        'review-2',
+        'verify-0',
+        'verify-1',
+        'verify-2',
+      ]);
+      expect(result.map((o) => o?.output)).toEqual(
+        items.map((item) => `verify <review again <explore ${item}>>`),
+      );
+    });
+  });
+
   test('--set edits a parallel step, --from forces a step and those after it; a failed run reruns too', async () => {
     const executor = new RecordingExecutor(
       new ScriptExecutor({ tasks: { d: { success: false, output: 'red' } } }),
@@ -107,6 +142,30 @@ describe('rerun on the dev server', () => {
         status: 'reused',
         reusedFrom: first.workflowId,
       });
+    });
+  });
+
+  test("a resumable rerun runs only its failed and changed steps, and leaves the old run's checkpoint alone", async () => {
+    const executor = new RecordingExecutor(
+      new ScriptExecutor({ tasks: { red: { success: false, output: 'red' } } }),
+    );
+    await withWorker({ executor }, async ({ client, taskQueue, store }) => {
+      const first = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-resumable'),
+        args: [{ specs: [spec('a'), spec('red'), spec('b')] }],
+      });
+      await first.result();
+      // A failed step keeps the run's checkpoint, for a resume of the same run.
+      const kept = await store.load(first.workflowId);
+      expect(kept?.steps.map((step) => step.taskId).sort()).toEqual(['a', 'b']);
+
+      const before = executor.started.length;
+      const rerun = await rerunRun(client, first.workflowId, { set: ['b.prompt=do b better'], taskQueue });
+      const outcomes: StepOutcome[] = await rerun.handle.result();
+      expect(startsSince(executor, before)).toEqual(['b', 'red']);
+      expect(outcomes.map((o) => o.output)).toEqual(['do a', 'red', 'do b better']);
+      expect(await store.load(first.workflowId)).toEqual(kept);
     });
   });
 
