@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { InputError } from '../config/data-file';
 import { type AgentStepSpecInput, describeZodError } from '../contracts';
-import { startRun } from '../client';
+import { WORKFLOW_TYPES, startRun } from './start';
 import { type ClosedRun, type RunStep, readClosedRun } from './run-history';
 import { type RunSpec, type WorkflowKind, RunSpecSchema } from './spec-file';
 
@@ -69,12 +69,10 @@ export async function rerunRun(
   return { handle, spec: spec.data, taskQueue, reusable: steps.length };
 }
 
-const KINDS: Record<string, WorkflowKind> = {
-  parallelWorkflow: 'parallel',
-  pipelineWorkflow: 'pipeline',
-  resumableParallelWorkflow: 'resumable',
-  loopWorkflow: 'loop',
-};
+/** Spec kinds by the workflow type they start. */
+const KINDS: Record<string, WorkflowKind> = Object.fromEntries(
+  Object.entries(WORKFLOW_TYPES).map(([kind, type]) => [type, kind as WorkflowKind]),
+);
 
 function kindOf(run: ClosedRun): WorkflowKind {
   const kind = KINDS[run.workflowType];
