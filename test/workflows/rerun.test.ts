@@ -223,6 +223,17 @@ describe('rerun on the dev server', () => {
       await expect(rerunRun(client, first.workflowId, { spec: pipeline([explore]) })).rejects.toThrow(
         /is a parallel run and the spec describes a pipeline run/,
       );
+
+      // A run still going has steps yet to finish: it is refused until it closes.
+      const waiting = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('rerun-running'),
+        args: [{ specs: [{ ...spec('held'), approval: { before: true } }] }],
+      });
+      await expect(rerunRun(client, waiting.workflowId)).rejects.toThrow(
+        `${waiting.workflowId} is still running; wait for it or cancel it, then rerun it`,
+      );
+      await waiting.cancel();
     });
   });
 });
