@@ -3,22 +3,20 @@
  * and read them back. The `tao` commands are built on it; it imports nothing
  * from the CLI, so TypeScript users get the same behaviour without a shell.
  */
-import { randomUUID } from 'node:crypto';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { Client, Connection } from '@temporalio/client';
 import type { OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
-import { describeZodError, type StepOutcome } from './contracts';
+import type { StepOutcome } from './contracts';
 import { type PayloadSettings, taoDataConverter } from './codec';
-import { InputError } from './config/data-file';
 import { payloadSettings, resolveWorkerConfig } from './config/worker-config';
 import { explainConnectError } from './connection/diagnose';
 import { type TemporalConnection, resolveConnection } from './connection/settings';
-import { type RunSpec, RunSpecSchema, type WorkflowKind, runSummary } from './client/spec-file';
 
 export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
 export { fetchProgress, fetchRunProgress } from './client/fetch-progress';
+export { WORKFLOW_TYPES, type StartRunOptions, startRun } from './client/start';
+export { RERUN_OF_MEMO, type Rerun, type RerunOptions, rerunRun } from './client/rerun';
 export {
   type DeploymentState,
   type DeploymentVersionState,
@@ -49,14 +47,6 @@ export {
   describeConnection,
   resolveConnection,
 } from './connection/settings';
-
-/** The workflow type each spec kind starts, as registered by the worker. */
-export const WORKFLOW_TYPES = {
-  parallel: 'parallelWorkflow',
-  pipeline: 'pipelineWorkflow',
-  resumable: 'resumableParallelWorkflow',
-  loop: 'loopWorkflow',
-} as const satisfies Record<WorkflowKind, string>;
 
 /** What a TAO workflow returns: one entry per spec (parallel, resumable) or per item (pipeline, `null` = no result). */
 export type RunResult = (StepOutcome | null)[];
@@ -105,39 +95,4 @@ export async function connectClient(options: ConnectOptions = {}): Promise<Clien
         }
       : {}),
   });
-}
-
-export interface StartRunOptions {
-  /** Overrides the spec's `taskQueue`; one of the two is required. */
-  taskQueue?: string;
-  /** Overrides the spec's `id`; default: `<kind>-<random>`. */
-  workflowId?: string;
-}
-
-/** Validates the spec and starts its workflow; the handle's `result()` resolves to a {@link RunResult}. */
-export async function startRun(
-  client: Client,
-  spec: RunSpec,
-  options: StartRunOptions = {},
-): Promise<WorkflowHandle> {
-  const parsed = RunSpecSchema.safeParse(spec);
-  if (!parsed.success) throw new InputError(`invalid run spec: ${describeZodError(parsed.error)}`);
-  const taskQueue = options.taskQueue ?? parsed.data.taskQueue;
-  if (!taskQueue) throw new InputError('no task queue: set `taskQueue` in the spec or pass one');
-  const workflowId = options.workflowId ?? parsed.data.id ?? `${spec.workflow}-${randomUUID().slice(0, 8)}`;
-  try {
-    return await client.workflow.start(WORKFLOW_TYPES[spec.workflow], {
-      taskQueue,
-      workflowId,
-      args: [parsed.data.input],
-      staticSummary: runSummary(parsed.data, workflowId),
-    });
-  } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new InputError(
-        `workflow ${workflowId} is already running; wait for it, cancel it, or pick another id`,
-      );
-    }
-    throw error;
-  }
 }

@@ -75,6 +75,12 @@ export const BudgetSchema = z
     maxTokens: z.number().int().positive().optional(),
     maxSteps: z.number().int().positive().optional(),
     maxCostUsd: z.number().positive().optional(),
+    /**
+     * A step about to start on a spent budget: `fail` it (default), or `wait`
+     * as a pending decision until the limit is raised (`tao budget`), or a
+     * person approves it (it runs past the limit) or rejects it (it fails).
+     */
+    onExhausted: z.enum(['fail', 'wait']).optional(),
   })
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
@@ -193,6 +199,31 @@ export const WorkflowCheckpointSchema = z.object({
 export type WorkflowCheckpoint = z.infer<typeof WorkflowCheckpointSchema>;
 
 /**
+ * A rerun's outcomes from the run it came from (see workflows/lib/reuse): set
+ * by `tao rerun`, never by hand. A step whose task id and spec digest match an
+ * entry, and which depends on nothing that ran again, takes the entry's
+ * outcome instead of running. Entries with the same task id and digest (a loop's
+ * rounds) are taken in order.
+ */
+export const ReuseSchema = z
+  .object({
+    fromWorkflowId: nonEmpty,
+    steps: z.array(
+      z
+        .object({
+          taskId: nonEmpty,
+          specDigest: nonEmpty,
+          outcome: StepOutcomeSchema,
+          /** The run that produced the outcome, when not `fromWorkflowId` (a rerun of a rerun). */
+          workflowId: nonEmpty.optional(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+export type Reuse = z.infer<typeof ReuseSchema>;
+
+/**
  * Per-step activity policy. Optional everywhere: the defaults suit LLM steps
  * (minutes long, flaky transport); tests and impatient users shorten them.
  */
@@ -211,6 +242,7 @@ const concurrency = z.number().int().min(0).optional();
 const maxStepsPerRun = z.number().int().min(1).max(2_000).optional();
 /** Set by the workflow itself: a run continued as new, or a partition started, while paused (see the `pause` update). */
 const paused = z.boolean().optional();
+const reuse = ReuseSchema.optional();
 
 export const ParallelInputSchema = z
   .object({
@@ -220,6 +252,7 @@ export const ParallelInputSchema = z
     maxStepsPerRun,
     budget: BudgetSchema.optional(),
     paused,
+    reuse,
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
@@ -304,6 +337,7 @@ export const PipelineInputSchema = z
     /** Set for a partition's child: the whole run's index of its first item, for `{{index}}`. */
     indexOffset: z.number().int().min(0).optional(),
     paused,
+    reuse,
   })
   .strict()
   .refine((input) => (input.items === undefined) !== (input.plan === undefined), {
@@ -356,6 +390,7 @@ export const LoopInputSchema = z
     round: z.number().int().min(1).optional(),
     paused,
     budgetSpent: BudgetSpentSchema.optional(),
+    reuse,
   })
   .strict();
 export type LoopInput = z.input<typeof LoopInputSchema>;

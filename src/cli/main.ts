@@ -11,6 +11,7 @@ import { registerCodecServer } from './commands/codec-server';
 import { registerDeployment } from './commands/deployment';
 import { registerDev } from './commands/dev';
 import { registerKeygen } from './commands/keygen';
+import { registerRerun } from './commands/rerun';
 import { registerRun } from './commands/run';
 import { registerSetup } from './commands/setup';
 import { registerWorker } from './commands/worker';
@@ -31,6 +32,7 @@ function buildProgram(): Command {
   registerWorker(program);
   registerDeployment(program);
   registerRun(program);
+  registerRerun(program);
   registerWorkflowCommands(program);
   registerCheckpoint(program);
   registerSetup(program);

@@ -11,11 +11,17 @@ const BAR_WIDTH = 20;
 export function progressLine(progress: Progress, expectedSteps = 0): string {
   const { totals } = progress;
   const all = Math.max(totals.all, expectedSteps);
-  const done = totals.succeeded + totals.failed + totals.cached + totals.skipped;
+  // Progress from an older worker has no `reused` count.
+  const reused = totals.reused ?? 0;
+  const done = totals.succeeded + totals.failed + totals.cached + reused + totals.skipped;
   const filled = all === 0 ? BAR_WIDTH : Math.round((done / all) * BAR_WIDTH);
-  const counts = (['waiting', 'running', 'succeeded', 'failed', 'cached', 'skipped'] as const)
-    .filter((status) => totals[status] > 0)
-    .map((status) => `${totals[status]} ${status}`);
+  const counts = (['waiting', 'running', 'succeeded', 'failed', 'cached', 'reused', 'skipped'] as const)
+    .filter((status) => (totals[status] ?? 0) > 0)
+    .map((status) =>
+      status === 'reused' && progress.rerunOf !== undefined
+        ? `${reused} reused from ${progress.rerunOf}`
+        : `${totals[status]} ${status}`,
+    );
   // A run split into child executions keeps its steps in the children's own progress.
   const children = progress.partitions ?? [];
   if (children.length > 0) {

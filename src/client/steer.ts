@@ -85,8 +85,13 @@ export interface PendingDecision {
   workflowId: string;
   taskId: string;
   agent?: string;
-  /** `before`: the step waits to start; `after`: its outcome waits to count. */
-  decision: 'before' | 'after';
+  /**
+   * `before`: the step waits to start; `after`: its outcome waits to count;
+   * `budget`: it waits to start on a spent budget (raise it, or approve or reject the step).
+   */
+  decision: 'before' | 'after' | 'budget';
+  /** For `budget`: which limit is spent, e.g. `budget exhausted (steps 2/2)`. */
+  reason?: string;
 }
 
 /**
@@ -114,6 +119,7 @@ export async function pendingDecisions(
               taskId: step.taskId,
               ...(step.agent ? { agent: step.agent } : {}),
               decision: step.decision ?? 'before',
+              ...(step.decision === 'budget' && step.error ? { reason: step.error } : {}),
             });
           }
         }

@@ -18,6 +18,7 @@ import {
   type PipelineInput,
   PipelineInputSchema,
   type ResumableParallelInput,
+  type Reuse,
   ResumableParallelInputSchema,
   type StepOutcome,
   describeZodError,
@@ -28,6 +29,7 @@ import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/pa
 import { runApprovals } from './lib/approvals';
 import { applyBudget, runBudget } from './lib/budget';
 import { runControls } from './lib/controls';
+import { applyReuse, runReuse } from './lib/reuse';
 import { runResumablePartitions, runResumableWindow, uniqueSpecs } from './lib/resumable';
 import { type CombinatorOptions, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
 import { checkTemplates, itemsOf, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
@@ -42,6 +44,7 @@ function parseInput<S extends z.ZodTypeAny>(schema: S, input: unknown): z.output
   runBudget();
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
+  applyReuse((parsed.data as { reuse?: Reuse }).reuse);
   return parsed.data;
 }
 
@@ -154,9 +157,12 @@ export async function loopWorkflow(input: LoopInput): Promise<StepOutcome[]> {
     { ...options, firstRound, stopAfterRound: firstRound + roundsPerRun - 1 },
   );
   if (!carry) return last;
+  // The next execution reuses only what this one did not take, and nothing once a round ran a step again.
+  const reuse = runReuse()?.left();
   return continueAsNew<typeof loopWorkflow>({
     ...input,
     ...steeringToCarry(),
+    reuse,
     initial: carry.specs,
     round: carry.round,
   });
@@ -167,6 +173,8 @@ const DEFAULT_ROUNDS_PER_RUN = 10;
 /** A pipeline's items from its plan step's outcome: it runs first, as a step of the run. */
 async function plannedItems(plan: PipelinePlan, options: CombinatorOptions): Promise<unknown[]> {
   const [outcome] = await runStepsParallel([plan.step], options);
+  // A plan step that ran again may name other items: a rerun reuses no chain's step then.
+  runReuse()?.closeIfRan();
   if (!outcome!.success) {
     throw ApplicationFailure.nonRetryable(
       `plan step ${plan.step.taskId} failed, so the pipeline has no items: ${outcome!.error ?? outcome!.output}`,

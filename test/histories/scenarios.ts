@@ -13,9 +13,10 @@ import {
   pauseRun,
   rejectStep,
   resumeRun,
+  setRunBudget,
   setRunConcurrency,
 } from '../../src/client';
-import type { Progress } from '../../src/workflows/lib';
+import type { Progress, StepStatus } from '../../src/workflows/lib';
 import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
 import type { ScriptFile } from '../../src/executors/script';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
@@ -64,17 +65,20 @@ export interface Scenario {
 
 /** Approves `a` before it starts, then rejects `b`'s outcome once it ran. */
 async function decide(handle: WorkflowHandle): Promise<void> {
-  const waitingFor = async (taskId: string) => {
-    for (;;) {
-      const progress = await handle.query<Progress>('progress');
-      if (progress.steps.find((step) => step.taskId === taskId)?.status === 'waiting') return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
-  await waitingFor('a');
+  await untilWaiting(handle, 'a');
   await approveStep(handle, { taskId: 'a', comment: 'go' });
-  await waitingFor('b');
+  await untilWaiting(handle, 'b');
   await rejectStep(handle, { taskId: 'b', comment: 'not this one' });
+}
+
+/** On a budget that waits: raises it for `c`, approves `d` past it, rejects `e`. */
+async function decideOverBudget(handle: WorkflowHandle): Promise<void> {
+  await untilWaiting(handle, 'c');
+  await setRunBudget(handle, { maxSteps: 3 });
+  await untilWaiting(handle, 'd');
+  await approveStep(handle, { taskId: 'd' });
+  await untilWaiting(handle, 'e');
+  await rejectStep(handle, { taskId: 'e', comment: 'enough' });
 }
 
 /** While `slow` runs alone: pause, raise the concurrency, cancel the pending `c`, resume. */
@@ -92,10 +96,13 @@ const cancelWhileRunning = (taskId: string) => async (handle: WorkflowHandle) =>
   await cancelStep(handle, taskId);
 };
 
-async function untilRunning(handle: WorkflowHandle, taskId: string): Promise<void> {
+const untilRunning = (handle: WorkflowHandle, taskId: string) => untilStatus(handle, taskId, 'running');
+const untilWaiting = (handle: WorkflowHandle, taskId: string) => untilStatus(handle, taskId, 'waiting');
+
+async function untilStatus(handle: WorkflowHandle, taskId: string, status: StepStatus): Promise<void> {
   for (;;) {
     const progress = await handle.query<Progress>('progress');
-    if (progress.steps.find((step) => step.taskId === taskId)?.status === 'running') return;
+    if (progress.steps.find((step) => step.taskId === taskId)?.status === status) return;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -155,9 +162,77 @@ const reviewStages = [
     when: { field: 'prev.structured.verdict', equals: 'approve' },
   },
 ];
+/** A loop's rounds: a draft, then a review of the previous round's output each round. */
+const reviewRounds = {
+  initial: [spec('draft')],
+  next: {
+    specs: [
+      { taskId: 'review-{{round}}', agent: 'review', prompt: 'round {{round}}: {{outcomes.0.output}}' },
+    ],
+  },
+};
 const resumableSpecs = [spec('a'), spec('red'), spec('flaky'), spec('b')];
 
+/** A rerun's reused step (see workflows/lib/reuse): `taskId` ran `prompt` as `agent` in `history-earlier`. */
+const lent = (taskId: string, agent: string, prompt: string, output: string) => ({
+  taskId,
+  specDigest: specDigest({ ...spec(taskId, agent, prompt), description: '' }),
+  outcome: echoed(taskId, output, agent),
+});
+const rerunOf = (...steps: ReturnType<typeof lent>[]) => ({ fromWorkflowId: 'history-earlier', steps });
+
 export const SCENARIOS: Scenario[] = [
+  {
+    // A rerun: `a` is reused, `b`'s spec changed since (its entry does not match), `c` is new.
+    name: 'parallel-rerun',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [spec('a'), spec('b', 'explore', 'do b again'), spec('c')],
+      budget: { maxSteps: 2 },
+      reuse: rerunOf(lent('a', 'explore', 'do a', 'do a'), lent('b', 'explore', 'do b', 'do b')),
+    },
+  },
+  {
+    // A rerun of a pipeline: item 0's first stage is reused, its second changed, so its third runs
+    // again though its entry matches; item 1 reuses nothing.
+    name: 'pipeline-rerun',
+    workflowType: 'pipelineWorkflow',
+    input: {
+      items: [{ path: 'a.ts' }, { path: 'b.ts' }],
+      stages: reviewStages,
+      reuse: rerunOf(
+        lent('explore-0', 'explore', 'a.ts', 'a.ts'),
+        lent('review-0', 'review', 'old a.ts', 'approve old a.ts'),
+        lent('verify-0', 'verify', 'approve a.ts', 'approve a.ts'),
+      ),
+    },
+  },
+  {
+    // A rerun of a loop: round 1 is reused, round 2's entry no longer matches (its output changed), so
+    // round 2 runs, and round 3 runs again though its entry matches.
+    name: 'loop-rerun',
+    workflowType: 'loopWorkflow',
+    input: {
+      ...reviewRounds,
+      maxIterations: 3,
+      reuse: rerunOf(
+        lent('draft', 'explore', 'do draft', 'do draft'),
+        lent('review-2', 'review', 'round 2: old draft', 'approve round 2: old draft'),
+        lent(
+          'review-3',
+          'review',
+          'round 3: approve round 2: do draft',
+          'approve round 3: approve round 2: do draft',
+        ),
+      ),
+    },
+  },
+  {
+    // A resumable rerun: `a` is reused (and journaled to this run's checkpoint), `b` runs.
+    name: 'resumable-rerun',
+    workflowType: 'resumableParallelWorkflow',
+    input: { specs: [spec('a'), spec('b')], reuse: rerunOf(lent('a', 'explore', 'do a', 'do a')) },
+  },
   {
     // Every kind of step end: success, failure, crash, a retry; each step's summary names it.
     name: 'parallel',
@@ -295,6 +370,17 @@ export const SCENARIOS: Scenario[] = [
     input: { specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 1, budget: { maxSteps: 2 } },
   },
   {
+    // A budget that waits: `c` waits until it is raised, `d` is approved past it, `e` rejected.
+    name: 'parallel-budget-wait',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: ['a', 'b', 'c', 'd', 'e'].map((id) => spec(id)),
+      concurrency: 1,
+      budget: { maxSteps: 2, onExhausted: 'wait' },
+    },
+    drive: decideOverBudget,
+  },
+  {
     // With a budget, a run bigger than maxStepsPerRun runs as windows in turn (continue-as-new),
     // carrying the budget's spend.
     name: 'resumable-budget-windows',
@@ -312,12 +398,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'loop',
     workflowType: 'loopWorkflow',
     input: {
-      initial: [spec('draft')],
-      next: {
-        specs: [
-          { taskId: 'review-{{round}}', agent: 'review', prompt: 'round {{round}}: {{outcomes.0.output}}' },
-        ],
-      },
+      ...reviewRounds,
       until: { some: { field: 'taskId', equals: 'review-3' } },
       maxIterations: 4,
       roundsPerRun: 2,

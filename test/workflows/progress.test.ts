@@ -50,6 +50,7 @@ describe('the progress query', () => {
         succeeded: 2,
         failed: 1,
         cached: 0,
+        reused: 0,
         skipped: 0,
         all: 3,
       });

@@ -1,4 +1,4 @@
-import { type Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type Command, Option } from 'commander';
 import { InputError } from '../../config/data-file';
 import { type WorkerConfig, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
@@ -80,21 +80,34 @@ async function followNewRun(
   { taskQueue, flags }: { taskQueue: string; flags: RunFlags },
 ): Promise<number> {
   const handle = await startRun(client, spec, { taskQueue, ...(flags.id ? { workflowId: flags.id } : {}) });
+  console.error(`started ${handle.workflowId} (${WORKFLOW_TYPES[spec.workflow]}) on task queue ${taskQueue}`);
+  return followStarted(handle, {
+    taskQueue,
+    expectedSteps: expectedSteps(spec),
+    json: flags.json ?? false,
+    detachable: !flags.embedded,
+  });
+}
+
+/** Shows a run just started until it ends, then its results; returns the exit code. */
+export async function followStarted(
+  handle: WorkflowHandle,
+  options: { taskQueue: string; expectedSteps: number; json: boolean; detachable: boolean },
+): Promise<number> {
   const id = handle.workflowId;
-  console.error(`started ${id} (${WORKFLOW_TYPES[spec.workflow]}) on task queue ${taskQueue}`);
   // Outside an embedded run, Ctrl-C only stops watching: the run is durable and goes on without us.
   const detach = () => {
     console.error(`\ndetached; ${id} keeps running (tao status ${id}, tao result ${id})`);
     process.exit(130);
   };
-  if (!flags.embedded) process.once('SIGINT', detach);
+  if (options.detachable) process.once('SIGINT', detach);
   try {
     const { result, progress } = await watchRun(handle, {
-      expectedSteps: expectedSteps(spec),
-      waitingFor: `a worker on task queue ${taskQueue} (start one with \`tao worker\`)`,
+      expectedSteps: options.expectedSteps,
+      waitingFor: `a worker on task queue ${options.taskQueue} (start one with \`tao worker\`)`,
       followOutput: true,
     });
-    return reportResult(result, progress, flags.json ?? false);
+    return reportResult(result, progress, options.json);
   } catch (error) {
     throw explainWorkflowError(error, id);
   } finally {

@@ -14,6 +14,7 @@ import {
   cancelStep,
   fetchRunProgress,
   pendingDecisions,
+  RERUN_OF_MEMO,
   rejectStep,
   loadSpecFile,
   pauseRun,
@@ -116,6 +117,7 @@ export function registerWorkflowCommands(program: Command): void {
             ['task queue', status.taskQueue],
             ['started', status.startTime],
             ['closed', status.closeTime],
+            ['rerun of', description.memo?.[RERUN_OF_MEMO] as string | undefined],
             [
               'progress',
               progress ? progressLine(progress) : `unavailable (no worker answered on ${status.taskQueue})`,
@@ -231,7 +233,12 @@ export function registerWorkflowCommands(program: Command): void {
         }
         if (pending.length === 0) console.log('no step is waiting for a decision');
         for (const step of pending) {
-          const what = step.decision === 'before' ? 'to start' : 'on its outcome';
+          const what =
+            step.decision === 'budget'
+              ? `to start: ${step.reason ?? 'budget exhausted'} (tao budget raises it)`
+              : step.decision === 'before'
+                ? 'to start'
+                : 'on its outcome';
           console.log(`${step.workflowId}  ${step.taskId}  (${step.agent ?? 'agent?'})  waiting ${what}`);
         }
         if (unanswered.length > 0) {

@@ -55,17 +55,23 @@ class Approvals {
   }
 
   async await(spec: AgentStepSpec): Promise<Verdict> {
+    return (await this.awaitUnless(spec, () => false))!;
+  }
+
+  /** {@link await}, unless `moot` comes to hold first (then undefined: nothing is left to decide). */
+  async awaitUnless(spec: AgentStepSpec, moot: () => boolean): Promise<Verdict | undefined> {
     const { taskId } = spec;
     this.waiting.add(taskId);
     try {
       const decided = () => this.verdicts.has(taskId);
+      const settled = () => decided() || moot();
       const timeoutMs = spec.approval?.timeoutMs;
       const inTime =
-        timeoutMs === undefined ? (await condition(decided), true) : await condition(decided, timeoutMs);
+        timeoutMs === undefined ? (await condition(settled), true) : await condition(settled, timeoutMs);
       if (!inTime) {
         return { approved: spec.approval?.onTimeout === 'approve', byTimeout: true };
       }
-      return this.verdicts.get(taskId)!;
+      return this.verdicts.get(taskId);
     } finally {
       this.waiting.delete(taskId);
       this.verdicts.delete(taskId);
@@ -104,6 +110,23 @@ function describeRejection(stage: 'before' | 'after', verdict: Verdict): string 
   const when = stage === 'before' ? 'before it started' : 'after it ran';
   const why = verdict.byTimeout ? 'no decision in time' : verdict.comment;
   return `rejected ${when}${why ? `: ${why}` : ''}`;
+}
+
+/**
+ * A step about to start on a spent budget whose `onExhausted` is `wait`: it
+ * waits as a pending decision until the limit is raised (`setBudget`) or a
+ * person decides. Undefined to go ahead (raised, or approved past the limit),
+ * else why it failed.
+ */
+export async function approveOverBudget(
+  spec: AgentStepSpec,
+  why: string,
+  exhausted: () => boolean,
+): Promise<string | undefined> {
+  // Approval timeouts are for the step's own approvals, not for this wait.
+  const verdict = await runApprovals().awaitUnless({ ...spec, approval: {} }, () => !exhausted());
+  if (!verdict || verdict.approved) return undefined;
+  return `${why}: rejected${verdict.comment ? `: ${verdict.comment}` : ''}`;
 }
 
 /** The `before` wait: undefined to go ahead, else the step's outcome without running. */

@@ -68,15 +68,22 @@ class RunBudget {
   /**
    * Runs a step under the budget: `start` is not called once the budget is
    * spent (the refusal's message is returned instead), and the step's usage is
-   * added when it ends.
+   * added when it ends. With `onExhausted: wait`, `ask` decides instead: it
+   * returns once the step may go on, or why it may not.
    */
   async spend<T>(
     start: () => Promise<T>,
     usageOf: (result: T) => StepUsage | undefined,
+    ask?: (why: string) => Promise<string | undefined>,
   ): Promise<{ value: T } | { refused: string }> {
     for (;;) {
       const why = this.exhausted();
       if (!why) break;
+      if (this.limits.onExhausted === 'wait' && ask) {
+        const rejected = await ask(why);
+        if (rejected) return { refused: rejected };
+        break;
+      }
       if (this.running === 0) {
         metricMeter
           .createCounter('tao_budget_exhaustions', 'steps', 'steps not started: budget spent')

@@ -8,6 +8,7 @@
 import type { AgentStepSpecInput, StepOutcome } from '../../contracts';
 import { executeStepsParallel } from './parallel';
 import { progressBoard } from './progress';
+import { runReuse } from './reuse';
 import { type CombinatorOptions, invalidInput } from './steps';
 
 /** The next round's specs from this round's outcomes (`round` counts from 1); none, or empty, stops. */
@@ -39,6 +40,8 @@ export async function executeLoop(
   for (let round = firstRound; specs.length > 0 && round <= lastRound; round++) {
     board.loop = { round, maxIterations };
     last = await executeStepsParallel(specs, combinator);
+    // A rerun reuses rounds up to the first that ran a step again: later rounds are built on its outcomes.
+    runReuse()?.closeIfRan();
     // As in a3s, `next` sees every round, the last one included; the cap decides whether its answer runs.
     const more = next(last, round) ?? [];
     specs = round < lastRound ? more : [];

@@ -2,6 +2,7 @@ import type { AgentStepSpec, AgentStepSpecInput, StepOutcome } from '../../contr
 import { runBounded } from './pool';
 import { applyBudget } from './budget';
 import { progressBoard } from './progress';
+import { TOP_LEVEL } from './delegation';
 import {
   type CombinatorOptions,
   StepCrashed,
@@ -48,6 +49,8 @@ export async function executePipeline<I>(
 
   const runChain = async (item: I, index: number): Promise<StepOutcome | null> => {
     let prev: StepOutcome | undefined;
+    // A rerun reuses a chain's steps up to the first that runs again: later stages build on its outcome.
+    let reusable = true;
     for (let stage = 0; stage < stages.length; stage++) {
       const entry =
         stage === 0
@@ -71,7 +74,8 @@ export async function executePipeline<I>(
         break;
       }
       try {
-        prev = await runStep(activities, spec, entry);
+        prev = await runStep(activities, spec, entry, TOP_LEVEL, reusable);
+        reusable &&= entry.status === 'reused';
       } catch (error) {
         if (error instanceof StepCrashed) {
           skipRest(index, stage + 1);

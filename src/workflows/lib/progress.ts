@@ -8,8 +8,9 @@ import {
 } from '../../contracts';
 import type { Settled } from './pool';
 
-/** `waiting`: for a person's decision (see ./approvals). */
-export type StepStatus = 'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'cached' | 'skipped';
+/** `waiting`: for a person's decision (see ./approvals); `reused`: a rerun took the outcome of the run it came from (see ./reuse). */
+export type StepStatus =
+  'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'cached' | 'reused' | 'skipped';
 
 export interface StepProgress {
   /** Unique within a combinator run: the taskId for parallel runs, `<item>/<stage>` for pipelines. */
@@ -19,8 +20,8 @@ export interface StepProgress {
   item?: number;
   stage?: number;
   status: StepStatus;
-  /** While `waiting`: for a decision before the step starts, or on its outcome after it ran. */
-  decision?: 'before' | 'after';
+  /** While `waiting`: for a decision before the step starts, on its outcome after it ran, or on a spent budget. */
+  decision?: 'before' | 'after' | 'budget';
   /** The attempt that produced the latest result; 0 while none has finished. */
   attempt: number;
   error?: string;
@@ -29,6 +30,8 @@ export interface StepProgress {
   /** A delegated task (./delegation): the step that asked for it, and how deep it stands (1 = its child). */
   parentTaskId?: string;
   depth?: number;
+  /** A `reused` step: the run whose step produced its outcome. */
+  reusedFrom?: string;
 }
 
 /** Model spend of the steps this execution ran (cached steps cost nothing now; child partitions report their own). */
@@ -72,6 +75,8 @@ export interface Progress {
   budget?: { limits: Budget; spent: BudgetSpent };
   /** A loop's current round (from 1) and its cap. */
   loop?: { round: number; maxIterations: number };
+  /** A rerun (`tao rerun`): the run it came from. */
+  rerunOf?: string;
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
@@ -99,6 +104,7 @@ class ProgressBoard {
   /** The run's budget, when it has one (see ./budget). */
   budget?: () => { limits: Budget; spent: BudgetSpent } | undefined;
   loop?: { round: number; maxIterations: number };
+  rerunOf?: string;
 
   add(entry: Omit<StepProgress, 'attempt'> & { attempt?: number }): StepProgress {
     const step: StepProgress = { attempt: 0, ...entry };
@@ -138,6 +144,7 @@ class ProgressBoard {
       succeeded: 0,
       failed: 0,
       cached: 0,
+      reused: 0,
       skipped: 0,
       all: this.steps.length,
     };
@@ -163,6 +170,7 @@ class ProgressBoard {
       ...(steering?.concurrency !== undefined ? { concurrency: steering.concurrency } : {}),
       ...(budget ? { budget } : {}),
       ...(this.loop ? { loop: { ...this.loop } } : {}),
+      ...(this.rerunOf !== undefined ? { rerunOf: this.rerunOf } : {}),
     };
   }
 }

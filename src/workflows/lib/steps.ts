@@ -26,12 +26,13 @@ import {
   describeZodError,
   failedOutcome,
 } from '../../contracts';
-import { approveAfter, approveBefore } from './approvals';
+import { approveAfter, approveBefore, approveOverBudget } from './approvals';
 import { runBudget } from './budget';
 import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
 import { type StepPlace, TOP_LEVEL, runDelegated, setDelegationLimit } from './delegation';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
+import { runReuse } from './reuse';
 
 /** Options every combinator takes. */
 export interface CombinatorOptions {
@@ -138,14 +139,23 @@ export class StepCrashed extends Error {
  * later attempt's spend as it comes; a step whose children run holds no
  * activity slot and is not counted as running, so a child never waits on its
  * own parent.
+ *
+ * In a rerun, a step the run came from ran already takes that outcome
+ * (./reuse) unless `reusable` is false: it starts nothing and costs nothing.
  */
 export async function runStep(
   activities: StepActivities,
   spec: AgentStepSpec,
   entry: StepProgress,
   place: StepPlace = TOP_LEVEL,
+  reusable = true,
 ): Promise<StepOutcome> {
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
+  const reused = reusable && place === TOP_LEVEL ? runReuse()?.take(spec) : undefined;
+  if (reused) {
+    Object.assign(entry, { status: 'reused', reusedFrom: reused.workflowId });
+    return reused.outcome;
+  }
   if (spec.approval?.before) {
     Object.assign(entry, { status: 'waiting', decision: 'before' });
     const rejected = await approveBefore(spec);
@@ -163,7 +173,11 @@ export async function runStep(
   let run: StepRun;
   try {
     if (budget.active) {
-      const spent = await budget.spend(() => attempt(), usageOf);
+      const spent = await budget.spend(
+        () => attempt(),
+        usageOf,
+        (why) => overBudget(spec, entry, why),
+      );
       if ('refused' in spent) return settled(entry, failedOutcome(spec.taskId, spec.agent, spent.refused));
       run = spent.value;
     } else {
@@ -194,6 +208,21 @@ export async function runStep(
     delete entry.decision;
   }
   return settled(entry, outcome);
+}
+
+/** A step waiting on a spent budget shows as a pending decision until it is decided or the limit raised. */
+async function overBudget(
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  why: string,
+): Promise<string | undefined> {
+  Object.assign(entry, { status: 'waiting', decision: 'budget', error: why });
+  const budget = runBudget();
+  const rejected = await approveOverBudget(spec, why, () => budget.exhausted() !== undefined);
+  delete entry.decision;
+  delete entry.error;
+  entry.status = 'pending';
+  return rejected;
 }
 
 /** The step's final status from its outcome. */

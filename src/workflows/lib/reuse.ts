@@ -1,0 +1,81 @@
+/**
+ * A rerun's reused outcomes (`tao rerun`, contracts' `reuse`): the run it came
+ * from ran these steps already, so a step with the same task id and spec
+ * digest takes the old outcome instead of running, and costs nothing against
+ * the budget. They come in the workflow's input, so replay sees the same ones
+ * and the old run is never read, let alone touched, from here.
+ *
+ * What depends on a step that ran again must run again too; the combinators
+ * decide that (a pipeline chain from its first step that ran, a loop from the
+ * round after one that ran a step: `close`). A step with an approval always
+ * runs: a person decided on the old outcome, not on this run's.
+ */
+import type { AgentStepSpec, Reuse, StepOutcome } from '../../contracts';
+import { progressBoard } from './progress';
+import { specDigest } from './spec-digest';
+
+interface Reused {
+  outcome: StepOutcome;
+  /** The run whose step produced it. */
+  workflowId: string;
+}
+
+type ReuseStep = Reuse['steps'][number];
+
+class RunReuse {
+  private readonly byStep = new Map<string, ReuseStep[]>();
+  private closed = false;
+  /** Steps that could have been reused but ran, since the last `closeIfRan`. */
+  private ran = 0;
+
+  constructor(readonly input: Reuse) {
+    for (const step of input.steps) {
+      const key = stepKey(step.taskId, step.specDigest);
+      const list = this.byStep.get(key) ?? [];
+      list.push(step);
+      this.byStep.set(key, list);
+    }
+  }
+
+  /** The old outcome for `spec`, taken (a later step with the same identity gets the next one), if any. */
+  take(spec: AgentStepSpec): Reused | undefined {
+    if (this.closed || spec.approval) return undefined;
+    const found = this.byStep.get(stepKey(spec.taskId, specDigest(spec)))?.shift();
+    if (!found) {
+      this.ran += 1;
+      return undefined;
+    }
+    return { outcome: found.outcome, workflowId: found.workflowId ?? this.input.fromWorkflowId };
+  }
+
+  /** What a continued execution may still reuse: nothing once closed, else the entries not taken. */
+  left(): Reuse | undefined {
+    if (this.closed) return undefined;
+    return { fromWorkflowId: this.input.fromWorkflowId, steps: [...this.byStep.values()].flat() };
+  }
+
+  /**
+   * Once a step ran rather than being reused (since the last call), nothing
+   * more is: what runs after depends on its outcome.
+   */
+  closeIfRan(): void {
+    if (this.ran > 0) this.closed = true;
+    this.ran = 0;
+  }
+}
+
+const stepKey = (taskId: string, digest: string) => `${digest} ${taskId}`;
+
+let reuse: RunReuse | undefined;
+
+/** Sets this execution's reusable outcomes from its input; progress names the run they came from. */
+export function applyReuse(input: Reuse | undefined): void {
+  if (!input) return;
+  reuse = new RunReuse(input);
+  progressBoard().rerunOf = input.fromWorkflowId;
+}
+
+/** This execution's reuse, when it is a rerun. */
+export function runReuse(): RunReuse | undefined {
+  return reuse;
+}
