@@ -5,6 +5,7 @@ import { ScriptExecutor } from '../../src/executors/script';
 import type { Progress } from '../../src/workflows/lib';
 import { RecordingExecutor } from '../support/recording-executor';
 import { spec } from '../support/specs';
+import { temporalCli } from '../support/temporal-cli';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(closeDevClient);
@@ -70,6 +71,10 @@ describe('rerun on the dev server', () => {
       expect(progress.budget?.spent.steps).toBe(6);
       const { memo } = await rerun.handle.describe();
       expect(memo).toEqual({ [RERUN_OF_MEMO]: first.workflowId });
+      // Reused steps start no activity; the Temporal CLI shows them in the run's current details.
+      const metadata = await temporalCli(['workflow', 'metadata', '--workflow-id', rerun.handle.workflowId]);
+      expect(metadata.stdout).toContain(`Rerun of ${first.workflowId}.`);
+      expect(metadata.stdout).toContain(`3 reused from ${first.workflowId}: explore-0, explore-1, explore-2`);
     });
   });
 

@@ -10,6 +10,7 @@
  * round after one that ran a step: `close`). A step with an approval always
  * runs: a person decided on the old outcome, not on this run's.
  */
+import { setCurrentDetails } from '@temporalio/workflow';
 import type { AgentStepSpec, Reuse, StepOutcome } from '../../contracts';
 import { progressBoard } from './progress';
 import { specDigest } from './spec-digest';
@@ -27,6 +28,8 @@ class RunReuse {
   private closed = false;
   /** Steps that could have been reused but ran, since the last `closeIfRan`. */
   private ran = 0;
+  /** Task ids taken so far, by the run each came from: what the run's current details list. */
+  private readonly taken = new Map<string, string[]>();
 
   constructor(readonly input: Reuse) {
     for (const step of input.steps) {
@@ -45,7 +48,23 @@ class RunReuse {
       this.ran += 1;
       return undefined;
     }
-    return { outcome: found.outcome, workflowId: found.workflowId ?? this.input.fromWorkflowId };
+    const workflowId = found.workflowId ?? this.input.fromWorkflowId;
+    this.taken.set(workflowId, [...(this.taken.get(workflowId) ?? []), spec.taskId]);
+    setCurrentDetails(this.details());
+    return { outcome: found.outcome, workflowId };
+  }
+
+  /**
+   * A reused step starts no activity, so nothing in the history shows it; the
+   * run's current details (`temporal workflow metadata`, the Web UI's
+   * "Current Details") say which steps were reused and from which run.
+   */
+  private details(): string {
+    const lines = [...this.taken].map(([from, ids]) => {
+      const shown = ids.length > DETAILS_IDS ? [...ids.slice(0, DETAILS_IDS), '…'] : ids;
+      return `${ids.length} reused from ${from}: ${shown.join(', ')}`;
+    });
+    return [`Rerun of ${this.input.fromWorkflowId}.`, ...lines].join('\n');
   }
 
   /** What a continued execution may still reuse: nothing once closed, else the entries not taken. */
@@ -63,6 +82,9 @@ class RunReuse {
     this.ran = 0;
   }
 }
+
+/** Task ids listed per source run in the current details; a 10,000-step rerun lists a count past these. */
+const DETAILS_IDS = 20;
 
 const stepKey = (taskId: string, digest: string) => `${digest} ${taskId}`;
 
