@@ -74,7 +74,7 @@ const options = program
     'rounds of each shape against hand-written Temporal, at least (a cheap shape runs more)',
     '5',
   )
-  .option('--agents <n>', 'llm steps in flight on one worker', '500')
+  .option('--agents <n>', 'llm steps in flight on one worker', '2000')
   .option('--scale-steps <n>', 'zero-delay steps for the scaling figure', '4000')
   .option('--cache-turns <n>', 'turns of the tool loop billed with and without prompt caching', '10')
   .option('--cache-file-chars <n>', 'characters of the file the loop reads each turn', '4000')
@@ -550,12 +550,12 @@ async function main(): Promise<void> {
         {
           name: `${steps} llm steps in flight on one worker`,
           value: `${run.stepsPerSecond.toFixed(0)} steps/s, ${seconds(run.wallMs)}`,
-          note: `standalone \`tao worker --executor llm:… --concurrency ${steps}\`, fake OpenAI server streaming each answer over 5 s (ideal: ${seconds(run.streamMs)})`,
+          note: `standalone \`tao worker --executor llm:… --concurrency ${steps}\`, fake OpenAI server streaming each answer over 5 s (ideal: ${seconds(run.streamMs)}); the last step's model request ${seconds(run.rampMs)} after the start, at most ${run.peakStreams} streams open at once`,
         },
         {
           name: '  worker memory, idle → peak',
           value: `${run.idleMiB.toFixed(0)} → ${run.peakMiB.toFixed(0)} MiB`,
-          note: 'RSS, sampled every 100 ms; goal < 1 GiB',
+          note: 'RSS, sampled every 100 ms; goal < 1.5 GiB at 2,000 steps',
         },
         {
           name: '  event-loop delay',

@@ -69,17 +69,19 @@ export async function startStandaloneWorker(
     rssMiB: rss,
     async peakDuring(body) {
       let peakMiB = rss();
-      let gone: Error | undefined;
-      const sampler = setInterval(() => {
-        try {
-          peakMiB = Math.max(peakMiB, rss());
-        } catch (error) {
-          gone ??= error as Error;
-        }
-      }, 100);
+      let sampler: NodeJS.Timeout | undefined;
+      // A worker that dies mid-run leaves its workflow waiting for a worker: fail then, not at the body's end.
+      const gone = new Promise<never>((_, reject) => {
+        sampler = setInterval(() => {
+          try {
+            peakMiB = Math.max(peakMiB, rss());
+          } catch (error) {
+            reject(error as Error);
+          }
+        }, 100);
+      });
       try {
-        const value = await body();
-        if (gone) throw gone;
+        const value = await Promise.race([body(), gone]);
         return { value, peakMiB };
       } finally {
         clearInterval(sampler);
