@@ -22,6 +22,10 @@ export interface ManyAgents {
   /** The largest of the worker's 5-second event-loop p99s (and maxima) during the run. */
   lagP99Ms: number;
   lagMaxMs: number;
+  /** From the run's start to the last step's model request: how long it took to get every step going. */
+  rampMs: number;
+  /** The most model streams open at once (each lasts `streamMs`). */
+  peakStreams: number;
 }
 
 /** An answer is eight stream frames (role, four pieces of text, finish, usage, done). */
@@ -34,7 +38,11 @@ export async function manyAgents(
   steps: number,
   streamMs: number,
 ): Promise<ManyAgents> {
-  const server = await startFakeOpenAI(() => ({ ...openAiText('done'), chunkDelayMs: streamMs / FRAMES }));
+  const requestedAt: number[] = [];
+  const server = await startFakeOpenAI(() => {
+    requestedAt.push(performance.now());
+    return { ...openAiText('done'), chunkDelayMs: streamMs / FRAMES };
+  });
   const config = join(dir, 'agents-llm.json');
   writeFileSync(
     config,
@@ -102,11 +110,24 @@ export async function manyAgents(
       peakMiB,
       lagP99Ms: lag.p99,
       lagMaxMs: lag.max,
+      rampMs: Math.max(...requestedAt) - start,
+      peakStreams: mostWithin(requestedAt, streamMs),
     };
   } finally {
     await worker.stop();
     await server.close();
   }
+}
+
+/** The most of `times` that fall within any `windowMs`. */
+function mostWithin(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let most = 0;
+  for (let first = 0, last = 0; last < sorted.length; last++) {
+    while (sorted[last]! - sorted[first]! >= windowMs) first++;
+    most = Math.max(most, last - first + 1);
+  }
+  return most;
 }
 
 function gauge(text: string, name: string): number {

@@ -15,6 +15,11 @@ export interface StandaloneWorker {
   stop(): Promise<void>;
 }
 
+/** Bytes the process caused to be sent to storage, counted as it dirtied pages (`write_bytes` of /proc/<pid>/io). */
+export function deviceWriteBytes(pid: number): number {
+  return Number(/^write_bytes:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+}
+
 export function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
@@ -26,12 +31,13 @@ export interface BenchServer {
   blobs: string;
 }
 
-/** Starts `tao worker` with the memory store and `args` (the executor among them). */
+/** Starts `tao worker` with `store` (default: memory) and `args` (the executor among them). */
 export async function startStandaloneWorker(
   server: BenchServer,
   taskQueue: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  store = 'memory',
 ): Promise<StandaloneWorker> {
   const worker = startTao(
     [
@@ -43,7 +49,7 @@ export async function startStandaloneWorker(
       '--task-queue',
       taskQueue,
       '--store',
-      'memory',
+      store,
       ...args,
     ],
     {
@@ -63,17 +69,19 @@ export async function startStandaloneWorker(
     rssMiB: rss,
     async peakDuring(body) {
       let peakMiB = rss();
-      let gone: Error | undefined;
-      const sampler = setInterval(() => {
-        try {
-          peakMiB = Math.max(peakMiB, rss());
-        } catch (error) {
-          gone ??= error as Error;
-        }
-      }, 100);
+      let sampler: NodeJS.Timeout | undefined;
+      // A worker that dies mid-run leaves its workflow waiting for a worker: fail then, not at the body's end.
+      const gone = new Promise<never>((_, reject) => {
+        sampler = setInterval(() => {
+          try {
+            peakMiB = Math.max(peakMiB, rss());
+          } catch (error) {
+            reject(error as Error);
+          }
+        }, 100);
+      });
       try {
-        const value = await body();
-        if (gone) throw gone;
+        const value = await Promise.race([body(), gone]);
         return { value, peakMiB };
       } finally {
         clearInterval(sampler);
