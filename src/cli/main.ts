@@ -13,6 +13,7 @@ import { registerDev } from './commands/dev';
 import { registerKeygen } from './commands/keygen';
 import { registerRun } from './commands/run';
 import { registerSetup } from './commands/setup';
+import { registerUi } from './commands/ui';
 import { registerWorker } from './commands/worker';
 import { registerWorkflowCommands } from './commands/workflows';
 import { packageVersion } from './package-version';
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   registerSetup(program);
   registerKeygen(program);
   registerCodecServer(program);
+  registerUi(program);
   return program;
 }
 

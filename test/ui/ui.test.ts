@@ -1,0 +1,148 @@
+/**
+ * `tao ui` in a real browser: Debian's Chromium, driven by playwright-core,
+ * against the UI server on the shared dev server, with a real TAO worker
+ * running scripted steps. Screenshots of each view go to docs/ when
+ * TAO_UPDATE_DOCS_SCREENSHOT is set.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { approveStep } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { taoHome } from '../../src/local/temporal-binaries';
+import { type UiServer, startUiServer } from '../../src/ui/server';
+import { spec } from '../support/specs';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
+
+let browser: Browser;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+});
+afterAll(async () => {
+  await browser?.close();
+  await closeDevClient();
+});
+
+async function screenshot(page: Page, name: string) {
+  const path = process.env.TAO_UPDATE_DOCS_SCREENSHOT
+    ? join(__dirname, '..', '..', 'docs', `ui-${name}.png`)
+    : join(taoHome(), 'test', `ui-${name}.png`);
+  mkdirSync(join(path, '..'), { recursive: true });
+  await page.screenshot({ path, fullPage: true });
+}
+
+async function withUi<T>(
+  client: Parameters<typeof startUiServer>[0]['client'],
+  body: (ui: UiServer, page: Page) => Promise<T>,
+) {
+  const ui = await startUiServer({ client, port: 0, temporalUiUrl: 'http://localhost:8233' });
+  const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+  try {
+    return await body(ui, page);
+  } finally {
+    await page.close();
+    await ui.close();
+  }
+}
+
+test('runs, a run’s steps, model output shown as text, a refused decision’s reason, and the inbox’s approve', async () => {
+  const executor = new ScriptExecutor({ tasks: { xss: { output: XSS } } });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-parallel');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [
+        {
+          specs: [
+            { ...spec('gate'), approval: { before: true } },
+            spec('xss'),
+            { ...spec('hold', 'review', 'review the release notes'), approval: { before: true } },
+          ],
+        },
+      ],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/runs?status=Running`);
+      await page.getByRole('link', { name: workflowId }).click();
+      const xssRow = page.getByRole('row', { name: /xss/ });
+      await xssRow.getByText('succeeded').waitFor();
+      await screenshot(page, 'run');
+
+      await xssRow.getByRole('button', { name: 'xss' }).click();
+      const detail = page.getByRole('region', { name: 'Step detail' });
+      await expect(detail.locator('pre').last().textContent()).resolves.toBe(XSS);
+      expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+      expect(await page.locator('img').count()).toBe(0);
+
+      // Decided elsewhere (the CLI's own call) while the page still offers the decision: the workflow refuses.
+      await page.getByRole('row', { name: /gate/ }).getByRole('button', { name: 'gate' }).click();
+      await detail.getByRole('button', { name: 'Approve' }).waitFor();
+      await approveStep(handle, { taskId: 'gate' });
+      await detail.getByRole('button', { name: 'Approve' }).click();
+      await expect(page.getByRole('alert').textContent()).resolves.toMatch(
+        /^Approve gate refused: .*step "gate" is (already decided|\w+, not waiting for a decision)/,
+      );
+
+      await page.getByRole('link', { name: 'Inbox' }).click();
+      const item = page.getByRole('article', { name: `${workflowId} hold` });
+      await expect(item.locator('pre').textContent()).resolves.toBe('review the release notes');
+      await screenshot(page, 'inbox');
+      await item.getByLabel('Comment').fill('looks right');
+      await item.getByRole('button', { name: 'Approve' }).click();
+      const result: StepOutcome[] = await handle.result();
+      expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+        ['gate', true, 'do gate'],
+        ['xss', true, XSS],
+        ['hold', true, 'review the release notes'],
+      ]);
+      await page.getByRole('link', { name: 'Runs' }).click();
+      await page.getByRole('link', { name: workflowId }).waitFor();
+      await screenshot(page, 'runs');
+    });
+  });
+});
+
+test('a pipeline’s grid of items against stages updates as its steps finish, with no reload', async () => {
+  const executor = new ScriptExecutor({ default: { delayMs: 700 } });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-pipeline');
+    const handle = await client.workflow.start('pipelineWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [
+        {
+          items: ['a', 'b'],
+          concurrency: 1,
+          stages: [
+            { taskId: 'plan:{{item}}', agent: 'plan', prompt: 'plan {{item}}' },
+            { taskId: 'build:{{item}}', agent: 'build', prompt: 'build {{item}}' },
+          ],
+        },
+      ],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
+      const cell = (item: number, stage: number) => page.locator(`td[data-cell="${item}/${stage}"]`);
+      await cell(0, 0).getByText('running').waitFor();
+      await expect(cell(1, 1).textContent()).resolves.not.toContain('succeeded');
+      const loaded = await page.evaluate(() => performance.timeOrigin);
+      await cell(1, 1).getByText('succeeded').waitFor({ timeout: 30_000 });
+      for (const [i, s] of [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+      ] as const)
+        await cell(i, s).getByText('succeeded').waitFor();
+      expect(await page.evaluate(() => performance.timeOrigin)).toBe(loaded);
+      await screenshot(page, 'pipeline');
+      await handle.result();
+    });
+  });
+});
