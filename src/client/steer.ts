@@ -11,6 +11,7 @@ import { type Decision, approveUpdate, rejectUpdate } from '../workflows/lib/app
 import { setBudgetUpdate } from '../workflows/lib/budget';
 import type { Progress } from '../workflows/lib/progress';
 import { fetchProgress } from './fetch-progress';
+import { decisionText } from './step-detail';
 import {
   type RunControlState,
   cancelStepUpdate,
@@ -87,6 +88,8 @@ export interface PendingDecision {
   agent?: string;
   /** `before`: the step waits to start; `after`: its outcome waits to count. */
   decision: 'before' | 'after';
+  /** With `withText`: what is to be decided, the prompt (before) or the output (after), when history has it. */
+  text?: string;
 }
 
 /**
@@ -96,7 +99,7 @@ export interface PendingDecision {
  */
 export async function pendingDecisions(
   client: Client,
-  options: { query?: string; timeoutMs?: number } = {},
+  options: { query?: string; timeoutMs?: number; withText?: boolean } = {},
 ): Promise<{ pending: PendingDecision[]; unanswered: string[] }> {
   const pending: PendingDecision[] = [];
   const unanswered: string[] = [];
@@ -121,6 +124,18 @@ export async function pendingDecisions(
     );
   }
   await Promise.all(asks);
+  if (options.withText) {
+    await Promise.all(
+      pending.map(async (step) => {
+        const text = await decisionText(
+          client.workflow.getHandle(step.workflowId),
+          step.taskId,
+          step.decision,
+        );
+        if (text !== undefined) step.text = text;
+      }),
+    );
+  }
   const order = (a: PendingDecision, b: PendingDecision) =>
     `${a.workflowId}\0${a.taskId}` < `${b.workflowId}\0${b.taskId}` ? -1 : 1;
   return { pending: pending.sort(order), unanswered: unanswered.sort() };

@@ -118,3 +118,13 @@ function specFromInput(input: unknown, taskId: string): StepDetail | undefined {
   const spec = (specs as Partial<AgentStepSpec>[]).find((s) => s?.taskId === taskId);
   return spec ? { taskId, ...(typeof spec.prompt === 'string' ? { prompt: spec.prompt } : {}) } : undefined;
 }
+
+/** What a person decides on for a waiting step: its prompt before it starts, its output after it ran. */
+export async function decisionText(
+  handle: WorkflowHandle,
+  taskId: string,
+  decision: 'before' | 'after',
+): Promise<string | undefined> {
+  const detail = await stepDetail(handle, taskId).catch(() => undefined);
+  return decision === 'before' ? detail?.prompt : detail?.outcome?.output;
+}

@@ -86,19 +86,7 @@ export async function stepView(client: Client, workflowId: string, taskId: strin
 }
 
 /** Every step waiting for a decision across running runs, with what is to be decided. */
-export async function inbox(client: Client) {
-  const { pending, unanswered } = await pendingDecisions(client);
-  const items = await Promise.all(
-    pending.map(async (step) => {
-      const detail = await stepDetail(client.workflow.getHandle(step.workflowId), step.taskId).catch(
-        () => undefined,
-      );
-      const text = step.decision === 'before' ? detail?.prompt : detail?.outcome?.output;
-      return { ...step, ...(text !== undefined ? { text } : {}) };
-    }),
-  );
-  return { pending: items, unanswered };
-}
+export const inbox = (client: Client) => pendingDecisions(client, { withText: true });
 
 export class NotFound extends Error {}
 
