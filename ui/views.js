@@ -69,10 +69,12 @@ export async function runView(main, id) {
   const detail = h('section', { 'aria-label': 'Step detail', class: 'detail', hidden: true });
   const rows = new Map();
   const openStep = (taskId) => stepDetail(detail, id, taskId, session, view);
-  main.replaceChildren(h('h1', {}, id), summary, steering(id), detail, steps);
+  const partitions = h('section', { 'aria-label': 'Partitions' });
+  main.replaceChildren(h('h1', {}, id), summary, steering(id), detail, partitions, steps);
   const refresh = (fresh) => {
     Object.assign(view, fresh);
     renderSummary(summary, view);
+    renderPartitions(partitions, view.progress?.partitions ?? []);
     renderSteps(steps, view, rows, openStep);
   };
   refresh(view);
@@ -107,6 +109,45 @@ function renderSummary(summary, view) {
   ];
   summary.replaceChildren(
     ...entries.filter(([, v]) => v !== undefined).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+  );
+}
+
+/** A run too big for one history is split into child runs, each with its own page. */
+function renderPartitions(section, partitions) {
+  section.hidden = partitions.length === 0;
+  // Redrawn only on a change, so a focused link keeps its focus across refreshes.
+  const sig = JSON.stringify(partitions);
+  if (section.hidden || section.dataset.sig === sig) return;
+  section.dataset.sig = sig;
+  section.replaceChildren(
+    h('h2', {}, 'Partitions'),
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Child run', 'Steps or items', 'Status', 'Error'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        partitions.map((p) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, h('a', { href: runLink(p.workflowId) }, p.workflowId)),
+            h('td', {}, `${p.first + 1}–${p.first + p.count}`),
+            h('td', { class: `status ${p.status}` }, p.status),
+            h('td', {}, p.error ?? ''),
+          ),
+        ),
+      ),
+    ),
   );
 }
 
