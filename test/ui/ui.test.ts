@@ -13,6 +13,7 @@ import { ScriptExecutor } from '../../src/executors/script';
 import { taoHome } from '../../src/local/temporal-binaries';
 import { type UiServer, startUiServer } from '../../src/ui/server';
 import { spec } from '../support/specs';
+import { TalkingExecutor } from '../support/talking-executor';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -143,6 +144,68 @@ test('a pipeline’s grid of items against stages updates as its steps finish, w
       expect(await page.evaluate(() => performance.timeOrigin)).toBe(loaded);
       await screenshot(page, 'pipeline');
       await handle.result();
+    });
+  });
+});
+
+test('a running step’s latest output changes on the page as the step speaks, with no reload', async () => {
+  await withWorker({ executor: new TalkingExecutor(40, 250) }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-live');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ taskId: 'talker', agent: 'explore', prompt: 'talk' }] }],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
+      const output = page.getByRole('row', { name: /talker/ }).locator('td.output');
+      await output.getByText(/^line [2-9]$/).waitFor();
+      const loaded = await page.evaluate(() => performance.timeOrigin);
+      await output.getByText(/^line [23][0-9]$/).waitFor();
+      expect(await page.evaluate(() => performance.timeOrigin)).toBe(loaded);
+      await handle.result();
+    });
+  });
+});
+
+test('a loop’s page shows its rounds; a delegating step’s page, its tasks under it', async () => {
+  const executor = new ScriptExecutor({
+    agents: { lead: { delegate: [{ agent: 'explore', description: 'a', prompt: 'read a' }] } },
+  });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const loopId = uniqueId('ui-loop');
+    await client.workflow.execute('loopWorkflow', {
+      taskQueue,
+      workflowId: loopId,
+      args: [
+        {
+          initial: [spec('draft')],
+          maxIterations: 2,
+          next: { specs: [{ taskId: 'draft', agent: 'explore', prompt: 'again' }] },
+        },
+      ],
+    });
+    const treeId = uniqueId('ui-tree');
+    await client.workflow.execute('parallelWorkflow', {
+      taskQueue,
+      workflowId: treeId,
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }, spec('solo')] }],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(loopId)}`);
+      await page.getByRole('heading', { name: 'Rounds' }).waitFor();
+      const heads = page.locator('table.steps tbody th');
+      await expect(heads.allTextContents()).resolves.toEqual(['round 1 draft', 'round 2 draft']);
+
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(treeId)}`);
+      await page.getByRole('heading', { name: 'Delegation tree' }).waitFor();
+      const rows = page.locator('table.steps tbody tr');
+      await expect(rows.locator('th').allTextContents()).resolves.toEqual(['lead', 'lead/task-1-1', 'solo']);
+      await expect(rows.evaluateAll((trs) => trs.map((tr) => tr.className))).resolves.toEqual([
+        'depth-0',
+        'depth-1',
+        'depth-0',
+      ]);
     });
   });
 });
