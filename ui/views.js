@@ -427,7 +427,8 @@ async function stepDetail(section, runId, taskId, session, view) {
           stepDetail(section, runId, taskId, session, view),
         )
       : '',
-    ['pending', 'running', 'waiting'].includes(step?.status)
+    // As the workflow's validator: a waiting step is decided, not cancelled.
+    ['pending', 'running'].includes(step?.status)
       ? h(
           'button',
           {

@@ -209,3 +209,45 @@ test('a loop’s page shows its rounds; a delegating step’s page, its tasks un
     });
   });
 });
+
+test('steering from the keyboard: cancel a step, resume, pause, concurrency, budget, cancel the run', async () => {
+  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-steer');
+    // Started paused, so `later` stays pending until the page cancels it.
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ ...spec('first'), approval: { before: true } }, spec('later')], paused: true }],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
+      const summary = page.locator('dl.summary');
+      const notice = page.getByRole('alert');
+      const later = page.getByRole('row', { name: /later/ });
+      await later.getByText('pending').waitFor();
+      await later.getByRole('button', { name: 'later' }).click();
+      await page.getByRole('button', { name: 'Cancel step' }).click();
+      await later.getByText('failed').waitFor();
+
+      await page.getByRole('button', { name: 'Resume' }).focus();
+      await page.keyboard.press('Enter');
+      await summary.getByText('not paused').waitFor();
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Enter');
+      await summary.getByText('paused', { exact: true }).waitFor();
+
+      await page.getByLabel('Concurrency').fill('3');
+      await page.keyboard.press('Enter');
+      await summary.getByText('paused, concurrency 3').waitFor();
+      await page.getByLabel('Max steps').fill('10');
+      await page.keyboard.press('Enter');
+      await summary.getByText(/steps 0 of 10/).waitFor();
+      await expect(notice.textContent()).resolves.toBe('Budget: done');
+
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Cancel run' }).click();
+      await summary.getByText('CANCELLED').waitFor();
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+    });
+  });
+});
