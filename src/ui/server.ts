@@ -97,7 +97,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (request.method === 'GET' && STATIC_FILES[path]) return serveStatic(response, STATIC_FILES[path]);
     if (!path.startsWith('/api/')) return send(response, 404, { error: `not found: ${path}` });
     if (bearer && !same(request.headers.authorization, bearer)) {
-      return send(response, 401, { error: 'unauthorized: open the page with #token=<the --auth-token>' });
+      return send(response, 401, {
+        error: 'unauthorized: open the page as <its address>/#/runs?token=<the auth token>',
+      });
     }
     const parts = path.split('/').slice(2).map(decodeURIComponent);
     const client = options.client;

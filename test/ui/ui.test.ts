@@ -14,7 +14,7 @@ import { taoHome } from '../../src/local/temporal-binaries';
 import { type UiServer, startUiServer } from '../../src/ui/server';
 import { spec } from '../support/specs';
 import { TalkingExecutor } from '../support/talking-executor';
-import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
@@ -41,8 +41,14 @@ async function screenshot(page: Page, name: string) {
 async function withUi<T>(
   client: Parameters<typeof startUiServer>[0]['client'],
   body: (ui: UiServer, page: Page) => Promise<T>,
+  authToken?: string,
 ) {
-  const ui = await startUiServer({ client, port: 0, temporalUiUrl: 'http://localhost:8233' });
+  const ui = await startUiServer({
+    client,
+    port: 0,
+    temporalUiUrl: 'http://localhost:8233',
+    ...(authToken ? { authToken } : {}),
+  });
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   try {
     return await body(ui, page);
@@ -250,4 +256,29 @@ test('steering from the keyboard: cancel a step, resume, pause, concurrency, bud
       expect((await handle.describe()).status.name).toBe('CANCELLED');
     });
   });
+});
+
+test('with an auth token, the page opened with it works, and one opened without it says how to get in', async () => {
+  const token = 'page-token-for-the-test';
+  await withUi(
+    await devClient(),
+    async (ui, page) => {
+      await page.goto(`${ui.url}/#/runs?token=${token}`);
+      await page.getByRole('heading', { name: 'Runs' }).waitFor();
+      // Kept for the tab: a view opened without it in the address still works.
+      await page.getByRole('link', { name: 'Inbox' }).click();
+      await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+
+      const stranger = await browser.newPage();
+      try {
+        await stranger.goto(`${ui.url}/#/runs`);
+        await expect(stranger.getByRole('alert').textContent()).resolves.toBe(
+          'unauthorized: open the page as <its address>/#/runs?token=<the auth token>',
+        );
+      } finally {
+        await stranger.close();
+      }
+    },
+    token,
+  );
 });
