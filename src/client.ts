@@ -19,6 +19,7 @@ export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
 export { fetchProgress, fetchRunProgress } from './client/fetch-progress';
+export { type StepDetail, decisionText, stepDetail } from './client/step-detail';
 export {
   type DeploymentState,
   type DeploymentVersionState,

@@ -18,8 +18,8 @@ import {
   runningSteps,
   setRunBudget,
   setRunConcurrency,
+  stepDetail,
 } from '../client';
-import { stepDetail } from '../client/step-detail';
 import { BudgetSchema } from '../contracts';
 
 const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
