@@ -12,24 +12,30 @@ async function show() {
   const params = new URLSearchParams(query);
   params.delete('token');
   try {
-    if (path.startsWith('/run/')) {
-      const refresh = await runView(main, decodeURIComponent(path.slice(5)));
-      const shown = location.hash;
-      const tick = async () => {
-        if (location.hash !== shown) return;
-        try {
-          await refresh();
-        } catch (error) {
-          notify(`Refresh failed: ${error.message}`, true);
-        }
-        timer = setTimeout(tick, LIVE_MS);
-      };
-      timer = setTimeout(tick, LIVE_MS);
-    } else if (path === '/inbox') await inboxView(main);
-    else await runsView(main, params);
+    // The runs list and a run's page refresh themselves; the inbox waits for a decision or its Refresh button,
+    // so that a comment or an edited output being typed is never redrawn away.
+    let refresh;
+    if (path.startsWith('/run/')) refresh = await runView(main, decodeURIComponent(path.slice(5)));
+    else if (path === '/inbox') await inboxView(main);
+    else refresh = await runsView(main, params);
+    if (refresh) live(refresh);
   } catch (error) {
     notify(error.message, true);
   }
+}
+
+function live(refresh) {
+  const shown = location.hash;
+  const tick = async () => {
+    if (location.hash !== shown) return;
+    try {
+      await refresh();
+    } catch (error) {
+      notify(`Refresh failed: ${error.message}`, true);
+    }
+    timer = setTimeout(tick, LIVE_MS);
+  };
+  timer = setTimeout(tick, LIVE_MS);
 }
 
 window.addEventListener('hashchange', show);

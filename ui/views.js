@@ -3,8 +3,9 @@ import { act, api, formatMs, h, labelled, notify, sessionInfo } from './dom.js';
 const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
 const runLink = (id) => `#/run/${encodeURIComponent(id)}`;
 
+/** The runs list; returns a refresher, which redraws the table only when the list changed. */
 export async function runsView(main, params) {
-  const { runs, statuses, types } = await api(`/api/runs?${params}`);
+  const first = await api(`/api/runs?${params}`);
   const choose = (name, options) =>
     h(
       'select',
@@ -19,44 +20,55 @@ export async function runsView(main, params) {
       h('option', { value: '' }, 'any'),
       options.map((o) => h('option', { value: o, selected: params.get(name) === o }, o)),
     );
+  const list = h('section', { 'aria-label': 'Runs found' });
   main.replaceChildren(
     h('h1', {}, 'Runs'),
     h(
       'form',
       { class: 'filters', 'aria-label': 'Filter runs' },
-      labelled('Status', choose('status', statuses)),
-      labelled('Workflow type', choose('type', types)),
+      labelled('Status', choose('status', first.statuses)),
+      labelled('Workflow type', choose('type', first.types)),
     ),
-    runs.length === 0
-      ? h('p', {}, 'No TAO run matches.')
-      : h(
-          'table',
+    list,
+  );
+  const render = ({ runs }) => {
+    const sig = JSON.stringify(runs);
+    if (list.dataset.sig === sig) return;
+    list.dataset.sig = sig;
+    list.replaceChildren(runs.length === 0 ? h('p', {}, 'No TAO run matches.') : runsTable(runs));
+  };
+  render(first);
+  return async () => render(await api(`/api/runs?${params}`));
+}
+
+function runsTable(runs) {
+  return h(
+    'table',
+    {},
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Workflow id', 'Type', 'Status', 'Started', 'Closed'].map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      runs.map((r) =>
+        h(
+          'tr',
           {},
-          h(
-            'thead',
-            {},
-            h(
-              'tr',
-              {},
-              ['Workflow id', 'Type', 'Status', 'Started', 'Closed'].map((c) => h('th', { scope: 'col' }, c)),
-            ),
-          ),
-          h(
-            'tbody',
-            {},
-            runs.map((r) =>
-              h(
-                'tr',
-                {},
-                h('td', {}, h('a', { href: runLink(r.workflowId) }, r.workflowId)),
-                h('td', {}, r.type),
-                h('td', { class: `status ${r.status}` }, r.status),
-                h('td', {}, r.startTime),
-                h('td', {}, r.closeTime ?? ''),
-              ),
-            ),
-          ),
+          h('td', {}, h('a', { href: runLink(r.workflowId) }, r.workflowId)),
+          h('td', {}, r.type),
+          h('td', { class: `status ${r.status}` }, r.status),
+          h('td', {}, r.startTime),
+          h('td', {}, r.closeTime ?? ''),
         ),
+      ),
+    ),
   );
 }
 
@@ -394,11 +406,11 @@ async function stepDetail(section, runId, taskId, session, view) {
       ? h(
           'a',
           {
-            href: `${session.temporalUiUrl}/namespaces/${encodeURIComponent(view.namespace)}/workflows/${encodeURIComponent(runId)}/${encodeURIComponent(view.runId)}/history`,
+            href: `${session.temporalUiUrl}/namespaces/${encodeURIComponent(view.namespace)}/workflows/${encodeURIComponent(runId)}/${encodeURIComponent(view.runId)}/history/events/${d.eventId}`,
             target: '_blank',
             rel: 'noopener noreferrer',
           },
-          `Events in the Temporal Web UI (from event ${d.eventId})`,
+          `Events in the Temporal Web UI (event ${d.eventId}, where it was scheduled)`,
         )
       : '';
   section.replaceChildren(

@@ -87,6 +87,12 @@ test('runs, a run’s steps, model output shown as text, a refused decision’s 
       await expect(detail.locator('pre').last().textContent()).resolves.toBe(XSS);
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.locator('img').count()).toBe(0);
+      const events = detail.getByRole('link', { name: /^Events in the Temporal Web UI/ });
+      expect(await events.getAttribute('href')).toMatch(
+        new RegExp(
+          `^http://localhost:8233/namespaces/default/workflows/${workflowId}/[-0-9a-f]+/history/events/\\d+$`,
+        ),
+      );
 
       // Decided elsewhere (the CLI's own call) while the page still offers the decision: the workflow refuses.
       await page.getByRole('row', { name: /gate/ }).getByRole('button', { name: 'gate' }).click();
