@@ -86,7 +86,12 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (!allowedHost(request.headers.host)) return send(response, 421, { error: 'unknown Host header' });
     void route(request, response).catch((error: unknown) => {
       const message = error instanceof ZodError ? describeZodError(error) : (error as Error).message;
-      const status = error instanceof ZodError ? 400 : error instanceof NotFound ? 404 : 409;
+      const status =
+        error instanceof ZodError || error instanceof SyntaxError
+          ? 400
+          : error instanceof NotFound
+            ? 404
+            : 409;
       send(response, status, { error: message.split('\n')[0] });
     });
   });

@@ -79,6 +79,16 @@ test('actions need the CSRF token, JSON and a same-site Origin; a rebinding Host
     });
     expect(sent.status).toBe(409);
     expect(JSON.parse(sent.body).error).toMatch(/not found/i);
+    // A body the page would never send is refused before Temporal is asked, naming what is wrong.
+    const headers = { ...json, 'x-tao-csrf': csrf };
+    const concurrency = pause.replace(/pause$/, 'concurrency');
+    const broken = await call(concurrency, { method: 'POST', headers, body: '{"limit":' });
+    expect(broken.status).toBe(400);
+    const zero = await call(concurrency, { method: 'POST', headers, body: '{"limit":0}' });
+    expect([zero.status, JSON.parse(zero.body).error]).toEqual([
+      400,
+      'limit: Number must be greater than or equal to 1',
+    ]);
   } finally {
     await ui.close();
   }
