@@ -80,13 +80,13 @@ test('runs, a run’s steps, model output shown as text, a refused decision’s 
       await page.getByRole('link', { name: workflowId }).click();
       const xssRow = page.getByRole('row', { name: /xss/ });
       await xssRow.getByText('succeeded').waitFor();
-      await screenshot(page, 'run');
 
       await xssRow.getByRole('button', { name: 'xss' }).click();
       const detail = page.getByRole('region', { name: 'Step detail' });
       await expect(detail.locator('pre').last().textContent()).resolves.toBe(XSS);
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.locator('img').count()).toBe(0);
+      await screenshot(page, 'run');
       const events = detail.getByRole('link', { name: /^Events in the Temporal Web UI/ });
       expect(await events.getAttribute('href')).toMatch(
         new RegExp(
