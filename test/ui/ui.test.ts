@@ -288,3 +288,32 @@ test('with an auth token, the page opened with it works, and one opened without 
     token,
   );
 });
+
+test('an output waiting for approval is edited in the inbox and approved: the run keeps the edit', async () => {
+  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-edit');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ ...spec('draft', 'explore', 'the first draft'), approval: { after: true } }] }],
+    });
+    await withUi(client, async (ui, page) => {
+      const item = page.getByRole('article', { name: `${workflowId} draft` });
+      // The inbox reads once, as a person's edit must not be redrawn away: reload until the step waits.
+      for (let i = 0; i < 20 && !(await item.count()); i++) {
+        await page.goto(`${ui.url}/#/inbox`);
+        await page.reload();
+        await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+        await page.waitForTimeout(500);
+      }
+      await expect(item.locator('pre').textContent()).resolves.toBe('the first draft');
+      const output = item.getByLabel('Output (edit to approve a changed output)');
+      await expect(output.inputValue()).resolves.toBe('the first draft');
+      await output.fill('the edited draft');
+      await item.getByLabel('Comment').fill('tightened');
+      await item.getByRole('button', { name: 'Approve' }).click();
+      const [outcome] = (await handle.result()) as StepOutcome[];
+      expect([outcome!.success, outcome!.output]).toEqual([true, 'the edited draft']);
+    });
+  });
+});
