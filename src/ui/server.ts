@@ -46,6 +46,8 @@ export interface UiServerOptions {
   /** Default 127.0.0.1. Any other address needs `authToken`. */
   host?: string;
   authToken?: string;
+  /** Names the page is also reached by through a proxy (`tao-ui.example.com`): Host headers accepted on loopback. */
+  allowedHosts?: readonly string[];
   /** The Temporal Web UI the page links steps' events to, e.g. `http://localhost:8233`. */
   temporalUiUrl?: string;
 }
@@ -77,8 +79,9 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
 
   // On loopback, a page from another site that renamed itself to 127.0.0.1 (DNS rebinding) still sends its own
   // name as Host; elsewhere the auth token, which such a page lacks, guards the API.
+  const names = new Set([...LOOPBACK, ...(options.allowedHosts ?? [])]);
   const allowedHost = (header: string | undefined) =>
-    !LOOPBACK.has(host) || LOOPBACK.has((header ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'));
+    !LOOPBACK.has(host) || names.has((header ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'));
 
   const server = createServer((request, response) => {
     response.setHeader('X-Content-Type-Options', 'nosniff');

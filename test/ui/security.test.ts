@@ -70,6 +70,30 @@ test('actions need the CSRF token, JSON and a same-site Origin; a rebinding Host
       headers: { host: `evil.example:${new URL(ui.url).port}` },
     });
     expect(rebound.status).toBe(421);
+    // A name the page is served under through a TLS proxy, once allowed, is not a rebinding.
+    const proxied = await startUiServer({
+      client: await devClient(),
+      port: 0,
+      allowedHosts: ['tao-ui.example.com'],
+    });
+    try {
+      const headers = { host: 'tao-ui.example.com' };
+      const session = await call(`${proxied.url}/api/session`, { headers });
+      expect(session.status).toBe(200);
+      const viaProxy = await call(`${proxied.url}/api/runs/${uniqueId('absent')}/pause`, {
+        method: 'POST',
+        headers: {
+          ...headers,
+          ...json,
+          origin: 'https://tao-ui.example.com',
+          'x-tao-csrf': JSON.parse(session.body).csrf,
+        },
+        body: '{}',
+      });
+      expect(viaProxy.status).toBe(409);
+    } finally {
+      await proxied.close();
+    }
 
     // With all three, the action reaches Temporal, which names what is wrong.
     const sent = await call(pause, {

@@ -12,6 +12,7 @@ interface UiFlags extends WorkerFlags {
   host: string;
   authToken?: string;
   temporalUi: string;
+  allowedHost: string[];
 }
 
 /** The token for a non-loopback `tao ui`: the flag, else the env, which keeps it out of `ps`. */
@@ -27,6 +28,12 @@ export function registerUi(program: Command): void {
     .option('--port <port>', 'port to listen on', parsePort, DEFAULT_TAO_UI_PORT)
     .option('--host <address>', 'address to listen on; other than loopback needs --auth-token', '127.0.0.1')
     .option('--auth-token <token>', 'required on every API call; prefer the env [env TAO_UI_AUTH_TOKEN]')
+    .option(
+      '--allowed-host <name>',
+      'a name a TLS proxy serves the page under, e.g. tao-ui.example.com (repeatable)',
+      (value: string, all: string[]) => [...all, value],
+      [],
+    )
     .option(
       '--temporal-ui <url>',
       "the Temporal Web UI steps' events link to",
@@ -45,6 +52,7 @@ export function registerUi(program: Command): void {
           port: flags.port,
           host: flags.host,
           temporalUiUrl: flags.temporalUi,
+          allowedHosts: flags.allowedHost,
           ...(authToken ? { authToken } : {}),
         });
         console.error(`${uiBanner(server, authToken)}; Ctrl-C stops it`);
