@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.tao/', 'bin/', 'coverage/'] },
@@ -12,6 +13,11 @@ export default tseslint.config(
       globals: { module: 'readonly', require: 'readonly', process: 'readonly', __dirname: 'readonly' },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // `tao ui`'s page: browser ES modules.
+    files: ['ui/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: globals.browser },
   },
   {
     rules: {

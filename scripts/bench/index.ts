@@ -33,6 +33,7 @@ import { payloadRun } from './payloads';
 import { resumeAfterKill } from './resume';
 import { stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
+import { uiOnBigRun } from './ui';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
 
@@ -51,6 +52,7 @@ const SECTIONS = [
   'agents',
   'scaling',
   'prompt-cache',
+  'ui',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -78,6 +80,7 @@ const options = program
   .option('--scale-steps <n>', 'zero-delay steps for the scaling figure', '4000')
   .option('--cache-turns <n>', 'turns of the tool loop billed with and without prompt caching', '10')
   .option('--cache-file-chars <n>', 'characters of the file the loop reads each turn', '4000')
+  .option('--ui-steps <n>', 'steps of the run whose page `tao ui` opens', '10000')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -101,6 +104,7 @@ const options = program
     scaleSteps: string;
     cacheTurns: string;
     cacheFileChars: string;
+    uiSteps: string;
     out: string;
     results: string;
     only?: string;
@@ -589,6 +593,24 @@ async function main(): Promise<void> {
         value: `${tokens(uncached.baseEquivalent)} without caching, ${tokens(cached.baseEquivalent)} with (${((100 * cached.baseEquivalent) / uncached.baseEquivalent).toFixed(0)}%)`,
         note: `one llm step in this process (no Temporal), its model reading a ${options.cacheFileChars}-character file on each turn but the last, against the fake Anthropic server billing by Anthropic's prompt-cache rules (≤ 4 breakpoints, exact prefix match with a 20-block lookback, 1,024-token minimum, tokens ≈ JSON chars / 4); input tokens at the base price, cache writes counted 1.25×, reads 0.1×: with TAO's breakpoints ${tokens(cached.uncached)} uncached + ${tokens(cached.cacheWrite)} written + ${tokens(cached.cacheRead)} read; without = the same requests with the breakpoints taken out; at $3/$15 per M, ${dollars(uncached.costUsd)} → ${dollars(cached.costUsd)}, and the step's usage.costUsd ${dollars(bills.stepCostUsd)}`,
       });
+    },
+    async ui() {
+      const steps = num('uiSteps');
+      console.error(`ui: the page of a ${steps}-step run in headless Chromium`);
+      const ui = await withWorker(env, {}, 100, (taskQueue) => uiOnBigRun(env.client, taskQueue, steps));
+      results.ui = ui;
+      figures.push(
+        {
+          name: `tao ui: a ${steps}-step run's page, open`,
+          value: `${seconds(ui.runPageMs)}; a partition of ${ui.partitionRows} rows ${seconds(ui.partitionPageMs)}`,
+          note: 'headless Chromium (Debian chromium, playwright-core) from navigation to the partitions table shown, and from a reload to all rows of the first partition; every step waiting for approval; goal < 2 s',
+        },
+        {
+          name: '  scrolling the partition, frame length',
+          value: `p95 ${ui.frameP95Ms.toFixed(1)} ms, max ${ui.frameMaxMs.toFixed(1)} ms`,
+          note: `${ui.scrollFrames} frames scrolling to the bottom at 60 px a frame, while the page refreshes every second; 16.7 ms is 60 fps`,
+        },
+      );
     },
   };
   try {

@@ -14,6 +14,7 @@ import { registerKeygen } from './commands/keygen';
 import { registerRerun } from './commands/rerun';
 import { registerRun } from './commands/run';
 import { registerSetup } from './commands/setup';
+import { registerUi } from './commands/ui';
 import { registerWorker } from './commands/worker';
 import { registerWorkflowCommands } from './commands/workflows';
 import { packageVersion } from './package-version';
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   registerSetup(program);
   registerKeygen(program);
   registerCodecServer(program);
+  registerUi(program);
   return program;
 }
 

@@ -11,6 +11,7 @@ import { type Decision, approveUpdate, rejectUpdate } from '../workflows/lib/app
 import { setBudgetUpdate } from '../workflows/lib/budget';
 import type { Progress } from '../workflows/lib/progress';
 import { fetchProgress } from './fetch-progress';
+import { decisionText } from './step-detail';
 import {
   type RunControlState,
   cancelStepUpdate,
@@ -92,6 +93,8 @@ export interface PendingDecision {
   decision: 'before' | 'after' | 'budget';
   /** For `budget`: which limit is spent, e.g. `budget exhausted (steps 2/2)`. */
   reason?: string;
+  /** With `withText`: what is to be decided, the prompt (before) or the output (after), when history has it. */
+  text?: string;
 }
 
 /**
@@ -101,7 +104,7 @@ export interface PendingDecision {
  */
 export async function pendingDecisions(
   client: Client,
-  options: { query?: string; timeoutMs?: number } = {},
+  options: { query?: string; timeoutMs?: number; withText?: boolean } = {},
 ): Promise<{ pending: PendingDecision[]; unanswered: string[] }> {
   const pending: PendingDecision[] = [];
   const unanswered: string[] = [];
@@ -127,6 +130,18 @@ export async function pendingDecisions(
     );
   }
   await Promise.all(asks);
+  if (options.withText) {
+    await Promise.all(
+      pending.map(async (step) => {
+        const text = await decisionText(
+          client.workflow.getHandle(step.workflowId),
+          step.taskId,
+          step.decision,
+        );
+        if (text !== undefined) step.text = text;
+      }),
+    );
+  }
   const order = (a: PendingDecision, b: PendingDecision) =>
     `${a.workflowId}\0${a.taskId}` < `${b.workflowId}\0${b.taskId}` ? -1 : 1;
   return { pending: pending.sort(order), unanswered: unanswered.sort() };

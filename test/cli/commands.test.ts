@@ -164,8 +164,18 @@ describe('tao start, status, result, cancel', () => {
         { workflowId, taskId: 'publish', agent: 'explore', decision: 'before' },
       ]);
       const table = await tao(['pending', ...server()]);
-      expect(table.stdout).toContain(`${workflowId}  draft  (explore)  waiting on its outcome\n`);
-      expect(table.stdout).toContain(`${workflowId}  publish  (explore)  waiting to start\n`);
+      // What is to be decided, under each: the output it ran to, the prompt it would start with.
+      expect(table.stdout).toContain(
+        `${workflowId}  draft  (explore)  waiting on its outcome\n    do draft\n`,
+      );
+      expect(table.stdout).toContain(`${workflowId}  publish  (explore)  waiting to start\n    do publish\n`);
+      const shown = json((await tao(['pending', '--show', '--json', ...server()])).stdout) as {
+        pending: { workflowId: string; text?: string }[];
+      };
+      expect(shown.pending.filter((p) => p.workflowId === workflowId).map((p) => p.text)).toEqual([
+        'do draft',
+        'do publish',
+      ]);
 
       const edited = join(dir, 'edited.txt');
       writeFileSync(edited, 'the edited draft');

@@ -4,45 +4,15 @@
  * (plain and `--follow`) and the Temporal CLI's `workflow describe` all see
  * it while the step runs, with no history event added.
  */
-import type { AgentStepSpec, StepOutcome } from '../../src/contracts';
-import type { AgentExecutor, StepContext } from '../../src/executors/executor';
 import { runningSteps } from '../../src/client';
 import { startTao, stopTaoProcesses, tao } from '../support/cli';
 import { eventually } from '../support/gate-executor';
+import { TalkingExecutor } from '../support/talking-executor';
 import { temporalCli } from '../support/temporal-cli';
 import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(closeDevClient);
 afterAll(stopTaoProcesses);
-
-/**
- * Says `line 1`, `line 2`, ... one every `everyMs`, publishing its output so
- * far each time, until released: the test decides when the step ends, so a
- * slow machine cannot end it before a follower has seen it talk.
- */
-class TalkingExecutor implements AgentExecutor {
-  private released = false;
-
-  constructor(private readonly everyMs: number) {}
-
-  release(): void {
-    this.released = true;
-  }
-
-  concurrencyHint(): number {
-    return 2;
-  }
-
-  async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {
-    let text = '';
-    for (let i = 1; !this.released; i++) {
-      await new Promise((resolve) => setTimeout(resolve, this.everyMs));
-      text += `line ${i}\n`;
-      context.output(text);
-    }
-    return { taskId: spec.taskId, agent: spec.agent, sessionId: spec.taskId, output: text, success: true };
-  }
-}
 
 test('the tail of a slow step shows in the client, tao status (and --follow) and temporal workflow describe', async () => {
   const talker = new TalkingExecutor(250);

@@ -95,7 +95,15 @@ test('packed, installed into a fresh project, bundled with TaoPlugin, run and re
     files: { path: string }[];
   }[];
   const paths = tarball!.files.map((file) => file.path);
-  expect(paths).toEqual(expect.arrayContaining(['bin/tao.js', 'dist/workflow.d.ts', 'dist/testing.js']));
+  expect(paths).toEqual(
+    expect.arrayContaining([
+      'bin/tao.js',
+      'dist/workflow.d.ts',
+      'dist/testing.js',
+      'ui/app.js',
+      'ui/index.html',
+    ]),
+  );
   expect(paths.filter((path) => /^(test|src|scripts|\.tao|\.ci)\/|\.map$|fixtures/.test(path))).toEqual([]);
   console.log(
     `npm pack: ${tarball!.filename} ${tarball!.size} B packed, ${tarball!.unpackedSize} B unpacked, ${paths.length} files`,

@@ -18,7 +18,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { transformFileSync } from '@swc/core';
 import { taoHome } from '../../src/local/temporal-binaries';
 
@@ -34,7 +34,8 @@ function sourceFiles(dir = join(ROOT, 'src')): string[] {
 function buildCli(): string {
   const sources = sourceFiles();
   const hash = createHash('sha256');
-  for (const file of [...sources, join(ROOT, 'bin', 'tao.js'), join(ROOT, 'package.json')]) {
+  const page = readdirSync(join(ROOT, 'ui')).map((name) => join(ROOT, 'ui', name));
+  for (const file of [...sources, ...page, join(ROOT, 'bin', 'tao.js'), join(ROOT, 'package.json')]) {
     hash.update(relative(ROOT, file)).update(readFileSync(file));
   }
   const dir = join(taoHome(), 'test', `cli-${hash.digest('hex').slice(0, 12)}`);
@@ -56,6 +57,9 @@ function buildCli(): string {
     '-e',
     `require(${JSON.stringify(join(staging, 'dist', 'workflow-bundles.js'))}).buildWorkflowBundles(${JSON.stringify(join(staging, 'dist'))})`,
   ]);
+  // `tao ui`'s page, served from ui/ beside dist/ as in the package.
+  mkdirSync(join(staging, 'ui'));
+  for (const file of page) copyFileSync(file, join(staging, 'ui', basename(file)));
   mkdirSync(join(staging, 'bin'));
   copyFileSync(join(ROOT, 'bin', 'tao.js'), join(staging, 'bin', 'tao.js'));
   copyFileSync(join(ROOT, 'package.json'), join(staging, 'package.json'));

@@ -65,6 +65,16 @@ async function withClient(
   }
 }
 
+const EXCERPT_CHARS = 100;
+
+/** The text to decide on, indented under its step: whole with `--show`, else its first line, cut short. */
+function decisionExcerpt(text: string, whole: boolean): string {
+  if (whole) return text.replace(/^/gm, '    ');
+  const first = text.trim().split('\n')[0] ?? '';
+  const cut = first.length > EXCERPT_CHARS || text.trim().includes('\n');
+  return `    ${first.slice(0, EXCERPT_CHARS)}${cut ? '… (--show for all)' : ''}`;
+}
+
 export function registerWorkflowCommands(program: Command): void {
   startOptions(program.command('start'))
     .description('start the workflow a spec file describes and print its id')
@@ -224,9 +234,14 @@ export function registerWorkflowCommands(program: Command): void {
   jsonOption(connectionOptions(program.command('pending')))
     .description('list the steps waiting for a decision, across running workflows')
     .option('--query <visibility query>', 'which runs to look at', 'ExecutionStatus = "Running"')
-    .action(async (flags: Flags & { query: string }) => {
+    .option('--show', 'the whole prompt (before) or output (after) to decide on, not an excerpt')
+    .action(async (flags: Flags & { query: string; show?: boolean }) => {
       await withClient(flags, undefined, async (client) => {
-        const { pending, unanswered } = await pendingDecisions(client, { query: flags.query });
+        const { pending, unanswered } = await pendingDecisions(client, {
+          query: flags.query,
+          // JSON lists the text only when asked: it can be long, and scripts mostly want the ids.
+          withText: !flags.json || flags.show === true,
+        });
         if (flags.json) {
           console.log(JSON.stringify({ pending, unanswered }, null, 2));
           return;
@@ -240,6 +255,7 @@ export function registerWorkflowCommands(program: Command): void {
                 ? 'to start'
                 : 'on its outcome';
           console.log(`${step.workflowId}  ${step.taskId}  (${step.agent ?? 'agent?'})  waiting ${what}`);
+          if (step.text !== undefined) console.log(decisionExcerpt(step.text, flags.show === true));
         }
         if (unanswered.length > 0) {
           console.error(`no worker answered for ${unanswered.length} run(s): ${unanswered.join(', ')}`);

@@ -1,0 +1,131 @@
+/**
+ * One step's text as the run's history holds it: the prompt the step was
+ * scheduled with and the outcome its latest attempt returned, decoded with the
+ * client's own data converter (codec, claim check and encryption included).
+ * The progress query carries statuses only; a person deciding on a step, or
+ * reading what it said, needs the words. Reading history adds no events.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { temporal } from '@temporalio/proto';
+import { type AgentStepSpec, StepOutcomeSchema, type StepOutcome } from '../contracts';
+
+const EventType = temporal.api.enums.v1.EventType;
+type Payloads = temporal.api.common.v1.IPayload[] | null | undefined;
+
+export interface StepDetail {
+  taskId: string;
+  prompt?: string;
+  /** The latest attempt's outcome, once one returned. */
+  outcome?: StepOutcome;
+  /** The latest attempt's failure (a crash or timeout, not an unsuccessful outcome). */
+  failure?: string;
+  attempt?: number;
+  scheduledAt?: Date;
+  /** From the latest attempt's start to its end, or to now while it runs. */
+  durationMs?: number;
+  /** The history event that scheduled the step: the Temporal Web UI shows its events from there. */
+  eventId?: number;
+}
+
+interface Scheduled {
+  eventId: number;
+  spec: AgentStepSpec;
+  at?: Date;
+  startedAt?: Date;
+  attempt?: number;
+}
+
+const timeOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  t?.seconds == null ? undefined : new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
+
+/**
+ * The step `taskId` of this run as its history tells it; a step that has not
+ * been scheduled yet (waiting to start, pending) shows the prompt of its spec
+ * in the run's input, when the input lists specs (parallel and resumable runs,
+ * a loop's first round). `undefined` when the history names no such step.
+ */
+export async function stepDetail(handle: WorkflowHandle, taskId: string): Promise<StepDetail | undefined> {
+  const converter = handle.client.options.loadedDataConverter;
+  const decode = (payloads: Payloads, index = 0) =>
+    payloads?.length ? decodeFromPayloadsAtIndex<unknown>(converter, index, payloads) : undefined;
+  const history = await handle.fetchHistory();
+  let latest: Scheduled | undefined;
+  let detail: StepDetail | undefined;
+  let startInput: Payloads;
+  for (const event of history.events ?? []) {
+    const eventId = Number(event.eventId);
+    switch (event.eventType) {
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        startInput = event.workflowExecutionStartedEventAttributes?.input?.payloads;
+        break;
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
+        const attrs = event.activityTaskScheduledEventAttributes;
+        if (attrs?.activityType?.name !== 'executeAgentStep') break;
+        const spec = (await decode(attrs.input?.payloads)) as AgentStepSpec | undefined;
+        if (spec?.taskId !== taskId) break;
+        latest = { eventId, spec, ...(event.eventTime ? { at: timeOf(event.eventTime)! } : {}) };
+        detail = { taskId, prompt: spec.prompt, eventId, ...(latest.at ? { scheduledAt: latest.at } : {}) };
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+        const attrs = event.activityTaskStartedEventAttributes;
+        if (!latest || Number(attrs?.scheduledEventId) !== latest.eventId) break;
+        latest.startedAt = timeOf(event.eventTime);
+        latest.attempt = attrs?.attempt ?? 1;
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
+        const attrs = event.activityTaskCompletedEventAttributes;
+        if (!latest || !detail || Number(attrs?.scheduledEventId) !== latest.eventId) break;
+        // The activity returns `{ outcome, attempt }`, or `{ delegation }` from a step that asked for child steps.
+        const result = (await decode(attrs?.result?.payloads)) as { outcome?: unknown } | undefined;
+        const outcome = StepOutcomeSchema.safeParse(result?.outcome);
+        if (outcome.success) detail.outcome = outcome.data;
+        ended(detail, latest, event.eventTime);
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: {
+        const attrs = event.activityTaskFailedEventAttributes ?? event.activityTaskTimedOutEventAttributes;
+        if (!latest || !detail || Number(attrs?.scheduledEventId) !== latest.eventId) break;
+        detail.failure = attrs?.failure?.message ?? 'the step failed';
+        ended(detail, latest, event.eventTime);
+        break;
+      }
+    }
+  }
+  // A retried step's start is recorded only when it ends: while it runs, it has run since it was scheduled.
+  const since = latest?.startedAt ?? latest?.at;
+  if (detail && detail.durationMs === undefined && since) detail.durationMs = Date.now() - since.getTime();
+  return detail ?? specFromInput(await decode(startInput), taskId);
+}
+
+function ended(detail: StepDetail, latest: Scheduled, at: Parameters<typeof timeOf>[0]): void {
+  const end = timeOf(at);
+  if (latest.attempt !== undefined) detail.attempt = latest.attempt;
+  if (end && latest.startedAt) detail.durationMs = end.getTime() - latest.startedAt.getTime();
+}
+
+/** A not yet scheduled step's prompt, from the run's `specs` or a loop's `initial` round. */
+function specFromInput(input: unknown, taskId: string): StepDetail | undefined {
+  const record = (input ?? {}) as { specs?: unknown; initial?: unknown };
+  const specs = Array.isArray(record.specs)
+    ? record.specs
+    : Array.isArray(record.initial)
+      ? record.initial
+      : [];
+  const spec = (specs as Partial<AgentStepSpec>[]).find((s) => s?.taskId === taskId);
+  return spec ? { taskId, ...(typeof spec.prompt === 'string' ? { prompt: spec.prompt } : {}) } : undefined;
+}
+
+/** What a person decides on for a waiting step: its prompt before it starts, its output after it ran. */
+export async function decisionText(
+  handle: WorkflowHandle,
+  taskId: string,
+  decision: 'before' | 'after' | 'budget',
+): Promise<string | undefined> {
+  const detail = await stepDetail(handle, taskId).catch(() => undefined);
+  // A step waiting on a spent budget has not started: what it would run is its prompt.
+  return decision === 'after' ? detail?.outcome?.output : detail?.prompt;
+}

@@ -1,0 +1,122 @@
+/**
+ * What `tao ui`'s page asks for and does, as plain functions of a client: each
+ * read is a visibility list, a `progress` query, a describe or a history read,
+ * and each action is the very client function a `tao` command calls, so a
+ * decision or a change has the same effect whoever makes it.
+ */
+import type { Client } from '@temporalio/client';
+import { z } from 'zod';
+import {
+  WORKFLOW_TYPES,
+  approveStep,
+  cancelStep,
+  fetchRunProgress,
+  pauseRun,
+  pendingDecisions,
+  rejectStep,
+  resumeRun,
+  runningSteps,
+  setRunBudget,
+  setRunConcurrency,
+  stepDetail,
+} from '../client';
+import { BudgetSchema } from '../contracts';
+
+const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
+const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
+const RUNS_SHOWN = 200;
+
+export const RunsFilterSchema = z.object({
+  status: z.enum(STATUSES as [string, ...string[]]).optional(),
+  type: z.enum(TYPES as [string, ...string[]]).optional(),
+});
+
+/** TAO's runs, newest first; filters come from fixed lists, so nothing a page sends reaches the query text. */
+export async function listRuns(client: Client, filter: z.infer<typeof RunsFilterSchema>) {
+  const types = filter.type ? [filter.type] : Object.values(WORKFLOW_TYPES);
+  let query = `WorkflowType IN (${types.map((t) => `"${t}"`).join(', ')})`;
+  if (filter.status) query += ` AND ExecutionStatus = "${filter.status}"`;
+  const runs = [];
+  for await (const run of client.workflow.list({ query, pageSize: RUNS_SHOWN })) {
+    runs.push({
+      workflowId: run.workflowId,
+      runId: run.runId,
+      type: run.type,
+      status: run.status.name,
+      startTime: run.startTime.toISOString(),
+      ...(run.closeTime ? { closeTime: run.closeTime.toISOString() } : {}),
+    });
+    if (runs.length >= RUNS_SHOWN) break;
+  }
+  return { runs, statuses: STATUSES, types: TYPES };
+}
+
+/** A run's page: what it is, its steps' progress, and what its running steps have output so far. */
+export async function runView(client: Client, workflowId: string) {
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe();
+  const running = description.status.name === 'RUNNING';
+  const [progress, live] = await Promise.all([
+    fetchRunProgress(handle),
+    running ? runningSteps(handle).catch(() => []) : [],
+  ]);
+  return {
+    workflowId,
+    runId: description.runId,
+    namespace: client.options.namespace,
+    type: description.type,
+    status: description.status.name,
+    taskQueue: description.taskQueue,
+    startTime: description.startTime.toISOString(),
+    ...(description.closeTime ? { closeTime: description.closeTime.toISOString() } : {}),
+    progress: progress ?? null,
+    running: live.map((step) => ({
+      taskId: step.taskId,
+      attempt: step.attempt,
+      ...(step.output !== undefined ? { output: step.output } : {}),
+      ...(step.lastHeartbeat ? { lastHeartbeat: step.lastHeartbeat.toISOString() } : {}),
+    })),
+  };
+}
+
+export async function stepView(client: Client, workflowId: string, taskId: string) {
+  const detail = await stepDetail(client.workflow.getHandle(workflowId), taskId);
+  if (!detail) throw new NotFound(`no step "${taskId}" in the history of ${workflowId}`);
+  return detail;
+}
+
+/** Every step waiting for a decision across running runs, with what is to be decided. */
+export const inbox = (client: Client) => pendingDecisions(client, { withText: true });
+
+export class NotFound extends Error {}
+
+const DecisionSchema = z
+  .object({ taskId: z.string().min(1), comment: z.string().optional(), output: z.string().optional() })
+  .strict();
+
+/** The page's actions, each validated here and refused by the workflow as the CLI's would be. */
+export const ACTIONS = {
+  approve: (client: Client, id: string, body: unknown) =>
+    approveStep(client.workflow.getHandle(id), DecisionSchema.parse(body)),
+  reject: (client: Client, id: string, body: unknown) =>
+    rejectStep(client.workflow.getHandle(id), DecisionSchema.omit({ output: true }).parse(body)),
+  pause: (client: Client, id: string) => pauseRun(client.workflow.getHandle(id)),
+  resume: (client: Client, id: string) => resumeRun(client.workflow.getHandle(id)),
+  concurrency: (client: Client, id: string, body: unknown) =>
+    setRunConcurrency(
+      client.workflow.getHandle(id),
+      z.object({ limit: z.number().int().min(1) }).parse(body).limit,
+    ),
+  budget: (client: Client, id: string, body: unknown) =>
+    setRunBudget(client.workflow.getHandle(id), BudgetSchema.parse(body)),
+  'cancel-step': (client: Client, id: string, body: unknown) =>
+    cancelStep(client.workflow.getHandle(id), z.object({ taskId: z.string().min(1) }).parse(body).taskId),
+  cancel: async (client: Client, id: string) => {
+    const handle = client.workflow.getHandle(id);
+    const { status } = await handle.describe();
+    // As `tao cancel`: the server accepts a cancel request for a closed workflow and ignores it.
+    if (status.name !== 'RUNNING') throw new Error(`${id} is ${status.name}, not running; nothing to cancel`);
+    await handle.cancel();
+    return { cancelled: id };
+  },
+} satisfies Record<string, (client: Client, id: string, body: unknown) => Promise<unknown>>;

@@ -1,0 +1,357 @@
+/**
+ * `tao ui` in a real browser: Debian's Chromium, driven by playwright-core,
+ * against the UI server on the shared dev server, with a real TAO worker
+ * running scripted steps. Screenshots of each view go to docs/ when
+ * TAO_UPDATE_DOCS_SCREENSHOT is set.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { approveStep } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { taoHome } from '../../src/local/temporal-binaries';
+import { type UiServer, startUiServer } from '../../src/ui/server';
+import { spec } from '../support/specs';
+import { TalkingExecutor } from '../support/talking-executor';
+import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
+
+let browser: Browser;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+});
+afterAll(async () => {
+  await browser?.close();
+  await closeDevClient();
+});
+
+async function screenshot(page: Page, name: string) {
+  const path = process.env.TAO_UPDATE_DOCS_SCREENSHOT
+    ? join(__dirname, '..', '..', 'docs', `ui-${name}.png`)
+    : join(taoHome(), 'test', `ui-${name}.png`);
+  mkdirSync(join(path, '..'), { recursive: true });
+  await page.screenshot({ path, fullPage: true });
+}
+
+async function withUi<T>(
+  client: Parameters<typeof startUiServer>[0]['client'],
+  body: (ui: UiServer, page: Page) => Promise<T>,
+  authToken?: string,
+) {
+  const ui = await startUiServer({
+    client,
+    port: 0,
+    temporalUiUrl: 'http://localhost:8233',
+    ...(authToken ? { authToken } : {}),
+  });
+  const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+  try {
+    return await body(ui, page);
+  } finally {
+    await page.close();
+    await ui.close();
+  }
+}
+
+test('runs, a run’s steps, model output shown as text, a refused decision’s reason, and the inbox’s approve', async () => {
+  const executor = new ScriptExecutor({ tasks: { xss: { output: XSS } } });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-parallel');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [
+        {
+          specs: [
+            { ...spec('gate'), approval: { before: true } },
+            spec('xss'),
+            { ...spec('hold', 'review', 'review the release notes'), approval: { before: true } },
+          ],
+        },
+      ],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/runs?status=Running`);
+      await page.getByRole('link', { name: workflowId }).click();
+      const xssRow = page.getByRole('row', { name: /xss/ });
+      await xssRow.getByText('succeeded').waitFor();
+
+      await xssRow.getByRole('button', { name: 'xss' }).click();
+      const detail = page.getByRole('region', { name: 'Step detail' });
+      await expect(detail.locator('pre').last().textContent()).resolves.toBe(XSS);
+      expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+      expect(await page.locator('img').count()).toBe(0);
+      await screenshot(page, 'run');
+      const events = detail.getByRole('link', { name: /^Events in the Temporal Web UI/ });
+      expect(await events.getAttribute('href')).toMatch(
+        new RegExp(
+          `^http://localhost:8233/namespaces/default/workflows/${workflowId}/[-0-9a-f]+/history/events/\\d+$`,
+        ),
+      );
+
+      // Decided elsewhere (the CLI's own call) while the page still offers the decision: the workflow refuses.
+      await page.getByRole('row', { name: /gate/ }).getByRole('button', { name: 'gate' }).click();
+      await detail.getByRole('button', { name: 'Approve' }).waitFor();
+      await approveStep(handle, { taskId: 'gate' });
+      await detail.getByRole('button', { name: 'Approve' }).click();
+      await expect(page.getByRole('alert').textContent()).resolves.toMatch(
+        /^Approve gate refused: .*step "gate" is (already decided|\w+, not waiting for a decision)/,
+      );
+
+      await page.getByRole('link', { name: 'Inbox' }).click();
+      const item = page.getByRole('article', { name: `${workflowId} hold` });
+      await expect(item.locator('pre').textContent()).resolves.toBe('review the release notes');
+      await screenshot(page, 'inbox');
+      await item.getByLabel('Comment').fill('looks right');
+      await item.getByRole('button', { name: 'Approve' }).click();
+      const result: StepOutcome[] = await handle.result();
+      expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+        ['gate', true, 'do gate'],
+        ['xss', true, XSS],
+        ['hold', true, 'review the release notes'],
+      ]);
+      await page.getByRole('link', { name: 'Runs' }).click();
+      await page.getByRole('link', { name: workflowId }).waitFor();
+      await screenshot(page, 'runs');
+    });
+  });
+});
+
+test('a pipeline’s grid of items against stages updates as its steps finish, with no reload', async () => {
+  const executor = new ScriptExecutor({ default: { delayMs: 700 } });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-pipeline');
+    const handle = await client.workflow.start('pipelineWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [
+        {
+          items: ['a', 'b'],
+          concurrency: 1,
+          stages: [
+            { taskId: 'plan:{{item}}', agent: 'plan', prompt: 'plan {{item}}' },
+            { taskId: 'build:{{item}}', agent: 'build', prompt: 'build {{item}}' },
+          ],
+        },
+      ],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
+      const cell = (item: number, stage: number) => page.locator(`td[data-cell="${item}/${stage}"]`);
+      await cell(0, 0).getByText('running').waitFor();
+      await expect(cell(1, 1).textContent()).resolves.not.toContain('succeeded');
+      const loaded = await page.evaluate(() => performance.timeOrigin);
+      await cell(1, 1).getByText('succeeded').waitFor({ timeout: 30_000 });
+      for (const [i, s] of [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+      ] as const)
+        await cell(i, s).getByText('succeeded').waitFor();
+      expect(await page.evaluate(() => performance.timeOrigin)).toBe(loaded);
+      await screenshot(page, 'pipeline');
+      await handle.result();
+    });
+  });
+});
+
+test('a running step’s latest output changes on the page as the step speaks, with no reload', async () => {
+  const talker = new TalkingExecutor(250);
+  await withWorker({ executor: talker }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-live');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ taskId: 'talker', agent: 'explore', prompt: 'talk' }] }],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
+      const output = page.getByRole('row', { name: /talker/ }).locator('td.output');
+      await output.getByText(/^line [2-9]$/).waitFor();
+      const loaded = await page.evaluate(() => performance.timeOrigin);
+      await output.getByText(/^line [1-9][0-9]$/).waitFor();
+      expect(await page.evaluate(() => performance.timeOrigin)).toBe(loaded);
+      talker.release();
+      await handle.result();
+    });
+  });
+});
+
+test('a loop’s page shows its rounds; a delegating step’s page, its tasks under it', async () => {
+  const executor = new ScriptExecutor({
+    agents: { lead: { delegate: [{ agent: 'explore', description: 'a', prompt: 'read a' }] } },
+  });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const loopId = uniqueId('ui-loop');
+    await client.workflow.execute('loopWorkflow', {
+      taskQueue,
+      workflowId: loopId,
+      args: [
+        {
+          initial: [spec('draft')],
+          maxIterations: 2,
+          next: { specs: [{ taskId: 'draft', agent: 'explore', prompt: 'again' }] },
+        },
+      ],
+    });
+    const treeId = uniqueId('ui-tree');
+    await client.workflow.execute('parallelWorkflow', {
+      taskQueue,
+      workflowId: treeId,
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }, spec('solo')] }],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(loopId)}`);
+      await page.getByRole('heading', { name: 'Rounds' }).waitFor();
+      const heads = page.locator('table.steps tbody th');
+      await expect(heads.allTextContents()).resolves.toEqual(['round 1 draft', 'round 2 draft']);
+
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(treeId)}`);
+      await page.getByRole('heading', { name: 'Delegation tree' }).waitFor();
+      const rows = page.locator('table.steps tbody tr');
+      await expect(rows.locator('th').allTextContents()).resolves.toEqual(['lead', 'lead/task-1-1', 'solo']);
+      await expect(rows.evaluateAll((trs) => trs.map((tr) => tr.className))).resolves.toEqual([
+        'depth-0',
+        'depth-1',
+        'depth-0',
+      ]);
+    });
+  });
+});
+
+test('steering from the keyboard: cancel a step, resume, pause, concurrency, budget, cancel the run', async () => {
+  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-steer');
+    // Started paused, so `later` stays pending until the page cancels it.
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ ...spec('first'), approval: { before: true } }, spec('later')], paused: true }],
+    });
+    await withUi(client, async (ui, page) => {
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
+      const summary = page.locator('dl.summary');
+      const notice = page.getByRole('alert');
+      const later = page.getByRole('row', { name: /later/ });
+      await later.getByText('pending').waitFor();
+      await later.getByRole('button', { name: 'later' }).click();
+      await page.getByRole('button', { name: 'Cancel step' }).click();
+      await later.getByText('failed').waitFor();
+
+      await page.getByRole('button', { name: 'Resume' }).focus();
+      await page.keyboard.press('Enter');
+      await summary.getByText('not paused').waitFor();
+      await page.keyboard.press('Shift+Tab');
+      await page.keyboard.press('Enter');
+      await summary.getByText('paused', { exact: true }).waitFor();
+
+      await page.getByLabel('Concurrency').fill('3');
+      await page.keyboard.press('Enter');
+      await summary.getByText('paused, concurrency 3').waitFor();
+      await page.getByLabel('Max steps').fill('10');
+      await page.keyboard.press('Enter');
+      await summary.getByText(/steps 0 of 10/).waitFor();
+      await expect(notice.textContent()).resolves.toBe('Budget: done');
+
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Cancel run' }).click();
+      await summary.getByText('CANCELLED').waitFor();
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+    });
+  });
+});
+
+test('with an auth token, the page opened with it works, and one opened without it says how to get in', async () => {
+  const token = 'page-token-for-the-test';
+  await withUi(
+    await devClient(),
+    async (ui, page) => {
+      await page.goto(`${ui.url}/#/runs?token=${token}`);
+      await page.getByRole('heading', { name: 'Runs' }).waitFor();
+      // Kept for the tab: a view opened without it in the address still works.
+      await page.getByRole('link', { name: 'Inbox' }).click();
+      await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+
+      const stranger = await browser.newPage();
+      try {
+        await stranger.goto(`${ui.url}/#/runs`);
+        await expect(stranger.getByRole('alert').textContent()).resolves.toBe(
+          'unauthorized: open the page as <its address>/#/runs?token=<the auth token>',
+        );
+      } finally {
+        await stranger.close();
+      }
+    },
+    token,
+  );
+});
+
+/**
+ * The inbox's entry named `name`, once there. The inbox reads once, as a
+ * person's edit must not be redrawn away: reload until the step waits.
+ */
+async function inboxItem(page: Page, url: string, name: string) {
+  const item = page.getByRole('article', { name });
+  for (let i = 0; i < 20 && !(await item.count()); i++) {
+    await page.goto(`${url}/#/inbox`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+    await page.waitForTimeout(500);
+  }
+  return item;
+}
+
+test('an output waiting for approval is edited in the inbox and approved: the run keeps the edit', async () => {
+  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-edit');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [{ ...spec('draft', 'explore', 'the first draft'), approval: { after: true } }] }],
+    });
+    await withUi(client, async (ui, page) => {
+      const item = await inboxItem(page, ui.url, `${workflowId} draft`);
+      await expect(item.locator('pre').textContent()).resolves.toBe('the first draft');
+      const output = item.getByLabel('Output (edit to approve a changed output)');
+      await expect(output.inputValue()).resolves.toBe('the first draft');
+      await output.fill('the edited draft');
+      await item.getByLabel('Comment').fill('tightened');
+      await item.getByRole('button', { name: 'Approve' }).click();
+      const [outcome] = (await handle.result()) as StepOutcome[];
+      expect([outcome!.success, outcome!.output]).toEqual([true, 'the edited draft']);
+    });
+  });
+});
+
+test('a step waiting on a spent budget shows in the inbox with the limit and its prompt; approving runs it past the limit', async () => {
+  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-budget');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [
+        {
+          specs: [spec('first'), spec('second', 'explore', 'the second prompt')],
+          concurrency: 1,
+          budget: { maxSteps: 1, onExhausted: 'wait' },
+        },
+      ],
+    });
+    await withUi(client, async (ui, page) => {
+      const item = await inboxItem(page, ui.url, `${workflowId} second`);
+      await expect(item.textContent()).resolves.toContain('spent budget (budget exhausted (steps 1/1))');
+      await expect(item.locator('pre').textContent()).resolves.toBe('the second prompt');
+      await item.getByRole('button', { name: 'Approve' }).click();
+      const outcomes = (await handle.result()) as StepOutcome[];
+      expect(outcomes.map((o) => [o.taskId, o.success])).toEqual([
+        ['first', true],
+        ['second', true],
+      ]);
+    });
+  });
+});

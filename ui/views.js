@@ -1,0 +1,531 @@
+import { act, api, formatMs, h, labelled, notify, sessionInfo } from './dom.js';
+
+const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
+const runLink = (id) => `#/run/${encodeURIComponent(id)}`;
+
+/** The runs list; returns a refresher, which redraws the table only when the list changed. */
+export async function runsView(main, params) {
+  const first = await api(`/api/runs?${params}`);
+  const choose = (name, options) =>
+    h(
+      'select',
+      {
+        name,
+        onchange: (e) => {
+          params.set(name, e.target.value);
+          if (!e.target.value) params.delete(name);
+          location.hash = `#/runs?${params}`;
+        },
+      },
+      h('option', { value: '' }, 'any'),
+      options.map((o) => h('option', { value: o, selected: params.get(name) === o }, o)),
+    );
+  const list = h('section', { 'aria-label': 'Runs found' });
+  main.replaceChildren(
+    h('h1', {}, 'Runs'),
+    h(
+      'form',
+      { class: 'filters', 'aria-label': 'Filter runs' },
+      labelled('Status', choose('status', first.statuses)),
+      labelled('Workflow type', choose('type', first.types)),
+    ),
+    list,
+  );
+  const render = ({ runs }) => {
+    const sig = JSON.stringify(runs);
+    if (list.dataset.sig === sig) return;
+    list.dataset.sig = sig;
+    list.replaceChildren(runs.length === 0 ? h('p', {}, 'No TAO run matches.') : runsTable(runs));
+  };
+  render(first);
+  return async () => render(await api(`/api/runs?${params}`));
+}
+
+function runsTable(runs) {
+  return h(
+    'table',
+    {},
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Workflow id', 'Type', 'Status', 'Started', 'Closed'].map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      runs.map((r) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, h('a', { href: runLink(r.workflowId) }, r.workflowId)),
+          h('td', {}, r.type),
+          h('td', { class: `status ${r.status}` }, r.status),
+          h('td', {}, r.startTime),
+          h('td', {}, r.closeTime ?? ''),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A run's page; returns a refresher the router calls every second while it is shown. */
+export async function runView(main, id) {
+  const view = await api(runPath(id));
+  const session = await sessionInfo();
+  const summary = h('dl', { class: 'summary' });
+  const steps = h('section', { 'aria-label': 'Steps' });
+  const detail = h('section', { 'aria-label': 'Step detail', class: 'detail', hidden: true });
+  const rows = new Map();
+  const openStep = (taskId) => stepDetail(detail, id, taskId, session, view);
+  const partitions = h('section', { 'aria-label': 'Partitions' });
+  main.replaceChildren(h('h1', {}, id), summary, steering(id), detail, partitions, steps);
+  const refresh = (fresh) => {
+    Object.assign(view, fresh);
+    renderSummary(summary, view);
+    renderPartitions(partitions, view.progress?.partitions ?? []);
+    renderSteps(steps, view, rows, openStep);
+  };
+  refresh(view);
+  return async () => refresh(await api(runPath(id)));
+}
+
+function renderSummary(summary, view) {
+  const p = view.progress;
+  const entries = [
+    ['Type', view.type],
+    ['Status', view.status],
+    ['Task queue', view.taskQueue],
+    ['Started', view.startTime],
+    [
+      'Progress',
+      p
+        ? Object.entries(p.totals)
+            .filter(([k, n]) => n && k !== 'all')
+            .map(([k, n]) => `${n} ${k}`)
+            .join(', ') || 'no steps yet'
+        : 'no worker answered',
+    ],
+    [
+      'Steering',
+      p
+        ? `${p.paused ? 'paused' : 'not paused'}${p.concurrency ? `, concurrency ${p.concurrency}` : ''}`
+        : '',
+    ],
+    ['Usage', p ? `${p.usage.inputTokens} in / ${p.usage.outputTokens} out tokens` : ''],
+    ['Budget', p?.budget ? budgetText(p.budget) : 'none'],
+    ['Round', p?.loop ? `${p.loop.round} of ${p.loop.maxIterations}` : undefined],
+  ];
+  summary.replaceChildren(
+    ...entries.filter(([, v]) => v !== undefined).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+  );
+}
+
+/** A run too big for one history is split into child runs, each with its own page. */
+function renderPartitions(section, partitions) {
+  section.hidden = partitions.length === 0;
+  // Redrawn only on a change, so a focused link keeps its focus across refreshes.
+  const sig = JSON.stringify(partitions);
+  if (section.hidden || section.dataset.sig === sig) return;
+  section.dataset.sig = sig;
+  section.replaceChildren(
+    h('h2', {}, 'Partitions'),
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Child run', 'Steps or items', 'Status', 'Error'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        partitions.map((p) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, h('a', { href: runLink(p.workflowId) }, p.workflowId)),
+            h('td', {}, `${p.first + 1}–${p.first + p.count}`),
+            h('td', { class: `status ${p.status}` }, p.status),
+            h('td', {}, p.error ?? ''),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function budgetText({ limits, spent }) {
+  const part = (name, used, limit, fmt = String) =>
+    `${name} ${fmt(used)}${limit !== undefined ? ` of ${fmt(limit)}` : ''}`;
+  return [
+    part('tokens', spent.tokens, limits.maxTokens),
+    part('steps', spent.steps, limits.maxSteps),
+    part('cost', spent.costUsd, limits.maxCostUsd, (n) => `$${n.toFixed(4)}`),
+  ].join(', ');
+}
+
+function steering(id) {
+  const post = (action, body = {}) => api(`${runPath(id)}/${action}`, body);
+  const limit = h('input', { type: 'number', min: 1, name: 'concurrency' });
+  const budget = ['maxTokens', 'maxSteps', 'maxCostUsd'].map((name) =>
+    h('input', { type: 'number', min: 0, step: 'any', name }),
+  );
+  return h(
+    'section',
+    { 'aria-label': 'Steering', class: 'steering' },
+    h('button', { type: 'button', onclick: () => act('Pause', () => post('pause')) }, 'Pause'),
+    h('button', { type: 'button', onclick: () => act('Resume', () => post('resume')) }, 'Resume'),
+    h(
+      'form',
+      {
+        onsubmit: (e) => {
+          e.preventDefault();
+          act('Concurrency', () => post('concurrency', { limit: Number(limit.value) }));
+        },
+      },
+      labelled('Concurrency', limit),
+      h('button', {}, 'Set concurrency'),
+    ),
+    h(
+      'form',
+      {
+        onsubmit: (e) => {
+          e.preventDefault();
+          const limits = Object.fromEntries(
+            budget.filter((i) => i.value !== '').map((i) => [i.name, Number(i.value)]),
+          );
+          act('Budget', () => post('budget', limits));
+        },
+      },
+      labelled('Max tokens', budget[0]),
+      labelled('Max steps', budget[1]),
+      labelled('Max cost (USD)', budget[2]),
+      h('button', {}, 'Set budget'),
+    ),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        onclick: () => confirm(`Cancel the whole run ${id}?`) && act('Cancel run', () => post('cancel')),
+      },
+      'Cancel run',
+    ),
+  );
+}
+
+/** Steps in the order and shape of the run's kind; rows are kept and redrawn only when they change. */
+function renderSteps(container, view, rows, openStep) {
+  const all = view.progress?.steps ?? [];
+  const live = new Map(view.running.map((r) => [r.taskId, r]));
+  const kind =
+    view.type === 'pipelineWorkflow'
+      ? 'grid'
+      : all.some((s) => s.parentTaskId)
+        ? 'tree'
+        : view.type === 'loopWorkflow'
+          ? 'rounds'
+          : 'table';
+  if (container.dataset.kind !== kind) {
+    container.dataset.kind = kind;
+    rows.clear();
+    container.replaceChildren(
+      h(
+        'h2',
+        {},
+        { grid: 'Items × stages', tree: 'Delegation tree', rounds: 'Rounds', table: 'Steps' }[kind],
+      ),
+    );
+  }
+  if (kind === 'grid') return renderGrid(container, all, live, rows, openStep);
+  let body = container.querySelector('tbody');
+  if (!body) {
+    const first = kind === 'rounds' ? 'Round' : 'Step';
+    body = h('tbody');
+    container.append(
+      h(
+        'table',
+        { class: 'steps' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            [first, 'Agent', 'Status', 'Attempt', 'Duration', 'Tokens', 'Cost', 'Latest output'].map((c) =>
+              h('th', { scope: 'col' }, c),
+            ),
+          ),
+        ),
+        body,
+      ),
+    );
+  }
+  const ordered = kind === 'tree' ? treeOrder(all) : all;
+  const seen = new Map();
+  const wanted = ordered.map((step) => {
+    const round = (seen.get(step.taskId) ?? 0) + 1;
+    seen.set(step.taskId, round);
+    const key = `${step.key}#${round}`;
+    const running = live.get(step.taskId);
+    const sig = JSON.stringify([step, running?.output, kind]);
+    let row = rows.get(key);
+    if (!row || row.sig !== sig) {
+      const el = stepRow(step, running, kind === 'rounds' ? `round ${round}` : undefined, openStep);
+      if (row) row.el.replaceWith(el);
+      row = { el, sig };
+      rows.set(key, row);
+    }
+    return row.el;
+  });
+  if (body.children.length !== wanted.length || wanted.some((el, i) => body.children[i] !== el))
+    body.replaceChildren(...wanted);
+}
+
+function stepRow(step, running, round, openStep) {
+  const usage = step.usage;
+  const id = step.taskId ?? step.key;
+  return h(
+    'tr',
+    { class: `depth-${Math.min(step.depth ?? 0, 5)}` },
+    h(
+      'th',
+      { scope: 'row' },
+      round ? `${round} ` : '',
+      h('button', { type: 'button', class: 'link', onclick: () => openStep(id) }, id),
+    ),
+    h('td', {}, step.agent ?? ''),
+    h('td', { class: `status ${step.status}` }, step.status + (step.decision ? ` (${step.decision})` : '')),
+    h('td', {}, running?.attempt ?? step.attempt),
+    h('td', {}, formatMs(usage?.latencyMs)),
+    h('td', {}, usage ? `${usage.inputTokens} / ${usage.outputTokens}` : ''),
+    h('td', {}, usage?.costUsd !== undefined ? `$${usage.costUsd.toFixed(4)}` : ''),
+    h('td', { class: 'output' }, running?.output ? lastLine(running.output) : (step.error ?? '')),
+  );
+}
+
+const lastLine = (text) => text.trimEnd().split('\n').pop().slice(-200);
+
+/** Parents first, each followed by the tasks it delegated. */
+function treeOrder(steps) {
+  const children = new Map();
+  for (const s of steps)
+    if (s.parentTaskId) children.set(s.parentTaskId, [...(children.get(s.parentTaskId) ?? []), s]);
+  const out = [];
+  const walk = (s) => {
+    out.push(s);
+    for (const c of children.get(s.taskId) ?? []) walk(c);
+  };
+  for (const s of steps) if (!s.parentTaskId || !steps.some((p) => p.taskId === s.parentTaskId)) walk(s);
+  return out;
+}
+
+function renderGrid(container, steps, live, cells, openStep) {
+  const items = Math.max(0, ...steps.map((s) => (s.item ?? 0) + 1));
+  const stages = Math.max(0, ...steps.map((s) => (s.stage ?? 0) + 1));
+  let table = container.querySelector('table');
+  if (!table || table.dataset.size !== `${items}x${stages}`) {
+    cells.clear();
+    table = h(
+      'table',
+      { class: 'grid', 'data-size': `${items}x${stages}` },
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', { scope: 'col' }, 'Item'),
+          Array.from({ length: stages }, (_, s) => h('th', { scope: 'col' }, `Stage ${s + 1}`)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        Array.from({ length: items }, (_, i) =>
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'row' }, `Item ${i + 1}`),
+            Array.from({ length: stages }, (_, s) => {
+              const td = h('td', { 'data-cell': `${i}/${s}` });
+              cells.set(`${i}/${s}`, { el: td, sig: '' });
+              return td;
+            }),
+          ),
+        ),
+      ),
+    );
+    container.querySelector('table')?.remove();
+    container.append(table);
+  }
+  for (const step of steps) {
+    const cell = cells.get(`${step.item}/${step.stage}`);
+    const running = live.get(step.taskId);
+    const sig = JSON.stringify([step, running?.output]);
+    if (!cell || cell.sig === sig) continue;
+    cell.sig = sig;
+    cell.el.className = `status ${step.status}`;
+    cell.el.replaceChildren(
+      h(
+        'button',
+        { type: 'button', class: 'link', onclick: () => openStep(step.taskId) },
+        step.taskId ?? step.key,
+      ),
+      h('span', { class: 'state' }, step.status),
+      running?.output ? h('span', { class: 'output' }, lastLine(running.output)) : '',
+    );
+  }
+}
+
+async function stepDetail(section, runId, taskId, session, view) {
+  section.hidden = false;
+  section.replaceChildren(h('h2', {}, `Step ${taskId}`), h('p', {}, 'Loading…'));
+  let d;
+  try {
+    d = await api(`${runPath(runId)}/steps/${encodeURIComponent(taskId)}`);
+  } catch (error) {
+    section.replaceChildren(h('h2', {}, `Step ${taskId}`), h('p', {}, error.message));
+    return;
+  }
+  const o = d.outcome;
+  const step = view.progress?.steps.findLast((s) => s.taskId === taskId);
+  const block = (title, value) =>
+    value === undefined || value === '' ? [] : [h('h3', {}, title), h('pre', {}, value)];
+  const events =
+    session.temporalUiUrl && d.eventId
+      ? h(
+          'a',
+          {
+            href: `${session.temporalUiUrl}/namespaces/${encodeURIComponent(view.namespace)}/workflows/${encodeURIComponent(runId)}/${encodeURIComponent(view.runId)}/history/events/${d.eventId}`,
+            target: '_blank',
+            rel: 'noopener noreferrer',
+          },
+          `Events in the Temporal Web UI (event ${d.eventId}, where it was scheduled)`,
+        )
+      : '';
+  section.replaceChildren(
+    h('h2', {}, `Step ${taskId}`),
+    h(
+      'p',
+      {},
+      [
+        step ? `Status ${step.status}` : '',
+        d.attempt ? `, attempt ${d.attempt}` : '',
+        d.durationMs !== undefined ? `, ${formatMs(d.durationMs)}` : '',
+        o?.usage ? `, ${o.usage.inputTokens} in / ${o.usage.outputTokens} out tokens (${o.usage.model})` : '',
+        o?.usage?.costUsd !== undefined ? `, $${o.usage.costUsd.toFixed(4)}` : '',
+      ].join(''),
+    ),
+    events,
+    ...block('Prompt', d.prompt),
+    ...block('Output', o?.output),
+    ...block(
+      'Structured output',
+      o?.structured === undefined ? undefined : JSON.stringify(o.structured, null, 2),
+    ),
+    ...block('Error', o?.error ?? d.failure),
+    step?.status === 'waiting'
+      ? decisionForm(runId, taskId, step.decision, step.decision === 'after' ? o?.output : undefined, () =>
+          stepDetail(section, runId, taskId, session, view),
+        )
+      : '',
+    // As the workflow's validator: a waiting step is decided, not cancelled.
+    ['pending', 'running'].includes(step?.status)
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            onclick: () =>
+              act(`Cancel step ${taskId}`, () => api(`${runPath(runId)}/cancel-step`, { taskId })),
+          },
+          'Cancel step',
+        )
+      : '',
+    h(
+      'button',
+      {
+        type: 'button',
+        onclick: () => {
+          section.hidden = true;
+        },
+      },
+      'Close',
+    ),
+  );
+}
+
+/** Approve, reject, or edit the output and approve, with a comment: the CLI's `approve` and `reject`. */
+/** What the person is asked: start the step, let its output count, or run it past a spent budget. */
+function decisionLabel(p) {
+  if (p.decision === 'after') return 'Ran; its output waits to count:';
+  if (p.decision === 'budget') {
+    return `Waiting to start on a spent budget (${p.reason ?? 'budget exhausted'}): approve runs it past the limit, or raise the budget on the run's page. Prompt:`;
+  }
+  return 'Waiting to start. Prompt:';
+}
+
+function decisionForm(runId, taskId, decision, output, after) {
+  const comment = h('input', { type: 'text', name: 'comment' });
+  const edited = decision === 'after' ? h('textarea', { name: 'output', rows: 6 }, output ?? '') : undefined;
+  const decide = (verdict) => async (e) => {
+    e.preventDefault();
+    const body = { taskId, ...(comment.value ? { comment: comment.value } : {}) };
+    if (verdict === 'approve' && edited && edited.value !== (output ?? '')) body.output = edited.value;
+    if (
+      await act(`${verdict === 'approve' ? 'Approve' : 'Reject'} ${taskId}`, () =>
+        api(`${runPath(runId)}/${verdict}`, body),
+      )
+    )
+      after();
+  };
+  return h(
+    'form',
+    { class: 'decision', 'aria-label': `Decision on ${taskId}`, onsubmit: decide('approve') },
+    edited ? labelled('Output (edit to approve a changed output)', edited) : '',
+    labelled('Comment', comment),
+    h('button', {}, 'Approve'),
+    h('button', { type: 'button', onclick: decide('reject') }, 'Reject'),
+  );
+}
+
+export async function inboxView(main) {
+  const render = async () => {
+    const { pending, unanswered } = await api('/api/inbox');
+    main.replaceChildren(
+      h('h1', {}, 'Inbox'),
+      h('button', { type: 'button', onclick: render }, 'Refresh'),
+      pending.length === 0 ? h('p', {}, 'No step is waiting for a decision.') : '',
+      unanswered.length ? h('p', {}, `No worker answered for: ${unanswered.join(', ')}`) : '',
+      ...pending.map((p) =>
+        h(
+          'article',
+          { class: 'pending', 'aria-label': `${p.workflowId} ${p.taskId}` },
+          h(
+            'h2',
+            {},
+            h('a', { href: runLink(p.workflowId) }, p.workflowId),
+            ` · ${p.taskId}`,
+            p.agent ? ` (${p.agent})` : '',
+          ),
+          h('p', {}, decisionLabel(p)),
+          h('pre', {}, p.text ?? '(not available)'),
+          decisionForm(p.workflowId, p.taskId, p.decision, p.text, render),
+        ),
+      ),
+    );
+  };
+  await render();
+  notify('', false);
+  document.getElementById('notice').hidden = true;
+}
