@@ -17,7 +17,7 @@ export { type RunningStep, runningSteps } from './client/running';
 export { fetchProgress, fetchRunProgress } from './client/fetch-progress';
 export { WORKFLOW_TYPES, type StartRunOptions, startRun } from './client/start';
 export { RERUN_OF_MEMO, type Rerun, type RerunOptions, rerunRun } from './client/rerun';
-export { type StepDetail, decisionText, stepDetail } from './client/step-detail';
+export { type StepDetail, decisionText, stepDetail, waitingPrompt } from './client/step-detail';
 export {
   type DeploymentState,
   type DeploymentVersionState,

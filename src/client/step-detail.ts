@@ -9,6 +9,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { temporal } from '@temporalio/proto';
 import { type AgentStepSpec, StepOutcomeSchema, type StepOutcome } from '../contracts';
+import { waitingPromptQuery } from '../workflows/lib/approvals';
 
 const EventType = temporal.api.enums.v1.EventType;
 type Payloads = temporal.api.common.v1.IPayload[] | null | undefined;
@@ -119,13 +120,26 @@ function specFromInput(input: unknown, taskId: string): StepDetail | undefined {
   return spec ? { taskId, ...(typeof spec.prompt === 'string' ? { prompt: spec.prompt } : {}) } : undefined;
 }
 
-/** What a person decides on for a waiting step: its prompt before it starts, its output after it ran. */
+/**
+ * What a person decides on for a waiting step: its output after it ran, else
+ * (before it starts, or on a spent budget) its prompt, which the run itself
+ * answers while the step waits (a pipeline's later stages have theirs rendered
+ * only in the workflow). From history when the run no longer answers.
+ */
 export async function decisionText(
   handle: WorkflowHandle,
   taskId: string,
   decision: 'before' | 'after' | 'budget',
 ): Promise<string | undefined> {
+  if (decision !== 'after') {
+    const waiting = await waitingPrompt(handle, taskId);
+    if (waiting !== undefined) return waiting;
+  }
   const detail = await stepDetail(handle, taskId).catch(() => undefined);
-  // A step waiting on a spent budget has not started: what it would run is its prompt.
   return decision === 'after' ? detail?.outcome?.output : detail?.prompt;
+}
+
+/** The prompt of the step `taskId` while it waits for a decision, as the run answers it; undefined otherwise. */
+export async function waitingPrompt(handle: WorkflowHandle, taskId: string): Promise<string | undefined> {
+  return (await handle.query(waitingPromptQuery, taskId).catch(() => null)) ?? undefined;
 }

@@ -18,7 +18,9 @@ import {
   runningSteps,
   setRunBudget,
   setRunConcurrency,
+  type StepDetail,
   stepDetail,
+  waitingPrompt,
 } from '../client';
 import { BudgetSchema } from '../contracts';
 
@@ -79,8 +81,13 @@ export async function runView(client: Client, workflowId: string) {
   };
 }
 
-export async function stepView(client: Client, workflowId: string, taskId: string) {
-  const detail = await stepDetail(client.workflow.getHandle(workflowId), taskId);
+/** A step's text from history; a step waiting to start that history has no prompt for yet gets it from the run. */
+export async function stepView(client: Client, workflowId: string, taskId: string): Promise<StepDetail> {
+  const handle = client.workflow.getHandle(workflowId);
+  const detail = await stepDetail(handle, taskId);
+  if (detail?.prompt !== undefined) return detail;
+  const waiting = await waitingPrompt(handle, taskId);
+  if (waiting !== undefined) return { ...(detail ?? { taskId }), prompt: waiting };
   if (!detail) throw new NotFound(`no step "${taskId}" in the history of ${workflowId}`);
   return detail;
 }

@@ -10,7 +10,9 @@ import { approveStep, pendingDecisions, rejectStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
+import { stepView } from '../../src/ui/api';
 import type { Progress } from '../../src/workflows/lib';
+import { waitingPromptQuery } from '../../src/workflows/lib/approvals';
 import { eventually } from '../support/gate-executor';
 import { RecordingExecutor } from '../support/recording-executor';
 import { spec } from '../support/specs';
@@ -78,6 +80,47 @@ describe('approval before a step starts', () => {
         ['b', true, 'do b'],
       ]);
       expect(executor.started).toEqual(['b']);
+    });
+  });
+  test("a pipeline's later stage waiting to start shows its rendered prompt, which history does not hold yet", async () => {
+    await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('approve-before-stage');
+      const handle = await client.workflow.start('pipelineWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [
+          {
+            items: ['a.ts'],
+            stages: [
+              { taskId: 'plan-{{index}}', agent: 'plan', prompt: 'plan {{item}}' },
+              {
+                taskId: 'apply-{{index}}',
+                agent: 'apply',
+                prompt: 'apply <{{prev.output}}>',
+                approval: { before: true },
+              },
+            ],
+          },
+        ],
+      });
+      await eventually(() => waiting(handle, 'apply-0'));
+      const { pending } = await pendingDecisions(client, {
+        query: `WorkflowId = "${workflowId}"`,
+        withText: true,
+      });
+      expect(pending).toEqual([
+        { workflowId, taskId: 'apply-0', agent: 'apply', decision: 'before', text: 'apply <plan a.ts>' },
+      ]);
+      // The web page's step view too, where the history has no event of the step yet.
+      await expect(stepView(client, workflowId, 'apply-0')).resolves.toEqual({
+        taskId: 'apply-0',
+        prompt: 'apply <plan a.ts>',
+      });
+      // Nothing else answers it: no step waits under another id.
+      await expect(handle.query(waitingPromptQuery, 'plan-0')).resolves.toBeNull();
+      await approveStep(handle, { taskId: 'apply-0' });
+      const result: StepOutcome[] = await handle.result();
+      expect(result.map((o) => o.output)).toEqual(['apply <plan a.ts>']);
     });
   });
 });

@@ -10,7 +10,7 @@
  * The caller sees the outcome only once decided, so a pipeline's next stage
  * does not start, and a resumable run does not journal the step, before then.
  */
-import { condition, defineUpdate, setHandler } from '@temporalio/workflow';
+import { condition, defineQuery, defineUpdate, setHandler } from '@temporalio/workflow';
 import { type AgentStepSpec, type StepOutcome, failedOutcome } from '../../contracts';
 import { progressBoard } from './progress';
 
@@ -28,13 +28,24 @@ export interface Decided {
 
 export const approveUpdate = defineUpdate<Decided, [Decision]>('approve');
 export const rejectUpdate = defineUpdate<Decided, [Decision]>('reject');
+/**
+ * The prompt of a step waiting for a decision, or null when none waits under
+ * that id. A pipeline's and a loop's later prompts are rendered in the
+ * workflow and reach history only once their step is scheduled; the person
+ * deciding whether it may start needs them before.
+ */
+export const waitingPromptQuery = defineQuery<string | null, [string]>('waitingPrompt');
 
 type Verdict = { approved: boolean; comment?: string; output?: string; byTimeout?: true };
 
 class Approvals {
-  /** The task ids of the steps waiting now. */
-  private readonly waiting = new Set<string>();
+  /** The steps waiting now: their prompts by task id. */
+  private readonly waiting = new Map<string, string>();
   private readonly verdicts = new Map<string, Verdict>();
+
+  promptOf(taskId: string): string | null {
+    return this.waiting.get(taskId) ?? null;
+  }
 
   decide(decision: Decision, approved: boolean): void {
     this.verdicts.set(decision.taskId, {
@@ -61,7 +72,7 @@ class Approvals {
   /** {@link await}, unless `moot` comes to hold first (then undefined: nothing is left to decide). */
   async awaitUnless(spec: AgentStepSpec, moot: () => boolean): Promise<Verdict | undefined> {
     const { taskId } = spec;
-    this.waiting.add(taskId);
+    this.waiting.set(taskId, spec.prompt);
     try {
       const decided = () => this.verdicts.has(taskId);
       const settled = () => decided() || moot();
@@ -103,6 +114,7 @@ export function runApprovals(): Approvals {
       { validator },
     );
   }
+  setHandler(waitingPromptQuery, (taskId) => created.promptOf(taskId));
   return created;
 }
 
