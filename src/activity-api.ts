@@ -14,11 +14,14 @@ import type { AppendResult, CheckpointAppend } from './stores/session-store';
 export type { AppendResult, CheckpointAppend };
 
 /**
- * One finished step attempt and which attempt it was: the step's outcome, or,
- * when the workflow offered delegation, the tasks it delegated before going on.
+ * One finished step attempt, which attempt it was and how long it ran (absent
+ * in histories recorded before it was reported): the step's outcome, or, when
+ * the workflow offered delegation, the tasks it delegated before going on.
  */
-export type StepRun =
-  { outcome: StepOutcome; attempt: number } | { delegation: DelegationRequest; attempt: number };
+export type StepRun = ({ outcome: StepOutcome } | { delegation: DelegationRequest }) & {
+  attempt: number;
+  durationMs?: number;
+};
 
 /** Carried in `ApplicationFailure.details[0]` when a step throws, so progress can show the attempt. */
 export interface StepFailureDetails {

@@ -306,7 +306,7 @@ function stepRow(step, running, round, openStep) {
     h('td', {}, step.agent ?? ''),
     h('td', { class: `status ${step.status}` }, step.status + (step.decision ? ` (${step.decision})` : '')),
     h('td', {}, running?.attempt ?? step.attempt),
-    h('td', {}, formatMs(usage?.latencyMs)),
+    h('td', {}, formatMs(step.durationMs)),
     h('td', {}, usage ? `${usage.inputTokens} / ${usage.outputTokens}` : ''),
     h('td', {}, usage?.costUsd !== undefined ? `$${usage.costUsd.toFixed(4)}` : ''),
     h('td', { class: 'output' }, running?.output ? lastLine(running.output) : (step.error ?? '')),

@@ -28,6 +28,7 @@ export function createAgentStepActivity(
   return {
     async executeAgentStep(rawSpec, allowance) {
       const ctx = Context.current();
+      const started = Date.now();
       const { attempt, workflowExecution, heartbeatTimeoutMs } = ctx.info;
       const details: StepFailureDetails = { attempt };
       const spec = AgentStepSpecSchema.safeParse(rawSpec);
@@ -113,7 +114,7 @@ export function createAgentStepActivity(
             ...stepLog,
             tasks: request.data.calls.flatMap((c) => c.tasks).length,
           });
-          return { delegation: request.data, attempt };
+          return { delegation: request.data, attempt, durationMs: Date.now() - started };
         }
         const checked = StepOutcomeSchema.safeParse(outcome);
         if (!checked.success) {
@@ -125,7 +126,7 @@ export function createAgentStepActivity(
         metrics.finished(checked.data);
         span.finished(checked.data);
         ctx.log.info(checked.data.success ? 'step succeeded' : 'step failed', stepLog);
-        return { outcome: checked.data, attempt };
+        return { outcome: checked.data, attempt, durationMs: Date.now() - started };
       } catch (error) {
         final = isFinalFailure(error, ctx);
         if (error instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw error;

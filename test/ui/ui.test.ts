@@ -80,6 +80,8 @@ test('runs, a run’s steps, model output shown as text, a refused decision’s 
       await page.getByRole('link', { name: workflowId }).click();
       const xssRow = page.getByRole('row', { name: /xss/ });
       await xssRow.getByText('succeeded').waitFor();
+      // A script step reports no model latency; its duration is what its attempt ran.
+      await expect(xssRow.locator('td').nth(3).textContent()).resolves.toMatch(/^\d+ ms$|^\d+\.\d s$/);
 
       await xssRow.getByRole('button', { name: 'xss' }).click();
       const detail = page.getByRole('region', { name: 'Step detail' });

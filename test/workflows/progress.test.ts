@@ -38,10 +38,20 @@ describe('the progress query', () => {
 
       // Queries answer after the run closed too: the final board.
       const final = await handle.query<Progress>('progress');
+      const ran = expect.any(Number) as number;
       expect(final.steps).toEqual([
-        { key: 'a', taskId: 'a', agent: 'explore', status: 'succeeded', attempt: 1 },
-        { key: 'b', taskId: 'b', agent: 'explore', status: 'succeeded', attempt: 1 },
-        { key: 'c', taskId: 'c', agent: 'explore', status: 'failed', attempt: 1, error: 'lint errors' },
+        // durationMs: how long each attempt ran, as the activity measured it.
+        { key: 'a', taskId: 'a', agent: 'explore', status: 'succeeded', attempt: 1, durationMs: ran },
+        { key: 'b', taskId: 'b', agent: 'explore', status: 'succeeded', attempt: 1, durationMs: ran },
+        {
+          key: 'c',
+          taskId: 'c',
+          agent: 'explore',
+          status: 'failed',
+          attempt: 1,
+          error: 'lint errors',
+          durationMs: ran,
+        },
       ]);
       expect(final.totals).toEqual({
         pending: 0,

@@ -32,6 +32,12 @@ export interface StepProgress {
   depth?: number;
   /** A `reused` step: the run whose step produced its outcome. */
   reusedFrom?: string;
+  /**
+   * How long the step's attempts that returned ran, added up (a delegating
+   * step's, without its tasks'): for every executor, where `usage.latencyMs`
+   * is the model's alone.
+   */
+  durationMs?: number;
 }
 
 /** Model spend of the steps this execution ran (cached steps cost nothing now; child partitions report their own). */

@@ -183,6 +183,7 @@ export async function runStep(
     } else {
       run = await attempt();
     }
+    ranFor(entry, run);
     let charged = usageOf(run);
     for (let asked = 0; 'delegation' in run;) {
       const request = run.delegation;
@@ -191,6 +192,7 @@ export async function runStep(
       );
       asked += request.calls.length;
       run = await attempt({ state: request.state, results });
+      ranFor(entry, run);
       charged = budget.charge(charged, usageOf(run));
     }
   } catch (error) {
@@ -223,6 +225,11 @@ async function overBudget(
   delete entry.error;
   entry.status = 'pending';
   return rejected;
+}
+
+/** Adds an attempt's running time to the step's, when the attempt reported it. */
+function ranFor(entry: StepProgress, run: StepRun): void {
+  if (run.durationMs !== undefined) entry.durationMs = (entry.durationMs ?? 0) + run.durationMs;
 }
 
 /** The step's final status from its outcome. */
