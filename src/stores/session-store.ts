@@ -5,6 +5,7 @@ import {
   type WorkflowCheckpoint,
   describeZodError,
 } from '../contracts';
+import type { StepCacheStore } from './step-cache';
 
 /** A checkpoint exists but cannot be resumed from: corrupt, inconsistent, or from a newer schema. */
 export class CheckpointUnreadableError extends Error {
@@ -48,7 +49,7 @@ export type AppendResult = 'saved' | 'stale' | 'missing-base';
  * journal's sequence number. Stores refuse a save with fewer steps than they
  * hold; that is what keeps a delayed or retried write from regressing.
  */
-export interface SessionStore {
+export interface SessionStore extends StepCacheStore {
   /** `undefined` when there is none; throws {@link CheckpointUnreadableError} when one exists but cannot be used. */
   load(checkpointId: string): Promise<WorkflowCheckpoint | undefined>;
   save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult>;
