@@ -38,6 +38,12 @@ export type CheckpointLoad =
   | { status: 'loaded'; steps: CheckpointStep[] }
   | { status: 'unreadable'; reason: string };
 
+/** A step cache hit (see activities/step-cache): the outcome, and the run whose step produced it. */
+export interface CachedStep {
+  outcome: StepOutcome;
+  workflowId: string;
+}
+
 export interface ExecutorInfo {
   concurrencyHint: number;
 }
@@ -58,6 +64,8 @@ export interface TaoActivities {
   loadCheckpointIndex(checkpointId: string): Promise<CheckpointIndex>;
   saveCheckpoint(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;
   deleteCheckpoint(checkpointId: string): Promise<void>;
+  /** A fresh cached outcome for a spec with `cache`, if the store holds one; a store error is a miss. */
+  lookupStepCache(spec: AgentStepSpec): Promise<CachedStep | undefined>;
 }
 
 export interface TaoLocalActivities {

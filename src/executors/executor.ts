@@ -62,8 +62,21 @@ export type ExecutorResult = StepOutcome | { delegation: DelegationRequest };
 export interface AgentExecutor {
   executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult>;
   concurrencyHint(): number;
+  /**
+   * What besides the spec decides a step's work here, for the step cache's
+   * key (src/activities/step-cache.ts): the agent's profile, its model, and
+   * the executor's config, as JSON. Never a secret: a key must not change
+   * when one is rotated. Without one, the executor's class stands for all three.
+   */
+  cacheIdentity?(spec: AgentStepSpec): StepCacheIdentity | undefined;
   /** Releases what the executor keeps across steps (MCP servers); called once the worker has stopped. */
   close?(): Promise<void>;
+}
+
+export interface StepCacheIdentity {
+  profile?: unknown;
+  model?: string;
+  config?: unknown;
 }
 
 /** The executor crashed in a way a retry cannot fix (bad config, a scripted `throw`, auth). */

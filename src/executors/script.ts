@@ -11,7 +11,13 @@ import {
   StepUsageSchema,
 } from '../contracts';
 import { readDataFile } from '../config/data-file';
-import { type AgentExecutor, type ExecutorResult, NonRetryableStepError, type StepContext } from './executor';
+import {
+  type AgentExecutor,
+  type ExecutorResult,
+  NonRetryableStepError,
+  type StepCacheIdentity,
+  type StepContext,
+} from './executor';
 
 const RuleSchema = z
   .object({
@@ -58,6 +64,11 @@ export class ScriptExecutor implements AgentExecutor {
 
   concurrencyHint(): number {
     return this.script.concurrency ?? DEFAULT_CONCURRENCY;
+  }
+
+  /** The script decides every outcome. */
+  cacheIdentity(): StepCacheIdentity {
+    return { config: { script: this.script } };
   }
 
   private ruleFor(spec: AgentStepSpec): ScriptRule {

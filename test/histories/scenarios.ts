@@ -17,8 +17,14 @@ import {
   setRunConcurrency,
 } from '../../src/client';
 import type { Progress, StepStatus } from '../../src/workflows/lib';
-import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
-import type { ScriptFile } from '../../src/executors/script';
+import { stepCacheKey } from '../../src/activities/step-cache';
+import {
+  AgentStepSpecSchema,
+  type AgentStepSpecInput,
+  WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+} from '../../src/contracts';
+import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
+import { FileSessionStore } from '../../src/stores/file-store';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
 import { specDigest } from '../../src/workflows/lib/spec-digest';
 import { echoed, spec } from '../support/specs';
@@ -56,7 +62,7 @@ export interface Scenario {
   workflowType: string;
   input: unknown;
   /** Prepares the file store before the run (e.g. an unreadable checkpoint). */
-  seedStore?: (storeDir: string, checkpointId: string) => void;
+  seedStore?: (storeDir: string, checkpointId: string) => void | Promise<void>;
   /** The run is expected to fail (rejected input). */
   fails?: boolean;
   /** Steers the run while it runs (updates), before its result is awaited. */
@@ -181,7 +187,31 @@ const lent = (taskId: string, agent: string, prompt: string, output: string) => 
 });
 const rerunOf = (...steps: ReturnType<typeof lent>[]) => ({ fromWorkflowId: 'history-earlier', steps });
 
+/** `a`'s step, cached by the scenario executor in `history-earlier`: the cache hit of `parallel-cache`. */
+const cachedA: AgentStepSpecInput = { ...spec('a'), cache: { key: 'commit-1' } };
+async function seedCachedA(storeDir: string): Promise<void> {
+  const parsed = AgentStepSpecSchema.parse(cachedA);
+  await new FileSessionStore(storeDir).putCached({
+    key: stepCacheKey(parsed, new ScriptExecutor(SCENARIO_SCRIPT)),
+    taskId: 'a',
+    agent: 'explore',
+    workflowId: 'history-earlier',
+    savedMs: 1,
+    outcome: echoed('a', 'do a'),
+  });
+}
+
 export const SCENARIOS: Scenario[] = [
+  {
+    // The step cache across runs: `a` is a hit (no budget charge), `b` a miss that runs and is kept, `c` opts out.
+    name: 'parallel-cache',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [cachedA, { ...spec('b'), cache: { ttlMs: 60_000 } }, spec('c')],
+      budget: { maxSteps: 2 },
+    },
+    seedStore: seedCachedA,
+  },
   {
     // A rerun: `a` is reused, `b`'s spec changed since (its entry does not match), `c` is new.
     name: 'parallel-rerun',

@@ -12,6 +12,7 @@ import {
   type ExecutorResult,
   NonRetryableStepError,
   RetryableStepError,
+  type StepCacheIdentity,
   type StepContext,
 } from '../executor';
 import { compileOutputSchema } from '../structured-output';
@@ -117,6 +118,20 @@ export class LlmExecutor implements AgentExecutor {
 
   concurrencyHint(): number {
     return this.settings.concurrency;
+  }
+
+  /** The agent's profile and model, and where its provider and workspace are; keys (secrets) stay out. */
+  cacheIdentity(spec: AgentStepSpec): StepCacheIdentity {
+    const profile = this.settings.profiles[spec.agent];
+    const provider = profile && this.settings.providers[profile.provider];
+    return {
+      profile: profile ?? null,
+      ...(profile ? { model: `${profile.provider}/${profile.model}` } : {}),
+      config: {
+        provider: provider ? { type: provider.type, baseUrl: provider.baseUrl ?? null } : null,
+        workspace: this.settings.workspace,
+      },
+    };
   }
 
   /** Stops the MCP servers this worker started. */

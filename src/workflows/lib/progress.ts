@@ -32,6 +32,8 @@ export interface StepProgress {
   depth?: number;
   /** A `reused` step: the run whose step produced its outcome. */
   reusedFrom?: string;
+  /** A `cached` step served by the step cache across runs: the run whose step produced its outcome. */
+  cachedFrom?: string;
 }
 
 /** Model spend of the steps this execution ran (cached steps cost nothing now; child partitions report their own). */

@@ -90,6 +90,12 @@ export function stepActivities(policy: StepPolicy = {}): StepActivities {
   });
 }
 
+// A lookup reads one entry; a store that cannot answer is a miss, so retries only cover a lost worker.
+const { lookupStepCache } = proxyActivities<TaoActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+
 const { executorInfo } = proxyLocalActivities<TaoLocalActivities>({ startToCloseTimeout: '10 seconds' });
 
 let executorHint: Promise<number> | undefined;
@@ -142,6 +148,9 @@ export class StepCrashed extends Error {
  *
  * In a rerun, a step the run came from ran already takes that outcome
  * (./reuse) unless `reusable` is false: it starts nothing and costs nothing.
+ * A step with `cache` (and no approval) looks for its outcome in the step
+ * cache across runs first; a hit is the same, shown `cached` with the run it
+ * came from. Steps without `cache` issue no lookup, so their histories replay.
  */
 export async function runStep(
   activities: StepActivities,
@@ -155,6 +164,11 @@ export async function runStep(
   if (reused) {
     Object.assign(entry, { status: 'reused', reusedFrom: reused.workflowId });
     return reused.outcome;
+  }
+  const cached = spec.cache && !spec.approval ? await lookupStepCache(spec) : undefined;
+  if (cached) {
+    Object.assign(entry, { status: 'cached', cachedFrom: cached.workflowId });
+    return cached.outcome;
   }
   if (spec.approval?.before) {
     Object.assign(entry, { status: 'waiting', decision: 'before' });
