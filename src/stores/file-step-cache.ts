@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ensurePrivateDirs } from '../local/private-files';
 import { writeFileAtomically } from './atomic-file';
 import { describeZodError } from '../contracts';
@@ -66,10 +66,15 @@ export class FileStepCache implements StepCacheStore {
     const path = this.pathOf(key);
     const entry = await this.read(path).catch(() => undefined);
     // `list` names an unreadable entry by its path, so that is what deletes it.
-    const target = entry?.key === key ? path : key === path && path.startsWith(this.folder) ? key : undefined;
+    const target = entry?.key === key ? path : dirname(key) === this.folder ? key : undefined;
     if (!target) return false;
-    await rm(target, { force: true });
-    return true;
+    try {
+      await rm(target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw this.ioError('cannot remove from', error);
+    }
   }
 
   async clearCached(): Promise<number> {

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
 import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
 import { FileSessionStore } from '../../src/stores/file-store';
+import { PostgresSessionStore } from '../../src/stores/postgres-store';
+import type { SessionStore } from '../../src/stores/session-store';
+import { startPostgres } from '../support/postgres';
 import type { Progress } from '../../src/workflows/lib';
 import { RecordingExecutor } from '../support/recording-executor';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
@@ -35,9 +38,14 @@ interface Ran {
  * One parallel run on a worker of its own (a fresh executor and store
  * instance on the shared folder), as another machine of a fleet would be.
  */
-async function run(specs: AgentStepSpecInput[], extra: object = {}, script: ScriptFile = {}): Promise<Ran> {
+async function run(
+  specs: AgentStepSpecInput[],
+  extra: object = {},
+  script: ScriptFile = {},
+  store: SessionStore = new FileSessionStore(dir),
+): Promise<Ran> {
   const executor = new RecordingExecutor(new ScriptExecutor(script));
-  return withWorker({ executor, store: new FileSessionStore(dir) }, async ({ client, taskQueue }) => {
+  return withWorker({ executor, store }, async ({ client, taskQueue }) => {
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
       workflowId: uniqueId('step-cache'),
@@ -118,4 +126,19 @@ describe('step cache across runs on the dev server', () => {
     expect(second.started).toEqual([]);
     expect(second.result).toEqual(first.result);
   });
+
+  test('a store that cannot answer or keep is a miss: the steps run and succeed, run after run', async () => {
+    const pg = await startPostgres();
+    const store = await PostgresSessionStore.connect(pg.url);
+    await pg.destroy();
+    try {
+      for (let runs = 0; runs < 2; runs++) {
+        const ran = await run([cachedSpec('a')], {}, {}, store);
+        expect(ran.started).toEqual(['a']);
+        expect(ran.result[0]).toMatchObject({ success: true, output: 'explore a' });
+      }
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 });
