@@ -7,6 +7,7 @@ import type {
   CheckpointStep,
   DelegationAllowance,
   DelegationRequest,
+  StepCache,
   StepOutcome,
 } from './contracts';
 import type { AppendResult, CheckpointAppend } from './stores/session-store';
@@ -46,6 +47,8 @@ export interface CachedStep {
 
 export interface ExecutorInfo {
   concurrencyHint: number;
+  /** Agents whose profile opts their steps into the step cache; absent when none does (and from older builds). */
+  agentCaches?: Record<string, StepCache>;
 }
 
 /** What the workflow tells a step beyond its spec. */

@@ -18,7 +18,11 @@ export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalAc
     ...createCheckpointActivities(deps.store),
     ...createStepCacheActivities(deps.executor, deps.store),
     async executorInfo() {
-      return { concurrencyHint: deps.concurrency ?? deps.executor.concurrencyHint() };
+      const agentCaches = deps.executor.agentCaches?.() ?? {};
+      return {
+        concurrencyHint: deps.concurrency ?? deps.executor.concurrencyHint(),
+        ...(Object.keys(agentCaches).length > 0 ? { agentCaches } : {}),
+      };
     },
   };
 }

@@ -31,6 +31,12 @@ export function stepCacheKey(spec: AgentStepSpec, executor: AgentExecutor): stri
 /** Whether a step's outcome may be kept and served: opted in, and no person decides on it. */
 export const isCacheable = (spec: AgentStepSpec): boolean => spec.cache !== undefined && !spec.approval;
 
+/** The spec with its agent profile's cache settings when it has none of its own (the workflow does the same). */
+const withAgentCache = (spec: AgentStepSpec, executor: AgentExecutor): AgentStepSpec => {
+  const cache = spec.cache ?? executor.agentCaches?.()[spec.agent];
+  return cache ? { ...spec, cache } : spec;
+};
+
 export function createStepCacheActivities(
   executor: AgentExecutor,
   store: SessionStore,
@@ -62,12 +68,13 @@ export async function keepInCache(
   workflowId: string,
   log: (message: string) => void,
 ): Promise<void> {
-  if (!store || !outcome.success || !isCacheable(spec)) return;
+  const cached = withAgentCache(spec, executor);
+  if (!store || !outcome.success || !isCacheable(cached)) return;
   const savedMs = Date.now();
-  const ttlMs = spec.cache?.ttlMs;
+  const ttlMs = cached.cache?.ttlMs;
   try {
     await store.putCached({
-      key: stepCacheKey(spec, executor),
+      key: stepCacheKey(cached, executor),
       taskId: spec.taskId,
       agent: spec.agent,
       workflowId,

@@ -8,6 +8,8 @@ import {
   type AgentStepSpec,
   DelegatedTaskSchema,
   type DelegationRequest,
+  type StepCache,
+  StepCacheSchema,
   StepUsageSchema,
 } from '../contracts';
 import { readDataFile } from '../config/data-file';
@@ -17,6 +19,7 @@ import {
   NonRetryableStepError,
   type StepCacheIdentity,
   type StepContext,
+  agentCachesOf,
 } from './executor';
 
 const RuleSchema = z
@@ -47,7 +50,8 @@ export const ScriptFileSchema = z
   .object({
     concurrency: z.number().int().min(0).optional(),
     default: RuleSchema.optional(),
-    agents: z.record(RuleSchema).optional(),
+    /** With `cache`, every step of the agent uses the step cache across runs, as an llm agent profile's does. */
+    agents: z.record(RuleSchema.extend({ cache: StepCacheSchema.optional() })).optional(),
     tasks: z.record(RuleSchema).optional(),
   })
   .strict();
@@ -69,6 +73,10 @@ export class ScriptExecutor implements AgentExecutor {
   /** The script decides every outcome. */
   cacheIdentity(): StepCacheIdentity {
     return { config: { script: this.script } };
+  }
+
+  agentCaches(): Record<string, StepCache> {
+    return agentCachesOf(this.script.agents ?? {});
   }
 
   private ruleFor(spec: AgentStepSpec): ScriptRule {

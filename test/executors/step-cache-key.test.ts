@@ -34,6 +34,13 @@ describe('step cache key', () => {
       stepCacheKey(step({ cache: { key: 'commit-2' } }), same),
     ];
     expect(new Set([key, ...keys]).size).toBe(5);
+    // How long and under which key the profile keeps outcomes is no part of what they are.
+    const cachingProfile = await llm({
+      workspace,
+      agents: { review: { systemPrompt: 'Be strict.', cache: { ttlMs: 5 } } },
+    });
+    expect(stepCacheKey(step(), cachingProfile)).toBe(key);
+    expect(cachingProfile.agentCaches()).toEqual({ review: { ttlMs: 5 } });
     expect(JSON.stringify(same.cacheIdentity(step()))).not.toContain('secret');
   });
 

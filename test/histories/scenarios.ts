@@ -46,6 +46,8 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     ),
   },
   agents: {
+    // Its profile caches every step of it (as an llm agent profile's `cache` does): see `parallel-agent-cache`.
+    recall: { cache: { ttlMs: 3_600_000 } },
     review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } },
     plan: { output: 'planned', structured: { files: [{ path: 'a.ts' }, { path: 'b.ts' }] } },
     lead: {
@@ -211,6 +213,16 @@ export const SCENARIOS: Scenario[] = [
       budget: { maxSteps: 2 },
     },
     seedStore: seedCachedA,
+  },
+  {
+    // The agent profile's cache, read with an explicit concurrency (patched): `r1` runs and is kept, so
+    // `r2` (the same work under another task id, after it) is a hit; `c` is another agent's, not looked up.
+    name: 'parallel-agent-cache',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [spec('r1', 'recall', 'remember'), spec('c'), spec('r2', 'recall', 'remember')],
+      concurrency: 1,
+    },
   },
   {
     // A rerun: `a` is reused, `b`'s spec changed since (its entry does not match), `c` is new.

@@ -5,7 +5,7 @@
  * failure is classified (see ./errors) and Temporal's retry policy decides.
  */
 import { stat } from 'node:fs/promises';
-import type { AgentStepSpec, DelegationCall, StepOutcome } from '../../contracts';
+import type { AgentStepSpec, DelegationCall, StepCache, StepOutcome } from '../../contracts';
 import { InputError, readDataFile } from '../../config/data-file';
 import {
   type AgentExecutor,
@@ -14,6 +14,7 @@ import {
   RetryableStepError,
   type StepCacheIdentity,
   type StepContext,
+  agentCachesOf,
 } from '../executor';
 import { compileOutputSchema } from '../structured-output';
 import type { ChatProvider, ToolCall, ToolSpec } from './chat';
@@ -122,16 +123,19 @@ export class LlmExecutor implements AgentExecutor {
 
   /** The agent's profile and model, and where its provider and workspace are; keys (secrets) stay out. */
   cacheIdentity(spec: AgentStepSpec): StepCacheIdentity {
-    const profile = this.settings.profiles[spec.agent];
-    const provider = profile && this.settings.providers[profile.provider];
-    return {
-      profile: profile ?? null,
-      ...(profile ? { model: `${profile.provider}/${profile.model}` } : {}),
-      config: {
-        provider: provider ? { type: provider.type, baseUrl: provider.baseUrl ?? null } : null,
-        workspace: this.settings.workspace,
-      },
+    const found = this.settings.profiles[spec.agent];
+    const provider = found && this.settings.providers[found.provider];
+    const config = {
+      provider: provider ? { type: provider.type, baseUrl: provider.baseUrl ?? null } : null,
+      workspace: this.settings.workspace,
     };
+    if (!found) return { config };
+    // The profile's own cache settings say how long and under which key an outcome is kept, not what it is.
+    return { profile: { ...found, cache: undefined }, model: `${found.provider}/${found.model}`, config };
+  }
+
+  agentCaches(): Record<string, StepCache> {
+    return agentCachesOf(this.settings.profiles);
   }
 
   /** Stops the MCP servers this worker started. */

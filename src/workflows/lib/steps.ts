@@ -3,11 +3,13 @@ import {
   type ActivityInterfaceFor,
   ApplicationFailure,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
 } from '@temporalio/workflow';
 import {
   ErrorTypes,
+  type ExecutorInfo,
   type StepAllowance,
   type StepFailureDetails,
   type StepRun,
@@ -22,6 +24,7 @@ import {
   type DelegationAllowance,
   type StepUsage,
   type StepOutcome,
+  type StepCache,
   type StepPolicy,
   describeZodError,
   failedOutcome,
@@ -98,16 +101,25 @@ const { lookupStepCache } = proxyActivities<TaoActivities>({
 
 const { executorInfo } = proxyLocalActivities<TaoLocalActivities>({ startToCloseTimeout: '10 seconds' });
 
-let executorHint: Promise<number> | undefined;
+let executor: Promise<ExecutorInfo> | undefined;
+/** Agents whose worker profile opts their steps into the step cache (see runStep), once executor info is read. */
+let agentCaches: Record<string, StepCache> = {};
+
+const readExecutorInfo = () =>
+  (executor ??= executorInfo().then((info) => {
+    agentCaches = info.agentCaches ?? {};
+    return info;
+  }));
 
 /**
  * The explicit limit, else the worker executor's concurrency hint, read once
  * per execution through a local activity so replay sees the recorded value.
+ * It also names the agents whose profile caches their steps: a run with an
+ * explicit limit reads it for that alone (patched: its older histories did not).
  */
 export async function resolveLimit(concurrency: number | undefined): Promise<number> {
-  const limit = clampLimit(
-    concurrency ?? (await (executorHint ??= executorInfo().then((info) => info.concurrencyHint))),
-  );
+  if (concurrency !== undefined && patched('tao-agent-cache')) await readExecutorInfo();
+  const limit = clampLimit(concurrency ?? (await readExecutorInfo()).concurrencyHint);
   setDelegationLimit(limit);
   return limit;
 }
@@ -148,7 +160,7 @@ export class StepCrashed extends Error {
  *
  * In a rerun, a step the run came from ran already takes that outcome
  * (./reuse) unless `reusable` is false: it starts nothing and costs nothing.
- * A step with `cache` (and no approval) looks for its outcome in the step
+ * A step with `cache` (its own, else its agent profile's on the worker; and no approval) looks for its outcome in the step
  * cache across runs first; a hit is the same, shown `cached` with the run it
  * came from. Steps without `cache` issue no lookup, so their histories replay.
  */
@@ -165,7 +177,8 @@ export async function runStep(
     Object.assign(entry, { status: 'reused', reusedFrom: reused.workflowId });
     return reused.outcome;
   }
-  const cached = spec.cache && !spec.approval ? await lookupStepCache(spec) : undefined;
+  const cache = spec.approval ? undefined : (spec.cache ?? agentCaches[spec.agent]);
+  const cached = cache ? await lookupStepCache({ ...spec, cache }) : undefined;
   if (cached) {
     Object.assign(entry, { status: 'cached', cachedFrom: cached.workflowId });
     return cached.outcome;
