@@ -5,10 +5,10 @@
  * never read half an entry. a3s does not read this folder.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ensurePrivateDirs } from '../local/private-files';
-import { writeFileAtomically } from './atomic-file';
+import { namesIn, readTextIfAny, writeFileAtomically } from './atomic-file';
 import { describeZodError } from '../contracts';
 import {
   type CacheEntry,
@@ -84,23 +84,13 @@ export class FileStepCache implements StepCacheStore {
   }
 
   private async files(): Promise<string[]> {
-    try {
-      const names = await readdir(this.folder);
-      return names.filter((name) => name.endsWith('.json')).map((name) => join(this.folder, name));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw this.ioError('cannot list', error);
-    }
+    const names = await namesIn(this.folder, '.json', (error) => this.ioError('cannot list', error));
+    return names.map((name) => join(this.folder, name));
   }
 
   private async read(path: string): Promise<CacheEntry | undefined> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw this.ioError('cannot read', error);
-    }
+    const text = await readTextIfAny(path, (error) => this.ioError('cannot read', error));
+    if (text === undefined) return undefined;
     let json: unknown;
     try {
       json = JSON.parse(text);
