@@ -127,6 +127,22 @@ describe('step cache across runs on the dev server', () => {
     expect(second.result).toEqual(first.result);
   });
 
+  test('workers on one PostgreSQL database share the cache', async () => {
+    const pg = await startPostgres();
+    const stores = [await PostgresSessionStore.connect(pg.url), await PostgresSessionStore.connect(pg.url)];
+    try {
+      const first = await run([cachedSpec('a')], {}, {}, stores[0]);
+      const second = await run([cachedSpec('a')], {}, {}, stores[1]);
+      expect(first.started).toEqual(['a']);
+      expect(second.started).toEqual([]);
+      expect(second.progress.steps[0]).toMatchObject({ status: 'cached', cachedFrom: first.workflowId });
+      expect(second.result).toEqual(first.result);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await pg.destroy();
+    }
+  }, 60_000);
+
   test('a store that cannot answer or keep is a miss: the steps run and succeed, run after run', async () => {
     const pg = await startPostgres();
     const store = await PostgresSessionStore.connect(pg.url);
