@@ -101,12 +101,12 @@ const { lookupStepCache } = proxyActivities<TaoActivities>({
 
 const { executorInfo } = proxyLocalActivities<TaoLocalActivities>({ startToCloseTimeout: '10 seconds' });
 
-let executor: Promise<ExecutorInfo> | undefined;
+let executorInfoRead: Promise<ExecutorInfo> | undefined;
 /** Agents whose worker profile opts their steps into the step cache (see runStep), once executor info is read. */
 let agentCaches: Record<string, StepCache> = {};
 
 const readExecutorInfo = () =>
-  (executor ??= executorInfo().then((info) => {
+  (executorInfoRead ??= executorInfo().then((info) => {
     agentCaches = info.agentCaches ?? {};
     return info;
   }));
@@ -160,9 +160,10 @@ export class StepCrashed extends Error {
  *
  * In a rerun, a step the run came from ran already takes that outcome
  * (./reuse) unless `reusable` is false: it starts nothing and costs nothing.
- * A step with `cache` (its own, else its agent profile's on the worker; and no approval) looks for its outcome in the step
- * cache across runs first; a hit is the same, shown `cached` with the run it
- * came from. Steps without `cache` issue no lookup, so their histories replay.
+ * A step with `cache` (its own, else its agent profile's on the worker) and
+ * no approval looks for its outcome in the step cache across runs first; a
+ * hit is the same, shown `cached` with the run it came from. Steps without
+ * `cache` issue no lookup, so their histories replay.
  */
 export async function runStep(
   activities: StepActivities,
