@@ -7,6 +7,7 @@ import type {
   CheckpointStep,
   DelegationAllowance,
   DelegationRequest,
+  StepCache,
   StepOutcome,
 } from './contracts';
 import type { AppendResult, CheckpointAppend } from './stores/session-store';
@@ -41,8 +42,16 @@ export type CheckpointLoad =
   | { status: 'loaded'; steps: CheckpointStep[] }
   | { status: 'unreadable'; reason: string };
 
+/** A step cache hit (see activities/step-cache): the outcome, and the run whose step produced it. */
+export interface CachedStep {
+  outcome: StepOutcome;
+  workflowId: string;
+}
+
 export interface ExecutorInfo {
   concurrencyHint: number;
+  /** Agents whose profile opts their steps into the step cache; absent when none does (and from older builds). */
+  agentCaches?: Record<string, StepCache>;
 }
 
 /** What the workflow tells a step beyond its spec. */
@@ -61,6 +70,8 @@ export interface TaoActivities {
   loadCheckpointIndex(checkpointId: string): Promise<CheckpointIndex>;
   saveCheckpoint(checkpointId: string, append: CheckpointAppend): Promise<AppendResult>;
   deleteCheckpoint(checkpointId: string): Promise<void>;
+  /** A fresh cached outcome for a spec with `cache`, if the store holds one; a store error is a miss. */
+  lookupStepCache(spec: AgentStepSpec): Promise<CachedStep | undefined>;
 }
 
 export interface TaoLocalActivities {

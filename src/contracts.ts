@@ -31,6 +31,20 @@ export const ApprovalSchema = z
 export type Approval = z.infer<typeof ApprovalSchema>;
 
 /**
+ * Opt-in cache across runs (docs/workflows.md, Cache): a step whose key
+ * (spec digest, the worker's agent profile, model and executor config, and
+ * `key`, e.g. the workspace's git commit) matches a successful outcome in
+ * the checkpoint store takes it instead of running. `ttlMs` bounds its age.
+ */
+export const StepCacheSchema = z
+  .object({
+    ttlMs: z.number().int().positive().optional(),
+    key: z.string().max(1024, 'must be at most 1024 characters').optional(),
+  })
+  .strict();
+export type StepCache = z.infer<typeof StepCacheSchema>;
+
+/**
  * A step spec refuses fields TAO does not know, naming them: a misspelt
  * `maxStep`, or a field only a newer build understands, must not be dropped silently.
  */
@@ -44,6 +58,7 @@ export const AgentStepSpecSchema = z
     parentSessionId: z.string().optional(),
     outputSchema: z.record(z.unknown()).optional(),
     approval: ApprovalSchema.optional(),
+    cache: StepCacheSchema.optional(),
   })
   .strict();
 export type AgentStepSpec = z.output<typeof AgentStepSpecSchema>;

@@ -13,6 +13,7 @@ import { stepMetrics } from '../telemetry/metrics';
 import { stepSpan } from '../telemetry/step-span';
 import type { SessionStore } from '../stores/session-store';
 import { type StepHeartbeat, outputTail, resumePointFrom } from './heartbeat';
+import { keepInCache } from './step-cache';
 import { StepStateKeeper, isFinalFailure, stepStateKey } from './step-state';
 
 /** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
@@ -126,6 +127,14 @@ export function createAgentStepActivity(
         metrics.finished(checked.data);
         span.finished(checked.data);
         ctx.log.info(checked.data.success ? 'step succeeded' : 'step failed', stepLog);
+        await keepInCache(
+          executor,
+          store,
+          spec.data,
+          checked.data,
+          workflowExecution?.workflowId ?? '',
+          (error) => ctx.log.warn('step cache could not keep the outcome', { ...stepLog, error }),
+        );
         return { outcome: checked.data, attempt, durationMs: Date.now() - started };
       } catch (error) {
         final = isFinalFailure(error, ctx);

@@ -3,6 +3,7 @@ import type { AgentExecutor } from '../executors/executor';
 import type { SessionStore } from '../stores/session-store';
 import { createAgentStepActivity } from './agent-step';
 import { createCheckpointActivities } from './checkpoint';
+import { createStepCacheActivities } from './step-cache';
 
 export interface ActivityDeps {
   executor: AgentExecutor;
@@ -15,8 +16,13 @@ export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalAc
   return {
     ...createAgentStepActivity(deps.executor, deps.store),
     ...createCheckpointActivities(deps.store),
+    ...createStepCacheActivities(deps.executor, deps.store),
     async executorInfo() {
-      return { concurrencyHint: deps.concurrency ?? deps.executor.concurrencyHint() };
+      const agentCaches = deps.executor.agentCaches?.() ?? {};
+      return {
+        concurrencyHint: deps.concurrency ?? deps.executor.concurrencyHint(),
+        ...(Object.keys(agentCaches).length > 0 ? { agentCaches } : {}),
+      };
     },
   };
 }

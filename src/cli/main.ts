@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../config/data-file';
 import { shutdownEnvTracing } from '../telemetry/tracing';
+import { registerCache } from './commands/cache';
 import { registerCheckpoint } from './commands/checkpoint';
 import { registerCodecServer } from './commands/codec-server';
 import { registerDeployment } from './commands/deployment';
@@ -36,6 +37,7 @@ function buildProgram(): Command {
   registerRerun(program);
   registerWorkflowCommands(program);
   registerCheckpoint(program);
+  registerCache(program);
   registerSetup(program);
   registerKeygen(program);
   registerCodecServer(program);

@@ -2,6 +2,7 @@
 import Table from 'cli-table3';
 import type { StepOutcome, WorkflowCheckpoint } from '../contracts';
 import type { CheckpointSummary, StepStateSummary } from '../stores/session-store';
+import type { CacheEntrySummary } from '../stores/step-cache';
 import type { Progress } from '../workflows/lib/progress';
 import type { RunResult } from '../client';
 import type { DeploymentState } from '../client/deployments';
@@ -139,6 +140,24 @@ export function stepStatesTable(summaries: readonly StepStateSummary[]): string 
     ['step (workflow/run/activity)', 'attempt', 'saves', 'saved', 'bytes'],
     summaries,
     (s) => [s.key, s.attempt, s.seq, timestamp(s.savedMs), s.bytes],
+  );
+}
+
+export function cacheTable(summaries: readonly CacheEntrySummary[], nowMs = Date.now()): string {
+  return storeTable(
+    'no cached steps',
+    ['key', 'task', 'agent', 'from run', 'saved', 'expires'],
+    summaries,
+    (s) => [
+      s.key,
+      s.taskId,
+      s.agent,
+      s.workflowId,
+      timestamp(s.savedMs),
+      s.expiresMs === undefined
+        ? 'never'
+        : `${timestamp(s.expiresMs)}${s.expiresMs <= nowMs ? ' (expired)' : ''}`,
+    ],
   );
 }
 

@@ -8,7 +8,12 @@ import Mustache from 'mustache';
 import { z } from 'zod';
 import type { AgentStepSpec, StepOutcome } from '../contracts';
 import { InputError, readDataFile } from '../config/data-file';
-import { type AgentExecutor, NonRetryableStepError, type StepContext } from './executor';
+import {
+  type AgentExecutor,
+  NonRetryableStepError,
+  type StepCacheIdentity,
+  type StepContext,
+} from './executor';
 import { allowListedEnv, runProcess } from './process';
 import { compileOutputSchema } from './structured-output';
 
@@ -85,6 +90,11 @@ export class CommandExecutor implements AgentExecutor {
 
   concurrencyHint(): number {
     return this.file.concurrency ?? DEFAULT_CONCURRENCY;
+  }
+
+  /** The agent's command (program, argv, cwd, environment names) is its profile and its config. */
+  cacheIdentity(spec: AgentStepSpec): StepCacheIdentity {
+    return { config: { command: this.perAgent.get(spec.agent) ?? this.fallback ?? null } };
   }
 
   async executeStep(spec: AgentStepSpec, context: StepContext): Promise<StepOutcome> {

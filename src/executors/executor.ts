@@ -1,4 +1,10 @@
-import type { AgentStepSpec, DelegationAllowance, DelegationRequest, StepOutcome } from '../contracts';
+import type {
+  AgentStepSpec,
+  DelegationAllowance,
+  DelegationRequest,
+  StepCache,
+  StepOutcome,
+} from '../contracts';
 
 /** What the activity hands an executor for one attempt of one step. */
 export interface StepContext {
@@ -62,8 +68,30 @@ export type ExecutorResult = StepOutcome | { delegation: DelegationRequest };
 export interface AgentExecutor {
   executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult>;
   concurrencyHint(): number;
+  /**
+   * What besides the spec decides a step's work here, for the step cache's
+   * key (src/activities/step-cache.ts): the agent's profile, its model, and
+   * the executor's config, as JSON. Never a secret: a key must not change
+   * when one is rotated. Without one, the executor's class stands for all three.
+   */
+  cacheIdentity?(spec: AgentStepSpec): StepCacheIdentity | undefined;
+  /** Agents whose profile opts every step into the step cache, with its settings (a spec's own `cache` wins). */
+  agentCaches?(): Record<string, StepCache>;
   /** Releases what the executor keeps across steps (MCP servers); called once the worker has stopped. */
   close?(): Promise<void>;
+}
+
+export interface StepCacheIdentity {
+  profile?: unknown;
+  model?: string;
+  config?: unknown;
+}
+
+/** The agents among `agents` (profiles, script rules) that set `cache`, with it. */
+export function agentCachesOf(agents: Record<string, { cache?: StepCache }>): Record<string, StepCache> {
+  return Object.fromEntries(
+    Object.entries(agents).flatMap(([agent, { cache }]) => (cache ? [[agent, cache]] : [])),
+  );
 }
 
 /** The executor crashed in a way a retry cannot fix (bad config, a scripted `throw`, auth). */

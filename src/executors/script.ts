@@ -8,10 +8,19 @@ import {
   type AgentStepSpec,
   DelegatedTaskSchema,
   type DelegationRequest,
+  type StepCache,
+  StepCacheSchema,
   StepUsageSchema,
 } from '../contracts';
 import { readDataFile } from '../config/data-file';
-import { type AgentExecutor, type ExecutorResult, NonRetryableStepError, type StepContext } from './executor';
+import {
+  type AgentExecutor,
+  type ExecutorResult,
+  NonRetryableStepError,
+  type StepCacheIdentity,
+  type StepContext,
+  agentCachesOf,
+} from './executor';
 
 const RuleSchema = z
   .object({
@@ -41,7 +50,8 @@ export const ScriptFileSchema = z
   .object({
     concurrency: z.number().int().min(0).optional(),
     default: RuleSchema.optional(),
-    agents: z.record(RuleSchema).optional(),
+    /** With `cache`, every step of the agent uses the step cache across runs, as an llm agent profile's does. */
+    agents: z.record(RuleSchema.extend({ cache: StepCacheSchema.optional() })).optional(),
     tasks: z.record(RuleSchema).optional(),
   })
   .strict();
@@ -58,6 +68,15 @@ export class ScriptExecutor implements AgentExecutor {
 
   concurrencyHint(): number {
     return this.script.concurrency ?? DEFAULT_CONCURRENCY;
+  }
+
+  /** The script decides every outcome. */
+  cacheIdentity(): StepCacheIdentity {
+    return { config: { script: this.script } };
+  }
+
+  agentCaches(): Record<string, StepCache> {
+    return agentCachesOf(this.script.agents ?? {});
   }
 
   private ruleFor(spec: AgentStepSpec): ScriptRule {

@@ -1,10 +1,10 @@
 /**
  * File writes the file stores share: replacing a file so a crash leaves the
  * old one or the new one, never part of either, and one writer at a time per
- * key within this process.
+ * key within this process; and the reads of a record per file they share.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PRIVATE_FILE_MODE } from '../local/private-files';
 
@@ -54,5 +54,34 @@ export class KeyedLock {
       if (this.tails.get(key) === settled) this.tails.delete(key);
     });
     return next;
+  }
+}
+
+const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
+
+/** The file's text, or `undefined` when there is none; `failure` words any other error. */
+export async function readTextIfAny(
+  path: string,
+  failure: (error: unknown) => Error,
+): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw failure(error);
+  }
+}
+
+/** The names in `folder` that end with `suffix`; none when the folder does not exist. */
+export async function namesIn(
+  folder: string,
+  suffix: string,
+  failure: (error: unknown) => Error,
+): Promise<string[]> {
+  try {
+    return (await readdir(folder)).filter((name) => name.endsWith(suffix));
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw failure(error);
   }
 }

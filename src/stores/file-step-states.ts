@@ -8,11 +8,11 @@
  * run of turns reads nothing.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ensurePrivateDirs } from '../local/private-files';
-import { KeyedLock, writeFileAtomically } from './atomic-file';
+import { KeyedLock, namesIn, readTextIfAny, writeFileAtomically } from './atomic-file';
 import {
   CheckpointUnreadableError,
   type SaveResult,
@@ -114,15 +114,9 @@ export class FileStepStates {
   }
 
   async list(): Promise<StepStateSummary[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.folder);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw this.ioError('cannot list', error);
-    }
+    const names = await namesIn(this.folder, '.jsonl', (error) => this.ioError('cannot list', error));
     const summaries: StepStateSummary[] = [];
-    for (const name of names.filter((n) => n.endsWith('.jsonl'))) {
+    for (const name of names) {
       const path = join(this.folder, name);
       try {
         const stored = await this.read(path);
@@ -145,13 +139,11 @@ export class FileStepStates {
   }
 
   private async read(path: string): Promise<StoredState | undefined> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new CheckpointUnreadableError(this.ioError('cannot read', error).message);
-    }
+    const text = await readTextIfAny(
+      path,
+      (error) => new CheckpointUnreadableError(this.ioError('cannot read', error).message),
+    );
+    if (text === undefined) return undefined;
     const newline = text.indexOf('\n');
     const header = HeaderSchema.safeParse(newline < 0 ? undefined : parseJson(text.slice(0, newline), path));
     if (!header.success) throw new CheckpointUnreadableError(`step state ${path} has no valid header`);

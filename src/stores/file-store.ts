@@ -15,6 +15,7 @@ import {
   encodeA3sJournalLine,
 } from './a3s-codec';
 import { KeyedLock, syncFolder, writeFileAtomically } from './atomic-file';
+import { FileStepCache } from './file-step-cache';
 import { FileStepStates } from './file-step-states';
 import {
   type AppendResult,
@@ -32,6 +33,7 @@ import {
   summarize,
   unreadableSummary,
 } from './session-store';
+import type { CacheEntry, CacheEntrySummary } from './step-cache';
 
 /** The a3s file-name rule: path separators and `..` cannot reach outside the folder. */
 export function safeCheckpointFileId(checkpointId: string): string {
@@ -172,6 +174,7 @@ export class FileSessionStore implements SessionStore {
   /** Bytes this store has written to checkpoint files and journals; the benchmark divides it by what was recorded. */
   bytesWritten = 0;
   private readonly stepStates: FileStepStates;
+  private readonly cache: FileStepCache;
 
   constructor(readonly dir: string) {
     this.folder = join(dir, 'v1', 'workflow_checkpoints');
@@ -179,6 +182,7 @@ export class FileSessionStore implements SessionStore {
     this.stepStates = new FileStepStates(dir, (action, error) =>
       this.ioError(action, error, this.stepStates.folder),
     );
+    this.cache = new FileStepCache(dir, (action, error) => this.ioError(action, error, this.cache.folder));
   }
 
   /** Fails fast, with the fix, when the folder cannot be created or written. */
@@ -479,6 +483,27 @@ export class FileSessionStore implements SessionStore {
 
   listStepStates(): Promise<StepStateSummary[]> {
     return this.stepStates.list();
+  }
+
+  /** In `<dir>/step_cache/` (see ./file-step-cache), which a3s does not read. */
+  getCached(key: string, nowMs: number): Promise<CacheEntry | undefined> {
+    return this.cache.getCached(key, nowMs);
+  }
+
+  putCached(entry: CacheEntry): Promise<void> {
+    return this.cache.putCached(entry);
+  }
+
+  listCached(): Promise<CacheEntrySummary[]> {
+    return this.cache.listCached();
+  }
+
+  deleteCached(key: string): Promise<boolean> {
+    return this.cache.deleteCached(key);
+  }
+
+  clearCached(): Promise<number> {
+    return this.cache.clearCached();
   }
 
   private async writeAtomically(target: string, text: string): Promise<void> {

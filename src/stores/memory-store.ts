@@ -26,6 +26,7 @@ import {
   stepIndex,
   summarize,
 } from './session-store';
+import { type CacheEntry, type CacheEntrySummary, byKey, cacheSummary, isFresh } from './step-cache';
 
 /**
  * Process-local store. What it keeps has been through the a3s encoding, so it
@@ -38,6 +39,7 @@ export class MemorySessionStore implements SessionStore {
   private readonly held = new Map<string, { checkpoint: WorkflowCheckpoint; at: Map<string, number> }>();
   /** Step states as JSON text, as the other stores keep them: what loads here loads there. */
   private readonly stepStates = new Map<string, { record: StepStateRecord; json: string }>();
+  private readonly cache = new Map<string, CacheEntry>();
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
     const held = this.held.get(checkCheckpointId(checkpointId));
@@ -95,6 +97,29 @@ export class MemorySessionStore implements SessionStore {
       const { record, json } = this.stepStates.get(key)!;
       return stepStateSummary(key, record, Buffer.byteLength(json));
     });
+  }
+
+  async getCached(key: string, nowMs: number): Promise<CacheEntry | undefined> {
+    const entry = this.cache.get(key);
+    return entry && isFresh(entry, nowMs) ? structuredClone(entry) : undefined;
+  }
+
+  async putCached(entry: CacheEntry): Promise<void> {
+    this.cache.set(entry.key, structuredClone(entry));
+  }
+
+  async listCached(): Promise<CacheEntrySummary[]> {
+    return [...this.cache.values()].map(cacheSummary).sort(byKey);
+  }
+
+  async deleteCached(key: string): Promise<boolean> {
+    return this.cache.delete(key);
+  }
+
+  async clearCached(): Promise<number> {
+    const count = this.cache.size;
+    this.cache.clear();
+    return count;
   }
 }
 

@@ -47,6 +47,17 @@ const MIGRATIONS = [
      -- The executor's state as JSON text: written and read whole, never queried inside, so not parsed to jsonb.
      state text NOT NULL
    )`,
+  // The step cache across runs (./step-cache): a row per key, replaced when the step runs again.
+  `CREATE TABLE tao_step_cache (
+     cache_key text PRIMARY KEY,
+     task_id text NOT NULL,
+     agent text NOT NULL,
+     workflow_id text NOT NULL,
+     saved_ms bigint NOT NULL,
+     expires_ms bigint,
+     -- The StepOutcome as JSON text: written and read whole.
+     outcome text NOT NULL
+   )`,
 ];
 
 /** Any fixed 64-bit number: serializes migrations across workers starting at once. */

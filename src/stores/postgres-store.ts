@@ -30,6 +30,7 @@ import {
   summarize,
   unreadableSummary,
 } from './session-store';
+import { type CacheEntry, CacheEntrySchema, type CacheEntrySummary, cacheSummary } from './step-cache';
 
 export class PostgresSessionStore implements SessionStore {
   private constructor(
@@ -196,6 +197,62 @@ export class PostgresSessionStore implements SessionStore {
     );
   }
 
+  async getCached(key: string, nowMs: number): Promise<CacheEntry | undefined> {
+    const { rows } = await this.query<CacheRow>(
+      `SELECT ${CACHE_FIELDS} FROM tao_step_cache WHERE cache_key = $1 AND (expires_ms IS NULL OR expires_ms > $2)`,
+      [key, nowMs],
+    );
+    // An unreadable row is a miss: the step runs and its outcome replaces it.
+    return rows[0] && cacheEntry(rows[0]);
+  }
+
+  async putCached(entry: CacheEntry): Promise<void> {
+    await this.query(
+      `INSERT INTO tao_step_cache (${CACHE_FIELDS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (cache_key) DO UPDATE SET task_id = excluded.task_id, agent = excluded.agent,
+         workflow_id = excluded.workflow_id, saved_ms = excluded.saved_ms,
+         expires_ms = excluded.expires_ms, outcome = excluded.outcome`,
+      [
+        entry.key,
+        entry.taskId,
+        entry.agent,
+        entry.workflowId,
+        entry.savedMs,
+        entry.expiresMs ?? null,
+        JSON.stringify(entry.outcome),
+      ],
+    );
+  }
+
+  async listCached(): Promise<CacheEntrySummary[]> {
+    const { rows } = await this.query<CacheRow>(
+      `SELECT ${CACHE_FIELDS} FROM tao_step_cache ORDER BY cache_key COLLATE "C"`,
+    );
+    return rows.map((row) => {
+      const entry = cacheEntry(row);
+      return entry
+        ? cacheSummary(entry)
+        : {
+            key: row.cache_key,
+            taskId: row.task_id,
+            agent: row.agent,
+            workflowId: row.workflow_id,
+            savedMs: Number(row.saved_ms),
+            unreadable: 'its outcome is not a valid step outcome',
+          };
+    });
+  }
+
+  async deleteCached(key: string): Promise<boolean> {
+    const { rowCount } = await this.query('DELETE FROM tao_step_cache WHERE cache_key = $1', [key]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async clearCached(): Promise<number> {
+    const { rowCount } = await this.query('DELETE FROM tao_step_cache');
+    return rowCount ?? 0;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
@@ -228,6 +285,37 @@ interface StepStateRow {
   attempt_scheduled_ms: string;
   seq: number;
   saved_ms: string;
+}
+
+const CACHE_FIELDS = 'cache_key, task_id, agent, workflow_id, saved_ms, expires_ms, outcome';
+interface CacheRow {
+  cache_key: string;
+  task_id: string;
+  agent: string;
+  workflow_id: string;
+  saved_ms: string;
+  expires_ms: string | null;
+  outcome: string;
+}
+
+/** The row as an entry, or `undefined` when its outcome does not parse. */
+function cacheEntry(row: CacheRow): CacheEntry | undefined {
+  let outcome: unknown;
+  try {
+    outcome = JSON.parse(row.outcome);
+  } catch {
+    return undefined;
+  }
+  const parsed = CacheEntrySchema.safeParse({
+    key: row.cache_key,
+    taskId: row.task_id,
+    agent: row.agent,
+    workflowId: row.workflow_id,
+    savedMs: Number(row.saved_ms),
+    ...(row.expires_ms !== null ? { expiresMs: Number(row.expires_ms) } : {}),
+    outcome,
+  });
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** The a3s document of each checkpoint: its row with its step rows put back in order (or the steps a row still holds). */

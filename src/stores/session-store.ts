@@ -5,6 +5,7 @@ import {
   type WorkflowCheckpoint,
   describeZodError,
 } from '../contracts';
+import type { StepCacheStore } from './step-cache';
 
 /** A checkpoint exists but cannot be resumed from: corrupt, inconsistent, or from a newer schema. */
 export class CheckpointUnreadableError extends Error {
@@ -47,8 +48,11 @@ export type AppendResult = 'saved' | 'stale' | 'missing-base';
  * save is the previous steps plus new completions), so the step count is the
  * journal's sequence number. Stores refuse a save with fewer steps than they
  * hold; that is what keeps a delayed or retried write from regressing.
+ *
+ * The step cache (./step-cache) is optional, so a store written against 1.0
+ * still compiles: without it, steps with `cache` always run.
  */
-export interface SessionStore {
+export interface SessionStore extends Partial<StepCacheStore> {
   /** `undefined` when there is none; throws {@link CheckpointUnreadableError} when one exists but cannot be used. */
   load(checkpointId: string): Promise<WorkflowCheckpoint | undefined>;
   save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult>;

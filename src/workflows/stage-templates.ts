@@ -62,6 +62,7 @@ function renderSpec(template: SpecTemplate, view: object): AgentStepSpecInput {
     ...(template.maxSteps !== undefined ? { maxSteps: template.maxSteps } : {}),
     ...(template.outputSchema !== undefined ? { outputSchema: template.outputSchema } : {}),
     ...(template.approval !== undefined ? { approval: template.approval } : {}),
+    ...(template.cache !== undefined ? { cache: template.cache } : {}),
   };
 }
 

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       for (const scenario of SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
         const workflowId = scenarioWorkflowId(scenario.name);
         const checkpointId = (scenario.input as { checkpointId?: string }).checkpointId ?? workflowId;
-        scenario.seedStore?.(storeDir, checkpointId);
+        await scenario.seedStore?.(storeDir, checkpointId);
         const handle = await client.workflow.start(scenario.workflowType, {
           taskQueue,
           workflowId,

@@ -17,8 +17,14 @@ import {
   setRunConcurrency,
 } from '../../src/client';
 import type { Progress, StepStatus } from '../../src/workflows/lib';
-import { WORKFLOW_CHECKPOINT_SCHEMA_VERSION } from '../../src/contracts';
-import type { ScriptFile } from '../../src/executors/script';
+import { stepCacheKey } from '../../src/activities/step-cache';
+import {
+  AgentStepSpecSchema,
+  type AgentStepSpecInput,
+  WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
+} from '../../src/contracts';
+import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
+import { FileSessionStore } from '../../src/stores/file-store';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
 import { specDigest } from '../../src/workflows/lib/spec-digest';
 import { echoed, spec } from '../support/specs';
@@ -40,6 +46,8 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     ),
   },
   agents: {
+    // Its profile caches every step of it (as an llm agent profile's `cache` does): see `parallel-agent-cache`.
+    recall: { cache: { ttlMs: 3_600_000 } },
     review: { output: 'approve {{prompt}}', structured: { verdict: 'approve' } },
     plan: { output: 'planned', structured: { files: [{ path: 'a.ts' }, { path: 'b.ts' }] } },
     lead: {
@@ -56,7 +64,7 @@ export interface Scenario {
   workflowType: string;
   input: unknown;
   /** Prepares the file store before the run (e.g. an unreadable checkpoint). */
-  seedStore?: (storeDir: string, checkpointId: string) => void;
+  seedStore?: (storeDir: string, checkpointId: string) => void | Promise<void>;
   /** The run is expected to fail (rejected input). */
   fails?: boolean;
   /** Steers the run while it runs (updates), before its result is awaited. */
@@ -181,7 +189,41 @@ const lent = (taskId: string, agent: string, prompt: string, output: string) => 
 });
 const rerunOf = (...steps: ReturnType<typeof lent>[]) => ({ fromWorkflowId: 'history-earlier', steps });
 
+/** `a`'s step, cached by the scenario executor in `history-earlier`: the cache hit of `parallel-cache`. */
+const cachedA: AgentStepSpecInput = { ...spec('a'), cache: { key: 'commit-1' } };
+async function seedCachedA(storeDir: string): Promise<void> {
+  const parsed = AgentStepSpecSchema.parse(cachedA);
+  await new FileSessionStore(storeDir).putCached({
+    key: stepCacheKey(parsed, new ScriptExecutor(SCENARIO_SCRIPT)),
+    taskId: 'a',
+    agent: 'explore',
+    workflowId: 'history-earlier',
+    savedMs: 1,
+    outcome: echoed('a', 'do a'),
+  });
+}
+
 export const SCENARIOS: Scenario[] = [
+  {
+    // The step cache across runs: `a` is a hit (no budget charge), `b` a miss that runs and is kept, `c` opts out.
+    name: 'parallel-cache',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [cachedA, { ...spec('b'), cache: { ttlMs: 60_000 } }, spec('c')],
+      budget: { maxSteps: 2 },
+    },
+    seedStore: seedCachedA,
+  },
+  {
+    // The agent profile's cache, read with an explicit concurrency (patched): `r1` runs and is kept, so
+    // `r2` (the same work under another task id, after it) is a hit; `c` is another agent's, not looked up.
+    name: 'parallel-agent-cache',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [spec('r1', 'recall', 'remember'), spec('c'), spec('r2', 'recall', 'remember')],
+      concurrency: 1,
+    },
+  },
   {
     // A rerun: `a` is reused, `b`'s spec changed since (its entry does not match), `c` is new.
     name: 'parallel-rerun',

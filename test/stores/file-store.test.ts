@@ -304,3 +304,31 @@ describe('file store: step states on disk', () => {
     expect(await subject.store.loadStepState('wf/run/7')).toEqual(record(2));
   });
 });
+
+describe('file store: step cache on disk', () => {
+  let subject: ReturnType<typeof tempStore>;
+  beforeEach(() => {
+    subject = tempStore();
+  });
+  afterEach(() => subject.cleanup());
+  const folder = () => join(subject.dir, 'step_cache');
+  const entry = { key: 'sha256:ab', taskId: 'a', agent: 'explore', workflowId: 'run-1', savedMs: 1 };
+
+  test('one owner-only file per entry; an unreadable one is a miss, listed by its path, and removed by it', async () => {
+    await subject.store.putCached({ ...entry, outcome: echoed('a', 'do a') });
+    const [name] = readdirSync(folder());
+    expect(readdirSync(folder())).toEqual([expect.stringMatching(/^[0-9a-f]{32}\.json$/)]);
+    expect(statSync(join(folder(), name!)).mode & 0o777).toBe(0o600);
+
+    writeFileSync(join(folder(), name!), '{ torn');
+    expect(await subject.store.getCached('sha256:ab', 2)).toBeUndefined();
+    const [listed] = await subject.store.listCached();
+    expect(listed).toMatchObject({
+      key: join(folder(), name!),
+      unreadable: expect.stringContaining('not JSON'),
+    });
+    expect(await subject.store.deleteCached('sha256:ab')).toBe(false);
+    expect(await subject.store.deleteCached(listed!.key)).toBe(true);
+    expect(readdirSync(folder())).toEqual([]);
+  });
+});

@@ -8,6 +8,7 @@ import {
   type WorkflowCheckpoint,
 } from '../../src/contracts';
 import type { SessionStore } from '../../src/stores/session-store';
+import type { CacheEntry, StepCacheStore } from '../../src/stores/step-cache';
 import { echoed } from '../support/specs';
 
 export interface StoreUnderTest {
@@ -285,6 +286,57 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
           );
         }
         expect(await store.listStepStates()).toEqual([]);
+      });
+    });
+
+    describe('step cache', () => {
+      // Optional on the interface (a store written against 1.0 has none); every TAO store keeps one.
+      let cache: StepCacheStore;
+      beforeEach(() => {
+        expect(typeof store.getCached).toBe('function');
+        cache = store as StepCacheStore;
+      });
+      const entry = (key: string, output: string, expiresMs?: number): CacheEntry => ({
+        key,
+        taskId: `task ${key}`,
+        agent: 'echo',
+        workflowId: `run-of-${output}`,
+        savedMs: 1_000,
+        ...(expiresMs !== undefined ? { expiresMs } : {}),
+        outcome: { ...echoed(`task ${key}`, output), structured: { n: [1, 2] } },
+      });
+
+      test('an entry put comes back whole while fresh, and a later put replaces it', async () => {
+        expect(await cache.getCached('sha256:aa', 0)).toBeUndefined();
+        await cache.putCached(entry('sha256:aa', 'first'));
+        expect(await cache.getCached('sha256:aa', Number.MAX_SAFE_INTEGER)).toEqual(
+          entry('sha256:aa', 'first'),
+        );
+        await cache.putCached(entry('sha256:aa', 'second', 5_000));
+        expect(await cache.getCached('sha256:aa', 4_999)).toEqual(entry('sha256:aa', 'second', 5_000));
+        expect(await cache.getCached('sha256:aa', 5_000)).toBeUndefined();
+      });
+
+      test('list shows every entry (expired too) without outcomes; rm and clear remove them', async () => {
+        await cache.putCached(entry('sha256:bb', 'b', 2_000));
+        await cache.putCached(entry('sha256:aa', 'a'));
+        await cache.putCached(entry('sha256:cc', 'c'));
+        const summary = (key: string, output: string) => ({
+          key,
+          taskId: `task ${key}`,
+          agent: 'echo',
+          workflowId: `run-of-${output}`,
+          savedMs: 1_000,
+        });
+        const a = summary('sha256:aa', 'a');
+        const b = { ...summary('sha256:bb', 'b'), expiresMs: 2_000 };
+        expect((await cache.listCached()).slice(0, 2)).toEqual([a, b]);
+        expect(await cache.deleteCached('sha256:bb')).toBe(true);
+        expect(await cache.deleteCached('sha256:bb')).toBe(false);
+        expect((await cache.listCached()).map((e) => e.key)).toEqual(['sha256:aa', 'sha256:cc']);
+        expect(await cache.clearCached()).toBe(2);
+        expect(await cache.listCached()).toEqual([]);
+        expect(await cache.getCached('sha256:aa', 0)).toBeUndefined();
       });
     });
   });

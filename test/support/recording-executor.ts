@@ -1,5 +1,10 @@
 import type { AgentStepSpec } from '../../src/contracts';
-import type { AgentExecutor, ExecutorResult, StepContext } from '../../src/executors/executor';
+import type {
+  AgentExecutor,
+  ExecutorResult,
+  StepCacheIdentity,
+  StepContext,
+} from '../../src/executors/executor';
 
 /**
  * Wraps a real executor and records what actually ran: every start (a side
@@ -20,6 +25,11 @@ export class RecordingExecutor implements AgentExecutor {
 
   concurrencyHint(): number {
     return this.hint;
+  }
+
+  /** The wrapped executor's, so the step cache keys on what really runs. */
+  cacheIdentity(spec: AgentStepSpec): StepCacheIdentity | undefined {
+    return this.inner.cacheIdentity?.(spec);
   }
 
   runs(taskId: string): number {

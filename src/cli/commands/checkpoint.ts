@@ -12,7 +12,8 @@ interface Flags {
   json?: boolean;
 }
 
-async function withStore(flags: Flags, body: (store: SessionStore, ref: string) => Promise<void>) {
+/** Opens the store `--store` / TAO_STORE names, as `tao worker` would, for `body`; a memory store is refused. */
+export async function withStore(flags: Flags, body: (store: SessionStore, ref: string) => Promise<void>) {
   const { store: ref } = resolveWorkerConfig(flags);
   if (ref === 'memory') {
     throw new InputError(

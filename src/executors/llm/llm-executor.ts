@@ -5,14 +5,16 @@
  * failure is classified (see ./errors) and Temporal's retry policy decides.
  */
 import { stat } from 'node:fs/promises';
-import type { AgentStepSpec, DelegationCall, StepOutcome } from '../../contracts';
+import type { AgentStepSpec, DelegationCall, StepCache, StepOutcome } from '../../contracts';
 import { InputError, readDataFile } from '../../config/data-file';
 import {
   type AgentExecutor,
   type ExecutorResult,
   NonRetryableStepError,
   RetryableStepError,
+  type StepCacheIdentity,
   type StepContext,
+  agentCachesOf,
 } from '../executor';
 import { compileOutputSchema } from '../structured-output';
 import type { ChatProvider, ToolCall, ToolSpec } from './chat';
@@ -117,6 +119,23 @@ export class LlmExecutor implements AgentExecutor {
 
   concurrencyHint(): number {
     return this.settings.concurrency;
+  }
+
+  /** The agent's profile and model, and where its provider and workspace are; keys (secrets) stay out. */
+  cacheIdentity(spec: AgentStepSpec): StepCacheIdentity {
+    const found = this.settings.profiles[spec.agent];
+    const provider = found && this.settings.providers[found.provider];
+    const config = {
+      provider: provider ? { type: provider.type, baseUrl: provider.baseUrl ?? null } : null,
+      workspace: this.settings.workspace,
+    };
+    if (!found) return { config };
+    // The profile's own cache settings say how long and under which key an outcome is kept, not what it is.
+    return { profile: { ...found, cache: undefined }, model: `${found.provider}/${found.model}`, config };
+  }
+
+  agentCaches(): Record<string, StepCache> {
+    return agentCachesOf(this.settings.profiles);
   }
 
   /** Stops the MCP servers this worker started. */

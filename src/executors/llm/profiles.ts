@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../../config/data-file';
+import { StepCacheSchema } from '../../contracts';
 import { READ_ONLY_TOOLS, TOOL_NAMES, type ToolName } from './tools';
 
 /**
@@ -43,6 +44,8 @@ export const ProfileOverrideSchema = z
     /** Output tokens per model call (Anthropic requires a value; default 4096 there). */
     maxTokens: z.number().int().min(1),
     delegation: DelegationConfigSchema,
+    /** Every step of this agent uses the step cache across runs, as if its spec said `cache:` (a spec's own wins). */
+    cache: StepCacheSchema,
   })
   .partial()
   .strict();

@@ -38,6 +38,8 @@ export interface StepProgress {
    * is the model's alone.
    */
   durationMs?: number;
+  /** A `cached` step served by the step cache across runs: the run whose step produced its outcome. */
+  cachedFrom?: string;
 }
 
 /** Model spend of the steps this execution ran (cached steps cost nothing now; child partitions report their own). */

@@ -24,7 +24,7 @@ export function specDigest(spec: AgentStepSpec): string {
   return `sha256:${bytesToHex(sha256(utf8ToBytes(canonicalJson(identity))))}`;
 }
 
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -3,11 +3,13 @@ import {
   type ActivityInterfaceFor,
   ApplicationFailure,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
 } from '@temporalio/workflow';
 import {
   ErrorTypes,
+  type ExecutorInfo,
   type StepAllowance,
   type StepFailureDetails,
   type StepRun,
@@ -22,6 +24,7 @@ import {
   type DelegationAllowance,
   type StepUsage,
   type StepOutcome,
+  type StepCache,
   type StepPolicy,
   describeZodError,
   failedOutcome,
@@ -90,18 +93,33 @@ export function stepActivities(policy: StepPolicy = {}): StepActivities {
   });
 }
 
+// A lookup reads one entry; a store that cannot answer is a miss, so retries only cover a lost worker.
+const { lookupStepCache } = proxyActivities<TaoActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3 },
+});
+
 const { executorInfo } = proxyLocalActivities<TaoLocalActivities>({ startToCloseTimeout: '10 seconds' });
 
-let executorHint: Promise<number> | undefined;
+let executorInfoRead: Promise<ExecutorInfo> | undefined;
+/** Agents whose worker profile opts their steps into the step cache (see runStep), once executor info is read. */
+let agentCaches: Record<string, StepCache> = {};
+
+const readExecutorInfo = () =>
+  (executorInfoRead ??= executorInfo().then((info) => {
+    agentCaches = info.agentCaches ?? {};
+    return info;
+  }));
 
 /**
  * The explicit limit, else the worker executor's concurrency hint, read once
  * per execution through a local activity so replay sees the recorded value.
+ * It also names the agents whose profile caches their steps: a run with an
+ * explicit limit reads it for that alone (patched: its older histories did not).
  */
 export async function resolveLimit(concurrency: number | undefined): Promise<number> {
-  const limit = clampLimit(
-    concurrency ?? (await (executorHint ??= executorInfo().then((info) => info.concurrencyHint))),
-  );
+  if (concurrency !== undefined && patched('tao-agent-cache')) await readExecutorInfo();
+  const limit = clampLimit(concurrency ?? (await readExecutorInfo()).concurrencyHint);
   setDelegationLimit(limit);
   return limit;
 }
@@ -142,6 +160,10 @@ export class StepCrashed extends Error {
  *
  * In a rerun, a step the run came from ran already takes that outcome
  * (./reuse) unless `reusable` is false: it starts nothing and costs nothing.
+ * A step with `cache` (its own, else its agent profile's on the worker) and
+ * no approval looks for its outcome in the step cache across runs first; a
+ * hit is the same, shown `cached` with the run it came from. Steps without
+ * `cache` issue no lookup, so their histories replay.
  */
 export async function runStep(
   activities: StepActivities,
@@ -155,6 +177,12 @@ export async function runStep(
   if (reused) {
     Object.assign(entry, { status: 'reused', reusedFrom: reused.workflowId });
     return reused.outcome;
+  }
+  const cache = spec.approval ? undefined : (spec.cache ?? agentCaches[spec.agent]);
+  const cached = cache ? await lookupStepCache({ ...spec, cache }) : undefined;
+  if (cached) {
+    Object.assign(entry, { status: 'cached', cachedFrom: cached.workflowId });
+    return cached.outcome;
   }
   if (spec.approval?.before) {
     Object.assign(entry, { status: 'waiting', decision: 'before' });
