@@ -29,7 +29,8 @@ test('tao pending lists a step waiting on a spent budget; tao budget raises it a
       return listed.stdout.includes(' b ') ? listed : undefined;
     });
     expect(pending.stdout).toBe(
-      `${workflowId}  b  (explore)  waiting to start: budget exhausted (steps 1/1) (tao budget raises it)\n`,
+      // Under it, what it would run: its prompt.
+      `${workflowId}  b  (explore)  waiting to start: budget exhausted (steps 1/1) (tao budget raises it)\n    do b\n`,
     );
     expect(await tao(['budget', workflowId, '--max-steps', '2', ...server()])).toMatchObject({ code: 0 });
     const outcomes: StepOutcome[] = await handle.result();
