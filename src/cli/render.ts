@@ -94,12 +94,18 @@ export function stepsTable(progress: Pick<Progress, 'steps'>): string {
       `${indent}${step.taskId ?? ''}`,
       ...(tree ? [step.parentTaskId ?? ''] : []),
       step.agent ?? '',
-      step.status,
+      withSource(step),
       step.attempt || '',
       oneLine(step.error ?? ''),
     ]);
   }
   return view.toString();
+}
+
+/** A reused or cached step's status names the run its outcome came from. */
+function withSource(step: Progress['steps'][number]): string {
+  const from = step.reusedFrom ?? step.cachedFrom;
+  return from === undefined ? step.status : `${step.status} from ${from}`;
 }
 
 /** Aligned `label  value` lines. */

@@ -28,6 +28,8 @@ describe('tao cache', () => {
       const again = await tao([...args, '--id', 'served-from-cache']);
       expect(again.code).toBe(0);
       expect(again.stderr).toContain('3/3 steps · 3 cached');
+      const status = await tao(['status', 'served-from-cache', '--address', devServerAddress()]);
+      expect(status.stdout).toMatch(/│ a +│ a +│ explore +│ cached from \S+ +│/);
     });
     const ref = ['--store', `file:${storeDir}`];
 

@@ -55,7 +55,7 @@ test('tao rerun of a cancelled run: --set from a file edits a step, the finished
 
     const status = await tao(['status', started![1]!, ...server()]);
     expect(status.stdout).toMatch(new RegExp(`^rerun of +${workflowId}$`, 'm'));
-    expect(status.stdout).toMatch(/│ a +│ a +│ explore +│ reused +│/);
+    expect(status.stdout).toMatch(new RegExp(`│ a +│ a +│ explore +│ reused from ${workflowId} +│`));
 
     const wrong = await tao(['rerun', workflowId, '--set', 'b.prompt', ...server()]);
     expect(wrong).toMatchObject({ code: 2 });
