@@ -3,9 +3,20 @@ import { act, api, formatMs, h, labelled, notify, sessionInfo } from './dom.js';
 const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
 const runLink = (id) => `#/run/${encodeURIComponent(id)}`;
 
-/** The runs list; returns a refresher, which redraws the table only when the list changed. */
+// The runs pages before this one, as the `page` tokens they were shown with ('' for the first): Previous goes
+// back along them. Kept for the session; after a reload Previous goes to the first page.
+const earlierPages = [];
+// Which pager button was pressed, so the redrawn page gives it the focus back (keyboard use).
+let pagerFocus;
+
+/** The runs list, a page at a time; returns a refresher, which redraws the table only when the list changed. */
 export async function runsView(main, params) {
   const first = await api(`/api/runs?${params}`);
+  const go = (page) => {
+    if (page) params.set('page', page);
+    else params.delete('page');
+    location.hash = `#/runs?${params}`;
+  };
   const choose = (name, options) =>
     h(
       'select',
@@ -14,13 +25,21 @@ export async function runsView(main, params) {
         onchange: (e) => {
           params.set(name, e.target.value);
           if (!e.target.value) params.delete(name);
-          location.hash = `#/runs?${params}`;
+          earlierPages.length = 0;
+          go('');
         },
       },
       h('option', { value: '' }, 'any'),
       options.map((o) => h('option', { value: o, selected: params.get(name) === o }, o)),
     );
   const list = h('section', { 'aria-label': 'Runs found' });
+  const pagerButton = (label, disabled, onclick) =>
+    h(
+      'button',
+      { type: 'button', disabled, 'data-pager': label, onclick: () => ((pagerFocus = label), onclick()) },
+      label,
+    );
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Runs pages' });
   main.replaceChildren(
     h('h1', {}, 'Runs'),
     h(
@@ -30,14 +49,28 @@ export async function runsView(main, params) {
       labelled('Workflow type', choose('type', first.types)),
     ),
     list,
+    pager,
   );
-  const render = ({ runs }) => {
-    const sig = JSON.stringify(runs);
+  const onPage = params.get('page') ?? '';
+  const render = ({ runs, next }) => {
+    const sig = JSON.stringify([runs, next]);
     if (list.dataset.sig === sig) return;
     list.dataset.sig = sig;
-    list.replaceChildren(runs.length === 0 ? h('p', {}, 'No TAO run matches.') : runsTable(runs));
+    const none = onPage ? 'No more runs.' : 'No TAO run matches.';
+    list.replaceChildren(runs.length === 0 ? h('p', {}, none) : runsTable(runs));
+    pager.replaceChildren(
+      pagerButton('Previous page', !onPage, () => go(earlierPages.pop() ?? '')),
+      pagerButton('Next page', !next, () => (earlierPages.push(onPage), go(next))),
+    );
   };
   render(first);
+  // On the last page Next is disabled: the focus goes to Previous instead.
+  if (pagerFocus)
+    (
+      pager.querySelector(`[data-pager="${pagerFocus}"]:not([disabled])`) ??
+      pager.querySelector('button:not([disabled])')
+    )?.focus();
+  pagerFocus = undefined;
   return async () => render(await api(`/api/runs?${params}`));
 }
 

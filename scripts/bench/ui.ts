@@ -8,6 +8,7 @@
 import type { Client } from '@temporalio/client';
 import { chromium } from 'playwright-core';
 import { startUiServer } from '../../src/ui/server';
+import type { TalkingExecutor } from '../../test/support/talking-executor';
 
 export interface UiFigures {
   steps: number;
@@ -17,6 +18,23 @@ export interface UiFigures {
   scrollFrames: number;
   frameP95Ms: number;
   frameMaxMs: number;
+}
+
+export interface LiveOutputFigures {
+  lines: number;
+  everyMs: number;
+  p50Ms: number;
+  p95Ms: number;
+  maxMs: number;
+}
+
+/** What the page-side observer keeps on the page's window: when each output text was first shown. */
+interface ObservedWindow {
+  shown: { text: string; at: number }[];
+  document: { body: unknown; querySelector(selector: string): { textContent: string | null } | null };
+  MutationObserver: new (callback: () => void) => {
+    observe(target: unknown, options: Record<string, boolean>): void;
+  };
 }
 
 /** What the scroll measurement uses of the page's window (Node's types know no DOM). */
@@ -105,6 +123,73 @@ export async function uiOnBigRun(client: Client, taskQueue: string, steps: numbe
     await browser.close();
     await ui.close();
     await handle.terminate('benchmark done');
+  }
+}
+
+/**
+ * The issue's "latest output of a running step, live, with no reload, 2 s or
+ * faster": a step publishes `line 1`, `line 2`, ... (TalkingExecutor), its
+ * run's page is open, and for each line the delay is from the executor
+ * publishing it to the page first showing it or a later line (a later line
+ * shown first supersedes it as the latest output). Node's and the page's
+ * Date.now read the same machine clock.
+ */
+export async function liveOutputLatency(
+  client: Client,
+  taskQueue: string,
+  talker: TalkingExecutor,
+  lines: number,
+  everyMs: number,
+): Promise<LiveOutputFigures> {
+  const workflowId = `bench-ui-live-${Date.now()}`;
+  const handle = await client.workflow.start('parallelWorkflow', {
+    taskQueue,
+    workflowId,
+    args: [{ specs: [{ taskId: 'talker', agent: 'bench', prompt: 'talk' }] }],
+  });
+  const ui = await startUiServer({ client, port: 0 });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${ui.url}/#/run/${workflowId}`);
+    const output = page.getByRole('row', { name: /talker/ }).locator('td.output');
+    await output.getByText(/^line \d+$/).waitFor({ timeout: 30_000 });
+    // Time only lines published after the observer is in place.
+    const first = talker.saidAt.length + 1;
+    await page.evaluate(() => {
+      const w = globalThis as unknown as ObservedWindow;
+      w.shown = [];
+      const note = () => {
+        const text = w.document.querySelector('td.output')?.textContent ?? '';
+        if (text !== w.shown.at(-1)?.text) w.shown.push({ text, at: Date.now() });
+      };
+      new w.MutationObserver(note).observe(w.document.body, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+      });
+    });
+    const last = first + lines - 1;
+    await output.getByText(`line ${last}`, { exact: true }).waitFor({ timeout: lines * everyMs + 30_000 });
+    const shown = await page.evaluate(() => (globalThis as unknown as ObservedWindow).shown);
+    const delays = [];
+    for (let line = first; line <= last; line++) {
+      const seen = shown.find((s) => Number(/^line (\d+)$/.exec(s.text)?.[1]) >= line);
+      delays.push(seen!.at - talker.saidAt[line - 1]!);
+    }
+    const sorted = delays.sort((a, b) => a - b);
+    return {
+      lines,
+      everyMs,
+      p50Ms: sorted[Math.floor(sorted.length * 0.5)]!,
+      p95Ms: sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)]!,
+      maxMs: sorted.at(-1)!,
+    };
+  } finally {
+    talker.release();
+    await browser.close();
+    await ui.close();
+    await handle.result().catch(() => handle.terminate('benchmark done'));
   }
 }
 

@@ -18,7 +18,7 @@ import { StepStateKeeper, isFinalFailure, stepStateKey } from './step-state';
 
 /** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
 const DEFAULT_HEARTBEAT_MS = 5_000;
-/** How soon new output reaches the heartbeat; the worker's heartbeat throttle applies on top. */
+/** The least time between output beats; the worker's heartbeat throttle applies on top. */
 const OUTPUT_BEAT_MS = 500;
 
 /** `store` keeps each step's resume state durable between attempts (see ./step-state); without one, only heartbeats do. */
@@ -62,7 +62,14 @@ export function createAgentStepActivity(
       const beatEveryMs = Math.max(100, Math.floor((heartbeatTimeoutMs || DEFAULT_HEARTBEAT_MS * 3) / 3));
       let ticker: NodeJS.Timeout | undefined;
       // Output streams in many small pieces; one beat per interval shows it without a data-converter pass each.
+      // Output after a quiet spell beats at once (a delay here adds to the SDK's throttle and the page's poll,
+      // against the UI's 2 s); a burst's later pieces go in one beat at the interval's end.
       let outputBeat: NodeJS.Timeout | undefined;
+      let lastOutputBeat = 0;
+      const outputBeatNow = () => {
+        lastOutputBeat = Date.now();
+        beat();
+      };
       const keeper = new StepStateKeeper(store, stepStateKey(ctx.info), ctx.info, ctx.log);
       let final = false;
       try {
@@ -86,10 +93,14 @@ export function createAgentStepActivity(
           },
           output: (text) => {
             latest.output = outputTail(text);
-            outputBeat ??= setTimeout(() => {
+            // A beat already due carries this text too.
+            if (outputBeat) return;
+            const wait = lastOutputBeat + OUTPUT_BEAT_MS - Date.now();
+            if (wait <= 0) return outputBeatNow();
+            outputBeat = setTimeout(() => {
               outputBeat = undefined;
-              beat();
-            }, OUTPUT_BEAT_MS);
+              outputBeatNow();
+            }, wait);
           },
           attempt,
           workflowId: workflowExecution?.workflowId ?? '',

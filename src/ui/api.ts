@@ -5,6 +5,7 @@
  * decision or a change has the same effect whoever makes it.
  */
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import {
   WORKFLOW_TYPES,
@@ -26,32 +27,50 @@ import { BudgetSchema } from '../contracts';
 
 const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
 const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
-const RUNS_SHOWN = 200;
+export const DEFAULT_RUNS_PAGE_SIZE = 200;
+const STATUS_PREFIX = 'WORKFLOW_EXECUTION_STATUS_';
 
 export const RunsFilterSchema = z.object({
   status: z.enum(STATUSES as [string, ...string[]]).optional(),
   type: z.enum(TYPES as [string, ...string[]]).optional(),
+  /** Temporal's own page token (base64url), handed back to visibility as it came. */
+  page: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,4096}$/, 'page must be the token a runs list gave as next')
+    .optional(),
 });
 
-/** TAO's runs, newest first; filters come from fixed lists, so nothing a page sends reaches the query text. */
-export async function listRuns(client: Client, filter: z.infer<typeof RunsFilterSchema>) {
+/**
+ * TAO's runs, newest first, a page at a time; filters come from fixed lists, so nothing a page sends
+ * reaches the query text. Visibility's page token goes to the page as `next` and comes back as `page`:
+ * no state here, and a page reads the same runs however long it is kept.
+ */
+export async function listRuns(client: Client, filter: z.infer<typeof RunsFilterSchema>, pageSize: number) {
   const types = filter.type ? [filter.type] : Object.values(WORKFLOW_TYPES);
   let query = `WorkflowType IN (${types.map((t) => `"${t}"`).join(', ')})`;
   if (filter.status) query += ` AND ExecutionStatus = "${filter.status}"`;
-  const runs = [];
-  for await (const run of client.workflow.list({ query, pageSize: RUNS_SHOWN })) {
-    runs.push({
-      workflowId: run.workflowId,
-      runId: run.runId,
-      type: run.type,
-      status: run.status.name,
-      startTime: run.startTime.toISOString(),
-      ...(run.closeTime ? { closeTime: run.closeTime.toISOString() } : {}),
-    });
-    if (runs.length >= RUNS_SHOWN) break;
-  }
-  return { runs, statuses: STATUSES, types: TYPES };
+  const response = await client.workflowService.listWorkflowExecutions({
+    namespace: client.options.namespace,
+    query,
+    pageSize,
+    ...(filter.page ? { nextPageToken: Buffer.from(filter.page, 'base64url') } : {}),
+  });
+  const runs = (response.executions ?? []).map((run) => ({
+    workflowId: run.execution?.workflowId ?? '',
+    runId: run.execution?.runId ?? '',
+    type: run.type?.name ?? '',
+    status: temporal.api.enums.v1.WorkflowExecutionStatus[run.status ?? 0]!.slice(STATUS_PREFIX.length),
+    startTime: isoTime(run.startTime)!,
+    ...(run.closeTime ? { closeTime: isoTime(run.closeTime) } : {}),
+  }));
+  const next = response.nextPageToken?.length
+    ? Buffer.from(response.nextPageToken).toString('base64url')
+    : undefined;
+  return { runs, ...(next ? { next } : {}), statuses: STATUSES, types: TYPES };
 }
+
+const isoTime = (ts: temporal.api.workflow.v1.IWorkflowExecutionInfo['startTime']) =>
+  ts ? new Date(Number(ts.seconds ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString() : undefined;
 
 /** A run's page: what it is, its steps' progress, and what its running steps have output so far. */
 export async function runView(client: Client, workflowId: string) {

@@ -21,7 +21,16 @@ import type { Client } from '@temporalio/client';
 import { ZodError } from 'zod';
 import { InputError } from '../config/data-file';
 import { describeZodError } from '../contracts';
-import { ACTIONS, NotFound, RunsFilterSchema, inbox, listRuns, runView, stepView } from './api';
+import {
+  ACTIONS,
+  DEFAULT_RUNS_PAGE_SIZE,
+  NotFound,
+  RunsFilterSchema,
+  inbox,
+  listRuns,
+  runView,
+  stepView,
+} from './api';
 
 /** The page's files: ui/ at the package root, beside src/ and dist/. */
 export const STATIC_DIR = join(__dirname, '..', '..', 'ui');
@@ -48,6 +57,8 @@ export interface UiServerOptions {
   authToken?: string;
   /** Names the page is also reached by through a proxy (`tao-ui.example.com`): Host headers accepted on loopback. */
   allowedHosts?: readonly string[];
+  /** Runs on one page of the runs list (default 200); the page pages through the rest. */
+  runsPageSize?: number;
   /** The Temporal Web UI the page links steps' events to, e.g. `http://localhost:8233`. */
   temporalUiUrl?: string;
 }
@@ -121,7 +132,11 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       }
       if (path === '/api/runs') {
         const filter = RunsFilterSchema.parse(Object.fromEntries(url.searchParams));
-        return send(response, 200, await listRuns(client, filter));
+        return send(
+          response,
+          200,
+          await listRuns(client, filter, options.runsPageSize ?? DEFAULT_RUNS_PAGE_SIZE),
+        );
       }
       if (path === '/api/inbox') return send(response, 200, await inbox(client));
       if (parts[0] === 'runs' && parts.length === 2)

@@ -213,6 +213,32 @@ describe('tao start, status, result, cancel', () => {
     });
   });
 
+  test('pending cuts a long, many-line prompt to its first line’s first 100 characters; --show prints it whole', async () => {
+    const executor = new ScriptExecutor();
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('cli-pending-long');
+      const first = `review ${'the whole migration plan, '.repeat(8)}end`;
+      const prompt = `${first}\nstep two: check the indexes\n\nstep three: ship it`;
+      const specs = [{ ...step('long'), prompt, approval: { before: true } }];
+      const file = specFile({ workflow: 'parallel', input: { specs, stepPolicy } });
+      await tao(['start', file, '--id', workflowId, ...server(), '--task-queue', taskQueue]);
+      const mine = ['--query', `WorkflowId = "${workflowId}"`, ...server()];
+      const table = await eventually(async () => {
+        const run = await tao(['pending', ...mine]);
+        return run.stdout.includes('waiting to start') ? run.stdout : undefined;
+      });
+      expect(first.length).toBeGreaterThan(100);
+      expect(table).toBe(
+        `${workflowId}  long  (explore)  waiting to start\n    ${first.slice(0, 100)}… (--show for all)\n`,
+      );
+      expect((await tao(['pending', '--show', ...mine])).stdout).toBe(
+        `${workflowId}  long  (explore)  waiting to start\n    ${first}\n    step two: check the indexes\n    \n    step three: ship it\n`,
+      );
+      await tao(['reject', workflowId, 'long', ...server()]);
+      await client.workflow.getHandle(workflowId).result();
+    });
+  });
+
   test('status shows spend against the budget; budget changes it', async () => {
     const executor = new GateExecutor(new ScriptExecutor(), (taskId) => taskId === 'second');
     await withWorker({ executor }, async ({ client, taskQueue }) => {

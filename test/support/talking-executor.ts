@@ -8,6 +8,8 @@ import type { AgentExecutor, StepContext } from '../../src/executors/executor';
  */
 export class TalkingExecutor implements AgentExecutor {
   private released = false;
+  /** When each line was published (Date.now), line 1 first: what the UI bench times the page against. */
+  readonly saidAt: number[] = [];
 
   constructor(private readonly everyMs: number) {}
 
@@ -24,6 +26,7 @@ export class TalkingExecutor implements AgentExecutor {
     for (let i = 1; !this.released; i++) {
       await new Promise((resolve) => setTimeout(resolve, this.everyMs));
       text += `line ${i}\n`;
+      this.saidAt.push(Date.now());
       context.output(text);
     }
     return { taskId: spec.taskId, agent: spec.agent, sessionId: spec.taskId, output: text, success: true };

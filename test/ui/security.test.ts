@@ -3,17 +3,20 @@
  * the CSRF token and Origin check on actions, the Host check against DNS
  * rebinding, and a page that runs only its own scripts. Real servers, real
  * HTTP; and `tao dev` serving the page beside the Temporal Web UI, decoding
- * encrypted payloads through TAO's codec.
+ * encrypted payloads through TAO's codec, over HTTP and in Chromium.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { generateKeyLine } from '../../src/codec';
 import { freePort } from '../../src/local/dev-server';
 import { startUiServer } from '../../src/ui/server';
 import { startTao, stopTaoProcesses, tao } from '../support/cli';
 import { closeDevClient, devClient, uniqueId } from '../support/temporal';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 afterAll(async () => {
   await stopTaoProcesses();
@@ -181,6 +184,22 @@ test('tao dev serves the page beside the Web UI, with encrypted payloads decoded
     const session = JSON.parse((await call(`${base}/api/session`)).body);
     expect(session.temporalUiUrl).toBe(`http://localhost:${uiPort}`);
     expect(JSON.stringify(session)).not.toContain(env.TAO_ENCRYPTION_KEYS);
+
+    // And in a browser: the address tao dev printed opens on the runs list, the run in it, its step's output decoded.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${base}/`);
+      await page.getByRole('heading', { name: 'Runs' }).waitFor();
+      await page.getByRole('region', { name: 'Runs found' }).getByRole('link', { name: workflowId }).click();
+      const row = page.getByRole('row', { name: /sealed/ });
+      await row.getByText('succeeded').waitFor();
+      await row.getByRole('button', { name: 'sealed' }).click();
+      const detail = page.getByRole('region', { name: 'Step detail' });
+      await expect(detail.locator('pre').last().textContent()).resolves.toBe('SEALED-PROMPT');
+    } finally {
+      await browser.close();
+    }
   } finally {
     await dev.stop();
     rmSync(dir, { recursive: true, force: true });

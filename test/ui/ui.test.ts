@@ -11,7 +11,7 @@ import { approveStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { taoHome } from '../../src/local/temporal-binaries';
-import { type UiServer, startUiServer } from '../../src/ui/server';
+import { type UiServer, type UiServerOptions, startUiServer } from '../../src/ui/server';
 import { spec } from '../support/specs';
 import { TalkingExecutor } from '../support/talking-executor';
 import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
@@ -41,14 +41,9 @@ async function screenshot(page: Page, name: string) {
 async function withUi<T>(
   client: Parameters<typeof startUiServer>[0]['client'],
   body: (ui: UiServer, page: Page) => Promise<T>,
-  authToken?: string,
+  options: Partial<UiServerOptions> = {},
 ) {
-  const ui = await startUiServer({
-    client,
-    port: 0,
-    temporalUiUrl: 'http://localhost:8233',
-    ...(authToken ? { authToken } : {}),
-  });
+  const ui = await startUiServer({ client, port: 0, temporalUiUrl: 'http://localhost:8233', ...options });
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   try {
     return await body(ui, page);
@@ -289,9 +284,68 @@ test('with an auth token, the page opened with it works, and one opened without 
         await stranger.close();
       }
     },
-    token,
+    { authToken: token },
   );
 });
+
+test('the runs list pages: Next and Previous, by keyboard, through more runs than one page holds', async () => {
+  const executor = new ScriptExecutor({});
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const ours: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const workflowId = uniqueId(`ui-page-${i}`);
+      await client.workflow.execute('parallelWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ specs: [spec('a')] }],
+      });
+      ours.push(workflowId);
+    }
+    await withUi(
+      client,
+      async (ui, page) => {
+        await page.goto(`${ui.url}/#/runs?status=Completed`);
+        const pager = page.getByRole('navigation', { name: 'Runs pages' });
+        const previous = pager.getByRole('button', { name: 'Previous page' });
+        const next = pager.getByRole('button', { name: 'Next page' });
+        const shown = async () => {
+          await page.locator('section[aria-label="Runs found"] tbody tr').first().waitFor();
+          return page.locator('section[aria-label="Runs found"] tbody tr td:first-child').allTextContents();
+        };
+        const pages = [await shown()];
+        expect(pages[0]).toHaveLength(3);
+        expect(await previous.isDisabled()).toBe(true);
+        // Newest first, so ours are on the first pages: walk on until each has shown, on one page only.
+        while (!ours.every((id) => pages.flat().includes(id))) {
+          await next.press('Enter');
+          await page
+            .getByRole('link', { name: pages.at(-1)![0], exact: true })
+            .waitFor({ state: 'detached' });
+          const last = await next.isDisabled();
+          await expect(focused(page)).resolves.toBe(last ? 'Previous page' : 'Next page');
+          const rows = await shown();
+          expect(rows.filter((id) => pages.flat().includes(id))).toEqual([]);
+          pages.push(rows);
+        }
+        expect(pages.length).toBeGreaterThanOrEqual(3);
+        // A page after the first reads by its token, so going back to it shows the same runs.
+        await previous.press('Enter');
+        await page.getByRole('link', { name: pages.at(-2)![0], exact: true }).waitFor();
+        await expect(focused(page)).resolves.toBe('Previous page');
+        expect(await shown()).toEqual(pages.at(-2));
+      },
+      { runsPageSize: 3 },
+    );
+  });
+});
+
+/** The text of the element that has the keyboard focus. */
+const focused = (page: Page) =>
+  page.evaluate(
+    () =>
+      (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document
+        .activeElement?.textContent,
+  );
 
 /**
  * The inbox's entry named `name`, once there. The inbox reads once, as a
