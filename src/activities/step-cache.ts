@@ -5,16 +5,14 @@
  * The cache only saves work: a store that fails to answer is a miss, and one
  * that fails to keep an entry leaves the step's outcome as it was.
  */
-import { sha256 } from '@noble/hashes/sha2';
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils';
 import { Context } from '@temporalio/activity';
 import type { TaoActivities } from '../activity-api';
 import { type AgentStepSpec, AgentStepSpecSchema, type StepOutcome } from '../contracts';
 import type { AgentExecutor } from '../executors/executor';
 import type { SessionStore } from '../stores/session-store';
-import { canonicalJson, specDigest } from '../workflows/lib/spec-digest';
+import { jsonDigest, specDigest } from '../workflows/lib/spec-digest';
 
-const digest = (value: unknown) => `sha256:${bytesToHex(sha256(utf8ToBytes(canonicalJson(value ?? null))))}`;
+const digest = (value: unknown) => jsonDigest(value ?? null);
 
 /** The spec's digest, the agent profile's, the model, the executor config's, and the user's key. */
 export function stepCacheKey(spec: AgentStepSpec, executor: AgentExecutor): string {

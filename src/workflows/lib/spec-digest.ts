@@ -21,10 +21,15 @@ export function specDigest(spec: AgentStepSpec): string {
     outputSchema: spec.outputSchema ?? null,
     parentSessionId: spec.parentSessionId ?? null,
   };
-  return `sha256:${bytesToHex(sha256(utf8ToBytes(canonicalJson(identity))))}`;
+  return jsonDigest(identity);
 }
 
-export function canonicalJson(value: unknown): string {
+/** `sha256:<hex>` of a value's canonical JSON: the same value, the same digest, on any build. */
+export function jsonDigest(value: unknown): string {
+  return `sha256:${bytesToHex(sha256(utf8ToBytes(canonicalJson(value))))}`;
+}
+
+function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
