@@ -28,8 +28,8 @@ class RunReuse {
   private closed = false;
   /** Steps that could have been reused but ran, since the last `closeIfRan`. */
   private ran = 0;
-  /** Task ids taken so far, by the run each came from: what the run's current details list. */
-  private readonly taken = new Map<string, string[]>();
+  /** Steps taken so far, by the run each came from, and the first task ids: what the run's current details list. */
+  private readonly taken = new Map<string, { count: number; ids: string[] }>();
 
   constructor(readonly input: Reuse) {
     for (const step of input.steps) {
@@ -49,7 +49,10 @@ class RunReuse {
       return undefined;
     }
     const workflowId = found.workflowId ?? this.input.fromWorkflowId;
-    this.taken.set(workflowId, [...(this.taken.get(workflowId) ?? []), spec.taskId]);
+    const from = this.taken.get(workflowId) ?? { count: 0, ids: [] };
+    from.count += 1;
+    if (from.ids.length < DETAILS_IDS) from.ids.push(spec.taskId);
+    this.taken.set(workflowId, from);
     setCurrentDetails(this.details());
     return { outcome: found.outcome, workflowId };
   }
@@ -60,9 +63,9 @@ class RunReuse {
    * "Current Details") say which steps were reused and from which run.
    */
   private details(): string {
-    const lines = [...this.taken].map(([from, ids]) => {
-      const shown = ids.length > DETAILS_IDS ? [...ids.slice(0, DETAILS_IDS), '…'] : ids;
-      return `${ids.length} reused from ${from}: ${shown.join(', ')}`;
+    const lines = [...this.taken].map(([from, { count, ids }]) => {
+      const shown = count > ids.length ? [...ids, '…'] : ids;
+      return `${count} reused from ${from}: ${shown.join(', ')}`;
     });
     return [`Rerun of ${this.input.fromWorkflowId}.`, ...lines].join('\n');
   }
