@@ -62,6 +62,9 @@ export interface StepAllowance {
   delegation?: DelegationAllowance;
 }
 
+/** The step activity's type name, as history and pending activities show it. */
+export const STEP_ACTIVITY_TYPE = 'executeAgentStep' satisfies keyof TaoActivities;
+
 export interface TaoActivities {
   executeAgentStep(spec: AgentStepSpec, allowance?: StepAllowance): Promise<StepRun>;
   /** With `taskIds`, only those of its steps: a partition of a shared checkpoint needs no others. */

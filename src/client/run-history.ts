@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { LoadedDataConverter } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { temporal } from '@temporalio/proto';
+import { STEP_ACTIVITY_TYPE } from '../activity-api';
 import { InputError } from '../config/data-file';
 import { AgentStepSpecSchema, type Reuse, StepOutcomeSchema } from '../contracts';
 import { specDigest } from '../workflows/lib/spec-digest';
@@ -26,8 +27,6 @@ export interface ClosedRun {
   /** Steps the run ran itself (top-level, succeeded), oldest first, with what an earlier run lent it. */
   steps: RunStep[];
 }
-
-const STEP_ACTIVITY = 'executeAgentStep';
 
 /** Reads a run that has closed; a running one is refused, since its steps are not all known yet. */
 export async function readClosedRun(client: Client, workflowId: string): Promise<ClosedRun> {
@@ -78,7 +77,7 @@ async function stepsOf(events: HistoryEvent[], converter: LoadedDataConverter): 
   const steps: RunStep[] = [];
   for (const event of events) {
     const asked = event.activityTaskScheduledEventAttributes;
-    if (asked?.activityType?.name === STEP_ACTIVITY) scheduled.set(String(event.eventId), event);
+    if (asked?.activityType?.name === STEP_ACTIVITY_TYPE) scheduled.set(String(event.eventId), event);
     const done = event.activityTaskCompletedEventAttributes;
     const request = done && scheduled.get(String(done.scheduledEventId));
     if (!done || !request) continue;

@@ -7,6 +7,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { StepHeartbeatSchema } from '../activities/heartbeat';
+import { STEP_ACTIVITY_TYPE } from '../activity-api';
 
 export interface RunningStep {
   taskId: string;
@@ -29,7 +30,7 @@ export async function runningSteps(handle: WorkflowHandle): Promise<RunningStep[
   const converter = handle.client.options.loadedDataConverter;
   const steps = await Promise.all(
     (raw.pendingActivities ?? [])
-      .filter((activity) => activity.activityType?.name === 'executeAgentStep')
+      .filter((activity) => activity.activityType?.name === STEP_ACTIVITY_TYPE)
       .map(async (activity): Promise<RunningStep | undefined> => {
         const payloads = activity.heartbeatDetails?.payloads;
         if (!payloads?.length) return undefined;

@@ -10,6 +10,7 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import { temporal } from '@temporalio/proto';
 import { type AgentStepSpec, StepOutcomeSchema, type StepOutcome } from '../contracts';
 import { waitingPromptQuery } from '../workflows/lib/approvals';
+import { STEP_ACTIVITY_TYPE } from '../activity-api';
 
 const EventType = temporal.api.enums.v1.EventType;
 type Payloads = temporal.api.common.v1.IPayload[] | null | undefined;
@@ -62,7 +63,7 @@ export async function stepDetail(handle: WorkflowHandle, taskId: string): Promis
         break;
       case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
         const attrs = event.activityTaskScheduledEventAttributes;
-        if (attrs?.activityType?.name !== 'executeAgentStep') break;
+        if (attrs?.activityType?.name !== STEP_ACTIVITY_TYPE) break;
         const spec = (await decode(attrs.input?.payloads)) as AgentStepSpec | undefined;
         if (spec?.taskId !== taskId) break;
         latest = { eventId, spec, ...(event.eventTime ? { at: timeOf(event.eventTime)! } : {}) };
