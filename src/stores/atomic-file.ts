@@ -57,7 +57,8 @@ export class KeyedLock {
   }
 }
 
-const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
+/** The error says the file or folder is not there. */
+export const isMissing = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
 
 /** The file's text, or `undefined` when there is none; `failure` words any other error. */
 export async function readTextIfAny(

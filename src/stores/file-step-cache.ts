@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ensurePrivateDirs } from '../local/private-files';
-import { namesIn, readTextIfAny, writeFileAtomically } from './atomic-file';
+import { isMissing, namesIn, readTextIfAny, writeFileAtomically } from './atomic-file';
 import { describeZodError } from '../contracts';
 import {
   type CacheEntry,
@@ -72,7 +72,7 @@ export class FileStepCache implements StepCacheStore {
       await rm(target);
       return true;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if (isMissing(error)) return false;
       throw this.ioError('cannot remove from', error);
     }
   }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { connectClient } from '../../client';
-import { payloadSettings } from '../../config/worker-config';
 import { isListening } from '../../local/dev-server';
 import { startUiServer } from '../../ui/server';
-import { type WorkerFlags, resolveWorkerConfig } from '../../config/worker-config';
+import { type WorkerFlags, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
 import { localNamespace } from '../../connection/settings';
 import { DEFAULT_DB_FILE, DEFAULT_UI_PORT, startLocalStack } from '../local-stack';
 import { payloadOptions, parsePort, workerOptions } from '../options';
