@@ -333,6 +333,16 @@ export const SCENARIOS: Scenario[] = [
     input: { specs: ['a', 'red', 'b', 'c', 'd'].map((id) => spec(id)), maxStepsPerRun: 2, concurrency: 3 },
   },
   {
+    // A limit of 4 over children of 2: two children at a time, two steps each, not four children at one.
+    name: 'parallel-partitioned-share',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: ['a', 'b', 'c', 'red', 'd', 'e', 'f', 'g'].map((id) => spec(id)),
+      maxStepsPerRun: 2,
+      concurrency: 4,
+    },
+  },
+  {
     name: 'pipeline-partitioned',
     workflowType: 'pipelineWorkflow',
     input: {

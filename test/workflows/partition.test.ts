@@ -10,11 +10,27 @@ import type { Progress } from '../../src/workflows/lib';
 import { GateExecutor, eventually } from '../support/gate-executor';
 import { RecordingExecutor } from '../support/recording-executor';
 import { spec, taskIds } from '../support/specs';
-import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(closeDevClient);
 
 const ids = (n: number, prefix = 's') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
+/** The most child workflows the run had open at once, from its history. */
+async function mostChildrenOpen(workflowId: string): Promise<number> {
+  const { events } = await (await devClient()).workflow.getHandle(workflowId).fetchHistory();
+  let open = 0;
+  let most = 0;
+  for (const event of events!) {
+    if (event.startChildWorkflowExecutionInitiatedEventAttributes) most = Math.max(most, ++open);
+    if (
+      event.childWorkflowExecutionCompletedEventAttributes ||
+      event.childWorkflowExecutionFailedEventAttributes
+    )
+      open -= 1;
+  }
+  return most;
+}
 
 describe('runs split across executions', () => {
   test('parallel: child workflows share the limit; same results, same order', async () => {
@@ -46,6 +62,27 @@ describe('runs split across executions', () => {
       for (const partition of progress.partitions!) {
         expect(await activities(partition.workflowId)).toBe(partition.count);
       }
+      // A limit of 3 fills one child of 4 steps: the children ran one after another, each at 3.
+      expect(await mostChildrenOpen(handle.workflowId)).toBe(1);
+    });
+  });
+
+  test('only as many children run at once as fill the limit, and one more when it divides evenly', async () => {
+    const executor = new RecordingExecutor(new ScriptExecutor({ default: { delayMs: 20 } }));
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const run = async (concurrency: number) => {
+        const handle = await client.workflow.start('parallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('split-share'),
+          args: [{ specs: ids(12).map((id) => spec(id)), concurrency, maxStepsPerRun: 3 }],
+        });
+        const result: StepOutcome[] = await handle.result();
+        expect(taskIds(result)).toEqual(ids(12));
+        return mostChildrenOpen(handle.workflowId);
+      };
+      // 4 steps need two children of 3; a third would split 4 unevenly. 6 divides among three, two each.
+      expect(await run(4)).toBe(2);
+      expect(await run(6)).toBe(3);
     });
   });
 
@@ -86,28 +123,34 @@ describe('runs split across executions', () => {
             checkpointId,
             specs,
             maxStepsPerRun: 4,
-            concurrency: 3,
+            concurrency: 8,
             stepPolicy: { heartbeatTimeoutMs: 1_000 },
           },
         ],
       });
-      // One step at a time in each of three partitions: all three first steps run at once.
-      await eventually(async () => (first.started.length === 3 ? true : undefined));
-      expect([...first.started].sort()).toEqual(['s0', 's4', 's8']);
+      // Two partitions of four at four each; the third waits for one of them, each held at its first step.
+      await eventually(async () => (first.started.length === 8 ? true : undefined));
+      expect([...first.started].sort()).toEqual(ids(8).sort());
       // The parent's view counts its children's steps, and finds their running ones.
-      const live = (await fetchRunProgress(handle))!;
-      expect(live.totals).toMatchObject({ all: 10, running: 3, pending: 7 });
+      const live = await eventually(async () => {
+        const progress = (await fetchRunProgress(handle))!;
+        return progress.totals.running === 2 && progress.totals.pending === 2 ? progress : undefined;
+      });
+      expect(live.totals).toMatchObject({ all: 10, succeeded: 5, failed: 1 });
       const running = await eventually(async () => {
         const steps = (await runningSteps(handle)).map((step) => step.taskId).sort();
-        return steps.length === 3 ? steps : undefined;
+        return steps.length === 2 ? steps : undefined;
       });
-      expect(running).toEqual(['s0', 's4', 's8']);
+      expect(running).toEqual(['s0', 's4']);
       for (const id of running) gate.release(id);
+      await eventually(async () => (first.started.includes('s8') ? true : undefined));
+      gate.release('s8');
       const result: StepOutcome[] = await handle.result();
       expect(taskIds(result)).toEqual(ids(10));
       expect(result.map((o) => o.success)).toEqual(ids(10).map((id) => id !== 's2'));
       expect(ids(10).map((id) => first.runs(id))).toEqual(ids(10).map(() => 1));
-      expect(first.peak).toBeLessThanOrEqual(3);
+      expect(first.peak).toBeLessThanOrEqual(8);
+      expect(await mostChildrenOpen(handle.workflowId)).toBe(2);
       const progress = await handle.query<Progress>('progress');
       expect(progress.partitions!.map((p) => [p.first, p.count, p.status])).toEqual([
         [0, 4, 'succeeded'],

@@ -2,6 +2,7 @@ import {
   type ChildWorkflowHandle,
   ChildWorkflowFailure,
   type Workflow,
+  patched,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -39,6 +40,12 @@ export interface PartitionPlan<I> {
  * each child's limit stays within `limit`; a limit below the child count runs
  * children one by one, each serially, exactly as a limit of 1 would.
  *
+ * Only as many children run at once as fill the limit (see childrenFilling):
+ * a running child holds its slice's specs and outcomes in the worker, so
+ * starting every child at once held the whole run's payloads twice (a
+ * 10,000-step run of 2 KB prompts at a limit of 100 ran all ten children at
+ * ten steps each). Patched: runs started before started them all.
+ *
  * Steering the parent steers its children: a child starts paused while the
  * run is, and `pause`, `resume` and `setConcurrency` reach every running child
  * as a signal. The number of children in flight stays as started; a new limit
@@ -50,7 +57,10 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
     slices.push({ slice: plan.items.slice(offset, offset + plan.perChild), offset });
   }
   const limit = clampLimit(plan.limit);
-  const inFlight = Math.min(slices.length, limit);
+  const inFlight = Math.min(
+    slices.length,
+    patched('tao-partition-share') ? childrenFilling(limit, plan.perChild) : limit,
+  );
   const board = progressBoard();
   const group = childIdPrefix('part');
   const entries = slices.map(({ slice, offset }, k) =>
@@ -116,6 +126,16 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
     if (!result.ok) throw result.error;
     return result.value;
   });
+}
+
+/**
+ * Children enough for `limit` steps, and one more whose first steps overlap
+ * another's last when the limit divides evenly among them: each child's share
+ * is rounded down, so an uneven split would leave slots unused for the run.
+ */
+function childrenFilling(limit: number, perChild: number): number {
+  const filling = Math.ceil(limit / perChild);
+  return limit % (filling + 1) === 0 ? filling + 1 : filling;
 }
 
 /**
