@@ -52,6 +52,14 @@ const A3sJournalLineSchema = z.object({ steps: A3sStepsSchema, checkpoint_ms: z.
 
 /** Decodes and checks loadability; every failure is a {@link CheckpointUnreadableError}. */
 export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
+  return decodeA3sFile(text).checkpoint;
+}
+
+/**
+ * {@link decodeA3sCheckpoint}, with the document as parsed: what a rewrite
+ * keeps of it (see {@link a3sCheckpointChunks}) without parsing the text twice.
+ */
+export function decodeA3sFile(text: string): { checkpoint: WorkflowCheckpoint; document: A3sDocument } {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -65,13 +73,17 @@ export function decodeA3sCheckpoint(text: string): WorkflowCheckpoint {
     );
   }
   const raw = parsed.data;
-  return ensureLoadable({
+  const checkpoint = ensureLoadable({
     schemaVersion: raw.schema_version,
     workflowId: raw.workflow_id,
     checkpointMs: raw.checkpoint_ms,
     steps: decodeSteps(raw.steps),
   });
+  return { checkpoint, document: json as A3sDocument };
 }
+
+/** An a3s checkpoint document as parsed, fields TAO does not know included. */
+export type A3sDocument = Record<string, unknown>;
 
 /**
  * The batches of a journal's text, in order, and the length of its text up
@@ -156,9 +168,22 @@ function decodeSteps(steps: z.infer<typeof A3sStepsSchema>): CheckpointStep[] {
  * old result, and would not match the new one.
  */
 export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint, previous?: string): string {
-  const doc = encodeDocument(checkpoint);
   const before = previous === undefined ? undefined : parseObject(previous);
-  if (!before) return JSON.stringify(doc, null, 2);
+  return [...a3sCheckpointChunks(checkpoint, before)].join('');
+}
+
+/**
+ * {@link encodeA3sCheckpoint} in pieces, a step at a time, given the document
+ * it replaces as parsed: a file store writes a checkpoint of thousands of
+ * outputs without first building it as one string (and one buffer) that size.
+ * The pieces join to exactly `JSON.stringify(document, null, 2)`.
+ */
+export function* a3sCheckpointChunks(
+  checkpoint: WorkflowCheckpoint,
+  before?: A3sDocument,
+): Generator<string> {
+  const doc = encodeDocument(checkpoint);
+  if (!before) return yield* prettyChunks(doc);
   const oldSteps = new Map<string, Record<string, unknown>>();
   for (const step of Array.isArray(before.steps) ? before.steps : []) {
     if (isObject(step) && typeof step.task_id === 'string') oldSteps.set(step.task_id, step);
@@ -168,8 +193,32 @@ export function encodeA3sCheckpoint(checkpoint: WorkflowCheckpoint, previous?: s
     if (!old || !isObject(old.outcome) || !sameOutcome(old.outcome, step.outcome)) return step;
     return { ...old, ...step, outcome: { ...old.outcome, ...step.outcome } };
   });
-  return JSON.stringify({ ...before, ...doc, steps }, null, 2);
+  yield* prettyChunks({ ...before, ...doc, steps });
 }
+
+/** `JSON.stringify(document, null, 2)`, its `steps` an element at a time. */
+function* prettyChunks(document: Record<string, unknown>): Generator<string> {
+  // Members JSON.stringify leaves out.
+  const members = Object.entries(document).filter(
+    ([, value]) => value !== undefined && typeof value !== 'function' && typeof value !== 'symbol',
+  );
+  yield '{';
+  for (const [index, [key, value]] of members.entries()) {
+    yield `${index === 0 ? '' : ','}\n  ${JSON.stringify(key)}: `;
+    if (key === 'steps' && Array.isArray(value) && value.length > 0) {
+      for (const [at, element] of value.entries())
+        yield `${at === 0 ? '[' : ','}\n    ${indented(element, 4)}`;
+      yield '\n  ]';
+    } else {
+      yield indented(value, 2);
+    }
+  }
+  yield members.length > 0 ? '\n}' : '}';
+}
+
+/** A value's pretty JSON as it reads nested `depth` spaces in (JSON strings hold no raw newline). */
+const indented = (value: unknown, depth: number): string =>
+  (JSON.stringify(value, null, 2) ?? 'null').replaceAll('\n', `\n${' '.repeat(depth)}`);
 
 /** Equal in every field TAO writes (what a3s wrote as absent or null counts as TAO's null). */
 function sameOutcome(old: Record<string, unknown>, now: Record<string, unknown>): boolean {

@@ -8,17 +8,37 @@ import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PRIVATE_FILE_MODE } from '../local/private-files';
 
+/** Pieces are gathered into writes of about this many characters. */
+const WRITE_CHARS = 64 * 1024;
+
 /**
- * Replaces `target` with `text`, owner-only: a temp file beside it, fsynced,
- * renamed over it, then the folder fsynced so the rename itself survives a
- * power cut. Resolves once all of it is on disk.
+ * Replaces `target` with `content` (text, or pieces of it written as they
+ * come, so a big file is never one string in memory), owner-only: a temp file
+ * beside it, fsynced, renamed over it, then the folder fsynced so the rename
+ * itself survives a power cut. Resolves, to the bytes written, once all of it
+ * is on disk.
  */
-export async function writeFileAtomically(target: string, text: string): Promise<void> {
+export async function writeFileAtomically(
+  target: string,
+  content: string | Iterable<string>,
+): Promise<number> {
   const temp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let bytes = 0;
   try {
     const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
     try {
-      await handle.writeFile(text, 'utf8');
+      let pending = '';
+      // writeFile on a handle writes all of it on from where the last write ended.
+      const write = async () => {
+        await handle.writeFile(pending, 'utf8');
+        bytes += Buffer.byteLength(pending);
+        pending = '';
+      };
+      for (const piece of typeof content === 'string' ? [content] : content) {
+        pending += piece;
+        if (pending.length >= WRITE_CHARS) await write();
+      }
+      if (pending.length > 0) await write();
       await handle.sync();
     } finally {
       await handle.close();
@@ -29,6 +49,7 @@ export async function writeFileAtomically(target: string, text: string): Promise
     throw error;
   }
   await syncFolder(dirname(target));
+  return bytes;
 }
 
 /** Makes the folder's entries (a new or renamed file's name) durable. */

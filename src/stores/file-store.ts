@@ -9,9 +9,10 @@ import {
 } from '../contracts';
 import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
 import {
-  decodeA3sCheckpoint,
+  type A3sDocument,
+  a3sCheckpointChunks,
+  decodeA3sFile,
   decodeA3sJournal,
-  encodeA3sCheckpoint,
   encodeA3sJournalLine,
 } from './a3s-codec';
 import { KeyedLock, syncFolder, writeFileAtomically } from './atomic-file';
@@ -95,7 +96,10 @@ class UnreadableFile extends CheckpointUnreadableError {
 /** A checkpoint file as read: what it holds, and its text (which keeps the fields TAO does not know). */
 interface StoredFile {
   path: string;
-  text: string;
+  /** The file as parsed, for what a rewrite keeps of it. */
+  document: A3sDocument;
+  /** Its size. */
+  bytes: number;
   /** With the journal's steps applied. */
   checkpoint: WorkflowCheckpoint;
   /** Bytes of the journal beside it: complete lines, and all (more after a torn write). */
@@ -225,13 +229,15 @@ export class FileSessionStore implements SessionStore {
     const text = await this.readText(path);
     if (text === undefined) return undefined;
     let checkpoint: WorkflowCheckpoint;
+    let document: A3sDocument;
     try {
-      checkpoint = decodeA3sCheckpoint(text);
+      ({ checkpoint, document } = decodeA3sFile(text));
     } catch (error) {
       throw new UnreadableFile((error as Error).message, path);
     }
+    const file = { path, document, bytes: Buffer.byteLength(text) };
     const journalText = journalPath === undefined ? undefined : await this.readText(journalPath);
-    if (journalText === undefined) return { path, text, checkpoint, journal: { complete: 0, size: 0 } };
+    if (journalText === undefined) return { ...file, checkpoint, journal: { complete: 0, size: 0 } };
     let journal: ReturnType<typeof decodeA3sJournal>;
     try {
       journal = decodeA3sJournal(journalText);
@@ -240,8 +246,7 @@ export class FileSessionStore implements SessionStore {
     }
     const last = journal.batches.at(-1);
     return {
-      path,
-      text,
+      ...file,
       checkpoint: {
         ...checkpoint,
         steps: mergeSteps(
@@ -270,7 +275,7 @@ export class FileSessionStore implements SessionStore {
     return this.locked(checkpointId, async () => {
       const existing = await this.readReplacing(checkpointId);
       if (isRegression(existing?.checkpoint, checkpoint)) return 'stale';
-      await this.rewrite(checkpointId, checkpoint, existing?.text);
+      await this.rewrite(checkpointId, checkpoint, existing?.document);
       return 'saved';
     });
   }
@@ -291,13 +296,17 @@ export class FileSessionStore implements SessionStore {
       if (!seen?.inV1) {
         // The first append (or the first since a legacy file) writes the a3s file itself, so a3s sees it.
         const existing = seen ? await this.read(checkpointId) : undefined;
-        await this.rewrite(checkpointId, this.checkpointOf(checkpointId, existing, fresh), existing?.text);
+        await this.rewrite(
+          checkpointId,
+          this.checkpointOf(checkpointId, existing, fresh),
+          existing?.document,
+        );
         return 'saved';
       }
       await this.appendJournal(checkpointId, seen, fresh);
       if (seen.journal.complete > Math.max(FOLD_MIN_BYTES, FOLD_RATIO * seen.fileBytes)) {
         const existing = (await this.read(checkpointId))!;
-        await this.rewrite(checkpointId, this.checkpointOf(checkpointId, existing, []), existing.text);
+        await this.rewrite(checkpointId, this.checkpointOf(checkpointId, existing, []), existing.document);
       }
       return 'saved';
     });
@@ -338,17 +347,16 @@ export class FileSessionStore implements SessionStore {
   private async rewrite(
     checkpointId: string,
     checkpoint: WorkflowCheckpoint,
-    previous?: string,
+    previous?: A3sDocument,
   ): Promise<void> {
     const target = this.pathOf(checkpointId);
-    const text = encodeA3sCheckpoint(checkpoint, previous);
-    await this.writeAtomically(target, text);
+    const bytes = await this.writeAtomically(target, a3sCheckpointChunks(checkpoint, previous));
     await rm(this.journalPathOf(checkpointId), { force: true });
     this.remember(checkpointId, {
       fileKey: await statKey(target),
       journalKey: '',
       inV1: true,
-      fileBytes: Buffer.byteLength(text),
+      fileBytes: bytes,
       journal: { complete: 0, size: 0 },
       ...heldSteps(checkpoint),
     });
@@ -401,7 +409,7 @@ export class FileSessionStore implements SessionStore {
       fileKey: file,
       journalKey: journal,
       inV1: stored.path === this.pathOf(checkpointId),
-      fileBytes: Buffer.byteLength(stored.text),
+      fileBytes: stored.bytes,
       journal: stored.journal,
       ...heldSteps(stored.checkpoint),
     });
@@ -506,16 +514,19 @@ export class FileSessionStore implements SessionStore {
     return this.cache.clearCached();
   }
 
-  private async writeAtomically(target: string, text: string): Promise<void> {
+  /** Writes the pieces as `target`'s new content; resolves to its size. */
+  private async writeAtomically(target: string, pieces: Iterable<string>): Promise<number> {
     await ensurePrivateDirs(this.folder, join(this.dir, 'v1'), this.dir).catch((error) => {
       throw this.ioError('cannot create', error);
     });
+    let bytes: number;
     try {
-      await writeFileAtomically(target, text);
+      bytes = await writeFileAtomically(target, pieces);
     } catch (error) {
       throw this.ioError('cannot write to', error);
     }
-    this.bytesWritten += Buffer.byteLength(text);
+    this.bytesWritten += bytes;
+    return bytes;
   }
 
   private locked<T>(checkpointId: string, work: () => Promise<T>): Promise<T> {

@@ -231,6 +231,36 @@ describe('file store on disk', () => {
     expect(store.bytesWritten / recorded).toBeLessThan(3);
   });
 
+  test("a fold writes the file a piece at a time: byte for byte JSON.stringify's pretty form, a3s's fields kept", async () => {
+    mkdirSync(folder(), { recursive: true });
+    const fixture = JSON.parse(readFileSync(join(FIXTURES, 'a3s-9.1.3-with-receipt.json'), 'utf8'));
+    writeFileSync(
+      join(folder(), 'id_d2YtMQ.json'),
+      JSON.stringify({ ...fixture, newer_field: { kept: [1, {}] } }, null, 2),
+    );
+    const output = 'line one\n"quoted"\t'.repeat(400);
+    const loaded = (await subject.store.load('wf-1'))!;
+    for (let i = 0; i < 60; i++) {
+      await subject.store.append('wf-1', {
+        savedCount: loaded.steps.length + i,
+        steps: [stepOf(`s${i}`, output)],
+      });
+    }
+    // 60 appends of 8 KB outgrow the 256 KB a journal may reach before it is folded.
+    const text = readFileSync(join(folder(), 'id_d2YtMQ.json'), 'utf8');
+    const document = JSON.parse(text);
+    expect(document.steps.length).toBeGreaterThan(30);
+    expect(text).toBe(JSON.stringify(document, null, 2));
+    expect(document.steps[0].result_receipt).toEqual(fixture.steps[0].result_receipt);
+    expect(Object.keys(document)).toEqual([...Object.keys(fixture), 'newer_field']);
+    expect(document.newer_field).toEqual({ kept: [1, {}] });
+    const reloaded = (await new FileSessionStore(subject.dir).load('wf-1'))!;
+    expect(reloaded.steps.map((step) => step.outcome.output)).toEqual([
+      loaded.steps[0]!.outcome.output,
+      ...Array.from({ length: 60 }, () => output),
+    ]);
+  });
+
   test('ids the legacy file-name rule mapped to one file get one each; a legacy file belongs only to the id it records', async () => {
     await subject.store.save('a/b', checkpointOf('a/b', [echoed('x', 'from a/b')]));
     expect(await subject.store.load('a\\b')).toBeUndefined();
