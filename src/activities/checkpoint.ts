@@ -1,44 +1,46 @@
 import { Context } from '@temporalio/activity';
-import type { CheckpointLoad, TaoActivities } from '../activity-api';
+import type { TaoActivities } from '../activity-api';
 import { checkpointSaveMetric } from '../telemetry/metrics';
-import { CheckpointUnreadableError, type SessionStore } from '../stores/session-store';
+import { CheckpointUnreadableError, type SessionStore, stepKey } from '../stores/session-store';
 
 export function createCheckpointActivities(
   store: SessionStore,
 ): Pick<TaoActivities, 'loadCheckpoint' | 'loadCheckpointIndex' | 'saveCheckpoint' | 'deleteCheckpoint'> {
-  async function loadCheckpoint(checkpointId: string, taskIds?: string[]): Promise<CheckpointLoad> {
+  /** What `read` found; unreadable data will not heal on retry, so it is reported and the workflow re-runs everything. */
+  async function readCheckpoint<S>(
+    checkpointId: string,
+    read: () => Promise<S[] | undefined>,
+  ): Promise<
+    { status: 'none' } | { status: 'loaded'; steps: S[] } | { status: 'unreadable'; reason: string }
+  > {
     try {
-      const checkpoint = await store.load(checkpointId);
-      if (!checkpoint) return { status: 'none' };
-      const wanted = taskIds && new Set(taskIds);
-      return {
-        status: 'loaded',
-        steps: wanted ? checkpoint.steps.filter((step) => wanted.has(step.taskId)) : checkpoint.steps,
-      };
+      const steps = await read();
+      return steps ? { status: 'loaded', steps } : { status: 'none' };
     } catch (error) {
-      // Unreadable data will not heal on retry; report it and let the workflow re-run everything.
-      if (error instanceof CheckpointUnreadableError) {
-        Context.current().log.warn('checkpoint unreadable; the run starts from scratch', {
-          checkpointId,
-          reason: error.message,
-        });
-        return { status: 'unreadable', reason: error.message };
-      }
-      throw error;
+      if (!(error instanceof CheckpointUnreadableError)) throw error;
+      Context.current().log.warn('checkpoint unreadable; the run starts from scratch', {
+        checkpointId,
+        reason: error.message,
+      });
+      return { status: 'unreadable', reason: error.message };
     }
   }
 
   return {
-    loadCheckpoint,
+    loadCheckpoint(checkpointId, taskIds) {
+      const wanted = taskIds && new Set(taskIds);
+      return readCheckpoint(checkpointId, async () => {
+        const steps = (await store.load(checkpointId))?.steps;
+        return wanted ? steps?.filter((step) => wanted.has(step.taskId)) : steps;
+      });
+    },
 
-    async loadCheckpointIndex(checkpointId) {
-      const loaded = await loadCheckpoint(checkpointId);
-      if (loaded.status !== 'loaded') return loaded;
-      const steps = loaded.steps.map(({ taskId, specDigest }) => ({
-        taskId,
-        ...(specDigest !== undefined ? { specDigest } : {}),
-      }));
-      return { status: 'loaded', steps };
+    loadCheckpointIndex(checkpointId) {
+      return readCheckpoint(checkpointId, async () =>
+        store.loadIndex
+          ? store.loadIndex(checkpointId)
+          : (await store.load(checkpointId))?.steps.map(stepKey),
+      );
     },
 
     async saveCheckpoint(checkpointId, append) {

@@ -31,6 +31,7 @@ import {
   isRegression,
   mergeSteps,
   respecified,
+  stepKey,
   summarize,
   unreadableSummary,
 } from './session-store';
@@ -214,6 +215,16 @@ export class FileSessionStore implements SessionStore {
   load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
     // Locked, so a fold in this process never shows half done.
     return this.locked(checkpointId, async () => (await this.read(checkpointId))?.checkpoint);
+  }
+
+  /** From what this process knows of the files while they are unchanged (see filesSeen), else read. */
+  loadIndex(checkpointId: string): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined> {
+    return this.locked(checkpointId, async () => {
+      const seen = await this.filesSeen(checkpointId);
+      // Reading it again throws the reason it cannot be read.
+      if (seen === 'unreadable') return (await this.read(checkpointId))?.checkpoint.steps.map(stepKey);
+      return seen && [...seen.digests].map(([taskId, specDigest]) => stepKey({ taskId, specDigest }));
+    });
   }
 
   /** The v1 file, else the legacy one; a legacy file recording another id that shares its name is not this one. */

@@ -24,6 +24,7 @@ import {
   mergeStepsInto,
   stepStateSummary,
   stepIndex,
+  stepKey,
   summarize,
 } from './session-store';
 import { type CacheEntry, type CacheEntrySummary, byKey, cacheSummary, isFresh } from './step-cache';
@@ -44,6 +45,12 @@ export class MemorySessionStore implements SessionStore {
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
     const held = this.held.get(checkCheckpointId(checkpointId));
     return held && structuredClone(held.checkpoint);
+  }
+
+  async loadIndex(
+    checkpointId: string,
+  ): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined> {
+    return this.held.get(checkCheckpointId(checkpointId))?.checkpoint.steps.map(stepKey);
   }
 
   // Check and write with no await between them, so concurrent saves and appends cannot interleave.

@@ -27,6 +27,7 @@ import {
   checkStepStateKey,
   respecified,
   stepStateSummary,
+  stepKey,
   summarize,
   unreadableSummary,
 } from './session-store';
@@ -51,6 +52,31 @@ export class PostgresSessionStore implements SessionStore {
       checkCheckpointId(checkpointId),
     ]);
     return rows[0] ? decodeA3sCheckpoint(rows[0].doc) : undefined;
+  }
+
+  /** From the step rows' ids and digests; the header is decoded as load decodes it, so what load refuses this refuses. */
+  async loadIndex(
+    checkpointId: string,
+  ): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined> {
+    const { rows } = await this.query<{
+      envelope: string;
+      unmigrated: boolean;
+      keys: { taskId: string; specDigest: string | null }[] | null;
+    }>(
+      `SELECT (c.doc || '{"steps": []}'::jsonb)::text AS envelope, c.doc ? 'steps' AS unmigrated,
+         (SELECT json_agg(json_build_object('taskId', s.task_id, 'specDigest', s.step->>'spec_digest') ORDER BY s.seq)
+          FROM tao_checkpoint_steps s WHERE s.checkpoint_id = c.checkpoint_id) AS keys
+       FROM tao_checkpoints c WHERE c.checkpoint_id = $1`,
+      [checkCheckpointId(checkpointId)],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    // A document from before the step rows keeps its steps inside: load reads those.
+    if (row.unmigrated) return (await this.load(checkpointId))?.steps.map(stepKey);
+    decodeA3sCheckpoint(row.envelope);
+    return (row.keys ?? []).map(({ taskId, specDigest }) =>
+      stepKey({ taskId, specDigest: specDigest ?? undefined }),
+    );
   }
 
   /** Replaces the whole checkpoint, compare-and-set on the sequence, so racing writers on any machine never regress it. */

@@ -55,6 +55,14 @@ export type AppendResult = 'saved' | 'stale' | 'missing-base';
 export interface SessionStore extends Partial<StepCacheStore> {
   /** `undefined` when there is none; throws {@link CheckpointUnreadableError} when one exists but cannot be used. */
   load(checkpointId: string): Promise<WorkflowCheckpoint | undefined>;
+  /**
+   * The ids and spec digests of the steps `load` would give, without their
+   * outcomes, as {@link load} answers otherwise. A resumable run's partitions
+   * each read the index of their shared checkpoint as they start: read
+   * through `load`, each would move every output the others recorded.
+   * Optional, so a store written against 1.0 still compiles.
+   */
+  loadIndex?(checkpointId: string): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined>;
   save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult>;
   /**
    * Adds steps to a checkpoint (creating it if `savedCount` is 0) as one
@@ -183,6 +191,15 @@ export function mergeSteps(
 }
 
 /** Where each task's step is in `steps`. */
+/** A step's place in a checkpoint's index: its id and spec digest. */
+export const stepKey = ({
+  taskId,
+  specDigest,
+}: Pick<CheckpointStep, 'taskId' | 'specDigest'>): Pick<CheckpointStep, 'taskId' | 'specDigest'> => ({
+  taskId,
+  ...(specDigest !== undefined ? { specDigest } : {}),
+});
+
 export function stepIndex(steps: readonly CheckpointStep[]): Map<string, number> {
   return new Map(steps.map((step, index) => [step.taskId, index]));
 }

@@ -231,6 +231,21 @@ describe('file store on disk', () => {
     expect(store.bytesWritten / recorded).toBeLessThan(3);
   });
 
+  test('the index comes from what this process wrote, and from the files again once another process wrote them', async () => {
+    const { store } = subject;
+    await store.append('journal', { savedCount: 0, steps: [stepOf('a', 'a')] });
+    await store.append('journal', { savedCount: 1, steps: [stepOf('b', 'b')] });
+    expect(await store.loadIndex('journal')).toEqual([{ taskId: 'a' }, { taskId: 'b' }]);
+    const other = new FileSessionStore(subject.dir);
+    await other.append('journal', { savedCount: 2, steps: [stepOf('c', 'c')] });
+    expect(await store.loadIndex('journal')).toEqual([{ taskId: 'a' }, { taskId: 'b' }, { taskId: 'c' }]);
+    // A journal line another process left half written is not part of it.
+    appendFileSync(journalFile(), '{"steps": [');
+    expect(await store.loadIndex('journal')).toEqual([{ taskId: 'a' }, { taskId: 'b' }, { taskId: 'c' }]);
+    writeFileSync(a3sFile(), '{ not json');
+    await expect(store.loadIndex('journal')).rejects.toThrow(/not JSON/);
+  });
+
   test("a fold writes the file a piece at a time: byte for byte JSON.stringify's pretty form, a3s's fields kept", async () => {
     mkdirSync(folder(), { recursive: true });
     const fixture = JSON.parse(readFileSync(join(FIXTURES, 'a3s-9.1.3-with-receipt.json'), 'utf8'));

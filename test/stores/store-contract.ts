@@ -159,6 +159,42 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
       ]);
     });
 
+    test('the index holds what load holds, ids and spec digests alone, through appends, a respecified step and a save', async () => {
+      const index = () => store.loadIndex!('indexed');
+      const loadedKeys = async () =>
+        (await store.load('indexed'))!.steps.map(({ taskId, specDigest }) => ({
+          taskId,
+          ...(specDigest !== undefined ? { specDigest } : {}),
+        }));
+      expect(await index()).toBeUndefined();
+      await store.append('indexed', { savedCount: 0, steps: [step('a', '1', 'd1'), step('b', '2')] });
+      await store.append('indexed', {
+        savedCount: 2,
+        steps: [step('a', 'again', 'd2'), step('c', '3', 'd1')],
+      });
+      expect(await index()).toEqual([
+        { taskId: 'a', specDigest: 'd2' },
+        { taskId: 'b' },
+        { taskId: 'c', specDigest: 'd1' },
+      ]);
+      expect(await index()).toEqual(await loadedKeys());
+      const saved = ['z', 'a', 'b', 'c'];
+      expect(
+        await store.save(
+          'indexed',
+          checkpointOf(
+            'indexed',
+            saved.map((id) => echoed(id, id)),
+            9,
+          ),
+        ),
+      ).toBe('saved');
+      expect(await index()).toEqual(saved.map((taskId) => ({ taskId })));
+      expect(await index()).toEqual(await loadedKeys());
+      await store.delete('indexed');
+      expect(await index()).toBeUndefined();
+    });
+
     test('concurrent appends from one base all land, each step once', async () => {
       await store.append('fan-in', { savedCount: 0, steps: [step('base', 'base')] });
       const ids = Array.from({ length: 12 }, (_, i) => `s${i}`);
