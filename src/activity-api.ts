@@ -5,6 +5,7 @@
 import type {
   AgentStepSpec,
   CheckpointStep,
+  CheckpointStepKey,
   DelegationAllowance,
   DelegationRequest,
   StepCache,
@@ -12,7 +13,7 @@ import type {
 } from './contracts';
 import type { AppendResult, CheckpointAppend } from './stores/session-store';
 
-export type { AppendResult, CheckpointAppend };
+export type { AppendResult, CheckpointAppend, CheckpointStepKey };
 
 /**
  * One finished step attempt, which attempt it was and how long it ran (absent
@@ -28,9 +29,6 @@ export type StepRun = ({ outcome: StepOutcome } | { delegation: DelegationReques
 export interface StepFailureDetails {
   attempt: number;
 }
-
-/** A checkpointed step without its outcome: enough to know it is done, and for which spec. */
-export type CheckpointStepKey = Pick<CheckpointStep, 'taskId' | 'specDigest'>;
 
 export type CheckpointIndex =
   | { status: 'none' }

@@ -205,6 +205,9 @@ export const CheckpointStepSchema = z.object({
 });
 export type CheckpointStep = z.infer<typeof CheckpointStepSchema>;
 
+/** A checkpointed step without its outcome: enough to know it is done, and for which spec. */
+export type CheckpointStepKey = Pick<CheckpointStep, 'taskId' | 'specDigest'>;
+
 export const WorkflowCheckpointSchema = z.object({
   schemaVersion: z.number().int().min(0),
   workflowId: z.string(),

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { access, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type CheckpointStep,
+  type CheckpointStepKey,
   WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
   type WorkflowCheckpoint,
 } from '../contracts';
@@ -15,7 +16,7 @@ import {
   decodeA3sJournal,
   encodeA3sJournalLine,
 } from './a3s-codec';
-import { KeyedLock, syncFolder, writeFileAtomically } from './atomic-file';
+import { KeyedLock, isMissing, namesIn, readTextIfAny, syncFolder, writeFileAtomically } from './atomic-file';
 import { FileStepCache } from './file-step-cache';
 import { FileStepStates } from './file-step-states';
 import {
@@ -94,7 +95,7 @@ class UnreadableFile extends CheckpointUnreadableError {
   }
 }
 
-/** A checkpoint file as read: what it holds, and its text (which keeps the fields TAO does not know). */
+/** A checkpoint file as read: what it holds, and its document (which keeps the fields TAO does not know). */
 interface StoredFile {
   path: string;
   /** The file as parsed, for what a rewrite keeps of it. */
@@ -146,7 +147,7 @@ const statKey = async (path: string): Promise<string> => {
     const { ino, size, mtimeMs } = await stat(path);
     return `${ino}:${size}:${mtimeMs}`;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    if (isMissing(error)) return '';
     throw error;
   }
 };
@@ -218,7 +219,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   /** From what this process knows of the files while they are unchanged (see filesSeen), else read. */
-  loadIndex(checkpointId: string): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined> {
+  loadIndex(checkpointId: string): Promise<CheckpointStepKey[] | undefined> {
     return this.locked(checkpointId, async () => {
       const seen = await this.filesSeen(checkpointId);
       // Reading it again throws the reason it cannot be read.
@@ -273,13 +274,11 @@ export class FileSessionStore implements SessionStore {
     };
   }
 
-  private async readText(path: string): Promise<string | undefined> {
-    try {
-      return await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new CheckpointUnreadableError(this.ioError('cannot read', error).message);
-    }
+  private readText(path: string): Promise<string | undefined> {
+    return readTextIfAny(
+      path,
+      (error) => new CheckpointUnreadableError(this.ioError('cannot read', error).message),
+    );
   }
 
   save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult> {
@@ -466,15 +465,9 @@ export class FileSessionStore implements SessionStore {
     withJournals: boolean,
     idOf: (stem: string, recordedId: string | undefined) => string,
   ): Promise<CheckpointSummary[]> {
-    let names: string[];
-    try {
-      names = await readdir(folder);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw this.ioError('cannot list', error);
-    }
+    const names = await namesIn(folder, '.json', (error) => this.ioError('cannot list', error));
     const summaries: CheckpointSummary[] = [];
-    for (const name of names.filter((n) => n.endsWith('.json'))) {
+    for (const name of names) {
       const stem = name.slice(0, -'.json'.length);
       try {
         const journal = withJournals ? join(folder, `${stem}.journal`) : undefined;

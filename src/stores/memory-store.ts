@@ -1,5 +1,6 @@
 import {
   type CheckpointStep,
+  type CheckpointStepKey,
   WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
   type WorkflowCheckpoint,
 } from '../contracts';
@@ -47,9 +48,7 @@ export class MemorySessionStore implements SessionStore {
     return held && structuredClone(held.checkpoint);
   }
 
-  async loadIndex(
-    checkpointId: string,
-  ): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined> {
+  async loadIndex(checkpointId: string): Promise<CheckpointStepKey[] | undefined> {
     return this.held.get(checkCheckpointId(checkpointId))?.checkpoint.steps.map(stepKey);
   }
 

@@ -9,6 +9,7 @@
 import type { Pool, PoolClient } from 'pg';
 import {
   type CheckpointStep,
+  type CheckpointStepKey,
   WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
   type WorkflowCheckpoint,
 } from '../contracts';
@@ -55,9 +56,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /** From the step rows' ids and digests; the header is decoded as load decodes it, so what load refuses this refuses. */
-  async loadIndex(
-    checkpointId: string,
-  ): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined> {
+  async loadIndex(checkpointId: string): Promise<CheckpointStepKey[] | undefined> {
     const { rows } = await this.query<{
       envelope: string;
       unmigrated: boolean;

@@ -1,5 +1,6 @@
 import {
   type CheckpointStep,
+  type CheckpointStepKey,
   CheckpointIdSchema,
   WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
   type WorkflowCheckpoint,
@@ -62,7 +63,7 @@ export interface SessionStore extends Partial<StepCacheStore> {
    * through `load`, each would move every output the others recorded.
    * Optional, so a store written against 1.0 still compiles.
    */
-  loadIndex?(checkpointId: string): Promise<Pick<CheckpointStep, 'taskId' | 'specDigest'>[] | undefined>;
+  loadIndex?(checkpointId: string): Promise<CheckpointStepKey[] | undefined>;
   save(checkpointId: string, checkpoint: WorkflowCheckpoint): Promise<SaveResult>;
   /**
    * Adds steps to a checkpoint (creating it if `savedCount` is 0) as one
@@ -190,16 +191,13 @@ export function mergeSteps(
   return steps;
 }
 
-/** Where each task's step is in `steps`. */
-/** A step's place in a checkpoint's index: its id and spec digest. */
-export const stepKey = ({
-  taskId,
-  specDigest,
-}: Pick<CheckpointStep, 'taskId' | 'specDigest'>): Pick<CheckpointStep, 'taskId' | 'specDigest'> => ({
+/** A step's place in a checkpoint's index: its id and spec digest, absent when it has none. */
+export const stepKey = ({ taskId, specDigest }: CheckpointStepKey): CheckpointStepKey => ({
   taskId,
   ...(specDigest !== undefined ? { specDigest } : {}),
 });
 
+/** Where each task's step is in `steps`. */
 export function stepIndex(steps: readonly CheckpointStep[]): Map<string, number> {
   return new Map(steps.map((step, index) => [step.taskId, index]));
 }
