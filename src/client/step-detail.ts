@@ -7,6 +7,7 @@
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { type AgentStepSpec, StepOutcomeSchema, type StepOutcome } from '../contracts';
 import { waitingPromptQuery } from '../workflows/lib/approvals';
@@ -38,9 +39,6 @@ interface Scheduled {
   attempt?: number;
 }
 
-const timeOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
-  t?.seconds == null ? undefined : new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6));
-
 /**
  * The step `taskId` of this run as its history tells it; a step that has not
  * been scheduled yet (waiting to start, pending) shows the prompt of its spec
@@ -66,14 +64,14 @@ export async function stepDetail(handle: WorkflowHandle, taskId: string): Promis
         if (attrs?.activityType?.name !== STEP_ACTIVITY_TYPE) break;
         const spec = (await decode(attrs.input?.payloads)) as AgentStepSpec | undefined;
         if (spec?.taskId !== taskId) break;
-        latest = { eventId, spec, ...(event.eventTime ? { at: timeOf(event.eventTime)! } : {}) };
+        latest = { eventId, spec, ...(event.eventTime ? { at: optionalTsToDate(event.eventTime)! } : {}) };
         detail = { taskId, prompt: spec.prompt, eventId, ...(latest.at ? { scheduledAt: latest.at } : {}) };
         break;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
         const attrs = event.activityTaskStartedEventAttributes;
         if (!latest || Number(attrs?.scheduledEventId) !== latest.eventId) break;
-        latest.startedAt = timeOf(event.eventTime);
+        latest.startedAt = optionalTsToDate(event.eventTime);
         latest.attempt = attrs?.attempt ?? 1;
         break;
       }
@@ -103,8 +101,8 @@ export async function stepDetail(handle: WorkflowHandle, taskId: string): Promis
   return detail ?? specFromInput(await decode(startInput), taskId);
 }
 
-function ended(detail: StepDetail, latest: Scheduled, at: Parameters<typeof timeOf>[0]): void {
-  const end = timeOf(at);
+function ended(detail: StepDetail, latest: Scheduled, at: Parameters<typeof optionalTsToDate>[0]): void {
+  const end = optionalTsToDate(at);
   if (latest.attempt !== undefined) detail.attempt = latest.attempt;
   if (end && latest.startedAt) detail.durationMs = end.getTime() - latest.startedAt.getTime();
 }
