@@ -6,11 +6,10 @@
  * It runs the same codec chain as the workers, so offloaded payloads are
  * fetched and encrypted ones decrypted, for whoever holds the auth token.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
+import { listen, readBody, sameSecret, urlHost } from '../local/http-server';
 
 export interface CodecServerOptions {
   codecs: PayloadCodec[];
@@ -67,11 +66,7 @@ async function run(codecs: PayloadCodec[], operation: 'encode' | 'decode', paylo
 export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
   const origins = new Set(options.corsOrigins ?? []);
   const token = options.authToken ? Buffer.from(`Bearer ${options.authToken}`) : undefined;
-  const authorized = (header: string | undefined) => {
-    if (!token) return true;
-    const given = Buffer.from(header ?? '');
-    return given.length === token.length && timingSafeEqual(given, token);
-  };
+  const authorized = (header: string | undefined) => !token || sameSecret(header, token);
 
   const server = createServer((request, response) => {
     const origin = request.headers.origin;
@@ -102,7 +97,7 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   async function handle(request: IncomingMessage, response: ServerResponse, operation: 'encode' | 'decode') {
     let body: z.infer<typeof BodySchema>;
     try {
-      const parsed = BodySchema.safeParse(JSON.parse(await readBody(request)));
+      const parsed = BodySchema.safeParse(JSON.parse(await readBody(request, MAX_BODY_BYTES)));
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         return reply(response, 400, `bad request: ${issue.path.join('.') || 'body'}: ${issue.message}`);
@@ -120,38 +115,10 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { address, close } = await listen(server, options.port, options.host ?? '127.0.0.1');
+  return { url: `http://${urlHost(address.address)}:${address.port}`, close };
 }
 
 function reply(response: ServerResponse, status: number, message: string): void {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(`${message}\n`);
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new Error(`body over ${MAX_BODY_BYTES} bytes`));
-        request.destroy();
-      } else chunks.push(chunk);
-    });
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
 }

@@ -12,15 +12,15 @@
  *   has none of them, and nothing here answers a CORS preflight;
  * - no secret goes to the page: runs' data only, never connection settings.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { ZodError } from 'zod';
 import { InputError } from '../config/data-file';
 import { describeZodError } from '../contracts';
+import { listen, readBody, sameSecret, urlHost } from '../local/http-server';
 import {
   ACTIONS,
   DEFAULT_RUNS_PAGE_SIZE,
@@ -82,11 +82,6 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   refuseOpenAddress(host, options.authToken);
   const csrf = randomBytes(24).toString('base64url');
   const bearer = options.authToken ? Buffer.from(`Bearer ${options.authToken}`) : undefined;
-  const same = (given: string | undefined, expected: Buffer) => {
-    const buffer = Buffer.from(given ?? '');
-    return buffer.length === expected.length && timingSafeEqual(buffer, expected);
-  };
-  let port = options.port;
 
   // On loopback, a page from another site that renamed itself to 127.0.0.1 (DNS rebinding) still sends its own
   // name as Host; elsewhere the auth token, which such a page lacks, guards the API.
@@ -115,7 +110,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     const path = url.pathname;
     if (request.method === 'GET' && STATIC_FILES[path]) return serveStatic(response, STATIC_FILES[path]);
     if (!path.startsWith('/api/')) return send(response, 404, { error: `not found: ${path}` });
-    if (bearer && !same(request.headers.authorization, bearer)) {
+    if (bearer && !sameSecret(request.headers.authorization, bearer)) {
       return send(response, 401, {
         error: 'unauthorized: open the page as <its address>/#/runs?token=<the auth token>',
       });
@@ -153,7 +148,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     }
     if (
       !request.headers['content-type']?.startsWith('application/json') ||
-      !same(request.headers['x-tao-csrf'] as string, Buffer.from(csrf))
+      !sameSecret(request.headers['x-tao-csrf'] as string, Buffer.from(csrf))
     ) {
       return send(response, 403, { error: 'cross-site request refused: reload the page' });
     }
@@ -161,24 +156,12 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
     if (parts[0] !== 'runs' || parts.length !== 3 || !action) {
       return send(response, 404, { error: `no action at ${path}` });
     }
-    const body: unknown = JSON.parse((await readBody(request)) || '{}');
+    const body: unknown = JSON.parse((await readBody(request, MAX_BODY_BYTES)) || '{}');
     return send(response, 200, { ok: true, result: (await action(client, parts[1]!, body)) ?? null });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => resolve());
-  });
-  ({ port } = server.address() as AddressInfo);
-  const shown = host.includes(':') ? `[${host}]` : host;
-  return {
-    url: `http://${shown}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { address, close } = await listen(server, options.port, host);
+  return { url: `http://${urlHost(host)}:${address.port}`, close };
 }
 
 async function serveStatic(response: ServerResponse, file: string) {
@@ -199,15 +182,4 @@ function send(response: ServerResponse, status: number, body: unknown) {
     'cache-control': 'no-store',
   });
   response.end(JSON.stringify(body));
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
