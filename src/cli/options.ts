@@ -140,6 +140,9 @@ export function jsonOption(command: Command): Command {
   return command.option('--json', 'print machine-readable JSON instead of a table');
 }
 
+/** Commander argument parser for a flag given once per value: each adds to the list (default `[]`). */
+export const repeated = (value: string, all: string[]): string[] => [...all, value];
+
 /** Commander argument parser for port flags; a bad value gets commander's own error. */
 export function parsePort(value: string): number {
   const port = Number(value);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { taoPayloadCodecs } from '../../codec';
 import { startCodecServer } from '../../codec-server';
 import { type WorkerFlags, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
-import { parsePort, payloadOptions } from '../options';
+import { parsePort, payloadOptions, repeated } from '../options';
 
 interface CodecServerFlags extends WorkerFlags {
   port: number;
@@ -23,7 +23,7 @@ export function registerCodecServer(program: Command): void {
       .option(
         '--cors-origin <origin>',
         'a Web UI origin allowed to call it, e.g. http://localhost:8233 (repeatable)',
-        (value: string, all: string[]) => [...all, value],
+        repeated,
         [],
       )
       .option(

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadSpecFile, rerunRun } from '../../client';
 import { expectedSteps } from '../../client/spec-file';
-import { clientFromFlags, jsonOption, startOptions } from '../options';
+import { clientFromFlags, jsonOption, repeated, startOptions } from '../options';
 import { followStarted } from './run';
 
 interface RerunFlags {
@@ -25,7 +25,7 @@ export function registerRerun(program: Command): void {
     .option(
       '--set <taskId.field=value>',
       'edit one step or stage: prompt, description, agent or maxSteps; =@<file> reads the value from a file (repeatable)',
-      (value: string, all: string[]) => [...all, value],
+      repeated,
       [],
     )
     .option('--from <taskId>', 'run this step of the old run, and everything after it, again')

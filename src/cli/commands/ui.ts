@@ -3,7 +3,7 @@ import { connectClient, resolveConnection } from '../../client';
 import { type WorkerFlags, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
 import { type UiServer, refuseOpenAddress, startUiServer } from '../../ui/server';
 import { DEFAULT_UI_PORT as TEMPORAL_UI_PORT } from '../local-stack';
-import { connectionOptions, parsePort } from '../options';
+import { connectionOptions, parsePort, repeated } from '../options';
 
 export const DEFAULT_TAO_UI_PORT = 8234;
 
@@ -31,7 +31,7 @@ export function registerUi(program: Command): void {
     .option(
       '--allowed-host <name>',
       'a name a TLS proxy serves the page under, e.g. tao-ui.example.com (repeatable)',
-      (value: string, all: string[]) => [...all, value],
+      repeated,
       [],
     )
     .option(
