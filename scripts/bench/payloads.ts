@@ -51,7 +51,6 @@ export async function payloadRun(
   kind: PayloadKind,
   steps: number,
   promptBytes: number,
-  workerEnv: NodeJS.ProcessEnv = {},
 ): Promise<PayloadRun> {
   const storeDir = mkdtempSync(join(dir, 'payloads-'));
   const taskQueue = `bench-payloads-${Math.random().toString(36).slice(2)}`;
@@ -59,7 +58,7 @@ export async function payloadRun(
     bench,
     taskQueue,
     ['--executor', 'script', '--concurrency', '100'],
-    workerEnv,
+    {},
     `file:${storeDir}`,
   );
   try {
