@@ -20,7 +20,8 @@ import { progressBoard } from './progress';
 export const DEFAULT_MAX_STEPS_PER_RUN = 1000;
 
 export interface PartitionPlan<I> {
-  items: readonly I[];
+  /** Taken: emptied as it is sliced, so each slice can go once its child is done with it. */
+  items: I[];
   /** Items per child execution. */
   perChild: number;
   /** The run's overall limit; children share it so the total in flight never exceeds it. */
@@ -46,6 +47,9 @@ export interface PartitionPlan<I> {
  * 10,000-step run of 2 KB prompts at a limit of 100 ran all ten children at
  * ten steps each). Patched: runs started before started them all.
  *
+ * Nor does the parent keep a slice once its child settled: a workflow's
+ * frames stay in the worker until it ends, so the run's specs would too.
+ *
  * Steering the parent steers its children: a child starts paused while the
  * run is, and `pause`, `resume` and `setConcurrency` reach every running child
  * as a signal. The number of children in flight stays as started; a new limit
@@ -56,6 +60,7 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
   for (let offset = 0; offset < plan.items.length; offset += plan.perChild) {
     slices.push({ slice: plan.items.slice(offset, offset + plan.perChild), offset });
   }
+  plan.items.length = 0;
   const limit = clampLimit(plan.limit);
   const inFlight = Math.min(
     slices.length,
@@ -86,6 +91,9 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
       ...(sent.paused ? { paused: true } : {}),
     };
     const child = await startChild(plan.workflowType, { workflowId, args: [input] });
+    // The child's history holds its input now. The SDK keeps a started child's arguments until the parent
+    // ends (its cancellation hook closes over them), so emptied they no longer keep the slice's specs.
+    for (const key of Object.keys(input)) delete (input as Record<string, unknown>)[key];
     const steer = steerer(child, steering);
     running.set(workflowId, steer);
     // Steering that came while the child started reached no child.
@@ -101,7 +109,9 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
   const settled = await runBounded(
     slices,
     inFlight,
-    async ({ slice, offset }, k) => {
+    async (part, k) => {
+      const { slice, offset } = part;
+      part.slice = [];
       const entry = entries[k]!;
       entry.status = 'running';
       let result: O[];

@@ -177,7 +177,7 @@ export async function executeStepsParallelResumable(
  * (appends merge), and the parent deletes it once every step succeeded.
  */
 export async function runResumablePartitions(
-  specs: readonly AgentStepSpec[],
+  specs: AgentStepSpec[],
   checkpointId: string,
   options: ResumableOptions,
   carried: readonly StepOutcome[],
