@@ -10,7 +10,7 @@ export default tseslint.config(
     files: ['**/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
-      globals: { module: 'readonly', require: 'readonly', process: 'readonly', __dirname: 'readonly' },
+      globals: { ...globals.node },
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

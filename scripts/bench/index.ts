@@ -30,7 +30,7 @@ import { MAX_ROUNDS, SHAPE_TIME_MS, compareWithHandWritten } from './baseline/co
 import { failover } from './failover';
 import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker } from './standalone-worker';
-import { payloadRun } from './payloads';
+import { payloadFloor, payloadRun } from './payloads';
 import { resumeAfterKill } from './resume';
 import { stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
@@ -496,7 +496,14 @@ async function main(): Promise<void> {
         });
       }
       const [parallel, resumable] = runs as [(typeof runs)[0], (typeof runs)[0]];
+      console.error(`floor: the same ${steps} specs in and outputs out of one workflow on a bare SDK worker`);
+      const floor = await payloadFloor(env.client, benchServer(env), storeDir, steps, num('promptBytes'));
       figures.push(
+        {
+          name: '  the floor: the same input and result through a workflow that runs no step',
+          value: `${floor.idleMiB.toFixed(0)} → ${floor.peakMiB.toFixed(0)} MiB`,
+          note: "RSS of a fresh bare SDK worker (TAO's codec, no TAO activities, stores or telemetry; scripts/bench/payload-floor) whose one workflow takes the specs and returns an outcome echoing each: what the SDK's payload path costs for this input and result, which both peaks above include",
+        },
         {
           name: '  the resumable run: device writes per outcome byte',
           value: `${(resumable.storeWriteBytes / resumable.outcomeBytes).toFixed(2)}×`,
@@ -508,7 +515,7 @@ async function main(): Promise<void> {
           note: 'the two runs above, one after the other on a shared machine; goal ≤ 1.2',
         },
       );
-      results.payloads = runs;
+      results.payloads = { runs, floor };
     },
     async journal() {
       console.error(`journal: ${options.resumableSteps} steps with 4 KB outputs, file store and PostgreSQL`);

@@ -7,12 +7,21 @@
  * (`write_bytes`: pages dirtied, so every fsynced append that rewrites a page
  * counts the page), less the claim-check blobs.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { StepOutcome } from '../../src/contracts';
-import { type BenchServer, deviceWriteBytes, startStandaloneWorker } from './standalone-worker';
+import { builtPackage } from '../../test/support/cli';
+import {
+  type BenchServer,
+  deviceWriteBytes,
+  peakRssDuring,
+  rssMiB,
+  startStandaloneWorker,
+} from './standalone-worker';
 
 export type PayloadKind = 'parallelWorkflow' | 'resumableParallelWorkflow';
 
@@ -44,6 +53,74 @@ function pagesByFile(dir: string): Map<string, number> {
   return new Map(names.map((name) => [name, Math.ceil(statSync(join(dir, name)).size / PAGE) * PAGE]));
 }
 
+/** Each prompt its own text, as real prompts are; base64 keeps it one byte a character. */
+function payloadSpecs(steps: number, promptBytes: number) {
+  return Array.from({ length: steps }, (_, i) => ({
+    taskId: `p${i}`,
+    agent: 'bench',
+    prompt: randomBytes((promptBytes * 3) / 4).toString('base64'),
+  }));
+}
+
+export interface FloorRun {
+  idleMiB: number;
+  peakMiB: number;
+}
+
+/**
+ * The same specs into one workflow and the same outputs out of it, on a bare
+ * SDK worker process with TAO's codec (./payload-floor) and no step run: what
+ * the SDK's payload path costs a worker for this input and result, whatever
+ * the workflow does between.
+ */
+export async function payloadFloor(
+  client: Client,
+  bench: BenchServer,
+  dir: string,
+  steps: number,
+  promptBytes: number,
+): Promise<FloorRun> {
+  const codePath = join(mkdtempSync(join(dir, 'floor-')), 'workflows.js');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./payload-floor/workflows'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
+  writeFileSync(codePath, code);
+  const taskQueue = `bench-floor-${Math.random().toString(36).slice(2)}`;
+  const worker = spawn(
+    process.execPath,
+    [
+      join(__dirname, 'payload-floor', 'worker.js'),
+      bench.address,
+      taskQueue,
+      bench.blobs,
+      codePath,
+      join(builtPackage(), 'dist'),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.stdout.on('data', (chunk: Buffer) => String(chunk).includes('polling') && resolve());
+      worker.once('exit', (code) => reject(new Error(`the floor worker exited with ${code}`)));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3_000)); // settled after start-up, as payloadRun's
+    const rss = () => rssMiB(worker.pid!);
+    const idleMiB = rss();
+    const specs = payloadSpecs(steps, promptBytes);
+    const { peakMiB } = await peakRssDuring(rss, () =>
+      client.workflow.execute('echoWorkflow', {
+        taskQueue,
+        workflowId: `bench-floor-${Date.now()}`,
+        args: [{ specs }],
+      }),
+    );
+    return { idleMiB, peakMiB };
+  } finally {
+    worker.kill('SIGKILL');
+  }
+}
+
 export async function payloadRun(
   client: Client,
   bench: BenchServer,
@@ -64,12 +141,7 @@ export async function payloadRun(
   try {
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // settled after start-up
     const idleMiB = worker.rssMiB();
-    // Each prompt its own text, as real prompts are; base64 keeps it one byte a character.
-    const specs = Array.from({ length: steps }, (_, i) => ({
-      taskId: `p${i}`,
-      agent: 'bench',
-      prompt: randomBytes((promptBytes * 3) / 4).toString('base64'),
-    }));
+    const specs = payloadSpecs(steps, promptBytes);
     const workflowId = `bench-payloads-${kind}-${Date.now()}`;
     const writtenBefore = deviceWriteBytes(worker.process.pid);
     const { value, peakMiB } = await worker.peakDuring(async () => {

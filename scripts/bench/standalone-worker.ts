@@ -25,6 +25,34 @@ export function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
+/**
+ * Peak of `rss` (sampled every 100 ms) while `body` runs, and what it
+ * returned. A process that dies mid-run (`rss` throws) fails it then, not at
+ * the body's end: its workflow would wait for a worker that never comes.
+ */
+export async function peakRssDuring<T>(
+  rss: () => number,
+  body: () => Promise<T>,
+): Promise<{ value: T; peakMiB: number }> {
+  let peakMiB = rss();
+  let sampler: NodeJS.Timeout | undefined;
+  const gone = new Promise<never>((_, reject) => {
+    sampler = setInterval(() => {
+      try {
+        peakMiB = Math.max(peakMiB, rss());
+      } catch (error) {
+        reject(error as Error);
+      }
+    }, 100);
+  });
+  try {
+    const value = await Promise.race([body(), gone]);
+    return { value, peakMiB };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
 /** Where the benchmark's server is and where its client keeps large payloads, which its workers must share. */
 export interface BenchServer {
   address: string;
@@ -67,26 +95,7 @@ export async function startStandaloneWorker(
   return {
     process: worker,
     rssMiB: rss,
-    async peakDuring(body) {
-      let peakMiB = rss();
-      let sampler: NodeJS.Timeout | undefined;
-      // A worker that dies mid-run leaves its workflow waiting for a worker: fail then, not at the body's end.
-      const gone = new Promise<never>((_, reject) => {
-        sampler = setInterval(() => {
-          try {
-            peakMiB = Math.max(peakMiB, rss());
-          } catch (error) {
-            reject(error as Error);
-          }
-        }, 100);
-      });
-      try {
-        const value = await Promise.race([body(), gone]);
-        return { value, peakMiB };
-      } finally {
-        clearInterval(sampler);
-      }
-    },
+    peakDuring: (body) => peakRssDuring(rss, body),
     stop: () => worker.stop(),
   };
 }

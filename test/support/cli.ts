@@ -83,6 +83,12 @@ function pruneOldBuilds(parent: string): void {
 
 let bin: string | undefined;
 
+/** The directory the sources are built into, laid out as the installed package (bin/, dist/). */
+export function builtPackage(): string {
+  bin ??= buildCli();
+  return dirname(dirname(bin));
+}
+
 export interface TaoRun {
   code: number | null;
   stdout: string;
