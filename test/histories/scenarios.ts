@@ -532,6 +532,18 @@ SCENARIOS.push(
     input: { specs: [{ ...spec('lead'), agent: 'lead' }, spec('b')], budget: { maxSteps: 10 } },
   },
   {
+    // Two parents delegating at a limit of 2: their tasks share the run's two slots (patched, tao-run-slots).
+    name: 'parallel-delegation-slots',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: [
+        { ...spec('lead-a'), agent: 'lead' },
+        { ...spec('lead-b'), agent: 'lead' },
+      ],
+      concurrency: 2,
+    },
+  },
+  {
     // Delegation inside a pipeline stage, and a cancelled child: the parent hears "cancelled by user".
     name: 'pipeline-delegation-cancel-child',
     workflowType: 'pipelineWorkflow',

@@ -262,3 +262,35 @@ test("a call's tasks run within the run's concurrency", async () => {
     expect(executor.peak).toBe(1);
   });
 });
+
+test("several parents' tasks together stay within the run's concurrency", async () => {
+  const { executor } = recorded({
+    agents: { ...SCRIPT.agents, explore: { delayMs: 300 }, review: { delayMs: 300 } },
+  });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-limit-run'),
+      args: [
+        {
+          specs: [
+            { ...spec('lead-a'), agent: 'lead' },
+            { ...spec('lead-b'), agent: 'lead' },
+          ],
+          concurrency: 2,
+        },
+      ],
+    });
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => o.success)).toEqual([true, true]);
+    expect(executor.started.filter((id) => id.includes('/task-'))).toHaveLength(6);
+    // Each parent's three tasks had the limit of 2 to themselves before: four at once.
+    expect(executor.peak).toBe(2);
+    // The run's marker, so a run started before the slots replays without them.
+    const history = await handle.fetchHistory();
+    const markers = history.events!.filter(
+      (e) => e.markerRecordedEventAttributes?.markerName === 'core_patch',
+    );
+    expect(markers.length).toBeGreaterThan(0);
+  });
+});

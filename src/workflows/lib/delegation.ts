@@ -18,7 +18,9 @@ import {
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
-import { runBounded } from './pool';
+import { patched } from '@temporalio/workflow';
+import { runControls, waitFor } from './controls';
+import { clampLimit, runBounded } from './pool';
 import { type StepProgress, progressBoard, settledOutcome } from './progress';
 
 /** Where a step stands in a delegation tree: its depth and the bound its parent set. */
@@ -39,6 +41,29 @@ let childLimit = 1;
 /** Children of one call run at most the run's limit at a time (or `setConcurrency`'s, once set). */
 export function setDelegationLimit(limit: number): void {
   childLimit = limit;
+}
+
+let inFlight = 0;
+
+/**
+ * Runs `attempt`, one activity of a step, once the run has room for it under
+ * its limit. Top-level lanes never hold more activities than the limit, but
+ * each delegating parent's children had the limit to themselves, so a run at
+ * a limit of 2 with two parents delegating ran four at once. Only an activity
+ * in flight holds a slot, never a parent waiting for its children, so no
+ * parent can wait on a slot its own children need. Patched where it makes a
+ * step wait: runs started before let children past the limit.
+ */
+export async function withRunSlot<T>(attempt: () => Promise<T>): Promise<T> {
+  const full = () => inFlight >= clampLimit(runControls().concurrency ?? childLimit);
+  // Every waiter wakes when a slot frees; the first to go on takes it, the others wait again.
+  if (full() && patched('tao-run-slots')) while (full()) await waitFor(() => !full());
+  inFlight += 1;
+  try {
+    return await attempt();
+  } finally {
+    inFlight -= 1;
+  }
 }
 
 /**

@@ -32,7 +32,7 @@ import {
 import { approveAfter, approveBefore, approveOverBudget } from './approvals';
 import { runBudget } from './budget';
 import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
-import { type StepPlace, TOP_LEVEL, runDelegated, setDelegationLimit } from './delegation';
+import { type StepPlace, TOP_LEVEL, runDelegated, setDelegationLimit, withRunSlot } from './delegation';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
 import { runReuse } from './reuse';
@@ -196,7 +196,9 @@ export async function runStep(
   if (controls.cancelledBeforeStart(spec.taskId)) return settled(entry, cancelledByUser(spec));
   const budget = runBudget();
   const attempt = (resume?: DelegationAllowance['resume']) =>
-    runActivity(activities, spec, entry, place, allowance(place, budget.tokensLeft(), resume));
+    withRunSlot(() =>
+      runActivity(activities, spec, entry, place, allowance(place, budget.tokensLeft(), resume)),
+    );
   const scope = controls.enter(spec.taskId);
   let run: StepRun;
   try {
