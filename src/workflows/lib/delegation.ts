@@ -54,16 +54,25 @@ let inFlight = 0;
  * parent can wait on a slot its own children need. Patched where it makes a
  * step wait: runs started before let children past the limit.
  */
-export async function withRunSlot<T>(attempt: () => Promise<T>): Promise<T> {
-  const full = () => inFlight >= clampLimit(runControls().concurrency ?? childLimit);
+export function withRunSlot<T>(attempt: () => Promise<T>): Promise<T> {
+  // No await unless it must wait: the caller awaits the activity's own promise, as before the slots.
+  return full() && patched('tao-run-slots') ? nextSlot(attempt) : take(attempt);
+}
+
+const full = () => inFlight >= clampLimit(runControls().concurrency ?? childLimit);
+
+async function nextSlot<T>(attempt: () => Promise<T>): Promise<T> {
   // Every waiter wakes when a slot frees; the first to go on takes it, the others wait again.
-  if (full() && patched('tao-run-slots')) while (full()) await waitFor(() => !full());
+  while (full()) await waitFor(() => !full());
+  return take(attempt);
+}
+
+function take<T>(attempt: () => Promise<T>): Promise<T> {
   inFlight += 1;
-  try {
-    return await attempt();
-  } finally {
-    inFlight -= 1;
-  }
+  const running = attempt();
+  const release = () => void (inFlight -= 1);
+  void running.then(release, release);
+  return running;
 }
 
 /**
