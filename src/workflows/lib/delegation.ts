@@ -46,17 +46,23 @@ export function setDelegationLimit(limit: number): void {
 let inFlight = 0;
 
 /**
- * Runs `attempt`, one activity of a step, once the run has room for it under
- * its limit. Top-level lanes never hold more activities than the limit, but
- * each delegating parent's children had the limit to themselves, so a run at
- * a limit of 2 with two parents delegating ran four at once. Only an activity
- * in flight holds a slot, never a parent waiting for its children, so no
- * parent can wait on a slot its own children need. Patched where it makes a
- * step wait: runs started before let children past the limit.
+ * Runs `attempt`, which starts one activity of a step (holding a slot from
+ * {@link holdSlot} until it settles), once the run has room for it under its
+ * limit. Top-level lanes never hold more activities than the limit, but each
+ * delegating parent's children had the limit to themselves, so a run at a
+ * limit of 2 with two parents delegating ran four at once. Only an activity in
+ * flight holds a slot, never a parent waiting for its children, so no parent
+ * can wait on a slot its own children need. Patched where it makes a step
+ * wait: runs started before let children past the limit.
  */
 export function withRunSlot<T>(attempt: () => Promise<T>): Promise<T> {
-  // No await unless it must wait: the caller awaits the activity's own promise, as before the slots.
-  return full() && patched('tao-run-slots') ? nextSlot(attempt) : take(attempt);
+  return full() && patched('tao-run-slots') ? nextSlot(attempt) : attempt();
+}
+
+/** Counts one activity in flight; call what it returns once the activity settled. */
+export function holdSlot(): () => void {
+  inFlight += 1;
+  return () => void (inFlight -= 1);
 }
 
 const full = () => inFlight >= clampLimit(runControls().concurrency ?? childLimit);
@@ -64,15 +70,7 @@ const full = () => inFlight >= clampLimit(runControls().concurrency ?? childLimi
 async function nextSlot<T>(attempt: () => Promise<T>): Promise<T> {
   // Every waiter wakes when a slot frees; the first to go on takes it, the others wait again.
   while (full()) await waitFor(() => !full());
-  return take(attempt);
-}
-
-function take<T>(attempt: () => Promise<T>): Promise<T> {
-  inFlight += 1;
-  const running = attempt();
-  const release = () => void (inFlight -= 1);
-  void running.then(release, release);
-  return running;
+  return attempt();
 }
 
 /**

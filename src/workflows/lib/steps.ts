@@ -32,7 +32,14 @@ import {
 import { approveAfter, approveBefore, approveOverBudget } from './approvals';
 import { runBudget } from './budget';
 import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
-import { type StepPlace, TOP_LEVEL, runDelegated, setDelegationLimit, withRunSlot } from './delegation';
+import {
+  type StepPlace,
+  TOP_LEVEL,
+  holdSlot,
+  runDelegated,
+  setDelegationLimit,
+  withRunSlot,
+} from './delegation';
 import type { StepProgress } from './progress';
 import { clampLimit } from './pool';
 import { runReuse } from './reuse';
@@ -303,14 +310,21 @@ function runActivity(
 ): Promise<StepRun> {
   entry.status = 'running';
   const summary = stepSummary(spec, place, allowance.delegation?.resume !== undefined);
-  return activities.executeAgentStep
-    .executeWithOptions({ summary }, [spec, allowance])
-    .catch((error: unknown) => {
+  const release = holdSlot();
+  // Released in the handlers this path has anyway: a promise more per step is run time the baseline bench sees.
+  return activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]).then(
+    (run) => {
+      release();
+      return run;
+    },
+    (error: unknown) => {
+      release();
       if (isCancellation(error)) throw error;
       const { message, attempt } = describeActivityFailure(error);
       Object.assign(entry, { status: 'failed', error: message, attempt });
       throw new StepCrashed(message);
-    });
+    },
+  );
 }
 
 function cancelledByUser(spec: AgentStepSpec): StepOutcome {
