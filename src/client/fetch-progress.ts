@@ -2,20 +2,26 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { type Progress, type StepStatus, progressQuery } from '../workflows/lib/progress';
 
 /**
- * The run's live step view, or `undefined` when no worker answered within
- * `timeoutMs` (none is polling the task queue, or it is busy starting).
+ * What `ask` (a query of the run) answers, or `undefined` when no worker
+ * answered within `timeoutMs` (none is polling the task queue, it is busy
+ * starting, or it went away mid-read): a run without a worker must not stall
+ * a page or a command that reads many runs.
  */
-export async function fetchProgress(
+export async function askRun<T>(
   handle: WorkflowHandle,
-  timeoutMs = 3_000,
-): Promise<Progress | undefined> {
+  timeoutMs: number,
+  ask: () => Promise<T>,
+): Promise<T | undefined> {
   try {
-    return await handle.client.connection.withDeadline(Date.now() + timeoutMs, () =>
-      handle.query(progressQuery),
-    );
+    return await handle.client.connection.withDeadline(Date.now() + timeoutMs, ask);
   } catch {
     return undefined;
   }
+}
+
+/** The run's live step view, or `undefined` when no worker answered within `timeoutMs`. */
+export function fetchProgress(handle: WorkflowHandle, timeoutMs = 3_000): Promise<Progress | undefined> {
+  return askRun(handle, timeoutMs, () => handle.query(progressQuery));
 }
 
 /**

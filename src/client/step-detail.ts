@@ -11,6 +11,7 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { type AgentStepSpec, StepOutcomeSchema, type StepOutcome } from '../contracts';
 import { waitingPromptQuery } from '../workflows/lib/approvals';
+import { askRun } from './fetch-progress';
 import { STEP_ACTIVITY_TYPE } from '../activity-api';
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -138,7 +139,16 @@ export async function decisionText(
   return decision === 'after' ? detail?.outcome?.output : detail?.prompt;
 }
 
-/** The prompt of the step `taskId` while it waits for a decision, as the run answers it; undefined otherwise. */
-export async function waitingPrompt(handle: WorkflowHandle, taskId: string): Promise<string | undefined> {
-  return (await handle.query(waitingPromptQuery, taskId).catch(() => null)) ?? undefined;
+/**
+ * The prompt of the step `taskId` while it waits for a decision, as the run
+ * answers it within `timeoutMs`; undefined otherwise. Unbounded, a run whose
+ * worker went away between the inbox's progress read and this one held the
+ * whole inbox until the query timed out.
+ */
+export async function waitingPrompt(
+  handle: WorkflowHandle,
+  taskId: string,
+  timeoutMs = 3_000,
+): Promise<string | undefined> {
+  return (await askRun(handle, timeoutMs, () => handle.query(waitingPromptQuery, taskId))) ?? undefined;
 }
