@@ -11,7 +11,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection, bundleWorkflowCode } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { Command } from 'commander';
 import { taoDataConverter } from '../../src/codec';
 import type { StepOutcome } from '../../src/contracts';
@@ -29,7 +29,7 @@ import { scaling } from './scaling';
 import { MAX_ROUNDS, SHAPE_TIME_MS, compareWithHandWritten } from './baseline/compare';
 import { failover } from './failover';
 import { journalCost, journalScript } from './journal';
-import { startStandaloneWorker } from './standalone-worker';
+import { startStandaloneWorker, writeWorkflowBundle } from './standalone-worker';
 import { payloadFloor, payloadRun } from './payloads';
 import { resumeAfterKill } from './resume';
 import { stepStateCost } from './step-state';
@@ -125,7 +125,6 @@ interface Env {
   address: string;
 }
 
-const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
 /** Runs `body` with a worker whose executor follows `script` and whose slots fit `limit`. */
@@ -305,10 +304,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   // Worker processes (the failover figure) load one prebuilt bundle, as the tests' do.
   const bundlePath = join(storeDir, 'workflow-bundle.js');
-  writeFileSync(
-    bundlePath,
-    (await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quiet })).code,
-  );
+  await writeWorkflowBundle(require.resolve('../../src/workflows'), bundlePath);
   process.env.TAO_TEST_BUNDLE = bundlePath;
   process.env.TAO_TEST_TEMPORAL_ADDRESS = server.address;
   const env: Env = {

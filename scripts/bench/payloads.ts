@@ -9,10 +9,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { StepOutcome } from '../../src/contracts';
 import { builtPackage } from '../../test/support/cli';
 import {
@@ -21,6 +20,7 @@ import {
   peakRssDuring,
   rssMiB,
   startStandaloneWorker,
+  writeWorkflowBundle,
 } from './standalone-worker';
 
 export type PayloadKind = 'parallelWorkflow' | 'resumableParallelWorkflow';
@@ -81,11 +81,7 @@ export async function payloadFloor(
   promptBytes: number,
 ): Promise<FloorRun> {
   const codePath = join(mkdtempSync(join(dir, 'floor-')), 'workflows.js');
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('./payload-floor/workflows'),
-    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-  });
-  writeFileSync(codePath, code);
+  await writeWorkflowBundle(require.resolve('./payload-floor/workflows'), codePath);
   const taskQueue = `bench-floor-${Math.random().toString(36).slice(2)}`;
   const worker = spawn(
     process.execPath,

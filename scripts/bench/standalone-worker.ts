@@ -3,7 +3,8 @@
  * the worker alone: its resident memory (read from /proc, sampled every
  * 100 ms) apart from the client and the benchmark.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { type TaoProcess, startTao } from '../../test/support/cli';
 
 export interface StandaloneWorker {
@@ -23,6 +24,12 @@ export function deviceWriteBytes(pid: number): number {
 export function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+/** Bundles the workflows at `workflowsPath` into `file` for worker processes to load; the bundler says only warnings and errors. */
+export async function writeWorkflowBundle(workflowsPath: string, file: string): Promise<void> {
+  const logger = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
+  writeFileSync(file, (await bundleWorkflowCode({ workflowsPath, logger })).code);
 }
 
 /**
