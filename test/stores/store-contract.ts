@@ -7,7 +7,7 @@ import {
   WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
   type WorkflowCheckpoint,
 } from '../../src/contracts';
-import type { SessionStore } from '../../src/stores/session-store';
+import { type SessionStore, stepKey } from '../../src/stores/session-store';
 import type { CacheEntry, StepCacheStore } from '../../src/stores/step-cache';
 import { echoed } from '../support/specs';
 
@@ -161,11 +161,7 @@ export function describeSessionStoreContract(name: string, open: () => Promise<S
 
     test('the index holds what load holds, ids and spec digests alone, through appends, a respecified step and a save', async () => {
       const index = () => store.loadIndex!('indexed');
-      const loadedKeys = async () =>
-        (await store.load('indexed'))!.steps.map(({ taskId, specDigest }) => ({
-          taskId,
-          ...(specDigest !== undefined ? { specDigest } : {}),
-        }));
+      const loadedKeys = async () => (await store.load('indexed'))!.steps.map(stepKey);
       expect(await index()).toBeUndefined();
       await store.append('indexed', { savedCount: 0, steps: [step('a', '1', 'd1'), step('b', '2')] });
       await store.append('indexed', {
