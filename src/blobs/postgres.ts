@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { openTaoDatabase, postgresFailure, redactUrl } from '../stores/postgres-database';
+import { databaseFailure, openTaoDatabase, redactUrl } from '../stores/postgres-database';
 import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from './blob-store';
 
 /**
@@ -10,9 +10,12 @@ import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from
 export class PostgresBlobStore implements BlobStore {
   readonly location: string;
   private pool?: Promise<Pool>;
+  /** Its queries have the checkpoint store's bound (QUERY_TIMEOUT_MS, or the URL's query_timeout). */
+  private readonly failure: (error: unknown) => Error;
 
   constructor(private readonly url: string) {
     this.location = redactUrl(url);
+    this.failure = databaseFailure(url, 'postgres blob store', '--blobs');
   }
 
   async put(bytes: Uint8Array): Promise<string> {
@@ -38,8 +41,7 @@ export class PostgresBlobStore implements BlobStore {
   }
 
   private async query<R extends object = object>(sql: string, params: unknown[]) {
-    const failure = (error: unknown) =>
-      postgresFailure(error, `postgres blob store at ${this.location}`, '--blobs');
+    const failure = this.failure;
     // A failed connect is not cached: the next payload tries again, as a retried activity would.
     this.pool ??= openTaoDatabase(this.url, failure).catch((error: unknown) => {
       this.pool = undefined;

@@ -68,30 +68,131 @@ export function redactUrl(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
 
-/** One line naming what failed, where (never the password) and the setting to check. */
-export function postgresFailure(error: unknown, what: string, setting: string): Error {
+/**
+ * How long TAO waits on PostgreSQL before a store call fails: for a connection
+ * (and a free one in the pool), and for each query's answer. 10 s by default,
+ * `?query_timeout=<ms>` on the URL to change it.
+ *
+ * The bound is kept on the client: a server that hangs (a stopped host, a
+ * network that drops packets) never answers at the TCP level, so a server-side
+ * `statement_timeout` alone never fires. The same value is also sent as
+ * `statement_timeout`, so the server stops work (and frees the row locks) of a
+ * query the client gave up on.
+ *
+ * Why 10 s: a store query is a few rows (the largest, a whole checkpoint's
+ * save, is milliseconds on a loaded server), so 10 s is only reached when the
+ * server is not answering; and it is a third of the store activities' 30 s
+ * start-to-close timeout (src/workflows/lib/resumable.ts), so a call that
+ * hangs fails with this error, naming the database, and the attempt's client is
+ * dropped, before Temporal times the attempt out and retries it. A step saving
+ * its state for its retries waits at most this long, never for the server.
+ */
+export const QUERY_TIMEOUT_MS = 10_000;
+
+/**
+ * Migrations may rewrite every checkpoint once, and workers starting together
+ * wait for the first one's: they get 10 minutes, not the query bound.
+ */
+const MIGRATION_TIMEOUT_MS = 10 * 60_000;
+
+class BadQueryTimeout extends Error {}
+
+/** The URL's `query_timeout` in milliseconds, or the default; a clear error for anything but a positive whole number. */
+export function queryTimeoutMs(url: string): number {
+  const raw = /[?&]query_timeout=([^&#]*)/.exec(url)?.[1];
+  if (raw === undefined) return QUERY_TIMEOUT_MS;
+  const ms = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  // pg reads the parameter from the URL too, and would take a malformed one as 1 ms.
+  if (!(ms > 0)) {
+    throw new BadQueryTimeout(`query_timeout=${raw} is not a whole number of milliseconds above 0`);
+  }
+  return ms;
+}
+
+/** pg's words for a wait it gave up on: a query's answer, a connection, a free client in the pool. */
+const TIMEOUTS =
+  /^(Query read timeout|timeout expired|timeout exceeded when trying to connect|Connection terminated due to connection timeout)$/;
+
+/** Whether `error` is pg giving up on the server, rather than the server answering with an error. */
+export function isTimeout(error: unknown): boolean {
+  return TIMEOUTS.test((error as { message?: string })?.message ?? '');
+}
+
+/**
+ * One line naming what failed, where (never the password) and what to check.
+ * `timeoutMs` is the bound a timeout waited for, so the line says how long that was.
+ */
+export function postgresFailure(
+  error: unknown,
+  what: string,
+  setting: string,
+  timeoutMs = QUERY_TIMEOUT_MS,
+): Error {
   const { code, message } = error as { code?: string; message: string };
-  const reason = redactUrl(`${code ?? ''} ${message}`.trim());
-  return new Error(`${what} failed (${reason}); check the server is up and ${setting} postgres://… is right`);
+  const url = `${setting} postgres://user:password@host/db`;
+  let reason = redactUrl(`${code ?? ''} ${message}`.trim());
+  let fix = `check the server is up and ${setting} postgres://… is right`;
+  if (error instanceof BadQueryTimeout) {
+    fix = `give it in ${setting} as milliseconds, e.g. ?query_timeout=${QUERY_TIMEOUT_MS}`;
+  } else if (isTimeout(error)) {
+    reason = `no answer from the server within ${timeoutMs} ms: ${message}`;
+    fix = `check the server is up and answering, or raise ?query_timeout=<ms> on ${setting}`;
+  } else if (code === '28P01') {
+    fix = `check the password in ${url}`;
+  } else if (/client password must be a string/.test(message)) {
+    // pg's own words (a SCRAM message) do not say the password is missing from the URL.
+    reason = 'the server asks for a password and the URL has none';
+    fix = `put it in ${url}`;
+  }
+  return new Error(`${what} failed (${reason}); ${fix}`);
+}
+
+/** The failure wording of one store on `url`: its name and location, its setting, its timeout. */
+export function databaseFailure(url: string, what: string, setting: string): (error: unknown) => Error {
+  const where = `${what} at ${redactUrl(url)}`;
+  let timeoutMs = QUERY_TIMEOUT_MS;
+  try {
+    timeoutMs = queryTimeoutMs(url);
+  } catch {
+    // openTaoDatabase reports a malformed query_timeout through this same wording.
+  }
+  return (error) => postgresFailure(error, where, setting, timeoutMs);
 }
 
 /** A pool on `url` with TAO's schema migrated; `failure` words a connection or migration error. */
 export async function openTaoDatabase(url: string, failure: (error: unknown) => Error): Promise<Pool> {
   // Loaded here, not at the top: a worker on the file or memory store never needs the driver.
+  let timeoutMs: number;
+  try {
+    timeoutMs = queryTimeoutMs(url);
+  } catch (error) {
+    throw failure(error);
+  }
   const { Pool } = await import('pg');
-  const pool = new Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5_000 });
+  const pool = new Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    statement_timeout: timeoutMs,
+  });
   // An idle client losing its server must not crash the worker; the next query reports it.
   pool.on('error', () => undefined);
+  const migration = (text: string, values?: unknown[]) =>
+    ({ text, values, query_timeout: MIGRATION_TIMEOUT_MS }) as const;
   try {
     await transaction(pool, async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await client.query('CREATE TABLE IF NOT EXISTS tao_schema_migrations (version integer PRIMARY KEY)');
+      await client.query(`SET LOCAL statement_timeout = ${MIGRATION_TIMEOUT_MS}`);
+      await client.query(migration('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]));
+      await client.query(
+        migration('CREATE TABLE IF NOT EXISTS tao_schema_migrations (version integer PRIMARY KEY)'),
+      );
       const { rows } = await client.query<{ v: number | null }>(
-        'SELECT max(version) AS v FROM tao_schema_migrations',
+        migration('SELECT max(version) AS v FROM tao_schema_migrations'),
       );
       for (let version = (rows[0]?.v ?? 0) + 1; version <= MIGRATIONS.length; version++) {
-        await client.query(MIGRATIONS[version - 1]!);
-        await client.query('INSERT INTO tao_schema_migrations (version) VALUES ($1)', [version]);
+        await client.query(migration(MIGRATIONS[version - 1]!));
+        await client.query(migration('INSERT INTO tao_schema_migrations (version) VALUES ($1)', [version]));
       }
     });
   } catch (error) {
@@ -114,7 +215,10 @@ export async function transaction<T>(pool: Pool, work: (client: PoolClient) => P
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
+    // A query that timed out is still the connection's: a ROLLBACK would wait behind it for another
+    // timeout. Dropping the connection rolls the transaction back on the server.
+    if (isTimeout(error)) broken = error as Error;
+    else await client.query('ROLLBACK').catch((lost: Error) => (broken = lost));
     throw error;
   } finally {
     client.off('error', ignore);

@@ -14,7 +14,7 @@ import {
   type WorkflowCheckpoint,
 } from '../contracts';
 import { decodeA3sCheckpoint, encodeA3sCheckpoint, encodeA3sSteps } from './a3s-codec';
-import { openTaoDatabase, postgresFailure, redactUrl, transaction } from './postgres-database';
+import { databaseFailure, openTaoDatabase, transaction } from './postgres-database';
 import {
   type AppendResult,
   type CheckpointAppend,
@@ -37,15 +37,13 @@ import { type CacheEntry, CacheEntrySchema, type CacheEntrySummary, cacheSummary
 export class PostgresSessionStore implements SessionStore {
   private constructor(
     private readonly pool: Pool,
-    private readonly where: string,
+    private readonly failure: (error: unknown) => Error,
   ) {}
 
   /** Connects, creating or migrating the schema as needed; a clear one-line error when it cannot. */
   static async connect(url: string): Promise<PostgresSessionStore> {
-    const where = redactUrl(url);
-    const failure = (error: unknown) =>
-      postgresFailure(error, `postgres checkpoint store at ${where}`, '--store');
-    return new PostgresSessionStore(await openTaoDatabase(url, failure), where);
+    const failure = databaseFailure(url, 'postgres checkpoint store', '--store');
+    return new PostgresSessionStore(await openTaoDatabase(url, failure), failure);
   }
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
@@ -296,10 +294,6 @@ export class PostgresSessionStore implements SessionStore {
     } catch (error) {
       throw this.failure(error);
     }
-  }
-
-  private failure(error: unknown): Error {
-    return postgresFailure(error, `postgres checkpoint store at ${this.where}`, '--store');
   }
 }
 

@@ -1,9 +1,14 @@
 import { Client } from 'pg';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
-import { redactUrl } from '../../src/stores/postgres-database';
+import {
+  QUERY_TIMEOUT_MS,
+  openTaoDatabase,
+  queryTimeoutMs,
+  redactUrl,
+} from '../../src/stores/postgres-database';
 import { PostgresSessionStore } from '../../src/stores/postgres-store';
 import { createStore } from '../../src/stores/registry';
-import { startPostgres, type TestPostgres } from '../support/postgres';
+import { TEST_POSTGRES_PASSWORD, startPostgres, type TestPostgres } from '../support/postgres';
 import { echoed } from '../support/specs';
 
 let pg: TestPostgres;
@@ -35,8 +40,14 @@ describe('PostgresSessionStore', () => {
       const sizes = [3, 9, 1, 7, 12, 2, 12, 5, 11, 4, 8, 6, 10];
       const results = await Promise.all(sizes.map((n, i) => (i % 2 ? a : b).save('race', checkpoint(n))));
       expect((await a.load('race'))!.steps).toHaveLength(12);
-      // Every refused write was smaller than something already stored.
-      expect(results.filter((r) => r === 'saved').length).toBeGreaterThan(0);
+      // Every refused write was smaller than something already stored: a refusal names a larger save,
+      // and no write of the largest size (nothing can be stored above it) is ever refused.
+      const saved = sizes.filter((_, i) => results[i] === 'saved');
+      sizes.forEach((n, i) => {
+        expect([i, results[i]]).toEqual([i, expect.stringMatching(/^(saved|stale)$/)]);
+        if (results[i] === 'stale') expect(Math.max(...saved)).toBeGreaterThan(n);
+      });
+      expect(results.filter((_, i) => sizes[i] === 12)).toEqual(['saved', 'saved']);
       expect(await b.save('race', checkpoint(2))).toBe('stale');
       expect((await b.load('race'))!.steps).toHaveLength(12);
     } finally {
@@ -151,7 +162,7 @@ describe('PostgresSessionStore', () => {
       expect((failure as Error).message).toMatch(
         /^postgres checkpoint store at postgres:\/\/tao:\*\*\*@127\.0\.0\.1/,
       );
-      expect((failure as Error).message).not.toContain('not-a-real-secret');
+      expect((failure as Error).message).not.toContain(TEST_POSTGRES_PASSWORD);
       expect((failure as Error).message).not.toContain('\n');
       pg.start();
       expect(await store.save('outage', checkpoint(2))).toBe('saved');
@@ -168,5 +179,56 @@ describe('PostgresSessionStore', () => {
     );
     await expect(createStore(url)).rejects.not.toThrow(/hunter2/);
     expect(redactUrl('postgresql://u:p@h/db')).toBe('postgresql://u:***@h/db');
+  });
+
+  test.each([
+    [
+      'without a password',
+      (url: string) => url.replace(`:${TEST_POSTGRES_PASSWORD}@`, '@'),
+      /the server asks for a password and the URL has none\); put it in --store postgres:\/\/user:password@host\/db$/,
+    ],
+    [
+      'with a wrong password',
+      (url: string) => url.replace(TEST_POSTGRES_PASSWORD, 'wrong-guess'),
+      /28P01 password authentication failed for user "tao"\); check the password in --store postgres:\/\/user:password@host\/db$/,
+    ],
+  ])(
+    'a URL %s fails at connect in one line naming the problem and the fix, no password in it',
+    async (_, edit, problem) => {
+      // The server asks every connection for a password (the test cluster runs scram-sha-256, not trust).
+      const previous = process.env.PGPASSWORD;
+      delete process.env.PGPASSWORD;
+      try {
+        const failure = await createStore(edit(pg.url)).catch((error: Error) => error);
+        expect(failure).toBeInstanceOf(Error);
+        const { message } = failure as Error;
+        expect(message).toMatch(
+          /^postgres checkpoint store at postgres:\/\/tao(:\*\*\*)?@127\.0\.0\.1:\d+\/postgres failed \(/,
+        );
+        expect(message).toMatch(problem);
+        expect(message).not.toContain('\n');
+        expect(message).not.toContain(TEST_POSTGRES_PASSWORD);
+        expect(message).not.toContain('wrong-guess');
+      } finally {
+        if (previous !== undefined) process.env.PGPASSWORD = previous;
+      }
+    },
+  );
+
+  test('query_timeout on the URL sets the bound; anything but whole milliseconds is refused in one line', async () => {
+    expect(queryTimeoutMs(pg.url)).toBe(QUERY_TIMEOUT_MS);
+    expect(queryTimeoutMs(`${pg.url}?query_timeout=2500`)).toBe(2500);
+    // The same bound reaches the server as its statement_timeout.
+    const pool = await openTaoDatabase(`${pg.url}?query_timeout=2500`, (error) => error as Error);
+    try {
+      const { rows } = await pool.query<{ statement_timeout: string }>('SHOW statement_timeout');
+      expect(rows).toEqual([{ statement_timeout: '2500ms' }]);
+    } finally {
+      await pool.end();
+    }
+    await expect(createStore(`${pg.url}?query_timeout=10s`)).rejects.toThrow(
+      /^postgres checkpoint store at postgres:\/\/tao:\*\*\*@127\.0\.0\.1:\d+\/postgres\?query_timeout=10s failed \(query_timeout=10s is not a whole number of milliseconds above 0\); give it in --store as milliseconds, e\.g\. \?query_timeout=10000$/,
+    );
+    await expect(createStore(`${pg.url}?query_timeout=0`)).rejects.not.toThrow(TEST_POSTGRES_PASSWORD);
   });
 });
