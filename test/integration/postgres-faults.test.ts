@@ -1,16 +1,18 @@
 /**
- * Issue 4's store faults on a real PostgreSQL: an outage mid-run, unreadable
+ * Issue 4's store faults on a real PostgreSQL: an outage mid-run (a clean stop,
+ * and a server frozen with SIGSTOP that never answers), unreadable
  * checkpoints, a run resumed by another worker process with its own
  * connection, and credentials that never leak into history or progress.
  */
 import { join } from 'node:path';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { PostgresSessionStore } from '../../src/stores/postgres-store';
 import type { Progress } from '../../src/workflows/lib';
 import { GateExecutor, eventually } from '../support/gate-executor';
-import { startPostgres, type TestPostgres } from '../support/postgres';
+import { TEST_POSTGRES_PASSWORD, startPostgres, type TestPostgres } from '../support/postgres';
 import { RecordingExecutor } from '../support/recording-executor';
 import { SideEffects } from '../support/side-effect-log';
 import { echoed, spec } from '../support/specs';
@@ -19,7 +21,7 @@ import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temp
 import { startWorkerProcess, stopWorkerProcesses } from '../support/worker-process';
 import { readFileSync } from 'node:fs';
 
-const SECRET = 'not-a-real-secret';
+const SECRET = TEST_POSTGRES_PASSWORD;
 
 let pg: TestPostgres;
 let store: PostgresSessionStore;
@@ -35,15 +37,35 @@ afterAll(async () => {
 });
 const dir = useTempDir('tao-pg-faults');
 
-/** Set while the outage test has the server down, so a failure there cannot take the later tests with it. */
+/** Set while an outage test has the server down or frozen, so a failure there cannot take the later tests with it. */
 let restartOnFailure = false;
 afterEach(() => {
+  // thaw() is a no-op unless a test froze the server; destroy() in afterAll thaws too.
+  pg.thaw();
   if (restartOnFailure) pg.start();
   restartOnFailure = false;
 });
 
 const checkpointed = async (checkpointId: string) =>
   (await store.load(checkpointId))?.steps.map((s) => s.taskId).sort() ?? [];
+
+/** Starts a resumable run of steps a, b, c and d, and returns once a's step is checkpointed. */
+async function startPastFirstStep(client: Client, taskQueue: string, checkpointId: string) {
+  const handle = await client.workflow.start('resumableParallelWorkflow', {
+    taskQueue,
+    workflowId: uniqueId(`${checkpointId}-run`),
+    args: [{ checkpointId, specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 4 }],
+  });
+  await eventually(async () => ((await checkpointed(checkpointId)).length === 1 ? true : undefined));
+  return handle;
+}
+
+/** The run's progress once a store call has failed into a warning. */
+const firstStoreWarning = (handle: WorkflowHandle) =>
+  eventually(async () => {
+    const progress = await handle.query<Progress>('progress');
+    return progress.storeWarnings.length > 0 ? progress : undefined;
+  });
 
 test('PostgreSQL down mid-run: the run goes on with warnings; once back, later saves land and the checkpoint is right', async () => {
   const checkpointId = uniqueId('outage');
@@ -52,20 +74,12 @@ test('PostgreSQL down mid-run: the run goes on with warnings; once back, later s
     (id) => id !== 'a',
   );
   await withWorker({ executor, store }, async ({ client, taskQueue }) => {
-    const handle = await client.workflow.start('resumableParallelWorkflow', {
-      taskQueue,
-      workflowId: uniqueId('outage-run'),
-      args: [{ checkpointId, specs: ['a', 'b', 'c', 'd'].map((id) => spec(id)), concurrency: 4 }],
-    });
-    await eventually(async () => ((await checkpointed(checkpointId)).length === 1 ? true : undefined));
+    const handle = await startPastFirstStep(client, taskQueue, checkpointId);
 
     pg.stop();
     restartOnFailure = true;
     executor.release('b');
-    const during = await eventually(async () => {
-      const progress = await handle.query<Progress>('progress');
-      return progress.storeWarnings.length > 0 ? progress : undefined;
-    });
+    const during = await firstStoreWarning(handle);
     expect(during.storeWarnings[0]).toMatch(
       /^checkpoint save failed \(run continues\): .*postgres checkpoint store/,
     );
@@ -84,6 +98,51 @@ test('PostgreSQL down mid-run: the run goes on with warnings; once back, later s
     expect(history).not.toContain(SECRET);
     expect(history).not.toContain(Buffer.from(SECRET).toString('base64'));
   });
+});
+
+test('PostgreSQL frozen mid-run (SIGSTOP): store calls fail within the query timeout, the step does not hang; after SIGCONT the run completes, each step run once', async () => {
+  const checkpointId = uniqueId('frozen');
+  // A short bound, so the frozen stretch is quick; the default (QUERY_TIMEOUT_MS) is 10 s.
+  const bounded = await PostgresSessionStore.connect(`${pg.url}?query_timeout=1000`);
+  const gate = new GateExecutor(new ScriptExecutor(), (id) => id !== 'a');
+  const executor = new RecordingExecutor(gate);
+  try {
+    await withWorker({ executor, store: bounded }, async ({ client, taskQueue }) => {
+      const handle = await startPastFirstStep(client, taskQueue, checkpointId);
+
+      pg.freeze();
+      // A call on a frozen server is never answered: it fails with the bound it waited for, naming the store.
+      await expect(bounded.load(checkpointId)).rejects.toThrow(
+        /^postgres checkpoint store at postgres:\/\/tao:\*\*\*@127\.0\.0\.1:\d+\/postgres\?query_timeout=1000 failed \(no answer from the server within 1000 ms: /,
+      );
+      gate.release('b');
+      // b finishes while the server is frozen: its step waits on no store call, and its save fails, retried, into a warning.
+      const during = await firstStoreWarning(handle);
+      expect(during.steps.find((s) => s.taskId === 'b')!.status).toBe('succeeded');
+      expect(during.storeWarnings[0]).toMatch(
+        /^checkpoint save failed \(run continues\): .*postgres checkpoint store .* failed \(no answer from the server within 1000 ms: /,
+      );
+      expect(JSON.stringify(during)).not.toContain(SECRET);
+
+      pg.thaw();
+      gate.release('c');
+      gate.release('d');
+      const result: StepOutcome[] = await handle.result();
+      expect(result).toEqual(['a', 'b', 'c', 'd'].map((id) => echoed(id, `do ${id}`)));
+      // One worker, no activity attempt of a step failed (the store's failures were the save activity's):
+      // at-least-once allows no second run here, so each step reached the executor exactly once.
+      expect([...executor.started].sort()).toEqual(['a', 'b', 'c', 'd']);
+      // A run that succeeded deletes its checkpoint: the store answers again.
+      expect(await store.load(checkpointId)).toBeUndefined();
+      const history = JSON.stringify(await handle.fetchHistory());
+      expect(history).not.toContain(SECRET);
+      expect(history).not.toContain(Buffer.from(SECRET).toString('base64'));
+    });
+  } finally {
+    // Closing waits on the server: thaw first, whatever failed above.
+    pg.thaw();
+    await bounded.close();
+  }
 });
 
 describe('unreadable checkpoints in PostgreSQL', () => {
