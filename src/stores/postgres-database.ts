@@ -79,9 +79,9 @@ export function redactUrl(url: string): string {
  * `statement_timeout`, so the server stops work (and frees the row locks) of a
  * query the client gave up on.
  *
- * Why 10 s: a store query is a few rows (the largest, a whole checkpoint's
- * save, is milliseconds on a loaded server), so 10 s is only reached when the
- * server is not answering; and it is a third of the store activities' 30 s
+ * Why 10 s: a store query touches one checkpoint's or one step's rows (a step
+ * state's save, committed with fsync on: p99 11 ms in BENCHMARKS.md), so a
+ * server that takes 10 s is not answering, not busy; and it is a third of the store activities' 30 s
  * start-to-close timeout (src/workflows/lib/resumable.ts), so a call that
  * hangs fails with this error, naming the database, and the attempt's client is
  * dropped, before Temporal times the attempt out and retries it. A step saving
@@ -161,13 +161,13 @@ export function databaseFailure(url: string, what: string, setting: string): (er
 
 /** A pool on `url` with TAO's schema migrated; `failure` words a connection or migration error. */
 export async function openTaoDatabase(url: string, failure: (error: unknown) => Error): Promise<Pool> {
-  // Loaded here, not at the top: a worker on the file or memory store never needs the driver.
   let timeoutMs: number;
   try {
     timeoutMs = queryTimeoutMs(url);
   } catch (error) {
     throw failure(error);
   }
+  // Loaded here, not at the top: a worker on the file or memory store never needs the driver.
   const { Pool } = await import('pg');
   const pool = new Pool({
     connectionString: url,

@@ -9,6 +9,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
+import { PostgresBlobStore } from '../../src/blobs/postgres';
 import { PostgresSessionStore } from '../../src/stores/postgres-store';
 import type { Progress } from '../../src/workflows/lib';
 import { GateExecutor, eventually } from '../support/gate-executor';
@@ -104,16 +105,21 @@ test('PostgreSQL frozen mid-run (SIGSTOP): store calls fail within the query tim
   const checkpointId = uniqueId('frozen');
   // A short bound, so the frozen stretch is quick; the default (QUERY_TIMEOUT_MS) is 10 s.
   const bounded = await PostgresSessionStore.connect(`${pg.url}?query_timeout=1000`);
+  const blobs = new PostgresBlobStore(`${pg.url}?query_timeout=1000`);
   const gate = new GateExecutor(new ScriptExecutor(), (id) => id !== 'a');
   const executor = new RecordingExecutor(gate);
   try {
     await withWorker({ executor, store: bounded }, async ({ client, taskQueue }) => {
       const handle = await startPastFirstStep(client, taskQueue, checkpointId);
+      const blobKey = await blobs.put(Buffer.from('a payload'));
 
       pg.freeze();
       // A call on a frozen server is never answered: it fails with the bound it waited for, naming the store.
       await expect(bounded.load(checkpointId)).rejects.toThrow(
         /^postgres checkpoint store at postgres:\/\/tao:\*\*\*@127\.0\.0\.1:\d+\/postgres\?query_timeout=1000 failed \(no answer from the server within 1000 ms: /,
+      );
+      await expect(blobs.get(blobKey)).rejects.toThrow(
+        /^postgres blob store at postgres:\/\/tao:\*\*\*@.* failed \(no answer from the server within 1000 ms: /,
       );
       gate.release('b');
       // b finishes while the server is frozen: its step waits on no store call, and its save fails, retried, into a warning.
@@ -141,7 +147,7 @@ test('PostgreSQL frozen mid-run (SIGSTOP): store calls fail within the query tim
   } finally {
     // Closing waits on the server: thaw first, whatever failed above.
     pg.thaw();
-    await bounded.close();
+    await Promise.all([bounded.close(), blobs.close()]);
   }
 });
 
