@@ -262,6 +262,14 @@ const maxStepsPerRun = z.number().int().min(1).max(2_000).optional();
 const paused = z.boolean().optional();
 const reuse = ReuseSchema.optional();
 
+/**
+ * Set by the workflow itself when it continues as new: what earlier
+ * executions of the run settled, by position (a spec's index, a pipeline
+ * item's), so the next one runs only the rest.
+ */
+const carried = <T extends z.ZodTypeAny>(outcome: T) =>
+  z.array(z.object({ index: z.number().int().min(0), outcome }).strict()).optional();
+
 export const ParallelInputSchema = z
   .object({
     specs: z.array(AgentStepSpecSchema),
@@ -271,6 +279,9 @@ export const ParallelInputSchema = z
     budget: BudgetSchema.optional(),
     paused,
     reuse,
+    carried: carried(StepOutcomeSchema),
+    /** Set by the workflow itself when it continues as new: what the budget's earlier executions spent. */
+    budgetSpent: BudgetSpentSchema.optional(),
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
@@ -290,14 +301,14 @@ export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   onStaleCheckpoint: z.enum(['rerun', 'fail']).optional(),
   /** Set by the workflow itself when it continues as new: steps that already failed in this run. */
   carriedFailures: z.array(StepOutcomeSchema).optional(),
-  /** Set by the workflow itself when it continues as new: what the budget's earlier windows spent. */
-  budgetSpent: BudgetSpentSchema.optional(),
   /**
    * Set by a partitioned resumable run on its children: sibling partitions
    * journal to the same checkpoint, so only the parent may delete it.
    */
   sharedCheckpoint: z.boolean().optional(),
-}).strict();
+})
+  .omit({ carried: true })
+  .strict();
 export type ResumableParallelInput = z.input<typeof ResumableParallelInputSchema>;
 
 /**
@@ -356,6 +367,8 @@ export const PipelineInputSchema = z
     indexOffset: z.number().int().min(0).optional(),
     paused,
     reuse,
+    carried: carried(StepOutcomeSchema.nullable()),
+    budgetSpent: BudgetSpentSchema.optional(),
   })
   .strict()
   .refine((input) => (input.items === undefined) !== (input.plan === undefined), {
@@ -402,7 +415,7 @@ export const LoopInputSchema = z
     concurrency,
     stepPolicy: StepPolicySchema.optional(),
     budget: BudgetSchema.optional(),
-    /** Rounds one execution runs before it continues as new (default 10), so history stays bounded. */
+    /** Rounds one execution runs at most before it continues as new; it continues sooner when its history fills. */
     roundsPerRun: z.number().int().min(1).optional(),
     /** Set by the workflow itself when it continues as new: the number of the first round it runs. */
     round: z.number().int().min(1).optional(),

@@ -1,10 +1,21 @@
 /**
  * Workflow types startable by name with plain JSON, e.g.
  * `temporal workflow start --type pipelineWorkflow --input '{...}'`.
- * Each validates its input first: a bad input fails the workflow at once with
- * a non-retryable error naming the field, never a workflow-task retry loop.
+ * Each creates its run's context first, so its queries and Updates answer
+ * even when its input is bad, then validates the input: a bad input fails the
+ * workflow at once with a non-retryable error naming the field, never a
+ * workflow-task retry loop.
+ *
+ * Each continues as new when its history fills (lib/history): the steps it
+ * did not start, with what the run settled so far, go to the next execution.
  */
-import { ApplicationFailure, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
   type AgentStepSpecInput,
@@ -23,75 +34,112 @@ import {
   type StepOutcome,
   describeZodError,
 } from '../contracts';
-import { executeLoop, executePipeline, progressBoard } from './lib';
+import { executeLoop } from './lib';
+import { historyFilling } from './lib/history';
+import { type CombinatorOptions, invalidInput, refuseSplitBudget, uniqueTaskIds } from './lib/inputs';
 import { runStepsParallel } from './lib/parallel';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
-import { runApprovals } from './lib/approvals';
-import { applyBudget, runBudget } from './lib/budget';
-import { runControls } from './lib/controls';
-import { applyReuse, runReuse } from './lib/reuse';
-import { runResumablePartitions, runResumableWindow, uniqueSpecs } from './lib/resumable';
-import { type CombinatorOptions, invalidInput, refuseSplitBudget, resolveLimit } from './lib/steps';
-import { checkTemplates, itemsOf, loopRoundSpecs, roundMeets, stageFromTemplate } from './stage-templates';
+import { runPipeline } from './lib/pipeline';
+import { runResumablePartitions, runResumableWindow } from './lib/resumable';
+import { type RunContext, createRunContext } from './lib/run-context';
+import {
+  checkDerivedTaskIds,
+  checkTemplates,
+  itemsOf,
+  loopRoundSpecs,
+  roundMeets,
+  stageFromTemplate,
+} from './stage-templates';
 
 export { progressQuery } from './lib';
 
+type RunState = 'paused' | 'budgetSpent' | 'reuse';
+
 /**
- * `big` names the input's arrays a run can hold thousands of entries in: once
- * parsed, their raw copies are emptied. The SDK keeps a workflow's arguments
- * referenced until it ends, so a 10,000-step run's raw specs (20 MB at 2 KB
- * prompts) stayed in the worker for the run's life beside the parsed ones,
- * which go as their children finish (see runPartitioned).
+ * The run's context, then its input, parsed; what an earlier execution
+ * carried of the run's state (pause, the budget's spend, what a rerun may
+ * still reuse) goes into the context, and the rest is returned.
  */
-function parseInput<S extends z.ZodTypeAny>(
+function start<S extends z.ZodTypeAny>(
   schema: S,
-  input: unknown,
-  big: readonly string[] = [],
-): z.output<S> {
-  // Register the progress query and the steering updates before anything can fail, so they always answer.
-  progressBoard();
-  runControls();
-  runApprovals();
-  runBudget();
-  const parsed = schema.safeParse(input);
+  raw: unknown,
+): { context: RunContext; input: Omit<z.output<S>, RunState> } {
+  const context = createRunContext();
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
-  applyReuse((parsed.data as { reuse?: Reuse }).reuse);
-  for (const key of big) {
-    const raw = (input as Record<string, unknown>)[key];
-    if (Array.isArray(raw) && raw !== (parsed.data as Record<string, unknown>)[key]) raw.length = 0;
-  }
-  return parsed.data;
+  const { paused, budgetSpent, reuse, ...input } = parsed.data as {
+    paused?: boolean;
+    budgetSpent?: BudgetSpent;
+    reuse?: Reuse;
+    budget?: Budget;
+  };
+  context.applyReuse(reuse);
+  context.controls.paused ||= paused === true;
+  context.budget.apply(input.budget, budgetSpent);
+  return { context, input: input as Omit<z.output<S>, RunState> };
 }
 
-export async function parallelWorkflow(input: ParallelInput): Promise<StepOutcome[]> {
-  const { specs, paused = false, ...options } = parseInput(ParallelInputSchema, input, ['specs']);
-  runControls().paused ||= paused;
-  return runStepsParallel(specs, options);
+/** What the next execution needs to stay paused, at the concurrency set, within the same budget, reusing what is left. */
+function carryOver(context: RunContext) {
+  const { controls, budget, reuse } = context;
+  const left = reuse?.left();
+  // Every key is set, so one copied from the input before it is overwritten; undefined ones are not sent.
+  return {
+    ...(controls.concurrency !== undefined ? { concurrency: controls.concurrency } : {}),
+    paused: controls.paused ? true : undefined,
+    ...(budget.active ? { budget: budget.limits } : {}),
+    budgetSpent: budget.active ? budget.spent : undefined,
+    reuse: left,
+  };
 }
 
-export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutcome | null)[]> {
-  const {
-    items: given,
-    plan,
-    stages,
-    indexOffset = 0,
-    paused = false,
-    ...options
-  } = parseInput(PipelineInputSchema, input, ['items']);
-  runControls().paused ||= paused;
+/** Positions and what they settled, for the next execution's `carried`. */
+function settledSoFar<T>(results: readonly (T | undefined)[]): { index: number; outcome: T }[] {
+  return results.flatMap((outcome, index) => (outcome === undefined ? [] : [{ index, outcome }]));
+}
+
+const byIndex = <T>(carried: readonly { index: number; outcome: T }[] = []) =>
+  new Map(carried.map(({ index, outcome }) => [index, outcome]));
+
+/** Lets Update handlers under way finish: continuing as new would drop their answers. */
+const handlersFinished = () => condition(allHandlersFinished);
+
+export async function parallelWorkflow(raw: ParallelInput): Promise<StepOutcome[]> {
+  const { context, input } = start(ParallelInputSchema, raw);
+  const { specs, carried, ...options } = input;
+  uniqueTaskIds(specs);
+  const outcomes = await runStepsParallel(context, specs, options, {
+    done: byIndex(carried),
+    continuesAsNew: true,
+  });
+  if (outcomes.every((outcome) => outcome !== undefined)) return outcomes as StepOutcome[];
+  await handlersFinished();
+  return continueAsNew<typeof parallelWorkflow>({
+    ...options,
+    ...carryOver(context),
+    specs,
+    carried: settledSoFar(outcomes),
+  });
+}
+
+export async function pipelineWorkflow(raw: PipelineInput): Promise<(StepOutcome | null)[]> {
+  const { context, input } = start(PipelineInputSchema, raw);
+  const { items: given, plan, stages, indexOffset = 0, carried, ...options } = input;
   checkTemplates(stages);
-  const items = given ?? (await plannedItems(plan!, options));
+  const items = given ?? (await plannedItems(context, plan!, options));
+  checkDerivedTaskIds(stages, items, indexOffset);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   if (items.length * stages.length > maxStepsPerRun) {
     refuseSplitBudget(options, items.length * stages.length, maxStepsPerRun);
     // Templates are data, so a slice of the items runs as a child pipelineWorkflow unchanged.
-    return runPartitioned<unknown, StepOutcome | null>({
+    return runPartitioned<unknown, StepOutcome | null>(context, {
       items,
       perChild: itemsPerRun(maxStepsPerRun, stages.length),
-      limit: await resolveLimit(options.concurrency),
+      limit: await context.limit(options.concurrency),
       workflowType: 'pipelineWorkflow',
       childInput: (slice, offset, concurrency) => ({
         ...options,
+        ...context.reuseForChildren(),
         items: slice,
         stages,
         concurrency,
@@ -100,35 +148,41 @@ export async function pipelineWorkflow(input: PipelineInput): Promise<(StepOutco
       onChildFailure: (slice) => slice.map(() => null),
     });
   }
-  return executePipeline(
+  const results = await runPipeline(
+    context,
     items,
     stages.map((stage) => stageFromTemplate(stage, indexOffset)),
     options,
+    { done: byIndex(carried), continuesAsNew: true },
   );
+  if (results.every((result) => result !== undefined)) return results as (StepOutcome | null)[];
+  await handlersFinished();
+  return continueAsNew<typeof pipelineWorkflow>({
+    ...options,
+    ...carryOver(context),
+    items,
+    stages,
+    indexOffset,
+    carried: settledSoFar(results),
+  });
 }
 
-export async function resumableParallelWorkflow(input: ResumableParallelInput): Promise<StepOutcome[]> {
-  const {
-    specs,
-    checkpointId = workflowInfo().workflowId,
-    carriedFailures = [],
-    paused = false,
-    budgetSpent,
-    ...options
-  } = parseInput(ResumableParallelInputSchema, input, ['specs']);
-  restoreSteering(paused, options.budget, budgetSpent);
-  const unique = uniqueSpecs(specs);
+export async function resumableParallelWorkflow(raw: ResumableParallelInput): Promise<StepOutcome[]> {
+  const { context, input } = start(ResumableParallelInputSchema, raw);
+  const { specs, checkpointId = workflowInfo().workflowId, carriedFailures = [], ...options } = input;
+  uniqueTaskIds(specs);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
-  // A budget binds one execution at a time, so a run with one keeps to windows in turn.
-  if (unique.length > maxStepsPerRun && !options.budget) {
-    return runResumablePartitions(unique, checkpointId, options, carriedFailures);
+  // A budget binds one execution at a time, so a run with one keeps to executions in turn.
+  if (specs.length > maxStepsPerRun && !options.budget) {
+    return runResumablePartitions(context, specs, checkpointId, options, carriedFailures);
   }
-  const run = await runResumableWindow(unique, checkpointId, options, carriedFailures);
+  const run = await runResumableWindow(context, specs, checkpointId, options, carriedFailures, true);
   if ('outcomes' in run) return run.outcomes;
-  // The checkpoint holds this window's successes; the next execution starts from it with a fresh history.
+  // The checkpoint holds this execution's successes; the next starts from it with a fresh history.
+  await handlersFinished();
   return continueAsNew<typeof resumableParallelWorkflow>({
     ...options,
-    ...steeringToCarry(),
+    ...carryOver(context),
     specs,
     checkpointId,
     carriedFailures: run.carriedFailures,
@@ -138,23 +192,14 @@ export async function resumableParallelWorkflow(input: ResumableParallelInput): 
 /**
  * Combinator 4 as JSON (see lib/loop): rounds of the barrier, each after the
  * first built from `next.specs` over the previous round's outcomes, until
- * `until` holds or `maxIterations` rounds ran. Every `roundsPerRun` rounds it
- * continues as new, so a long loop's history stays bounded; progress shows the round.
+ * `until` holds or `maxIterations` rounds ran. Between rounds it continues as
+ * new when its history fills (or after `roundsPerRun` rounds, when set);
+ * progress shows the round.
  */
-export async function loopWorkflow(input: LoopInput): Promise<StepOutcome[]> {
-  const {
-    initial,
-    maxIterations,
-    next,
-    until,
-    roundsPerRun = DEFAULT_ROUNDS_PER_RUN,
-    round: firstRound = 1,
-    paused = false,
-    budgetSpent,
-    ...options
-  } = parseInput(LoopInputSchema, input);
+export async function loopWorkflow(raw: LoopInput): Promise<StepOutcome[]> {
+  const { context, input } = start(LoopInputSchema, raw);
+  const { initial, maxIterations, next, until, roundsPerRun, round: firstRound = 1, ...options } = input;
   if (next) checkTemplates(next.specs, 'next.specs');
-  restoreSteering(paused, options.budget, budgetSpent);
   let carry: { round: number; specs: AgentStepSpecInput[] } | undefined;
   const last = await executeLoop(
     initial,
@@ -169,27 +214,34 @@ export async function loopWorkflow(input: LoopInput): Promise<StepOutcome[]> {
       carry = more.length > 0 && round < maxIterations ? { round: round + 1, specs: more } : undefined;
       return more;
     },
-    { ...options, firstRound, stopAfterRound: firstRound + roundsPerRun - 1 },
+    {
+      ...options,
+      context,
+      firstRound,
+      stopAfter: (round) =>
+        historyFilling() || (roundsPerRun !== undefined && round - firstRound + 1 >= roundsPerRun),
+    },
   );
   if (!carry) return last;
+  await handlersFinished();
   // The next execution reuses only what this one did not take, and nothing once a round ran a step again.
-  const reuse = runReuse()?.left();
   return continueAsNew<typeof loopWorkflow>({
-    ...input,
-    ...steeringToCarry(),
-    reuse,
+    ...raw,
+    ...carryOver(context),
     initial: carry.specs,
     round: carry.round,
   });
 }
 
-const DEFAULT_ROUNDS_PER_RUN = 10;
-
 /** A pipeline's items from its plan step's outcome: it runs first, as a step of the run. */
-async function plannedItems(plan: PipelinePlan, options: CombinatorOptions): Promise<unknown[]> {
-  const [outcome] = await runStepsParallel([plan.step], options);
+async function plannedItems(
+  context: RunContext,
+  plan: PipelinePlan,
+  options: Omit<CombinatorOptions, 'context'>,
+): Promise<unknown[]> {
+  const [outcome] = await runStepsParallel(context, [plan.step], options);
   // A plan step that ran again may name other items: a rerun reuses no chain's step then.
-  runReuse()?.closeIfRan();
+  context.reuse?.closeIfRan();
   if (!outcome!.success) {
     throw ApplicationFailure.nonRetryable(
       `plan step ${plan.step.taskId} failed, so the pipeline has no items: ${outcome!.error ?? outcome!.output}`,
@@ -197,21 +249,4 @@ async function plannedItems(plan: PipelinePlan, options: CombinatorOptions): Pro
     );
   }
   return itemsOf(outcome!, plan);
-}
-
-/** Puts back what an execution continued from carried: pause, and the budget with its spend. */
-function restoreSteering(paused: boolean, budget: Budget | undefined, spent: BudgetSpent | undefined): void {
-  runControls().paused ||= paused;
-  applyBudget(budget, spent);
-}
-
-/** What the next execution needs to stay paused, at the concurrency set, within the same budget. */
-function steeringToCarry() {
-  const controls = runControls();
-  const budget = runBudget();
-  return {
-    ...(controls.concurrency !== undefined ? { concurrency: controls.concurrency } : {}),
-    ...(controls.paused ? { paused: true } : {}),
-    ...(budget.active ? { budget: budget.limits, budgetSpent: budget.spent } : {}),
-  };
 }

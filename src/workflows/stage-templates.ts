@@ -14,7 +14,7 @@ import type {
   StepOutcome,
 } from '../contracts';
 import type { PipelineStage } from './lib';
-import { invalidInput } from './lib/steps';
+import { invalidInput } from './lib/inputs';
 
 type View = { item: unknown; index: number; prev: StepOutcome | undefined };
 type SpecTemplate = Omit<StageTemplate, 'when'>;
@@ -99,6 +99,44 @@ export function itemsOf(outcome: StepOutcome, plan: PipelinePlan): unknown[] {
     );
   }
   return found;
+}
+
+/**
+ * Refuses items whose stages would give two steps one task id, naming both:
+ * every stage whose task id template does not read `prev` is rendered for
+ * every item now, before any step runs. A task id built from `prev` is
+ * checked when its step is built (../lib/pipeline).
+ */
+export function checkDerivedTaskIds(
+  stages: readonly StageTemplate[],
+  items: readonly unknown[],
+  indexOffset = 0,
+): void {
+  const seen = new Map<string, string>();
+  stages.forEach((stage, s) => {
+    // A stage whose `when` may skip an item may repeat an id it never runs; one built from `prev` is checked later.
+    if (stage.when || readsPrev(stage.taskId)) return;
+    items.forEach((item, i) => {
+      const taskId = render(stage.taskId, { item, index: indexOffset + i });
+      const here = `items.${indexOffset + i} stage ${s}`;
+      const first = seen.get(taskId);
+      if (first !== undefined) {
+        throw invalidInput(
+          `${here}: task id "${taskId}" repeats ${first}'s; every step of a run needs its own task id (put {{index}} or a field of {{item}} in stages.${s}.taskId)`,
+        );
+      }
+      seen.set(taskId, here);
+    });
+  });
+}
+
+function readsPrev(template: string): boolean {
+  const names = (tokens: unknown[]): string[] =>
+    tokens.flatMap((token) => {
+      const [kind, name, , , children] = token as [string, string, number, number, unknown[]?];
+      return [...(kind === 'text' ? [] : [name]), ...(Array.isArray(children) ? names(children) : [])];
+    });
+  return names(Mustache.parse(template)).some((name) => name === 'prev' || name.startsWith('prev.'));
 }
 
 /** `indexOffset`: a partition's place in the whole run, so `{{index}}` is the same however the run is split. */

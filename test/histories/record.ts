@@ -1,7 +1,9 @@
 /**
  * Records `test/histories/*.json`: `npm run histories:record -- [scenario…]`
- * (all scenarios when none is named). Keep old histories when adding one: they
- * are what proves today's code still replays yesterday's runs.
+ * (all scenarios when none is named). Histories are only ever added: they are
+ * what proves today's code still replays yesterday's runs, and
+ * test/repo/histories-append-only.test.ts fails CI on a commit that changes or
+ * deletes one, unless its message says `[histories: new major]`.
  * Run it after a deliberate workflow change, and commit the new histories with
  * the change (an incompatible change needs `patched()` so old histories still replay).
  */

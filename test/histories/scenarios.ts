@@ -292,6 +292,20 @@ export const SCENARIOS: Scenario[] = [
     fails: true,
   },
   {
+    // Two steps with one task id would take each other's decisions: refused at input, naming both.
+    name: 'parallel-duplicate-ids',
+    workflowType: 'parallelWorkflow',
+    input: { specs: [spec('a'), spec('b'), spec('a')] },
+    fails: true,
+  },
+  {
+    // The same from a pipeline's templates: both items render stage 0's id as "x".
+    name: 'pipeline-duplicate-derived-ids',
+    workflowType: 'pipelineWorkflow',
+    input: { items: ['one', 'two'], stages: [{ taskId: 'x', agent: 'explore', prompt: '{{item}}' }] },
+    fails: true,
+  },
+  {
     // Step specs refuse unknown fields: a misspelt maxSteps.
     name: 'parallel-unknown-field',
     workflowType: 'parallelWorkflow',

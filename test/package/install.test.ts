@@ -170,4 +170,5 @@ test('packed, installed into a fresh project, bundled with TaoPlugin, run and re
   writeFileSync(join(project, 'history.json'), shown.stdout);
   const replay = await run(process.execPath, ['replay.test.js'], { cwd: project, env });
   expect(replay.stdout.trim()).toBe('replayed');
-});
+  // A failure bound, not a speed check: `npm install` of the packed tarball alone takes over a minute on a loaded 2-core machine.
+}, 300_000);

@@ -37,15 +37,16 @@ test('a step on a spent budget waits in pending; tao budget raises it, approve r
         },
       ],
     });
-    expect(await waitingOn(client, handle, 'c')).toEqual([
-      {
+    // Every step the spent budget holds back waits at once, holding no slot of the run's limit of 1.
+    expect(await waitingOn(client, handle, 'e')).toEqual(
+      ['c', 'd', 'e'].map((taskId) => ({
         workflowId: handle.workflowId,
-        taskId: 'c',
+        taskId,
         agent: 'explore',
         decision: 'budget',
         reason: 'budget exhausted (steps 2/2)',
-      },
-    ]);
+      })),
+    );
     expect(executor.started).toEqual(['a', 'b']);
 
     await setRunBudget(handle, { maxSteps: 3 });
@@ -61,7 +62,7 @@ test('a step on a spent budget waits in pending; tao budget raises it, approve r
       ['b', true, undefined],
       ['c', true, undefined],
       ['d', true, undefined],
-      ['e', false, 'budget exhausted (steps 4/3): rejected: enough'],
+      ['e', false, 'budget exhausted (steps 3/3): rejected: enough'],
     ]);
     expect(executor.started).toEqual(['a', 'b', 'c', 'd']);
   });

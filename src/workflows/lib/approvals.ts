@@ -10,9 +10,9 @@
  * The caller sees the outcome only once decided, so a pipeline's next stage
  * does not start, and a resumable run does not journal the step, before then.
  */
-import { condition, defineQuery, defineUpdate, setHandler } from '@temporalio/workflow';
+import { condition, defineQuery, defineUpdate } from '@temporalio/workflow';
 import { type AgentStepSpec, type StepOutcome, failedOutcome } from '../../contracts';
-import { progressBoard } from './progress';
+import type { ProgressBoard } from './progress';
 
 export interface Decision {
   taskId: string;
@@ -38,7 +38,10 @@ export const waitingPromptQuery = defineQuery<string | null, [string]>('waitingP
 
 type Verdict = { approved: boolean; comment?: string; output?: string; byTimeout?: true };
 
-class Approvals {
+/** One run's waiting steps and the decisions made on them; its context registers the Updates. */
+export class Approvals {
+  constructor(private readonly board: ProgressBoard) {}
+
   /** The steps waiting now: their prompts by task id. */
   private readonly waiting = new Map<string, string>();
   private readonly verdicts = new Map<string, Verdict>();
@@ -60,7 +63,7 @@ class Approvals {
     if (typeof taskId !== 'string' || taskId === '') return 'a decision needs { "taskId": "<step>" }';
     if (this.waiting.has(taskId))
       return this.verdicts.has(taskId) ? `step "${taskId}" is already decided` : undefined;
-    const entry = progressBoard().latest(taskId);
+    const entry = this.board.latest(taskId);
     if (!entry) return `no step "${taskId}" in this run`;
     return `step "${taskId}" is ${entry.status}, not waiting for a decision`;
   }
@@ -90,34 +93,6 @@ class Approvals {
   }
 }
 
-let approvals: Approvals | undefined;
-
-/** This execution's approvals, with the `approve` and `reject` handlers registered on first use. */
-export function runApprovals(): Approvals {
-  if (approvals) return approvals;
-  const created = new Approvals();
-  approvals = created;
-  const validator = (decision: Decision) => {
-    const refusal = created.refusal((decision as Partial<Decision> | undefined)?.taskId);
-    if (refusal) throw new Error(refusal);
-  };
-  for (const [update, approved] of [
-    [approveUpdate, true],
-    [rejectUpdate, false],
-  ] as const) {
-    setHandler(
-      update,
-      (decision): Decided => {
-        created.decide(decision, approved);
-        return { taskId: decision.taskId, decided: approved ? 'approved' : 'rejected' };
-      },
-      { validator },
-    );
-  }
-  setHandler(waitingPromptQuery, (taskId) => created.promptOf(taskId));
-  return created;
-}
-
 function describeRejection(stage: 'before' | 'after', verdict: Verdict): string {
   const when = stage === 'before' ? 'before it started' : 'after it ran';
   const why = verdict.byTimeout ? 'no decision in time' : verdict.comment;
@@ -131,29 +106,37 @@ function describeRejection(stage: 'before' | 'after', verdict: Verdict): string 
  * else why it failed.
  */
 export async function approveOverBudget(
+  approvals: Approvals,
   spec: AgentStepSpec,
   why: string,
   exhausted: () => boolean,
 ): Promise<string | undefined> {
   // Approval timeouts are for the step's own approvals, not for this wait.
-  const verdict = await runApprovals().awaitUnless({ ...spec, approval: {} }, () => !exhausted());
+  const verdict = await approvals.awaitUnless({ ...spec, approval: {} }, () => !exhausted());
   if (!verdict || verdict.approved) return undefined;
   return `${why}: rejected${verdict.comment ? `: ${verdict.comment}` : ''}`;
 }
 
 /** The `before` wait: undefined to go ahead, else the step's outcome without running. */
-export async function approveBefore(spec: AgentStepSpec): Promise<StepOutcome | undefined> {
+export async function approveBefore(
+  approvals: Approvals,
+  spec: AgentStepSpec,
+): Promise<StepOutcome | undefined> {
   if (!spec.approval?.before) return undefined;
-  const verdict = await runApprovals().await(spec);
+  const verdict = await approvals.await(spec);
   return verdict.approved
     ? undefined
     : failedOutcome(spec.taskId, spec.agent, describeRejection('before', verdict));
 }
 
 /** The `after` wait on a successful outcome: the outcome as decided. */
-export async function approveAfter(spec: AgentStepSpec, outcome: StepOutcome): Promise<StepOutcome> {
+export async function approveAfter(
+  approvals: Approvals,
+  spec: AgentStepSpec,
+  outcome: StepOutcome,
+): Promise<StepOutcome> {
   if (!spec.approval?.after || !outcome.success) return outcome;
-  const verdict = await runApprovals().await(spec);
+  const verdict = await approvals.await(spec);
   if (!verdict.approved) {
     return { ...outcome, success: false, error: describeRejection('after', verdict) };
   }

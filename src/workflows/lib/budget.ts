@@ -1,25 +1,19 @@
 /**
  * A run's budget (as a3s's `WorkflowBudget`): tokens, steps and dollars spent
  * by this workflow's steps add up in workflow state, and once any limit is
- * reached no new step starts. Steps already running finish (their spend still
- * counts). A step about to start while the budget is spent waits as long as
- * other steps are still running, since a `setBudget` Update may raise the
- * limits meanwhile; when none is left running it ends `success: false` with
- * `budget exhausted (…)`, which also ends its pipeline chain.
+ * reached no new step starts. A step counts once its first activity ended;
+ * steps already running finish (their spend still counts). A step about to start while the
+ * budget is spent waits, holding no slot, as long as other steps are still
+ * running, since a `setBudget` Update may raise the limits meanwhile; when
+ * none is left running it ends `success: false` with `budget exhausted (…)`,
+ * which also ends its pipeline chain.
  *
  * The llm executor is handed the tokens left and ends its tool loop rather
  * than start a model call past them: a soft cap, since one call can overshoot.
  */
-import { defineUpdate, metricMeter, setHandler } from '@temporalio/workflow';
-import {
-  type Budget,
-  BudgetSchema,
-  type BudgetSpent,
-  type StepUsage,
-  describeZodError,
-} from '../../contracts';
+import { defineUpdate, metricMeter } from '@temporalio/workflow';
+import { type Budget, type BudgetSpent, type StepUsage } from '../../contracts';
 import { waitFor } from './controls';
-import { progressBoard } from './progress';
 
 export interface BudgetView {
   limits: Budget;
@@ -28,7 +22,8 @@ export interface BudgetView {
 
 export const setBudgetUpdate = defineUpdate<BudgetView, [Budget]>('setBudget');
 
-class RunBudget {
+/** One run's limits and spend; its context registers `setBudget`. */
+export class RunBudget {
   limits: Budget = {};
   spent: BudgetSpent = { tokens: 0, steps: 0, costUsd: 0 };
   private running = 0;
@@ -65,50 +60,48 @@ class RunBudget {
       : Math.max(0, this.limits.maxTokens - this.spent.tokens);
   }
 
-  /**
-   * Runs a step under the budget: `start` is not called once the budget is
-   * spent (the refusal's message is returned instead), and the step's usage is
-   * added when it ends. With `onExhausted: wait`, `ask` decides instead: it
-   * returns once the step may go on, or why it may not.
-   */
-  async spend<T>(
-    start: () => Promise<T>,
-    usageOf: (result: T) => StepUsage | undefined,
-    ask?: (why: string) => Promise<string | undefined>,
-  ): Promise<{ value: T } | { refused: string }> {
-    for (;;) {
-      const why = this.exhausted();
-      if (!why) break;
-      if (this.limits.onExhausted === 'wait' && ask) {
-        const rejected = await ask(why);
-        if (rejected) return { refused: rejected };
-        break;
-      }
-      if (this.running === 0) {
-        metricMeter
-          .createCounter('tao_budget_exhaustions', 'steps', 'steps not started: budget spent')
-          .add(1);
-        return { refused: why };
-      }
-      await waitFor(() => !this.exhausted() || this.running === 0);
-    }
+  /** A step's first activity starts under the budget: it runs until {@link leave}. */
+  begin(): void {
     this.running += 1;
-    try {
-      const value = await start();
-      this.charge(undefined, usageOf(value));
-      return { value };
-    } finally {
-      // A step that ran counts, however it ended.
-      this.spent.steps += 1;
-      this.running -= 1;
-    }
+  }
+
+  /** Its first activity ended: the step counts as spent, however it ended. */
+  leave(): void {
+    this.running -= 1;
+    this.spent.steps += 1;
   }
 
   /**
-   * Adds what a step spent since its usage was `before` (a delegating step
-   * reports its spend so far each time it stops): later attempts of a step
-   * already counted. Returns the usage to measure from next time.
+   * A step found the budget spent (`why`) when about to start. With
+   * `onExhausted: wait`, `ask` decides as a person would: `over` when they
+   * let it past the limit, `again` when the limit was raised meanwhile.
+   * Otherwise it waits while other steps still run, since their end or a
+   * `setBudget` may change the answer (`again`), and is refused once none
+   * does.
    */
+  async settle(
+    why: string,
+    ask?: (why: string) => Promise<string | undefined>,
+  ): Promise<'again' | 'over' | { refused: string }> {
+    if (this.limits.onExhausted === 'wait' && ask) {
+      const rejected = await ask(why);
+      if (rejected) return { refused: rejected };
+      return this.exhausted() ? 'over' : 'again';
+    }
+    if (this.running === 0) {
+      metricMeter.createCounter('tao_budget_exhaustions', 'steps', 'steps not started: budget spent').add(1);
+      return { refused: why };
+    }
+    await waitFor(() => !this.exhausted() || this.running === 0);
+    return 'again';
+  }
+
+  /** Sets the limits (a combinator's `budget` option) and what earlier executions spent. */
+  apply(limits: Budget | undefined, spent?: BudgetSpent): void {
+    if (limits) this.limits = { ...this.limits, ...limits };
+    if (spent) this.spent = { ...spent };
+  }
+
   charge(before: StepUsage | undefined, now: StepUsage | undefined): StepUsage | undefined {
     if (!now) return before;
     this.spent.tokens += tokens(now) - tokens(before);
@@ -118,38 +111,3 @@ class RunBudget {
 }
 
 const tokens = (usage: StepUsage | undefined) => (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0);
-
-let budget: RunBudget | undefined;
-
-/** This execution's budget, with the `setBudget` handler registered on first use. */
-export function runBudget(): RunBudget {
-  if (budget) return budget;
-  const created = new RunBudget();
-  budget = created;
-  progressBoard().budget = () => (created.active ? created.view() : undefined);
-  setHandler(
-    setBudgetUpdate,
-    (limits) => {
-      created.limits = { ...created.limits, ...BudgetSchema.parse(limits) };
-      return created.view();
-    },
-    {
-      validator: (limits) => {
-        const parsed = BudgetSchema.safeParse(limits);
-        if (!parsed.success) throw new Error(`setBudget: ${describeZodError(parsed.error)}`);
-        if (Object.keys(parsed.data).length === 0) {
-          throw new Error('setBudget needs at least one of maxTokens, maxSteps, maxCostUsd');
-        }
-      },
-    },
-  );
-  return created;
-}
-
-/** Sets the run's limits (a combinator's `budget` option) and what earlier executions spent. */
-export function applyBudget(limits: Budget | undefined, spent?: BudgetSpent): void {
-  if (!limits && !spent) return;
-  const current = runBudget();
-  if (limits) current.limits = { ...current.limits, ...limits };
-  if (spent) current.spent = { ...spent };
-}

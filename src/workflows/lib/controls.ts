@@ -17,8 +17,7 @@
  * Validators refuse what cannot apply (an unknown step, one already finished,
  * a bad limit) with a message, so the caller hears it and history records nothing.
  */
-import { CancellationScope, condition, defineSignal, defineUpdate, setHandler } from '@temporalio/workflow';
-import { progressBoard } from './progress';
+import { CancellationScope, condition, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export interface RunControlState {
   paused: boolean;
@@ -52,9 +51,13 @@ export class RunControls implements RunControlState {
   private readonly running = new Map<string, CancellationScope>();
   private readonly listeners: (() => void)[] = [];
 
-  /** Calls `listener` after every change of `paused` or `concurrency`. */
-  onChange(listener: () => void): void {
+  /** Calls `listener` after every change of `paused` or `concurrency`, until the returned function is called. */
+  onChange(listener: () => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   /** Applies what `state` sets well; a signal's payload is not validated by Temporal. */
@@ -78,20 +81,9 @@ export class RunControls implements RunControlState {
     return this.cancelledPending.has(taskId);
   }
 
-  /** Resolves once the run is not paused, or `taskId` is cancelled. */
-  async mayStart(taskId: string): Promise<void> {
-    if (this.paused) await waitFor(() => !this.paused || this.cancelledPending.has(taskId));
-  }
-
-  /**
-   * Marks `taskId` as running in the current scope, which is its pool lane's
-   * (./pool): `cancelStep` cancels that scope, which holds nothing else while
-   * the step runs, and the lane goes on in a fresh one.
-   */
-  enter(taskId: string): CancellationScope {
-    const scope = CancellationScope.current();
+  /** Marks `taskId` as running in `scope`, its own (./steps): `cancelStep` cancels that scope alone. */
+  enter(taskId: string, scope: CancellationScope): void {
     this.running.set(taskId, scope);
-    return scope;
   }
 
   leave(taskId: string): void {
@@ -117,41 +109,4 @@ export function cancelledAlone(scope: CancellationScope): boolean {
 /** `condition(fn)`, but a cancelled workflow stops waiting (a bare condition would wait on). */
 export function waitFor(fn: () => boolean): Promise<void> {
   return Promise.race([condition(fn), CancellationScope.current().cancelRequested]);
-}
-
-let controls: RunControls | undefined;
-
-/** This execution's controls, with their update handlers registered on first use. */
-export function runControls(): RunControls {
-  if (controls) return controls;
-  const created = new RunControls();
-  controls = created;
-  const board = progressBoard();
-  board.steering = () => created.state();
-  setHandler(pauseUpdate, () => created.set({ paused: true }));
-  setHandler(resumeUpdate, () => created.set({ paused: false }));
-  setHandler(steerPartitionSignal, (state) => void created.set(state));
-  setHandler(setConcurrencyUpdate, ({ limit }) => created.set({ concurrency: limit }), {
-    validator: (arg) => {
-      const limit = (arg as { limit?: unknown } | undefined)?.limit;
-      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1) {
-        throw new Error(`setConcurrency needs { "limit": <a whole number ≥ 1> }, got ${JSON.stringify(arg)}`);
-      }
-    },
-  });
-  setHandler(cancelStepUpdate, ({ taskId }) => ({ taskId, was: created.cancel(taskId) }), {
-    validator: (arg) => {
-      const taskId = (arg as { taskId?: unknown } | undefined)?.taskId;
-      if (typeof taskId !== 'string' || taskId === '') {
-        throw new Error(`cancelStep needs { "taskId": "<step>" }, got ${JSON.stringify(arg)}`);
-      }
-      const entry = board.latest(taskId);
-      if (!entry) throw new Error(`no step "${taskId}" in this run`);
-      if (entry.status !== 'pending' && entry.status !== 'running') {
-        throw new Error(`step "${taskId}" is ${entry.status}, not pending or running; nothing to cancel`);
-      }
-      if (created.cancelledBeforeStart(taskId)) throw new Error(`step "${taskId}" is already cancelled`);
-    },
-  });
-  return created;
 }

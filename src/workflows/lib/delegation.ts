@@ -18,10 +18,10 @@ import {
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
-import { patched } from '@temporalio/workflow';
-import { runControls, waitFor } from './controls';
-import { clampLimit, runBounded } from './pool';
-import { type StepProgress, progressBoard, settledOutcome } from './progress';
+import { settleAll } from './pool';
+import { type StepProgress, settledOutcome } from './progress';
+import type { Priority } from './slots';
+import type { StepCall } from './step-call';
 
 /** Where a step stands in a delegation tree: its depth and the bound its parent set. */
 export interface StepPlace {
@@ -36,60 +36,13 @@ export const TOP_LEVEL: StepPlace = { depth: 0 };
 /** A backstop against configs that disagree across workers: no tree grows deeper than this. */
 export const MAX_DELEGATION_DEPTH = 8;
 
-let childLimit = 1;
-
-/** Children of one call run at most the run's limit at a time (or `setConcurrency`'s, once set). */
-export function setDelegationLimit(limit: number): void {
-  childLimit = limit;
-}
-
-let inFlight = 0;
-
-/**
- * Runs `attempt`, which starts one activity of a step (holding a slot from
- * {@link holdSlot} until it settles), once the run has room for it under its
- * limit. Top-level lanes never hold more activities than the limit, but each
- * delegating parent's children had the limit to themselves, so a run at a
- * limit of 2 with two parents delegating ran four at once. Only an activity in
- * flight holds a slot, never a parent waiting for its children, so no parent
- * can wait on a slot its own children need. Patched where it makes a step
- * wait: runs started before let children past the limit.
- */
-export function withRunSlot<T>(attempt: () => Promise<T>): Promise<T> {
-  return full() && patched('tao-run-slots') ? nextSlot(attempt) : attempt();
-}
-
-/** Counts one activity in flight; call what it returns once the activity settled. */
-export function holdSlot(): () => void {
-  inFlight += 1;
-  return () => void (inFlight -= 1);
-}
-
-const full = () => inFlight >= clampLimit(runControls().concurrency ?? childLimit);
-
-async function nextSlot<T>(attempt: () => Promise<T>): Promise<T> {
-  // Every waiter wakes when a slot frees; the first to go on takes it, the others wait again.
-  while (full()) await waitFor(() => !full());
-  return attempt();
-}
-
-/**
- * Where a resumable run keeps its children (./resumable): a child recorded
- * for the same spec in an earlier execution is served, not run again, and
- * each child that succeeds is recorded under its task id.
- */
-export interface ChildJournal {
-  served(children: readonly AgentStepSpec[]): Promise<Map<string, StepOutcome>>;
-  record(child: AgentStepSpec, outcome: StepOutcome): void;
-}
-
-let journal: ChildJournal | undefined;
-
-export function journalChildren(childJournal: ChildJournal): void {
-  journal = childJournal;
-}
-
-export type RunChild = (spec: AgentStepSpec, entry: StepProgress, place: StepPlace) => Promise<StepOutcome>;
+/** How a child runs: runStep (./steps), handed in so this module does not import it back. */
+export type RunChild = (
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  at: { place: StepPlace; priority: Priority; reusable: boolean; deferrable: boolean },
+) => Promise<StepOutcome | object>;
 
 /**
  * Runs the tasks of `request` as children of `parent` (its calls numbered
@@ -97,38 +50,47 @@ export type RunChild = (spec: AgentStepSpec, entry: StepProgress, place: StepPla
  * crashed becomes a failed outcome, so the parent always hears of every task.
  */
 export async function runDelegated(
+  call: StepCall,
   parent: AgentStepSpec,
   request: DelegationRequest,
-  place: StepPlace,
+  at: { place: StepPlace; priority: Priority },
   asked: number,
   runChild: RunChild,
 ): Promise<DelegationResult[]> {
-  const board = progressBoard();
-  const depth = place.depth + 1;
+  const { board } = call.context;
+  const depth = at.place.depth + 1;
   const childPlace: StepPlace = { depth, maxDepth: request.maxDepth, parentTaskId: parent.taskId };
-  const calls = request.calls.map((call, c) => {
-    const children = call.tasks.map((task, k) => childSpec(parent, task, asked + c + 1, k + 1));
-    return { call, children, refusal: refusal(children, depth) };
+  const calls = request.calls.map((item, c) => {
+    const children = item.tasks.map((task, k) => childSpec(parent, task, asked + c + 1, k + 1));
+    return { call: item, children, refusal: refusal(call, children, depth) };
   });
   const accepted = calls.flatMap(({ children, refusal }) => (refusal ? [] : children));
-  const outcomes = journal ? await journal.served(accepted) : new Map<string, StepOutcome>();
+  for (const spec of accepted) call.taskIds.add(spec.taskId);
+  const outcomes = call.journal ? await call.journal.served(accepted) : new Map<string, StepOutcome>();
   const lineage = { parentTaskId: parent.taskId, depth };
   for (const spec of accepted) {
     if (outcomes.has(spec.taskId)) Object.assign(board.addStep(spec, 'cached'), lineage);
   }
   const runnable = accepted.filter((spec) => !outcomes.has(spec.taskId));
   const entries = runnable.map((spec) => Object.assign(board.addStep(spec, 'pending'), lineage));
-  const settled = await runBounded(runnable, childLimit, async (spec, index) => {
-    const outcome = await runChild(spec, entries[index]!, childPlace);
-    if (outcome.success) journal?.record(spec, outcome);
+  // Each task takes a slot of the run's limit when its activity starts; its priority follows its parent's.
+  const settled = await settleAll(runnable, async (spec, index) => {
+    const childAt = {
+      place: childPlace,
+      priority: [...at.priority, index],
+      reusable: false,
+      deferrable: false,
+    };
+    const outcome = (await runChild(call, spec, entries[index]!, childAt)) as StepOutcome;
+    if (outcome.success) call.journal?.record(spec, outcome);
     return outcome;
   });
   settled.forEach((result, index) => {
     const spec = runnable[index]!;
     outcomes.set(spec.taskId, settledOutcome(result, spec, entries[index]!));
   });
-  return calls.map(({ call, children, refusal }) => ({
-    callId: call.callId,
+  return calls.map(({ call: item, children, refusal }) => ({
+    callId: item.callId,
     outcomes: children.map(
       (spec) => outcomes.get(spec.taskId) ?? failedOutcome(spec.taskId, spec.agent, refusal!),
     ),
@@ -153,17 +115,12 @@ function childSpec(
 }
 
 /** Why a call's tasks cannot run as asked, or undefined when they can. */
-function refusal(children: readonly AgentStepSpec[], depth: number): string | undefined {
+function refusal(call: StepCall, children: readonly AgentStepSpec[], depth: number): string | undefined {
   if (depth > MAX_DELEGATION_DEPTH) {
     return `delegation refused: tasks may nest at most ${MAX_DELEGATION_DEPTH} deep; do this work yourself`;
   }
-  const board = progressBoard();
-  // A loop's rounds run the same ids again, so only a step still under way is a clash.
-  const clash = children.find((spec) => {
-    const status = board.latest(spec.taskId)?.status;
-    return status === 'pending' || status === 'running' || status === 'waiting';
-  });
+  const clash = children.find((spec) => call.taskIds.has(spec.taskId));
   return clash
-    ? `delegation refused: task id ${clash.taskId} belongs to a step of this run still under way; rename that step`
+    ? `delegation refused: task id ${clash.taskId} belongs to another step of this run; rename that step`
     : undefined;
 }

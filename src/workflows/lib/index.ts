@@ -7,12 +7,12 @@ export { executeStepsParallel } from './parallel';
 export { executePipeline, type PipelineStage } from './pipeline';
 export { executeStepsParallelResumable } from './resumable';
 export { executeLoop, type LoopNext, type LoopOptions } from './loop';
+export { RunContext, createRunContext } from './run-context';
 export {
-  progressBoard,
   progressQuery,
   type Progress,
   type StepProgress,
   type StepStatus,
   type UsageTotals,
 } from './progress';
-export type { CombinatorOptions, ResumableOptions } from './steps';
+export type { CombinatorOptions, ResumableOptions } from './inputs';

@@ -6,10 +6,9 @@
  * result is the last round's outcomes, as in a3s.
  */
 import type { AgentStepSpecInput, StepOutcome } from '../../contracts';
-import { executeStepsParallel } from './parallel';
-import { progressBoard } from './progress';
-import { runReuse } from './reuse';
-import { type CombinatorOptions, invalidInput } from './steps';
+import { type CombinatorOptions, invalidInput, parseSpecs } from './inputs';
+import { runStepsParallel } from './parallel';
+import { createRunContext } from './run-context';
 
 /** The next round's specs from this round's outcomes (`round` counts from 1); none, or empty, stops. */
 export type LoopNext = (outcomes: StepOutcome[], round: number) => AgentStepSpecInput[] | undefined;
@@ -17,8 +16,8 @@ export type LoopNext = (outcomes: StepOutcome[], round: number) => AgentStepSpec
 export interface LoopOptions extends CombinatorOptions {
   /** The number of the first round, for a loop that continues one that ran before (default 1). */
   firstRound?: number;
-  /** The last round this call runs even when the loop goes on: where a caller continues as new. */
-  stopAfterRound?: number;
+  /** After each round that is not the last: whether this call stops there, for its caller to continue as new. */
+  stopAfter?: (round: number) => boolean;
 }
 
 export async function executeLoop(
@@ -32,19 +31,19 @@ export async function executeLoop(
       `maxIterations: must be a whole number ≥ 1 (the loop's hard cap), got ${maxIterations}`,
     );
   }
-  const board = progressBoard();
-  const { firstRound = 1, stopAfterRound = maxIterations, ...combinator } = options;
-  const lastRound = Math.min(maxIterations, stopAfterRound);
+  const { firstRound = 1, stopAfter = () => false, context = createRunContext(), ...combinator } = options;
+  const { board } = context;
   let specs = [...initial];
   let last: StepOutcome[] = [];
-  for (let round = firstRound; specs.length > 0 && round <= lastRound; round++) {
+  for (let round = firstRound; specs.length > 0 && round <= maxIterations; round++) {
     board.loop = { round, maxIterations };
-    last = await executeStepsParallel(specs, combinator);
+    const path = round === firstRound ? 'initial' : `round ${round} specs`;
+    last = (await runStepsParallel(context, parseSpecs(specs, path), combinator)) as StepOutcome[];
     // A rerun reuses rounds up to the first that ran a step again: later rounds are built on its outcomes.
-    runReuse()?.closeIfRan();
+    context.reuse?.closeIfRan();
     // As in a3s, `next` sees every round, the last one included; the cap decides whether its answer runs.
     const more = next(last, round) ?? [];
-    specs = round < lastRound ? more : [];
+    specs = round < maxIterations && !stopAfter(round) ? more : [];
   }
   return last;
 }

@@ -4,61 +4,97 @@ import {
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
+import { type CombinatorOptions, parseSpecs, refuseSplitBudget } from './inputs';
 import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
-import { runBounded } from './pool';
-import { progressBoard, settledOutcome } from './progress';
-import { applyBudget } from './budget';
-import {
-  type CombinatorOptions,
-  parseSpecs,
-  refuseSplitBudget,
-  resolveLimit,
-  runStep,
-  stepActivities,
-} from './steps';
+import { settleAll } from './pool';
+import { settledOutcome } from './progress';
+import { type RunContext, createRunContext } from './run-context';
+import { type CallOptions, openCall } from './step-call';
+import { isDeferred, runStep, topLevel } from './steps';
 
 /**
- * Combinator 1, the barrier: every spec runs, at most `limit` at a time, and
- * the result holds one outcome per spec in input order. A step that crashes
- * (after its retries) becomes a failed outcome; the others are unaffected.
+ * Combinator 1, the barrier: every spec runs, at most `concurrency`
+ * activities at a time, and the result holds one outcome per spec in input
+ * order. A step that crashes (after its retries) becomes a failed outcome;
+ * the others are unaffected.
  */
 export async function executeStepsParallel(
   specInputs: readonly AgentStepSpecInput[],
   options: CombinatorOptions = {},
 ): Promise<StepOutcome[]> {
-  return runStepsParallel(parseSpecs(specInputs), options);
+  const { context = createRunContext(), ...rest } = options;
+  const outcomes = await runStepsParallel(context, parseSpecs(specInputs), rest);
+  return outcomes as StepOutcome[];
+}
+
+export interface ParallelCarry {
+  /** Outcomes earlier executions of this run settled, by spec index: those specs do not run again. */
+  done?: ReadonlyMap<number, StepOutcome>;
+  /** See CallOptions: the execution may leave steps to the next one. */
+  continuesAsNew?: boolean;
 }
 
 /**
- * {@link executeStepsParallel} for specs already validated, as the workflow's
- * input schema validates them: parsing them again doubled the workflow
- * thread's validation, 0.4 s of a 10,000-step run. A run split into children
- * takes `specs` (see runPartitioned).
+ * {@link executeStepsParallel} for specs already validated. One outcome per
+ * spec, or undefined for a step this execution left to the next (only with
+ * `continuesAsNew`). A run bigger than `maxStepsPerRun` runs as child
+ * `parallelWorkflow`s (./partition).
  */
 export async function runStepsParallel(
-  specs: AgentStepSpec[],
-  options: CombinatorOptions,
-): Promise<StepOutcome[]> {
+  context: RunContext,
+  specs: readonly AgentStepSpec[],
+  options: Omit<CombinatorOptions, 'context'>,
+  { done = new Map(), continuesAsNew = false }: ParallelCarry = {},
+): Promise<(StepOutcome | undefined)[]> {
   if (specs.length === 0) return [];
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   if (specs.length > maxStepsPerRun) {
     refuseSplitBudget(options, specs.length, maxStepsPerRun);
-    return runPartitioned<AgentStepSpec, StepOutcome>({
+    return runPartitioned<AgentStepSpec, StepOutcome>(context, {
       items: specs,
       perChild: maxStepsPerRun,
-      limit: await resolveLimit(options.concurrency),
+      limit: await context.limit(options.concurrency),
       workflowType: 'parallelWorkflow',
       stepOutcomes: true,
-      childInput: (slice, _offset, concurrency) => ({ ...options, specs: slice, concurrency }),
+      childInput: (slice, _offset, concurrency) => ({
+        ...options,
+        ...context.reuseForChildren(),
+        specs: slice,
+        concurrency,
+      }),
       onChildFailure: (slice, _offset, message) =>
         slice.map((s) => failedOutcome(s.taskId, s.agent, message)),
     });
   }
-  applyBudget(options.budget);
-  const board = progressBoard();
-  const entries = specs.map((spec) => board.addStep(spec, 'pending'));
-  const activities = stepActivities(options.stepPolicy);
-  const limit = await resolveLimit(options.concurrency);
-  const settled = await runBounded(specs, limit, (spec, index) => runStep(activities, spec, entries[index]!));
-  return settled.map((result, index) => settledOutcome(result, specs[index]!, entries[index]!));
+  context.budget.apply(options.budget);
+  return runSpecs(context, specs, { ...options, continuesAsNew }, done);
+}
+
+/** Every spec not `done` as a top-level step of one call; `done` ones keep their outcome. */
+async function runSpecs(
+  context: RunContext,
+  specs: readonly AgentStepSpec[],
+  options: CallOptions,
+  done: ReadonlyMap<number, StepOutcome>,
+): Promise<(StepOutcome | undefined)[]> {
+  const { board } = context;
+  const entries = specs.map((spec, index) => {
+    const carried = done.get(index);
+    return board.addStep(spec, carried ? (carried.success ? 'succeeded' : 'failed') : 'pending');
+  });
+  const call = await openCall(context, options);
+  for (const spec of specs) call.taskIds.add(spec.taskId);
+  try {
+    const settled = await settleAll(specs, async (spec, index) => {
+      const carried = done.get(index);
+      if (carried) return carried;
+      const outcome = await runStep(call, spec, entries[index]!, topLevel(index));
+      return isDeferred(outcome) ? undefined : outcome;
+    });
+    return settled.map((result, index) =>
+      result.ok ? result.value : settledOutcome(result, specs[index]!, entries[index]!),
+    );
+  } finally {
+    call.close();
+  }
 }

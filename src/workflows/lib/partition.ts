@@ -2,26 +2,25 @@ import {
   type ChildWorkflowHandle,
   ChildWorkflowFailure,
   type Workflow,
-  patched,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import { type RunControlState, runControls, steerPartitionSignal } from './controls';
+import { type RunControlState, steerPartitionSignal } from './controls';
 import { clampLimit, runBounded } from './pool';
-import { progressBoard } from './progress';
+import type { RunContext } from './run-context';
 
 /**
- * One Temporal execution is capped at ~51,200 history events / 50 MB and
- * 2,000 pending activities. A step costs roughly ten events (its activity,
- * the workflow task that reacts to it, its journal write), so each execution
- * keeps to this many steps and bigger runs are split into child workflows (or,
- * for resumable runs, continued as new).
+ * Steps one execution takes before a run is split into child workflows that
+ * run side by side. How many steps an execution can hold depends on what
+ * they write to history (a step that delegates writes many times what one
+ * that does not), so each execution also stops taking new steps when its
+ * history fills, and continues as new (./history); this bound is the unit of
+ * parallelism across executions.
  */
 export const DEFAULT_MAX_STEPS_PER_RUN = 1000;
 
 export interface PartitionPlan<I> {
-  /** Taken: emptied as it is sliced, so each slice can go once its child is done with it. */
-  items: I[];
+  items: readonly I[];
   /** Items per child execution. */
   perChild: number;
   /** The run's overall limit; children share it so the total in flight never exceeds it. */
@@ -42,32 +41,22 @@ export interface PartitionPlan<I> {
  * children one by one, each serially, exactly as a limit of 1 would.
  *
  * Only as many children run at once as fill the limit (see childrenFilling):
- * a running child holds its slice's specs and outcomes in the worker, so
- * starting every child at once held the whole run's payloads twice (a
- * 10,000-step run of 2 KB prompts at a limit of 100 ran all ten children at
- * ten steps each). Patched: runs started before started them all.
- *
- * Nor does the parent keep a slice once its child settled: a workflow's
- * frames stay in the worker until it ends, so the run's specs would too.
+ * a running child holds its slice's specs and outcomes in the worker.
  *
  * Steering the parent steers its children: a child starts paused while the
  * run is, and `pause`, `resume` and `setConcurrency` reach every running child
  * as a signal. The number of children in flight stays as started; a new limit
  * changes each one's share (never below one step).
  */
-export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]> {
+export async function runPartitioned<I, O>(context: RunContext, plan: PartitionPlan<I>): Promise<O[]> {
   const slices: { slice: I[]; offset: number }[] = [];
   for (let offset = 0; offset < plan.items.length; offset += plan.perChild) {
     slices.push({ slice: plan.items.slice(offset, offset + plan.perChild), offset });
   }
-  plan.items.length = 0;
   const limit = clampLimit(plan.limit);
-  const inFlight = Math.min(
-    slices.length,
-    patched('tao-partition-share') ? childrenFilling(limit, plan.perChild) : limit,
-  );
-  const board = progressBoard();
-  const group = childIdPrefix('part');
+  const inFlight = Math.min(slices.length, childrenFilling(limit, plan.perChild));
+  const { board, controls } = context;
+  const group = context.childIdPrefix(workflowInfo().workflowId, 'part');
   const entries = slices.map(({ slice, offset }, k) =>
     board.addPartition({
       workflowId: `${group}-${k}`,
@@ -76,13 +65,12 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
       ...(plan.stepOutcomes ? { outcomes: { succeeded: 0, failed: 0 } } : {}),
     }),
   );
-  const controls = runControls();
   const steering = (): Required<RunControlState> => ({
     paused: controls.paused,
     concurrency: Math.floor((controls.concurrency ?? limit) / inFlight) || 1,
   });
   const running = new Map<string, () => void>();
-  controls.onChange(() => running.forEach((steer) => steer()));
+  const stopSteering = controls.onChange(() => running.forEach((steer) => steer()));
 
   const runChild = async (workflowId: string, slice: I[], offset: number): Promise<unknown> => {
     const sent = steering();
@@ -91,9 +79,6 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
       ...(sent.paused ? { paused: true } : {}),
     };
     const child = await startChild(plan.workflowType, { workflowId, args: [input] });
-    // The child's history holds its input now. The SDK keeps a started child's arguments until the parent
-    // ends (its cancellation hook closes over them), so emptied they no longer keep the slice's specs.
-    for (const key of Object.keys(input)) delete (input as Record<string, unknown>)[key];
     const steer = steerer(child, steering);
     running.set(workflowId, steer);
     // Steering that came while the child started reached no child.
@@ -106,32 +91,25 @@ export async function runPartitioned<I, O>(plan: PartitionPlan<I>): Promise<O[]>
     }
   };
 
-  const settled = await runBounded(
-    slices,
-    inFlight,
-    async (part, k) => {
-      const { slice, offset } = part;
-      part.slice = [];
-      const entry = entries[k]!;
-      entry.status = 'running';
-      let result: O[];
-      try {
-        result = (await runChild(entry.workflowId, slice, offset)) as O[];
-        entry.status = 'succeeded';
-      } catch (error) {
-        if (!(error instanceof ChildWorkflowFailure)) throw error;
-        const message = `partition ${entry.workflowId} failed: ${error.cause?.message ?? error.message}`;
-        Object.assign(entry, { status: 'failed', error: message });
-        result = plan.onChildFailure(slice, offset, message) as O[];
-      }
-      if (entry.outcomes) {
-        const succeeded = (result as { success: boolean }[]).filter((outcome) => outcome.success).length;
-        entry.outcomes = { succeeded, failed: result.length - succeeded };
-      }
-      return result;
-    },
-    { fixed: true },
-  );
+  const settled = await runBounded(slices, inFlight, async ({ slice, offset }, k) => {
+    const entry = entries[k]!;
+    entry.status = 'running';
+    let result: O[];
+    try {
+      result = (await runChild(entry.workflowId, slice, offset)) as O[];
+      entry.status = 'succeeded';
+    } catch (error) {
+      if (!(error instanceof ChildWorkflowFailure)) throw error;
+      const message = `partition ${entry.workflowId} failed: ${error.cause?.message ?? error.message}`;
+      Object.assign(entry, { status: 'failed', error: message });
+      result = plan.onChildFailure(slice, offset, message) as O[];
+    }
+    if (entry.outcomes) {
+      const succeeded = (result as { success: boolean }[]).filter((outcome) => outcome.success).length;
+      entry.outcomes = { succeeded, failed: result.length - succeeded };
+    }
+    return result;
+  }).finally(stopSteering);
   return settled.flatMap((result) => {
     if (!result.ok) throw result.error;
     return result.value;
@@ -176,17 +154,6 @@ function steerer(child: ChildWorkflowHandle<Workflow>, steering: () => RunContro
       });
   };
   return send;
-}
-
-let childGroups = 0;
-
-/**
- * A fresh, deterministic child id prefix under this execution, so two big
- * calls in one user workflow never collide. Module state is per execution.
- */
-export function childIdPrefix(kind: string): string {
-  childGroups += 1;
-  return `${workflowInfo().workflowId}/${kind}${childGroups}`;
 }
 
 /** Items per execution for `stepsPerItem` steps each, never below one item. */

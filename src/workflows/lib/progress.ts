@@ -1,4 +1,4 @@
-import { defineQuery, setHandler } from '@temporalio/workflow';
+import { defineQuery } from '@temporalio/workflow';
 import {
   type Budget,
   type BudgetSpent,
@@ -99,11 +99,14 @@ export function settledOutcome(
 }
 
 /**
- * Live state of this execution's steps, served by the `progress` query.
- * Module state in workflow code is per execution, so one board per run.
+ * Live state of one run's steps, served by the `progress` query. The run's
+ * context (./run-context) owns it; entries are objects the step path updates
+ * in place, so a query reads them as they are.
  */
-class ProgressBoard {
+export class ProgressBoard {
   readonly steps: StepProgress[] = [];
+  /** Each task id's latest entry: clash checks and Update validators look steps up by id in a run of thousands. */
+  private readonly byTaskId = new Map<string, StepProgress>();
   checkpointWarning?: string;
   readonly storeWarnings: string[] = [];
   readonly partitions: PartitionProgress[] = [];
@@ -117,7 +120,14 @@ class ProgressBoard {
   add(entry: Omit<StepProgress, 'attempt'> & { attempt?: number }): StepProgress {
     const step: StepProgress = { attempt: 0, ...entry };
     this.steps.push(step);
+    if (step.taskId !== undefined) this.byTaskId.set(step.taskId, step);
     return step;
+  }
+
+  /** Indexes an entry whose task id became known after it was added (a pipeline stage's, once rendered). */
+  named(entry: StepProgress, taskId: string, agent: string): void {
+    Object.assign(entry, { taskId, agent });
+    this.byTaskId.set(taskId, entry);
   }
 
   /** An entry for one spec of a parallel or resumable run, keyed by its taskId. */
@@ -133,9 +143,7 @@ class ProgressBoard {
 
   /** The latest entry of `taskId` (a loop runs a task id once per round), if any. */
   latest(taskId: string): StepProgress | undefined {
-    for (let i = this.steps.length - 1; i >= 0; i--)
-      if (this.steps[i]!.taskId === taskId) return this.steps[i];
-    return undefined;
+    return this.byTaskId.get(taskId);
   }
 
   addPartition(entry: Omit<PartitionProgress, 'status'>): PartitionProgress {
@@ -181,15 +189,4 @@ class ProgressBoard {
       ...(this.rerunOf !== undefined ? { rerunOf: this.rerunOf } : {}),
     };
   }
-}
-
-let board: ProgressBoard | undefined;
-
-export function progressBoard(): ProgressBoard {
-  if (!board) {
-    const created = new ProgressBoard();
-    setHandler(progressQuery, () => created.snapshot());
-    board = created;
-  }
-  return board;
 }

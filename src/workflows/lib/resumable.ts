@@ -1,4 +1,4 @@
-import { CancellationScope, executeChild, proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CheckpointIndex, CheckpointLoad, CheckpointStepKey, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
@@ -8,21 +8,14 @@ import {
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
-import { DEFAULT_MAX_STEPS_PER_RUN, childIdPrefix, runPartitioned } from './partition';
-import { runBounded } from './pool';
-import { progressBoard, settledOutcome } from './progress';
-import { applyBudget } from './budget';
-import { type ChildJournal, journalChildren } from './delegation';
+import { type ResumableOptions, activityFailureMessage, invalidInput, parseSpecs } from './inputs';
+import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
+import { settleAll } from './pool';
+import { settledOutcome } from './progress';
+import { type RunContext, createRunContext } from './run-context';
 import { specDigest } from './spec-digest';
-import {
-  type ResumableOptions,
-  activityFailureMessage,
-  invalidInput,
-  parseSpecs,
-  resolveLimit,
-  runStep,
-  stepActivities,
-} from './steps';
+import { type ChildJournal, openCall } from './step-call';
+import { isDeferred, runStep, topLevel } from './steps';
 
 // Store calls are quick; a store that stays down must not hold the run hostage (SPEC: fail-safe).
 const store = proxyActivities<TaoActivities>({
@@ -132,17 +125,6 @@ async function fetchServedOutcomes(
   }
 }
 
-/** Rejects a repeated taskId among validated specs: it is the checkpoint key. */
-export function uniqueSpecs(specs: AgentStepSpec[]): AgentStepSpec[] {
-  const seen = new Set<string>();
-  for (const [index, spec] of specs.entries()) {
-    if (seen.has(spec.taskId))
-      throw invalidInput(`specs.${index}.taskId: "${spec.taskId}" repeats; it is the checkpoint key`);
-    seen.add(spec.taskId);
-  }
-  return specs;
-}
-
 /**
  * Combinator 3: the barrier, journaled to the `SessionStore` under
  * `checkpointId` so a new execution, on any worker, resumes where an
@@ -156,18 +138,26 @@ export async function executeStepsParallelResumable(
   checkpointId: string,
   options: ResumableOptions = {},
 ): Promise<StepOutcome[]> {
-  const specs = uniqueSpecs(parseSpecs(specInputs));
-  applyBudget(options.budget);
+  const { context = createRunContext(), ...rest } = options;
+  const specs = parseSpecs(specInputs);
+  context.budget.apply(rest.budget);
   const id = CheckpointIdSchema.safeParse(checkpointId);
   if (!id.success) throw invalidInput(`checkpointId: ${id.error.issues[0]!.message}`);
-  if (specs.length > (options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)) {
+  if (specs.length > (rest.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)) {
     return executeChild('resumableParallelWorkflow', {
-      workflowId: childIdPrefix('resumable'),
-      args: [{ ...options, specs, checkpointId }],
+      workflowId: context.childIdPrefix(workflowInfo().workflowId, 'resumable'),
+      args: [{ ...rest, specs, checkpointId }],
     });
   }
-  const run = await runResumableWindow(specs, checkpointId, { ...options, maxStepsPerRun: specs.length }, []);
-  // The window spans every pending step, so this execution finishes the run.
+  // Nothing is deferred in a user's workflow, and the window spans every step, so this execution finishes the run.
+  const run = await runResumableWindow(
+    context,
+    specs,
+    checkpointId,
+    { ...rest, maxStepsPerRun: specs.length },
+    [],
+    false,
+  );
   return (run as { outcomes: StepOutcome[] }).outcomes;
 }
 
@@ -177,15 +167,16 @@ export async function executeStepsParallelResumable(
  * (appends merge), and the parent deletes it once every step succeeded.
  */
 export async function runResumablePartitions(
+  context: RunContext,
   specs: AgentStepSpec[],
   checkpointId: string,
   options: ResumableOptions,
   carried: readonly StepOutcome[],
 ): Promise<StepOutcome[]> {
-  const outcomes = await runPartitioned<AgentStepSpec, StepOutcome>({
+  const outcomes = await runPartitioned<AgentStepSpec, StepOutcome>(context, {
     items: specs,
     perChild: options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
-    limit: await resolveLimit(options.concurrency),
+    limit: await context.limit(options.concurrency),
     workflowType: 'resumableParallelWorkflow',
     stepOutcomes: true,
     childInput: (slice, _offset, concurrency) => {
@@ -193,6 +184,7 @@ export async function runResumablePartitions(
       const carriedFailures = carried.filter((outcome) => ids.has(outcome.taskId));
       return {
         ...options,
+        ...context.reuseForChildren(),
         specs: slice,
         checkpointId,
         concurrency,
@@ -202,15 +194,15 @@ export async function runResumablePartitions(
     },
     onChildFailure: (slice, _offset, message) => slice.map((s) => failedOutcome(s.taskId, s.agent, message)),
   });
-  if (outcomes.every((outcome) => outcome.success)) await deleteFinished(checkpointId);
+  if (outcomes.every((outcome) => outcome.success)) await deleteFinished(context, checkpointId);
   return outcomes;
 }
 
-async function deleteFinished(checkpointId: string): Promise<void> {
+async function deleteFinished(context: RunContext, checkpointId: string): Promise<void> {
   try {
     await store.deleteCheckpoint(checkpointId);
   } catch (error) {
-    progressBoard().storeWarnings.push(`checkpoint delete failed: ${activityFailureMessage(error)}`);
+    context.board.storeWarnings.push(`checkpoint delete failed: ${activityFailureMessage(error)}`);
   }
 }
 
@@ -241,17 +233,20 @@ export type WindowResult = { outcomes: StepOutcome[] } | { carriedFailures: Step
 
 /**
  * One execution's share of a resumable run: the steps neither checkpointed
- * nor already failed in this run (`carried`), at most `maxStepsPerRun` of
- * them. When more remain, returns the failures so far for the next execution
- * (successes are in the checkpoint); otherwise the merged outcomes.
+ * nor already failed in this run (`carried`), as many as its history takes
+ * (./history) when it `continuesAsNew`. When some were left, returns the
+ * failures so far for the next execution (successes are in the checkpoint);
+ * otherwise the merged outcomes.
  */
 export async function runResumableWindow(
+  context: RunContext,
   specs: readonly AgentStepSpec[],
   checkpointId: string,
   options: ResumableOptions,
   carried: readonly StepOutcome[],
+  continuesAsNew: boolean,
 ): Promise<WindowResult> {
-  const board = progressBoard();
+  const { board } = context;
   const loaded = await loadCompleted(() => store.loadCheckpointIndex(checkpointId));
   /** Fails every step without running any; the checkpoint stays for inspection. */
   const refuse = (message: string): WindowResult => {
@@ -292,9 +287,9 @@ export async function runResumableWindow(
   const done = new Map<string, StepOutcome | undefined>(served.map((s) => [s.taskId, undefined]));
   const failed = new Map(carried.map((outcome) => [outcome.taskId, outcome]));
   const journal = new CheckpointJournal(checkpointId, kept.length, (w) => board.storeWarnings.push(w));
-  journalChildren(childJournal(checkpointId, kept, journal));
 
   const pending = specs.filter((spec) => !done.has(spec.taskId) && !failed.has(spec.taskId));
+  // At most maxStepsPerRun steps an execution, and fewer when its history fills first.
   const window = pending.slice(0, options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN);
   for (const spec of specs) {
     if (done.has(spec.taskId)) board.addStep(spec, 'cached');
@@ -302,24 +297,38 @@ export async function runResumableWindow(
     if (earlier) board.addStep(spec, 'failed', earlier.error ?? earlier.output);
   }
   const entries = window.map((spec) => board.addStep(spec, 'pending'));
+  let deferred = pending.length > window.length;
 
   if (window.length > 0) {
-    const activities = stepActivities(options.stepPolicy);
-    const limit = await resolveLimit(options.concurrency);
-    const settled = await runBounded(window, limit, async (spec, index) => {
-      const outcome = await runStep(activities, spec, entries[index]!);
-      if (outcome.success) journal.record(outcome, digests.get(spec.taskId));
-      return outcome;
+    const call = await openCall(context, {
+      ...options,
+      journal: childJournal(checkpointId, kept, journal),
+      continuesAsNew,
     });
-    settled.forEach((result, index) => {
-      const spec = window[index]!;
-      const outcome = settledOutcome(result, spec, entries[index]!);
-      if (!outcome.success) failed.set(spec.taskId, outcome);
-      else done.set(spec.taskId, outcome);
-    });
+    for (const spec of specs) call.taskIds.add(spec.taskId);
+    try {
+      const settled = await settleAll(window, async (spec, index) => {
+        const outcome = await runStep(call, spec, entries[index]!, topLevel(index));
+        if (isDeferred(outcome)) return undefined;
+        if (outcome.success) journal.record(outcome, digests.get(spec.taskId));
+        return outcome;
+      });
+      settled.forEach((result, index) => {
+        const spec = window[index]!;
+        if (result.ok && result.value === undefined) {
+          deferred = true;
+          return;
+        }
+        const outcome = result.ok ? result.value! : settledOutcome(result, spec, entries[index]!);
+        if (!outcome.success) failed.set(spec.taskId, outcome);
+        else done.set(spec.taskId, outcome);
+      });
+    } finally {
+      call.close();
+    }
   }
   await journal.drained();
-  if (pending.length > window.length) return { carriedFailures: [...failed.values()] };
+  if (deferred) return { carriedFailures: [...failed.values()] };
 
   if (served.length > 0) await fetchServedOutcomes(checkpointId, done, options.sharedCheckpoint === true);
   const merged = specs.map(
@@ -329,6 +338,6 @@ export async function runResumableWindow(
       failedOutcome(spec.taskId, spec.agent, 'step produced no outcome'),
   );
   if (merged.every((outcome) => outcome.success) && !options.sharedCheckpoint)
-    await deleteFinished(checkpointId);
+    await deleteFinished(context, checkpointId);
   return { outcomes: merged };
 }

@@ -12,7 +12,6 @@
  */
 import { setCurrentDetails } from '@temporalio/workflow';
 import type { AgentStepSpec, Reuse, StepOutcome } from '../../contracts';
-import { progressBoard } from './progress';
 import { specDigest } from './spec-digest';
 
 interface Reused {
@@ -23,7 +22,7 @@ interface Reused {
 
 type ReuseStep = Reuse['steps'][number];
 
-class RunReuse {
+export class RunReuse {
   private readonly byStep = new Map<string, ReuseStep[]>();
   private closed = false;
   /** Steps that could have been reused but ran, since the last `closeIfRan`. */
@@ -90,17 +89,3 @@ class RunReuse {
 const DETAILS_IDS = 20;
 
 const stepKey = (taskId: string, digest: string) => `${digest} ${taskId}`;
-
-let reuse: RunReuse | undefined;
-
-/** Sets this execution's reusable outcomes from its input; progress names the run they came from. */
-export function applyReuse(input: Reuse | undefined): void {
-  if (!input) return;
-  reuse = new RunReuse(input);
-  progressBoard().rerunOf = input.fromWorkflowId;
-}
-
-/** This execution's reuse, when it is a rerun. */
-export function runReuse(): RunReuse | undefined {
-  return reuse;
-}

@@ -1,104 +1,23 @@
-import {
-  ActivityFailure,
-  type ActivityInterfaceFor,
-  ApplicationFailure,
-  isCancellation,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-} from '@temporalio/workflow';
-import {
-  ErrorTypes,
-  type ExecutorInfo,
-  type StepAllowance,
-  type StepFailureDetails,
-  type StepRun,
-  type TaoActivities,
-  type TaoLocalActivities,
-} from '../../activity-api';
+/**
+ * One step's path through the run (see runStep): small stages, each of which
+ * may settle the step, in the order a step meets them.
+ */
+import { CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import type { StepAllowance, StepRun, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
-  AgentStepSpecSchema,
-  type Budget,
-  type AgentStepSpecInput,
   type DelegationAllowance,
-  type StepUsage,
   type StepOutcome,
-  type StepCache,
-  type StepPolicy,
-  describeZodError,
+  type StepUsage,
   failedOutcome,
 } from '../../contracts';
 import { approveAfter, approveBefore, approveOverBudget } from './approvals';
-import { runBudget } from './budget';
-import { CANCELLED_BY_USER, cancelledAlone, runControls } from './controls';
-import {
-  type StepPlace,
-  TOP_LEVEL,
-  holdSlot,
-  runDelegated,
-  setDelegationLimit,
-  withRunSlot,
-} from './delegation';
+import { CANCELLED_BY_USER, cancelledAlone } from './controls';
+import { type StepPlace, TOP_LEVEL, runDelegated } from './delegation';
+import { StepCrashed, describeActivityFailure } from './inputs';
 import type { StepProgress } from './progress';
-import { clampLimit } from './pool';
-import { runReuse } from './reuse';
-
-/** Options every combinator takes. */
-export interface CombinatorOptions {
-  /** Max steps (parallel) or chains (pipeline) in flight; default: the worker executor's hint. */
-  concurrency?: number;
-  stepPolicy?: StepPolicy;
-  /** Steps one execution holds before the run is split across executions (default 1,000). */
-  maxStepsPerRun?: number;
-  /** The run's spend limit (see ./budget); it binds every combinator the workflow runs. */
-  budget?: Budget;
-}
-
-/** A budget binds one execution's steps; a run split into child workflows would escape it. */
-export function refuseSplitBudget(options: CombinatorOptions, steps: number, maxStepsPerRun: number): void {
-  if (options.budget) {
-    throw invalidInput(
-      `budget: a budget binds one workflow execution, and this run (${steps} steps) would be split into child workflows at maxStepsPerRun ${maxStepsPerRun}; raise maxStepsPerRun, or use a resumable run, whose windows share one budget`,
-    );
-  }
-}
-
-/** Resumable runs only: what to do when a checkpoint exists but cannot be read (default `rerun`). */
-export interface ResumableOptions extends CombinatorOptions {
-  onUnreadableCheckpoint?: 'rerun' | 'fail';
-  /** A checkpointed step whose spec changed since: run it again (default) or fail the run, as a3s does. */
-  onStaleCheckpoint?: 'rerun' | 'fail';
-  /** The checkpoint is shared with sibling partitions: this execution leaves deleting it to their parent. */
-  sharedCheckpoint?: boolean;
-}
-
-// LLM steps run for minutes over flaky transports: generous timeouts, a few retries. The heartbeat
-// timeout is what a dead worker costs its running steps before they retry elsewhere: 7 s, with the
-// first retry's 1 s and the server's detection, puts a step back to work about 9 s after its worker
-// died. The activity beats every third of it, and the worker's 1 s throttle caps beats at one a second
-// a step whatever the executor reports; a step that can wait longer sets its own `heartbeatTimeoutMs`.
-const STEP_DEFAULTS: Required<StepPolicy> = {
-  startToCloseTimeoutMs: 30 * 60_000,
-  heartbeatTimeoutMs: 7_000,
-  maximumAttempts: 5,
-  initialRetryIntervalMs: 1_000,
-};
-
-export type StepActivities = Pick<ActivityInterfaceFor<TaoActivities>, 'executeAgentStep'>;
-
-export function stepActivities(policy: StepPolicy = {}): StepActivities {
-  const p = { ...STEP_DEFAULTS, ...policy };
-  return proxyActivities<TaoActivities>({
-    startToCloseTimeout: p.startToCloseTimeoutMs,
-    heartbeatTimeout: p.heartbeatTimeoutMs,
-    retry: {
-      maximumAttempts: p.maximumAttempts,
-      initialInterval: p.initialRetryIntervalMs,
-      nonRetryableErrorTypes: [ErrorTypes.invalidInput, ErrorTypes.stepCrashed],
-    },
-  });
-}
+import type { Priority } from './slots';
+import type { StepCall } from './step-call';
 
 // A lookup reads one entry; a store that cannot answer is a miss, so retries only cover a lost worker.
 const { lookupStepCache } = proxyActivities<TaoActivities>({
@@ -106,158 +25,205 @@ const { lookupStepCache } = proxyActivities<TaoActivities>({
   retry: { maximumAttempts: 3 },
 });
 
-const { executorInfo } = proxyLocalActivities<TaoLocalActivities>({ startToCloseTimeout: '10 seconds' });
+/** Where a step runs: its place in a delegation tree and in the run's order, and what may happen to it. */
+export interface StepAt {
+  place: StepPlace;
+  priority: Priority;
+  /** A rerun may hand it the outcome of the run it came from (./reuse). */
+  reusable: boolean;
+  /** It may be left to the next execution when this one's history admits no new step (./history). */
+  deferrable: boolean;
+}
 
-let executorInfoRead: Promise<ExecutorInfo> | undefined;
-/** Agents whose worker profile opts their steps into the step cache (see runStep), once executor info is read. */
-let agentCaches: Record<string, StepCache> = {};
+export const topLevel = (index: number, reusable = true, deferrable = true): StepAt => ({
+  place: TOP_LEVEL,
+  priority: [index],
+  reusable,
+  deferrable,
+});
 
-const readExecutorInfo = () =>
-  (executorInfoRead ??= executorInfo().then((info) => {
-    agentCaches = info.agentCaches ?? {};
-    return info;
-  }));
+/** What {@link runStep} returns for a step this execution did not start: the next one runs it. */
+export const DEFERRED = { deferred: true } as const;
+export type Deferred = typeof DEFERRED;
+export const isDeferred = (value: unknown): value is Deferred => value === DEFERRED;
 
 /**
- * The explicit limit, else the worker executor's concurrency hint, read once
- * per execution through a local activity so replay sees the recorded value.
- * It also names the agents whose profile caches their steps: a run with an
- * explicit limit reads it for that alone (patched: its older histories did not).
- */
-export async function resolveLimit(concurrency: number | undefined): Promise<number> {
-  if (concurrency !== undefined && patched('tao-agent-cache')) await readExecutorInfo();
-  const limit = clampLimit(concurrency ?? (await readExecutorInfo()).concurrencyHint);
-  setDelegationLimit(limit);
-  return limit;
-}
-
-/** Validates specs handed to a combinator; a bad one fails the workflow at once, naming the field. */
-export function parseSpecs(specs: readonly AgentStepSpecInput[], path = 'specs'): AgentStepSpec[] {
-  return specs.map((spec, index) => parseSpec(spec, `${path}.${index}`));
-}
-
-export function parseSpec(spec: unknown, path: string): AgentStepSpec {
-  const parsed = AgentStepSpecSchema.safeParse(spec);
-  if (!parsed.success) throw invalidInput(`${path}.${describeZodError(parsed.error)}`);
-  return parsed.data;
-}
-
-export function invalidInput(message: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`invalid input: ${message}`, ErrorTypes.invalidInput);
-}
-
-/** The step's execution threw after its retries: the executor crashed rather than reporting failure. */
-export class StepCrashed extends Error {
-  override readonly name = 'StepCrashed';
-}
-
-/**
- * Runs one step: its approvals, the run's pause and budget, its activity,
- * the tasks it delegates (./delegation), and its progress entry, kept current
- * throughout. Returns the step's outcome (failed when it was rejected,
- * cancelled alone, or refused by the budget), or throws {@link StepCrashed}
- * when its activity failed after its retries. Steps run in a pool lane
- * (./pool), whose scope `cancelStep` cancels: that cancels a step's children too.
+ * Runs one step through its stages, each of which may settle it: the outcome
+ * a rerun reuses, the step cache, the approval before, the run's pause and
+ * `cancelStep`, the attempts (budget, slot, activity, delegated tasks), and
+ * the approval after. Its progress entry is kept current throughout.
  *
- * A step that delegates runs its activity again once its children ended,
- * from where it stopped. The budget counts the step once and charges each
- * later attempt's spend as it comes; a step whose children run holds no
- * activity slot and is not counted as running, so a child never waits on its
- * own parent.
- *
- * In a rerun, a step the run came from ran already takes that outcome
- * (./reuse) unless `reusable` is false: it starts nothing and costs nothing.
- * A step with `cache` (its own, else its agent profile's on the worker) and
- * no approval looks for its outcome in the step cache across runs first; a
- * hit is the same, shown `cached` with the run it came from. Steps without
- * `cache` issue no lookup, so their histories replay.
+ * Returns the step's outcome (failed when it was rejected, cancelled alone,
+ * or refused by the budget), {@link DEFERRED} when this execution's history
+ * took no new step, or throws {@link StepCrashed} when its activity failed
+ * after its retries. `cancelStep` cancels the step's own scope, which its
+ * delegated tasks run in too.
  */
 export async function runStep(
-  activities: StepActivities,
+  call: StepCall,
   spec: AgentStepSpec,
   entry: StepProgress,
-  place: StepPlace = TOP_LEVEL,
-  reusable = true,
-): Promise<StepOutcome> {
+  at: StepAt,
+): Promise<StepOutcome | Deferred> {
   Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
-  const reused = reusable && place === TOP_LEVEL ? runReuse()?.take(spec) : undefined;
-  if (reused) {
-    Object.assign(entry, { status: 'reused', reusedFrom: reused.workflowId });
-    return reused.outcome;
+  const reused = reusedOutcome(call, spec, entry, at);
+  if (reused) return reused;
+  const cache = spec.approval ? undefined : (spec.cache ?? call.agentCaches[spec.agent]);
+  if (cache) {
+    const cached = await cachedOutcome({ ...spec, cache }, entry);
+    if (cached) return cached;
   }
-  const cache = spec.approval ? undefined : (spec.cache ?? agentCaches[spec.agent]);
-  const cached = cache ? await lookupStepCache({ ...spec, cache }) : undefined;
-  if (cached) {
-    Object.assign(entry, { status: 'cached', cachedFrom: cached.workflowId });
-    return cached.outcome;
-  }
+  let deferrable = at.deferrable;
   if (spec.approval?.before) {
-    Object.assign(entry, { status: 'waiting', decision: 'before' });
-    const rejected = await approveBefore(spec);
-    delete entry.decision;
+    const rejected = await decideBefore(call, spec, entry);
     if (rejected) return settled(entry, rejected);
-    entry.status = 'pending';
+    // A person let it start in this execution: it is not left to the next.
+    deferrable = false;
   }
-  const controls = runControls();
-  if (controls.paused) await controls.mayStart(spec.taskId);
-  if (controls.cancelledBeforeStart(spec.taskId)) return settled(entry, cancelledByUser(spec));
-  const budget = runBudget();
-  const attempt = (resume?: DelegationAllowance['resume']) =>
-    withRunSlot(() =>
-      runActivity(activities, spec, entry, place, allowance(place, budget.tokensLeft(), resume)),
-    );
-  const scope = controls.enter(spec.taskId);
-  let run: StepRun;
+  if (call.context.controls.cancelledBeforeStart(spec.taskId)) return settled(entry, cancelledByUser(spec));
+  const ran = await attempts(call, spec, entry, { ...at, deferrable });
+  if (isDeferred(ran)) return ran;
+  if (ran.attempt !== undefined) entry.attempt = ran.attempt;
+  if (ran.outcome.usage) entry.usage = ran.outcome.usage;
+  if (!spec.approval?.after || !ran.outcome.success) return settled(entry, ran.outcome);
+  Object.assign(entry, { status: 'waiting', decision: 'after' });
+  const decided = await approveAfter(call.context.approvals, spec, ran.outcome);
+  delete entry.decision;
+  return settled(entry, decided);
+}
+
+/** The outcome a rerun takes from the run it came from, for a top-level step. */
+function reusedOutcome(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  at: StepAt,
+): StepOutcome | undefined {
+  const reused = at.reusable && at.place === TOP_LEVEL ? call.context.reuse?.take(spec) : undefined;
+  if (!reused) return undefined;
+  Object.assign(entry, { status: 'reused', reusedFrom: reused.workflowId });
+  return reused.outcome;
+}
+
+/**
+ * A step with `cache` (its own, else its agent profile's) and no approval
+ * looks for its outcome across runs; a step without issues no lookup.
+ */
+async function cachedOutcome(spec: AgentStepSpec, entry: StepProgress): Promise<StepOutcome | undefined> {
+  const cached = await lookupStepCache(spec);
+  if (!cached) return undefined;
+  Object.assign(entry, { status: 'cached', cachedFrom: cached.workflowId });
+  return cached.outcome;
+}
+
+/** The approval before: undefined to go on, else the step's rejected outcome. */
+async function decideBefore(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+): Promise<StepOutcome | undefined> {
+  Object.assign(entry, { status: 'waiting', decision: 'before' });
+  const rejected = await approveBefore(call.context.approvals, spec);
+  delete entry.decision;
+  if (!rejected) entry.status = 'pending';
+  return rejected;
+}
+
+/**
+ * The step's attempts, in a cancellation scope of its own: the first, then,
+ * while it delegates, its tasks (./delegation) and the attempt that goes on
+ * from them. The budget counts the step once and charges each attempt's spend
+ * as it comes. Returns the last run's outcome, a failed outcome when the
+ * budget refused it or `cancelStep` ended it, or {@link DEFERRED}.
+ */
+async function attempts(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  at: StepAt,
+): Promise<{ outcome: StepOutcome; attempt?: number } | Deferred> {
+  const { controls, budget } = call.context;
+  const scope = new CancellationScope();
+  controls.enter(spec.taskId, scope);
+  let started = false;
   try {
-    if (budget.active) {
-      const spent = await budget.spend(
-        () => attempt(),
-        usageOf,
-        (why) => overBudget(spec, entry, why),
-      );
-      if ('refused' in spent) return settled(entry, failedOutcome(spec.taskId, spec.agent, spent.refused));
-      run = spent.value;
-    } else {
-      run = await attempt();
-    }
-    ranFor(entry, run);
-    let charged = usageOf(run);
-    for (let asked = 0; 'delegation' in run;) {
-      const request = run.delegation;
-      const results = await runDelegated(spec, request, place, asked, (child, childEntry, childPlace) =>
-        runStep(activities, child, childEntry, childPlace),
-      );
-      asked += request.calls.length;
-      run = await attempt({ state: request.state, results });
-      ranFor(entry, run);
-      charged = budget.charge(charged, usageOf(run));
-    }
+    return await scope.run(async () => {
+      const first = await startFirst(call, spec, entry, at);
+      if (first !== 'granted') {
+        return isDeferred(first) ? first : { outcome: failedOutcome(spec.taskId, spec.agent, first.refused) };
+      }
+      started = true;
+      let run: StepRun;
+      try {
+        run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, undefined));
+      } finally {
+        // A step whose tasks run holds no budget place: its tasks must not wait on it.
+        if (budget.active) budget.leave();
+      }
+      let charged = budget.charge(undefined, usageOf(run));
+      for (let asked = 0; 'delegation' in run;) {
+        const request = run.delegation;
+        const results = await runDelegated(call, spec, request, at, asked, runStep);
+        asked += request.calls.length;
+        const resume = { state: request.state, results };
+        await call.slots.take({ priority: at.priority, first: false, deferrable: false });
+        run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, resume));
+        charged = budget.charge(charged, usageOf(run));
+      }
+      return run;
+    });
   } catch (error) {
-    if (cancelledAlone(scope)) return settled(entry, cancelledByUser(spec));
+    if (cancelledAlone(scope)) return { outcome: cancelledByUser(spec) };
     throw error;
   } finally {
     controls.leave(spec.taskId);
+    if (started) {
+      if (at.place === TOP_LEVEL) {
+        call.running -= 1;
+        call.admission.stepSettled();
+      }
+    }
   }
-  entry.attempt = run.attempt;
-  if (run.outcome.usage) entry.usage = run.outcome.usage;
-  let outcome = run.outcome;
-  if (spec.approval?.after && outcome.success) {
-    Object.assign(entry, { status: 'waiting', decision: 'after' });
-    outcome = await approveAfter(spec, outcome);
-    delete entry.decision;
+}
+
+/**
+ * A slot for the step's first activity, under the budget: a step that finds
+ * the budget spent gives its slot back while it waits (./budget), then asks
+ * again. Only a deferrable step can be deferred: a step that ran, or whose
+ * tasks ran, finishes in this execution.
+ */
+async function startFirst(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  at: StepAt,
+): Promise<'granted' | Deferred | { refused: string }> {
+  const { budget } = call.context;
+  for (let over = false; ;) {
+    const want = { priority: at.priority, first: true, deferrable: at.deferrable };
+    if ((await call.slots.take(want)) === 'deferred') return DEFERRED;
+    const why = budget.active && !over ? budget.exhausted() : undefined;
+    if (why === undefined) break;
+    call.slots.release();
+    const settled = await budget.settle(why, (reason) => overBudget(call, spec, entry, reason));
+    if (typeof settled === 'object') return settled;
+    over = settled === 'over';
   }
-  return settled(entry, outcome);
+  if (budget.active) budget.begin();
+  if (at.place === TOP_LEVEL) call.running += 1;
+  return 'granted';
 }
 
 /** A step waiting on a spent budget shows as a pending decision until it is decided or the limit raised. */
 async function overBudget(
+  call: StepCall,
   spec: AgentStepSpec,
   entry: StepProgress,
   why: string,
 ): Promise<string | undefined> {
   Object.assign(entry, { status: 'waiting', decision: 'budget', error: why });
-  const budget = runBudget();
-  const rejected = await approveOverBudget(spec, why, () => budget.exhausted() !== undefined);
+  const { approvals, budget } = call.context;
+  const rejected = await approveOverBudget(approvals, spec, why, () => budget.exhausted() !== undefined);
   delete entry.decision;
   delete entry.error;
   entry.status = 'pending';
@@ -277,11 +243,12 @@ function settled(entry: StepProgress, outcome: StepOutcome): StepOutcome {
 }
 
 /** What the workflow tells an attempt: the budget's tokens left, and delegation at the step's depth. */
-function allowance(
+function stepAllowance(
+  call: StepCall,
   place: StepPlace,
-  tokensLeft: number | undefined,
   resume: DelegationAllowance['resume'] | undefined,
 ): StepAllowance {
+  const tokensLeft = call.context.budget.tokensLeft();
   return {
     ...(tokensLeft !== undefined ? { tokensLeft } : {}),
     delegation: {
@@ -297,12 +264,12 @@ function usageOf(run: StepRun): StepUsage | undefined {
 }
 
 /**
- * The step's activity, in the current (lane's) scope. The summary names the
- * step in the Web UI's timeline and event history, where the activity type
- * alone does not; an attempt after its children ran says so.
+ * The step's activity, holding the slot it was granted until it settles. The
+ * summary names the step in the Web UI's timeline and event history, where
+ * the activity type alone does not; an attempt after its children ran says so.
  */
 function runActivity(
-  activities: StepActivities,
+  call: StepCall,
   spec: AgentStepSpec,
   entry: StepProgress,
   place: StepPlace,
@@ -310,15 +277,15 @@ function runActivity(
 ): Promise<StepRun> {
   entry.status = 'running';
   const summary = stepSummary(spec, place, allowance.delegation?.resume !== undefined);
-  const release = holdSlot();
   // Released in the handlers this path has anyway: a promise more per step is run time the baseline bench sees.
-  return activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]).then(
+  return call.activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]).then(
     (run) => {
-      release();
+      call.slots.release();
+      ranFor(entry, run);
       return run;
     },
     (error: unknown) => {
-      release();
+      call.slots.release();
       if (isCancellation(error)) throw error;
       const { message, attempt } = describeActivityFailure(error);
       Object.assign(entry, { status: 'failed', error: message, attempt });
@@ -343,18 +310,4 @@ function stepSummary(spec: AgentStepSpec, place: StepPlace, resumed: boolean): s
   const after = resumed ? ' (resumed after its tasks)' : '';
   const line = `${spec.taskId} · ${spec.agent}${parent}${after}`.replace(/\s+/g, ' ');
   return line.length > SUMMARY_CHARS ? `${line.slice(0, SUMMARY_CHARS - 1)}…` : line;
-}
-
-/** The reason an activity failed, not Temporal's generic "Activity task failed" wrapper. */
-export function activityFailureMessage(error: unknown): string {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-function describeActivityFailure(error: unknown): { message: string; attempt: number } {
-  const cause = error instanceof ActivityFailure ? error.cause : error;
-  const message = activityFailureMessage(error);
-  const details =
-    cause instanceof ApplicationFailure ? (cause.details?.[0] as StepFailureDetails | undefined) : undefined;
-  return { message: message || 'step failed', attempt: details?.attempt ?? 0 };
 }
