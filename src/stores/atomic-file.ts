@@ -33,6 +33,10 @@ function pidNamespace(): string {
 /** `<target>.tmp-<pid space>-<pid>-<random>`: at most 34 bytes past a target name, within the 255 a name may take. */
 const TEMP_NAME = /\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]{12}$/;
 
+/** A fresh temp file name for process `pid` of this pid space to write `target` through. */
+export const tempPathFor = (target: string, pid = process.pid) =>
+  `${target}.tmp-${PID_SPACE}-${pid}-${randomBytes(6).toString('hex')}`;
+
 /**
  * Replaces `target` with `content` (text, or pieces of it written as they
  * come, so a big file is never one string in memory), owner-only: a temp file
@@ -44,7 +48,7 @@ export async function writeFileAtomically(
   target: string,
   content: string | Iterable<string>,
 ): Promise<number> {
-  const temp = `${target}.tmp-${PID_SPACE}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  const temp = tempPathFor(target);
   let bytes = 0;
   try {
     const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
