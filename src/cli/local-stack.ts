@@ -14,6 +14,7 @@ import { type WorkerConfig, deploymentVersion } from '../config/worker-config';
 import { createExecutor } from '../executors/registry';
 import { freePort, isListening, startDevServer } from '../local/dev-server';
 import { ensurePrivateDirs } from '../local/private-files';
+import { isAlive } from '../local/processes';
 import { ensureTemporalBinaries } from '../local/temporal-binaries';
 import { createStore } from '../stores/registry';
 import { taoPayloadCodecs } from '../codec';
@@ -163,14 +164,5 @@ async function lockDbFile(dbFile: string): Promise<() => Promise<void>> {
     }
   } finally {
     await rm(claim, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

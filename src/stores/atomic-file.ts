@@ -3,13 +3,39 @@
  * old one or the new one, never part of either, and one writer at a time per
  * key within this process; and the reads of a record per file they share.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { PRIVATE_FILE_MODE } from '../local/private-files';
+import { isAlive } from '../local/processes';
 
 /** Pieces are gathered into writes of about this many characters. */
 const WRITE_CHARS = 64 * 1024;
+
+/**
+ * Where this process's pids mean something: the host and, on Linux, the pid
+ * namespace (containers on one host may share a hostname, never a namespace).
+ * A temp file carries it, so that only a process that can tell whether the
+ * writer still lives ever removes it.
+ */
+const PID_SPACE = createHash('sha256').update(`${hostname()}\0${pidNamespace()}`).digest('hex').slice(0, 8);
+
+function pidNamespace(): string {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+}
+
+/** `<target>.tmp-<pid space>-<pid>-<random>`: at most 34 bytes past a target name, within the 255 a name may take. */
+const TEMP_NAME = /\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]{12}$/;
+
+/** A fresh temp file name for process `pid` of this pid space to write `target` through. */
+export const tempPathFor = (target: string, pid = process.pid) =>
+  `${target}.tmp-${PID_SPACE}-${pid}-${randomBytes(6).toString('hex')}`;
 
 /**
  * Replaces `target` with `content` (text, or pieces of it written as they
@@ -22,7 +48,7 @@ export async function writeFileAtomically(
   target: string,
   content: string | Iterable<string>,
 ): Promise<number> {
-  const temp = `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  const temp = tempPathFor(target);
   let bytes = 0;
   try {
     const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
@@ -50,6 +76,28 @@ export async function writeFileAtomically(
   }
   await syncFolder(dirname(target));
   return bytes;
+}
+
+/**
+ * Removes the temp files {@link writeFileAtomically} left in `folders` when
+ * its process died mid-write (SIGKILL, out of memory): a crash during a
+ * journal fold leaves a copy of the whole checkpoint, which nothing else
+ * would ever delete. Only those whose writer is known gone: written in this
+ * pid space by a pid no process has now. Best effort, so garbage never stops
+ * a store from opening.
+ */
+export async function removeOrphanedTemps(...folders: string[]): Promise<void> {
+  for (const folder of folders) {
+    const names = await readdir(folder).catch((): string[] => []);
+    await Promise.all(
+      names.map(async (name) => {
+        const [, space, pid] = TEMP_NAME.exec(name) ?? [];
+        if (space === PID_SPACE && !isAlive(Number(pid))) {
+          await rm(join(folder, name), { force: true }).catch(() => undefined);
+        }
+      }),
+    );
+  }
 }
 
 /** Makes the folder's entries (a new or renamed file's name) durable. */

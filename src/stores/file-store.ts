@@ -16,7 +16,15 @@ import {
   decodeA3sJournal,
   encodeA3sJournalLine,
 } from './a3s-codec';
-import { KeyedLock, isMissing, namesIn, readTextIfAny, syncFolder, writeFileAtomically } from './atomic-file';
+import {
+  KeyedLock,
+  isMissing,
+  namesIn,
+  readTextIfAny,
+  removeOrphanedTemps,
+  syncFolder,
+  writeFileAtomically,
+} from './atomic-file';
 import { FileStepCache } from './file-step-cache';
 import { FileStepStates } from './file-step-states';
 import {
@@ -191,7 +199,10 @@ export class FileSessionStore implements SessionStore {
     this.cache = new FileStepCache(dir, (action, error) => this.ioError(action, error, this.cache.folder));
   }
 
-  /** Fails fast, with the fix, when the folder cannot be created or written. */
+  /**
+   * Fails fast, with the fix, when the folder cannot be created or written;
+   * clears what writers killed mid-write left (see removeOrphanedTemps).
+   */
   async ensureWritable(): Promise<void> {
     try {
       await ensurePrivateDirs(this.folder, join(this.dir, 'v1'), this.dir);
@@ -199,6 +210,7 @@ export class FileSessionStore implements SessionStore {
     } catch (error) {
       throw this.ioError('cannot write to', error);
     }
+    await removeOrphanedTemps(this.folder, this.stepStates.folder, this.cache.folder);
   }
 
   private pathOf(checkpointId: string): string {

@@ -86,6 +86,20 @@ describe.each(PROTOCOLS)('LLM executor over the $type protocol', (protocol) => {
     expect(JSON.stringify(server.requests)).not.toContain(SECRET_TEXT);
   });
 
+  test('arguments that are no object are refused to the model, and the conversation that says so is one the API takes', async () => {
+    server.reply(
+      // A server that streams tool input cut short, or a model that writes a string: TAO parses no object.
+      protocol.toolCalls([{ name: 'read_file', input: 'src/a.ts' }]),
+      protocol.text('I will pass an object'),
+    );
+    const executor = await fakeExecutor(protocol, server, workspace);
+    const outcome = await executor.executeStep(llmSpec(), stepContext());
+    expect(outcome).toMatchObject({ success: true, output: 'I will pass an object' });
+    expect(Object.values(protocol.toolResults(server.requests[1]!))).toEqual([
+      expect.stringMatching(/^error: invalid arguments: arguments: /),
+    ]);
+  });
+
   test('structured output that validates lands in `structured`; the schema is in the system prompt', async () => {
     server.reply(protocol.text('Here it is:\n```json\n{"verdict": "approve"}\n```'));
     const executor = await fakeExecutor(protocol, server, workspace);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   chmodSync,
@@ -13,8 +14,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
+import { tempPathFor } from '../../src/stores/atomic-file';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { echoed } from '../support/specs';
 import { checkpointOf, describeSessionStoreContract } from './store-contract';
@@ -183,6 +185,24 @@ describe('file store on disk', () => {
     expect((await store.load('journal'))!.steps.map((s) => s.taskId)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
     await store.delete('journal');
     expect(readdirSync(folder())).toEqual([]);
+  });
+
+  test('opening the store removes the temp files of writers gone from this pid space, and only those', async () => {
+    const { store } = subject;
+    await store.ensureWritable();
+    const target = join(folder(), 'id_am91cm5hbA.json');
+    const exited = spawnSync(process.execPath, ['-e', '']).pid;
+    const orphan = tempPathFor(target, exited);
+    // A live writer's, and one whose pid means another host's or container's process.
+    const live = tempPathFor(target);
+    const ours = /\.tmp-([0-9a-f]{8})-/.exec(live)![1];
+    const elsewhere = orphan.replace(
+      `.tmp-${ours}-`,
+      ours === '00000000' ? '.tmp-11111111-' : '.tmp-00000000-',
+    );
+    for (const path of [orphan, live, elsewhere]) writeFileSync(path, '{"schema_version": 1, "ste');
+    await new FileSessionStore(subject.dir).ensureWritable();
+    expect(readdirSync(folder()).sort()).toEqual([basename(elsewhere), basename(live)].sort());
   });
 
   test('a torn last journal line (a crash mid-write) is ignored, then cut by the next append', async () => {

@@ -1,6 +1,7 @@
 /** A fake Anthropic messages server (`POST /v1/messages`) and builders for its answers. */
 import type { ToolCall } from '../../src/executors/llm/chat';
 import { type AnthropicBill, AnthropicPromptCache, InvalidRequest } from './anthropic-prompt-cache';
+import { checkAnthropicConversation } from './anthropic-rules';
 import {
   type FakeReply,
   type FakeRequest,
@@ -11,24 +12,32 @@ import {
 } from './fake-http';
 
 /**
- * Every request's cache breakpoints are checked as the API checks them; with a
- * `cache`, the scripted input usage gives way to what the cache bills.
+ * Every request's conversation and cache breakpoints are checked as the API
+ * checks them, whatever the script says to answer: a request the API refuses
+ * gets its 400, never a scripted answer. With a `cache`, the scripted input
+ * usage gives way to what the cache bills.
  */
 export const startFakeAnthropic = (fallback?: Responder, cache?: AnthropicPromptCache) =>
   FakeServer.start('/v1/messages', anthropicEvents, fallback, review(cache));
 
 function review(cache: AnthropicPromptCache | undefined): Review {
   return (request, reply) => {
-    if (reply.hang || (reply.status ?? 200) !== 200) return reply;
-    const message = reply.body as Message;
     try {
+      checkAnthropicConversation(request.body);
+      if (reply.hang || (reply.status ?? 200) !== 200) return reply;
+      const message = reply.body as Message;
       if (!cache) {
         AnthropicPromptCache.check(request.body);
         return reply;
       }
       return { ...reply, body: { ...message, usage: cache.bill(request.body, message.usage.output_tokens) } };
     } catch (error) {
-      if (error instanceof InvalidRequest) return anthropicError(400, error.message);
+      if (error instanceof InvalidRequest) {
+        return {
+          status: 400,
+          body: { type: 'error', error: { type: 'invalid_request_error', message: error.message } },
+        };
+      }
       throw error;
     }
   };

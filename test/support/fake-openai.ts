@@ -1,9 +1,16 @@
 /** A fake OpenAI-compatible server (`POST /v1/chat/completions`) and builders for its answers. */
 import type { ToolCall } from '../../src/executors/llm/chat';
 import { type FakeReply, type FakeRequest, type Responder, FakeServer, pieces } from './fake-http';
+import { openAiRequestProblem } from './openai-rules';
 
+/** Every request is checked as the API checks it: one the API refuses gets its 400, never a scripted answer. */
 export const startFakeOpenAI = (fallback?: Responder) =>
-  FakeServer.start('/v1/chat/completions', openAiEvents, fallback);
+  FakeServer.start('/v1/chat/completions', openAiEvents, fallback, refuseInvalid);
+
+const refuseInvalid = (request: FakeRequest, reply: FakeReply): FakeReply => {
+  const problem = openAiRequestProblem(request.body);
+  return problem ? { status: 400, body: { error: { ...problem, type: 'invalid_request_error' } } } : reply;
+};
 
 interface Completion {
   choices: {

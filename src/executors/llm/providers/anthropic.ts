@@ -185,7 +185,9 @@ function blocksOf(message: ChatMessage): Block[] {
           type: 'tool_use' as const,
           id: call.id,
           name: call.name,
-          input: call.input,
+          // The API refuses the whole request for an input that is no object ("Input should be a valid
+          // dictionary"). Such a call was already answered with an error result saying why; {} stands in.
+          input: isObject(call.input) ? call.input : {},
         })),
       ];
     case 'tool':
@@ -197,3 +199,6 @@ function blocksOf(message: ChatMessage): Block[] {
       }));
   }
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
