@@ -51,7 +51,9 @@ describe.each(PROTOCOLS)('streaming over the $type protocol', (protocol) => {
     ).executeStep(llmSpec(), context);
     expect(outcome).toMatchObject({ output: answer, usage: { inputTokens: 40, outputTokens: 12 } });
     // Text was published while the answer was still streaming, not once it had all arrived.
-    expect(events.indexOf('output')).toBeGreaterThanOrEqual(0);
+    await eventually(async () => (events.some((e) => e.startsWith('response ')) ? true : undefined));
+    expect(events).toContain('output');
+    expect(events).toContain('response finished');
     expect(events.indexOf('output')).toBeLessThan(events.indexOf('response finished'));
     expect(context.outputs.length).toBeGreaterThan(1);
     for (const [i, text] of context.outputs.entries()) {
