@@ -35,6 +35,7 @@ import { resumeAfterKill } from './resume';
 import { stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
 import { TalkingExecutor } from '../../test/support/talking-executor';
+import { tlsFailureTimes } from './tls';
 import { liveOutputLatency, uiOnBigRun } from './ui';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
@@ -54,6 +55,7 @@ const SECTIONS = [
   'agents',
   'scaling',
   'prompt-cache',
+  'tls',
   'ui',
 ] as const;
 type Section = (typeof SECTIONS)[number];
@@ -601,6 +603,25 @@ async function main(): Promise<void> {
         name: `${turns}-turn llm tool loop, billed input tokens (Anthropic)`,
         value: `${tokens(uncached.baseEquivalent)} without caching, ${tokens(cached.baseEquivalent)} with (${((100 * cached.baseEquivalent) / uncached.baseEquivalent).toFixed(0)}%)`,
         note: `one llm step in this process (no Temporal), its model reading a ${options.cacheFileChars}-character file on each turn but the last, against the fake Anthropic server billing by Anthropic's prompt-cache rules (≤ 4 breakpoints, exact prefix match with a 20-block lookback, 1,024-token minimum, tokens ≈ JSON chars / 4); input tokens at the base price, cache writes counted 1.25×, reads 0.1×: with TAO's breakpoints ${tokens(cached.uncached)} uncached + ${tokens(cached.cacheWrite)} written + ${tokens(cached.cacheRead)} read; without = the same requests with the breakpoints taken out; at $3/$15 per M, ${dollars(uncached.costUsd)} → ${dollars(cached.costUsd)}, and the step's usage.costUsd ${dollars(bills.stepCostUsd)}`,
+      });
+    },
+    async tls() {
+      console.error(
+        'tls: a wrong TLS setting, from `tao worker` or `tao run` starting to its one-line error',
+      );
+      const times = await tlsFailureTimes(env.address);
+      results.tls = times;
+      const sorted = times.map((t) => t.ms).sort((a, b) => a - b);
+      const slowest = times.reduce((a, b) => (b.ms > a.ms ? b : a));
+      figures.push({
+        name: 'a wrong TLS setting, to its one-line error',
+        value: `max ${seconds(slowest.ms)}, p50 ${seconds(sorted[Math.floor(sorted.length / 2)]!)}`,
+        note: `${times.length / 2} mistakes (${times
+          .filter((t) => t.command === 'tao worker')
+          .map((t) => t.mistake)
+          .join(
+            '; ',
+          )}) × \`tao worker\` and \`tao run\`, each a fresh process, against a TLS-terminating proxy that requires a client certificate, in front of the dev server; spawn to exit; the slowest: ${slowest.command}, ${slowest.mistake}; goal ≤ 15 s (docs/deploy.md)`,
       });
     },
     async ui() {

@@ -74,6 +74,8 @@ describe.each(backends)('the $name blob store', (backend) => {
     const bytes = Buffer.from(`payload for ${backend.name} `.repeat(10_000));
     const key = await store.put(bytes);
     expect(key).toBe(blobKey(bytes));
+    expect(Buffer.from(await store.get(key))).toEqual(bytes);
+    // The second put answers the same key and leaves the same bytes under it.
     expect(await store.put(bytes)).toBe(key);
     expect(Buffer.from(await store.get(key))).toEqual(bytes);
   });

@@ -12,6 +12,7 @@ import { type GrpcProxy, startGrpcProxy } from '../support/grpc-proxy';
 import { type TaoProcess, startTao, stopTaoProcesses, tao } from '../support/cli';
 import { devServerAddress, uniqueId } from '../support/temporal';
 import { type TestPki, makeTestPki } from '../support/tls';
+import { TLS_MISTAKES, mtlsEnv as mtlsEnvOf, tlsCommands } from '../support/tls-mistakes';
 
 let pki: TestPki;
 let mtls: GrpcProxy;
@@ -46,12 +47,7 @@ const specFile = (): string => {
   return file;
 };
 
-const mtlsEnv = (): NodeJS.ProcessEnv => ({
-  TEMPORAL_ADDRESS: mtls.address,
-  TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert,
-  TEMPORAL_TLS_CLIENT_CERT_PATH: pki.clientCert,
-  TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientKey,
-});
+const mtlsEnv = (): NodeJS.ProcessEnv => mtlsEnvOf(pki, mtls.address);
 
 async function startWorker(
   taskQueue: string,
@@ -109,52 +105,12 @@ describe('mTLS through a TLS-terminating proxy', () => {
     await worker.stop();
   });
 
-  const mistakes: [string, () => NodeJS.ProcessEnv, RegExp][] = [
-    [
-      'no client certificate',
-      () => ({ TEMPORAL_ADDRESS: mtls.address, TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.caCert }),
-      /requires a client certificate; set --tls-cert-path and --tls-key-path/,
-    ],
-    [
-      'a client certificate from another CA',
-      () => ({
-        ...mtlsEnv(),
-        TEMPORAL_TLS_CLIENT_CERT_PATH: pki.strangerCert,
-        TEMPORAL_TLS_CLIENT_KEY_PATH: pki.strangerKey,
-      }),
-      /refused the client certificate .*; fix --tls-cert-path and --tls-key-path/,
-    ],
-    [
-      'the wrong CA',
-      () => ({ ...mtlsEnv(), TEMPORAL_TLS_SERVER_CA_CERT_PATH: pki.otherCaCert }),
-      /not signed by a trusted CA; set --tls-ca-path \(TEMPORAL_TLS_SERVER_CA_CERT_PATH\)/,
-    ],
-    [
-      'the wrong server name',
-      () => ({ ...mtlsEnv(), TEMPORAL_TLS_SERVER_NAME: 'temporal.example' }),
-      /not valid for temporal\.example; set --tls-server-name \(TEMPORAL_TLS_SERVER_NAME\)/,
-    ],
-    [
-      'a key that is not a key',
-      () => ({ ...mtlsEnv(), TEMPORAL_TLS_CLIENT_KEY_PATH: pki.clientCert }),
-      /client key cannot be read as a PEM private key: fix --tls-key-path/,
-    ],
-    [
-      'no TLS at all',
-      () => ({ TEMPORAL_ADDRESS: mtls.address }),
-      /requires TLS: set --tls \(TEMPORAL_TLS=true\)/,
-    ],
-  ];
-
-  test.each(mistakes)('%s: worker and tao run fail within 15 s with one line', async (_name, env, fix) => {
+  // How soon the line comes (15 s at most, docs/deploy.md) is the bench's `tls` figure; here the
+  // 30 s is only a bound for a command that never gives up, which then fails on its exit code.
+  test.each(TLS_MISTAKES)('$name: worker and tao run fail with one line', async ({ env, fix }) => {
     const secrets = [readFileSync(pki.clientKey, 'utf8'), readFileSync(pki.strangerKey, 'utf8')];
-    for (const args of [
-      ['worker', '--store', 'memory'],
-      ['run', specFile()],
-    ]) {
-      const started = Date.now();
-      const run = await tao(args, { env: env(), timeoutMs: 30_000 });
-      const elapsed = Date.now() - started;
+    for (const args of tlsCommands(specFile())) {
+      const run = await tao(args, { env: env(pki, mtls.address), timeoutMs: 30_000 });
       const lines = run.stderr.trim().split('\n');
       expect({ args: args[0], code: run.code, lines: lines.length }).toEqual({
         args: args[0],
@@ -162,7 +118,6 @@ describe('mTLS through a TLS-terminating proxy', () => {
         lines: 1,
       });
       expect(lines[0]).toMatch(fix);
-      expect(elapsed).toBeLessThan(15_000);
       for (const secret of secrets) {
         for (const keyLine of secret.split('\n').filter((l) => l.length > 40)) {
           expect(run.stderr + run.stdout).not.toContain(keyLine);

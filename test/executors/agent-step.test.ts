@@ -12,6 +12,7 @@ import {
   type StepContext,
 } from '../../src/executors/executor';
 import { MemorySessionStore } from '../../src/stores/memory-store';
+import { eventually } from '../support/gate-executor';
 import { llmSpec } from '../support/llm-harness';
 
 /** An executor whose step does whatever the test says. */
@@ -94,7 +95,8 @@ describe('agent-step activity', () => {
     const result = await runActivity(
       executorDoing(async (context) => {
         context.heartbeat({ round: 1 });
-        await new Promise((resolve) => setTimeout(resolve, 250)); // the ticker beats meanwhile
+        // The step goes on until the activity's ticker has beaten on its own at least once.
+        await eventually(async () => (beats.length >= 2 ? true : undefined));
         return { taskId: 't1', agent: 'explore', sessionId: 's', output: 'ok', success: true, usage };
       }),
       env,
@@ -204,19 +206,21 @@ describe('agent-step activity: the step state in the store', () => {
   });
 
   test('a failure nothing will retry removes the record: a non-retryable error, the last attempt', async () => {
-    for (const [attempt, error] of [
-      [2, new NonRetryableStepError('bad key')],
-      [5, new Error('still down')],
+    for (const [attempt, error, failure] of [
+      [2, new NonRetryableStepError('bad key'), { type: 'AgentStepCrashed', nonRetryable: true }],
+      [5, new Error('still down'), { type: 'AgentStepError', nonRetryable: false }],
     ] as const) {
       const store = new MemorySessionStore();
-      await runActivity(
-        executorDoing(async (context) => {
-          await context.saveState({ turn: 1 });
-          throw error;
-        }),
-        mockEnvironment({ attempt, maximumAttempts: 5 }),
-        store,
-      ).catch(() => undefined);
+      await expect(
+        runActivity(
+          executorDoing(async (context) => {
+            await context.saveState({ turn: 1 });
+            throw error;
+          }),
+          mockEnvironment({ attempt, maximumAttempts: 5 }),
+          store,
+        ),
+      ).rejects.toMatchObject({ ...failure, message: error.message, details: [{ attempt }] });
       expect(await store.listStepStates()).toEqual([]);
     }
   });
@@ -226,15 +230,17 @@ describe('agent-step activity: the step state in the store', () => {
     const workflowId = `nightly\n${'x'.repeat(2_000)}`;
     let resumed: unknown;
     for (const attempt of [1, 2]) {
-      await runActivity(
-        executorDoing(async (context) => {
-          resumed = context.resumeState;
-          await context.saveState({ attempt });
-          throw new Error('again');
-        }),
-        mockEnvironment({ attempt, workflowId, maximumAttempts: 5 }),
-        store,
-      ).catch(() => undefined);
+      await expect(
+        runActivity(
+          executorDoing(async (context) => {
+            resumed = context.resumeState;
+            await context.saveState({ attempt });
+            throw new Error('again');
+          }),
+          mockEnvironment({ attempt, workflowId, maximumAttempts: 5 }),
+          store,
+        ),
+      ).rejects.toMatchObject({ type: 'AgentStepError', nonRetryable: false, message: 'again' });
     }
     expect(resumed).toEqual({ attempt: 1 });
     const [held] = await store.listStepStates();

@@ -59,12 +59,13 @@ describe('command executor', () => {
   });
 
   test('a timeout kills the whole process tree', async () => {
-    // The program leaves a grandchild running and records its pid.
-    const script = 'sleep 30 & echo $! > child.pid; wait';
-    const started = Date.now();
+    // The program leaves a grandchild running and records its pid. The grandchild would end only
+    // once a file `release` appears, which nothing creates: the tree cannot end on its own, so an
+    // outcome at all means the timeout ended it (an executor that waited for it would never answer).
+    const script = '(until [ -e release ]; do sleep 0.05; done) & echo $! > child.pid; wait';
     const outcome = await run(inDir(['sh', '-c', script, 'sh', '{{prompt}}'], { timeoutMs: 500 }));
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(outcome).toMatchObject({ success: false, error: 'timed out after 500 ms; process tree killed' });
+    expect(existsSync(join(dir, 'release'))).toBe(false);
     await expectDead(Number(readFileSync(join(dir, 'child.pid'), 'utf8')));
   });
 
@@ -81,11 +82,19 @@ describe('command executor', () => {
 
   test('stdout is published as it arrives, for live views', async () => {
     const context = stepContext();
-    const script = 'for i in 1 2 3; do echo "line $i"; sleep 0.2; done';
+    // The test marks each line seen once it has been published; the program prints the next line
+    // only after that mark, so it cannot finish unless each line was published while it ran
+    // (it gives up, with status 7, after 20 s without one).
+    context.output = (text) => {
+      context.outputs.push(text);
+      const line = /line (\d)\n$/.exec(text)?.[1];
+      if (line) writeFileSync(join(dir, `seen-${line}`), '');
+    };
+    const script =
+      'for i in 1 2 3; do echo "line $i"; n=0; until [ -e seen-$i ]; do [ $n -ge 1000 ] && exit 7; n=$((n+1)); sleep 0.02; done; done';
     const outcome = await run(inDir(['sh', '-c', script, 'sh', '{{prompt}}']), 'hello', context);
-    expect(outcome.output).toBe('line 1\nline 2\nline 3\n');
-    expect(context.outputs[0]).toBe('line 1\n');
-    expect(context.outputs.at(-1)).toBe('line 1\nline 2\nline 3\n');
+    expect(outcome).toMatchObject({ success: true, output: 'line 1\nline 2\nline 3\n' });
+    expect(context.outputs).toEqual(['line 1\n', 'line 1\nline 2\n', 'line 1\nline 2\nline 3\n']);
   });
 
   test('huge output is capped, and the program still runs to completion', async () => {

@@ -69,37 +69,34 @@ describe.each(PROTOCOLS)('resume over the $type protocol', (protocol) => {
     expect(retry.beats.at(-1)).toMatchObject({ round: TURNS, inputTokens: paid.inputTokens });
   });
 
-  test('no tool call and no model request starts before the state before it is saved', async () => {
-    fixture.server.reply(tickingAnswer(protocol, 1, 2), tickingAnswer(protocol, 2, 2));
-    const executor = await fakeExecutor(protocol, fixture.server, fixture.workspace, shellAgent);
-    const context = stepContext(1);
-    const pending: (() => void)[] = [];
-    context.saveState = (state) => {
-      context.states.push(state);
-      return new Promise<void>((resolve) => pending.push(resolve));
-    };
-    const step = executor.executeStep(spec, context);
-    const heldFor = async (saves: number) => {
-      while (context.states.length < saves) await new Promise((resolve) => setTimeout(resolve, 10));
-      // Room for an executor that did not wait to start what comes next.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      return {
+  // A save that fails stops the step where it stands, so what had happened by then is what had
+  // happened before that save was done: an executor that went on without waiting for the save would
+  // run the tool or ask the model regardless. It is read once the step has failed, so nothing the
+  // step started can still be on its way.
+  test.each([
+    { failing: 1, saving: "turn 1's answer (a tool call)", then: { requests: 1, ticks: [] } },
+    { failing: 2, saving: "the tool's result", then: { requests: 1, ticks: [1] } },
+    { failing: 3, saving: "turn 2's answer, the final one", then: { requests: 2, ticks: [1] } },
+  ])(
+    'no tool call and no model request starts before the state before it is saved: $saving',
+    async ({ failing, then }) => {
+      fixture.server.reply(tickingAnswer(protocol, 1, 2), tickingAnswer(protocol, 2, 2));
+      const executor = await fakeExecutor(protocol, fixture.server, fixture.workspace, shellAgent);
+      const context = stepContext(1);
+      context.saveState = async (state) => {
+        context.states.push(state);
+        if (context.states.length === failing) throw new Error(`store unavailable at save ${failing}`);
+      };
+      await expect(executor.executeStep(spec, context)).rejects.toThrow(
+        `store unavailable at save ${failing}`,
+      );
+      expect({
         saves: context.states.length,
         requests: fixture.server.requests.length,
         ticks: existsSync(join(fixture.workspace, 'ticks.log')) ? ticks() : [],
-      };
-    };
-    // Turn 1's answer (a tool call) is being saved: the tool has not run.
-    expect(await heldFor(1)).toEqual({ saves: 1, requests: 1, ticks: [] });
-    pending.shift()!();
-    // The tool's result is being saved: turn 2 has not been requested.
-    expect(await heldFor(2)).toEqual({ saves: 2, requests: 1, ticks: [1] });
-    pending.shift()!();
-    await heldFor(3);
-    pending.shift()!();
-    expect((await step).output).toBe('done after 2 turns');
-    expect(fixture.server.requests).toHaveLength(2);
-  });
+      }).toEqual({ saves: failing, ...then });
+    },
+  );
 
   test('tool calls of one turn: only those without a recorded result run again', async () => {
     fixture.server.reply(protocol.toolCalls([tick(1), tick(2), tick(3)]), { hang: true });

@@ -3,7 +3,38 @@
  * it arrives (live output), tool calls sent in fragments are put back together
  * exactly, and a step cancelled mid-stream stops at once.
  */
-import { PROTOCOLS, fakeExecutor, fakeProviderPerTest, llmSpec, stepContext } from '../support/llm-harness';
+import type { Server, ServerResponse } from 'node:http';
+import type { FakeServer } from '../support/fake-http';
+import { eventually } from '../support/gate-executor';
+import {
+  PROTOCOLS,
+  type RecordingContext,
+  fakeExecutor,
+  fakeProviderPerTest,
+  llmSpec,
+  stepContext,
+} from '../support/llm-harness';
+
+/**
+ * Records, in `events`, how each of the server's responses ended: written to its end
+ * (`response finished`), or cut off by the client hanging up first (`response cut off`).
+ */
+function recordResponseEnds(server: FakeServer, events: string[]): void {
+  // FakeServer keeps its node:http server to itself; this listens beside its own handler.
+  (server['server'] as Server).on('request', (_request, response: ServerResponse) => {
+    response.once('close', () =>
+      events.push(response.writableFinished ? 'response finished' : 'response cut off'),
+    );
+  });
+}
+
+/** Records each output the step publishes in `events` too, in order with everything else there. */
+function recordOutputs(context: RecordingContext, events: string[]): void {
+  context.output = (text) => {
+    context.outputs.push(text);
+    events.push('output');
+  };
+}
 
 describe.each(PROTOCOLS)('streaming over the $type protocol', (protocol) => {
   const fixture = fakeProviderPerTest(protocol);
@@ -12,11 +43,19 @@ describe.each(PROTOCOLS)('streaming over the $type protocol', (protocol) => {
     const answer = 'src/a.ts exports a single constant, a = 1, and nothing else.';
     fixture.server.reply({ ...protocol.text(answer, [40, 12]), chunkDelayMs: 30 });
     const context = stepContext();
+    const events: string[] = [];
+    recordResponseEnds(fixture.server, events);
+    recordOutputs(context, events);
     const outcome = await (
       await fakeExecutor(protocol, fixture.server, fixture.workspace)
     ).executeStep(llmSpec(), context);
     expect(outcome).toMatchObject({ output: answer, usage: { inputTokens: 40, outputTokens: 12 } });
-    expect(context.outputs.length).toBeGreaterThan(2);
+    // Text was published while the answer was still streaming, not once it had all arrived.
+    await eventually(async () => (events.some((e) => e.startsWith('response ')) ? true : undefined));
+    expect(events).toContain('output');
+    expect(events).toContain('response finished');
+    expect(events.indexOf('output')).toBeLessThan(events.indexOf('response finished'));
+    expect(context.outputs.length).toBeGreaterThan(1);
     for (const [i, text] of context.outputs.entries()) {
       expect(answer.startsWith(text)).toBe(true);
       if (i > 0) expect(text.length).toBeGreaterThan(context.outputs[i - 1]!.length);
@@ -43,16 +82,35 @@ describe.each(PROTOCOLS)('streaming over the $type protocol', (protocol) => {
   });
 
   test('cancelling mid-stream aborts the request at once', async () => {
-    fixture.server.reply({ ...protocol.text('word '.repeat(200)), chunkDelayMs: 1_000 });
+    const answer = 'word '.repeat(200);
+    fixture.server.reply({ ...protocol.text(answer), chunkDelayMs: 500 });
     const context = stepContext();
-    const running = (await fakeExecutor(protocol, fixture.server, fixture.workspace)).executeStep(
-      llmSpec(),
-      context,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const cancelledAt = Date.now();
-    context.controller.abort(new Error('cancelled by user'));
-    await expect(running).rejects.toThrow();
-    expect(Date.now() - cancelledAt).toBeLessThan(500);
+    const events: string[] = [];
+    recordResponseEnds(fixture.server, events);
+    // Cancelled as the first text arrives: the rest of the answer is still to come, 500 ms a piece.
+    context.output = (text) => {
+      context.outputs.push(text);
+      events.push('output');
+      if (!context.controller.signal.aborted) {
+        events.push('cancel');
+        context.controller.abort(new Error('cancelled by user'));
+      }
+    };
+    const failure = await (
+      await fakeExecutor(protocol, fixture.server, fixture.workspace)
+    )
+      .executeStep(llmSpec(), context)
+      .catch((error: unknown) => error);
+    events.push('step failed');
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toBe('cancelled by user');
+    // The step read nothing more after the cancel, and hung up on the server mid-answer rather than
+    // reading the answer to its end: the server never finished writing it.
+    await eventually(async () => (events.some((e) => e.startsWith('response ')) ? true : undefined));
+    expect(events.filter((e) => e !== 'response cut off')).toEqual(['output', 'cancel', 'step failed']);
+    expect(events).toContain('response cut off');
+    expect(events).not.toContain('response finished');
+    expect(context.outputs).toHaveLength(1);
+    expect(context.outputs[0]!.length).toBeLessThan(answer.length);
   });
 });

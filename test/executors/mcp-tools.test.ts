@@ -26,6 +26,8 @@ const TOKEN = 'mcp-token-5f0c1e9a7b';
 const SECRET = 'stdio-secret-8d2b44c1';
 
 const spec: AgentStepSpec = llmSpec({ agent: 'tracker', prompt: 'count this' });
+/** The request id of the call a server event (`started <id>`) names first. */
+const callId = (events: string[]) => events[0]?.split(' ')[1];
 const agentUsing = (servers: string[], maxSteps = 4) => ({
   tracker: { systemPrompt: 'You track.', tools: [], mcpServers: servers, maxSteps },
 });
@@ -150,7 +152,10 @@ describe('MCP tools in llm steps', () => {
       callThenEcho('counter__slow', { ms: 30_000 });
       const outcome = await executor.executeStep(spec, stepContext());
       expect(outcome.output).toBe('tool said: error: slow timed out after 300 ms and was cancelled');
-      await eventually(async () => (serverEvents(countFile).length === 1 ? true : undefined));
+      const events = await eventually(async () =>
+        serverEvents(countFile).length >= 2 ? serverEvents(countFile) : undefined,
+      );
+      expect(events).toEqual([`started ${callId(events)}`, `cancelled ${callId(events)}`]);
     });
 
     test('cancelling the step aborts the call in flight', async () => {
@@ -158,11 +163,14 @@ describe('MCP tools in llm steps', () => {
       fixture.server.reply(openai.toolCalls([{ name: 'counter__slow', input: { ms: 30_000 } }]));
       const context = stepContext();
       const running = executor.executeStep(spec, context).catch((error: unknown) => error);
-      await eventually(async () => (fixture.server.requests.length === 1 ? true : undefined));
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the call has reached the server
+      // The call has reached the server: its tool began.
+      await eventually(async () => (serverEvents(countFile).length === 1 ? true : undefined));
       context.controller.abort(new Error('step cancelled'));
       expect(await running).toEqual(new Error('step cancelled'));
-      await eventually(async () => (serverEvents(countFile).length === 1 ? true : undefined));
+      const events = await eventually(async () =>
+        serverEvents(countFile).length >= 2 ? serverEvents(countFile) : undefined,
+      );
+      expect(events).toEqual([`started ${callId(events)}`, `cancelled ${callId(events)}`]);
       expect(fixture.server.requests).toHaveLength(1);
     });
 

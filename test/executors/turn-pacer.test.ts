@@ -50,5 +50,5 @@ test('a caller after a finished burst waits one turn, for no one', async () => {
   await pacer.next();
   const waited = turns.now();
   turns.stop();
-  expect(waited).toBeLessThanOrEqual(1);
+  expect(waited).toBe(1);
 });

@@ -67,7 +67,6 @@ describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (
           ? Date.now() - turn7At
           : undefined;
       });
-      await sleep(1_000); // well into turn 7: the model is "thinking"
       const requestsBeforeKill = server.requests.length;
       await first.kill();
       killed = true;
@@ -143,5 +142,3 @@ const lastIsToolResult = (state: SavedConversation) => state.messages.at(-1)?.ro
 function recordFigure(line: string): void {
   console.log(line); // the figures quoted in BENCHMARKS.md and the issue notes come from these lines
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -48,7 +48,7 @@ test('a script worker on the memory store, with file blobs, loads none of them',
 });
 
 test('an llm executor loads its model SDK with the first step, and MCP and Ajv not before a step needs them', async () => {
-  // Nothing listens on port 9: the step's request fails, after the SDK is loaded to make it.
+  // Nothing listens on port 9: the step's request fails (checked), after the SDK is loaded to make it.
   const loaded = await heavyLoadedBy(`
     const executor = await tao.LlmExecutor.create({
       provider: 'local',
@@ -59,19 +59,21 @@ test('an llm executor loads its model SDK with the first step, and MCP and Ajv n
     const before = Object.keys(require.cache).some((file) => file.includes('/node_modules/openai/'));
     if (before) throw new Error('the OpenAI SDK was loaded by LlmExecutor.create');
     const context = { signal: new AbortController().signal, heartbeat() {}, saveState() {}, output() {}, attempt: 1, workflowId: 'w' };
-    await executor.executeStep({ taskId: 't', agent: 'general', prompt: 'p' }, context).catch(() => undefined);
+    const failure = await executor.executeStep({ taskId: 't', agent: 'general', prompt: 'p' }, context).then(() => undefined, (error) => error);
+    if (!/^cannot reach /.test(failure?.message)) throw new Error('the step did not fail to reach port 9: ' + (failure?.message ?? 'it answered'));
     await executor.close();
   `);
   expect(loaded).toEqual(['openai']);
 });
 
 test('naming S3 blobs loads the AWS SDK only when a blob is first stored or read', async () => {
-  // Nothing listens on port 9: the SDK is loaded by the attempt, which then fails.
+  // Nothing listens on port 9: the SDK is loaded by the attempt, which then fails (checked).
   const loaded = await heavyLoadedBy(`
     const blobs = tao.openBlobStore('s3://tao-bucket/p', { AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y' });
     const before = Object.keys(require.cache).some((file) => file.includes('/node_modules/@aws-sdk/client-s3/'));
     if (before) throw new Error('the AWS SDK was loaded by openBlobStore');
-    await blobs.get('sha256-' + '0'.repeat(64)).catch(() => undefined);
+    const failure = await blobs.get('sha256-' + '0'.repeat(64)).then(() => undefined, (error) => error);
+    if (!String(failure?.message).startsWith('S3 blob store s3://tao-bucket/p failed ')) throw new Error('the read did not fail to reach port 9: ' + (failure?.message ?? 'it answered'));
     await blobs.close();
   `);
   expect(loaded).toEqual(['@aws-sdk/client-s3']);

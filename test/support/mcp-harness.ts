@@ -47,7 +47,7 @@ export async function startHttpMcpServer(env: NodeJS.ProcessEnv): Promise<HttpMc
 export const countedCalls = (countFile: string): string[] =>
   existsSync(countFile) ? readFileSync(countFile, 'utf8').split('\n').filter(Boolean) : [];
 
-/** The events the server logged (`cancelled <id>`). */
+/** The events the server logged (`started <id>`, `cancelled <id>`), oldest first. */
 export const serverEvents = (countFile: string): string[] => countedCalls(`${countFile}.events`);
 
 /** Whether a process is still alive. */

@@ -6,7 +6,8 @@
  *
  * Its tools leave traces a test can count from outside the process:
  * - `count` appends its label to $MCP_COUNT_FILE and answers the running total;
- * - `slow` writes `cancelled <id>` to $MCP_COUNT_FILE.events when its call is cancelled;
+ * - `slow` writes `started <id>` to $MCP_COUNT_FILE.events as its call begins, and
+ *   `cancelled <id>` there when the call is cancelled;
  * - `fail` is a tool's own error, `crash` kills the server mid-call,
  *   `big` answers more than any cap, `env_names` lists the variables it got,
  *   `echo_secret` answers the value of $MCP_SECRET.
@@ -42,6 +43,7 @@ function buildServer(): McpServer {
     { description: 'Answers after ms milliseconds.', inputSchema: { ms: z.number().int() } },
     ({ ms }, extra) =>
       new Promise((resolve) => {
+        appendFileSync(`${countFile}.events`, `started ${String(extra.requestId)}\n`);
         const timer = setTimeout(() => resolve(text('slept')), ms);
         extra.signal.addEventListener('abort', () => {
           clearTimeout(timer);

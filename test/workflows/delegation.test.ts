@@ -239,7 +239,18 @@ test('a paused run starts none of the tasks a step delegates until it is resumed
       const children = (await progressOf(handle)).steps.filter((s) => s.parentTaskId === 'lead');
       return children.length === 3 && children.every((s) => s.status === 'pending') ? true : undefined;
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The history holds the workflow's answer to the lead's completion (the workflow task after it):
+    // the tasks would have been scheduled in that answer, and none was.
+    const history = await eventually(async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const leadDone = events.findIndex((e) => e.activityTaskCompletedEventAttributes);
+      const answered = events.findIndex((e, i) => i > leadDone && e.workflowTaskCompletedEventAttributes);
+      return leadDone >= 0 && answered >= 0 ? events : undefined;
+    });
+    const scheduled = history
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => defaultPayloadConverter.fromPayload<string>(e.userMetadata!.summary as Payload));
+    expect(scheduled).toEqual(['lead · lead']);
     expect(executor.started.filter((id) => id.startsWith('lead/'))).toEqual([]);
     await resumeRun(handle);
     const result: StepOutcome[] = await handle.result();

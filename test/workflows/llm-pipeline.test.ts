@@ -57,10 +57,10 @@ function model(request: FakeRequest): FakeReply {
 }
 
 test('explore → review → verify over workspace files, through Temporal, with usage in progress', async () => {
-  const arrivals: { prompt: string; at: number }[] = [];
+  const arrivals: { prompt: string }[] = [];
   let rateLimited = false;
   const server = await startFakeOpenAI((request) => {
-    arrivals.push({ prompt: request.body.messages[1].content, at: Date.now() });
+    arrivals.push({ prompt: request.body.messages[1].content });
     if (!rateLimited) {
       rateLimited = true; // the very first call is told to come back in a second
       return openAiError(429, 'rate limited', { 'retry-after': '1' });
@@ -93,10 +93,19 @@ test('explore → review → verify over workspace files, through Temporal, with
         structured: { verdict: 'reject' },
       });
 
-      // The rate-limited call was retried by Temporal after the server's Retry-After, not sooner.
+      // The rate-limited call was retried by Temporal, which the failed attempt asked to wait the
+      // server's Retry-After (1 s), not the policy's 100 ms: the retry's start records that failure.
       const first = arrivals[0]!;
-      const retry = arrivals.slice(1).find((a) => a.prompt === first.prompt)!;
-      expect(retry.at - first.at).toBeGreaterThanOrEqual(950);
+      expect(arrivals.slice(1).some((a) => a.prompt === first.prompt)).toBe(true);
+      const retried = ((await handle.fetchHistory()).events ?? [])
+        .map((e) => e.activityTaskStartedEventAttributes)
+        .filter((started) => started && started.attempt === 2);
+      expect(retried).toHaveLength(1);
+      const asked = retried[0]!.lastFailure!;
+      expect(asked.message).toContain('rate limited');
+      expect(asked.applicationFailureInfo).toMatchObject({ type: 'AgentStepError', nonRetryable: false });
+      expect(Number(asked.applicationFailureInfo!.nextRetryDelay!.seconds)).toBe(1);
+      expect(asked.applicationFailureInfo!.nextRetryDelay!.nanos ?? 0).toBe(0);
 
       const progress = await handle.query<Progress>('progress');
       const ran = progress.steps.filter((s) => s.status === 'succeeded');
