@@ -8,7 +8,7 @@ import type {
   ToolUseBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import { type ChatMessage, type ChatProvider, type ChatTurn, type ToolCall, parseToolInput } from '../chat';
-import type { TokenCounts } from '../usage';
+import type { TokenCounts } from '../chat';
 import type { ProviderSettings } from '../config';
 import { RetryableStepError } from '../../executor';
 import { endpointOf, incompleteAnswer, toStepError } from '../errors';
