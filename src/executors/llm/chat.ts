@@ -54,6 +54,8 @@ export interface ChatRequest {
   timeoutMs: number;
   /** Called as the answer streams in, with the answer's text so far. */
   onText?: (textSoFar: string) => void;
+  /** Called on every event the stream delivers, text or not (tool-call fragments, thinking): the step is alive. */
+  onProgress?: () => void;
 }
 
 /** An answer, and the tokens it took: cached prompt tokens are counted apart as well as in `inputTokens`. */

@@ -55,6 +55,8 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
           { signal: request.signal, timeout: request.timeoutMs },
         );
         for await (const event of stream) {
+          // The SDK drops the server's pings: every event here is the model's.
+          request.onProgress?.();
           switch (event.type) {
             case 'message_start':
               usage = mergeUsage(usage, event.message.usage);
