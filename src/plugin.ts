@@ -74,6 +74,8 @@ export interface TaoPluginOptions {
   store: SessionStore;
   /** Agent steps in flight on this worker; default: the executor's hint. */
   concurrency?: number;
+  /** A step attempt whose executor reports no progress for this long is retried; default 5 min (src/activities/stall-watchdog.ts). */
+  stallTimeoutMs?: number;
   /** `taoDataConverter(settings)` for large payloads and encryption; clients must use the same. */
   dataConverter?: DataConverter;
   /** Spans for workflows and steps, e.g. `tracingFromEnv(…).options`; the workflows must be bundled by this worker. */
@@ -92,6 +94,7 @@ export class TaoPlugin extends SimplePlugin {
         executor: tao.executor,
         store: tao.store,
         ...(tao.concurrency !== undefined ? { concurrency: tao.concurrency } : {}),
+        ...(tao.stallTimeoutMs !== undefined ? { stallTimeoutMs: tao.stallTimeoutMs } : {}),
       }),
       ...(tao.dataConverter ? { dataConverter: tao.dataConverter } : {}),
     });

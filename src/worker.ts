@@ -39,6 +39,8 @@ export interface TaoWorkerParts {
   workflowsPath?: string;
   /** See {@link DEFAULT_STICKY_QUEUE_TIMEOUT_MS}. */
   stickyQueueTimeoutMs?: number;
+  /** See {@link TaoPluginOptions.stallTimeoutMs}. */
+  stallTimeoutMs?: number;
   /** See {@link TaoPluginOptions.tracing}. */
   tracing?: OpenTelemetryPluginOptions;
   /** See {@link TaoPluginOptions.workerDeploymentOptions}. */
@@ -60,6 +62,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
         executor: parts.executor,
         store: parts.store,
         ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
+        ...(parts.stallTimeoutMs !== undefined ? { stallTimeoutMs: parts.stallTimeoutMs } : {}),
         ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
         ...(parts.tracing ? { tracing: parts.tracing } : {}),
         ...(parts.workerDeploymentOptions ? { workerDeploymentOptions: parts.workerDeploymentOptions } : {}),
@@ -116,6 +119,7 @@ export async function workerFromConfig(
     ...(config.stickyQueueTimeoutMs !== undefined
       ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }
       : {}),
+    ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),
     ...(tracing ? { tracing: tracing.options } : {}),
     ...(version ? { workerDeploymentOptions: { version } } : {}),
   });
@@ -150,6 +154,7 @@ export {
   type TaoWorkerDeploymentOptions,
 } from './plugin';
 export { createActivities } from './activities';
+export { DEFAULT_STALL_TIMEOUT_MS } from './activities/stall-watchdog';
 export type { TaoActivities } from './activity-api';
 export {
   type AgentExecutor,

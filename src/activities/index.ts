@@ -10,11 +10,16 @@ export interface ActivityDeps {
   store: SessionStore;
   /** Overrides the executor's concurrency hint (worker `--concurrency`). */
   concurrency?: number;
+  /** A step attempt with no progress for this long is retried (see ./stall-watchdog). */
+  stallTimeoutMs?: number;
 }
 
 export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalActivities {
   return {
-    ...createAgentStepActivity(deps.executor, deps.store),
+    ...createAgentStepActivity(deps.executor, {
+      store: deps.store,
+      ...(deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: deps.stallTimeoutMs } : {}),
+    }),
     ...createCheckpointActivities(deps.store),
     ...createStepCacheActivities(deps.executor, deps.store),
     async executorInfo() {
