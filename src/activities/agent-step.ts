@@ -1,7 +1,8 @@
 /**
  * The agent-step activity: one attempt of one step, as a short chain of
  * small stages, each its own unit. Check the input; resume from the state
- * an earlier attempt left (./step-state); beat (./heartbeat-reporter); call the executor
+ * an earlier attempt left (./step-state); beat (./heartbeat-reporter); take
+ * one of the worker's step permits (./step-permits); call the executor
  * under the liveness watchdog (./stall-watchdog) and check what it returned
  * (./executor-call); keep the outcome in the step cache; and map a failure
  * to the error type the workflow's retry policy acts on.
@@ -30,11 +31,14 @@ import { resumePointFrom } from './heartbeat';
 import { HeartbeatReporter, beatInterval } from './heartbeat-reporter';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatchdog } from './stall-watchdog';
 import { keepInCache } from './step-cache';
+import type { StepPermits } from './step-permits';
 import { type ResumePoint, StepStateKeeper, isFinalFailure, stepStateKey } from './step-state';
 
 export interface AgentStepOptions {
   /** Keeps each step's resume state durable between attempts (see ./step-state); without one, only heartbeats do. */
   store?: SessionStore;
+  /** The worker's step permits; without them, only the worker's activity slots bound its steps. */
+  permits?: StepPermits;
   /** A step attempt with no progress for this long is retried; default {@link DEFAULT_STALL_TIMEOUT_MS}. */
   stallTimeoutMs?: number;
 }
@@ -43,7 +47,7 @@ export function createAgentStepActivity(
   executor: AgentExecutor,
   options: AgentStepOptions = {},
 ): Pick<TaoActivities, 'executeAgentStep'> {
-  const { store, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
+  const { store, permits, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
   return {
     async executeAgentStep(rawSpec, allowance) {
       const ctx = Context.current();
@@ -67,11 +71,14 @@ export function createAgentStepActivity(
         spec.stallTimeoutMs ?? executor.stallTimeoutMs?.(spec) ?? stallTimeoutMs,
         `step "${spec.taskId}" (agent ${spec.agent})`,
       );
+      let release: (() => void) | undefined;
       let final = false;
       try {
         const resumed = await keeper.resumeFrom(resumePointFrom(ctx.info.heartbeatDetails, spec.taskId));
         reporter.resumeFrom(resumed);
+        // Beats while it waits for a permit too: a queued step must not reach its heartbeat timeout.
         reporter.start();
+        release = await permits?.acquire(ctx.cancellationSignal);
         const context = executorContext(ctx.cancellationSignal, { reporter, keeper, watchdog }, resumed, {
           attempt,
           workflowId,
@@ -109,6 +116,7 @@ export function createAgentStepActivity(
       } finally {
         watchdog.stop();
         reporter.stop();
+        release?.();
         await keeper.end(final);
       }
     },

@@ -4,6 +4,7 @@ import type { SessionStore } from '../stores/session-store';
 import { createAgentStepActivity } from './agent-step';
 import { createCheckpointActivities } from './checkpoint';
 import { createStepCacheActivities } from './step-cache';
+import { StepPermits } from './step-permits';
 
 export interface ActivityDeps {
   executor: AgentExecutor;
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalAc
   return {
     ...createAgentStepActivity(deps.executor, {
       store: deps.store,
+      permits: new StepPermits(Math.max(1, deps.concurrency ?? deps.executor.concurrencyHint())),
       ...(deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: deps.stallTimeoutMs } : {}),
     }),
     ...createCheckpointActivities(deps.store),
