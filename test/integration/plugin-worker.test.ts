@@ -89,6 +89,8 @@ test("steps in flight never exceed the executor's hint across runs, while the us
     );
     await eventually(async () => ((await startedSteps(runs)) === 2 * HINT ? true : undefined));
     expect(executor.started).toHaveLength(HINT);
+    // The two waiting for a permit beat too, so they never reach their heartbeat timeout.
+    await eventually(async () => ((await startedSteps(runs, 'beating')) === 2 * HINT ? true : undefined));
 
     // Two steps are held in the executor and two wait for a permit; the user's activity is not among them.
     const mine = await client.workflow.execute('userActivityWorkflow', {
@@ -107,10 +109,10 @@ test("steps in flight never exceed the executor's hint across runs, while the us
   });
 });
 
-/** Agent steps a worker has taken (started) across `runs`, from the server's view. */
-async function startedSteps(runs: WorkflowHandle[]): Promise<number> {
+/** Agent steps a worker has taken (started), in their first attempt, across `runs`, from the server's view; `beating`: that have heartbeated. */
+async function startedSteps(runs: WorkflowHandle[], beating?: 'beating'): Promise<number> {
   const described = await Promise.all(runs.map((run) => run.describe()));
   return described
     .flatMap(({ raw }) => raw.pendingActivities ?? [])
-    .filter((activity) => activity.state === STARTED).length;
+    .filter((a) => a.state === STARTED && a.attempt === 1 && (!beating || a.lastHeartbeatTime)).length;
 }
