@@ -17,6 +17,13 @@
  * executor's hint) and beats while it waits for one, so a queued step neither
  * times out nor runs past the bound, and holds only its own activity slot.
  * `createTaoWorker`, whose worker TAO owns, sets worker-wide settings too.
+ *
+ * What that costs on a worker of yours: steps queued for a permit hold one of
+ * the worker's activity slots each, and their wait counts against their
+ * start-to-close timeout; with the SDK's heartbeat throttle (80% of the
+ * heartbeat timeout) live output shows later and the heartbeat's copy of a
+ * step's resume state lags more, which exact resume does not rely on (the
+ * checkpoint store holds it, see src/activities/step-state.ts).
  */
 import type { ClientOptions } from '@temporalio/client';
 import type { DataConverter, VersioningBehavior, WorkerDeploymentVersion } from '@temporalio/common';
