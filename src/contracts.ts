@@ -59,6 +59,8 @@ export const AgentStepSpecSchema = z
     outputSchema: z.record(z.unknown()).optional(),
     approval: ApprovalSchema.optional(),
     cache: StepCacheSchema.optional(),
+    /** Retry an attempt whose executor shows no progress for this long; default: the worker's (src/activities/stall-watchdog.ts). */
+    stallTimeoutMs: z.number().int().min(100).optional(),
   })
   .strict();
 export type AgentStepSpec = z.output<typeof AgentStepSpecSchema>;

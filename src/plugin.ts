@@ -2,13 +2,28 @@
  * TAO as one plugin for an existing Temporal worker and client, built on the
  * SDK's own `SimplePlugin` the way Temporal's AI SDK plugin is. Added to a
  * worker's `plugins`, it registers TAO's activities (agent steps and
- * checkpoints), its data converter (claim check, encryption), the worker
- * settings agent steps depend on, with `tracing` the SDK's OpenTelemetry
- * interceptors and, given a Worker Deployment Version, Worker Versioning
- * (runs pinned to their build by default); added to a client's `plugins`,
- * the same data converter and client interceptors, so both read what the
- * other wrote and one trace runs from the client through the workflow to
- * each step. The worker's own settings win over the plugin's defaults.
+ * checkpoints), its data converter (claim check, encryption), with
+ * `tracing` the SDK's OpenTelemetry interceptors and, given a Worker
+ * Deployment Version, Worker Versioning (runs pinned to their build by
+ * default); added to a client's `plugins`, the same data converter and
+ * client interceptors, so both read what the other wrote and one trace runs
+ * from the client through the workflow to each step.
+ *
+ * It leaves the worker's own settings alone: the worker it joins runs its
+ * user's activities too, and a worker-wide limit set for TAO's steps (activity
+ * slots, heartbeat throttle) would cap or change those silently. TAO bounds
+ * its own steps instead: each step takes one of the plugin's step permits
+ * (src/activities/step-permits.ts, as many as `concurrency`, default the
+ * executor's hint) and beats while it waits for one, so a queued step neither
+ * times out nor runs past the bound, and holds only its own activity slot.
+ * `createTaoWorker`, whose worker TAO owns, sets worker-wide settings too.
+ *
+ * What that costs on a worker of yours: steps queued for a permit hold one of
+ * the worker's activity slots each, and their wait counts against their
+ * start-to-close timeout; with the SDK's heartbeat throttle (80% of the
+ * heartbeat timeout) live output shows later and the heartbeat's copy of a
+ * step's resume state lags more, which exact resume does not rely on (the
+ * checkpoint store holds it, see src/activities/step-state.ts).
  */
 import type { ClientOptions } from '@temporalio/client';
 import type { DataConverter, VersioningBehavior, WorkerDeploymentVersion } from '@temporalio/common';
@@ -23,27 +38,6 @@ import type {
 import { createActivities } from './activities';
 import type { AgentExecutor } from './executors/executor';
 import type { SessionStore } from './stores/session-store';
-
-/** Slots beyond the executor's hint, so checkpoint I/O never queues behind long agent steps. */
-const STORE_ACTIVITY_SLOTS = 2;
-
-/**
- * How long the SDK may hold back a heartbeat. Agent steps put their resume
- * state in heartbeat details after every model turn and tool result, beside
- * the durable copy in the checkpoint store that exact resume relies on (see
- * src/activities/step-state.ts); the heartbeat's copy is the fallback (a
- * memory store, a lost record) and shows progress. The default throttle (80%
- * of the heartbeat timeout) would let it fall far behind; one second costs at
- * most one heartbeat RPC a second per step.
- */
-const HEARTBEAT_THROTTLE = '1 second';
-
-/**
- * How long a workflow task waits on a worker's sticky queue before any worker
- * may take it. The SDK's 10 s stalls every open workflow of a crashed worker
- * for that long; a live worker answers its sticky queue in milliseconds.
- */
-export const DEFAULT_STICKY_QUEUE_TIMEOUT_MS = 3_000;
 
 /**
  * The SDK's `WorkerOptions.workerDeploymentOptions`, with TAO's defaults:
@@ -72,8 +66,13 @@ function sdkDeploymentOptions(options: TaoWorkerDeploymentOptions): WorkerDeploy
 export interface TaoPluginOptions {
   executor: AgentExecutor;
   store: SessionStore;
-  /** Agent steps in flight on this worker; default: the executor's hint. */
+  /**
+   * Agent steps in flight on this worker (one plugin instance's permits: give each worker its own plugin);
+   * default: the executor's hint. Your activities are not counted.
+   */
   concurrency?: number;
+  /** A step attempt whose executor reports no progress for this long is retried; default 5 min (src/activities/stall-watchdog.ts). */
+  stallTimeoutMs?: number;
   /** `taoDataConverter(settings)` for large payloads and encryption; clients must use the same. */
   dataConverter?: DataConverter;
   /** Spans for workflows and steps, e.g. `tracingFromEnv(…).options`; the workflows must be bundled by this worker. */
@@ -92,6 +91,7 @@ export class TaoPlugin extends SimplePlugin {
         executor: tao.executor,
         store: tao.store,
         ...(tao.concurrency !== undefined ? { concurrency: tao.concurrency } : {}),
+        ...(tao.stallTimeoutMs !== undefined ? { stallTimeoutMs: tao.stallTimeoutMs } : {}),
       }),
       ...(tao.dataConverter ? { dataConverter: tao.dataConverter } : {}),
     });
@@ -114,13 +114,9 @@ export class TaoPlugin extends SimplePlugin {
     return this.tracing ? this.tracing.configureReplayWorker(configured) : configured;
   }
 
+  /** Adds only what the plugin's own options asked for; the worker's settings win even over those. */
   override configureWorker(options: WorkerOptions): WorkerOptions {
-    const steps = Math.max(1, this.tao.concurrency ?? this.tao.executor.concurrencyHint());
     const configured = super.configureWorker({
-      maxConcurrentActivityTaskExecutions: steps + STORE_ACTIVITY_SLOTS,
-      maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-      defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
-      stickyQueueScheduleToStartTimeout: DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
       ...(this.tao.workerDeploymentOptions
         ? { workerDeploymentOptions: sdkDeploymentOptions(this.tao.workerDeploymentOptions) }
         : {}),

@@ -39,27 +39,59 @@ export interface TaoWorkerParts {
   workflowsPath?: string;
   /** See {@link DEFAULT_STICKY_QUEUE_TIMEOUT_MS}. */
   stickyQueueTimeoutMs?: number;
+  /** See {@link TaoPluginOptions.stallTimeoutMs}. */
+  stallTimeoutMs?: number;
   /** See {@link TaoPluginOptions.tracing}. */
   tracing?: OpenTelemetryPluginOptions;
   /** See {@link TaoPluginOptions.workerDeploymentOptions}. */
   workerDeploymentOptions?: TaoWorkerDeploymentOptions;
 }
 
-/** A worker for TAO's own workflows (or yours, with `workflowsPath`), with {@link TaoPlugin} added. */
+/** Slots beyond the agent steps, so checkpoint I/O never queues behind long agent steps. */
+const STORE_ACTIVITY_SLOTS = 2;
+
+/**
+ * How long the SDK may hold back a heartbeat. Agent steps put their resume
+ * state in heartbeat details after every model turn and tool result, beside
+ * the durable copy in the checkpoint store that exact resume relies on (see
+ * src/activities/step-state.ts); the heartbeat's copy is the fallback (a
+ * memory store, a lost record) and shows progress. The default throttle (80%
+ * of the heartbeat timeout) would let it fall far behind; one second costs at
+ * most one heartbeat RPC a second per step.
+ */
+const HEARTBEAT_THROTTLE = '1 second';
+
+/**
+ * How long a workflow task waits on a worker's sticky queue before any worker
+ * may take it. The SDK's 10 s stalls every open workflow of a crashed worker
+ * for that long; a live worker answers its sticky queue in milliseconds.
+ */
+export const DEFAULT_STICKY_QUEUE_TIMEOUT_MS = 3_000;
+
+/**
+ * A worker for TAO's own workflows (or yours, with `workflowsPath`), with
+ * {@link TaoPlugin} added. TAO owns this worker, so it alone sets
+ * worker-wide settings for agent steps: activity slots for the steps and
+ * the store's activities, a 1 s heartbeat throttle and a short sticky-queue
+ * timeout. The plugin on a worker of yours sets none of them.
+ */
 export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
+  const steps = Math.max(1, parts.concurrency ?? parts.executor.concurrencyHint());
   return Worker.create({
     connection: parts.connection,
     namespace: parts.namespace ?? 'default',
     taskQueue: parts.taskQueue,
     ...workflowCode(parts),
-    ...(parts.stickyQueueTimeoutMs !== undefined
-      ? { stickyQueueScheduleToStartTimeout: parts.stickyQueueTimeoutMs }
-      : {}),
+    maxConcurrentActivityTaskExecutions: steps + STORE_ACTIVITY_SLOTS,
+    maxHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    defaultHeartbeatThrottleInterval: HEARTBEAT_THROTTLE,
+    stickyQueueScheduleToStartTimeout: parts.stickyQueueTimeoutMs ?? DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
     plugins: [
       new TaoPlugin({
         executor: parts.executor,
         store: parts.store,
-        ...(parts.concurrency !== undefined ? { concurrency: parts.concurrency } : {}),
+        concurrency: steps,
+        ...(parts.stallTimeoutMs !== undefined ? { stallTimeoutMs: parts.stallTimeoutMs } : {}),
         ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
         ...(parts.tracing ? { tracing: parts.tracing } : {}),
         ...(parts.workerDeploymentOptions ? { workerDeploymentOptions: parts.workerDeploymentOptions } : {}),
@@ -116,6 +148,7 @@ export async function workerFromConfig(
     ...(config.stickyQueueTimeoutMs !== undefined
       ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }
       : {}),
+    ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),
     ...(tracing ? { tracing: tracing.options } : {}),
     ...(version ? { workerDeploymentOptions: { version } } : {}),
   });
@@ -143,13 +176,9 @@ export async function runWorker(
 }
 
 export { resolveWorkerConfig, type WorkerFlags };
-export {
-  DEFAULT_STICKY_QUEUE_TIMEOUT_MS,
-  TaoPlugin,
-  type TaoPluginOptions,
-  type TaoWorkerDeploymentOptions,
-} from './plugin';
+export { TaoPlugin, type TaoPluginOptions, type TaoWorkerDeploymentOptions } from './plugin';
 export { createActivities } from './activities';
+export { DEFAULT_STALL_TIMEOUT_MS } from './activities/stall-watchdog';
 export type { TaoActivities } from './activity-api';
 export {
   type AgentExecutor,

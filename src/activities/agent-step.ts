@@ -1,175 +1,206 @@
+/**
+ * The agent-step activity: one attempt of one step, as a short chain of
+ * small stages, each its own unit. Check the input; resume from the state
+ * an earlier attempt left (./step-state); beat (./heartbeat-reporter); take
+ * one of the worker's step permits (./step-permits); call the executor
+ * under the liveness watchdog (./stall-watchdog) and check what it returned
+ * (./executor-call); keep the outcome in the step cache; and map a failure
+ * to the error type the workflow's retry policy acts on.
+ */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { ErrorTypes, type StepFailureDetails, type TaoActivities } from '../activity-api';
+import { ErrorTypes, type StepAllowance, type StepFailureDetails, type TaoActivities } from '../activity-api';
 import {
+  type AgentStepSpec,
   AgentStepSpecSchema,
+  type DelegationAllowance,
   DelegationAllowanceSchema,
-  DelegationRequestSchema,
-  StepOutcomeSchema,
   describeZodError,
 } from '../contracts';
-import { type AgentExecutor, NonRetryableStepError, RetryableStepError } from '../executors/executor';
+import {
+  type AgentExecutor,
+  NonRetryableStepError,
+  RetryableStepError,
+  type StepContext,
+} from '../executors/executor';
 import { stepMetrics } from '../telemetry/metrics';
 import { stepSpan } from '../telemetry/step-span';
 import type { SessionStore } from '../stores/session-store';
-import { type StepHeartbeat, outputTail, resumePointFrom } from './heartbeat';
+import { callExecutor } from './executor-call';
+import { resumePointFrom } from './heartbeat';
+import { HeartbeatReporter, beatInterval } from './heartbeat-reporter';
+import { DEFAULT_STALL_TIMEOUT_MS, StallWatchdog } from './stall-watchdog';
 import { keepInCache } from './step-cache';
-import { StepStateKeeper, isFinalFailure, stepStateKey } from './step-state';
+import type { StepPermits } from './step-permits';
+import { type ResumePoint, StepStateKeeper, isFinalFailure, stepStateKey } from './step-state';
 
-/** Fallback beat when the workflow set no heartbeat timeout (Temporal then ignores beats anyway). */
-const DEFAULT_HEARTBEAT_MS = 5_000;
-/** The least time between output beats; the worker's heartbeat throttle applies on top. */
-const OUTPUT_BEAT_MS = 500;
+export interface AgentStepOptions {
+  /** Keeps each step's resume state durable between attempts (see ./step-state); without one, only heartbeats do. */
+  store?: SessionStore;
+  /** The worker's step permits; without them, only the worker's activity slots bound its steps. */
+  permits?: StepPermits;
+  /** A step attempt with no progress for this long is retried; default {@link DEFAULT_STALL_TIMEOUT_MS}. */
+  stallTimeoutMs?: number;
+}
 
-/** `store` keeps each step's resume state durable between attempts (see ./step-state); without one, only heartbeats do. */
 export function createAgentStepActivity(
   executor: AgentExecutor,
-  store?: SessionStore,
+  options: AgentStepOptions = {},
 ): Pick<TaoActivities, 'executeAgentStep'> {
+  const { store, permits, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
   return {
     async executeAgentStep(rawSpec, allowance) {
       const ctx = Context.current();
       const started = Date.now();
       const { attempt, workflowExecution, heartbeatTimeoutMs } = ctx.info;
       const details: StepFailureDetails = { attempt };
-      const spec = AgentStepSpecSchema.safeParse(rawSpec);
-      if (!spec.success) {
-        throw ApplicationFailure.nonRetryable(
-          `invalid step spec: ${describeZodError(spec.error)}`,
-          ErrorTypes.invalidInput,
-          details,
-        );
-      }
-      const delegation = allowance?.delegation && DelegationAllowanceSchema.safeParse(allowance.delegation);
-      if (delegation && !delegation.success) {
-        throw ApplicationFailure.nonRetryable(
-          `invalid delegation allowance: ${describeZodError(delegation.error)}`,
-          ErrorTypes.invalidInput,
-          details,
-        );
-      }
-      const metrics = stepMetrics(ctx.metricMeter, spec.data, attempt);
-      const span = stepSpan(spec.data, attempt);
+      const { spec, delegation } = checkedInput(rawSpec, allowance, details);
+      const metrics = stepMetrics(ctx.metricMeter, spec, attempt);
+      const span = stepSpan(spec, attempt);
       // The SDK adds workflowId, activityId and attempt; taskId and agent name the step.
-      const stepLog = { taskId: spec.data.taskId, agent: spec.data.agent };
+      const stepLog = { taskId: spec.taskId, agent: spec.agent };
       ctx.log.info('step started', stepLog);
-      // Beat on our own clock so every executor, however written, stays visibly
-      // alive and receives cancellation (which Temporal delivers on heartbeat).
-      // Each beat repeats everything the executor reported, since a beat replaces the last one's details;
-      // until the executor saves a newer state, the one this attempt resumed from is kept for the next retry.
-      const latest: StepHeartbeat = { taskId: spec.data.taskId };
-      const beat = () => ctx.heartbeat(latest);
-      const beatEveryMs = Math.max(100, Math.floor((heartbeatTimeoutMs || DEFAULT_HEARTBEAT_MS * 3) / 3));
-      let ticker: NodeJS.Timeout | undefined;
-      // Output streams in many small pieces; one beat per interval shows it without a data-converter pass each.
-      // Output after a quiet spell beats at once (a delay here adds to the SDK's throttle and the page's poll,
-      // against the UI's 2 s); a burst's later pieces go in one beat at the interval's end.
-      let outputBeat: NodeJS.Timeout | undefined;
-      let lastOutputBeat = 0;
-      const outputBeatNow = () => {
-        lastOutputBeat = Date.now();
-        beat();
-      };
+      const workflowId = workflowExecution?.workflowId ?? '';
+      const reporter = new HeartbeatReporter(
+        (beat) => ctx.heartbeat(beat),
+        spec.taskId,
+        beatInterval(heartbeatTimeoutMs),
+      );
       const keeper = new StepStateKeeper(store, stepStateKey(ctx.info), ctx.info, ctx.log);
+      const watchdog = new StallWatchdog(
+        spec.stallTimeoutMs ?? executor.stallTimeoutMs?.(spec) ?? stallTimeoutMs,
+        `step "${spec.taskId}" (agent ${spec.agent})`,
+      );
+      let release: (() => void) | undefined;
       let final = false;
       try {
-        const resumed = await keeper.resumeFrom(resumePointFrom(ctx.info.heartbeatDetails, spec.data.taskId));
-        if (resumed.state !== undefined) Object.assign(latest, { resume: resumed.state, seq: resumed.seq });
-        // Not before: a beat without the state would replace the one that holds it.
-        ticker = setInterval(beat, beatEveryMs);
-        let seq = resumed.seq;
-        const outcome = await executor.executeStep(spec.data, {
-          signal: ctx.cancellationSignal,
-          heartbeat: (info) => {
-            latest.info = info;
-            beat();
-          },
-          saveState: (state) => {
-            seq++;
-            latest.resume = state;
-            latest.seq = seq;
-            beat();
-            return keeper.save(state, seq);
-          },
-          output: (text) => {
-            latest.output = outputTail(text);
-            // A beat already due carries this text too.
-            if (outputBeat) return;
-            const wait = lastOutputBeat + OUTPUT_BEAT_MS - Date.now();
-            if (wait <= 0) return outputBeatNow();
-            outputBeat = setTimeout(() => {
-              outputBeat = undefined;
-              outputBeatNow();
-            }, wait);
-          },
+        const resumed = await keeper.resumeFrom(resumePointFrom(ctx.info.heartbeatDetails, spec.taskId));
+        reporter.resumeFrom(resumed);
+        // Beats while it waits for a permit too: a queued step must not reach its heartbeat timeout.
+        reporter.start();
+        release = await permits?.acquire(ctx.cancellationSignal);
+        const context = executorContext(ctx.cancellationSignal, { reporter, keeper, watchdog }, resumed, {
           attempt,
-          workflowId: workflowExecution?.workflowId ?? '',
-          ...(resumed.state !== undefined ? { resumeState: resumed.state } : {}),
+          workflowId,
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
-          ...(delegation ? { delegation: delegation.data } : {}),
+          ...(delegation ? { delegation } : {}),
         });
-        if ('delegation' in outcome) {
-          if (!delegation) {
-            throw new NonRetryableStepError(
-              'the executor delegated tasks, but this workflow does not run delegated tasks',
-            );
-          }
-          const request = DelegationRequestSchema.safeParse(outcome.delegation);
-          if (!request.success) {
-            throw new NonRetryableStepError(
-              `executor returned a bad delegation: ${describeZodError(request.error)}`,
-            );
-          }
-          // The state goes on in the request, through history: this attempt's record is done with.
-          final = true;
-          ctx.log.info('step delegated', {
-            ...stepLog,
-            tasks: request.data.calls.flatMap((c) => c.tasks).length,
-          });
-          return { delegation: request.data, attempt, durationMs: Date.now() - started };
-        }
-        const checked = StepOutcomeSchema.safeParse(outcome);
-        if (!checked.success) {
-          throw new NonRetryableStepError(
-            `executor returned a bad outcome: ${describeZodError(checked.error)}`,
-          );
-        }
+        watchdog.start();
+        const result = await callExecutor(executor, spec, context, watchdog.stalled);
+        // What follows is the activity's own I/O, not the executor's silence.
+        watchdog.stop();
+        // The state goes on in a delegation request, through history; an outcome ends the step.
         final = true;
-        metrics.finished(checked.data);
-        span.finished(checked.data);
-        ctx.log.info(checked.data.success ? 'step succeeded' : 'step failed', stepLog);
-        await keepInCache(
-          executor,
-          store,
-          spec.data,
-          checked.data,
-          workflowExecution?.workflowId ?? '',
-          (error) => ctx.log.warn('step cache could not keep the outcome', { ...stepLog, error }),
+        if ('delegation' in result) {
+          const tasks = result.delegation.calls.flatMap((c) => c.tasks).length;
+          ctx.log.info('step delegated', { ...stepLog, tasks });
+          return { delegation: result.delegation, attempt, durationMs: Date.now() - started };
+        }
+        const { outcome } = result;
+        metrics.finished(outcome);
+        span.finished(outcome);
+        ctx.log.info(outcome.success ? 'step succeeded' : 'step failed', stepLog);
+        await keepInCache(executor, store, spec, outcome, workflowId, (error) =>
+          ctx.log.warn('step cache could not keep the outcome', { ...stepLog, error }),
         );
-        return { outcome: checked.data, attempt, durationMs: Date.now() - started };
-      } catch (error) {
+        return { outcome, attempt, durationMs: Date.now() - started };
+      } catch (thrown) {
+        const cancelled = thrown instanceof CancelledFailure || ctx.cancellationSignal.aborted;
+        // Whatever the executor threw once its signal was aborted for a stall, the stall is why.
+        const error: unknown = !cancelled && watchdog.signal.aborted ? watchdog.signal.reason : thrown;
         final = isFinalFailure(error, ctx);
-        if (error instanceof CancelledFailure || ctx.cancellationSignal.aborted) throw error;
-        const message = error instanceof Error ? error.message : String(error);
+        if (cancelled) throw error;
         metrics.crashed();
-        ctx.log.warn('step attempt crashed', { ...stepLog, error: message });
-        if (error instanceof NonRetryableStepError) {
-          throw ApplicationFailure.nonRetryable(message, ErrorTypes.stepCrashed, details);
-        }
-        if (error instanceof RetryableStepError && error.retryAfterMs !== undefined) {
-          throw ApplicationFailure.create({
-            message,
-            type: ErrorTypes.stepError,
-            details: [details],
-            nextRetryDelay: error.retryAfterMs,
-          });
-        }
-        throw ApplicationFailure.retryable(message, ErrorTypes.stepError, details);
+        ctx.log.warn('step attempt crashed', { ...stepLog, error: messageOf(error) });
+        throw attemptFailure(error, details);
       } finally {
-        clearInterval(ticker);
-        clearTimeout(outputBeat);
+        watchdog.stop();
+        reporter.stop();
+        release?.();
         await keeper.end(final);
       }
     },
   };
 }
+
+/** The step's spec and delegation allowance, checked at the boundary: bad input is not retried. */
+function checkedInput(
+  rawSpec: unknown,
+  allowance: StepAllowance | undefined,
+  details: StepFailureDetails,
+): { spec: AgentStepSpec; delegation?: DelegationAllowance } {
+  const spec = AgentStepSpecSchema.safeParse(rawSpec);
+  if (!spec.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid step spec: ${describeZodError(spec.error)}`,
+      ErrorTypes.invalidInput,
+      details,
+    );
+  }
+  if (!allowance?.delegation) return { spec: spec.data };
+  const delegation = DelegationAllowanceSchema.safeParse(allowance.delegation);
+  if (!delegation.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid delegation allowance: ${describeZodError(delegation.error)}`,
+      ErrorTypes.invalidInput,
+      details,
+    );
+  }
+  return { spec: spec.data, delegation: delegation.data };
+}
+
+/**
+ * What the executor is handed: every report is progress for the watchdog and
+ * news for the heartbeat, and a saved state is also made durable by the keeper,
+ * numbered on from the point the attempt resumed from.
+ */
+function executorContext(
+  cancelled: AbortSignal,
+  units: { reporter: HeartbeatReporter; keeper: StepStateKeeper; watchdog: StallWatchdog },
+  resumed: ResumePoint,
+  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation'>,
+): StepContext {
+  const { reporter, keeper, watchdog } = units;
+  let seq = resumed.seq;
+  return {
+    signal: AbortSignal.any([cancelled, watchdog.signal]),
+    heartbeat: (info) => {
+      watchdog.progress('a progress report');
+      reporter.info(info);
+    },
+    progress: () => watchdog.progress('streamed data'),
+    saveState: (state) => {
+      // A state saved after the attempt was given up on would race the retry's.
+      if (watchdog.signal.aborted) return Promise.reject(watchdog.signal.reason as Error);
+      watchdog.progress('a saved state');
+      seq++;
+      reporter.saved(state, seq);
+      return keeper.save(state, seq);
+    },
+    output: (text) => {
+      watchdog.progress('output');
+      reporter.output(text);
+    },
+    ...rest,
+    ...(resumed.state !== undefined ? { resumeState: resumed.state } : {}),
+  };
+}
+
+/** The failure Temporal records for an attempt that threw: its type is what the retry policy acts on. */
+function attemptFailure(error: unknown, details: StepFailureDetails): ApplicationFailure {
+  const message = messageOf(error);
+  if (error instanceof NonRetryableStepError) {
+    return ApplicationFailure.nonRetryable(message, ErrorTypes.stepCrashed, details);
+  }
+  if (error instanceof RetryableStepError && error.retryAfterMs !== undefined) {
+    return ApplicationFailure.create({
+      message,
+      type: ErrorTypes.stepError,
+      details: [details],
+      nextRetryDelay: error.retryAfterMs,
+    });
+  }
+  return ApplicationFailure.retryable(message, ErrorTypes.stepError, details);
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

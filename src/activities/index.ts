@@ -4,17 +4,24 @@ import type { SessionStore } from '../stores/session-store';
 import { createAgentStepActivity } from './agent-step';
 import { createCheckpointActivities } from './checkpoint';
 import { createStepCacheActivities } from './step-cache';
+import { StepPermits } from './step-permits';
 
 export interface ActivityDeps {
   executor: AgentExecutor;
   store: SessionStore;
   /** Overrides the executor's concurrency hint (worker `--concurrency`). */
   concurrency?: number;
+  /** A step attempt with no progress for this long is retried (see ./stall-watchdog). */
+  stallTimeoutMs?: number;
 }
 
 export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalActivities {
   return {
-    ...createAgentStepActivity(deps.executor, deps.store),
+    ...createAgentStepActivity(deps.executor, {
+      store: deps.store,
+      permits: new StepPermits(Math.max(1, deps.concurrency ?? deps.executor.concurrencyHint())),
+      ...(deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: deps.stallTimeoutMs } : {}),
+    }),
     ...createCheckpointActivities(deps.store),
     ...createStepCacheActivities(deps.executor, deps.store),
     async executorInfo() {

@@ -110,6 +110,10 @@ export function executorOptions(command: Command): Command {
       "how long a dead worker's workflows wait before another worker takes them [env TAO_STICKY_QUEUE_TIMEOUT_MS, default 3000]",
     )
     .option(
+      '--stall-timeout-ms <ms>',
+      'retry a step attempt whose executor shows no progress (output, tool result, model chunk) for this long [env TAO_STALL_TIMEOUT_MS, default 300000]',
+    )
+    .option(
       '--deployment-name <name>',
       'Worker Versioning (docs/versioning.md): the worker deployment; give --build-id too, or neither for an unversioned worker [env TEMPORAL_DEPLOYMENT_NAME; tao dev: tao-dev]',
     )

@@ -15,6 +15,8 @@ export const WorkerConfigSchema = z.object({
   concurrency: z.coerce.number().int().min(0).optional(),
   /** How long a workflow task waits for its worker's sticky queue after that worker died (see src/worker.ts). */
   stickyQueueTimeoutMs: z.coerce.number().int().min(100).optional(),
+  /** How long a step's executor may report no progress before its attempt is retried (see src/activities/stall-watchdog.ts). */
+  stallTimeoutMs: z.coerce.number().int().min(100).optional(),
   /** Where payloads too large for history go (see src/blobs); shared by every worker and client of a deployment. */
   blobs: z.string().min(1).default('.tao/blobs'),
   /** Encryption keys themselves; env only, so they never sit on a command line. */
@@ -40,6 +42,7 @@ const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
   store: { flag: '--store', env: 'TAO_STORE' },
   concurrency: { flag: '--concurrency', env: 'TAO_CONCURRENCY' },
   stickyQueueTimeoutMs: { flag: '--sticky-queue-timeout-ms', env: 'TAO_STICKY_QUEUE_TIMEOUT_MS' },
+  stallTimeoutMs: { flag: '--stall-timeout-ms', env: 'TAO_STALL_TIMEOUT_MS' },
   blobs: { flag: '--blobs', env: 'TAO_BLOBS' },
   encryptionKeys: { flag: '(env only)', env: 'TAO_ENCRYPTION_KEYS' },
   encryptionKeyFile: { flag: '--encryption-key-file', env: 'TAO_ENCRYPTION_KEY_FILE' },

@@ -28,6 +28,8 @@ const CommandFields = {
   env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a variable name')).optional(),
   timeoutMs: z.number().int().positive().optional(),
   maxOutputBytes: z.number().int().positive().optional(),
+  /** No output on stdout or stderr for this long retries the attempt; for programs that print only at the end. */
+  stallTimeoutMs: z.number().int().min(100).optional(),
 };
 const CommandOverrideSchema = z.object(CommandFields).partial().strict();
 type CommandOverride = z.infer<typeof CommandOverrideSchema>;
@@ -58,7 +60,8 @@ const DEFAULT_CONCURRENCY = 2;
 /** Any `{{prompt}}` / `{{{prompt}}}` / `{{& prompt}}` reference. */
 const PROMPT_REF = /\{\{\{?\s*&?\s*prompt\s*\}?\}\}/;
 
-function plan(fields: CommandOverride, where: string): CommandPlan {
+/** The command to run; the stall limit is the activity's business (see {@link CommandExecutor.stallTimeoutMs}). */
+function plan({ stallTimeoutMs: _, ...fields }: CommandOverride, where: string): CommandPlan {
   const merged = { ...DEFAULTS, ...fields };
   const [program, ...args] = merged.argv ?? [];
   if (program === undefined) throw new InputError(`${where}.argv: give the program to run`);
@@ -90,6 +93,10 @@ export class CommandExecutor implements AgentExecutor {
 
   concurrencyHint(): number {
     return this.file.concurrency ?? DEFAULT_CONCURRENCY;
+  }
+
+  stallTimeoutMs(spec: AgentStepSpec): number | undefined {
+    return this.file.agents?.[spec.agent]?.stallTimeoutMs ?? this.file.default?.stallTimeoutMs;
   }
 
   /** The agent's command (program, argv, cwd, environment names) is its profile and its config. */
@@ -126,6 +133,7 @@ export class CommandExecutor implements AgentExecutor {
         maxOutputBytes: command.maxOutputBytes,
         signal: context.signal,
         onOutput: (tail) => context.output(tail),
+        onProgress: () => context.progress?.(),
       });
     } catch (error) {
       if (context.signal.aborted) throw error;

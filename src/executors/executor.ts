@@ -50,6 +50,15 @@ export interface StepContext {
    * `temporal workflow describe` and `tao status --follow` show while it runs.
    */
   output(textSoFar: string): void;
+  /**
+   * The step got somewhere it has nothing to show for: a streamed fragment of
+   * a tool call, a line on a program's stderr. The worker gives up on an
+   * attempt whose executor calls none of `output`, `heartbeat`, `saveState`
+   * and this for its stall limit (src/activities/stall-watchdog.ts), so an
+   * executor calls it whenever work arrives that the others do not report.
+   * Absent where nothing watches (an executor's own tests).
+   */
+  progress?(): void;
 }
 
 /** What an attempt ends with: the step's outcome, or the tasks it delegated (see {@link StepContext.delegation}). */
@@ -75,6 +84,12 @@ export interface AgentExecutor {
    * when one is rotated. Without one, the executor's class stands for all three.
    */
   cacheIdentity?(spec: AgentStepSpec): StepCacheIdentity | undefined;
+  /**
+   * How long this step may show no progress before its attempt is retried,
+   * when the executor's config says (a program that prints only at its end);
+   * the spec's own limit wins, and without either the worker's applies.
+   */
+  stallTimeoutMs?(spec: AgentStepSpec): number | undefined;
   /** Agents whose profile opts every step into the step cache, with its settings (a spec's own `cache` wins). */
   agentCaches?(): Record<string, StepCache>;
   /** Releases what the executor keeps across steps (MCP servers); called once the worker has stopped. */

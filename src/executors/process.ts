@@ -20,6 +20,8 @@ export interface ProcessRequest {
   signal: AbortSignal;
   /** Called as stdout arrives, with its last {@link OUTPUT_TAIL_BYTES} bytes so far (a live view). */
   onOutput?: (stdoutTail: string) => void;
+  /** Called as any output arrives, stdout or stderr: the program is alive. */
+  onProgress?: () => void;
 }
 
 export interface ProcessResult {
@@ -79,6 +81,7 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
 
     let outputTail = Buffer.alloc(0);
     child.stdout.on('data', (chunk: Buffer) => {
+      request.onProgress?.();
       if (request.onOutput) {
         outputTail = Buffer.concat([outputTail, chunk]).subarray(-OUTPUT_TAIL_BYTES);
         request.onOutput(outputTail.toString('utf8'));
@@ -92,6 +95,7 @@ export function runProcess(request: ProcessRequest): Promise<ProcessResult> {
       droppedBytes += Math.max(0, chunk.length - Math.max(0, room));
     });
     child.stderr.on('data', (chunk: Buffer) => {
+      request.onProgress?.();
       stderrTail = Buffer.concat([stderrTail, chunk]);
       if (stderrTail.length > STDERR_TAIL_BYTES) stderrTail = stderrTail.subarray(-STDERR_TAIL_BYTES);
     });

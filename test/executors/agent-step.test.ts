@@ -49,7 +49,7 @@ async function runActivity(
   env = mockEnvironment({ attempt: 2 }),
   store?: MemorySessionStore,
 ): Promise<StepRun> {
-  const { executeAgentStep } = createAgentStepActivity(executor, store);
+  const { executeAgentStep } = createAgentStepActivity(executor, { store });
   return env.run(executeAgentStep, llmSpec());
 }
 
@@ -106,6 +106,49 @@ describe('agent-step activity', () => {
     expect(new Set(beats.map((b) => JSON.stringify(b)))).toEqual(
       new Set([JSON.stringify({ taskId: 't1', info: { round: 1 } })]),
     );
+  });
+});
+
+describe('agent-step activity: the stall limit', () => {
+  const STALLED = /^step "t1" \(agent explore\) stalled: no progress from its executor for [\d.]+ s/;
+  /** Runs one attempt with the worker's limit at a minute; the spec's own limit, when given, wins. */
+  const attemptWith = (executor: AgentExecutor, specStallMs?: number) =>
+    mockEnvironment({ attempt: 1, maximumAttempts: 5 }).run(
+      createAgentStepActivity(executor, { stallTimeoutMs: 60_000 }).executeAgentStep,
+      llmSpec(specStallMs !== undefined ? { stallTimeoutMs: specStallMs } : {}),
+    );
+
+  test("an executor silent for the spec's limit has its signal aborted, and the attempt fails retryably, saying why", async () => {
+    let sawAbort = false;
+    const failure = await attemptWith(
+      executorDoing(async (context) => {
+        context.output('half an answer');
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+        sawAbort = true;
+        throw new Error('request aborted'); // what a provider SDK says; the stall is the reason
+      }),
+      200,
+    ).catch((e: unknown) => e);
+    expect(sawAbort).toBe(true);
+    expect(failure).toMatchObject({ type: 'AgentStepError', nonRetryable: false, details: [{ attempt: 1 }] });
+    expect((failure as Error).message).toMatch(STALLED);
+    expect((failure as Error).message).toContain('(last progress: output), over the 0.2 s stall limit');
+  });
+
+  test("without the spec's, the executor's limit for the agent applies, over the worker's", async () => {
+    const silent = executorDoing(() => new Promise<never>(() => {}));
+    const failure = await attemptWith({ ...silent, stallTimeoutMs: () => 200 }).catch((e: unknown) => e);
+    expect((failure as Error).message).toMatch(STALLED);
+    expect((failure as Error).message).toContain('over the 0.2 s stall limit');
+  });
+
+  test('an executor that ignores its aborted signal still loses the attempt at the limit', async () => {
+    const failure = await attemptWith(
+      executorDoing(() => new Promise<never>(() => {})),
+      200,
+    ).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ type: 'AgentStepError', nonRetryable: false });
+    expect((failure as Error).message).toMatch(STALLED);
   });
 });
 

@@ -48,6 +48,33 @@ describe('command executor', () => {
     }
   });
 
+  test('a program that writes only to stderr still shows progress, which keeps its stall watchdog quiet', async () => {
+    const context = stepContext();
+    let progress = 0;
+    const outcome = await run(
+      inDir(['sh', '-c', 'echo "thinking" >&2; echo "still thinking" >&2', 'sh', '{{prompt}}']),
+      'hello',
+      {
+        ...context,
+        progress: () => progress++,
+      },
+    );
+    expect(outcome).toMatchObject({ success: true, output: '' });
+    expect(progress).toBeGreaterThan(0);
+    expect(context.outputs).toEqual([]);
+  });
+
+  test("an agent's stall limit is its own, else the default's, and no part of the cache identity", () => {
+    const file: CommandFile = {
+      default: { argv: ['claude', '-p', '{{prompt}}'], stallTimeoutMs: 1_800_000 },
+      agents: { explore: { argv: ['codex', 'exec', '{{prompt}}'], stallTimeoutMs: 60_000 } },
+    };
+    const executor = new CommandExecutor(file);
+    expect(executor.stallTimeoutMs(llmSpec())).toBe(60_000);
+    expect(executor.stallTimeoutMs(llmSpec({ agent: 'review' }))).toBe(1_800_000);
+    expect(JSON.stringify(executor.cacheIdentity(llmSpec()))).not.toContain('stall');
+  });
+
   test('a failing exit status is success: false, with the stderr tail as the error', async () => {
     const script = 'echo partial; echo "noise" >&2; echo "fatal: bad credentials" >&2; exit 3';
     const outcome = await run(inDir(['sh', '-c', script, 'sh', '{{prompt}}']));

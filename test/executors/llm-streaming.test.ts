@@ -64,6 +64,28 @@ describe.each(PROTOCOLS)('streaming over the $type protocol', (protocol) => {
     expect(fixture.server.requests[0]!.body.stream).toBe(true);
   });
 
+  test('every streamed event counts as progress, a tool call without text included', async () => {
+    fixture.server.reply(
+      protocol.toolCalls([{ name: 'read_file', input: { path: 'src/a.ts' } }]),
+      protocol.text('done'),
+    );
+    let progress = 0;
+    let beforeAnyText: number | undefined;
+    const recording = stepContext();
+    const context = {
+      ...recording,
+      progress: () => progress++,
+      output: (text: string) => {
+        beforeAnyText ??= progress;
+        recording.output(text);
+      },
+    };
+    await (await fakeExecutor(protocol, fixture.server, fixture.workspace)).executeStep(llmSpec(), context);
+    // The tool call's turn has no text: its events (start, name, argument fragments, finish) are the only sign of work.
+    expect(beforeAnyText).toBeGreaterThanOrEqual(4);
+    expect(progress).toBeGreaterThan(beforeAnyText!);
+  });
+
   test('tool calls arriving in fragments are reassembled exactly', async () => {
     const input = { path: 'src/a.ts', startLine: 1, maxLines: 40 };
     fixture.server.reply(

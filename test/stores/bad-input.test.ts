@@ -66,6 +66,10 @@ describe('bad input gets one clear line naming the problem and the fix', () => {
     expect(() => resolveWorkerConfig({ concurrency: 'many' })).toThrow(
       /^invalid --concurrency \(or TAO_CONCURRENCY\): /,
     );
+    expect(() => resolveWorkerConfig({}, { TAO_STALL_TIMEOUT_MS: '5' })).toThrow(
+      /^invalid --stall-timeout-ms \(or TAO_STALL_TIMEOUT_MS\): /,
+    );
+    expect(resolveWorkerConfig({ stallTimeoutMs: '120000' }).stallTimeoutMs).toBe(120_000);
     expect(() => resolveConnection({}, { TEMPORAL_ADDRESS: 'http://localhost' })).toThrow(
       'invalid --address (or TEMPORAL_ADDRESS, or the profile\'s address) "http://localhost": must be host:port, e.g. 127.0.0.1:7233',
     );

@@ -23,6 +23,8 @@ export interface FakeReply {
   hang?: boolean;
   /** When the client asked to stream: the pause before each event, so a test can watch text arrive. */
   chunkDelayMs?: number;
+  /** When the client asked to stream: send this many events, then nothing more, the connection held open (a stream hung mid-answer). */
+  hangAfterEvents?: number;
 }
 
 export type Responder = (request: FakeRequest) => FakeReply;
@@ -84,16 +86,21 @@ export class FakeServer {
         const reply = responder
           ? fake.review(request, responder(request))
           : { status: 500, body: { error: { message: 'unscripted' } } };
-        if (reply.hang) {
+        const hang = () =>
           res.on('close', () => {
             fake.abandoned.push(request);
             fake.onAbandon?.();
           });
-          return;
-        }
+        if (reply.hang) return hang();
         const status = reply.status ?? 200;
         if (request.body?.stream === true && status === 200) {
-          void fake.stream(res, fake.streamer(reply.body ?? {}), reply.chunkDelayMs ?? 0);
+          const frames = fake.streamer(reply.body ?? {});
+          if (reply.hangAfterEvents === undefined) {
+            void fake.stream(res, frames, reply.chunkDelayMs ?? 0);
+          } else {
+            hang();
+            void fake.stream(res, frames.slice(0, reply.hangAfterEvents), reply.chunkDelayMs ?? 0, false);
+          }
           return;
         }
         res
@@ -106,14 +113,14 @@ export class FakeServer {
     return fake;
   }
 
-  private async stream(res: ServerResponse, frames: string[], delayMs: number): Promise<void> {
+  private async stream(res: ServerResponse, frames: string[], delayMs: number, end = true): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     for (const frame of frames) {
       if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
       if (res.destroyed) return;
       res.write(frame);
     }
-    res.end();
+    if (end) res.end();
   }
 
   /** Still valid after close, for tests that need a port nobody listens on. */

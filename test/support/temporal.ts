@@ -44,6 +44,7 @@ export interface HarnessOptions {
   executor: AgentExecutor;
   store?: SessionStore;
   concurrency?: number;
+  stallTimeoutMs?: number;
   taskQueue?: string;
   dataConverter?: DataConverter;
   workerDeploymentOptions?: TaoWorkerDeploymentOptions;
@@ -65,6 +66,7 @@ export async function withWorker<T>(
       taskQueue,
       workflowBundle: workflowBundle(),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+      ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
       ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
       ...(options.workerDeploymentOptions
         ? { workerDeploymentOptions: options.workerDeploymentOptions }

@@ -3,6 +3,7 @@
  * workflow-side library, with stage *functions* (not templates): what a user
  * importing `src/workflows/lib` writes. Bundled once for every test worker.
  */
+import { proxyActivities } from '@temporalio/workflow';
 import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
 import {
   executeLoop,
@@ -77,4 +78,12 @@ export async function retryFailuresWorkflow({
           return step(`${item}-r${round + 1}`, 'general', `fix ${item} again`);
         }),
   );
+}
+
+/** A user's own activity, on a worker that TAO joins as a plugin (test/integration/plugin-worker.test.ts). */
+export async function userActivityWorkflow(input: string): Promise<string> {
+  const { userActivity } = proxyActivities<{ userActivity(input: string): Promise<string> }>({
+    startToCloseTimeout: '1 minute',
+  });
+  return userActivity(input);
 }

@@ -102,7 +102,7 @@ export async function compareWithHandWritten(
       taskQueue,
       workflowsPath: require.resolve('./workflows'),
       activities,
-      // The slots TaoPlugin gives a worker of the same concurrency, so neither side waits for one.
+      // The slots createTaoWorker gives a worker of the same concurrency, so neither side waits for one.
       maxConcurrentActivityTaskExecutions: LIMIT_SLOTS + 2,
     });
   const baselineWorker = await baselineWorkerOn(queues.baseline);

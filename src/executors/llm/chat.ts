@@ -1,9 +1,18 @@
 /**
  * The provider-neutral shape of a tool-using conversation. The executor's
  * loop speaks only this; each provider module translates it to its wire
- * protocol, so adding a provider never touches the loop.
+ * protocol, so adding a provider never touches the loop. A leaf module: the
+ * types every other llm module shares live here, so none of them imports back.
  */
-import type { TokenCounts } from './usage';
+
+export interface TokenCounts {
+  inputTokens: number;
+  outputTokens: number;
+  /** Of `inputTokens`: read from the provider's prompt cache. */
+  cacheReadTokens: number;
+  /** Of `inputTokens`: written to the provider's prompt cache. */
+  cacheWriteTokens: number;
+}
 
 export interface ToolCall {
   id: string;
@@ -45,6 +54,8 @@ export interface ChatRequest {
   timeoutMs: number;
   /** Called as the answer streams in, with the answer's text so far. */
   onText?: (textSoFar: string) => void;
+  /** Called on every event the stream delivers, text or not (tool-call fragments, thinking): the step is alive. */
+  onProgress?: () => void;
 }
 
 /** An answer, and the tokens it took: cached prompt tokens are counted apart as well as in `inputTokens`. */

@@ -72,6 +72,7 @@ interface ConverseOptions {
   /** Called with every new state of the conversation (an answered turn, a recorded tool result); resolves once it is saved. */
   record(conversation: Conversation): Promise<void>;
   onText(textSoFar: string): void;
+  onProgress(): void;
 }
 
 /** What the heartbeat carries after every round, so a slow step shows it is getting somewhere. */
@@ -224,6 +225,7 @@ export class LlmExecutor implements AgentExecutor {
         tokensCharged: resumed?.tokens ?? 0,
         record,
         onText: (text) => context.output(text),
+        onProgress: () => context.progress?.(),
       });
       if ('delegate' in answer) {
         return {
@@ -324,6 +326,7 @@ export class LlmExecutor implements AgentExecutor {
         // backstop, so a step over its time is reported as such and never as a connection error.
         timeoutMs: Math.max(1, this.settings.timeoutMs - (Date.now() - turn.started)) + HTTP_TIMEOUT_SLACK_MS,
         onText: turn.onText,
+        onProgress: turn.onProgress,
       });
       await record(withTurn(conversation, answer));
     }

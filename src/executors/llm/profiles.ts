@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { InputError } from '../../config/data-file';
 import { StepCacheSchema } from '../../contracts';
-import { READ_ONLY_TOOLS, TOOL_NAMES, type ToolName } from './tools';
+import { READ_ONLY_TOOLS, TOOL_NAMES, type ToolName } from './tool-names';
 
 /**
  * Whom an agent may hand tasks to (`task` / `parallel_task`, see ./delegation)

@@ -15,18 +15,10 @@ import { z } from 'zod/v4';
 import { NonRetryableStepError, RetryableStepError } from '../executor';
 import { allowListedEnv, runProcess } from '../process';
 import type { ToolCall, ToolResult, ToolSpec } from './chat';
+import { TOOL_NAMES, type ToolName } from './tool-names';
 import type { Workspace } from './workspace';
 
-export const TOOL_NAMES = [
-  'read_file',
-  'list_directory',
-  'search_text',
-  'glob',
-  'write_file',
-  'run_shell',
-] as const;
-export type ToolName = (typeof TOOL_NAMES)[number];
-export const READ_ONLY_TOOLS: readonly ToolName[] = ['read_file', 'list_directory', 'search_text', 'glob'];
+export { READ_ONLY_TOOLS, TOOL_NAMES, type ToolName } from './tool-names';
 
 /** Caps that keep one tool result from filling the model's context. */
 const LIMITS = {

@@ -6,16 +6,8 @@
  * at its own rate, as the provider bills it.
  */
 import type { StepUsage } from '../../contracts';
+import type { TokenCounts } from './chat';
 import type { ModelPrice, ProviderSettings } from './config';
-
-export interface TokenCounts {
-  inputTokens: number;
-  outputTokens: number;
-  /** Of `inputTokens`: read from the provider's prompt cache. */
-  cacheReadTokens: number;
-  /** Of `inputTokens`: written to the provider's prompt cache. */
-  cacheWriteTokens: number;
-}
 
 export const NO_TOKENS: TokenCounts = {
   inputTokens: 0,

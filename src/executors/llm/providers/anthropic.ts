@@ -8,7 +8,7 @@ import type {
   ToolUseBlockParam,
 } from '@anthropic-ai/sdk/resources/messages';
 import { type ChatMessage, type ChatProvider, type ChatTurn, type ToolCall, parseToolInput } from '../chat';
-import type { TokenCounts } from '../usage';
+import type { TokenCounts } from '../chat';
 import type { ProviderSettings } from '../config';
 import { RetryableStepError } from '../../executor';
 import { endpointOf, incompleteAnswer, toStepError } from '../errors';
@@ -55,6 +55,8 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
           { signal: request.signal, timeout: request.timeoutMs },
         );
         for await (const event of stream) {
+          // The SDK drops the server's pings: every event here is the model's.
+          request.onProgress?.();
           switch (event.type) {
             case 'message_start':
               usage = mergeUsage(usage, event.message.usage);

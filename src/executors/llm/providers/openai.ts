@@ -44,6 +44,7 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
         );
         let finished = false;
         for await (const chunk of stream) {
+          request.onProgress?.();
           // Servers that omit usage leave the tokens at 0, as a non-streamed answer without usage did.
           if (chunk.usage) {
             turn.inputTokens = chunk.usage.prompt_tokens;
