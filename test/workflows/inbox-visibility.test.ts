@@ -1,0 +1,155 @@
+/**
+ * The inbox reads visibility, not every workflow: in a namespace shared with
+ * 300 running workflows of another team (whose worker counts every query it
+ * gets), `pendingDecisions` and `tao pending` list exactly the TAO run's
+ * waiting steps and send those workflows no query at all. On its own
+ * namespace of the dev server, so that no other test's runs are listed;
+ * `tao setup --address` registers the search attribute there, which a
+ * worker's start-up check finds missing before.
+ */
+import { Client } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { pendingDecisions } from '../../src/client';
+import { waitingRunsQuery } from '../../src/client/steer';
+import { waitingAttributeWarning } from '../../src/connection/waiting-attribute';
+import { ScriptExecutor } from '../../src/executors/script';
+import { MemorySessionStore } from '../../src/stores/memory-store';
+import { createTaoWorker } from '../../src/worker';
+import { tao } from '../support/cli';
+import { eventually } from '../support/gate-executor';
+import { spec } from '../support/specs';
+import { closeDevClient, devClient, devServerAddress, uniqueId, workflowBundle } from '../support/temporal';
+import { finishForeignSignal } from '../support/test-workflows';
+
+const FOREIGN = 300;
+
+afterAll(closeDevClient);
+
+/** `work` on every item, `limit` at a time, results in order. */
+async function inBatches<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>) {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += limit) {
+    results.push(...(await Promise.all(items.slice(i, i + limit).map(work))));
+  }
+  return results;
+}
+
+test(`with ${FOREIGN} foreign workflows running, the inbox lists the TAO run's waiting steps and queries none of them`, async () => {
+  const address = devServerAddress();
+  const namespace = uniqueId('inbox');
+  await (
+    await devClient()
+  ).workflowService.registerNamespace({
+    namespace,
+    workflowExecutionRetentionPeriod: msToTs('1 day'),
+  });
+  const native = await NativeConnection.connect({ address });
+  const client = new Client({ connection: (await devClient()).connection, namespace });
+  try {
+    // A new namespace has no TaoWaitingSteps: the worker's check says so, with the fix.
+    const warning = await eventually(async () => {
+      const line = await waitingAttributeWarning(native, namespace);
+      return line?.includes('has no search attribute') ? line : undefined;
+    });
+    expect(warning).toBe(
+      `namespace ${namespace} has no search attribute TaoWaitingSteps: a run stops at its first step waiting for a decision until it is registered; register it with tao setup --address <host:port> --namespace ${namespace}, or temporal operator search-attribute create --name TaoWaitingSteps --type KeywordList --namespace ${namespace}`,
+    );
+    const setup = await tao(['setup', '--address', address, '--namespace', namespace]);
+    expect(setup.stdout).toBe(
+      `registered search attribute TaoWaitingSteps (KeywordList) in namespace ${namespace}\n`,
+    );
+    expect((await tao(['setup', '--address', address, '--namespace', namespace])).stdout).toMatch(
+      /^already registered: search attribute TaoWaitingSteps/,
+    );
+    await expect(waitingAttributeWarning(native, namespace)).resolves.toBeUndefined();
+
+    const foreignQueue = uniqueId('other-team');
+    const foreignWorker = await Worker.create({
+      connection: native,
+      namespace,
+      taskQueue: foreignQueue,
+      workflowBundle: workflowBundle(),
+      // Every foreign run stays cached, so its query count is never lost to a replay.
+      maxCachedWorkflows: FOREIGN + 100,
+    });
+    const taoQueue = uniqueId('tao');
+    const taoWorker = await createTaoWorker({
+      connection: native,
+      namespace,
+      taskQueue: taoQueue,
+      executor: new ScriptExecutor(),
+      store: new MemorySessionStore(),
+      workflowBundle: workflowBundle(),
+    });
+
+    await foreignWorker.runUntil(
+      taoWorker.runUntil(async () => {
+        const foreign = await inBatches(
+          Array.from({ length: FOREIGN }, (_, i) => `other-team-${i}`),
+          25,
+          (workflowId) =>
+            client.workflow.start('foreignWorkflow', { taskQueue: foreignQueue, workflowId, args: [] }),
+        );
+        const workflowId = uniqueId('approvals');
+        const run = await client.workflow.start('parallelWorkflow', {
+          taskQueue: taoQueue,
+          workflowId,
+          args: [
+            {
+              specs: [
+                { ...spec('deploy'), approval: { before: true } },
+                { ...spec('migrate'), approval: { before: true } },
+                spec('test'),
+              ],
+            },
+          ],
+        });
+
+        const expected = [
+          { workflowId, taskId: 'deploy', agent: 'explore', decision: 'before' },
+          { workflowId, taskId: 'migrate', agent: 'explore', decision: 'before' },
+        ];
+        const listed = await eventually(async () => {
+          const result = await pendingDecisions(client);
+          return result.pending.length === expected.length ? result : undefined;
+        });
+        expect(listed).toEqual({ pending: expected, unanswered: [] });
+        // One visibility query finds the one run with waiting steps, not the foreign ones.
+        const runs = [];
+        for await (const found of client.workflow.list({ query: waitingRunsQuery() }))
+          runs.push(found.workflowId);
+        expect(runs).toEqual([workflowId]);
+
+        const inProcess = Date.now();
+        await pendingDecisions(client, { withText: true });
+        const inProcessMs = Date.now() - inProcess;
+        const started = Date.now();
+        const cli = await tao(['pending', '--address', address, '--namespace', namespace]);
+        const elapsed = Date.now() - started;
+        console.log(
+          `pendingDecisions (with text) with ${FOREIGN} foreign running workflows: ${inProcessMs} ms`,
+        );
+        console.log(
+          `tao pending with ${FOREIGN} foreign running workflows: ${elapsed} ms (process start included)`,
+        );
+        expect(cli.stdout).toContain(`${workflowId}  deploy  (explore)  waiting to start`);
+        expect(cli.stdout).toContain(`${workflowId}  migrate  (explore)  waiting to start`);
+        expect(cli.stderr).not.toContain('no worker answered');
+
+        // The count works: one query sent to one foreign run is counted there.
+        await expect(foreign[0]!.query('anything')).resolves.toBeNull();
+        const counts = await inBatches(foreign, 25, async (handle) => {
+          await handle.signal(finishForeignSignal);
+          return (await handle.result()) as number;
+        });
+        expect(counts[0]).toBe(1);
+        expect(counts.slice(1).filter((n) => n !== 0)).toEqual([]);
+
+        await run.terminate('test over');
+      }),
+    );
+  } finally {
+    await native.close();
+  }
+}, 300_000);
