@@ -10,9 +10,9 @@
 import { Client } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { pendingDecisions } from '../../src/client';
+import { approveStep, pendingDecisions } from '../../src/client';
 import { waitingRunsQuery } from '../../src/client/steer';
-import { waitingAttributeWarning } from '../../src/connection/waiting-attribute';
+import { registerWaitingAttribute, waitingAttributeWarning } from '../../src/connection/waiting-attribute';
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import { createTaoWorker } from '../../src/worker';
@@ -149,6 +149,60 @@ test(`with ${FOREIGN} foreign workflows running, the inbox lists the TAO run's w
         await run.terminate('test over');
       }),
     );
+  } finally {
+    await native.close();
+  }
+}, 300_000);
+
+test('a run on a namespace without the attribute stops at its first wait, and goes on once it is registered', async () => {
+  const address = devServerAddress();
+  const namespace = uniqueId('no-attribute');
+  await (
+    await devClient()
+  ).workflowService.registerNamespace({
+    namespace,
+    workflowExecutionRetentionPeriod: msToTs('1 day'),
+  });
+  const native = await NativeConnection.connect({ address });
+  const client = new Client({ connection: (await devClient()).connection, namespace });
+  try {
+    await eventually(async () =>
+      (await waitingAttributeWarning(native, namespace))?.includes('has no search attribute')
+        ? true
+        : undefined,
+    );
+    const taskQueue = uniqueId('tao');
+    const worker = await createTaoWorker({
+      connection: native,
+      namespace,
+      taskQueue,
+      executor: new ScriptExecutor(),
+      store: new MemorySessionStore(),
+      workflowBundle: workflowBundle(),
+    });
+    await worker.runUntil(async () => {
+      const run = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('stopped'),
+        args: [{ specs: [{ ...spec('deploy'), approval: { before: true } }] }],
+      });
+      const failure = await eventually(async () => {
+        const events = (await run.fetchHistory()).events ?? [];
+        return events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes;
+      });
+      expect(failure?.failure?.message).toMatch(/TaoWaitingSteps/);
+      const stoppedAt = Date.now();
+      await registerWaitingAttribute(client.connection, namespace);
+      await eventually(
+        async () => ((await pendingDecisions(client)).pending.length === 1 ? true : undefined),
+        120_000,
+      );
+      console.log(
+        `a run stopped on the missing attribute went on ${Date.now() - stoppedAt} ms after it was registered`,
+      );
+      await approveStep(run, { taskId: 'deploy' });
+      await expect(run.result()).resolves.toMatchObject([{ taskId: 'deploy', success: true }]);
+    });
   } finally {
     await native.close();
   }

@@ -20,9 +20,9 @@ export const waitingStepsKey = defineSearchAttributeKey(WAITING_STEPS_ATTRIBUTE,
 /**
  * The attribute is a hint, not the record: the inbox asks the run itself for
  * its waiting steps, so it needs the attribute set exactly while any step
- * waits, not every id in it. Temporal refuses (failing the workflow task) a
- * search attribute value over `limit.searchAttributesSizeOfValue`, 2 KB by
- * default, so the list holds at most {@link MAX_LISTED} ids, in id order,
+ * waits, not every id in it. Temporal fails the whole workflow (not only its
+ * task: temporalio/temporal#1439) on a search attribute value over
+ * `limit.searchAttributesSizeOfValue`, 2 KB by default, so the list holds at most {@link MAX_LISTED} ids, in id order,
  * each cut to {@link MAX_ID_CHARS} characters, within {@link MAX_LIST_BYTES}
  * bytes of JSON: half that limit. The first id always fits.
  */
