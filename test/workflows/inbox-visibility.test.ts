@@ -35,23 +35,49 @@ async function inBatches<T, R>(items: readonly T[], limit: number, work: (item: 
   return results;
 }
 
-test(`with ${FOREIGN} foreign workflows running, the inbox lists the TAO run's waiting steps and queries none of them`, async () => {
-  const address = devServerAddress();
-  const namespace = uniqueId('inbox');
-  await (
-    await devClient()
-  ).workflowService.registerNamespace({
+interface NewNamespace {
+  namespace: string;
+  native: NativeConnection;
+  client: Client;
+  /** The worker's start-up line, before the attribute is registered. */
+  warning: string;
+}
+
+/** `body` on a namespace of its own on the dev server, new, so without TaoWaitingSteps. */
+async function withNewNamespace(prefix: string, body: (ns: NewNamespace) => Promise<void>) {
+  const namespace = uniqueId(prefix);
+  const dev = await devClient();
+  await dev.workflowService.registerNamespace({
     namespace,
     workflowExecutionRetentionPeriod: msToTs('1 day'),
   });
-  const native = await NativeConnection.connect({ address });
-  const client = new Client({ connection: (await devClient()).connection, namespace });
+  const native = await NativeConnection.connect({ address: devServerAddress() });
   try {
-    // A new namespace has no TaoWaitingSteps: the worker's check says so, with the fix.
+    // Until the server's namespace cache has it, the check cannot read it.
     const warning = await eventually(async () => {
       const line = await waitingAttributeWarning(native, namespace);
       return line?.includes('has no search attribute') ? line : undefined;
     });
+    await body({ namespace, native, client: new Client({ connection: dev.connection, namespace }), warning });
+  } finally {
+    await native.close();
+  }
+}
+
+const taoWorker = (native: NativeConnection, namespace: string, taskQueue: string) =>
+  createTaoWorker({
+    connection: native,
+    namespace,
+    taskQueue,
+    executor: new ScriptExecutor(),
+    store: new MemorySessionStore(),
+    workflowBundle: workflowBundle(),
+  });
+
+test(`with ${FOREIGN} foreign workflows running, the inbox lists the TAO run's waiting steps and queries none of them`, async () => {
+  const address = devServerAddress();
+  await withNewNamespace('inbox', async ({ namespace, native, client, warning }) => {
+    // A new namespace has no TaoWaitingSteps: the worker's check says so, with the fix.
     expect(warning).toBe(
       `namespace ${namespace} has no search attribute TaoWaitingSteps: a run stops at its first step waiting for a decision until it is registered; register it with tao setup --address <host:port> --namespace ${namespace}, or temporal operator search-attribute create --name TaoWaitingSteps --type KeywordList --namespace ${namespace}`,
     );
@@ -74,17 +100,10 @@ test(`with ${FOREIGN} foreign workflows running, the inbox lists the TAO run's w
       maxCachedWorkflows: FOREIGN + 100,
     });
     const taoQueue = uniqueId('tao');
-    const taoWorker = await createTaoWorker({
-      connection: native,
-      namespace,
-      taskQueue: taoQueue,
-      executor: new ScriptExecutor(),
-      store: new MemorySessionStore(),
-      workflowBundle: workflowBundle(),
-    });
+    const worker = await taoWorker(native, namespace, taoQueue);
 
     await foreignWorker.runUntil(
-      taoWorker.runUntil(async () => {
+      worker.runUntil(async () => {
         const foreign = await inBatches(
           Array.from({ length: FOREIGN }, (_, i) => `other-team-${i}`),
           25,
@@ -149,37 +168,13 @@ test(`with ${FOREIGN} foreign workflows running, the inbox lists the TAO run's w
         await run.terminate('test over');
       }),
     );
-  } finally {
-    await native.close();
-  }
+  });
 }, 300_000);
 
 test('a run on a namespace without the attribute stops at its first wait, and goes on once it is registered', async () => {
-  const address = devServerAddress();
-  const namespace = uniqueId('no-attribute');
-  await (
-    await devClient()
-  ).workflowService.registerNamespace({
-    namespace,
-    workflowExecutionRetentionPeriod: msToTs('1 day'),
-  });
-  const native = await NativeConnection.connect({ address });
-  const client = new Client({ connection: (await devClient()).connection, namespace });
-  try {
-    await eventually(async () =>
-      (await waitingAttributeWarning(native, namespace))?.includes('has no search attribute')
-        ? true
-        : undefined,
-    );
+  await withNewNamespace('no-attribute', async ({ namespace, native, client }) => {
     const taskQueue = uniqueId('tao');
-    const worker = await createTaoWorker({
-      connection: native,
-      namespace,
-      taskQueue,
-      executor: new ScriptExecutor(),
-      store: new MemorySessionStore(),
-      workflowBundle: workflowBundle(),
-    });
+    const worker = await taoWorker(native, namespace, taskQueue);
     await worker.runUntil(async () => {
       const run = await client.workflow.start('parallelWorkflow', {
         taskQueue,
@@ -203,7 +198,5 @@ test('a run on a namespace without the attribute stops at its first wait, and go
       await approveStep(run, { taskId: 'deploy' });
       await expect(run.result()).resolves.toMatchObject([{ taskId: 'deploy', success: true }]);
     });
-  } finally {
-    await native.close();
-  }
+  });
 }, 300_000);
