@@ -16,7 +16,7 @@ import { registerWaitingAttribute, waitingAttributeWarning } from '../../src/con
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import { createTaoWorker } from '../../src/worker';
-import { tao } from '../support/cli';
+import { startTao, stopTaoProcesses, tao } from '../support/cli';
 import { eventually } from '../support/gate-executor';
 import { spec } from '../support/specs';
 import { closeDevClient, devClient, devServerAddress, uniqueId, workflowBundle } from '../support/temporal';
@@ -24,7 +24,10 @@ import { finishForeignSignal } from '../support/test-workflows';
 
 const FOREIGN = 300;
 
-afterAll(closeDevClient);
+afterAll(async () => {
+  await stopTaoProcesses();
+  await closeDevClient();
+});
 
 /** `work` on every item, `limit` at a time, results in order. */
 async function inBatches<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>) {
@@ -172,7 +175,14 @@ test(`with ${FOREIGN} foreign workflows running, the inbox lists the TAO run's w
 }, 300_000);
 
 test('a run on a namespace without the attribute stops at its first wait, and goes on once it is registered', async () => {
-  await withNewNamespace('no-attribute', async ({ namespace, native, client }) => {
+  await withNewNamespace('no-attribute', async ({ namespace, native, client, warning }) => {
+    // `tao worker` says so at its start, in one line.
+    const cliWorker = startTao(
+      ['worker', '--task-queue', uniqueId('cli'), '--store', 'memory', '--address', devServerAddress()],
+      { env: { TEMPORAL_NAMESPACE: namespace } },
+    );
+    await cliWorker.waitFor(`${warning}\n`, 60_000);
+    await cliWorker.stop();
     const taskQueue = uniqueId('tao');
     const worker = await taoWorker(native, namespace, taskQueue);
     await worker.runUntil(async () => {
