@@ -6,6 +6,7 @@
  */
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
+import { registerWaitingAttribute } from './connection/waiting-attribute';
 import type { AgentExecutor } from './executors/executor';
 import { ScriptExecutor } from './executors/script';
 import { TaoPlugin } from './plugin';
@@ -25,11 +26,16 @@ export interface TestWorkerOptions {
   store?: SessionStore;
 }
 
-/** A worker with {@link TaoPlugin} on a test environment's connection (`env.nativeConnection`). */
-export function createTestWorker(
+/**
+ * A worker with {@link TaoPlugin} on a test environment's connection
+ * (`env.nativeConnection`), whose server it gives the search attribute TAO's
+ * runs keep their waiting steps in (see src/connection/waiting-attribute).
+ */
+export async function createTestWorker(
   env: { nativeConnection: NativeConnection; namespace?: string },
   options: TestWorkerOptions,
 ): Promise<Worker> {
+  await registerWaitingAttribute(env.nativeConnection, env.namespace ?? 'default');
   return Worker.create({
     connection: env.nativeConnection,
     ...(env.namespace ? { namespace: env.namespace } : {}),

@@ -16,6 +16,7 @@ import {
 } from './config/worker-config';
 import { explainConnectError } from './connection/diagnose';
 import type { TemporalConnection } from './connection/settings';
+import { warnIfWaitingAttributeMissing } from './connection/waiting-attribute';
 import type { AgentExecutor } from './executors/executor';
 import { createExecutor } from './executors/registry';
 import { TaoPlugin, type TaoWorkerDeploymentOptions } from './plugin';
@@ -165,6 +166,7 @@ export async function runWorker(
   deploymentVersion(config);
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
   const connection = await connectWorker(target);
+  await warnIfWaitingAttributeMissing(connection, target.namespace);
   try {
     const worker = await workerFromConfig(connection, target.namespace, config, executor, store);
     onReady?.(worker);

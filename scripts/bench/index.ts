@@ -36,6 +36,7 @@ import { stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
 import { TalkingExecutor } from '../../test/support/talking-executor';
 import { tlsFailureTimes } from './tls';
+import { inboxBesideForeign } from './inbox';
 import { liveOutputLatency, uiOnBigRun } from './ui';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
@@ -57,6 +58,7 @@ const SECTIONS = [
   'prompt-cache',
   'tls',
   'ui',
+  'inbox',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -85,6 +87,11 @@ const options = program
   .option('--cache-turns <n>', 'turns of the tool loop billed with and without prompt caching', '10')
   .option('--cache-file-chars <n>', 'characters of the file the loop reads each turn', '4000')
   .option('--ui-steps <n>', 'steps of the run whose page `tao ui` opens', '10000')
+  .option(
+    '--inbox-foreign <n>',
+    'running workflows of another team beside the run whose waiting steps `tao pending` lists',
+    '300',
+  )
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -109,6 +116,7 @@ const options = program
     cacheTurns: string;
     cacheFileChars: string;
     uiSteps: string;
+    inboxForeign: string;
     out: string;
     results: string;
     only?: string;
@@ -651,6 +659,21 @@ async function main(): Promise<void> {
           note: `${live.lines} lines, one every ${live.everyMs} ms, from the executor's context.output to the open run page (headless Chromium, no reload) showing that line or a later one, both on the machine clock; goal ≤ 2 s`,
         },
       );
+    },
+    async inbox() {
+      const foreign = num('inboxForeign');
+      console.error(
+        `inbox: tao pending beside ${foreign} running workflows of another team, no worker polling theirs`,
+      );
+      const inbox = await withWorker(env, {}, 10, (taskQueue) =>
+        inboxBesideForeign(env.client, taskQueue, foreign),
+      );
+      results.inbox = inbox;
+      figures.push({
+        name: `tao pending beside ${foreign} foreign running workflows`,
+        value: `${seconds(inbox.visibilityMs)}; asking every running workflow ${seconds(inbox.everyRunMs)}`,
+        note: `pendingDecisions with prompts, in this process (median of 5), listing the ${inbox.listed} steps of one TAO run waiting for approval: one visibility query for the runs whose TaoWaitingSteps is set; the foreign runs (no worker polls their queue) get no query. As the inbox read before, every running workflow asked, each within 3 s: ${inbox.everyRunUnanswered} unanswered`,
+      });
     },
   };
   try {

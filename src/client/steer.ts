@@ -9,7 +9,7 @@ import { type Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@te
 import type { Budget } from '../contracts';
 import { type Decision, approveUpdate, rejectUpdate } from '../workflows/lib/approvals';
 import { setBudgetUpdate } from '../workflows/lib/budget';
-import type { Progress } from '../workflows/lib/progress';
+import { WAITING_STEPS_ATTRIBUTE } from '../workflows/lib/waiting-attribute';
 import { fetchProgress } from './fetch-progress';
 import { decisionText } from './step-detail';
 import {
@@ -97,10 +97,26 @@ export interface PendingDecision {
   text?: string;
 }
 
+/** How many runs the inbox asks at once: a namespace may hold many runs with waiting steps. */
+export const INBOX_CONCURRENCY = 16;
+
+/**
+ * The visibility query for the running runs with a step waiting for a
+ * decision: those whose `TaoWaitingSteps` search attribute is set (see
+ * workflows/lib/waiting-attribute), among those `query` selects.
+ */
+export function waitingRunsQuery(query?: string): string {
+  const waiting = `${WAITING_STEPS_ATTRIBUTE} IS NOT NULL AND ExecutionStatus = "Running"`;
+  return query ? `${waiting} AND (${query})` : waiting;
+}
+
 /**
  * Steps waiting for a decision across the running runs the visibility `query`
- * selects (default: every running workflow). Runs whose worker does not
- * answer within `timeoutMs` are skipped, and named in `unanswered`.
+ * selects (default: every running run), found with one visibility query
+ * ({@link waitingRunsQuery}): only runs with a waiting step are asked, at
+ * most {@link INBOX_CONCURRENCY} at once, never another team's workflows.
+ * Runs whose worker does not answer within `timeoutMs` are skipped, and
+ * named in `unanswered`.
  */
 export async function pendingDecisions(
   client: Client,
@@ -108,41 +124,42 @@ export async function pendingDecisions(
 ): Promise<{ pending: PendingDecision[]; unanswered: string[] }> {
   const pending: PendingDecision[] = [];
   const unanswered: string[] = [];
-  const query = options.query ?? 'ExecutionStatus = "Running"';
-  const asks: Promise<void>[] = [];
-  for await (const run of client.workflow.list({ query })) {
-    const handle = client.workflow.getHandle(run.workflowId, run.runId);
-    asks.push(
-      fetchProgress(handle, options.timeoutMs).then((progress?: Progress) => {
-        if (!progress) return void unanswered.push(run.workflowId);
-        for (const step of progress.steps) {
-          if (step.status === 'waiting' && step.taskId) {
-            pending.push({
-              workflowId: run.workflowId,
-              taskId: step.taskId,
-              ...(step.agent ? { agent: step.agent } : {}),
-              decision: step.decision ?? 'before',
-              ...(step.decision === 'budget' && step.error ? { reason: step.error } : {}),
-            });
-          }
-        }
-      }),
+  const runs: { workflowId: string; runId: string }[] = [];
+  for await (const run of client.workflow.list({ query: waitingRunsQuery(options.query) })) runs.push(run);
+  await forEachBounded(runs, INBOX_CONCURRENCY, async (run) => {
+    const progress = await fetchProgress(
+      client.workflow.getHandle(run.workflowId, run.runId),
+      options.timeoutMs,
     );
-  }
-  await Promise.all(asks);
+    if (!progress) return void unanswered.push(run.workflowId);
+    for (const step of progress.steps) {
+      if (step.status === 'waiting' && step.taskId) {
+        pending.push({
+          workflowId: run.workflowId,
+          taskId: step.taskId,
+          ...(step.agent ? { agent: step.agent } : {}),
+          decision: step.decision ?? 'before',
+          ...(step.decision === 'budget' && step.error ? { reason: step.error } : {}),
+        });
+      }
+    }
+  });
   if (options.withText) {
-    await Promise.all(
-      pending.map(async (step) => {
-        const text = await decisionText(
-          client.workflow.getHandle(step.workflowId),
-          step.taskId,
-          step.decision,
-        );
-        if (text !== undefined) step.text = text;
-      }),
-    );
+    await forEachBounded(pending, INBOX_CONCURRENCY, async (step) => {
+      const text = await decisionText(client.workflow.getHandle(step.workflowId), step.taskId, step.decision);
+      if (text !== undefined) step.text = text;
+    });
   }
   const order = (a: PendingDecision, b: PendingDecision) =>
     `${a.workflowId}\0${a.taskId}` < `${b.workflowId}\0${b.taskId}` ? -1 : 1;
   return { pending: pending.sort(order), unanswered: unanswered.sort() };
+}
+
+/** `work` on every item, at most `limit` at a time. */
+async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }

@@ -8,6 +8,8 @@
 import { createServer, connect } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { type SupervisedProcess, spawnError, spawnSupervised } from '../supervisor';
+import { registerWaitingAttribute } from '../connection/waiting-attribute';
+import { WAITING_STEPS_ATTRIBUTE } from '../workflows/lib/waiting-attribute';
 
 export interface DevServerOptions {
   cli: string;
@@ -82,7 +84,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const lockDeadline = Date.now() + DB_LOCK_WAIT_MS;
   for (;;) {
     const started = await startOnce(options, port);
-    if (started.server) return started.server;
+    if (started.server) {
+      if (options.dbFile) await registerOnOlderFile(started.server, options.namespace ?? 'default');
+      return started.server;
+    }
     if (!/database is locked|SQLITE_BUSY/.test(started.failure.message)) throw started.failure;
     if (Date.now() > lockDeadline) {
       throw new Error(
@@ -100,6 +105,8 @@ async function startOnce(options: DevServerOptions, port: number): Promise<Start
   args.push('--namespace', options.namespace ?? 'default');
   for (const [key, value] of Object.entries(DYNAMIC_CONFIG))
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  // The inbox's index of waiting steps (see workflows/lib/waiting-attribute); a run's upsert of it fails without.
+  args.push('--search-attribute', `${WAITING_STEPS_ATTRIBUTE}=KeywordList`);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', HOST);
   else args.push('--headless');
@@ -139,6 +146,22 @@ async function startOnce(options: DevServerOptions, port: number): Promise<Start
       stop: () => stopProcess(server, exited),
     },
   };
+}
+
+/**
+ * `--search-attribute` registers the attribute only in a new history file;
+ * one written before TAO used the attribute gets it through the operator service.
+ */
+async function registerOnOlderFile(server: DevServer, namespace: string): Promise<void> {
+  const connection = await Connection.connect({ address: server.address });
+  try {
+    await registerWaitingAttribute(connection, namespace);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  } finally {
+    await connection.close();
+  }
 }
 
 /** Whether the server at `address` answers a call (connecting asks it for its system info). */

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, type Worker } from '@temporalio/worker';
+import { registerWaitingAttribute } from '../../src/connection/waiting-attribute';
 import type { AgentExecutor } from '../../src/executors/executor';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import type { SessionStore } from '../../src/stores/session-store';
@@ -88,6 +89,8 @@ export async function timeSkippingWorker(
   prefix: string,
 ): Promise<{ worker: Worker; taskQueue: string }> {
   const taskQueue = uniqueId(prefix);
+  // Runs with a step waiting for a decision upsert it; the dev server has it from its start.
+  await registerWaitingAttribute(env.nativeConnection, env.namespace ?? 'default');
   const worker = await createTaoWorker({
     connection: env.nativeConnection,
     executor,

@@ -3,7 +3,13 @@
  * workflow-side library, with stage *functions* (not templates): what a user
  * importing `src/workflows/lib` writes. Bundled once for every test worker.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import {
+  condition,
+  defineSignal,
+  proxyActivities,
+  setDefaultQueryHandler,
+  setHandler,
+} from '@temporalio/workflow';
 import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
 import {
   executeLoop,
@@ -86,4 +92,24 @@ export async function userActivityWorkflow(input: string): Promise<string> {
     startToCloseTimeout: '1 minute',
   });
   return userActivity(input);
+}
+
+export const finishForeignSignal = defineSignal('finish');
+
+/**
+ * Another team's workflow in a shared namespace, nothing of TAO's: it counts
+ * every query it is sent (any name: TAO's `progress` too) until signalled to
+ * finish, and returns that count. Its worker keeps it cached, so the count
+ * holds for as long as the test needs it.
+ */
+export async function foreignWorkflow(): Promise<number> {
+  let queries = 0;
+  let finished = false;
+  setDefaultQueryHandler(() => {
+    queries += 1;
+    return null;
+  });
+  setHandler(finishForeignSignal, () => void (finished = true));
+  await condition(() => finished);
+  return queries;
 }

@@ -105,9 +105,13 @@ describe('approval before a step starts', () => {
         ],
       });
       await eventually(() => waiting(handle, 'apply-0'));
-      const { pending } = await pendingDecisions(client, {
-        query: `WorkflowId = "${workflowId}"`,
-        withText: true,
+      // The run is listed once visibility has its waiting-steps attribute.
+      const pending = await eventually(async () => {
+        const listed = await pendingDecisions(client, {
+          query: `WorkflowId = "${workflowId}"`,
+          withText: true,
+        });
+        return listed.pending.length > 0 ? listed.pending : undefined;
       });
       expect(pending).toEqual([
         { workflowId, taskId: 'apply-0', agent: 'apply', decision: 'before', text: 'apply <plan a.ts>' },

@@ -232,13 +232,18 @@ export function registerWorkflowCommands(program: Command): void {
   }
 
   jsonOption(connectionOptions(program.command('pending')))
-    .description('list the steps waiting for a decision, across running workflows')
-    .option('--query <visibility query>', 'which runs to look at', 'ExecutionStatus = "Running"')
+    .description(
+      'list the steps waiting for a decision, across running workflows (those the TaoWaitingSteps search attribute marks)',
+    )
+    .option(
+      '--query <visibility query>',
+      'only among the runs this selects, e.g. WorkflowType = "pipelineWorkflow"',
+    )
     .option('--show', 'the whole prompt (before) or output (after) to decide on, not an excerpt')
-    .action(async (flags: Flags & { query: string; show?: boolean }) => {
+    .action(async (flags: Flags & { query?: string; show?: boolean }) => {
       await withClient(flags, undefined, async (client) => {
         const { pending, unanswered } = await pendingDecisions(client, {
-          query: flags.query,
+          ...(flags.query !== undefined ? { query: flags.query } : {}),
           // JSON lists the text only when asked: it can be long, and scripts mostly want the ids.
           withText: !flags.json || flags.show === true,
         });

@@ -13,6 +13,7 @@
 import { condition, defineQuery, defineUpdate } from '@temporalio/workflow';
 import { type AgentStepSpec, type StepOutcome, failedOutcome } from '../../contracts';
 import type { ProgressBoard } from './progress';
+import { WaitingStepsAttribute } from './waiting-attribute';
 
 export interface Decision {
   taskId: string;
@@ -45,6 +46,7 @@ export class Approvals {
   /** The steps waiting now: their prompts by task id. */
   private readonly waiting = new Map<string, string>();
   private readonly verdicts = new Map<string, Verdict>();
+  private readonly waitingAttribute = new WaitingStepsAttribute();
 
   promptOf(taskId: string): string | null {
     return this.waiting.get(taskId) ?? null;
@@ -76,6 +78,7 @@ export class Approvals {
   async awaitUnless(spec: AgentStepSpec, moot: () => boolean): Promise<Verdict | undefined> {
     const { taskId } = spec;
     this.waiting.set(taskId, spec.prompt);
+    this.waitingAttribute.started(taskId);
     try {
       const decided = () => this.verdicts.has(taskId);
       const settled = () => decided() || moot();
@@ -88,6 +91,7 @@ export class Approvals {
       return this.verdicts.get(taskId);
     } finally {
       this.waiting.delete(taskId);
+      this.waitingAttribute.stopped(taskId);
       this.verdicts.delete(taskId);
     }
   }
