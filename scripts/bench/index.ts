@@ -37,6 +37,7 @@ import { runIdeal } from './ideal';
 import { TalkingExecutor } from '../../test/support/talking-executor';
 import { tlsFailureTimes } from './tls';
 import { inboxBesideForeign } from './inbox';
+import { delegatingScript, delegationRun, TASKS_PER_LEAD } from './delegation';
 import { liveOutputLatency, uiOnBigRun } from './ui';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
@@ -59,6 +60,7 @@ const SECTIONS = [
   'tls',
   'ui',
   'inbox',
+  'delegation',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -92,6 +94,12 @@ const options = program
     'running workflows of another team beside the run whose waiting steps `tao pending` lists',
     '300',
   )
+  .option(
+    '--delegation-leads <list>',
+    'leads (each delegating 16 tasks) of each delegation run',
+    '100,400,1000',
+  )
+  .option('--delegation-limit <n>', 'concurrency of the delegation runs', '100')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -117,6 +125,8 @@ const options = program
     cacheFileChars: string;
     uiSteps: string;
     inboxForeign: string;
+    delegationLeads: string;
+    delegationLimit: string;
     out: string;
     results: string;
     only?: string;
@@ -674,6 +684,23 @@ async function main(): Promise<void> {
         value: `${seconds(inbox.visibilityMs)}; asking every running workflow ${seconds(inbox.everyRunMs)}`,
         note: `pendingDecisions with prompts, in this process (median of 5), listing the ${inbox.listed} steps of one TAO run waiting for approval: one visibility query for the runs whose TaoWaitingSteps is set; the foreign runs (no worker polls their queue) get no query. As the inbox read before, every running workflow asked, each within 3 s: ${inbox.everyRunUnanswered} unanswered`,
       });
+    },
+    async delegation() {
+      const limit = num('delegationLimit');
+      const runs = [];
+      for (const leads of options.delegationLeads.split(',').map(Number)) {
+        console.error(`delegation: ${leads} leads × ${TASKS_PER_LEAD} tasks at concurrency ${limit}`);
+        const run = await withWorker(env, delegatingScript(limit), limit, (taskQueue) =>
+          delegationRun(env.client, taskQueue, leads, limit),
+        );
+        runs.push(run);
+        figures.push({
+          name: `delegation: ${leads} leads × ${TASKS_PER_LEAD} tasks, concurrency ${limit}`,
+          value: `${seconds(run.wallMs)}; ${run.executions} executions, largest ${run.maxEvents} events; longest activation ${seconds(run.longestTaskMs)}; ${run.failedTasks} workflow tasks failed or timed out`,
+          note: `script executor, no model, 1 KB task prompts; an activation is a workflow task from its started to its completed event; goals: complete, each execution under 20,000 events, no activation over 1 s, no failed task, time linear in leads`,
+        });
+      }
+      results.delegation = runs;
     },
   };
   try {

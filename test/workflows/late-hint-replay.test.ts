@@ -12,14 +12,18 @@ import { closeDevClient, uniqueId, withWorker, workflowBundle } from '../support
 
 afterAll(closeDevClient);
 
-/** A concurrency hint that takes longer than the workflow task may (it then heartbeats into a new task). */
+/**
+ * Executor info (the concurrency hint the worker fixed at its start, and the
+ * agents' caches, asked anew) that takes longer than the workflow task may:
+ * the local activity then heartbeats into a new task.
+ */
 class SlowHintExecutor extends ScriptExecutor {
-  override concurrencyHint(): number {
+  override agentCaches() {
     const until = Date.now() + 1_500;
     while (Date.now() < until) {
       // The local activity's answer is synchronous; only a busy wait holds it back.
     }
-    return 2;
+    return super.agentCaches();
   }
 }
 

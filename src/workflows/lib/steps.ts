@@ -80,9 +80,10 @@ export async function runStep(
     // A person let it start in this execution: it is not left to the next.
     deferrable = false;
   }
-  if (call.context.controls.cancelledBeforeStart(spec.taskId)) return settled(entry, cancelledByUser(spec));
-  const ran = await attempts(call, spec, entry, { ...at, deferrable });
-  if (isDeferred(ran)) return ran;
+  // The slot comes before anything else the step builds: a delegated task queued for one costs a promise, not a chain.
+  const start = await startFirst(call, spec, entry, { ...at, deferrable });
+  if (start !== 'granted') return isDeferred(start) ? start : settled(entry, start);
+  const ran = await attempts(call, spec, entry, at);
   if (ran.attempt !== undefined) entry.attempt = ran.attempt;
   if (ran.outcome.usage) entry.usage = ran.outcome.usage;
   if (!spec.approval?.after || !ran.outcome.success) return settled(entry, ran.outcome);
@@ -130,83 +131,93 @@ async function decideBefore(
 }
 
 /**
- * The step's attempts, in a cancellation scope of its own: the first, then,
- * while it delegates, its tasks (./delegation) and the attempt that goes on
- * from them. The budget counts the step once and charges each attempt's spend
- * as it comes. Returns the last run's outcome, a failed outcome when the
- * budget refused it or `cancelStep` ended it, or {@link DEFERRED}.
+ * The step's attempts, holding the slot {@link startFirst} took, in a
+ * cancellation scope of its own (`cancelStep` cancels it, and the step's
+ * tasks with it): the first, then, while it delegates, its tasks
+ * (./delegation) and the attempt that goes on from them. The budget counts
+ * the step once and charges each attempt's spend as it comes. Returns the
+ * last run's outcome, or a failed one when `cancelStep` ended it.
  */
 async function attempts(
   call: StepCall,
   spec: AgentStepSpec,
   entry: StepProgress,
   at: StepAt,
-): Promise<{ outcome: StepOutcome; attempt?: number } | Deferred> {
-  const { controls, budget } = call.context;
+): Promise<{ outcome: StepOutcome; attempt?: number }> {
+  const { controls } = call.context;
   const scope = new CancellationScope();
   controls.enter(spec.taskId, scope);
-  let started = false;
   try {
-    return await scope.run(async () => {
-      const first = await startFirst(call, spec, entry, at);
-      if (first !== 'granted') {
-        return isDeferred(first) ? first : { outcome: failedOutcome(spec.taskId, spec.agent, first.refused) };
-      }
-      started = true;
-      let run: StepRun;
-      try {
-        run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, undefined));
-      } finally {
-        // A step whose tasks run holds no budget place: its tasks must not wait on it.
-        if (budget.active) budget.leave();
-      }
-      let charged = budget.charge(undefined, usageOf(run));
-      for (let asked = 0; 'delegation' in run;) {
-        const request = run.delegation;
-        const results = await runDelegated(call, spec, request, at, asked, runStep);
-        asked += request.calls.length;
-        const resume = { state: request.state, results };
-        await call.slots.take({ priority: at.priority, first: false, deferrable: false });
-        run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, resume));
-        charged = budget.charge(charged, usageOf(run));
-      }
-      return run;
-    });
+    return await scope.run(() => attemptsInScope(call, spec, entry, at));
   } catch (error) {
     if (cancelledAlone(scope)) return { outcome: cancelledByUser(spec) };
     throw error;
   } finally {
     controls.leave(spec.taskId);
-    if (started) {
-      if (at.place === TOP_LEVEL) {
-        call.running -= 1;
-        call.admission.stepSettled();
-      }
+    if (at.place === TOP_LEVEL) {
+      call.running -= 1;
+      call.admission.stepSettled();
     }
   }
 }
 
+async function attemptsInScope(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  at: StepAt,
+): Promise<Extract<StepRun, { outcome: StepOutcome }>> {
+  const { budget } = call.context;
+  let run: StepRun;
+  try {
+    run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, undefined));
+  } finally {
+    // A step whose tasks run holds no budget place: its tasks must not wait on it.
+    if (budget.active) budget.leave();
+  }
+  let charged = budget.charge(undefined, usageOf(run));
+  for (let asked = 0; 'delegation' in run;) {
+    const request = run.delegation;
+    const results = await runDelegated(call, spec, request, at, asked, runStep);
+    asked += request.calls.length;
+    const resume = { state: request.state, results };
+    const taken = call.slots.take({ priority: at.priority, first: false, deferrable: false });
+    if (typeof taken !== 'string') await taken;
+    run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, resume));
+    charged = budget.charge(charged, usageOf(run));
+  }
+  return run as Extract<StepRun, { outcome: StepOutcome }>;
+}
+
 /**
- * A slot for the step's first activity, under the budget: a step that finds
- * the budget spent gives its slot back while it waits (./budget), then asks
- * again. Only a deferrable step can be deferred: a step that ran, or whose
- * tasks ran, finishes in this execution.
+ * A slot for the step's first activity, under the run's pause, `cancelStep`
+ * and budget: a step that finds the budget spent gives its slot back while it
+ * waits (./budget), then asks again. Only a deferrable step can be deferred:
+ * a step that ran, or whose tasks ran, finishes in this execution. Returns
+ * `granted` (the step then holds the slot and counts as running), DEFERRED,
+ * or the step's failed outcome.
  */
 async function startFirst(
   call: StepCall,
   spec: AgentStepSpec,
   entry: StepProgress,
   at: StepAt,
-): Promise<'granted' | Deferred | { refused: string }> {
-  const { budget } = call.context;
+): Promise<'granted' | Deferred | StepOutcome> {
+  const { budget, controls } = call.context;
+  const want = { priority: at.priority, first: true, deferrable: at.deferrable };
   for (let over = false; ;) {
-    const want = { priority: at.priority, first: true, deferrable: at.deferrable };
-    if ((await call.slots.take(want)) === 'deferred') return DEFERRED;
+    if (controls.cancelledBeforeStart(spec.taskId)) return cancelledByUser(spec);
+    const taken = call.slots.take(want);
+    if ((typeof taken === 'string' ? taken : await taken) === 'deferred') return DEFERRED;
+    if (controls.cancelledBeforeStart(spec.taskId)) {
+      call.slots.release();
+      return cancelledByUser(spec);
+    }
     const why = budget.active && !over ? budget.exhausted() : undefined;
     if (why === undefined) break;
     call.slots.release();
     const settled = await budget.settle(why, (reason) => overBudget(call, spec, entry, reason));
-    if (typeof settled === 'object') return settled;
+    if (typeof settled === 'object') return failedOutcome(spec.taskId, spec.agent, settled.refused);
     over = settled === 'over';
   }
   if (budget.active) budget.begin();
