@@ -68,10 +68,7 @@ export async function delegationRun(
     failedTasks: 0,
   };
   for (let runId: string | undefined = handle.firstExecutionRunId; runId;) {
-    const history: temporal.api.history.v1.IHistory = await client.workflow
-      .getHandle(handle.workflowId, runId)
-      .fetchHistory();
-    const events = history.events ?? [];
+    const events = await historyOf(client, handle.workflowId, runId);
     figure.executions += 1;
     figure.maxEvents = Math.max(figure.maxEvents, events.length);
     const started = new Map<string, number>();
@@ -89,4 +86,25 @@ export async function delegationRun(
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return figure;
+}
+
+/** An execution's events, read in small pages: a page of delegating steps' events can pass gRPC's 4 MB message limit. */
+async function historyOf(
+  client: Client,
+  workflowId: string,
+  runId: string,
+): Promise<temporal.api.history.v1.IHistoryEvent[]> {
+  const events: temporal.api.history.v1.IHistoryEvent[] = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 20,
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+    events.push(...(page.history?.events ?? []));
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+  return events;
 }

@@ -7,9 +7,10 @@
  *
  * A child's task id is `<parent>/task-<n>-<k>`: the k-th task of the parent's
  * n-th delegating call, counted over the parent's life, so it is the same on
- * every replay and retry. A child runs in a pool nested in its parent's lane,
- * so cancelling the parent (or the run) cancels its children, while
- * `cancelStep` on one child ends only that child, as "cancelled by user".
+ * every replay and retry. A child runs in its parent's cancellation scope, so
+ * cancelling the parent (or the run) cancels its children, while `cancelStep`
+ * on one child ends only that child, as "cancelled by user". Children queue
+ * for the run's slots right behind their parent (./slots).
  */
 import {
   type AgentStepSpec,

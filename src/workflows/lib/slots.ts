@@ -5,9 +5,8 @@
  *
  * Waiters queue in priority order and are granted one by one as slots free,
  * never each by a `condition()` of its own: the SDK evaluates every blocked
- * condition on every activation, so a run with thousands of queued steps (a
- * few hundred agents each delegating 16 tasks) paid for all of them on each
- * activation, and its activations ran past the workflow task timeout.
+ * condition on every activation, so an activation's cost would grow with the
+ * number of steps waiting (thousands, when a few hundred agents delegate).
  *
  * Freed slots are granted once the activation's code has run on (one shared
  * condition), not the moment an activity settles: the step that freed a slot
