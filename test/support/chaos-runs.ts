@@ -12,6 +12,14 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { StepOutcome } from '../../src/contracts';
 import { seededRandom } from '../../scripts/bench/workload';
+import {
+  CLEAN_RUN_REQUESTS,
+  PARTS,
+  isLead,
+  leadAnswer,
+  partOf,
+  writeDelegationConfig,
+} from './delegating-agent';
 import type { FakeReply, FakeServer } from './fake-http';
 import {
   type Kill,
@@ -23,7 +31,7 @@ import {
 } from './kill-schedule';
 import { PROTOCOLS } from './llm-harness';
 import { countedCalls, writeCounterAgentConfig } from './mcp-harness';
-import { paidFor, readTicks, turnOf } from './ticking-agent';
+import { paidFor, readTicks, tickAndCountAnswer, turnOf } from './ticking-agent';
 import {
   CRASH_STEP_POLICY,
   type WorkerProcess,
@@ -83,8 +91,42 @@ async function inTempDir<T>(prefix: string, body: (dir: string) => Promise<T>): 
   }
 }
 
+/**
+ * Starts the llm step on a worker process, kills on `schedule` by the model
+ * requests `server` receives, and waits for the step's outcome; leaves no
+ * worker running.
+ */
+async function llmStepKilled(
+  options: ChaosOptions,
+  schedule: KillSchedule,
+  server: FakeServer,
+  step: Omit<Parameters<typeof startLlmStepOnProcess>[0], 'client' | 'storeRef'>,
+): Promise<{ kills: Kill[]; outcome: StepOutcome | undefined; logFile: string }> {
+  const run = await startLlmStepOnProcess({
+    ...step,
+    client: options.client,
+    ...(options.storeRef ? { storeRef: options.storeRef } : {}),
+  });
+  let last: WorkerProcess = run.first;
+  try {
+    const logFile = join(step.dir, 'side-effects.log');
+    const { kills, worker } = await followSchedule(schedule, {
+      activities: () => server.requests.length,
+      first: run.first,
+      startReplacement: run.startReplacement,
+      handle: run.handle,
+      logFile,
+    });
+    last = worker;
+    const [outcome] = (await run.handle.result()) as StepOutcome[];
+    return { kills, outcome, logFile };
+  } finally {
+    await last.stop();
+    await run.first.kill();
+  }
+}
+
 const LLM_TURNS = 10;
-const LLM_DONE = `done after ${LLM_TURNS} turns`;
 const EVERY_TICK = Array.from({ length: LLM_TURNS - 1 }, (_, i) => i + 1);
 
 /**
@@ -105,45 +147,26 @@ export async function chaosLlmStep(options: ChaosOptions): Promise<ChaosRun> {
   return inTempDir('llm', async (dir) => {
     const server = await protocol.start((request) => {
       const n = turnOf(request);
-      const reply =
-        n < LLM_TURNS
-          ? protocol.toolCalls(
-              [
-                { name: 'run_shell', input: { command: `echo ${n} >> ticks.log` } },
-                { name: 'counter__count', input: { label: String(n) } },
-              ],
-              [100 * n, 10],
-            )
-          : protocol.text(LLM_DONE, [100 * n, 10]);
-      return { ...reply, ...pace(String(n)) };
+      return { ...tickAndCountAnswer(protocol, n, LLM_TURNS), ...pace(String(n)) };
     });
-    const countFile = join(dir, 'calls.log');
-    const configFile = writeCounterAgentConfig(
-      dir,
-      { type: protocol.type, baseUrl: protocol.baseUrl(server) },
-      'worker',
-      { systemPrompt: 'You tick and count.', tools: ['run_shell'], maxSteps: 12 },
-    );
-    const run = await startLlmStepOnProcess({
-      client: options.client,
-      dir,
-      configFile,
-      spec: { taskId: 'tick-and-count', agent: 'worker', prompt: 'tick and count nine times, then say done' },
-      env: { MCP_COUNT_FILE: countFile },
-      ...(options.storeRef ? { storeRef: options.storeRef } : {}),
-    });
-    let last: WorkerProcess = run.first;
     try {
-      const logFile = join(dir, 'side-effects.log');
-      const followed = await followSchedule(schedule, {
-        activities: () => server.requests.length,
-        first: run.first,
-        startReplacement: run.startReplacement,
-        handle: run.handle,
-        logFile,
+      const countFile = join(dir, 'calls.log');
+      const configFile = writeCounterAgentConfig(
+        dir,
+        { type: protocol.type, baseUrl: protocol.baseUrl(server) },
+        'worker',
+        { systemPrompt: 'You tick and count.', tools: ['run_shell'], maxSteps: 12 },
+      );
+      const { kills, outcome, logFile } = await llmStepKilled(options, schedule, server, {
+        dir,
+        configFile,
+        spec: {
+          taskId: 'tick-and-count',
+          agent: 'worker',
+          prompt: 'tick and count nine times, then say done',
+        },
+        env: { MCP_COUNT_FILE: countFile },
       });
-      last = followed.worker;
-      const [outcome] = (await run.handle.result()) as StepOutcome[];
       const ticks = readTicks(dir);
       const counts = countedCalls(countFile).map(Number);
       const again = {
@@ -154,132 +177,78 @@ export async function chaosLlmStep(options: ChaosOptions): Promise<ChaosRun> {
       return {
         scenario: `llm step, ${options.storeRef ? 'PostgreSQL' : 'file'} store`,
         schedule,
-        kills: followed.kills,
+        kills,
         outcome: {
           success: outcome?.success,
           output: outcome?.output,
           usage: { inputTokens: outcome?.usage?.inputTokens, outputTokens: outcome?.usage?.outputTokens },
         },
-        expected: { success: true, output: LLM_DONE, usage: paidFor(LLM_TURNS) },
+        expected: { success: true, output: `done after ${LLM_TURNS} turns`, usage: paidFor(LLM_TURNS) },
         redone: again.requests + again.ticks + again.counts,
-        allowance: redoAllowance(followed.kills),
+        allowance: redoAllowance(kills),
         lost: [
           ...EVERY_TICK.filter((n) => !ticks.includes(n)).map((n) => `tick ${n}`),
           ...EVERY_TICK.filter((n) => !counts.includes(n)).map((n) => `count ${n}`),
         ],
-        finishedRunAgain: finishedStepsRunAgain(followed.kills, logFile),
+        finishedRunAgain: finishedStepsRunAgain(kills, logFile),
         detail: { again, ticks, counts },
       };
     } finally {
-      await last.stop();
-      await run.first.kill();
       await server.close();
     }
   });
 }
 
-const LEAD_SYSTEM = 'You lead. Split the work into parts and delegate them.';
-const PARTS = [1, 2, 3];
-/** A clean delegation run: the lead's two turns and one request per task. */
-const CLEAN_DELEGATION_REQUESTS = 2 + PARTS.length;
-
 /**
- * A lead agent (fake OpenAI) that delegates three parts with `parallel_task`
- * and merges their findings; parts answer after a seeded pause or at once.
- * Kill points follow model requests (lead's and parts'), up to 80 ms after one.
+ * A lead agent (fake OpenAI, delegating-agent.ts) that delegates three parts
+ * with `parallel_task` and merges their findings; each model request answered
+ * after a seeded pause or at once. Kill points follow model requests (the
+ * lead's and the parts'), up to 80 ms after one.
  */
 export async function chaosDelegation(options: ChaosOptions): Promise<ChaosRun> {
   const protocol = PROTOCOLS[0]!;
   const schedule = killSchedule(options.seed, {
     kills: options.kills,
-    activities: CLEAN_DELEGATION_REQUESTS,
+    activities: CLEAN_RUN_REQUESTS,
     maxDelayMs: 80,
   });
   const pace = turnPacing(options.seed);
   const seen: string[] = [];
   return inTempDir('delegation', async (dir) => {
-    const server: FakeServer = await protocol.start((request) => {
-      if (protocol.systemPrompt(request).includes(LEAD_SYSTEM)) {
-        const results = Object.values(protocol.toolResults(request));
-        const turn = results.length === 0 ? 'lead:1' : 'lead:2';
+    const server = await protocol.start((request) => {
+      if (isLead(protocol, request)) {
+        const { turn, reply } = leadAnswer(protocol, request);
         seen.push(turn);
-        const reply =
-          results.length === 0
-            ? protocol.toolCalls([
-                {
-                  name: 'parallel_task',
-                  input: {
-                    tasks: PARTS.map((n) => ({
-                      agent: 'worker',
-                      description: `part ${n}`,
-                      prompt: `do part ${n}`,
-                    })),
-                  },
-                },
-              ])
-            : protocol.text(`merged: ${JSON.stringify(results)}`);
         return { ...reply, ...pace(turn) };
       }
-      const part = /do part (\d)/.exec(JSON.stringify(request.body.messages))?.[1];
+      const part = partOf(request);
       seen.push(`part:${part}`);
       return { ...protocol.text(`finding of part ${part}`), ...pace(`part:${part}`) };
     });
-    const configFile = join(dir, 'llm.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        provider: 'fake',
-        model: 'fake-model',
-        workspace: dir,
-        concurrency: 4,
-        providers: { fake: { type: protocol.type, baseUrl: protocol.baseUrl(server) } },
-        agents: {
-          lead: { systemPrompt: LEAD_SYSTEM, tools: [], delegation: { agents: ['worker'] } },
-          worker: { description: 'Does one part.', systemPrompt: 'You do one part.', tools: [] },
-        },
-      }),
-    );
-    const run = await startLlmStepOnProcess({
-      client: options.client,
-      dir,
-      configFile,
-      spec: { taskId: 'lead', agent: 'lead', prompt: 'review everything' },
-      ...(options.storeRef ? { storeRef: options.storeRef } : {}),
-    });
-    let last: WorkerProcess = run.first;
     try {
-      const logFile = join(dir, 'side-effects.log');
-      const followed = await followSchedule(schedule, {
-        activities: () => server.requests.length,
-        first: run.first,
-        startReplacement: run.startReplacement,
-        handle: run.handle,
-        logFile,
+      const { kills, outcome, logFile } = await llmStepKilled(options, schedule, server, {
+        dir,
+        configFile: writeDelegationConfig(dir, protocol, protocol.baseUrl(server)),
+        spec: { taskId: 'lead', agent: 'lead', prompt: 'review everything' },
       });
-      last = followed.worker;
-      const [outcome] = (await run.handle.result()) as StepOutcome[];
       const findings = PARTS.map((n) => `finding of part ${n}`);
+      const found = findings.filter((f) => outcome?.output.includes(f));
       return {
         scenario: 'delegation',
         schedule,
-        kills: followed.kills,
-        outcome: {
-          success: outcome?.success,
-          findings: findings.filter((f) => outcome?.output.includes(f)),
-        },
+        kills,
+        outcome: { success: outcome?.success, findings: found },
         expected: { success: true, findings },
-        redone: seen.length - CLEAN_DELEGATION_REQUESTS,
-        allowance: redoAllowance(followed.kills),
+        redone: seen.length - CLEAN_RUN_REQUESTS,
+        allowance: redoAllowance(kills),
         lost: [
-          ...findings.filter((f) => !outcome?.output.includes(f)),
+          ...findings.filter((f) => !found.includes(f)),
           ...['lead:1', 'lead:2', ...PARTS.map((n) => `part:${n}`)].filter((r) => !seen.includes(r)),
         ],
-        finishedRunAgain: finishedStepsRunAgain(followed.kills, logFile),
+        finishedRunAgain: finishedStepsRunAgain(kills, logFile),
         detail: { requests: seen },
       };
     } finally {
-      await last.stop();
-      await run.first.kill();
       await server.close();
     }
   });
