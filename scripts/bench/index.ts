@@ -27,6 +27,7 @@ import { manyAgents } from './agents';
 import { promptCacheBills } from './prompt-cache';
 import { scaling } from './scaling';
 import { MAX_ROUNDS, SHAPE_TIME_MS, compareWithHandWritten } from './baseline/compare';
+import { chaos, chaosSeeds } from './chaos';
 import { failover } from './failover';
 import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker, writeWorkflowBundle } from './standalone-worker';
@@ -59,6 +60,7 @@ const SECTIONS = [
   'tls',
   'ui',
   'inbox',
+  'chaos',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -92,6 +94,7 @@ const options = program
     'running workflows of another team beside the run whose waiting steps `tao pending` lists',
     '300',
   )
+  .option('--chaos-seeds <n>', 'seeded kill schedules the chaos section runs, one run each', '20')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -117,6 +120,7 @@ const options = program
     cacheFileChars: string;
     uiSteps: string;
     inboxForeign: string;
+    chaosSeeds: string;
     out: string;
     results: string;
     only?: string;
@@ -674,6 +678,26 @@ async function main(): Promise<void> {
         value: `${seconds(inbox.visibilityMs)}; asking every running workflow ${seconds(inbox.everyRunMs)}`,
         note: `pendingDecisions with prompts, in this process (median of 5), listing the ${inbox.listed} steps of one TAO run waiting for approval: one visibility query for the runs whose TaoWaitingSteps is set; the foreign runs (no worker polls their queue) get no query. As the inbox read before, every running workflow asked, each within 3 s: ${inbox.everyRunUnanswered} unanswered`,
       });
+    },
+    async chaos() {
+      const seeds = chaosSeeds(num('seed'), num('chaosSeeds'));
+      console.error(
+        `chaos: ${seeds.length} runs, each with its worker processes SIGKILLed on a seeded schedule`,
+      );
+      const run = await chaos(env.client, seeds);
+      results.chaos = run;
+      const broken = run.seeds.filter((s) => s.broken.length);
+      figures.push({
+        name: 'chaos: seeded SIGKILLs inside runs',
+        value: `${run.runs} runs, ${run.kills} kills: ${run.duplicated} duplicated, ${run.lostSideEffects} lost, ${run.finishedStepsRunAgain} finished steps run again, ${run.wrongOutcomes} wrong outcomes`,
+        note: `llm step (run_shell + MCP tool; file store, PostgreSQL), delegating lead, \`command\` steps in turn, each killed twice (a random delay after a random model request or step start) on worker processes with a replacement started at once (test/support/kill-schedule.ts); ${run.killsInsideWork} kills caught a step in flight; ${run.redone} things done again within the at-least-once window (one per step a kill caught in flight); duplicated = beyond it; all four counts must be 0; seeds (from --seed ${options.seed}): ${run.seeds.map((s) => s.seed).join(', ')}${broken.length ? `; BROKEN: ${broken.map((s) => `${s.schedule} (${s.scenario}): ${s.broken.join('; ')}`).join(' | ')}` : ''}`,
+      });
+      if (broken.length) {
+        console.error(
+          `chaos: ${broken.length} runs broke the rule: seeds ${broken.map((s) => s.seed).join(', ')}`,
+        );
+        process.exitCode = 1;
+      }
     },
   };
   try {
