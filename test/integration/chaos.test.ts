@@ -22,7 +22,7 @@ import {
   chaosDelegation,
   chaosLlmStep,
 } from '../support/chaos-runs';
-import { describeSchedule, namingSeed } from '../support/kill-schedule';
+import { describeSchedule, killSchedule, namingSeed } from '../support/kill-schedule';
 import { type TestPostgres, startPostgres } from '../support/postgres';
 import { closeDevClient, devClient } from '../support/temporal';
 import { stopWorkerProcesses } from '../support/worker-process';
@@ -60,6 +60,18 @@ async function survives(
   );
   await namingSeed(run.schedule, () => expectSurvived(run));
 }
+
+test('a seed gives the same kill points: distinct activities in order, delays within the span', () => {
+  const points = (seed: number) => killSchedule(seed, { kills: 3, activities: 10, maxDelayMs: 60 }).points;
+  expect(points(7)).toEqual(points(7));
+  expect(points(7)).not.toEqual(points(8));
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    const activities = points(seed).map((p) => p.afterActivity);
+    expect(activities).toEqual([...new Set(activities)].sort((a, b) => a - b));
+    expect(activities.every((a) => a >= 1 && a <= 10)).toBe(true);
+    expect(points(seed).every((p) => p.delayMs >= 0 && p.delayMs < 60)).toBe(true);
+  }
+});
 
 describe('an llm step with run_shell and an MCP tool, killed at seeded moments', () => {
   test.each([1, 2])('file store, seed %i', (seed) => survives(chaosLlmStep, seed), 60_000);
