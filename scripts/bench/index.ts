@@ -27,6 +27,7 @@ import { manyAgents } from './agents';
 import { promptCacheBills } from './prompt-cache';
 import { scaling } from './scaling';
 import { MAX_ROUNDS, SHAPE_TIME_MS, compareWithHandWritten } from './baseline/compare';
+import { chaos, chaosSeeds } from './chaos';
 import { failover } from './failover';
 import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker, writeWorkflowBundle } from './standalone-worker';
@@ -61,6 +62,7 @@ const SECTIONS = [
   'ui',
   'inbox',
   'delegation',
+  'chaos',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -100,6 +102,7 @@ const options = program
     '100,400,1000',
   )
   .option('--delegation-limit <n>', 'concurrency of the delegation runs', '100')
+  .option('--chaos-seeds <n>', 'seeded kill schedules the chaos section runs, one run each', '20')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
   .option('--only <sections>', 'run only these sections (comma-separated); BENCHMARKS.md is then left alone')
@@ -127,6 +130,7 @@ const options = program
     inboxForeign: string;
     delegationLeads: string;
     delegationLimit: string;
+    chaosSeeds: string;
     out: string;
     results: string;
     only?: string;
@@ -701,6 +705,26 @@ async function main(): Promise<void> {
         });
       }
       results.delegation = runs;
+    },
+    async chaos() {
+      const seeds = chaosSeeds(num('seed'), num('chaosSeeds'));
+      console.error(
+        `chaos: ${seeds.length} runs, each with its worker processes SIGKILLed on a seeded schedule`,
+      );
+      const run = await chaos(env.client, seeds);
+      results.chaos = run;
+      const broken = run.seeds.filter((s) => s.broken.length);
+      figures.push({
+        name: 'chaos: seeded SIGKILLs inside runs',
+        value: `${run.runs} runs, ${run.kills} kills: ${run.duplicated} duplicated, ${run.lostSideEffects} lost, ${run.finishedStepsRunAgain} finished steps run again, ${run.wrongOutcomes} wrong outcomes`,
+        note: `llm step (run_shell + MCP tool; file store, PostgreSQL), delegating lead, \`command\` steps in turn, each killed twice (a random delay after a random model request or step start) on worker processes with a replacement started at once (test/support/kill-schedule.ts); ${run.killsInsideWork} kills caught a step in flight; ${run.redone} things done again within the at-least-once window (one per step a kill caught in flight); duplicated = beyond it; all four counts must be 0; seeds (from --seed ${options.seed}): ${run.seeds.map((s) => s.seed).join(', ')}${broken.length ? `; BROKEN: ${broken.map((s) => `${s.schedule} (${s.scenario}): ${s.broken.join('; ')}`).join(' | ')}` : ''}`,
+      });
+      if (broken.length) {
+        console.error(
+          `chaos: ${broken.length} runs broke the rule: seeds ${broken.map((s) => s.seed).join(', ')}`,
+        );
+        process.exitCode = 1;
+      }
     },
   };
   try {

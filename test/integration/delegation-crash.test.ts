@@ -7,12 +7,19 @@
  * carries all three tasks' outputs: model requests total a clean run's count
  * plus the one that was in flight at the kill.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StepOutcome } from '../../src/contracts';
+import {
+  CLEAN_RUN_REQUESTS,
+  PARTS,
+  isLead,
+  leadAnswer,
+  partOf,
+  writeDelegationConfig,
+} from '../support/delegating-agent';
 import { eventually } from '../support/gate-executor';
-import type { FakeRequest } from '../support/fake-http';
 import { PROTOCOLS } from '../support/llm-harness';
 import { closeDevClient, devClient } from '../support/temporal';
 import { startLlmStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
@@ -21,26 +28,6 @@ afterAll(async () => {
   await stopWorkerProcesses();
   await closeDevClient();
 });
-
-const LEAD_SYSTEM = 'You lead. Split the work into parts and delegate them.';
-const PARTS = [1, 2, 3];
-/** A clean run: the lead's two turns and one request per task. */
-const CLEAN_RUN_REQUESTS = 2 + PARTS.length;
-
-/** The first user message: the step's prompt. */
-function promptOf(request: FakeRequest): string {
-  const first = (request.body.messages as { role: string; content: unknown }[]).find(
-    (m) => m.role === 'user',
-  );
-  const content = first?.content;
-  if (typeof content === 'string') return content;
-  return ((content ?? []) as { type: string; text?: string }[])
-    .filter((block) => block.type === 'text')
-    .map((block) => block.text)
-    .join('');
-}
-
-const isLead = (system: string) => system.includes(LEAD_SYSTEM);
 
 describe.each(PROTOCOLS)('delegation over $type survives a SIGKILLed worker', (protocol) => {
   let dir: string;
@@ -52,26 +39,12 @@ describe.each(PROTOCOLS)('delegation over $type survives a SIGKILLed worker', (p
     let holding = false;
     const seen: string[] = [];
     const server = await protocol.start((request) => {
-      if (isLead(protocol.systemPrompt(request))) {
-        const results = Object.values(protocol.toolResults(request));
-        seen.push(results.length === 0 ? 'lead:1' : 'lead:2');
-        if (results.length === 0) {
-          return protocol.toolCalls([
-            {
-              name: 'parallel_task',
-              input: {
-                tasks: PARTS.map((n) => ({
-                  agent: 'worker',
-                  description: `part ${n}`,
-                  prompt: `do part ${n}`,
-                })),
-              },
-            },
-          ]);
-        }
-        return protocol.text(`merged: ${JSON.stringify(results)}`);
+      if (isLead(protocol, request)) {
+        const { turn, reply } = leadAnswer(protocol, request);
+        seen.push(turn);
+        return reply;
       }
-      const part = promptOf(request).match(/do part (\d)/)?.[1];
+      const part = partOf(request);
       seen.push(`part:${part}`);
       if (part === '2' && !killed) {
         holding = true;
@@ -80,21 +53,7 @@ describe.each(PROTOCOLS)('delegation over $type survives a SIGKILLed worker', (p
       return protocol.text(`finding of part ${part}`);
     });
     try {
-      const configFile = join(dir, 'llm.json');
-      writeFileSync(
-        configFile,
-        JSON.stringify({
-          provider: 'fake',
-          model: 'fake-model',
-          workspace: dir,
-          concurrency: 4,
-          providers: { fake: { type: protocol.type, baseUrl: protocol.baseUrl(server) } },
-          agents: {
-            lead: { systemPrompt: LEAD_SYSTEM, tools: [], delegation: { agents: ['worker'] } },
-            worker: { description: 'Does one part.', systemPrompt: 'You do one part.', tools: [] },
-          },
-        }),
-      );
+      const configFile = writeDelegationConfig(dir, protocol, protocol.baseUrl(server));
       const client = await devClient();
       const run = await startLlmStepOnProcess({
         client,

@@ -19,7 +19,7 @@ import { PROTOCOLS, type ProtocolHarness } from '../support/llm-harness';
 import { countedCalls, writeCounterAgentConfig } from '../support/mcp-harness';
 import { type TestPostgres, startPostgres } from '../support/postgres';
 import { closeDevClient, devClient } from '../support/temporal';
-import { paidFor, readTicks, turnOf } from '../support/ticking-agent';
+import { paidFor, readTicks, tickAndCountAnswer, turnOf } from '../support/ticking-agent';
 import { type WorkerProcess, startLlmStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
 
 afterAll(async () => {
@@ -32,17 +32,8 @@ const KILL_AT_TURN = 7;
 const DONE = `done after ${TURNS} turns`;
 const EVERY_TURN_BUT_THE_LAST = Array.from({ length: TURNS - 1 }, (_, i) => i + 1);
 
-/** Turn n at once: both tools for turns 1..9, the answer on turn 10 (usage as ticking-agent.ts counts it). */
-const answer = (protocol: ProtocolHarness, n: number) =>
-  n < TURNS
-    ? protocol.toolCalls(
-        [
-          { name: 'run_shell', input: { command: `echo ${n} >> ticks.log` } },
-          { name: 'counter__count', input: { label: String(n) } },
-        ],
-        [100 * n, 10],
-      )
-    : protocol.text(DONE, [100 * n, 10]);
+/** Turn n at once: both tools for turns 1..9, the answer on turn 10. */
+const answer = (protocol: ProtocolHarness, n: number) => tickAndCountAnswer(protocol, n, TURNS);
 
 interface Run {
   server: FakeServer;

@@ -9,6 +9,50 @@ import type { AgentStepSpec } from '../../src/contracts';
  * here will never be scheduled again by this execution.
  */
 export async function completedStepIds(handle: WorkflowHandle): Promise<string[]> {
+  const { events, taskIdOfScheduled } = await agentStepHistory(handle);
+  return events.flatMap((event) => {
+    const completed = event.activityTaskCompletedEventAttributes;
+    const taskId = completed && taskIdOfScheduled.get(String(completed.scheduledEventId));
+    return taskId ? [taskId] : [];
+  });
+}
+
+export interface StepActivities {
+  /** Steps whose last activity returned an outcome: finished, never scheduled again. */
+  finished: string[];
+  /**
+   * Steps with an activity scheduled and not closed (no completed, failed,
+   * timed-out or cancelled event yet): one a worker may be running. A step
+   * whose activity returned a delegation request is in neither list while its
+   * tasks run; it goes on in another activity, their outcomes in hand.
+   */
+  open: string[];
+}
+
+/** Where the run's agent-step activities stand, read from the server's history. */
+export async function stepActivities(handle: WorkflowHandle): Promise<StepActivities> {
+  const { events, taskIdOfScheduled } = await agentStepHistory(handle);
+  const finished: string[] = [];
+  const open = new Map(taskIdOfScheduled);
+  for (const event of events) {
+    const closed =
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    if (!closed) continue;
+    const taskId = taskIdOfScheduled.get(String(closed.scheduledEventId));
+    open.delete(String(closed.scheduledEventId));
+    const result = event.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+    const value: unknown = result && defaultPayloadConverter.fromPayload(result as Payload);
+    if (taskId && result && !(value && typeof value === 'object' && 'delegation' in value))
+      finished.push(taskId);
+  }
+  return { finished, open: [...new Set(open.values())] };
+}
+
+/** The run's history, and the taskId of each agent-step activity by its scheduled event's id. */
+async function agentStepHistory(handle: WorkflowHandle) {
   const events = (await handle.fetchHistory()).events ?? [];
   const taskIdOfScheduled = new Map<string, string>();
   for (const event of events) {
@@ -17,9 +61,5 @@ export async function completedStepIds(handle: WorkflowHandle): Promise<string[]
     const spec = defaultPayloadConverter.fromPayload<AgentStepSpec>(scheduled.input!.payloads![0] as Payload);
     taskIdOfScheduled.set(String(event.eventId), spec.taskId);
   }
-  return events.flatMap((event) => {
-    const completed = event.activityTaskCompletedEventAttributes;
-    const taskId = completed && taskIdOfScheduled.get(String(completed.scheduledEventId));
-    return taskId ? [taskId] : [];
-  });
+  return { events, taskIdOfScheduled };
 }

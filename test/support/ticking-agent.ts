@@ -22,6 +22,22 @@ export const tickingAnswer = (protocol: ProtocolHarness, n: number, turns: numbe
     ? protocol.toolCalls([{ name: 'run_shell', input: { command: `echo ${n} >> ticks.log` } }], [100 * n, 10])
     : protocol.text(`done after ${turns} turns`, [100 * n, 10]);
 
+/**
+ * Turn `n` of a `turns`-turn conversation that both ticks and counts: turns
+ * 1..n-1 call `run_shell` (a tick) and the test MCP server's `count` (see
+ * mcp-harness.ts, `writeCounterAgentConfig`), each with the turn; usage as above.
+ */
+export const tickAndCountAnswer = (protocol: ProtocolHarness, n: number, turns: number) =>
+  n < turns
+    ? protocol.toolCalls(
+        [
+          { name: 'run_shell', input: { command: `echo ${n} >> ticks.log` } },
+          { name: 'counter__count', input: { label: String(n) } },
+        ],
+        [100 * n, 10],
+      )
+    : protocol.text(`done after ${turns} turns`, [100 * n, 10]);
+
 /** The usage a `turns`-turn conversation costs when every turn is paid exactly once. */
 export const paidFor = (turns: number) => ({
   inputTokens: (100 * turns * (turns + 1)) / 2,
