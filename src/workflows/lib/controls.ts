@@ -49,10 +49,15 @@ export class RunControls implements RunControlState {
   private readonly cancelledPending = new Set<string>();
   /** The scope each running step's activity runs in (its pool lane's), by taskId. */
   private readonly running = new Map<string, CancellationScope>();
-  private readonly listeners: (() => void)[] = [];
+  /** Called after every change of `paused` or `concurrency`, and with the task id of a pending step cancelled. */
+  private readonly listeners: ((cancelled?: string) => void)[] = [];
 
-  /** Calls `listener` after every change of `paused` or `concurrency`, until the returned function is called. */
-  onChange(listener: () => void): () => void {
+  /**
+   * Calls `listener` after every change of `paused` or `concurrency`, and with
+   * its task id when a pending step is cancelled, until the returned function
+   * is called.
+   */
+  onChange(listener: (cancelled?: string) => void): () => void {
     this.listeners.push(listener);
     return () => {
       const at = this.listeners.indexOf(listener);
@@ -97,6 +102,8 @@ export class RunControls implements RunControlState {
       return 'running';
     }
     this.cancelledPending.add(taskId);
+    // A step queued for a slot (a paused run's, or a full one's) settles now, not when a slot would free.
+    for (const listener of this.listeners) listener(taskId);
     return 'pending';
   }
 }

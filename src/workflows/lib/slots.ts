@@ -23,11 +23,16 @@ import { CancellationScope, condition } from '@temporalio/workflow';
  */
 export type Priority = readonly number[];
 
-/** `deferred`: the slot was not granted because the execution's history admits no new step (see ./history). */
-export type Grant = 'granted' | 'deferred';
+/**
+ * `deferred`: not granted, because the execution's history admits no new step
+ * (see ./history); `withdrawn`: the step was cancelled while it waited.
+ */
+export type Grant = 'granted' | 'deferred' | 'withdrawn';
 
 /** What a slot is for: a step's first activity, which a pause holds back and history may defer, or a later one. */
 export interface Want {
+  /** The step's task id, by which `cancelStep` withdraws it. */
+  taskId: string;
   priority: Priority;
   /** A step's first activity: no new step starts while the run is paused. */
   first: boolean;
@@ -88,6 +93,13 @@ export class RunSlots {
   release(): void {
     this.inFlight -= 1;
     this.wake();
+  }
+
+  /** Resolves `taskId`'s queued wait, if any, as `withdrawn`. */
+  withdraw(taskId: string): void {
+    const at = this.queue.findIndex((waiter) => waiter.taskId === taskId);
+    if (at < 0) return;
+    this.queue.splice(at, 1)[0]!.resolve('withdrawn');
   }
 
   /** Grants queued waiters once this activation's code ran on; call it when the limit rose or admission closed. */

@@ -95,6 +95,8 @@ export async function openCall(context: RunContext, options: CallOptions): Promi
     taskIds: new Set(),
     close: () => stopFollowing(),
   };
-  const stopFollowing = context.controls.onChange(() => call.slots.wake());
+  const stopFollowing = context.controls.onChange((cancelled) =>
+    cancelled === undefined ? call.slots.wake() : call.slots.withdraw(cancelled),
+  );
   return call;
 }

@@ -181,7 +181,12 @@ async function attemptsInScope(
     const results = await runDelegated(call, spec, request, at, asked, runStep);
     asked += request.calls.length;
     const resume = { state: request.state, results };
-    const taken = call.slots.take({ priority: at.priority, first: false, deferrable: false });
+    const taken = call.slots.take({
+      taskId: spec.taskId,
+      priority: at.priority,
+      first: false,
+      deferrable: false,
+    });
     if (typeof taken !== 'string') await taken;
     run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, resume));
     charged = budget.charge(charged, usageOf(run));
@@ -204,11 +209,13 @@ async function startFirst(
   at: StepAt,
 ): Promise<'granted' | Deferred | StepOutcome> {
   const { budget, controls } = call.context;
-  const want = { priority: at.priority, first: true, deferrable: at.deferrable };
+  const want = { taskId: spec.taskId, priority: at.priority, first: true, deferrable: at.deferrable };
   for (let over = false; ;) {
     if (controls.cancelledBeforeStart(spec.taskId)) return cancelledByUser(spec);
     const taken = call.slots.take(want);
-    if ((typeof taken === 'string' ? taken : await taken) === 'deferred') return DEFERRED;
+    const grant = typeof taken === 'string' ? taken : await taken;
+    if (grant === 'deferred') return DEFERRED;
+    if (grant === 'withdrawn') return cancelledByUser(spec);
     if (controls.cancelledBeforeStart(spec.taskId)) {
       call.slots.release();
       return cancelledByUser(spec);
