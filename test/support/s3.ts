@@ -5,7 +5,7 @@
  * stopped afterwards. It speaks the S3 REST API the AWS SDK uses.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort, isListening } from '../../src/local/dev-server';
@@ -23,22 +23,56 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-function motoServer(): string {
+/** How long a test file waits for another's install of moto before it names the lock to remove. */
+const INSTALL_WAIT_MS = 10 * 60_000;
+
+/**
+ * moto's server, installed once per machine. Test files run in parallel
+ * workers, and two installing into one venv at once left a half-written
+ * package that the other started (certifi without its `contents`): so one
+ * installs under a lock, and the others wait for its marker.
+ */
+async function motoServer(): Promise<string> {
   const venv = join(taoHome(), 'moto-venv');
-  const bin = join(venv, 'bin', 'moto_server');
-  if (existsSync(bin)) return bin;
-  const python = process.env.PYTHON ?? 'python3';
-  execFileSync(python, ['-m', 'venv', venv], { stdio: 'pipe' });
-  execFileSync(join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', MOTO], {
-    stdio: 'pipe',
-    timeout: 600_000,
-  });
-  return bin;
+  const marker = join(venv, '.installed');
+  const lock = `${venv}.lock`;
+  const installed = () => {
+    try {
+      return readFileSync(marker, 'utf8') === MOTO;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + INSTALL_WAIT_MS;
+  while (!installed()) {
+    try {
+      mkdirSync(lock);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (Date.now() > deadline) {
+        throw new Error(`${lock} has been held for 10 minutes: remove it if no moto install is running`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      continue;
+    }
+    try {
+      const python = process.env.PYTHON ?? 'python3';
+      execFileSync(python, ['-m', 'venv', venv], { stdio: 'pipe' });
+      execFileSync(join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', MOTO], {
+        stdio: 'pipe',
+        timeout: 600_000,
+      });
+      writeFileSync(marker, MOTO);
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  return join(venv, 'bin', 'moto_server');
 }
 
 export async function startS3(bucket = 'tao-test'): Promise<TestS3> {
   const port = await freePort();
-  const child: ChildProcess = spawn(motoServer(), ['-H', '127.0.0.1', '-p', String(port)], {
+  const child: ChildProcess = spawn(await motoServer(), ['-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
