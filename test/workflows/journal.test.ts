@@ -48,8 +48,9 @@ describe('the checkpoint journal', () => {
     saves
       .slice(1)
       .forEach((save, i) => expect(save.taskIds).toEqual(expect.arrayContaining(saves[i]!.taskIds)));
-    // Coalesced: fewer writes than steps, the last one holding every success and no failure.
-    expect(saves.length).toBeLessThanOrEqual(delays.length);
+    // Coalesced: steps that finished while a save was in flight (the first takes 120 ms) went in one
+    // write, so there were fewer writes than successes; the last holds every success and no failure.
+    expect(saves.length).toBeLessThan(delays.length);
     const final = await store.load(checkpointId);
     expect(final!.steps.map((s) => s.taskId).sort()).toEqual(
       specs
