@@ -85,11 +85,12 @@ async function runSpecs(
   const call = await openCall(context, options);
   for (const spec of specs) call.taskIds.add(spec.taskId);
   try {
-    const settled = await settleAll(specs, async (spec, index) => {
+    const settled = await settleAll(specs, (spec, index) => {
       const carried = done.get(index);
-      if (carried) return carried;
-      const outcome = await runStep(call, spec, entries[index]!, topLevel(index));
-      return isDeferred(outcome) ? undefined : outcome;
+      if (carried) return Promise.resolve(carried);
+      return runStep(call, spec, entries[index]!, topLevel(index)).then((outcome) =>
+        isDeferred(outcome) ? undefined : outcome,
+      );
     });
     return settled.map((result, index) =>
       result.ok ? result.value : settledOutcome(result, specs[index]!, entries[index]!),

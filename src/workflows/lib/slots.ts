@@ -75,9 +75,8 @@ export class RunSlots {
    * rejects a queued wait with its cancellation.
    */
   take(want: Want): Grant | Promise<Grant> {
-    if (this.queue.length === 0 && this.inFlight < this.cap() && !(want.first && this.paused())) {
-      return this.grant(want.deferrable);
-    }
+    const now = this.tryTake(want);
+    if (now !== undefined) return now;
     return new Promise<Grant>((resolve, reject) => {
       const waiter: Waiter = { ...want, resolve };
       this.queue.splice(insertionPoint(this.queue, want.priority), 0, waiter);
@@ -88,6 +87,13 @@ export class RunSlots {
         reject(error);
       });
     });
+  }
+
+  /** {@link take}, when it can be decided now; undefined (and nothing queued) when it would wait. */
+  tryTake(want: Want): Grant | undefined {
+    if (this.queue.length > 0 || this.inFlight >= this.cap() || (want.first && this.paused()))
+      return undefined;
+    return this.grant(want.deferrable);
   }
 
   release(): void {

@@ -81,7 +81,8 @@ export async function runStep(
     deferrable = false;
   }
   // The slot comes before anything else the step builds: a delegated task queued for one costs a promise, not a chain.
-  const start = await startFirst(call, spec, entry, { ...at, deferrable });
+  const first = { ...at, deferrable };
+  const start = startNow(call, spec, first) ?? (await startFirst(call, spec, entry, first));
   if (start !== 'granted') return isDeferred(start) ? start : settled(entry, start);
   const ran = await attempts(call, spec, entry, at);
   if (ran.attempt !== undefined) entry.attempt = ran.attempt;
@@ -192,6 +193,18 @@ async function attemptsInScope(
     charged = budget.charge(charged, usageOf(run));
   }
   return run as Extract<StepRun, { outcome: StepOutcome }>;
+}
+
+/** {@link startFirst} without a promise, when a slot is free now and no budget or cancellation is in play. */
+function startNow(call: StepCall, spec: AgentStepSpec, at: StepAt): 'granted' | Deferred | undefined {
+  const { budget, controls } = call.context;
+  if (budget.active || controls.cancelledBeforeStart(spec.taskId)) return undefined;
+  const want = { taskId: spec.taskId, priority: at.priority, first: true, deferrable: at.deferrable };
+  const grant = call.slots.tryTake(want);
+  if (grant === 'deferred') return DEFERRED;
+  if (grant !== 'granted') return undefined;
+  if (at.place === TOP_LEVEL) call.running += 1;
+  return 'granted';
 }
 
 /**
