@@ -199,10 +199,20 @@ async function attemptsInScope(
 function startNow(call: StepCall, spec: AgentStepSpec, at: StepAt): 'granted' | Deferred | undefined {
   const { budget, controls } = call.context;
   if (budget.active || controls.cancelledBeforeStart(spec.taskId)) return undefined;
-  const want = { taskId: spec.taskId, priority: at.priority, first: true, deferrable: at.deferrable };
-  const grant = call.slots.tryTake(want);
+  const grant = call.slots.tryTake(firstActivity(spec, at));
   if (grant === 'deferred') return DEFERRED;
-  if (grant !== 'granted') return undefined;
+  return grant === 'granted' ? started(call, at) : undefined;
+}
+
+const firstActivity = (spec: AgentStepSpec, at: StepAt) => ({
+  taskId: spec.taskId,
+  priority: at.priority,
+  first: true,
+  deferrable: at.deferrable,
+});
+
+/** The step holds its slot: a top-level one counts as in flight for the history's admission. */
+function started(call: StepCall, at: StepAt): 'granted' {
   if (at.place === TOP_LEVEL) call.running += 1;
   return 'granted';
 }
@@ -222,7 +232,7 @@ async function startFirst(
   at: StepAt,
 ): Promise<'granted' | Deferred | StepOutcome> {
   const { budget, controls } = call.context;
-  const want = { taskId: spec.taskId, priority: at.priority, first: true, deferrable: at.deferrable };
+  const want = firstActivity(spec, at);
   for (let over = false; ;) {
     if (controls.cancelledBeforeStart(spec.taskId)) return cancelledByUser(spec);
     const taken = call.slots.take(want);
@@ -241,8 +251,7 @@ async function startFirst(
     over = settled === 'over';
   }
   if (budget.active) budget.begin();
-  if (at.place === TOP_LEVEL) call.running += 1;
-  return 'granted';
+  return started(call, at);
 }
 
 /** A step waiting on a spent budget shows as a pending decision until it is decided or the limit raised. */
