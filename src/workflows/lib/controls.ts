@@ -47,22 +47,19 @@ export class RunControls implements RunControlState {
   concurrency?: number;
   /** Steps cancelled before they started: they never will. */
   private readonly cancelledPending = new Set<string>();
-  /** The scope each running step's activity runs in (its pool lane's), by taskId. */
+  /** The scope each running step's attempts run in (its own, see ./steps), by taskId. */
   private readonly running = new Map<string, CancellationScope>();
-  /** Called after every change of `paused` or `concurrency`, and with the task id of a pending step cancelled. */
-  private readonly listeners: ((cancelled?: string) => void)[] = [];
+  private readonly changeListeners: (() => void)[] = [];
+  private readonly cancelListeners: ((taskId: string) => void)[] = [];
 
-  /**
-   * Calls `listener` after every change of `paused` or `concurrency`, and with
-   * its task id when a pending step is cancelled, until the returned function
-   * is called.
-   */
-  onChange(listener: (cancelled?: string) => void): () => void {
-    this.listeners.push(listener);
-    return () => {
-      const at = this.listeners.indexOf(listener);
-      if (at >= 0) this.listeners.splice(at, 1);
-    };
+  /** Calls `listener` after every change of `paused` or `concurrency`, until the returned function is called. */
+  onChange(listener: () => void): () => void {
+    return subscribe(this.changeListeners, listener);
+  }
+
+  /** Calls `listener` with the task id of each pending step cancelled, until the returned function is called. */
+  onCancelPending(listener: (taskId: string) => void): () => void {
+    return subscribe(this.cancelListeners, listener);
   }
 
   /** Applies what `state` sets well; a signal's payload is not validated by Temporal. */
@@ -70,7 +67,7 @@ export class RunControls implements RunControlState {
     if (typeof state.paused === 'boolean') this.paused = state.paused;
     const limit = state.concurrency;
     if (typeof limit === 'number' && Number.isInteger(limit) && limit >= 1) this.concurrency = limit;
-    for (const listener of this.listeners) listener();
+    for (const listener of this.changeListeners) listener();
     return this.state();
   }
 
@@ -103,9 +100,17 @@ export class RunControls implements RunControlState {
     }
     this.cancelledPending.add(taskId);
     // A step queued for a slot (a paused run's, or a full one's) settles now, not when a slot would free.
-    for (const listener of this.listeners) listener(taskId);
+    for (const listener of this.cancelListeners) listener(taskId);
     return 'pending';
   }
+}
+
+function subscribe<L>(listeners: L[], listener: L): () => void {
+  listeners.push(listener);
+  return () => {
+    const at = listeners.indexOf(listener);
+    if (at >= 0) listeners.splice(at, 1);
+  };
 }
 
 /** Whether `scope` failed because `cancelStep` cancelled it, rather than the whole workflow. */

@@ -24,7 +24,7 @@ const PRIOR_EVENTS_PER_STEP = 12;
 const PRIOR_BYTES_PER_STEP = 4 * 1024;
 
 export class HistoryAdmission {
-  private closedAt?: number;
+  private closed = false;
   private readonly startEvents: number;
   private readonly startBytes: number;
   private settled = 0;
@@ -40,10 +40,6 @@ export class HistoryAdmission {
     this.startBytes = info.historySize;
   }
 
-  get closed(): boolean {
-    return this.closedAt !== undefined;
-  }
-
   /** One top-level step settled: its cost, tasks included, is now in the history. */
   stepSettled(): void {
     this.settled += 1;
@@ -52,7 +48,7 @@ export class HistoryAdmission {
   /** Whether a new top-level step may start in this execution; once not, never again. */
   admits(): boolean {
     if (!this.enabled) return true;
-    if (this.closedAt !== undefined) return false;
+    if (this.closed) return false;
     const info = workflowInfo();
     const pending = this.inFlight() + 1;
     const perStepEvents = this.perStep(info.historyLength - this.startEvents, PRIOR_EVENTS_PER_STEP);
@@ -61,7 +57,7 @@ export class HistoryAdmission {
       info.continueAsNewSuggested ||
       info.historyLength + pending * perStepEvents > HISTORY_EVENTS_CAP ||
       info.historySize + pending * perStepBytes > HISTORY_BYTES_CAP;
-    if (full) this.closedAt = info.historyLength;
+    if (full) this.closed = true;
     return !full;
   }
 

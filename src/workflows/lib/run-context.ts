@@ -15,7 +15,7 @@
  */
 import { proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ExecutorInfo, TaoLocalActivities } from '../../activity-api';
-import { type Budget, BudgetSchema, type Reuse, type StepCache, describeZodError } from '../../contracts';
+import { type Budget, BudgetSchema, type Reuse, describeZodError } from '../../contracts';
 import { Approvals, approveUpdate, rejectUpdate, waitingPromptQuery } from './approvals';
 import { RunBudget, setBudgetUpdate } from './budget';
 import {
@@ -68,11 +68,6 @@ export class RunContext {
   async limit(concurrency: number | undefined): Promise<number> {
     const info = await this.executorInfo();
     return clampLimit(concurrency ?? info.concurrencyHint);
-  }
-
-  /** Agents whose worker profile opts their steps into the step cache. */
-  async agentCaches(): Promise<Record<string, StepCache>> {
-    return (await this.executorInfo()).agentCaches ?? {};
   }
 
   /** A fresh child workflow id prefix under `workflowId`, so two big calls in one workflow never collide. */

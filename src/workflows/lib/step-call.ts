@@ -61,7 +61,7 @@ export interface StepCall {
   running: number;
   /** Every task id this call ran, delegated ones too, so a derived id that repeats one is refused. */
   readonly taskIds: Set<string>;
-  /** Stops following the run's `setConcurrency`. */
+  /** Stops following the run's `setConcurrency`, pause and `cancelStep`. */
   close(): void;
 }
 
@@ -79,7 +79,7 @@ export interface CallOptions {
 
 export async function openCall(context: RunContext, options: CallOptions): Promise<StepCall> {
   const limit = await context.limit(options.concurrency);
-  const agentCaches = await context.agentCaches();
+  const { agentCaches = {} } = await context.executorInfo();
   const call: StepCall = {
     context,
     activities: stepActivities(options.stepPolicy),
@@ -93,10 +93,12 @@ export async function openCall(context: RunContext, options: CallOptions): Promi
     ...(options.journal ? { journal: options.journal } : {}),
     running: 0,
     taskIds: new Set(),
-    close: () => stopFollowing(),
+    close: () => {
+      stopFollowing();
+      stopWithdrawing();
+    },
   };
-  const stopFollowing = context.controls.onChange((cancelled) =>
-    cancelled === undefined ? call.slots.wake() : call.slots.withdraw(cancelled),
-  );
+  const stopFollowing = context.controls.onChange(() => call.slots.wake());
+  const stopWithdrawing = context.controls.onCancelPending((taskId) => call.slots.withdraw(taskId));
   return call;
 }

@@ -65,7 +65,6 @@ export async function runStep(
   entry: StepProgress,
   at: StepAt,
 ): Promise<StepOutcome | Deferred> {
-  Object.assign(entry, { taskId: spec.taskId, agent: spec.agent });
   const reused = reusedOutcome(call, spec, entry, at);
   if (reused) return reused;
   const cache = spec.approval ? undefined : (spec.cache ?? call.agentCaches[spec.agent]);
