@@ -299,3 +299,52 @@ test("several parents' tasks together stay within the run's concurrency", async 
     expect(executor.peak).toBe(2);
   });
 });
+
+test('cancelStep on a task still queued behind its siblings ends only it; the others run in order', async () => {
+  // Concurrency 1: task-1-1 runs (held by the gate) while task-1-2 and task-1-3 queue, unbuilt.
+  const { gate, executor } = recorded(SCRIPT, (id) => id === 'lead/task-1-1');
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-cancel-queued'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }], concurrency: 1 }],
+    });
+    await untilIn(executor.started, 'lead/task-1-1');
+    // The last of the batch first, then the one at its head: both leave the queue at once.
+    expect(await cancelStep(handle, 'lead/task-1-3')).toEqual({ taskId: 'lead/task-1-3', was: 'pending' });
+    expect(await cancelStep(handle, 'lead/task-1-2')).toEqual({ taskId: 'lead/task-1-2', was: 'pending' });
+    gate.release('lead/task-1-1');
+    const result: StepOutcome[] = await handle.result();
+    expect(result[0]!.output).toBe(
+      'lead saw: [lead/task-1-1 true read a] [lead/task-1-2 false cancelled by user] [lead/task-1-3 false cancelled by user]',
+    );
+    expect(executor.started).toEqual(['lead', 'lead/task-1-1', 'lead']);
+  });
+});
+
+test('cancelStep on the parent while its tasks queue settles every queued task as cancelled', async () => {
+  const { gate, executor } = recorded(SCRIPT, (id) => id === 'lead/task-1-1');
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('delegate-cancel-parent-queued'),
+      args: [{ specs: [{ ...spec('lead'), agent: 'lead' }, spec('other')], concurrency: 1 }],
+    });
+    await untilIn(executor.started, 'lead/task-1-1');
+    expect(await cancelStep(handle, 'lead')).toEqual({ taskId: 'lead', was: 'running' });
+    const result: StepOutcome[] = await handle.result();
+    expect(result.map((o) => [o.taskId, o.success, o.output])).toEqual([
+      ['lead', false, 'cancelled by user'],
+      ['other', true, 'do other'],
+    ]);
+    await eventually(async () => (gate.aborted.length === 1 ? true : undefined));
+    expect(gate.aborted).toEqual(['lead/task-1-1']);
+    const children = (await progressOf(handle)).steps.filter((s) => s.parentTaskId === 'lead');
+    expect(children.map((s) => [s.taskId, s.status])).toEqual([
+      ['lead/task-1-1', 'failed'],
+      ['lead/task-1-2', 'failed'],
+      ['lead/task-1-3', 'failed'],
+    ]);
+    expect(executor.started).toEqual(['lead', 'lead/task-1-1', 'other']);
+  });
+});

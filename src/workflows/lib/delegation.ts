@@ -19,9 +19,10 @@ import {
   type StepOutcome,
   failedOutcome,
 } from '../../contracts';
-import { settleAll } from './pool';
+import { CANCELLED_BY_USER } from './controls';
+import { type Settled, settleQueued } from './pool';
 import { type StepProgress, settledOutcome } from './progress';
-import type { Priority } from './slots';
+import type { Grant, Priority } from './slots';
 import type { StepCall } from './step-call';
 
 /** Where a step stands in a delegation tree: its depth and the bound its parent set. */
@@ -37,12 +38,13 @@ export const TOP_LEVEL: StepPlace = { depth: 0 };
 /** A backstop against configs that disagree across workers: no tree grows deeper than this. */
 export const MAX_DELEGATION_DEPTH = 8;
 
-/** How a child runs: runStep (./steps), handed in so this module does not import it back. */
+/** How a child runs once its first slot is decided: runQueuedStep (./steps), handed in so this module does not import it back. */
 export type RunChild = (
   call: StepCall,
   spec: AgentStepSpec,
   entry: StepProgress,
   at: { place: StepPlace; priority: Priority; reusable: boolean; deferrable: boolean },
+  grant: Grant,
 ) => Promise<StepOutcome | object>;
 
 /**
@@ -74,18 +76,29 @@ export async function runDelegated(
   }
   const runnable = accepted.filter((spec) => !outcomes.has(spec.taskId));
   const entries = runnable.map((spec) => Object.assign(board.addStep(spec, 'pending'), lineage));
-  // Each task takes a slot of the run's limit when its activity starts; its priority follows its parent's.
-  const settled = await settleAll(runnable, async (spec, index) => {
-    const childAt = {
-      place: childPlace,
-      priority: [...at.priority, index],
-      reusable: false,
-      deferrable: false,
-    };
-    const outcome = (await runChild(call, spec, entries[index]!, childAt)) as StepOutcome;
-    if (outcome.success) call.journal?.record(spec, outcome);
-    return outcome;
-  });
+  // The tasks queue for the run's slots right behind their parent; each is built when its slot is decided.
+  const priority = (index: number) => [...at.priority, index];
+  let settled: Settled<StepOutcome>[];
+  try {
+    settled = await settleQueued(
+      call.slots,
+      runnable,
+      (spec, index) => ({ taskId: spec.taskId, priority: priority(index), first: true, deferrable: false }),
+      async (spec, index, grant) => {
+        const childAt = { place: childPlace, priority: priority(index), reusable: false, deferrable: false };
+        const outcome = (await runChild(call, spec, entries[index]!, childAt, grant!)) as StepOutcome;
+        if (outcome.success) call.journal?.record(spec, outcome);
+        return outcome;
+      },
+    );
+  } catch (error) {
+    // Cancelled with their parent (or the run): no task is left showing as pending or running.
+    for (const entry of entries) {
+      if (entry.status !== 'succeeded' && entry.status !== 'failed')
+        Object.assign(entry, { status: 'failed', error: CANCELLED_BY_USER });
+    }
+    throw error;
+  }
   settled.forEach((result, index) => {
     const spec = runnable[index]!;
     outcomes.set(spec.taskId, settledOutcome(result, spec, entries[index]!));

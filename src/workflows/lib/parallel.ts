@@ -6,11 +6,11 @@ import {
 } from '../../contracts';
 import { type CombinatorOptions, parseSpecs, refuseSplitBudget } from './inputs';
 import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
-import { settleAll } from './pool';
+import { settleQueued } from './pool';
 import { settledOutcome } from './progress';
 import { type RunContext, createRunContext } from './run-context';
 import { type CallOptions, openCall } from './step-call';
-import { isDeferred, runStep, topLevel } from './steps';
+import { firstActivity, isDeferred, queuesPlain, runQueuedStep, runStep, topLevel } from './steps';
 
 /**
  * Combinator 1, the barrier: every spec runs, at most `concurrency`
@@ -85,13 +85,24 @@ async function runSpecs(
   const call = await openCall(context, options);
   for (const spec of specs) call.taskIds.add(spec.taskId);
   try {
-    const settled = await settleAll(specs, (spec, index) => {
-      const carried = done.get(index);
-      if (carried) return Promise.resolve(carried);
-      return runStep(call, spec, entries[index]!, topLevel(index)).then((outcome) =>
-        isDeferred(outcome) ? undefined : outcome,
-      );
-    });
+    // Steps with nothing to do before their slot queue for it unbuilt: a thousand waiting cost one queue entry.
+    const settled = await settleQueued(
+      call.slots,
+      specs,
+      (spec, index) =>
+        done.has(index) || !queuesPlain(call, spec, topLevel(index))
+          ? undefined
+          : firstActivity(spec, topLevel(index)),
+      (spec, index, grant) => {
+        const carried = done.get(index);
+        if (carried) return Promise.resolve(carried);
+        const at = topLevel(index);
+        const ran = grant
+          ? runQueuedStep(call, spec, entries[index]!, at, grant)
+          : runStep(call, spec, entries[index]!, at);
+        return ran.then((outcome) => (isDeferred(outcome) ? undefined : outcome));
+      },
+    );
     return settled.map((result, index) =>
       result.ok ? result.value : settledOutcome(result, specs[index]!, entries[index]!),
     );

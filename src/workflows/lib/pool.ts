@@ -1,4 +1,5 @@
 import { isCancellation } from '@temporalio/workflow';
+import type { Grant, RunSlots, Want } from './slots';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
@@ -18,19 +19,62 @@ export async function settleAll<I, O>(
   items: readonly I[],
   task: (item: I, index: number) => Promise<O>,
 ): Promise<Settled<O>[]> {
-  let cancelled: { error: unknown } | undefined;
-  const results = await Promise.all(
-    items.map((item, index) =>
-      task(item, index).then(
-        (value): Settled<O> => ({ ok: true, value }),
-        (error: unknown): Settled<O> => {
-          if (isCancellation(error)) cancelled ??= { error };
-          return { ok: false, error };
-        },
-      ),
-    ),
+  return unlessCancelled(await Promise.all(items.map((item, index) => settle(task(item, index)))));
+}
+
+/**
+ * {@link settleAll} for items that queue for the run's slots: an item with a
+ * `want` starts its task only once that slot is decided (`task` gets the
+ * grant), so thousands of queued items (a few hundred agents' delegated
+ * tasks) cost one queue entry, not a promise chain each, and an activation's
+ * cost does not grow with them. An item without a want starts at once.
+ */
+export async function settleQueued<I, O>(
+  slots: RunSlots,
+  items: readonly I[],
+  want: (item: I, index: number) => Want | undefined,
+  task: (item: I, index: number, grant?: Grant) => Promise<O>,
+): Promise<Settled<O>[]> {
+  const results = new Array<Settled<O>>(items.length);
+  if (items.length > 0) {
+    await new Promise<void>((resolve) => {
+      let left = items.length;
+      const done = (index: number) => (result: Settled<O>) => {
+        results[index] = result;
+        if (--left === 0) resolve();
+      };
+      const start = (index: number, grant?: Grant) =>
+        void settle(task(items[index]!, index, grant)).then(done(index));
+      // In input order, as each would start alone: the first to find no slot queues, and every later want behind it.
+      const queued: number[] = [];
+      const wants: Want[] = [];
+      items.forEach((item, index) => {
+        const wanted = want(item, index);
+        const now = wanted && wants.length === 0 ? slots.tryTake(wanted) : undefined;
+        if (!wanted || now !== undefined) return start(index, now);
+        queued.push(index);
+        wants.push(wanted);
+      });
+      slots.takeEach(
+        wants,
+        (at, grant) => start(queued[at]!, grant),
+        (at, error) => done(queued[at]!)({ ok: false, error }),
+      );
+    });
+  }
+  return unlessCancelled(results);
+}
+
+const settle = <O>(promise: Promise<O>): Promise<Settled<O>> =>
+  promise.then(
+    (value): Settled<O> => ({ ok: true, value }),
+    (error: unknown): Settled<O> => ({ ok: false, error }),
   );
-  if (cancelled) throw cancelled.error;
+
+/** The results, or the first cancellation among them, rethrown once every item has settled. */
+function unlessCancelled<O>(results: Settled<O>[]): Settled<O>[] {
+  const cancelled = results.find((result) => !result.ok && isCancellation(result.error));
+  if (cancelled && !cancelled.ok) throw cancelled.error;
   return results;
 }
 

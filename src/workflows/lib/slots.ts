@@ -40,8 +40,20 @@ export interface Want {
   deferrable: boolean;
 }
 
-interface Waiter extends Want {
-  resolve: (grant: Grant) => void;
+/**
+ * One entry of the queue: a single step's wait, or a batch of wants granted
+ * one by one in their order (a step's delegated tasks), so that a queued
+ * want costs neither a promise nor a cancellation handler of its own.
+ */
+interface Waiter {
+  /** In priority order; the waiter queues at `wants[next]`'s priority. */
+  readonly wants: readonly Want[];
+  next: number;
+  /** Wants after `next` already told they were withdrawn. */
+  readonly gone: Set<number>;
+  deliver(index: number, grant: Grant): void;
+  /** Every want not yet delivered, when the scope the waiter queued in is cancelled. */
+  cancel(error: unknown): void;
 }
 
 /** The most activities one execution keeps in flight, whatever `concurrency` says: Temporal's per-workflow cap is 2,000 pending. */
@@ -78,13 +90,12 @@ export class RunSlots {
     const now = this.tryTake(want);
     if (now !== undefined) return now;
     return new Promise<Grant>((resolve, reject) => {
-      const waiter: Waiter = { ...want, resolve };
-      this.queue.splice(insertionPoint(this.queue, want.priority), 0, waiter);
-      CancellationScope.current().cancelRequested.catch((error: unknown) => {
-        const at = this.queue.indexOf(waiter);
-        if (at < 0) return;
-        this.queue.splice(at, 1);
-        reject(error);
+      this.enqueue({
+        wants: [want],
+        next: 0,
+        gone: new Set(),
+        deliver: (_, grant) => resolve(grant),
+        cancel: reject,
       });
     });
   }
@@ -96,6 +107,36 @@ export class RunSlots {
     return this.grant(want.deferrable);
   }
 
+  /**
+   * {@link take} for each of `wants` (in priority order), each grant handed
+   * to `deliver` with the want's index, in the scope that called this: at
+   * once for those that can be decided now, the rest as slots free. A
+   * cancelled scope hands every want not yet delivered to `cancel`.
+   */
+  takeEach(
+    wants: readonly Want[],
+    deliver: (index: number, grant: Grant) => void,
+    cancel: (index: number, error: unknown) => void,
+  ): void {
+    const scope = CancellationScope.current();
+    let next = 0;
+    for (let now; next < wants.length && (now = this.tryTake(wants[next]!)) !== undefined; next++)
+      deliver(next, now);
+    if (next === wants.length) return;
+    const waiter: Waiter = {
+      wants,
+      next,
+      gone: new Set(),
+      // Granted from the dispatch, which runs in whichever scope woke it: the task must run in its own.
+      deliver: (index, grant) => void scope.run(async () => deliver(index, grant)),
+      cancel: (error) => {
+        for (let index = waiter.next; index < wants.length; index++)
+          if (!waiter.gone.has(index)) cancel(index, error);
+      },
+    };
+    this.enqueue(waiter);
+  }
+
   release(): void {
     this.inFlight -= 1;
     this.wake();
@@ -103,9 +144,14 @@ export class RunSlots {
 
   /** Resolves `taskId`'s queued wait, if any, as `withdrawn`. */
   withdraw(taskId: string): void {
-    const at = this.queue.findIndex((waiter) => waiter.taskId === taskId);
-    if (at < 0) return;
-    this.queue.splice(at, 1)[0]!.resolve('withdrawn');
+    for (const [at, waiter] of this.queue.entries()) {
+      const index = waiter.wants.findIndex((want, i) => i >= waiter.next && want.taskId === taskId);
+      if (index < 0 || waiter.gone.has(index)) continue;
+      if (index === waiter.next) this.advance(at);
+      else waiter.gone.add(index);
+      waiter.deliver(index, 'withdrawn');
+      return;
+    }
   }
 
   /** Grants queued waiters once this activation's code ran on; call it when the limit rose or admission closed. */
@@ -122,24 +168,55 @@ export class RunSlots {
     });
   }
 
+  private enqueue(waiter: Waiter): void {
+    this.insert(waiter);
+    CancellationScope.current().cancelRequested.catch((error: unknown) => {
+      const at = this.queue.indexOf(waiter);
+      if (at < 0) return;
+      this.queue.splice(at, 1);
+      waiter.cancel(error);
+    });
+  }
+
+  private insert(waiter: Waiter): void {
+    this.queue.splice(insertionPoint(this.queue, waiter.wants[waiter.next]!.priority), 0, waiter);
+  }
+
+  /** Moves the waiter at `at` past its next want: out of the queue when none is left, else to its next want's place. */
+  private advance(at: number): void {
+    const waiter = this.queue.splice(at, 1)[0]!;
+    do waiter.next += 1;
+    while (waiter.gone.has(waiter.next));
+    if (waiter.next < waiter.wants.length) this.insert(waiter);
+  }
+
   private dispatch(): void {
     const paused = this.paused();
-    for (let i = 0; i < this.queue.length && this.inFlight < this.cap();) {
-      const waiter = this.queue[i]!;
-      if (waiter.first && paused) {
-        i++;
+    // From the head each time: a delivery may queue new waiters before the ones skipped for the pause.
+    for (let at = 0; at < this.queue.length && this.inFlight < this.cap();) {
+      const waiter = this.queue[at]!;
+      const index = waiter.next;
+      const want = waiter.wants[index]!;
+      if (want.first && paused) {
+        at++;
         continue;
       }
-      this.queue.splice(i, 1);
-      waiter.resolve(this.grant(waiter.deferrable));
+      this.advance(at);
+      waiter.deliver(index, this.grant(want.deferrable));
+      at = 0;
     }
     if (this.admits()) return;
-    // Admission closed: every deferrable waiter is told now, not when a slot frees.
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const waiter = this.queue[i]!;
-      if (!waiter.deferrable) continue;
-      this.queue.splice(i, 1);
-      waiter.resolve('deferred');
+    // Admission closed: every deferrable want is told now, not when a slot frees.
+    for (let at = this.queue.length - 1; at >= 0; at--) {
+      const waiter = this.queue[at]!;
+      for (let index = waiter.next; index < waiter.wants.length; index++) {
+        if (!waiter.wants[index]!.deferrable || waiter.gone.has(index)) continue;
+        waiter.gone.add(index);
+        waiter.deliver(index, 'deferred');
+      }
+      while (waiter.gone.has(waiter.next)) waiter.next += 1;
+      this.queue.splice(at, 1);
+      if (waiter.next < waiter.wants.length) this.insert(waiter);
     }
   }
 
@@ -160,7 +237,7 @@ function insertionPoint(queue: readonly Waiter[], priority: Priority): number {
   let high = queue.length;
   while (low < high) {
     const mid = (low + high) >>> 1;
-    if (compare(queue[mid]!.priority, priority) <= 0) low = mid + 1;
+    if (compare(queue[mid]!.wants[queue[mid]!.next]!.priority, priority) <= 0) low = mid + 1;
     else high = mid;
   }
   return low;

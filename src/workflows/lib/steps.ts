@@ -16,7 +16,7 @@ import { CANCELLED_BY_USER, cancelledAlone } from './controls';
 import { type StepPlace, TOP_LEVEL, runDelegated } from './delegation';
 import { StepCrashed, describeActivityFailure } from './inputs';
 import type { StepProgress } from './progress';
-import type { Priority } from './slots';
+import type { Grant, Priority, Want } from './slots';
 import type { StepCall } from './step-call';
 
 // A lookup reads one entry; a store that cannot answer is a miss, so retries only cover a lost worker.
@@ -67,7 +67,7 @@ export async function runStep(
 ): Promise<StepOutcome | Deferred> {
   const reused = reusedOutcome(call, spec, entry, at);
   if (reused) return reused;
-  const cache = spec.approval ? undefined : (spec.cache ?? call.agentCaches[spec.agent]);
+  const cache = cacheOf(call, spec);
   if (cache) {
     const cached = await cachedOutcome({ ...spec, cache }, entry);
     if (cached) return cached;
@@ -83,12 +83,64 @@ export async function runStep(
   const first = { ...at, deferrable };
   const start = startNow(call, spec, first) ?? (await startFirst(call, spec, entry, first));
   if (start !== 'granted') return isDeferred(start) ? start : settled(entry, start);
-  const ran = await attempts(call, spec, entry, at);
+  return concluded(call, spec, entry, await attempts(call, spec, entry, at));
+}
+
+/**
+ * {@link runStep} for a step that queued for its first slot before anything
+ * else of it was built (./pool settleQueued) and is now granted it. A step
+ * with a stage before its slot (reuse, cache, approval before) or one the
+ * slot's own checks must see (budget, `cancelStep`) gives the slot back and
+ * takes the whole path.
+ */
+export function runQueuedStep(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  at: StepAt,
+  grant: Grant,
+): Promise<StepOutcome | Deferred> {
+  if (grant === 'deferred') return Promise.resolve(DEFERRED);
+  if (grant === 'withdrawn') return Promise.resolve(settled(entry, cancelledByUser(spec)));
+  const { budget, controls } = call.context;
+  if (!queuesPlain(call, spec, at) || budget.active || controls.cancelledBeforeStart(spec.taskId)) {
+    call.slots.release();
+    return runStep(call, spec, entry, at);
+  }
+  started(call, at);
+  return attempts(call, spec, entry, at).then((ran) => concluded(call, spec, entry, ran));
+}
+
+/** Whether `spec` runs as a queued step from the start: it has nothing to do before its slot. */
+export function queuesPlain(call: StepCall, spec: AgentStepSpec, at: StepAt): boolean {
+  return !(at.reusable && call.context.reuse) && !spec.approval?.before && !cacheOf(call, spec);
+}
+
+/** The step's cache settings: its own, else its agent profile's; none with an approval. */
+const cacheOf = (call: StepCall, spec: AgentStepSpec) =>
+  spec.approval ? undefined : (spec.cache ?? call.agentCaches[spec.agent]);
+
+/** The step's outcome after its attempts, through the approval after when it has one. */
+function concluded(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  ran: { outcome: StepOutcome; attempt?: number },
+): StepOutcome | Promise<StepOutcome> {
   if (ran.attempt !== undefined) entry.attempt = ran.attempt;
   if (ran.outcome.usage) entry.usage = ran.outcome.usage;
   if (!spec.approval?.after || !ran.outcome.success) return settled(entry, ran.outcome);
+  return decideAfter(call, spec, entry, ran.outcome);
+}
+
+async function decideAfter(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  outcome: StepOutcome,
+): Promise<StepOutcome> {
   Object.assign(entry, { status: 'waiting', decision: 'after' });
-  const decided = await approveAfter(call.context.approvals, spec, ran.outcome);
+  const decided = await approveAfter(call.context.approvals, spec, outcome);
   delete entry.decision;
   return settled(entry, decided);
 }
@@ -178,7 +230,7 @@ async function attemptsInScope(
   let charged = budget.charge(undefined, usageOf(run));
   for (let asked = 0; 'delegation' in run;) {
     const request = run.delegation;
-    const results = await runDelegated(call, spec, request, at, asked, runStep);
+    const results = await runDelegated(call, spec, request, at, asked, runQueuedStep);
     asked += request.calls.length;
     const resume = { state: request.state, results };
     const taken = call.slots.take({
@@ -203,7 +255,8 @@ function startNow(call: StepCall, spec: AgentStepSpec, at: StepAt): 'granted' | 
   return grant === 'granted' ? started(call, at) : undefined;
 }
 
-const firstActivity = (spec: AgentStepSpec, at: StepAt) => ({
+/** What a step's first activity asks of the run's slots. */
+export const firstActivity = (spec: AgentStepSpec, at: StepAt): Want => ({
   taskId: spec.taskId,
   priority: at.priority,
   first: true,
