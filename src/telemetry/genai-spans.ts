@@ -72,7 +72,7 @@ export function genAiSpans(options: GenAiSpanOptions): GenAiSpans {
         if (withContent(span)) {
           span.setAttributes({
             'gen_ai.system_instructions': json([{ type: 'text', content: request.system }]),
-            'gen_ai.input.messages': json(request.messages.map(inputMessage)),
+            'gen_ai.input.messages': json(request.messages.flatMap(inputMessages)),
           });
         }
         const turn = await provider.complete(request);
@@ -121,22 +121,21 @@ function failed(span: Span, error: unknown, scrub: (text: string) => string): vo
   span.setStatus({ code: SpanStatusCode.ERROR, message });
 }
 
-/** A message as the conventions' input-messages schema writes it. */
-function inputMessage(message: ChatMessage) {
+/**
+ * A message as the conventions' input-messages schema writes it; tool results
+ * one message each, as OpenAI's wire sends them and viewers (Phoenix) show them.
+ */
+function inputMessages(message: ChatMessage): { role: string; parts: object[] }[] {
   switch (message.role) {
     case 'user':
-      return { role: 'user', parts: [{ type: 'text', content: message.text }] };
+      return [{ role: 'user', parts: [{ type: 'text', content: message.text }] }];
     case 'assistant':
-      return { role: 'assistant', parts: assistantParts(message) };
+      return [{ role: 'assistant', parts: assistantParts(message) }];
     case 'tool':
-      return {
+      return message.results.map((result) => ({
         role: 'tool',
-        parts: message.results.map((result) => ({
-          type: 'tool_call_response',
-          id: result.callId,
-          response: result.content,
-        })),
-      };
+        parts: [{ type: 'tool_call_response', id: result.callId, response: result.content }],
+      }));
   }
 }
 
