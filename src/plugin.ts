@@ -77,6 +77,12 @@ export interface TaoPluginOptions {
   dataConverter?: DataConverter;
   /** Spans for workflows and steps, e.g. `tracingFromEnv(…).options`; the workflows must be bundled by this worker. */
   tracing?: OpenTelemetryPluginOptions;
+  /**
+   * Model-call and tool-call spans carry prompts, answers and tool arguments and results, scrubbed of
+   * the executor's known secrets (off: identities and token counts only). For where traces are kept
+   * as safely as the prompts themselves.
+   */
+  traceContent?: boolean;
   /** Worker Versioning: the Worker Deployment Version this worker serves; default: unversioned. */
   workerDeploymentOptions?: TaoWorkerDeploymentOptions;
 }
@@ -92,6 +98,7 @@ export class TaoPlugin extends SimplePlugin {
         store: tao.store,
         ...(tao.concurrency !== undefined ? { concurrency: tao.concurrency } : {}),
         ...(tao.stallTimeoutMs !== undefined ? { stallTimeoutMs: tao.stallTimeoutMs } : {}),
+        ...(tao.traceContent ? { traceContent: true } : {}),
       }),
       ...(tao.dataConverter ? { dataConverter: tao.dataConverter } : {}),
     });

@@ -44,6 +44,8 @@ export interface TaoWorkerParts {
   stallTimeoutMs?: number;
   /** See {@link TaoPluginOptions.tracing}. */
   tracing?: OpenTelemetryPluginOptions;
+  /** See {@link TaoPluginOptions.traceContent}. */
+  traceContent?: boolean;
   /** See {@link TaoPluginOptions.workerDeploymentOptions}. */
   workerDeploymentOptions?: TaoWorkerDeploymentOptions;
 }
@@ -95,6 +97,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
         ...(parts.stallTimeoutMs !== undefined ? { stallTimeoutMs: parts.stallTimeoutMs } : {}),
         ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
         ...(parts.tracing ? { tracing: parts.tracing } : {}),
+        ...(parts.traceContent ? { traceContent: true } : {}),
         ...(parts.workerDeploymentOptions ? { workerDeploymentOptions: parts.workerDeploymentOptions } : {}),
       }),
     ],
@@ -151,6 +154,7 @@ export async function workerFromConfig(
       : {}),
     ...(config.stallTimeoutMs !== undefined ? { stallTimeoutMs: config.stallTimeoutMs } : {}),
     ...(tracing ? { tracing: tracing.options } : {}),
+    ...(config.traceContent ? { traceContent: true } : {}),
     ...(version ? { workerDeploymentOptions: { version } } : {}),
   });
 }

@@ -41,13 +41,15 @@ export interface AgentStepOptions {
   permits?: StepPermits;
   /** A step attempt with no progress for this long is retried; default {@link DEFAULT_STALL_TIMEOUT_MS}. */
   stallTimeoutMs?: number;
+  /** See {@link StepContext.traceContent}. */
+  traceContent?: boolean;
 }
 
 export function createAgentStepActivity(
   executor: AgentExecutor,
   options: AgentStepOptions = {},
 ): Pick<TaoActivities, 'executeAgentStep'> {
-  const { store, permits, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS } = options;
+  const { store, permits, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS, traceContent } = options;
   return {
     async executeAgentStep(rawSpec, allowance) {
       const ctx = Context.current();
@@ -84,6 +86,7 @@ export function createAgentStepActivity(
           workflowId,
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
           ...(delegation ? { delegation } : {}),
+          ...(traceContent ? { traceContent } : {}),
         });
         watchdog.start();
         const result = await callExecutor(executor, spec, context, watchdog.stalled);
@@ -158,7 +161,7 @@ function executorContext(
   cancelled: AbortSignal,
   units: { reporter: HeartbeatReporter; keeper: StepStateKeeper; watchdog: StallWatchdog },
   resumed: ResumePoint,
-  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation'>,
+  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'traceContent'>,
 ): StepContext {
   const { reporter, keeper, watchdog } = units;
   let seq = resumed.seq;

@@ -13,6 +13,8 @@ export interface ActivityDeps {
   concurrency?: number;
   /** A step attempt with no progress for this long is retried (see ./stall-watchdog). */
   stallTimeoutMs?: number;
+  /** Model and tool spans carry prompts, answers and tool I/O, scrubbed (worker `--trace-content`). */
+  traceContent?: boolean;
 }
 
 export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalActivities {
@@ -21,6 +23,7 @@ export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalAc
       store: deps.store,
       permits: new StepPermits(Math.max(1, deps.concurrency ?? deps.executor.concurrencyHint())),
       ...(deps.stallTimeoutMs !== undefined ? { stallTimeoutMs: deps.stallTimeoutMs } : {}),
+      ...(deps.traceContent ? { traceContent: true } : {}),
     }),
     ...createCheckpointActivities(deps.store),
     ...createStepCacheActivities(deps.executor, deps.store),

@@ -114,6 +114,10 @@ export function executorOptions(command: Command): Command {
       'retry a step attempt whose executor shows no progress (output, tool result, model chunk) for this long [env TAO_STALL_TIMEOUT_MS, default 300000]',
     )
     .option(
+      '--trace-content',
+      'with tracing on, model and tool spans carry prompts, answers and tool I/O, scrubbed of known secrets [env TAO_TRACE_CONTENT=true]',
+    )
+    .option(
       '--deployment-name <name>',
       'Worker Versioning (docs/versioning.md): the worker deployment; give --build-id too, or neither for an unversioned worker [env TEMPORAL_DEPLOYMENT_NAME; tao dev: tao-dev]',
     )

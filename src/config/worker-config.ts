@@ -17,6 +17,11 @@ export const WorkerConfigSchema = z.object({
   stickyQueueTimeoutMs: z.coerce.number().int().min(100).optional(),
   /** How long a step's executor may report no progress before its attempt is retried (see src/activities/stall-watchdog.ts). */
   stallTimeoutMs: z.coerce.number().int().min(100).optional(),
+  /** Whether model and tool spans carry prompts, answers and tool I/O (scrubbed); off by default. */
+  traceContent: z
+    .union([z.literal(true), z.enum(['true', 'false'])])
+    .optional()
+    .transform((value) => value === true || value === 'true'),
   /** Where payloads too large for history go (see src/blobs); shared by every worker and client of a deployment. */
   blobs: z.string().min(1).default('.tao/blobs'),
   /** Encryption keys themselves; env only, so they never sit on a command line. */
@@ -33,7 +38,7 @@ export const WorkerConfigSchema = z.object({
   buildId: z.string().min(1).max(255).optional(),
 });
 export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
-export type WorkerFlags = Partial<Record<keyof WorkerConfig, string | number>> & ConnectionFlags;
+export type WorkerFlags = Partial<Record<keyof WorkerConfig, string | number | boolean>> & ConnectionFlags;
 
 /** The flag and env variable each setting comes from, for error messages that say what to fix. */
 const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
@@ -43,6 +48,7 @@ const SOURCES: Record<keyof WorkerConfig, { flag: string; env: string }> = {
   concurrency: { flag: '--concurrency', env: 'TAO_CONCURRENCY' },
   stickyQueueTimeoutMs: { flag: '--sticky-queue-timeout-ms', env: 'TAO_STICKY_QUEUE_TIMEOUT_MS' },
   stallTimeoutMs: { flag: '--stall-timeout-ms', env: 'TAO_STALL_TIMEOUT_MS' },
+  traceContent: { flag: '--trace-content', env: 'TAO_TRACE_CONTENT' },
   blobs: { flag: '--blobs', env: 'TAO_BLOBS' },
   encryptionKeys: { flag: '(env only)', env: 'TAO_ENCRYPTION_KEYS' },
   encryptionKeyFile: { flag: '--encryption-key-file', env: 'TAO_ENCRYPTION_KEY_FILE' },

@@ -151,7 +151,7 @@ export class CommandExecutor implements AgentExecutor {
     const output =
       run.droppedBytes > 0
         ? `${run.stdout}\n[output truncated: ${run.droppedBytes} bytes over the ${command.maxOutputBytes}-byte cap]`
-        : run.stdout;
+        : dropFinalNewline(run.stdout);
     const stderr = run.stderrTail.trim();
     const failure = run.timedOut
       ? `timed out after ${command.timeoutMs} ms; process tree killed`
@@ -167,6 +167,17 @@ export class CommandExecutor implements AgentExecutor {
       ? { ...base, output, success: true, structured: structured.value }
       : { ...base, output, success: false, error: `structured output rejected: ${structured.reason}` };
   }
+}
+
+/**
+ * A program's output as a shell's `$(…)` would give it, but gentler: one
+ * final line ending (`\n` or `\r\n`) is the program ending its last line,
+ * not part of the answer, so it goes; a second one, or other trailing
+ * space, was written on purpose and stays. A truncated output keeps its
+ * cut as it is, since its end is not the program's end.
+ */
+function dropFinalNewline(text: string): string {
+  return text.replace(/\r?\n$/, '');
 }
 
 /** What argv and stdin templates can name. */

@@ -33,6 +33,12 @@ export interface StepContext {
    */
   readonly delegation?: DelegationAllowance;
   /**
+   * The worker traces content (`--trace-content`): spans the executor makes
+   * may carry prompts, answers and tool input and output, scrubbed of the
+   * secrets it knows. Without it they carry identities and counts only.
+   */
+  readonly traceContent?: boolean;
+  /**
    * Saves the step's state so that a retry (worker crash, heartbeat timeout,
    * transient error) can go on from here instead of from the start. It is
    * written to the worker's checkpoint store under a key of this step's own,

@@ -48,6 +48,16 @@ describe('command executor', () => {
     }
   });
 
+  test("one final line ending is dropped, as a shell's $(…) drops it; only one, \\n or \\r\\n", async () => {
+    const printed = async (text: string) => (await run(inDir(['printf', '%s', '{{prompt}}']), text)).output;
+    expect(await printed('out:pa\n')).toBe('out:pa');
+    expect(await printed('out:pa\r\n')).toBe('out:pa');
+    expect(await printed('out:pa\n\n')).toBe('out:pa\n');
+    expect(await printed('out:pa\r\n\r\n')).toBe('out:pa\r\n');
+    expect(await printed('out:pa \n\r')).toBe('out:pa \n\r');
+    expect(await printed('\n')).toBe('');
+  });
+
   test('a program that writes only to stderr still shows progress, which keeps its stall watchdog quiet', async () => {
     const context = stepContext();
     let progress = 0;
@@ -80,7 +90,7 @@ describe('command executor', () => {
     const outcome = await run(inDir(['sh', '-c', script, 'sh', '{{prompt}}']));
     expect(outcome).toMatchObject({
       success: false,
-      output: 'partial\n',
+      output: 'partial',
       error: 'sh exited with status 3: noise\nfatal: bad credentials',
     });
   });
@@ -120,7 +130,7 @@ describe('command executor', () => {
     const script =
       'for i in 1 2 3; do echo "line $i"; n=0; until [ -e seen-$i ]; do [ $n -ge 1000 ] && exit 7; n=$((n+1)); sleep 0.02; done; done';
     const outcome = await run(inDir(['sh', '-c', script, 'sh', '{{prompt}}']), 'hello', context);
-    expect(outcome).toMatchObject({ success: true, output: 'line 1\nline 2\nline 3\n' });
+    expect(outcome).toMatchObject({ success: true, output: 'line 1\nline 2\nline 3' });
     expect(context.outputs).toEqual(['line 1\n', 'line 1\nline 2\n', 'line 1\nline 2\nline 3\n']);
   });
 

@@ -78,7 +78,7 @@ test('a SIGKILLed worker takes the step program and its grandchild with it', asy
 
     await startWorkerProcess(config);
     const [outcome] = (await handle.result()) as StepOutcome[];
-    expect(outcome).toMatchObject({ success: true, output: 'attempt 2 done\n' });
+    expect(outcome).toMatchObject({ success: true, output: 'attempt 2 done' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

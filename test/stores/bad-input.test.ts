@@ -70,6 +70,14 @@ describe('bad input gets one clear line naming the problem and the fix', () => {
       /^invalid --stall-timeout-ms \(or TAO_STALL_TIMEOUT_MS\): /,
     );
     expect(resolveWorkerConfig({ stallTimeoutMs: '120000' }).stallTimeoutMs).toBe(120_000);
+    expect(() => resolveWorkerConfig({}, { TAO_TRACE_CONTENT: 'yes' })).toThrow(
+      /^invalid --trace-content \(or TAO_TRACE_CONTENT\): /,
+    );
+    expect(resolveWorkerConfig({}, {}).traceContent).toBe(false);
+    expect(resolveWorkerConfig({}, { TAO_TRACE_CONTENT: 'true' }).traceContent).toBe(true);
+    expect(resolveWorkerConfig({ traceContent: true }, { TAO_TRACE_CONTENT: 'false' }).traceContent).toBe(
+      true,
+    );
     expect(() => resolveConnection({}, { TEMPORAL_ADDRESS: 'http://localhost' })).toThrow(
       'invalid --address (or TEMPORAL_ADDRESS, or the profile\'s address) "http://localhost": must be host:port, e.g. 127.0.0.1:7233',
     );

@@ -15,8 +15,16 @@ export interface ReceivedSpan {
   /** '' for a root span. */
   parentSpanId: string;
   name: string;
-  attributes: Record<string, string | number | boolean>;
+  /** OTLP's SpanKind: 1 internal, 2 server, 3 client. */
+  kind: number;
+  /** OTLP's status code: 0 unset, 1 ok, 2 error. */
+  status: { code: number; message: string };
+  attributes: Record<string, Value>;
+  /** Event names with their attributes, e.g. a recorded exception. */
+  events: { name: string; attributes: Record<string, Value> }[];
 }
+
+type Value = string | number | boolean | Value[];
 
 export interface OtlpReceiver {
   /** What `OTEL_EXPORTER_OTLP_ENDPOINT` should say. */
@@ -34,6 +42,7 @@ interface AnyValue {
   intValue?: string | number;
   boolValue?: boolean;
   doubleValue?: number;
+  arrayValue?: { values?: AnyValue[] };
 }
 interface KeyValue {
   key: string;
@@ -48,7 +57,10 @@ interface ExportRequest {
         spanId: string;
         parentSpanId?: string;
         name: string;
+        kind?: number;
+        status?: { code?: number; message?: string };
         attributes?: KeyValue[];
+        events?: { name: string; attributes?: KeyValue[] }[];
       }[];
     }[];
   }[];
@@ -118,7 +130,13 @@ function flatten(message: ExportRequest): ReceivedSpan[] {
         spanId: id(span.spanId),
         parentSpanId: span.parentSpanId ? id(span.parentSpanId) : '',
         name: span.name,
+        kind: span.kind ?? 0,
+        status: { code: span.status?.code ?? 0, message: span.status?.message ?? '' },
         attributes: attributes(span.attributes),
+        events: (span.events ?? []).map((event) => ({
+          name: event.name,
+          attributes: attributes(event.attributes),
+        })),
       })),
     );
   });
@@ -131,11 +149,11 @@ function id(value: string): string {
     : Buffer.from(value, 'base64').toString('hex');
 }
 
-function attributes(list: KeyValue[] = []): Record<string, string | number | boolean> {
-  return Object.fromEntries(
-    list.map(({ key, value = {} }) => [
-      key,
-      value.stringValue ?? value.boolValue ?? value.doubleValue ?? Number(value.intValue ?? NaN),
-    ]),
-  );
+function attributes(list: KeyValue[] = []): Record<string, Value> {
+  return Object.fromEntries(list.map(({ key, value = {} }) => [key, valueOf(value)]));
+}
+
+function valueOf(value: AnyValue): Value {
+  if (value.arrayValue) return (value.arrayValue.values ?? []).map(valueOf);
+  return value.stringValue ?? value.boolValue ?? value.doubleValue ?? Number(value.intValue ?? NaN);
 }

@@ -64,6 +64,8 @@ export interface ChatTurn extends TokenCounts {
   toolCalls: ToolCall[];
   /** `length`: the answer was cut off at the token limit. */
   finish: 'stop' | 'tool_calls' | 'length' | 'other';
+  /** The model that answered, as the provider names it (a dated version of the one asked for), when it says. */
+  responseModel?: string;
 }
 
 /**

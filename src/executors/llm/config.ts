@@ -95,6 +95,14 @@ export interface LlmSettings {
   prices: Record<string, ModelPrice>;
 }
 
+/** Every secret the settings hold (providers' keys, MCP servers' secrets): what content leaving the worker is scrubbed of. */
+export function settingsSecrets(settings: LlmSettings): string[] {
+  return [
+    ...Object.values(settings.providers).flatMap((provider) => provider.apiKey ?? []),
+    ...Object.values(settings.mcpServers).flatMap((server) => server.secrets),
+  ];
+}
+
 /** The vendors' own endpoints, keyed and located by their SDKs' usual variables. */
 const BUILT_IN_PROVIDERS = {
   openai: { type: 'openai', apiKeyEnv: 'OPENAI_API_KEY', baseUrlEnv: 'OPENAI_BASE_URL' },

@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import type { AgentStepSpec, DelegationCall, StepCache, StepOutcome } from '../../contracts';
 import { InputError, readDataFile } from '../../config/data-file';
+import { type GenAiSpans, genAiSpans } from '../../telemetry/genai-spans';
 import {
   type AgentExecutor,
   type ExecutorResult,
@@ -25,6 +26,7 @@ import {
   type ProviderSettings,
   type ResolvedProfile,
   resolveLlmSettings,
+  settingsSecrets,
 } from './config';
 import { type Delegator, delegatorFor } from './delegation';
 import { delegationState, resumeAfterDelegation } from './delegation-resume';
@@ -62,6 +64,8 @@ interface ConverseOptions {
   delegator?: Delegator;
   /** What the model is offered: the toolbox's tools and the delegator's. */
   tools: ToolSpec[];
+  /** Each model call and tool call runs in its span (src/telemetry/genai-spans.ts). */
+  spans: GenAiSpans;
   maxRounds: number;
   signal: AbortSignal;
   started: number;
@@ -218,6 +222,11 @@ export class LlmExecutor implements AgentExecutor {
         toolbox,
         ...(delegator ? { delegator } : {}),
         tools,
+        spans: genAiSpans({
+          provider: protocol,
+          content: context.traceContent === true,
+          secrets: settingsSecrets(this.settings),
+        }),
         maxRounds,
         signal,
         started,
@@ -313,7 +322,7 @@ export class LlmExecutor implements AgentExecutor {
       }
       const round = conversation.rounds + 1;
       await this.pacer.next();
-      const answer = await provider.complete({
+      const answer = await turn.spans.chat(provider, {
         model: profile.model,
         system: turn.system,
         messages: conversation.messages,
@@ -373,7 +382,8 @@ async function runToolCalls(
   const accepted: DelegationCall[] = [];
   for (const call of pending) {
     if (!turn.delegator?.handles(call)) {
-      await save(withToolResult(conversation, await turn.toolbox.run(call, turn.signal)));
+      const result = await turn.spans.tool(call, () => turn.toolbox.run(call, turn.signal));
+      await save(withToolResult(conversation, result));
       continue;
     }
     const review = await turn.delegator.review(call, delegatedBefore);

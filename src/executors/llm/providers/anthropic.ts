@@ -27,7 +27,7 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
     async complete(request) {
       const endpoint = endpointOf(settings, baseUrl, request.model);
       // Streamed, so a running step shows its answer as it is written; the turn is the same either way.
-      const turn = { text: '', finish: 'other' as ChatTurn['finish'] };
+      const turn: Pick<ChatTurn, 'text' | 'finish' | 'responseModel'> = { text: '', finish: 'other' };
       let usage = NO_USAGE;
       const blocks: ({ kind: 'text' } | { kind: 'tool'; id: string; name: string; json: string })[] = [];
       const marked = breakpointMessages(request.messages);
@@ -59,6 +59,7 @@ export function anthropicProvider(settings: ProviderSettings): ChatProvider {
           request.onProgress?.();
           switch (event.type) {
             case 'message_start':
+              turn.responseModel = event.message.model;
               usage = mergeUsage(usage, event.message.usage);
               break;
             case 'content_block_start':

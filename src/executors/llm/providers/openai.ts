@@ -22,7 +22,7 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
     async complete(request) {
       const endpoint = endpointOf(settings, baseUrl, request.model);
       // Streamed, so a running step shows its answer as it is written; the turn is the same either way.
-      const turn = { text: '', finish: 'other' as ChatTurn['finish'], ...NO_TOKENS };
+      const turn: Omit<ChatTurn, 'toolCalls'> = { text: '', finish: 'other', ...NO_TOKENS };
       const calls: { id: string; name: string; arguments: string }[] = [];
       try {
         const stream = await client.chat.completions.create(
@@ -45,6 +45,7 @@ export function openAiProvider(settings: ProviderSettings): ChatProvider {
         let finished = false;
         for await (const chunk of stream) {
           request.onProgress?.();
+          if (chunk.model) turn.responseModel = chunk.model;
           // Servers that omit usage leave the tokens at 0, as a non-streamed answer without usage did.
           if (chunk.usage) {
             turn.inputTokens = chunk.usage.prompt_tokens;
