@@ -41,6 +41,7 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     flaky: { failAttempts: 1 },
     slow: { delayMs: 1_500 },
     'plan-x/task-1-2': { delayMs: 1_500 },
+    'queued/task-1-1': { delayMs: 1_500 },
     ...Object.fromEntries(
       [1, 2, 3].map((round) => [`red-r${round}`, { success: false, output: 'still red' }]),
     ),
@@ -555,6 +556,16 @@ SCENARIOS.push(
         { ...spec('lead-b'), agent: 'lead' },
       ],
       concurrency: 2,
+    },
+  },
+  {
+    // At a limit of 1 the first task runs while the second queues unbuilt; cancelStep withdraws it from the queue.
+    name: 'parallel-delegation-cancel-queued',
+    workflowType: 'parallelWorkflow',
+    input: { specs: [{ ...spec('queued'), agent: 'lead' }], concurrency: 1 },
+    drive: async (handle: WorkflowHandle) => {
+      await untilRunning(handle, 'queued/task-1-1');
+      await cancelStep(handle, 'queued/task-1-2');
     },
   },
   {
