@@ -4,7 +4,8 @@
  * an earlier attempt left (./step-state); beat (./heartbeat-reporter); take
  * one of the worker's step permits (./step-permits); call the executor
  * under the liveness watchdog (./stall-watchdog) and check what it returned
- * (./executor-call); keep the outcome in the step cache; and map a failure
+ * (./executor-call), its reported events going to the step's transcript
+ * (src/transcripts/writer.ts); keep the outcome in the step cache; and map a failure
  * to the error type the workflow's retry policy acts on.
  */
 import { Context } from '@temporalio/activity';
@@ -26,6 +27,8 @@ import {
 import { stepMetrics } from '../telemetry/metrics';
 import { stepSpan } from '../telemetry/step-span';
 import type { SessionStore } from '../stores/session-store';
+import type { TranscriptKey } from '../transcripts/events';
+import { TranscriptWriter } from '../transcripts/writer';
 import { callExecutor } from './executor-call';
 import { resumePointFrom } from './heartbeat';
 import { HeartbeatReporter, beatInterval } from './heartbeat-reporter';
@@ -71,6 +74,12 @@ export function createAgentStepActivity(
         spec.stallTimeoutMs ?? executor.stallTimeoutMs?.(spec) ?? stallTimeoutMs,
         `step "${spec.taskId}" (agent ${spec.agent})`,
       );
+      const transcript = transcriptWriter(
+        store,
+        { workflowId, taskId: spec.taskId },
+        attempt,
+        (message, error) => ctx.log.warn(message, { ...stepLog, error }),
+      );
       let release: (() => void) | undefined;
       let final = false;
       try {
@@ -84,6 +93,7 @@ export function createAgentStepActivity(
           workflowId,
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
           ...(delegation ? { delegation } : {}),
+          ...(transcript ? { events: transcript } : {}),
         });
         watchdog.start();
         const result = await callExecutor(executor, spec, context, watchdog.stalled);
@@ -117,7 +127,7 @@ export function createAgentStepActivity(
         watchdog.stop();
         reporter.stop();
         release?.();
-        await keeper.end(final);
+        await Promise.all([keeper.end(final), transcript?.close()]);
       }
     },
   };
@@ -158,7 +168,7 @@ function executorContext(
   cancelled: AbortSignal,
   units: { reporter: HeartbeatReporter; keeper: StepStateKeeper; watchdog: StallWatchdog },
   resumed: ResumePoint,
-  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation'>,
+  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'events'>,
 ): StepContext {
   const { reporter, keeper, watchdog } = units;
   let seq = resumed.seq;
@@ -184,6 +194,17 @@ function executorContext(
     ...rest,
     ...(resumed.state !== undefined ? { resumeState: resumed.state } : {}),
   };
+}
+
+/** The step's transcript writer, when the store keeps transcripts and the step belongs to a workflow. */
+function transcriptWriter(
+  store: SessionStore | undefined,
+  key: TranscriptKey,
+  attempt: number,
+  warn: (message: string, error: string) => void,
+): TranscriptWriter | undefined {
+  if (!store?.transcripts || !key.workflowId) return undefined;
+  return new TranscriptWriter(store.transcripts, key, attempt, warn);
 }
 
 /** The failure Temporal records for an attempt that threw: its type is what the retry policy acts on. */
