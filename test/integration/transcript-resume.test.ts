@@ -5,7 +5,7 @@
  * log holds both attempts: the boundary says the retry resumed the saved
  * conversation at round 6, and no turn appears twice.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StepOutcome } from '../../src/contracts';
@@ -13,9 +13,9 @@ import { FileSessionStore } from '../../src/stores/file-store';
 import type { StepEvent } from '../../src/transcripts/events';
 import { eventually } from '../support/gate-executor';
 import { PROTOCOLS } from '../support/llm-harness';
-import { closeDevClient, devClient } from '../support/temporal';
-import { TICKING_SPEC, tickingAnswer, tickingConfig, turnOf } from '../support/ticking-agent';
-import { startLlmStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
+import { closeDevClient } from '../support/temporal';
+import { TICKING_SPEC, tickingAnswer, turnOf } from '../support/ticking-agent';
+import { startTickingStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
 
 afterAll(async () => {
   await stopWorkerProcesses();
@@ -38,14 +38,7 @@ test('killed during turn 7: attempt 2 resumes at round 6 in the same log, and no
   });
   const store = new FileSessionStore(join(dir, 'store'));
   try {
-    const configFile = join(dir, 'llm.json');
-    writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir)));
-    const { first, handle, startReplacement } = await startLlmStepOnProcess({
-      client: await devClient(),
-      dir,
-      configFile,
-      spec: TICKING_SPEC,
-    });
+    const { first, handle, startReplacement } = await startTickingStepOnProcess(protocol, server, dir);
     const key = { workflowId: handle.workflowId, taskId: TICKING_SPEC.taskId };
     const events = async () => (await store.transcripts.readTranscript(key))?.events ?? [];
     // Readable while the step runs: the first attempt's turns are there before it is killed.
