@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryTranscripts } from '../../src/stores/memory-transcripts';
+import type { DelegationAllowance, DelegationRequest } from '../../src/contracts';
 import type { StepEvent } from '../../src/transcripts/events';
 import { TranscriptWriter } from '../../src/transcripts/writer';
 import {
@@ -28,14 +29,23 @@ describe.each(PROTOCOLS)('an llm step over $type keeps a transcript', (protocol)
   beforeEach(() => (store = new MemoryTranscripts()));
 
   /** One attempt of the step with a writer on `store`, as the activity runs it. */
-  const attempt = async (number: number, resumeState?: unknown) => {
-    const executor = await fakeExecutor(protocol, fixture.server, fixture.workspace, { prices });
+  const attempt = async (
+    number: number,
+    options: { resumeState?: unknown; delegation?: DelegationAllowance; lead?: boolean } = {},
+  ) => {
+    const config = options.lead ? { prices, ...leadConfig } : { prices };
+    const executor = await fakeExecutor(protocol, fixture.server, fixture.workspace, config);
     const writer = new TranscriptWriter(store, key, number, (message, error) => {
       throw new Error(`${message}: ${error}`);
     });
-    const context = { ...stepContext(number, resumeState), events: writer };
+    const context = {
+      ...stepContext(number, options.resumeState),
+      ...(options.delegation ? { delegation: options.delegation } : {}),
+      events: writer,
+    };
+    const spec = options.lead ? llmSpec({ agent: 'lead', prompt: 'Review src/' }) : llmSpec();
     try {
-      return { outcome: await executor.executeStep(llmSpec(), context), context };
+      return { result: await executor.executeStep(spec, context), context };
     } catch (error) {
       return { error, context };
     } finally {
@@ -49,8 +59,8 @@ describe.each(PROTOCOLS)('an llm step over $type keeps a transcript', (protocol)
       protocol.toolCalls([{ name: 'read_file', input: { path: 'src/a.ts' } }], [100, 20]),
       protocol.text('src/a.ts exports a = 1', [150, 30]),
     );
-    const { outcome } = await attempt(1);
-    expect(outcome?.success).toBe(true);
+    const { result } = await attempt(1);
+    expect(result).toMatchObject({ success: true });
     const log = await events();
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
     expect(log.every((e) => e.attempt === 1 && e.timeMs > 0)).toBe(true);
@@ -135,8 +145,8 @@ describe.each(PROTOCOLS)('an llm step over $type keeps a transcript', (protocol)
     const first = await attempt(1);
     expect(first.error).toBeInstanceOf(Error);
     fixture.server.reply(protocol.text('src/a.ts exports a = 1', [150, 30]));
-    const second = await attempt(2, first.context.states.at(-1));
-    expect(second.outcome).toMatchObject({ success: true, usage: { inputTokens: 250, outputTokens: 50 } });
+    const second = await attempt(2, { resumeState: first.context.states.at(-1) });
+    expect(second.result).toMatchObject({ success: true, usage: { inputTokens: 250, outputTokens: 50 } });
     const log = await events();
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
     expect(log.filter((e) => e.kind !== 'text-delta').map(brief)).toEqual([
@@ -153,7 +163,58 @@ describe.each(PROTOCOLS)('an llm step over $type keeps a transcript', (protocol)
       [2, 'attempt-end', 'success'],
     ]);
   });
+
+  test('a delegating attempt tells what it handed over, and the attempt that resumes with the outcomes tells them', async () => {
+    fixture.server.reply(
+      protocol.toolCalls([
+        { name: 'task', input: { agent: 'review', description: 'review a.ts', prompt: 'Review src/a.ts' } },
+      ]),
+      protocol.text('a.ts is fine'),
+    );
+    const first = await attempt(1, { lead: true, delegation: { depth: 0 } });
+    if (!first.result || !('delegation' in first.result)) throw new Error('expected a delegation');
+    // What the workflow hands back is what crossed the data converter.
+    const request = JSON.parse(JSON.stringify(first.result.delegation)) as DelegationRequest;
+    const callId = request.calls[0]!.callId;
+    const outcome = { taskId: 't1/task-1-1', agent: 'review', sessionId: '', output: 'LGTM', success: true };
+    const resume = { state: request.state, results: [{ callId, outcomes: [outcome] }] };
+    await attempt(2, { lead: true, delegation: { depth: 0, resume } });
+
+    const log = await events();
+    expect(log.filter((e) => e.kind !== 'text-delta').map(brief)).toEqual([
+      [1, 'attempt-start', undefined],
+      [1, 'turn-start', 1],
+      [1, 'turn-end', 1],
+      [1, 'tool-call', 1],
+      [1, 'delegated', 1],
+      [1, 'attempt-end', 'delegated'],
+      [2, 'attempt-start', 1],
+      [2, 'delegation-result', 'delegation-result'],
+      [2, 'turn-start', 2],
+      [2, 'turn-end', 2],
+      [2, 'attempt-end', 'success'],
+    ]);
+    expect(log.find((e) => e.kind === 'delegated')).toMatchObject({
+      callId,
+      tool: 'task',
+      tasks: [{ agent: 'review', description: 'review a.ts' }],
+    });
+    expect(log.find((e) => e.kind === 'delegation-result')).toMatchObject({
+      callId,
+      outcomes: [{ taskId: 't1/task-1-1', success: true, output: 'LGTM' }],
+    });
+  });
 });
+
+const leadConfig = {
+  agents: {
+    lead: {
+      systemPrompt: 'You lead reviews.',
+      tools: ['read_file' as const],
+      delegation: { agents: ['review'], maxTasksPerCall: 3, maxTasksPerStep: 4 },
+    },
+  },
+};
 
 const strip = ({ seq: _seq, attempt: _attempt, timeMs: _timeMs, ...rest }: StepEvent) => rest;
 
