@@ -8,6 +8,7 @@
  * one per chunk. A failed write is logged, its events lost, and the step goes
  * on: a transcript never fails the step it describes.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type StepEventBody,
   type StepEvents,
@@ -17,6 +18,15 @@ import {
   type UnnumberedEvent,
   withinEventLimit,
 } from './events';
+
+/**
+ * How long an attempt's end waits for its last events. Its heartbeats have
+ * stopped by then, so a store that hangs (a frozen database answers only at
+ * its query timeout) must not hold the step's result until Temporal gives up
+ * on the attempt; a healthy store takes milliseconds, so readers of a finished
+ * step see all of it.
+ */
+export const CLOSE_WAIT_MS = 1_000;
 
 export class TranscriptWriter implements StepEvents {
   private queued: UnnumberedEvent[] = [];
@@ -52,11 +62,20 @@ export class TranscriptWriter implements StepEvents {
     this.flush();
   }
 
-  /** Resolves once everything emitted so far was written (or failed to be). */
+  /**
+   * Resolves once everything emitted so far was written (or failed to be), or
+   * after {@link CLOSE_WAIT_MS}, whichever is first: what is still being
+   * written then lands later, and the attempt's result does not wait for it.
+   */
   async close(): Promise<void> {
     this.queueDelta();
     this.flush();
-    await this.writing;
+    const waited = new AbortController();
+    await Promise.race([
+      this.writing,
+      sleep(CLOSE_WAIT_MS, undefined, { signal: waited.signal, ref: false }).catch(() => undefined),
+    ]);
+    waited.abort();
   }
 
   private stamp(event: StepEventBody, timeMs = Date.now()): UnnumberedEvent {

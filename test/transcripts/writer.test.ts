@@ -6,7 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { MemoryTranscripts } from '../../src/stores/memory-transcripts';
 import { TRANSCRIPT_LIMITS } from '../../src/transcripts/events';
-import { TranscriptWriter } from '../../src/transcripts/writer';
+import { CLOSE_WAIT_MS, TranscriptWriter } from '../../src/transcripts/writer';
+import { PostgresSessionStore } from '../../src/stores/postgres-store';
+import { eventually } from '../support/gate-executor';
+import { startPostgres } from '../support/postgres';
 
 const key = { workflowId: 'wf', taskId: 't' };
 const noWarnings = (message: string, error: string) => {
@@ -66,3 +69,29 @@ test('a store that cannot be written is logged once and the step goes on', async
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a store that hangs holds the attempt's end for at most CLOSE_WAIT_MS; the events land once it answers", async () => {
+  const pg = await startPostgres();
+  const store = await PostgresSessionStore.connect(pg.url);
+  try {
+    const writer = new TranscriptWriter(store.transcripts, key, 1, noWarnings);
+    writer.emit({ kind: 'attempt-start' });
+    await writer.close();
+    pg.freeze();
+    writer.emit({ kind: 'attempt-end', result: 'success' });
+    const started = Date.now();
+    await writer.close();
+    const waited = Date.now() - started;
+    pg.thaw();
+    expect(waited).toBeGreaterThanOrEqual(CLOSE_WAIT_MS - 50);
+    expect(waited).toBeLessThan(CLOSE_WAIT_MS + 1_000);
+    // The write the close did not wait for lands once the server answers again.
+    await eventually(async () =>
+      (await store.transcripts.readTranscript(key))?.lastSeq === 2 ? true : undefined,
+    );
+  } finally {
+    pg.thaw();
+    await store.close();
+    pg.destroy();
+  }
+}, 60_000);
