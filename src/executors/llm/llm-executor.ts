@@ -72,6 +72,7 @@ interface ConverseOptions {
   tokensCharged: number;
   /** Called with every new state of the conversation (an answered turn, a recorded tool result); resolves once it is saved. */
   record(conversation: Conversation): Promise<void>;
+  /** Where each turn, tool result and delegation is told, once saved (./transcript). */
   transcript: LlmTranscript;
   onText(textSoFar: string): void;
   onProgress(): void;
@@ -379,12 +380,13 @@ async function runToolCalls(
     conversation = next;
     return record(next);
   };
+  const round = conversation.rounds;
+  // Told once saved: the transcript never shows a result a retry would run again.
   const saveResult = async (result: ToolResult) => {
     await save(withToolResult(conversation, result));
     turn.transcript.toolResult(round, result);
   };
   // A retry reviews again the calls of this turn an earlier attempt accepted (still pending): they count once.
-  const round = conversation.rounds;
   const earlier = (conversation.delegated ?? []).filter((call) => call.round !== round);
   let delegatedBefore = earlier.reduce((tasks, call) => tasks + call.tasks, 0);
   const accepted: DelegationCall[] = [];
