@@ -9,8 +9,10 @@
  * on: a transcript never fails the step it describes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeZodError } from '../contracts';
 import {
   type StepEventBody,
+  StepEventBodySchema,
   type StepEvents,
   TRANSCRIPT_LIMITS,
   type TranscriptKey,
@@ -36,6 +38,7 @@ export class TranscriptWriter implements StepEvents {
   private writing: Promise<void> = Promise.resolve();
   private dropped = 0;
   private failures = 0;
+  private invalid = 0;
 
   constructor(
     private readonly store: TranscriptStore,
@@ -44,7 +47,15 @@ export class TranscriptWriter implements StepEvents {
     private readonly warn: (message: string, error: string) => void,
   ) {}
 
-  emit(event: StepEventBody): void {
+  /** A custom executor's event that is not one is dropped, and the first such said in the log. */
+  emit(reported: StepEventBody): void {
+    const parsed = StepEventBodySchema.safeParse(reported);
+    if (!parsed.success) {
+      if (this.invalid++ === 0)
+        this.warn('step event dropped, not a transcript event', describeZodError(parsed.error));
+      return;
+    }
+    const event = parsed.data;
     if (event.kind === 'text-delta') {
       if (this.delta && this.delta.round === event.round) this.delta.text += event.text;
       else {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { MemoryTranscripts } from '../../src/stores/memory-transcripts';
-import { TRANSCRIPT_LIMITS } from '../../src/transcripts/events';
+import { type StepEventBody, TRANSCRIPT_LIMITS } from '../../src/transcripts/events';
 import { CLOSE_WAIT_MS, TranscriptWriter } from '../../src/transcripts/writer';
 import { PostgresSessionStore } from '../../src/stores/postgres-store';
 import { eventually } from '../support/gate-executor';
@@ -44,6 +44,21 @@ test('an event over the limit is cut head and tail and says so', async () => {
   expect(event).toMatchObject({ kind: 'tool-result', callId: 'c1', truncated: true });
   expect(JSON.stringify(event).length).toBeLessThanOrEqual(TRANSCRIPT_LIMITS.eventBytes);
   expect((event as { content: string }).content).toMatch(/^STARTx+\n… \[\d+ characters cut\] …\nx+END$/);
+});
+
+test("an event that is not one (a custom executor's) is dropped, and said once", async () => {
+  const store = new MemoryTranscripts();
+  const warnings: string[] = [];
+  const writer = new TranscriptWriter(store, key, 1, (message, error) =>
+    warnings.push(`${message}: ${error}`),
+  );
+  const wrong = { kind: 'turn-start', round: -1 } as StepEventBody;
+  writer.emit(wrong);
+  writer.emit(wrong);
+  writer.emit({ kind: 'turn-start', round: 1 });
+  await writer.close();
+  expect(warnings).toEqual([expect.stringMatching(/^step event dropped, not a transcript event: round: /)]);
+  expect((await store.readTranscript(key))!.events).toMatchObject([{ seq: 1, kind: 'turn-start', round: 1 }]);
 });
 
 test('a store that cannot be written is logged once and the step goes on', async () => {
