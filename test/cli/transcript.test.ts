@@ -92,7 +92,7 @@ describe('tao transcript', () => {
     });
     expect(await tao(['transcript', workflowId, 't1', ...ref])).toMatchObject({
       code: 1,
-      stderr: `tao: no transcript of step t1 of ${workflowId} in file:${storeDir}\n`,
+      stderr: `tao: no transcript of step t1 of ${workflowId} in file:${storeDir}; only llm steps keep one, in the store their workers use: give that one with --store\n`,
     });
     expect(await tao(['transcript', 'prune', '--older-than-ms', 'soon', ...ref])).toMatchObject({
       code: 2,

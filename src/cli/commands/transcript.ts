@@ -40,7 +40,11 @@ export function registerTranscript(program: Command): void {
           return;
         }
         const found = await stepTranscript(store, workflowId, taskId);
-        if (!found) throw new Error(`no transcript of step ${taskId} of ${workflowId} in ${redactUrl(ref)}`);
+        if (!found) {
+          throw new Error(
+            `no transcript of step ${taskId} of ${workflowId} in ${redactUrl(ref)}; only llm steps keep one, in the store their workers use: give that one with --store`,
+          );
+        }
         console.log(
           flags.json ? JSON.stringify(found, null, 2) : found.events.map(transcriptLine).join('\n'),
         );
