@@ -40,6 +40,21 @@ export {
   setRunBudget,
   setRunConcurrency,
 } from './client/steer';
+export {
+  type FollowOptions,
+  endsStep,
+  followStep,
+  pruneTranscripts,
+  removeTranscripts,
+  stepTranscript,
+} from './client/transcripts';
+export {
+  type StepEvent,
+  type StepEventBody,
+  type StepEvents,
+  TRANSCRIPT_LIMITS,
+  type Transcript,
+} from './transcripts/events';
 export type { Progress } from './workflows/lib/progress';
 export { type Tracing, tracingFromEnv } from './telemetry/tracing';
 export {

@@ -192,6 +192,7 @@ export {
   RetryableStepError,
   type StepContext,
 } from './executors/executor';
+export type { StepEventBody, StepEvents } from './transcripts/events';
 export { createExecutor } from './executors/registry';
 export { ScriptExecutor } from './executors/script';
 export { LlmExecutor } from './executors/llm/llm-executor';

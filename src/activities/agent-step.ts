@@ -4,7 +4,8 @@
  * an earlier attempt left (./step-state); beat (./heartbeat-reporter); take
  * one of the worker's step permits (./step-permits); call the executor
  * under the liveness watchdog (./stall-watchdog) and check what it returned
- * (./executor-call); keep the outcome in the step cache; and map a failure
+ * (./executor-call), its reported events going to the step's transcript
+ * (src/transcripts/writer.ts); keep the outcome in the step cache; and map a failure
  * to the error type the workflow's retry policy acts on.
  */
 import { Context } from '@temporalio/activity';
@@ -26,6 +27,8 @@ import {
 import { stepMetrics } from '../telemetry/metrics';
 import { stepSpan } from '../telemetry/step-span';
 import type { SessionStore } from '../stores/session-store';
+import type { TranscriptKey } from '../transcripts/events';
+import { TranscriptWriter } from '../transcripts/writer';
 import { callExecutor } from './executor-call';
 import { resumePointFrom } from './heartbeat';
 import { HeartbeatReporter, beatInterval } from './heartbeat-reporter';
@@ -73,6 +76,12 @@ export function createAgentStepActivity(
         spec.stallTimeoutMs ?? executor.stallTimeoutMs?.(spec) ?? stallTimeoutMs,
         `step "${spec.taskId}" (agent ${spec.agent})`,
       );
+      const transcript = transcriptWriter(
+        store,
+        { workflowId, taskId: spec.taskId },
+        attempt,
+        (message, error) => ctx.log.warn(message, { ...stepLog, error }),
+      );
       let release: (() => void) | undefined;
       let final = false;
       try {
@@ -87,6 +96,7 @@ export function createAgentStepActivity(
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
           ...(delegation ? { delegation } : {}),
           ...(traceContent ? { traceContent } : {}),
+          ...(transcript ? { events: transcript } : {}),
         });
         watchdog.start();
         const result = await callExecutor(executor, spec, context, watchdog.stalled);
@@ -120,7 +130,7 @@ export function createAgentStepActivity(
         watchdog.stop();
         reporter.stop();
         release?.();
-        await keeper.end(final);
+        await Promise.all([keeper.end(final), transcript?.close()]);
       }
     },
   };
@@ -161,7 +171,7 @@ function executorContext(
   cancelled: AbortSignal,
   units: { reporter: HeartbeatReporter; keeper: StepStateKeeper; watchdog: StallWatchdog },
   resumed: ResumePoint,
-  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'traceContent'>,
+  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'traceContent' | 'events'>,
 ): StepContext {
   const { reporter, keeper, watchdog } = units;
   let seq = resumed.seq;
@@ -187,6 +197,17 @@ function executorContext(
     ...rest,
     ...(resumed.state !== undefined ? { resumeState: resumed.state } : {}),
   };
+}
+
+/** The step's transcript writer, when the store keeps transcripts and the step belongs to a workflow. */
+function transcriptWriter(
+  store: SessionStore | undefined,
+  key: TranscriptKey,
+  attempt: number,
+  warn: (message: string, error: string) => void,
+): TranscriptWriter | undefined {
+  if (!store?.transcripts || !key.workflowId) return undefined;
+  return new TranscriptWriter(store.transcripts, key, attempt, warn);
 }
 
 /** The failure Temporal records for an attempt that threw: its type is what the retry policy acts on. */

@@ -15,6 +15,7 @@ import { registerKeygen } from './commands/keygen';
 import { registerRerun } from './commands/rerun';
 import { registerRun } from './commands/run';
 import { registerSetup } from './commands/setup';
+import { registerTranscript } from './commands/transcript';
 import { registerUi } from './commands/ui';
 import { registerWorker } from './commands/worker';
 import { registerWorkflowCommands } from './commands/workflows';
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   registerWorkflowCommands(program);
   registerCheckpoint(program);
   registerCache(program);
+  registerTranscript(program);
   registerSetup(program);
   registerKeygen(program);
   registerCodecServer(program);

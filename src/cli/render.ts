@@ -6,6 +6,7 @@ import type { CacheEntrySummary } from '../stores/step-cache';
 import type { Progress } from '../workflows/lib/progress';
 import type { RunResult } from '../client';
 import type { DeploymentState } from '../client/deployments';
+import type { StepEvent } from '../transcripts/events';
 
 const OUTPUT_WIDTH = 60;
 
@@ -201,4 +202,43 @@ export function deploymentView(state: DeploymentState): string {
   }
   const legend = 'draining: runs are still pinned to it · drained: none are, its workers may stop';
   return `${header}\n${view.toString()}\n${legend}`;
+}
+
+/** One line per transcript event: number, time, attempt, and what happened; text deltas print as they came. */
+export function transcriptLine(event: StepEvent): string {
+  const head = `#${event.seq} ${new Date(event.timeMs).toISOString().slice(11, 23)} a${event.attempt}`;
+  return `${head} ${eventSummary(event)}${event.truncated ? ' [cut]' : ''}`;
+}
+
+function eventSummary(event: StepEvent): string {
+  const wide = OUTPUT_WIDTH * 2;
+  switch (event.kind) {
+    case 'attempt-start':
+      return event.resumedAtRound === undefined
+        ? 'attempt started'
+        : `attempt started, resumed the saved conversation at round ${event.resumedAtRound}`;
+    case 'turn-start':
+      return `round ${event.round}: asked the model`;
+    case 'text-delta':
+      return `round ${event.round} text: ${oneLine(event.text, wide)}`;
+    case 'turn-end': {
+      const { inputTokens, outputTokens, costUsd } = event.usage;
+      const cost = costUsd === undefined ? '' : `, $${costUsd.toFixed(6)}`;
+      return `round ${event.round}: ${event.model} answered (${event.finish}; ${inputTokens} in, ${outputTokens} out${cost}): ${oneLine(event.text, wide)}`;
+    }
+    case 'tool-call':
+      return `round ${event.round}: calls ${event.name} ${oneLine(event.input, wide)} [${event.callId}]`;
+    case 'tool-result':
+      return `round ${event.round}: ${event.isError ? 'error' : 'result'} [${event.callId}]: ${oneLine(event.content, wide)}`;
+    case 'delegated':
+      return `round ${event.round}: delegated ${event.tasks.map((t) => `${t.agent} "${t.description}"`).join(', ')} [${event.callId}]`;
+    case 'delegation-result':
+      return `delegated tasks came back [${event.callId}]: ${event.outcomes.map((o) => `${o.taskId} ${o.success ? 'ok' : 'failed'}`).join(', ')}`;
+    case 'attempt-end': {
+      const dropped = event.droppedEvents
+        ? ` (${event.droppedEvents} events dropped: step over its limit)`
+        : '';
+      return `attempt ended: ${event.result}${event.error ? `: ${oneLine(event.error, wide)}` : ''}${dropped}`;
+    }
+  }
 }

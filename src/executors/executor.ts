@@ -5,6 +5,7 @@ import type {
   StepCache,
   StepOutcome,
 } from '../contracts';
+import type { StepEvents } from '../transcripts/events';
 
 /** What the activity hands an executor for one attempt of one step. */
 export interface StepContext {
@@ -65,6 +66,13 @@ export interface StepContext {
    * Absent where nothing watches (an executor's own tests).
    */
   progress?(): void;
+  /**
+   * Where the step's transcript goes (src/transcripts/events.ts): turns, text,
+   * tool calls, usage. Absent when the worker's store keeps no transcripts.
+   * The llm executor reports to it; the command and script executors do not,
+   * so their steps keep none (their output is in the outcome and the heartbeat).
+   */
+  readonly events?: StepEvents;
 }
 
 /** What an attempt ends with: the step's outcome, or the tasks it delegated (see {@link StepContext.delegation}). */

@@ -27,6 +27,7 @@ import {
 } from './atomic-file';
 import { FileStepCache } from './file-step-cache';
 import { FileStepStates } from './file-step-states';
+import { FileTranscripts } from './file-transcripts';
 import {
   type AppendResult,
   type CheckpointAppend,
@@ -189,6 +190,8 @@ export class FileSessionStore implements SessionStore {
   bytesWritten = 0;
   private readonly stepStates: FileStepStates;
   private readonly cache: FileStepCache;
+  /** In `<dir>/transcripts/` (see ./file-transcripts), which a3s does not read. */
+  readonly transcripts: FileTranscripts;
 
   constructor(readonly dir: string) {
     this.folder = join(dir, 'v1', 'workflow_checkpoints');
@@ -197,6 +200,9 @@ export class FileSessionStore implements SessionStore {
       this.ioError(action, error, this.stepStates.folder),
     );
     this.cache = new FileStepCache(dir, (action, error) => this.ioError(action, error, this.cache.folder));
+    this.transcripts = new FileTranscripts(dir, (action, error) =>
+      this.ioError(action, error, this.transcripts.folder),
+    );
   }
 
   /**

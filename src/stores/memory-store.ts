@@ -28,6 +28,7 @@ import {
   stepKey,
   summarize,
 } from './session-store';
+import { MemoryTranscripts } from './memory-transcripts';
 import { type CacheEntry, type CacheEntrySummary, byKey, cacheSummary, isFresh } from './step-cache';
 
 /**
@@ -42,6 +43,7 @@ export class MemorySessionStore implements SessionStore {
   /** Step states as JSON text, as the other stores keep them: what loads here loads there. */
   private readonly stepStates = new Map<string, { record: StepStateRecord; json: string }>();
   private readonly cache = new Map<string, CacheEntry>();
+  readonly transcripts = new MemoryTranscripts();
 
   async load(checkpointId: string): Promise<WorkflowCheckpoint | undefined> {
     const held = this.held.get(checkCheckpointId(checkpointId));

@@ -58,6 +58,25 @@ const MIGRATIONS = [
      -- The StepOutcome as JSON text: written and read whole.
      outcome text NOT NULL
    )`,
+  // Step transcripts (src/transcripts/events.ts): a row per step, numbering its events under its lock.
+  `CREATE TABLE tao_transcripts (
+     workflow_id text NOT NULL,
+     task_id text NOT NULL,
+     last_seq integer NOT NULL,
+     bytes bigint NOT NULL,
+     updated_ms bigint NOT NULL,
+     PRIMARY KEY (workflow_id, task_id)
+   );
+   CREATE INDEX tao_transcripts_updated ON tao_transcripts (updated_ms);
+   CREATE TABLE tao_transcript_events (
+     workflow_id text NOT NULL,
+     task_id text NOT NULL,
+     seq integer NOT NULL,
+     -- The event as JSON text: written and read whole.
+     event text NOT NULL,
+     PRIMARY KEY (workflow_id, task_id, seq),
+     FOREIGN KEY (workflow_id, task_id) REFERENCES tao_transcripts ON DELETE CASCADE
+   )`,
 ];
 
 /** Any fixed 64-bit number: serializes migrations across workers starting at once. */

@@ -6,7 +6,7 @@
  * document a row in `tao_checkpoints`, whose `seq` (the step count) every
  * write compares and sets under that row's lock.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import {
   type CheckpointStep,
   type CheckpointStepKey,
@@ -15,6 +15,7 @@ import {
 } from '../contracts';
 import { decodeA3sCheckpoint, encodeA3sCheckpoint, encodeA3sSteps } from './a3s-codec';
 import { databaseFailure, openTaoDatabase, transaction } from './postgres-database';
+import { PostgresTranscripts } from './postgres-transcripts';
 import {
   type AppendResult,
   type CheckpointAppend,
@@ -35,6 +36,8 @@ import {
 import { type CacheEntry, CacheEntrySchema, type CacheEntrySummary, cacheSummary } from './step-cache';
 
 export class PostgresSessionStore implements SessionStore {
+  readonly transcripts = new PostgresTranscripts(this.query.bind(this), this.transaction.bind(this));
+
   private constructor(
     private readonly pool: Pool,
     private readonly failure: (error: unknown) => Error,
@@ -288,7 +291,10 @@ export class PostgresSessionStore implements SessionStore {
     }
   }
 
-  private async query<R extends object = object>(sql: string, params: unknown[] = []) {
+  private async query<R extends object = object>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<QueryResult<R>> {
     try {
       return await this.pool.query<R>(sql, params);
     } catch (error) {

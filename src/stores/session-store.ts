@@ -6,6 +6,7 @@ import {
   type WorkflowCheckpoint,
   describeZodError,
 } from '../contracts';
+import type { TranscriptStore } from '../transcripts/events';
 import type { StepCacheStore } from './step-cache';
 
 /** A checkpoint exists but cannot be resumed from: corrupt, inconsistent, or from a newer schema. */
@@ -86,6 +87,11 @@ export interface SessionStore extends Partial<StepCacheStore> {
   deleteStepState(key: string): Promise<void>;
   /** Every step-state record held, by key: those of running steps, and those their runs left behind. */
   listStepStates(): Promise<StepStateSummary[]>;
+  /**
+   * Where steps' transcripts are kept (src/transcripts/events.ts). Optional,
+   * so a store written against 1.0 still compiles: without it no step keeps one.
+   */
+  readonly transcripts?: TranscriptStore;
   close?(): Promise<void>;
 }
 

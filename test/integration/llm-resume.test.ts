@@ -6,7 +6,7 @@
  * 7..10, no recorded tool call runs twice, usage counts each answered turn
  * once, and the step's history does not grow with its number of turns.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -23,8 +23,8 @@ import {
   tickingConfig,
   turnOf,
 } from '../support/ticking-agent';
-import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
-import { CRASH_STEP_POLICY, startLlmStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
+import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+import { CRASH_STEP_POLICY, startTickingStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
 
 afterAll(async () => {
   await stopWorkerProcesses();
@@ -51,14 +51,7 @@ describe.each(PROTOCOLS)('an llm step over $type survives a SIGKILLed worker', (
       return tickingAnswer(protocol, n, TURNS);
     });
     try {
-      const configFile = join(dir, 'llm.json');
-      writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir)));
-      const { first, handle, startReplacement } = await startLlmStepOnProcess({
-        client: await devClient(),
-        dir,
-        configFile,
-        spec: TICKING_SPEC,
-      });
+      const { first, handle, startReplacement } = await startTickingStepOnProcess(protocol, server, dir);
 
       // How long the state saved just before turn 7's request took to show on the server.
       const landed = await eventually(async () => {

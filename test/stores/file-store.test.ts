@@ -20,6 +20,7 @@ import { tempPathFor } from '../../src/stores/atomic-file';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { echoed } from '../support/specs';
 import { checkpointOf, describeSessionStoreContract } from './store-contract';
+import { describeTranscriptContract } from './transcript-contract';
 
 const FIXTURES = join(__dirname, '../fixtures/a3s-checkpoints');
 
@@ -33,6 +34,28 @@ function tempStore() {
 }
 
 describeSessionStoreContract('file', async () => tempStore());
+describeTranscriptContract('file', async () => tempStore());
+
+test('file transcripts: a line a crash tore takes no number, and the next append starts a fresh line', async () => {
+  const { store, cleanup } = tempStore();
+  try {
+    const key = { workflowId: 'wf', taskId: 't' };
+    const event = { kind: 'turn-start' as const, round: 1, attempt: 1, timeMs: 1 };
+    await store.transcripts.appendTranscript(key, [event]);
+    const folder = join(store.transcripts.folder, readdirSync(store.transcripts.folder)[0]!);
+    appendFileSync(join(folder, readdirSync(folder)[0]!), '{"kind":"turn-st');
+    expect((await store.transcripts.readTranscript(key))!.lastSeq).toBe(1);
+    await store.transcripts.appendTranscript(key, [{ ...event, round: 2 }]);
+    const { events, lastSeq } = (await store.transcripts.readTranscript(key))!;
+    expect(lastSeq).toBe(2);
+    expect(events.map((e) => [e.seq, (e as { round: number }).round])).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
+  } finally {
+    await cleanup();
+  }
+});
 
 describe('file store on disk', () => {
   let subject: ReturnType<typeof tempStore>;

@@ -2,6 +2,7 @@ import { Client } from 'pg';
 import { PostgresSessionStore } from '../../src/stores/postgres-store';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 import { describeSessionStoreContract } from './store-contract';
+import { describeTranscriptContract } from './transcript-contract';
 
 let pg: TestPostgres;
 beforeAll(async () => {
@@ -12,7 +13,7 @@ afterAll(() => pg?.destroy());
 let databases = 0;
 
 /** Each contract test gets a database of its own, so it starts from an empty store. */
-describeSessionStoreContract('postgres', async () => {
+async function open() {
   const name = `contract_${++databases}`;
   const admin = new Client({ connectionString: pg.url });
   await admin.connect();
@@ -20,4 +21,7 @@ describeSessionStoreContract('postgres', async () => {
   await admin.end();
   const store = await PostgresSessionStore.connect(pg.url.replace(/\/postgres$/, `/${name}`));
   return { store, cleanup: () => store.close() };
-});
+}
+
+describeSessionStoreContract('postgres', open);
+describeTranscriptContract('postgres', open);

@@ -6,10 +6,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { ScriptFile } from '../../src/executors/script';
-import { devServerAddress } from './temporal';
+import type { FakeServer } from './fake-http';
+import type { ProtocolHarness } from './llm-harness';
+import { devClient, devServerAddress } from './temporal';
+import { TICKING_SPEC, tickingConfig } from './ticking-agent';
 
 export interface WorkerProcessConfig {
   address: string;
@@ -156,4 +160,15 @@ export async function startLlmStepOnProcess(options: {
     args: [{ specs: [options.spec], stepPolicy: CRASH_STEP_POLICY }],
   });
   return { first, handle, startReplacement: () => startWorkerProcess(config, options.env) };
+}
+
+/** The ticking agent's step (./ticking-agent) as {@link startLlmStepOnProcess} runs it, against `server`, its config and workspace in `dir`. */
+export async function startTickingStepOnProcess(
+  protocol: ProtocolHarness,
+  server: FakeServer,
+  dir: string,
+): Promise<LlmStepRun> {
+  const configFile = join(dir, 'llm.json');
+  writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir)));
+  return startLlmStepOnProcess({ client: await devClient(), dir, configFile, spec: TICKING_SPEC });
 }

@@ -18,7 +18,7 @@ import {
   agentCachesOf,
 } from '../executor';
 import { compileOutputSchema } from '../structured-output';
-import type { ChatProvider, ToolCall, ToolSpec } from './chat';
+import type { ChatProvider, ToolCall, ToolResult, ToolSpec } from './chat';
 import {
   type LlmConfigFile,
   LlmConfigFileSchema,
@@ -42,6 +42,7 @@ import {
 } from './resume';
 import type { McpServers } from './mcp/servers';
 import { type Toolbox, createToolbox } from './tools';
+import { LlmTranscript } from './transcript';
 import { TurnPacer } from './turn-pacer';
 import { costUsd, usageTokens } from './usage';
 import { Workspace } from './workspace';
@@ -75,6 +76,8 @@ interface ConverseOptions {
   tokensCharged: number;
   /** Called with every new state of the conversation (an answered turn, a recorded tool result); resolves once it is saved. */
   record(conversation: Conversation): Promise<void>;
+  /** Where each turn, tool result and delegation is told, once saved (./transcript). */
+  transcript: LlmTranscript;
   onText(textSoFar: string): void;
   onProgress(): void;
 }
@@ -208,11 +211,16 @@ export class LlmExecutor implements AgentExecutor {
       latencyMs: latencyMs(),
       ...(price ? { costUsd: costUsd(conversation, price, protocol) } : {}),
     });
-    const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) => ({
-      ...base,
-      ...outcome,
-      usage: usage(),
+    const secrets = settingsSecrets(this.settings);
+    const transcript = new LlmTranscript(context.events, {
+      secrets,
+      model: profile.model,
+      costOf: (tokens) => (price ? costUsd(tokens, price, protocol) : undefined),
     });
+    transcript.attemptStarted(conversation.rounds);
+    if (handedBack) transcript.delegationResults(handedBack.results);
+    const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) =>
+      transcript.ended({ ...base, ...outcome, usage: usage() });
 
     try {
       const answer = await this.converse(conversation, {
@@ -225,7 +233,7 @@ export class LlmExecutor implements AgentExecutor {
         spans: genAiSpans({
           provider: protocol,
           content: context.traceContent === true,
-          secrets: settingsSecrets(this.settings),
+          secrets,
         }),
         maxRounds,
         signal,
@@ -233,18 +241,19 @@ export class LlmExecutor implements AgentExecutor {
         ...(context.tokensLeft !== undefined ? { tokensLeft: context.tokensLeft } : {}),
         tokensCharged: resumed?.tokens ?? 0,
         record,
+        transcript,
         onText: (text) => context.output(text),
         onProgress: () => context.progress?.(),
       });
       if ('delegate' in answer) {
-        return {
+        return transcript.ended({
           delegation: {
             calls: answer.delegate,
             state: delegationState(conversation, latencyMs()),
             usage: usage(),
             maxDepth: delegator!.maxDepth,
           },
-        };
+        });
       }
       if ('failure' in answer) return finish({ output: answer.text, success: false, error: answer.failure });
       if (!check) return finish({ output: answer.text, success: true });
@@ -257,6 +266,7 @@ export class LlmExecutor implements AgentExecutor {
             error: `structured output rejected: ${structured.reason}`,
           });
     } catch (error) {
+      transcript.crashed(error);
       if (context.signal.aborted) throw error;
       if (deadline.aborted) {
         throw new RetryableStepError(
@@ -322,6 +332,7 @@ export class LlmExecutor implements AgentExecutor {
       }
       const round = conversation.rounds + 1;
       await this.pacer.next();
+      turn.transcript.turnStarted(round);
       const answer = await turn.spans.chat(provider, {
         model: profile.model,
         system: turn.system,
@@ -334,10 +345,14 @@ export class LlmExecutor implements AgentExecutor {
         // The step's own deadline aborts the request first; the HTTP timeout, a little later, is only a
         // backstop, so a step over its time is reported as such and never as a connection error.
         timeoutMs: Math.max(1, this.settings.timeoutMs - (Date.now() - turn.started)) + HTTP_TIMEOUT_SLACK_MS,
-        onText: turn.onText,
+        onText: (text) => {
+          turn.transcript.text(round, text);
+          turn.onText(text);
+        },
         onProgress: turn.onProgress,
       });
       await record(withTurn(conversation, answer));
+      turn.transcript.turnEnded(round, answer);
     }
   }
 
@@ -375,20 +390,24 @@ async function runToolCalls(
     conversation = next;
     return record(next);
   };
-  // A retry reviews again the calls of this turn an earlier attempt accepted (still pending): they count once.
   const round = conversation.rounds;
+  // Told once saved: the transcript never shows a result a retry would run again.
+  const saveResult = async (result: ToolResult) => {
+    await save(withToolResult(conversation, result));
+    turn.transcript.toolResult(round, result);
+  };
+  // A retry reviews again the calls of this turn an earlier attempt accepted (still pending): they count once.
   const earlier = (conversation.delegated ?? []).filter((call) => call.round !== round);
   let delegatedBefore = earlier.reduce((tasks, call) => tasks + call.tasks, 0);
   const accepted: DelegationCall[] = [];
   for (const call of pending) {
     if (!turn.delegator?.handles(call)) {
-      const result = await turn.spans.tool(call, () => turn.toolbox.run(call, turn.signal));
-      await save(withToolResult(conversation, result));
+      await saveResult(await turn.spans.tool(call, () => turn.toolbox.run(call, turn.signal)));
       continue;
     }
     const review = await turn.delegator.review(call, delegatedBefore);
     if ('refused' in review) {
-      await save(withToolResult(conversation, review.refused));
+      await saveResult(review.refused);
       continue;
     }
     accepted.push(review.accepted);
@@ -403,6 +422,7 @@ async function runToolCalls(
       allowPartialFailure,
     }));
     await save({ ...conversation, delegated: [...earlier, ...delegated] });
+    turn.transcript.delegated(round, accepted);
   }
   return accepted;
 }

@@ -1,0 +1,92 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { followStep, pruneTranscripts, removeTranscripts, stepTranscript } from '../../client';
+import { redactUrl } from '../../stores/postgres-database';
+import { jsonOption, storeOption } from '../options';
+import { transcriptLine } from '../render';
+import { withStore } from './checkpoint';
+
+interface Flags {
+  store?: string;
+  json?: boolean;
+  follow?: boolean;
+}
+
+/**
+ * `tao transcript`: what happened inside an agent step (turns, text, tool
+ * calls, usage, delegated tasks, attempts), from the store its worker wrote
+ * to. `--follow` prints events as they land until the step ends or Ctrl-C;
+ * with `--json`, one JSON event per line.
+ */
+export function registerTranscript(program: Command): void {
+  const transcript = jsonOption(storeOption(program.command('transcript')))
+    .description("show an agent step's transcript: turns, text, tool calls, usage, attempts")
+    .argument('<workflowId>', 'the workflow that ran the step (a split run: the child that holds it)')
+    .argument('<taskId>', "the step's task id")
+    .option('--follow', 'print events as they land, until the step ends (Ctrl-C stops watching)')
+    .action(async (workflowId: string, taskId: string, flags: Flags) => {
+      await withStore(flags, async (store, ref) => {
+        if (flags.follow) {
+          const stop = new AbortController();
+          const interrupt = () => stop.abort();
+          process.once('SIGINT', interrupt);
+          try {
+            const events = followStep(store, workflowId, taskId, { signal: stop.signal });
+            for await (const event of events) {
+              console.log(flags.json ? JSON.stringify(event) : transcriptLine(event));
+            }
+          } finally {
+            process.off('SIGINT', interrupt);
+          }
+          return;
+        }
+        const found = await stepTranscript(store, workflowId, taskId);
+        if (!found) {
+          throw new Error(
+            `no transcript of step ${taskId} of ${workflowId} in ${redactUrl(ref)}; only llm steps keep one, in the store their workers use: give that one with --store`,
+          );
+        }
+        console.log(
+          flags.json ? JSON.stringify(found, null, 2) : found.events.map(transcriptLine).join('\n'),
+        );
+      });
+    });
+
+  storeOption(transcript.command('rm'))
+    .description("remove a step's transcript, or every step's of a workflow")
+    .argument('<workflowId>')
+    .argument('[taskId]')
+    .action(async (workflowId: string, taskId: string | undefined, _flags: Flags, command: Command) => {
+      await withStore(storeFlags(command), async (store, ref) => {
+        const removed = await removeTranscripts(store, workflowId, taskId);
+        if (removed === 0) {
+          const which =
+            taskId === undefined ? `of workflow ${workflowId}` : `of step ${taskId} of ${workflowId}`;
+          throw new Error(`no transcript ${which} in ${redactUrl(ref)}`);
+        }
+        console.log(`removed ${removed} transcript${removed === 1 ? '' : 's'}`);
+      });
+    });
+
+  storeOption(transcript.command('prune'))
+    .description('remove the transcripts that got no event for a while (retention)')
+    .requiredOption('--older-than-ms <ms>', 'how long a transcript is kept after its last event', parseMs)
+    .action(async (flags: { olderThanMs: number }, command: Command) => {
+      await withStore(storeFlags(command), async (store) => {
+        const removed = await pruneTranscripts(store, flags.olderThanMs);
+        console.log(`removed ${removed} transcript${removed === 1 ? '' : 's'}`);
+      });
+    });
+}
+
+/**
+ * A subcommand's flags with its parent's: `tao transcript` takes `--store` for
+ * itself, and so parses it even when it comes after `rm` or `prune`.
+ */
+const storeFlags = (command: Command): Flags => command.optsWithGlobals<Flags>();
+
+function parseMs(value: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 0)
+    throw new InvalidArgumentError('must be a whole number of milliseconds, e.g. 604800000 for 7 days');
+  return ms;
+}
