@@ -58,6 +58,9 @@ const MIGRATIONS = [
      -- The StepOutcome as JSON text: written and read whole.
      outcome text NOT NULL
    )`,
+  // A put of bytes already held renews the row's written time, so `tao gc` never removes a blob a run
+  // has just encoded (src/blobs/blob-store.ts); a rename, so no row is rewritten.
+  `ALTER TABLE tao_blobs RENAME COLUMN created_at TO written_at`,
 ];
 
 /** Any fixed 64-bit number: serializes migrations across workers starting at once. */
