@@ -10,6 +10,7 @@ import { registerCache } from './commands/cache';
 import { registerCheckpoint } from './commands/checkpoint';
 import { registerCodecServer } from './commands/codec-server';
 import { registerDeployment } from './commands/deployment';
+import { registerGc } from './commands/gc';
 import { registerDev } from './commands/dev';
 import { registerKeygen } from './commands/keygen';
 import { registerRerun } from './commands/rerun';
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   registerWorkflowCommands(program);
   registerCheckpoint(program);
   registerCache(program);
+  registerGc(program);
   registerSetup(program);
   registerKeygen(program);
   registerCodecServer(program);
