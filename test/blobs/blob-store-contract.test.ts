@@ -12,26 +12,12 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
 import { BLOB_ERROR_TYPE, type BlobStore, blobKey, openBlobStore } from '../../src/blobs';
-import { type TestPostgres, startPostgres } from '../support/postgres';
-import { type TestS3, startS3 } from '../support/s3';
+import { useStoreServers } from '../support/store-servers';
 
-let s3: TestS3;
-let postgres: TestPostgres;
+const servers = useStoreServers();
 const dir = mkdtempSync(join(tmpdir(), 'tao-blobs-contract-'));
-const saved = { ...process.env };
 
-beforeAll(async () => {
-  postgres = await startPostgres();
-  s3 = await startS3();
-  Object.assign(process.env, s3.env);
-}, 300_000);
-
-afterAll(async () => {
-  process.env = saved;
-  await s3.stop();
-  postgres.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Backend {
   name: string;
@@ -48,18 +34,20 @@ const backends: Backend[] = [
   },
   {
     name: 'S3',
-    ref: () => `s3://${s3.bucket}/run-1`,
+    ref: () => `s3://${servers.s3.bucket}/run-1`,
     tamper: async (key, bytes) => {
-      const client = new S3Client({ forcePathStyle: true, endpoint: s3.endpoint });
-      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `run-1/${key}`, Body: bytes }));
+      const client = new S3Client({ forcePathStyle: true, endpoint: servers.s3.endpoint });
+      await client.send(
+        new PutObjectCommand({ Bucket: servers.s3.bucket, Key: `run-1/${key}`, Body: bytes }),
+      );
       client.destroy();
     },
   },
   {
     name: 'PostgreSQL',
-    ref: () => postgres.url,
+    ref: () => servers.postgres.url,
     tamper: async (key, bytes) => {
-      const client = new PgClient({ connectionString: postgres.url });
+      const client = new PgClient({ connectionString: servers.postgres.url });
       await client.connect();
       await client.query('UPDATE tao_blobs SET bytes = $2 WHERE key = $1', [key, bytes]);
       await client.end();
@@ -142,7 +130,10 @@ test('a listing leaves out what is not a blob: temp files in a directory, other 
   expect((await openBlobStore(path).list()).map((entry) => entry.key)).toEqual([key]);
   expect(await openBlobStore(join(dir, 'never-written')).list()).toEqual([]);
 
-  const [one, two] = [openBlobStore(`s3://${s3.bucket}/gc-1`), openBlobStore(`s3://${s3.bucket}/gc-2`)];
+  const [one, two] = [
+    openBlobStore(`s3://${servers.s3.bucket}/gc-1`),
+    openBlobStore(`s3://${servers.s3.bucket}/gc-2`),
+  ];
   const only = await one.put(Buffer.from('only in gc-1'));
   expect((await one.list()).map((entry) => entry.key)).toEqual([only]);
   expect(await two.list()).toEqual([]);
