@@ -170,16 +170,16 @@ export function cacheTable(summaries: readonly CacheEntrySummary[], nowMs = Date
 /** `tao gc`'s report: a total per kind, then every item; a dry run lists the same items as the run after it. */
 export function garbageView(report: GarbageReport): string {
   const kinds = [
-    ['checkpoint', report.checkpoints],
-    ['step state', report.stepStates],
-    ['cache entry', report.cache],
-    ['blob', report.blobs],
+    ['checkpoint', 'checkpoints', report.checkpoints],
+    ['step state', 'step states', report.stepStates],
+    ['cache entry', 'cache entries', report.cache],
+    ['blob', 'blobs', report.blobs],
   ] as const;
   const totals = table(['kind', report.dryRun ? 'would remove' : 'removed', 'bytes']);
   const items: string[] = [];
-  for (const [kind, collected] of kinds) {
+  for (const [kind, plural, collected] of kinds) {
     if (!collected) continue;
-    totals.push([`${kind}s`, collected.count, collected.bytes]);
+    totals.push([plural, collected.count, collected.bytes]);
     items.push(...collected.items.map((item) => `${kind.padEnd(11)}  ${item}`));
   }
   const heading = `${report.dryRun ? 'dry run: nothing removed; ' : ''}state of runs closed before ${report.cutoff.toISOString()} (${report.liveExecutions} live executions read)`;

@@ -235,20 +235,25 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
 
       // Everything above is now older than the retention; only the running run's use keeps its part.
       await sleep(2_500);
-      const dry = await tao(
-        [
-          'gc',
-          '--dry-run',
-          '--json',
-          '--older-than',
-          '2s',
-          '--address',
-          devServerAddress(),
-          '--namespace',
-          h.namespace,
-        ],
-        { env: { ...h.env, TAO_STORE: h.storeRef, TAO_BLOBS: h.blobsRef } },
-      );
+      // The CLI, as an operator runs it, on the workers' stores (TAO_STORE, TAO_BLOBS).
+      const dryRun = (...flags: string[]) =>
+        tao(
+          [
+            'gc',
+            '--dry-run',
+            '--older-than',
+            '2s',
+            '--address',
+            devServerAddress(),
+            '--namespace',
+            h.namespace,
+            ...flags,
+          ],
+          {
+            env: { ...h.env, TAO_STORE: h.storeRef, TAO_BLOBS: h.blobsRef },
+          },
+        );
+      const dry = await dryRun('--json');
       expect(dry.stderr).toBe('');
       expect(dry.code).toBe(0);
       const planned = JSON.parse(dry.stdout) as GarbageReport;
@@ -274,6 +279,14 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
       expect(await h.store.listCached!()).toEqual([]);
       for (const key of closedOnly) await expect(h.blobs.get(key)).rejects.toThrow(/not found/);
       for (const key of [...runningKeys, beat]) expect(await h.blobs.get(key)).toBeDefined();
+
+      // A second pass finds nothing more: what is left is the running run's.
+      const again = await dryRun();
+      expect(again.stdout).toMatch(
+        /^dry run: nothing removed; state of runs closed before \S+ \(\d+ live executions read\)\n/,
+      );
+      expect(again.stdout).toMatch(/│ cache entries +│ 0 /);
+      expect(again.stdout).not.toMatch(/^(checkpoint|step state|cache entry|blob) /m);
 
       // The running run goes on, from its large payloads too, and ends well.
       h.agent.release(running.workflowId);
