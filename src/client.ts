@@ -16,6 +16,14 @@ export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
 export { fetchProgress, fetchRunProgress } from './client/fetch-progress';
 export { WORKFLOW_TYPES, type StartRunOptions, startRun } from './client/start';
+export {
+  type CollectGarbageOptions,
+  type Collected,
+  DEFAULT_RETENTION,
+  type GarbageReport,
+  collectGarbage,
+  parseRetention,
+} from './client/gc';
 export { RERUN_OF_MEMO, type Rerun, type RerunOptions, rerunRun } from './client/rerun';
 export { type StepDetail, decisionText, stepDetail, waitingPrompt } from './client/step-detail';
 export {

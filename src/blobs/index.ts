@@ -8,7 +8,7 @@ import { FileBlobStore } from './file';
 import { PostgresBlobStore } from './postgres';
 import { S3BlobStore } from './s3';
 
-export { BLOB_ERROR_TYPE, type BlobStore, blobKey } from './blob-store';
+export { BLOB_ERROR_TYPE, type BlobEntry, type BlobStore, blobKey } from './blob-store';
 export { FileBlobStore } from './file';
 export { PostgresBlobStore } from './postgres';
 export { S3BlobStore } from './s3';

@@ -1,6 +1,13 @@
 import type { Pool } from 'pg';
 import { databaseFailure, openTaoDatabase, redactUrl } from '../stores/postgres-database';
-import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from './blob-store';
+import {
+  type BlobEntry,
+  type BlobStore,
+  blobKey,
+  checkBlobKey,
+  missingBlob,
+  verifiedBlob,
+} from './blob-store';
 
 /**
  * Blobs as rows of `tao_blobs` in the checkpoint database, for fleets that
@@ -20,10 +27,10 @@ export class PostgresBlobStore implements BlobStore {
 
   async put(bytes: Uint8Array): Promise<string> {
     const key = blobKey(bytes);
-    await this.query('INSERT INTO tao_blobs (key, bytes) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [
-      key,
-      Buffer.from(bytes),
-    ]);
+    await this.query(
+      'INSERT INTO tao_blobs (key, bytes) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET written_at = now()',
+      [key, Buffer.from(bytes)],
+    );
     return key;
   }
 
@@ -32,6 +39,25 @@ export class PostgresBlobStore implements BlobStore {
     const { rows } = await this.query<{ bytes: Buffer }>('SELECT bytes FROM tao_blobs WHERE key = $1', [key]);
     if (!rows[0]) throw missingBlob(key, this.location, 'no such row in tao_blobs');
     return verifiedBlob(key, rows[0].bytes, this.location);
+  }
+
+  async list(): Promise<BlobEntry[]> {
+    const { rows } = await this.query<{ key: string; bytes: number; written_ms: number }>(
+      `SELECT key, octet_length(bytes) AS bytes, (extract(epoch FROM written_at) * 1000)::float8 AS written_ms
+       FROM tao_blobs ORDER BY key`,
+      [],
+    );
+    return rows.map((row) => ({ key: row.key, bytes: row.bytes, writtenMs: row.written_ms }));
+  }
+
+  async delete(key: string, writtenBeforeMs = Infinity): Promise<boolean> {
+    checkBlobKey(key);
+    // One statement: a put that renews the row first keeps it.
+    const { rowCount } = await this.query(
+      'DELETE FROM tao_blobs WHERE key = $1 AND ($2::float8 IS NULL OR written_at < to_timestamp($2 / 1000.0))',
+      [key, Number.isFinite(writtenBeforeMs) ? writtenBeforeMs : null],
+    );
+    return (rowCount ?? 0) > 0;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,13 @@
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from './blob-store';
+import {
+  type BlobEntry,
+  type BlobStore,
+  blobKey,
+  checkBlobKey,
+  isBlobKey,
+  missingBlob,
+  verifiedBlob,
+} from './blob-store';
 
 /**
  * Blobs as objects under `s3://bucket/prefix`, for workers on many hosts.
@@ -7,7 +15,9 @@ import { type BlobStore, blobKey, checkBlobKey, missingBlob, verifiedBlob } from
  * shared config, instance roles); `AWS_ENDPOINT_URL` (or `_S3`) points it at
  * any S3-compatible server, which then gets path-style addressing, the one
  * they all speak. The AWS SDK is loaded on first use, so a process that
- * never touches S3 does not carry its 20 MiB.
+ * never touches S3 does not carry its 20 MiB. An object's LastModified is
+ * the blob's written time; a put of bytes already held renews it with a
+ * server-side copy onto itself rather than a second upload.
  */
 export class S3BlobStore implements BlobStore {
   readonly location: string;
@@ -35,13 +45,21 @@ export class S3BlobStore implements BlobStore {
 
   async put(bytes: Uint8Array): Promise<string> {
     const key = blobKey(bytes);
-    // Content-addressed: an object under the key already holds these bytes.
-    if (await this.exists(key)) return key;
     const { sdk, client } = await this.open();
+    const Key = this.objectKey(key);
+    // Content-addressed: an object under the key already holds these bytes; only its age is renewed.
+    const held = (await this.writtenMs(key)) !== undefined;
     try {
-      await client.send(
-        new sdk.PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: bytes }),
-      );
+      await (held
+        ? client.send(
+            new sdk.CopyObjectCommand({
+              Bucket: this.bucket,
+              Key,
+              CopySource: `${this.bucket}/${Key.split('/').map(encodeURIComponent).join('/')}`,
+              MetadataDirective: 'REPLACE',
+            }),
+          )
+        : client.send(new sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: bytes })));
     } catch (error) {
       throw this.failure(error);
     }
@@ -63,6 +81,43 @@ export class S3BlobStore implements BlobStore {
     return verifiedBlob(key, await body!.transformToByteArray(), this.location);
   }
 
+  async list(): Promise<BlobEntry[]> {
+    const { sdk, client } = await this.open();
+    const start = this.objectKey('');
+    const entries: BlobEntry[] = [];
+    let ContinuationToken: string | undefined;
+    do {
+      let page;
+      try {
+        page = await client.send(
+          new sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: start, ContinuationToken }),
+        );
+      } catch (error) {
+        throw this.failure(error);
+      }
+      for (const object of page.Contents ?? []) {
+        const key = object.Key!.slice(start.length);
+        if (isBlobKey(key))
+          entries.push({ key, bytes: object.Size ?? 0, writtenMs: object.LastModified?.getTime() ?? 0 });
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+    return entries;
+  }
+
+  async delete(key: string, writtenBeforeMs = Infinity): Promise<boolean> {
+    checkBlobKey(key);
+    const writtenMs = await this.writtenMs(key);
+    if (writtenMs === undefined || writtenMs >= writtenBeforeMs) return false;
+    const { sdk, client } = await this.open();
+    try {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+    } catch (error) {
+      throw this.failure(error);
+    }
+    return true;
+  }
+
   async close(): Promise<void> {
     (await this.opened)?.client.destroy();
   }
@@ -79,14 +134,17 @@ export class S3BlobStore implements BlobStore {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
-  private async exists(key: string): Promise<boolean> {
+  /** When the object was last written; `undefined` when there is none. */
+  private async writtenMs(key: string): Promise<number | undefined> {
     const { sdk, client } = await this.open();
     try {
-      await client.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
-      return true;
+      const head = await client.send(
+        new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
+      return head.LastModified?.getTime() ?? 0;
     } catch (error) {
       if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
-        return false;
+        return undefined;
       throw this.failure(error);
     }
   }

@@ -10,6 +10,7 @@ import { registerCache } from './commands/cache';
 import { registerCheckpoint } from './commands/checkpoint';
 import { registerCodecServer } from './commands/codec-server';
 import { registerDeployment } from './commands/deployment';
+import { registerGc } from './commands/gc';
 import { registerDev } from './commands/dev';
 import { registerKeygen } from './commands/keygen';
 import { registerRerun } from './commands/rerun';
@@ -40,6 +41,7 @@ function buildProgram(): Command {
   registerCheckpoint(program);
   registerCache(program);
   registerTranscript(program);
+  registerGc(program);
   registerSetup(program);
   registerKeygen(program);
   registerCodecServer(program);

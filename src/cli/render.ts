@@ -4,7 +4,7 @@ import type { StepOutcome, WorkflowCheckpoint } from '../contracts';
 import type { CheckpointSummary, StepStateSummary } from '../stores/session-store';
 import type { CacheEntrySummary } from '../stores/step-cache';
 import type { Progress } from '../workflows/lib/progress';
-import type { RunResult } from '../client';
+import type { GarbageReport, RunResult } from '../client';
 import type { DeploymentState } from '../client/deployments';
 import type { StepEvent } from '../transcripts/events';
 
@@ -166,6 +166,25 @@ export function cacheTable(summaries: readonly CacheEntrySummary[], nowMs = Date
         : `${timestamp(s.expiresMs)}${s.expiresMs <= nowMs ? ' (expired)' : ''}`,
     ],
   );
+}
+
+/** `tao gc`'s report: a total per kind, then every item; a dry run lists the same items as the run after it. */
+export function garbageView(report: GarbageReport): string {
+  const kinds = [
+    ['checkpoint', 'checkpoints', report.checkpoints],
+    ['step state', 'step states', report.stepStates],
+    ['cache entry', 'cache entries', report.cache],
+    ['blob', 'blobs', report.blobs],
+  ] as const;
+  const totals = table(['kind', report.dryRun ? 'would remove' : 'removed', 'bytes']);
+  const items: string[] = [];
+  for (const [kind, plural, collected] of kinds) {
+    if (!collected) continue;
+    totals.push([plural, collected.count, collected.bytes]);
+    items.push(...collected.items.map((item) => `${kind.padEnd(11)}  ${item}`));
+  }
+  const heading = `${report.dryRun ? 'dry run: nothing removed; ' : ''}state of runs closed before ${report.cutoff.toISOString()} (${report.liveExecutions} live executions read)`;
+  return [heading, totals.toString(), ...items].join('\n');
 }
 
 export function checkpointView(checkpointId: string, checkpoint: WorkflowCheckpoint): string {

@@ -42,11 +42,16 @@ export class ClaimCheckCodec implements PayloadCodec {
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return Promise.all(
       payloads.map(async (payload) => {
-        const encoding = payload.metadata?.encoding;
-        if (!encoding || decoder.decode(encoding) !== CLAIM_CHECK_ENCODING) return payload;
-        const reference = ReferenceSchema.parse(JSON.parse(decoder.decode(payload.data ?? new Uint8Array())));
-        return PayloadProto.decode(await this.blobs.get(reference.key));
+        const key = claimCheckKey(payload);
+        return key === undefined ? payload : PayloadProto.decode(await this.blobs.get(key));
       }),
     );
   }
+}
+
+/** The blob a claim-check reference names (what `tao gc` marks as in use); `undefined` for any other payload. */
+export function claimCheckKey(payload: Payload): string | undefined {
+  const encoding = payload.metadata?.encoding;
+  if (!encoding || decoder.decode(encoding) !== CLAIM_CHECK_ENCODING) return undefined;
+  return ReferenceSchema.parse(JSON.parse(decoder.decode(payload.data ?? new Uint8Array()))).key;
 }

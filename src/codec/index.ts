@@ -9,7 +9,12 @@ import { ClaimCheckCodec } from './claim-check';
 import { EncryptionCodec } from './encryption';
 import type { KeyRing } from './keys';
 
-export { CLAIM_CHECK_ENCODING, ClaimCheckCodec, DEFAULT_CLAIM_CHECK_THRESHOLD } from './claim-check';
+export {
+  CLAIM_CHECK_ENCODING,
+  ClaimCheckCodec,
+  DEFAULT_CLAIM_CHECK_THRESHOLD,
+  claimCheckKey,
+} from './claim-check';
 export { DECRYPT_ERROR_TYPE, ENCRYPTED_ENCODING, EncryptionCodec } from './encryption';
 export { type KeyRing, type KeySettings, generateKeyLine, loadKeyRing } from './keys';
 

@@ -77,6 +77,9 @@ const MIGRATIONS = [
      PRIMARY KEY (workflow_id, task_id, seq),
      FOREIGN KEY (workflow_id, task_id) REFERENCES tao_transcripts ON DELETE CASCADE
    )`,
+  // A put of bytes already held renews the row's written time, so `tao gc` never removes a blob a run
+  // has just encoded (src/blobs/blob-store.ts); a rename, so no row is rewritten.
+  `ALTER TABLE tao_blobs RENAME COLUMN created_at TO written_at`,
 ];
 
 /** Any fixed 64-bit number: serializes migrations across workers starting at once. */

@@ -1,7 +1,9 @@
 /**
  * One contract for every blob store, on real servers: a directory, S3 (moto)
  * and PostgreSQL. Blobs are content-addressed and verified on read; a missing
- * or altered blob is a non-retryable failure that names the key.
+ * or altered blob is a non-retryable failure that names the key. Each lists
+ * what it holds and deletes by key, and a put of bytes it already holds
+ * renews their written time, which `tao gc` relies on.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,26 +12,12 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { Client as PgClient } from 'pg';
 import { BLOB_ERROR_TYPE, type BlobStore, blobKey, openBlobStore } from '../../src/blobs';
-import { type TestPostgres, startPostgres } from '../support/postgres';
-import { type TestS3, startS3 } from '../support/s3';
+import { useStoreServers } from '../support/store-servers';
 
-let s3: TestS3;
-let postgres: TestPostgres;
+const servers = useStoreServers();
 const dir = mkdtempSync(join(tmpdir(), 'tao-blobs-contract-'));
-const saved = { ...process.env };
 
-beforeAll(async () => {
-  postgres = await startPostgres();
-  s3 = await startS3();
-  Object.assign(process.env, s3.env);
-}, 300_000);
-
-afterAll(async () => {
-  process.env = saved;
-  await s3.stop();
-  postgres.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Backend {
   name: string;
@@ -46,18 +34,20 @@ const backends: Backend[] = [
   },
   {
     name: 'S3',
-    ref: () => `s3://${s3.bucket}/run-1`,
+    ref: () => `s3://${servers.s3.bucket}/run-1`,
     tamper: async (key, bytes) => {
-      const client = new S3Client({ forcePathStyle: true, endpoint: s3.endpoint });
-      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `run-1/${key}`, Body: bytes }));
+      const client = new S3Client({ forcePathStyle: true, endpoint: servers.s3.endpoint });
+      await client.send(
+        new PutObjectCommand({ Bucket: servers.s3.bucket, Key: `run-1/${key}`, Body: bytes }),
+      );
       client.destroy();
     },
   },
   {
     name: 'PostgreSQL',
-    ref: () => postgres.url,
+    ref: () => servers.postgres.url,
     tamper: async (key, bytes) => {
-      const client = new PgClient({ connectionString: postgres.url });
+      const client = new PgClient({ connectionString: servers.postgres.url });
       await client.connect();
       await client.query('UPDATE tao_blobs SET bytes = $2 WHERE key = $1', [key, bytes]);
       await client.end();
@@ -70,7 +60,7 @@ describe.each(backends)('the $name blob store', (backend) => {
   beforeAll(() => (store = openBlobStore(backend.ref())));
   afterAll(() => store.close?.());
 
-  test('round-trips bytes under their SHA-256, and a second put of the same bytes is a no-op', async () => {
+  test('round-trips bytes under their SHA-256, and a second put of the same bytes keeps them under the same key', async () => {
     const bytes = Buffer.from(`payload for ${backend.name} `.repeat(10_000));
     const key = await store.put(bytes);
     expect(key).toBe(blobKey(bytes));
@@ -78,6 +68,26 @@ describe.each(backends)('the $name blob store', (backend) => {
     // The second put answers the same key and leaves the same bytes under it.
     expect(await store.put(bytes)).toBe(key);
     expect(Buffer.from(await store.get(key))).toEqual(bytes);
+  });
+
+  test('lists blobs with size and written time; a put of held bytes renews it, and a delete with an earlier cut-off spares it', async () => {
+    const bytes = Buffer.from(`listed ${backend.name} `.repeat(1000));
+    const key = await store.put(bytes);
+    const listed = (await store.list()).find((entry) => entry.key === key);
+    expect(listed).toEqual({ key, bytes: bytes.length, writtenMs: expect.any(Number) });
+    expect(Math.abs(listed!.writtenMs - Date.now())).toBeLessThan(5_000);
+    // S3 keeps its times in whole seconds.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await store.put(bytes);
+    const renewed = (await store.list()).find((entry) => entry.key === key)!.writtenMs;
+    expect(renewed).toBeGreaterThan(listed!.writtenMs);
+
+    expect(await store.delete(key, listed!.writtenMs + 500)).toBe(false);
+    expect(Buffer.from(await store.get(key))).toEqual(bytes);
+    expect(await store.delete(key, Date.now() + 5_000)).toBe(true);
+    expect(await store.delete(key)).toBe(false);
+    expect((await store.list()).map((entry) => entry.key)).not.toContain(key);
+    await expect(store.get(key)).rejects.toMatchObject({ type: BLOB_ERROR_TYPE });
   });
 
   test('a missing blob is a non-retryable failure naming the key and the store', async () => {
@@ -110,6 +120,24 @@ test('blob directories are owner-only (0700) and blobs 0600, an older world-read
     expect(statSync(join(path, key)).mode & 0o777).toBe(0o600);
     expect(readdirSync(path)).toEqual([key]);
   }
+});
+
+test('a listing leaves out what is not a blob: temp files in a directory, other prefixes of a bucket', async () => {
+  const path = join(dir, 'mixed');
+  const key = await openBlobStore(path).put(Buffer.from('mixed'));
+  writeFileSync(join(path, 'README'), 'not a blob');
+  writeFileSync(join(path, `.${key}.1.2.tmp`), 'half a blob');
+  expect((await openBlobStore(path).list()).map((entry) => entry.key)).toEqual([key]);
+  expect(await openBlobStore(join(dir, 'never-written')).list()).toEqual([]);
+
+  const [one, two] = [
+    openBlobStore(`s3://${servers.s3.bucket}/gc-1`),
+    openBlobStore(`s3://${servers.s3.bucket}/gc-2`),
+  ];
+  const only = await one.put(Buffer.from('only in gc-1'));
+  expect((await one.list()).map((entry) => entry.key)).toEqual([only]);
+  expect(await two.list()).toEqual([]);
+  await Promise.all([one.close?.(), two.close?.()]);
 });
 
 test('an unreachable S3 endpoint is a retryable one-line error; a bad reference is refused at once', async () => {

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import { msToTs } from '@temporalio/common/lib/time';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { registerWaitingAttribute } from '../../src/connection/waiting-attribute';
 import type { AgentExecutor } from '../../src/executors/executor';
@@ -49,6 +50,8 @@ export interface HarnessOptions {
   taskQueue?: string;
   dataConverter?: DataConverter;
   workerDeploymentOptions?: TaoWorkerDeploymentOptions;
+  /** Default: the dev server's `default`; see {@link newNamespace}. */
+  namespace?: string;
 }
 
 /** Runs `body` while a TAO worker (real, on the dev server) polls a fresh task queue. */
@@ -66,6 +69,7 @@ export async function withWorker<T>(
       store,
       taskQueue,
       workflowBundle: workflowBundle(),
+      ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
       ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
@@ -81,6 +85,29 @@ export async function withWorker<T>(
 }
 
 export const uniqueId = (prefix: string) => `${prefix}-${randomUUID()}`;
+
+/**
+ * A new namespace on the dev server, for a test that reads every run of its
+ * namespace (visibility) and must see no other test's; returned once the
+ * server answers for it.
+ */
+export async function newNamespace(prefix: string): Promise<string> {
+  const namespace = uniqueId(prefix);
+  const { workflowService } = await devClient();
+  await workflowService.registerNamespace({
+    namespace,
+    workflowExecutionRetentionPeriod: msToTs('1 day'),
+  });
+  for (const deadline = Date.now() + 20_000; ;) {
+    try {
+      await workflowService.describeNamespace({ namespace });
+      return namespace;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
 
 /** A TAO worker on a time-skipping test server, with a memory store, polling a fresh task queue. */
 export async function timeSkippingWorker(

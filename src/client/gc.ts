@@ -1,0 +1,178 @@
+/**
+ * `tao gc`: removes the state that runs closed more than a retention ago
+ * left in the stores, and nothing a live run (./live-runs) may still use.
+ * What is removed, by kind (docs/deploy.md, "What TAO stores and for how
+ * long", has the why):
+ *
+ * - a checkpoint last written before the cut-off that no live run names;
+ * - a step state saved before the cut-off whose run is not open;
+ * - a step-cache entry that expired before the cut-off (one that never
+ *   expires is the cache's to keep: `tao cache rm`);
+ * - a blob written before the cut-off that no live run refers to. Blobs are
+ *   content-addressed and shared between runs, so none is removed for being
+ *   a closed run's: only for being referred to by no live run (mark and
+ *   sweep). A put renews a blob's age (src/blobs/blob-store.ts), so a blob
+ *   a run encodes while gc runs, before the server shows that run, is young
+ *   and stays.
+ *
+ * Anything whose age cannot be read (an unreadable record) is left for the
+ * `tao checkpoint` and `tao cache` commands. A dry run reads the same and
+ * removes nothing.
+ */
+import type { Client } from '@temporalio/client';
+import ms, { type StringValue } from 'ms';
+import { type BlobStore, openBlobStore } from '../blobs';
+import { InputError } from '../config/data-file';
+import { createStore } from '../stores/registry';
+import type { SessionStore } from '../stores/session-store';
+import { type LiveRuns, liveRuns } from './live-runs';
+
+export interface CollectGarbageOptions {
+  /** How long a closed run's state is kept: a duration with a unit (`7d`, `12h`, `90m`) or milliseconds. Default 7 days. */
+  olderThan?: string | number;
+  /** Report what would be removed, and remove nothing. */
+  dryRun?: boolean;
+  /** The workers' checkpoint store (`--store`): checkpoints, step states and the step cache. Omitted: not collected. */
+  store?: string | SessionStore;
+  /** The workers' blob store (`--blobs`). Omitted: not collected. */
+  blobs?: string | BlobStore;
+}
+
+/** One kind's removals: each item's id (checkpoint id, step-state key, cache key, blob key) and their bytes. */
+export interface Collected {
+  count: number;
+  bytes: number;
+  items: string[];
+}
+
+export interface GarbageReport {
+  dryRun: boolean;
+  /** State older than this (and of no live run) is what goes. */
+  cutoff: Date;
+  /** Executions read from the server to find what live runs use. */
+  liveExecutions: number;
+  /** Absent when the store was not given. */
+  checkpoints?: Collected;
+  stepStates?: Collected;
+  cache?: Collected;
+  /** Absent when the blob store was not given. */
+  blobs?: Collected;
+}
+
+export const DEFAULT_RETENTION = '7d';
+
+/** A retention in milliseconds; a bare number without a unit is refused (is `7` days or milliseconds?). */
+export function parseRetention(value: string | number): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+  let parsed = NaN;
+  if (typeof value === 'string' && !/^\s*[\d.]+\s*$/.test(value)) {
+    try {
+      parsed = ms(value as StringValue);
+    } catch {
+      // ms throws on a string it will not look at (too long); the line below says what to give.
+    }
+  }
+  if (!(parsed > 0)) {
+    throw new InputError(
+      `invalid --older-than "${String(value)}": give a positive duration with a unit, such as 7d, 12h or 90m`,
+    );
+  }
+  return parsed;
+}
+
+/** Removes (or with `dryRun`, lists) what runs closed past the retention left behind; see the module comment. */
+export async function collectGarbage(
+  client: Client,
+  options: CollectGarbageOptions = {},
+): Promise<GarbageReport> {
+  const cutoffMs = Date.now() - parseRetention(options.olderThan ?? DEFAULT_RETENTION);
+  const dryRun = options.dryRun === true;
+  const live = await liveRuns(client, cutoffMs);
+  const report: GarbageReport = { dryRun, cutoff: new Date(cutoffMs), liveExecutions: live.executions };
+  const store = typeof options.store === 'string' ? await createStore(options.store) : options.store;
+  const blobs = typeof options.blobs === 'string' ? openBlobStore(options.blobs) : options.blobs;
+  try {
+    if (store) Object.assign(report, await collectFromStore(store, live, cutoffMs, dryRun));
+    if (blobs) {
+      report.blobs = await collect(
+        (await blobs.list())
+          .filter((blob) => blob.writtenMs < cutoffMs && !live.blobKeys.has(blob.key))
+          .map((blob) => ({ id: blob.key, bytes: async () => blob.bytes })),
+        dryRun,
+        // Only if no put renewed it since it was listed.
+        (key) => blobs.delete(key, cutoffMs),
+      );
+    }
+  } finally {
+    if (typeof options.store === 'string') await store?.close?.();
+    if (typeof options.blobs === 'string') await blobs?.close?.();
+  }
+  return report;
+}
+
+/** Checkpoints, step states and expired cache entries that no live run holds on to. */
+async function collectFromStore(
+  store: SessionStore,
+  live: LiveRuns,
+  cutoffMs: number,
+  dryRun: boolean,
+): Promise<Pick<GarbageReport, 'checkpoints' | 'stepStates' | 'cache'>> {
+  const checkpoints = await collect(
+    (await store.list())
+      .filter((c) => !c.unreadable && c.checkpointMs < cutoffMs && !live.checkpointIds.has(c.checkpointId))
+      .map((c) => ({ id: c.checkpointId, bytes: () => store.load(c.checkpointId).then(jsonBytes) })),
+    dryRun,
+    async (id) => (await store.delete(id), true),
+  );
+  const stepStates = await collect(
+    (await store.listStepStates())
+      .filter((s) => !s.unreadable && s.savedMs < cutoffMs && !ofOpenRun(s.key, live.openRunIds))
+      .map((s) => ({ id: s.key, bytes: async () => s.bytes })),
+    dryRun,
+    async (key) => (await store.deleteStepState(key), true),
+  );
+  const { getCached, listCached, deleteCached } = store;
+  // A store written against 1.0 keeps no step cache.
+  if (!getCached || !listCached || !deleteCached) return { checkpoints, stepStates };
+  const cache = await collect(
+    (await listCached.call(store))
+      .filter((e) => !e.unreadable && e.expiresMs !== undefined && e.expiresMs < cutoffMs)
+      // Read as of when it was saved: an expired entry is not served now.
+      .map((e) => ({
+        id: e.key,
+        bytes: () => getCached.call(store, e.key, e.savedMs).then((entry) => jsonBytes(entry?.outcome)),
+      })),
+    dryRun,
+    (key) => deleteCached.call(store, key),
+  );
+  return { checkpoints, stepStates, cache };
+}
+
+interface Candidate {
+  id: string;
+  bytes: () => Promise<number>;
+}
+
+/** Removes each candidate in turn (none on a dry run); what `remove` says it did not remove is not counted. */
+async function collect(
+  candidates: Candidate[],
+  dryRun: boolean,
+  remove: (id: string) => Promise<boolean>,
+): Promise<Collected> {
+  const collected: Collected = { count: 0, bytes: 0, items: [] };
+  for (const { id, bytes } of candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const size = await bytes();
+    if (!dryRun && !(await remove(id))) continue;
+    collected.count++;
+    collected.bytes += size;
+    collected.items.push(id);
+  }
+  return collected;
+}
+
+/** A step-state key holds its run's id as one `/`-separated part (src/activities/step-state.ts). */
+const ofOpenRun = (key: string, openRunIds: Set<string>): boolean =>
+  key.split('/').some((part) => openRunIds.has(part));
+
+const jsonBytes = (value: unknown): number =>
+  value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));

@@ -1,0 +1,131 @@
+/**
+ * What `tao gc` must keep, read from Temporal: the state that live runs may
+ * still use. A run is live while it is open, and for the retention after it
+ * closed: within that time `tao rerun` may read its history (outputs that
+ * went to the blob store included) and a new run with its checkpoint id
+ * resumes from its checkpoint. Earlier executions of a live run (it
+ * continued as new) and its child runs (partitions) are read with it, as
+ * `tao rerun` reads them.
+ *
+ * The marks come from the server, not from the stores, because only the
+ * server knows which runs are live: blob keys from every claim-check
+ * reference in a live run's history and, for an open run, in its pending
+ * activities' heartbeat details; checkpoint ids from each live run's id and
+ * input. Whatever cannot be read (a history; the input of a run of TAO's
+ * workflow types) fails the whole collection: a mark missed would be a live
+ * run's state removed.
+ */
+import type { Client } from '@temporalio/client';
+import { isGrpcServiceError } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { claimCheckKey } from '../codec';
+import { WORKFLOW_TYPES } from './start';
+
+export interface LiveRuns {
+  /** Executions read: live runs, their earlier executions and their children. */
+  executions: number;
+  /** Run ids of the open executions: their running steps' states stay. */
+  openRunIds: Set<string>;
+  /** Checkpoint ids a live run names (its input's `checkpointId`, or its workflow id, the default). */
+  checkpointIds: Set<string>;
+  /** Blobs a live run's payloads refer to. */
+  blobKeys: Set<string>;
+}
+
+interface Execution {
+  workflowId: string;
+  runId: string;
+  open: boolean;
+}
+
+/** The workflow types TAO starts (a split run's children are of its own type). */
+const TAO_TYPES = new Set<string>(Object.values(WORKFLOW_TYPES));
+/** gRPC's NOT_FOUND. */
+const NOT_FOUND = 5;
+/** Histories read at once: enough to hide the round trips, few enough for a shared frontend. */
+const READ_AT_ONCE = 8;
+
+/** Reads every run open now or closed after `cutoffMs`, with what it holds on to. */
+export async function liveRuns(client: Client, cutoffMs: number): Promise<LiveRuns> {
+  const live: LiveRuns = {
+    executions: 0,
+    openRunIds: new Set(),
+    checkpointIds: new Set(),
+    blobKeys: new Set(),
+  };
+  const queue: Execution[] = [];
+  const query = `ExecutionStatus = "Running" OR CloseTime > "${new Date(cutoffMs).toISOString()}"`;
+  for await (const run of client.workflow.list({ query })) {
+    const open = run.status.name === 'RUNNING';
+    if (open) live.openRunIds.add(run.runId);
+    queue.push({ workflowId: run.workflowId, runId: run.runId, open });
+  }
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const batch = queue.splice(0, READ_AT_ONCE).filter((run) => !seen.has(run.runId));
+    batch.forEach((run) => seen.add(run.runId));
+    const related = await Promise.all(batch.map((run) => readExecution(client, run, live)));
+    queue.push(...related.flat());
+  }
+  live.executions = seen.size;
+  return live;
+}
+
+/** Marks what one execution holds; returns the executions it leads to (an earlier one, its children). */
+async function readExecution(client: Client, run: Execution, live: LiveRuns): Promise<Execution[]> {
+  const handle = client.workflow.getHandle(run.workflowId, run.runId);
+  let events;
+  try {
+    events = (await handle.fetchHistory()).events ?? [];
+  } catch (error) {
+    // Gone past the namespace's own retention: nothing of it can be read again, so nothing to keep.
+    if (isGrpcServiceError(error) && error.code === NOT_FOUND) return [];
+    throw error;
+  }
+  markBlobs(events, live.blobKeys);
+  if (run.open) markBlobs((await handle.describe()).raw.pendingActivities, live.blobKeys);
+
+  const started = events[0]?.workflowExecutionStartedEventAttributes;
+  live.checkpointIds.add(run.workflowId);
+  const input = await decodeFromPayloadsAtIndex<{ checkpointId?: unknown } | undefined>(
+    client.options.loadedDataConverter,
+    0,
+    started?.input?.payloads,
+  ).catch((error: unknown) => {
+    // A workflow of another kind, in a namespace shared with other teams, may encode its input its own way:
+    // it is no run of TAO's and names no checkpoint. One of TAO's that cannot be read might.
+    if (!TAO_TYPES.has(started?.workflowType?.name ?? '')) return undefined;
+    throw new Error(
+      `cannot read the input of run ${run.workflowId} (${run.runId}): ${(error as Error).message.split('\n')[0]}; nothing was removed`,
+    );
+  });
+  if (typeof input?.checkpointId === 'string') live.checkpointIds.add(input.checkpointId);
+
+  const related: Execution[] = [];
+  const earlier = started?.continuedExecutionRunId;
+  if (earlier) related.push({ workflowId: run.workflowId, runId: earlier, open: false });
+  for (const event of events) {
+    const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+    if (child?.workflowId && child.runId) {
+      related.push({ workflowId: child.workflowId, runId: child.runId, open: false });
+    }
+  }
+  return related;
+}
+
+/** Adds the key of every claim-check reference anywhere in `value` (a history, a describe answer). */
+function markBlobs(value: unknown, keys: Set<string>): void {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+  if (isPayload(value)) {
+    const key = claimCheckKey(value);
+    if (key !== undefined) keys.add(key);
+    return;
+  }
+  for (const inner of Array.isArray(value) ? value : Object.values(value)) markBlobs(inner, keys);
+}
+
+function isPayload(value: object): value is Payload {
+  const metadata = (value as Payload).metadata;
+  return typeof metadata === 'object' && metadata !== null && ArrayBuffer.isView(metadata.encoding);
+}
