@@ -50,6 +50,8 @@ export interface ExecutorInfo {
   concurrencyHint: number;
   /** Agents whose profile opts their steps into the step cache; absent when none does (and from older builds). */
   agentCaches?: Record<string, StepCache>;
+  /** Its steps read messages sent while they run (the `message` Update); absent: it refuses them. */
+  messages?: boolean;
 }
 
 /** What the workflow tells a step beyond its spec. */

@@ -45,6 +45,7 @@ export {
   pendingDecisions,
   rejectStep,
   resumeRun,
+  sendMessage,
   setRunBudget,
   setRunConcurrency,
 } from './client/steer';

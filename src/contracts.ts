@@ -177,6 +177,24 @@ export const DelegationResultSchema = z
   .strict();
 export type DelegationResult = z.infer<typeof DelegationResultSchema>;
 
+/** The most characters one message to a running agent may carry: a note, not a document (put those in the workspace). */
+export const MESSAGE_MAX_CHARS = 32_768;
+
+/** A person's message to one step of a run (the `message` Update): the step's agent reads it before its next model call. */
+export const StepMessageInputSchema = z
+  .object({
+    taskId: z.string().min(1),
+    text: z.string().trim().min(1).max(MESSAGE_MAX_CHARS),
+  })
+  .strict();
+export type StepMessageInput = z.infer<typeof StepMessageInputSchema>;
+
+/** A message as the step reads it: numbered from 1 per step, in the order the run accepted them. */
+export interface StepMessage {
+  seq: number;
+  text: string;
+}
+
 /** What the workflow offers a step: its depth, the bound, and, on a resume, what it asked for. */
 export const DelegationAllowanceSchema = z
   .object({

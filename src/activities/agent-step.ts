@@ -34,6 +34,7 @@ import { resumePointFrom } from './heartbeat';
 import { HeartbeatReporter, beatInterval } from './heartbeat-reporter';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatchdog } from './stall-watchdog';
 import { keepInCache } from './step-cache';
+import { stepMessagesReader } from './step-messages';
 import type { StepPermits } from './step-permits';
 import { type ResumePoint, StepStateKeeper, isFinalFailure, stepStateKey } from './step-state';
 
@@ -97,6 +98,16 @@ export function createAgentStepActivity(
           ...(delegation ? { delegation } : {}),
           ...(traceContent ? { traceContent } : {}),
           ...(transcript ? { events: transcript } : {}),
+          ...(executor.acceptsMessages
+            ? {
+                messages: stepMessagesReader(
+                  () => ctx.client,
+                  { workflowId, runId: workflowExecution?.runId ?? '' },
+                  spec.taskId,
+                  (message, error) => ctx.log.warn(message, { ...stepLog, error: messageOf(error) }),
+                ),
+              }
+            : {}),
         });
         watchdog.start();
         const result = await callExecutor(executor, spec, context, watchdog.stalled);
@@ -171,7 +182,10 @@ function executorContext(
   cancelled: AbortSignal,
   units: { reporter: HeartbeatReporter; keeper: StepStateKeeper; watchdog: StallWatchdog },
   resumed: ResumePoint,
-  rest: Pick<StepContext, 'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'traceContent' | 'events'>,
+  rest: Pick<
+    StepContext,
+    'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'traceContent' | 'events' | 'messages'
+  >,
 ): StepContext {
   const { reporter, keeper, watchdog } = units;
   let seq = resumed.seq;

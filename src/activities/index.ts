@@ -32,6 +32,7 @@ export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalAc
       return {
         concurrencyHint: deps.concurrency ?? deps.executor.concurrencyHint(),
         ...(Object.keys(agentCaches).length > 0 ? { agentCaches } : {}),
+        ...(deps.executor.acceptsMessages ? { messages: true } : {}),
       };
     },
   };

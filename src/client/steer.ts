@@ -1,7 +1,8 @@
 /**
  * Steering a running run from a client: the `pause`, `resume`,
- * `setConcurrency` and `cancelStep` updates (see workflows/lib/controls), and
- * the decisions `approve` and `reject` (workflows/lib/approvals). A
+ * `setConcurrency` and `cancelStep` updates (see workflows/lib/controls), the
+ * decisions `approve` and `reject` (workflows/lib/approvals), and `message`
+ * (workflows/lib/messages). A
  * refusal by the workflow's validator, or a run that is not running, is one
  * plain Error saying why.
  */
@@ -9,6 +10,7 @@ import { type Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@te
 import type { Budget } from '../contracts';
 import { type Decision, approveUpdate, rejectUpdate } from '../workflows/lib/approvals';
 import { setBudgetUpdate } from '../workflows/lib/budget';
+import { messageUpdate } from '../workflows/lib/messages';
 import { WAITING_STEPS_ATTRIBUTE } from '../workflows/lib/waiting-attribute';
 import { fetchProgress } from './fetch-progress';
 import { decisionText } from './step-detail';
@@ -56,6 +58,19 @@ export const setRunConcurrency = (handle: WorkflowHandle, limit: number) =>
 export async function cancelStep(handle: WorkflowHandle, taskId: string) {
   const holder = (await holderOf(handle, taskId)) ?? handle;
   return steer(holder, 'cancel', () => holder.executeUpdate(cancelStepUpdate, { args: [{ taskId }] }));
+}
+
+/**
+ * Sends a person's message to one step (`tao say`): its agent reads it as a
+ * user turn before its next model call, once; a step that has not started
+ * gets it with its prompt. Resolves with the message's number for the step
+ * once the run has taken it; a step that has ended, or an executor that
+ * cannot read messages, is refused with the reason. In a run split into
+ * child workflows it goes to the running child that holds the step.
+ */
+export async function sendMessage(handle: WorkflowHandle, taskId: string, text: string) {
+  const holder = (await holderOf(handle, taskId)) ?? handle;
+  return steer(holder, 'message', () => holder.executeUpdate(messageUpdate, { args: [{ taskId, text }] }));
 }
 
 /** The run, or the running partition at any depth, whose own steps include `taskId`; each is asked once. */

@@ -4,6 +4,7 @@ import type {
   DelegationRequest,
   StepCache,
   StepOutcome,
+  StepMessage,
 } from '../contracts';
 import type { StepEvents } from '../transcripts/events';
 
@@ -73,6 +74,14 @@ export interface StepContext {
    * so their steps keep none (their output is in the outcome and the heartbeat).
    */
   readonly events?: StepEvents;
+  /**
+   * The messages people sent this step (`tao say`) numbered after `after`, in
+   * order. An executor that declares {@link AgentExecutor.acceptsMessages}
+   * asks before each model call, keeps the number of the last it took with
+   * the state it saves, and gives each to its agent once. Absent where no run
+   * can send any (an executor's own tests).
+   */
+  messages?(after: number): Promise<StepMessage[]>;
 }
 
 /** What an attempt ends with: the step's outcome, or the tasks it delegated (see {@link StepContext.delegation}). */
@@ -106,6 +115,8 @@ export interface AgentExecutor {
   stallTimeoutMs?(spec: AgentStepSpec): number | undefined;
   /** Agents whose profile opts every step into the step cache, with its settings (a spec's own `cache` wins). */
   agentCaches?(): Record<string, StepCache>;
+  /** Its steps read messages sent while they run ({@link StepContext.messages}); without it, a run refuses them. */
+  readonly acceptsMessages?: boolean;
   /** Releases what the executor keeps across steps (MCP servers); called once the worker has stopped. */
   close?(): Promise<void>;
 }

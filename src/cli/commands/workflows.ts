@@ -20,6 +20,7 @@ import {
   pauseRun,
   resumeRun,
   runningSteps,
+  sendMessage,
   setRunBudget,
   setRunConcurrency,
   startRun,
@@ -30,13 +31,11 @@ import { InputError } from '../../config/data-file';
 import { BudgetSchema, describeZodError } from '../../contracts';
 import { lastLine } from '../../client/running';
 
-async function readOutputFile(path: string): Promise<string> {
+async function readFlagFile(flag: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new InputError(
-      `cannot read --output-file ${path} (${(error as NodeJS.ErrnoException).code ?? error})`,
-    );
+    throw new InputError(`cannot read ${flag} ${path} (${(error as NodeJS.ErrnoException).code ?? error})`);
   }
 }
 
@@ -216,7 +215,8 @@ export function registerWorkflowCommands(program: Command): void {
       command.option('--output-file <file>', "replace the step's output with this file");
     command.action(
       async (id: string, taskId: string, flags: Flags & { comment?: string; outputFile?: string }) => {
-        const output = flags.outputFile === undefined ? undefined : await readOutputFile(flags.outputFile);
+        const output =
+          flags.outputFile === undefined ? undefined : await readFlagFile('--output-file', flags.outputFile);
         await withClient(flags, id, async (client) => {
           const decision = {
             taskId,
@@ -230,6 +230,29 @@ export function registerWorkflowCommands(program: Command): void {
       },
     );
   }
+
+  connectionOptions(program.command('say'))
+    .description(
+      'send a message to a step of a running workflow: its agent reads it before its next model call',
+    )
+    .argument('<id>', 'workflow id')
+    .argument('<taskId>', 'the step (a delegated task too, e.g. lead/task-1-2); pending, waiting or running')
+    .argument('[text...]', 'the message; or --file')
+    .option('--file <file>', 'read the message from this file')
+    .action(async (id: string, taskId: string, words: string[], flags: Flags & { file?: string }) => {
+      if (words.length > 0 && flags.file !== undefined) {
+        throw new InputError('give the message as text or with --file, not both');
+      }
+      const text = flags.file === undefined ? words.join(' ') : await readFlagFile('--file', flags.file);
+      if (text.trim() === '')
+        throw new InputError('no message: give its text after the step, or --file <file>');
+      await withClient(flags, id, async (client) => {
+        const { seq } = await sendMessage(client.workflow.getHandle(id), taskId, text);
+        console.log(
+          `message ${seq} for step ${taskId} of ${id} sent: its agent reads it before its next model call`,
+        );
+      });
+    });
 
   jsonOption(connectionOptions(program.command('pending')))
     .description(

@@ -5,7 +5,7 @@
  * failure is classified (see ./errors) and Temporal's retry policy decides.
  */
 import { stat } from 'node:fs/promises';
-import type { AgentStepSpec, DelegationCall, StepCache, StepOutcome } from '../../contracts';
+import type { AgentStepSpec, DelegationCall, StepCache, StepMessage, StepOutcome } from '../../contracts';
 import { InputError, readDataFile } from '../../config/data-file';
 import { type GenAiSpans, genAiSpans } from '../../telemetry/genai-spans';
 import {
@@ -37,6 +37,7 @@ import {
   pendingToolCalls,
   resumeConversation,
   startConversation,
+  withMessages,
   withToolResult,
   withTurn,
 } from './resume';
@@ -80,6 +81,8 @@ interface ConverseOptions {
   transcript: LlmTranscript;
   onText(textSoFar: string): void;
   onProgress(): void;
+  /** The messages people sent the step after a number (StepContext.messages); absent where none can be sent. */
+  messages?: (after: number) => Promise<StepMessage[]>;
 }
 
 /** What the heartbeat carries after every round, so a slow step shows it is getting somewhere. */
@@ -91,6 +94,8 @@ export interface LlmStepProgress {
 }
 
 export class LlmExecutor implements AgentExecutor {
+  /** Its agents read what people send them mid-step before their next model call. */
+  readonly acceptsMessages = true;
   /** One client per provider, reused across steps for connection keep-alive. */
   private readonly providers = new Map<string, Promise<ChatProvider>>();
   /** Started on first use, by a profile that names MCP servers, and shared by every step of this worker. */
@@ -244,6 +249,7 @@ export class LlmExecutor implements AgentExecutor {
         transcript,
         onText: (text) => context.output(text),
         onProgress: () => context.progress?.(),
+        ...(context.messages ? { messages: context.messages } : {}),
       });
       if ('delegate' in answer) {
         return transcript.ended({
@@ -298,6 +304,12 @@ export class LlmExecutor implements AgentExecutor {
       conversation = next;
       return turn.record(next);
     };
+    // Saved with their number before the model sees them: a retry neither loses one nor reads it twice.
+    const readMessages = async (): Promise<boolean> => {
+      const news = (await turn.messages?.(conversation.messagesRead ?? 0)) ?? [];
+      if (news.length > 0) await record(withMessages(conversation, news));
+      return news.length > 0;
+    };
     for (;;) {
       const last = conversation.messages[conversation.messages.length - 1]!;
       if (last.role === 'assistant') {
@@ -307,7 +319,11 @@ export class LlmExecutor implements AgentExecutor {
             failure: `the answer was cut off at the output token limit${profile.maxTokens ? ` (maxTokens ${profile.maxTokens})` : ''} or the context window; raise maxTokens for agent "${spec.agent}" or ask for less`,
           };
         }
-        if (last.toolCalls.length === 0) return { text: last.text };
+        if (last.toolCalls.length === 0) {
+          // A message that came while the agent gave its answer is read, and the agent answers again.
+          if (conversation.rounds < maxRounds && (await readMessages())) continue;
+          return { text: last.text };
+        }
         if (conversation.rounds >= maxRounds) {
           return {
             text: last.text,
@@ -330,6 +346,7 @@ export class LlmExecutor implements AgentExecutor {
           failure: `stopped at the run's token budget: this step used ${used} of the ${turn.tokensLeft} tokens left${since}; raise it with the setBudget update`,
         };
       }
+      await readMessages();
       const round = conversation.rounds + 1;
       await this.pacer.next();
       turn.transcript.turnStarted(round);

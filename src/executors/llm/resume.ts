@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { StepMessage } from '../../contracts';
 import type { ChatMessage, ChatTurn, ToolCall, ToolResult } from './chat';
 import { NO_TOKENS, addTokens } from './usage';
 
@@ -55,6 +56,8 @@ const ConversationSchema = z.object({
   finish: z.enum(['stop', 'tool_calls', 'length', 'other']).optional(),
   /** Delegation calls accepted so far, over the step's whole life: they count against its task limit. */
   delegated: z.array(DelegatedCallSchema).optional(),
+  /** The number of the last message a person sent the step that the conversation holds (StepContext.messages). */
+  messagesRead: z.number().int().positive().optional(),
 });
 /** zod reads `input: unknown` as optional; the chat types say it is always there (possibly `undefined`). */
 export type Conversation = Omit<z.infer<typeof ConversationSchema>, 'messages'> & { messages: ChatMessage[] };
@@ -118,6 +121,15 @@ export function withToolResult(conversation: Conversation, result: ToolResult): 
   return { ...conversation, messages: [...kept, { role: 'tool', results }] };
 }
 
+/** A copy that gives the agent `messages` (numbered after those it holds) as user turns, before its next model call. */
+export function withMessages(conversation: Conversation, messages: readonly StepMessage[]): Conversation {
+  return {
+    ...conversation,
+    messages: [...conversation.messages, ...messages.map(({ text }) => ({ role: 'user' as const, text }))],
+    messagesRead: messages[messages.length - 1]!.seq,
+  };
+}
+
 /** A copy with one more answered turn. */
 export function withTurn(conversation: Conversation, turn: ChatTurn): Conversation {
   return {
@@ -137,5 +149,5 @@ export function furthest(a: Conversation | undefined, b: Conversation | undefine
 
 function progressOf(conversation: Conversation): number {
   const results = conversation.messages.reduce((n, m) => n + (m.role === 'tool' ? m.results.length : 0), 0);
-  return conversation.rounds + results;
+  return conversation.rounds + results + (conversation.messagesRead ?? 0);
 }

@@ -40,6 +40,8 @@ export interface StepProgress {
   durationMs?: number;
   /** A `cached` step served by the step cache across runs: the run whose step produced its outcome. */
   cachedFrom?: string;
+  /** Messages people sent the step (./messages), counted. */
+  messages?: number;
 }
 
 /** Model spend of the steps this execution ran (cached steps cost nothing now; child partitions report their own). */

@@ -26,6 +26,7 @@ import {
   setConcurrencyUpdate,
   steerPartitionSignal,
 } from './controls';
+import { StepMessages, messageUpdate, stepMessagesQuery } from './messages';
 import { clampLimit } from './pool';
 import { ProgressBoard, progressQuery } from './progress';
 import { RunReuse } from './reuse';
@@ -37,8 +38,11 @@ export class RunContext {
   readonly controls = new RunControls();
   readonly approvals = new Approvals(this.board);
   readonly budget = new RunBudget();
+  readonly messages = new StepMessages(this.board);
   reuse?: RunReuse;
   private info?: Promise<ExecutorInfo>;
+  /** What {@link executorInfo} resolved to, for Update validators, which cannot wait. */
+  private known?: ExecutorInfo;
   private childGroups = 0;
 
   constructor() {
@@ -61,7 +65,12 @@ export class RunContext {
 
   /** The worker executor's self-description, read once per execution by a local activity so replay sees the recorded value. */
   executorInfo(): Promise<ExecutorInfo> {
-    return (this.info ??= executorInfo());
+    return (this.info ??= executorInfo().then((info) => (this.known = info)));
+  }
+
+  /** Whether the worker's steps read messages: undefined until {@link executorInfo} has answered. */
+  get acceptsMessages(): boolean | undefined {
+    return this.known && this.known.messages === true;
   }
 
   /** The explicit limit, else the executor's concurrency hint. */
@@ -136,6 +145,13 @@ function registerHandlers(context: RunContext): void {
     );
   }
   setHandler(waitingPromptQuery, (taskId) => approvals.promptOf(taskId));
+  setHandler(messageUpdate, (input) => ({ taskId: input.taskId, seq: context.messages.add(input) }), {
+    validator: (input) => {
+      const refusal = context.messages.refusal(input, context.acceptsMessages);
+      if (refusal) throw new Error(refusal);
+    },
+  });
+  setHandler(stepMessagesQuery, ({ taskId, after }) => context.messages.after(taskId, after));
   setHandler(
     setBudgetUpdate,
     (limits: Budget) => {

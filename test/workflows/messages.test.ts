@@ -1,0 +1,187 @@
+/**
+ * Messages into a running agent (the `message` Update, `sendMessage`, `tao
+ * say`): an llm step on the dev server against the fake OpenAI server over
+ * real HTTP. A message sent while a model call streams reaches the agent as
+ * a user turn before its next call, once; one sent to a step not yet started
+ * comes with its prompt; one sent while the agent gives its final answer
+ * makes it answer again. The run's validator refuses what cannot be read.
+ */
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { sendMessage } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import type { Progress } from '../../src/workflows/lib';
+import type { FakeReply, FakeRequest } from '../support/fake-http';
+import { openAiText, openAiToolCalls, openAiToolResults, startFakeOpenAI } from '../support/fake-openai';
+import { eventually } from '../support/gate-executor';
+import { PROTOCOLS, fakeExecutor, makeWorkspace } from '../support/llm-harness';
+import { tao } from '../support/cli';
+import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+const server = () => ['--address', devServerAddress()];
+
+// Long enough for a test to send a message while the answer streams in.
+const SLOW = { chunkDelayMs: 600 };
+
+type Said = { role: string; content: string | null };
+const said = (request: FakeRequest): Said[] => request.body.messages as Said[];
+const userTurns = (request: FakeRequest) =>
+  said(request)
+    .filter((m) => m.role === 'user')
+    .map((m) => m.content);
+
+async function withFakeModel(
+  reply: (request: FakeRequest, index: number) => FakeReply,
+  body: (context: {
+    requests: FakeRequest[];
+    start: (input: object) => Promise<WorkflowHandle>;
+  }) => Promise<void>,
+) {
+  const requests: FakeRequest[] = [];
+  const server = await startFakeOpenAI((request) => {
+    requests.push(request);
+    return reply(request, requests.length - 1);
+  });
+  const { root } = makeWorkspace();
+  try {
+    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root);
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const start = (input: object) =>
+        client.workflow.start('parallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('messages'),
+          args: [input],
+        });
+      await body({ requests, start });
+    });
+  } finally {
+    await server.close();
+    rmSync(dirname(root), { recursive: true, force: true });
+  }
+}
+
+const arrived = (requests: FakeRequest[], count: number) =>
+  eventually(async () => (requests.length >= count ? true : undefined));
+
+test('a message sent while a model call streams reaches the agent before its next call, once', async () => {
+  await withFakeModel(
+    (request, index) => {
+      if (index === 0)
+        return { ...openAiToolCalls([{ name: 'read_file', input: { path: 'src/a.ts' } }]), ...SLOW };
+      const heard = userTurns(request).includes('also check the tests');
+      return openAiText(
+        heard ? `read ${Object.values(openAiToolResults(request))[0]!.trim()}; tests checked` : 'read',
+      );
+    },
+    async ({ requests, start }) => {
+      const handle = await start({ specs: [{ taskId: 'fix', agent: 'explore', prompt: 'Fix src/a.ts' }] });
+      await arrived(requests, 1);
+      // Through the CLI, as a person would; the words after the step are the message.
+      const cli = await tao(['say', handle.workflowId, 'fix', 'also', 'check', 'the', 'tests', ...server()]);
+      expect(cli).toMatchObject({ code: 0, stderr: '' });
+      expect(cli.stdout.trim()).toBe(
+        `message 1 for step fix of ${handle.workflowId} sent: its agent reads it before its next model call`,
+      );
+      const [outcome]: StepOutcome[] = await handle.result();
+      expect(outcome).toMatchObject({ success: true, output: 'read export const a = 1;; tests checked' });
+      expect(requests).toHaveLength(2);
+      // After the tool's result, as the next user turn: the call in flight was not interrupted.
+      expect(said(requests[1]!).map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'tool', 'user']);
+      expect(userTurns(requests[1]!)).toEqual(['Fix src/a.ts', 'also check the tests']);
+      const progress = await handle.query<Progress>('progress');
+      expect(progress.steps[0]).toMatchObject({ taskId: 'fix', messages: 1 });
+      // The Update is the run's record of what was said.
+      const events = (await handle.fetchHistory()).events ?? [];
+      expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+    },
+  );
+});
+
+test('a message to a step that has not started comes with its prompt', async () => {
+  await withFakeModel(
+    (request) => (userTurns(request)[0] === 'first' ? { ...openAiText('one'), ...SLOW } : openAiText('two')),
+    async ({ requests, start }) => {
+      const handle = await start({
+        specs: [
+          { taskId: 'a', agent: 'explore', prompt: 'first' },
+          { taskId: 'b', agent: 'explore', prompt: 'second' },
+        ],
+        concurrency: 1,
+      });
+      await arrived(requests, 1);
+      await sendMessage(handle, 'b', 'write it in French');
+      await handle.result();
+      expect(requests.map(userTurns)).toEqual([['first'], ['second', 'write it in French']]);
+    },
+  );
+});
+
+test('a message that comes while the agent gives its final answer makes it answer again', async () => {
+  await withFakeModel(
+    (_request, index) => (index === 0 ? { ...openAiText('draft'), ...SLOW } : openAiText('revised')),
+    async ({ requests, start }) => {
+      const handle = await start({ specs: [{ taskId: 'w', agent: 'explore', prompt: 'write' }] });
+      await arrived(requests, 1);
+      await sendMessage(handle, 'w', 'shorter, please');
+      const [outcome]: StepOutcome[] = await handle.result();
+      expect(outcome).toMatchObject({ success: true, output: 'revised' });
+      expect(said(requests[1]!).map((m) => [m.role, m.content])).toEqual([
+        ['system', expect.any(String)],
+        ['user', 'write'],
+        ['assistant', 'draft'],
+        ['user', 'shorter, please'],
+      ]);
+    },
+  );
+});
+
+test('the run refuses a message to an ended or unknown step, an empty one, and one its executor cannot read', async () => {
+  await withFakeModel(
+    (request) =>
+      userTurns(request)[0] === 'slow' ? { ...openAiText('late'), ...SLOW } : openAiText('quick'),
+    async ({ requests, start }) => {
+      const handle = await start({
+        specs: [
+          { taskId: 'quick', agent: 'explore', prompt: 'quick' },
+          { taskId: 'slow', agent: 'explore', prompt: 'slow' },
+        ],
+      });
+      await arrived(requests, 2);
+      await eventually(async () => {
+        const progress = await handle.query<Progress>('progress');
+        return progress.steps.find((s) => s.taskId === 'quick')?.status === 'succeeded' ? true : undefined;
+      });
+      await expect(sendMessage(handle, 'quick', 'too late')).rejects.toThrow(
+        'step "quick" has ended (succeeded); a message reaches a step that is pending, waiting or running',
+      );
+      await expect(sendMessage(handle, 'nope', 'hello')).rejects.toThrow('no step "nope" in this run');
+      await expect(sendMessage(handle, 'slow', '   ')).rejects.toThrow(/message needs .*text/);
+      const none = await tao(['say', handle.workflowId, 'slow', ...server()]);
+      expect(none.code).toBe(2);
+      expect(none.stderr.trim()).toBe('tao: no message: give its text after the step, or --file <file>');
+      await handle.result();
+      await expect(sendMessage(handle, 'slow', 'after')).rejects.toThrow(
+        'is COMPLETED, not running; nothing to message',
+      );
+    },
+  );
+  const executor = new ScriptExecutor({ default: { delayMs: 3_000 } });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('messages-script'),
+      args: [{ specs: [{ taskId: 's', agent: 'any', prompt: 'x' }] }],
+    });
+    await eventually(async () =>
+      (await handle.query<Progress>('progress')).steps.length > 0 ? true : undefined,
+    );
+    await expect(sendMessage(handle, 's', 'hello')).rejects.toThrow(
+      "this run's executor cannot take messages: llm steps read them, command and script steps do not",
+    );
+    await handle.cancel();
+  });
+});
