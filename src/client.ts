@@ -52,7 +52,6 @@ export {
   type FollowOptions,
   endsStep,
   followStep,
-  pruneTranscripts,
   removeTranscripts,
   stepTranscript,
 } from './client/transcripts';

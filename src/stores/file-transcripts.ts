@@ -1,7 +1,10 @@
 /**
  * The file store's transcripts: one JSON-lines file per step,
  * `<dir>/transcripts/<hash of workflow id>/<hash of task id>.jsonl`,
- * owner-only. a3s does not read this folder.
+ * owner-only. a3s does not read this folder. The names are hashes (ids may be
+ * longer than a file name may), so beside each step's file a `.key` file
+ * holds its ids as JSON for listing; it is written before the step's first
+ * event, so every step's file that a listing finds can be named.
  *
  * Numbering across processes without a lock: each append is one write to a
  * file opened for appending, which the kernel places whole at the end, so
@@ -15,7 +18,7 @@
  * overshoot by at most their own batches.
  */
 import { createHash } from 'node:crypto';
-import { open, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { open, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
 import { isMissing, readTextIfAny } from './atomic-file';
@@ -23,6 +26,7 @@ import {
   type Transcript,
   type TranscriptKey,
   type TranscriptStore,
+  type TranscriptSummary,
   type UnnumberedEvent,
   checkTranscriptKey,
   keepWithinStepLimit,
@@ -46,13 +50,19 @@ export class FileTranscripts implements TranscriptStore {
   }
 
   private pathOf({ workflowId, taskId }: TranscriptKey): string {
-    return join(this.workflowFolder(workflowId), `${hashed(taskId)}.jsonl`);
+    return join(this.workflowFolder(workflowId), `${hashed(taskId)}${EVENTS}`);
   }
 
   async appendTranscript(key: TranscriptKey, events: readonly UnnumberedEvent[]): Promise<number> {
     const path = this.pathOf(checkTranscriptKey(key));
     try {
       await ensurePrivateDirs(this.dir, this.folder, this.workflowFolder(key.workflowId));
+      // Before the events, so no step's file is ever without it; one that exists is left as it is.
+      await writeFile(keyPathOf(path), JSON.stringify(key), { flag: 'wx', mode: PRIVATE_FILE_MODE }).catch(
+        (error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        },
+      );
       const handle = await open(path, 'a+', PRIVATE_FILE_MODE);
       try {
         const { size } = await handle.stat();
@@ -87,34 +97,38 @@ export class FileTranscripts implements TranscriptStore {
       const path = this.pathOf(checkTranscriptKey({ workflowId, taskId }));
       const held = await exists(path);
       await this.remove(path);
+      await this.remove(keyPathOf(path));
+      // Its workflow's folder goes with its last step; one a writer just filled again stays.
+      await rmdir(this.workflowFolder(workflowId)).catch(() => undefined);
       return held ? 1 : 0;
     }
     const folder = this.workflowFolder(workflowId);
-    const steps = (await readdir(folder).catch(() => [])).length;
+    const steps = (await readdir(folder).catch(() => [])).filter((name) => name.endsWith(EVENTS)).length;
     await this.remove(folder);
     return steps;
   }
 
-  async pruneTranscripts(beforeMs: number): Promise<number> {
-    let removed = 0;
-    for (const workflow of await readdir(this.folder).catch(() => [])) {
-      const folder = join(this.folder, workflow);
-      const names = await readdir(folder).catch(() => []);
-      for (const name of names) {
-        const path = join(folder, name);
-        const modified = await stat(path).then(
-          (s) => s.mtimeMs,
-          () => Infinity,
-        );
-        if (modified < beforeMs) {
-          await this.remove(path);
-          removed++;
+  /** A step's file whose `.key` file cannot be read (not TAO's) is left out: it cannot be named. */
+  async listTranscripts(): Promise<TranscriptSummary[]> {
+    const listed: TranscriptSummary[] = [];
+    try {
+      for (const workflow of await readdir(this.folder).catch(ignoreMissing)) {
+        const folder = join(this.folder, workflow);
+        for (const name of await readdir(folder).catch(ignoreMissing)) {
+          if (!name.endsWith(EVENTS)) continue;
+          const path = join(folder, name);
+          // Removed since the folder was read: nothing to list.
+          const [file, key] = await Promise.all([
+            stat(path).catch(() => undefined),
+            readKey(keyPathOf(path)),
+          ]);
+          if (file && key) listed.push({ ...key, lastEventMs: file.mtimeMs, bytes: file.size });
         }
       }
-      // A folder left empty goes too; one a writer just filled again stays.
-      await rmdir(folder).catch(() => undefined);
+    } catch (error) {
+      throw this.ioError('cannot read', error);
     }
-    return removed;
+    return listed;
   }
 
   private async remove(path: string): Promise<void> {
@@ -123,6 +137,26 @@ export class FileTranscripts implements TranscriptStore {
     } catch (error) {
       throw this.ioError('cannot remove from', error);
     }
+  }
+}
+
+const EVENTS = '.jsonl';
+const keyPathOf = (eventsPath: string) => `${eventsPath.slice(0, -EVENTS.length)}.key`;
+
+/** A folder or file removed while being listed holds nothing; any other failure is the caller's to report. */
+function ignoreMissing(error: unknown): string[] {
+  if (isMissing(error)) return [];
+  throw error;
+}
+
+/** The ids a `.key` file holds; `undefined` when it cannot be read (gone, or not such a file). */
+async function readKey(path: string): Promise<TranscriptKey | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<TranscriptKey>;
+    const { workflowId, taskId } = parsed;
+    return typeof workflowId === 'string' && typeof taskId === 'string' ? { workflowId, taskId } : undefined;
+  } catch {
+    return undefined;
   }
 }
 
