@@ -3,8 +3,10 @@
  * `<dir>/transcripts/<hash of workflow id>/<hash of task id>.jsonl`,
  * owner-only. a3s does not read this folder. The names are hashes (ids may be
  * longer than a file name may), so beside each step's file a `.key` file
- * holds its ids as JSON for listing; it is written before the step's first
- * event, so every step's file that a listing finds can be named.
+ * holds its ids as JSON for listing. It is written before the step's first
+ * event and removed before its events, so every step's file a listing finds
+ * can be named (a crash between may leave ids with no events: a few bytes,
+ * which the step's next append uses again).
  *
  * Numbering across processes without a lock: each append is one write to a
  * file opened for appending, which the kernel places whole at the end, so
@@ -18,10 +20,10 @@
  * overshoot by at most their own batches.
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
-import { isMissing, readTextIfAny } from './atomic-file';
+import { isMissing, namesIn, readTextIfAny } from './atomic-file';
 import {
   type Transcript,
   type TranscriptKey,
@@ -96,8 +98,9 @@ export class FileTranscripts implements TranscriptStore {
     if (taskId !== undefined) {
       const path = this.pathOf(checkTranscriptKey({ workflowId, taskId }));
       const held = await exists(path);
-      await this.remove(path);
+      // Its ids first: a writer racing the removal leaves at worst ids with no events, never events no listing names.
       await this.remove(keyPathOf(path));
+      await this.remove(path);
       // Its workflow's folder goes with its last step; one a writer just filled again stays.
       await rmdir(this.workflowFolder(workflowId)).catch(() => undefined);
       return held ? 1 : 0;
@@ -108,25 +111,21 @@ export class FileTranscripts implements TranscriptStore {
     return steps;
   }
 
-  /** A step's file whose `.key` file cannot be read (not TAO's) is left out: it cannot be named. */
+  /** A step's file without a `.key` file that holds its ids (not TAO's) is left out: it cannot be named. */
   async listTranscripts(): Promise<TranscriptSummary[]> {
+    const failure = (error: unknown) => this.ioError('cannot read', error);
     const listed: TranscriptSummary[] = [];
-    try {
-      for (const workflow of await readdir(this.folder).catch(ignoreMissing)) {
-        const folder = join(this.folder, workflow);
-        for (const name of await readdir(folder).catch(ignoreMissing)) {
-          if (!name.endsWith(EVENTS)) continue;
-          const path = join(folder, name);
+    for (const workflow of await namesIn(this.folder, '', failure)) {
+      const folder = join(this.folder, workflow);
+      for (const name of await namesIn(folder, EVENTS, failure)) {
+        const path = join(folder, name);
+        const [file, key] = await Promise.all([
           // Removed since the folder was read: nothing to list.
-          const [file, key] = await Promise.all([
-            stat(path).catch(() => undefined),
-            readKey(keyPathOf(path)),
-          ]);
-          if (file && key) listed.push({ ...key, lastEventMs: file.mtimeMs, bytes: file.size });
-        }
+          stat(path).catch(() => undefined),
+          readTextIfAny(keyPathOf(path), failure).then(parseKey),
+        ]);
+        if (file && key) listed.push({ ...key, lastEventMs: file.mtimeMs, bytes: file.size });
       }
-    } catch (error) {
-      throw this.ioError('cannot read', error);
     }
     return listed;
   }
@@ -143,17 +142,10 @@ export class FileTranscripts implements TranscriptStore {
 const EVENTS = '.jsonl';
 const keyPathOf = (eventsPath: string) => `${eventsPath.slice(0, -EVENTS.length)}.key`;
 
-/** A folder or file removed while being listed holds nothing; any other failure is the caller's to report. */
-function ignoreMissing(error: unknown): string[] {
-  if (isMissing(error)) return [];
-  throw error;
-}
-
-/** The ids a `.key` file holds; `undefined` when it cannot be read (gone, or not such a file). */
-async function readKey(path: string): Promise<TranscriptKey | undefined> {
+/** The ids a `.key` file's text holds; `undefined` for none, or text that is not such a file's. */
+function parseKey(text: string | undefined): TranscriptKey | undefined {
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as Partial<TranscriptKey>;
-    const { workflowId, taskId } = parsed;
+    const { workflowId, taskId } = JSON.parse(text ?? '') as Partial<TranscriptKey>;
     return typeof workflowId === 'string' && typeof taskId === 'string' ? { workflowId, taskId } : undefined;
   } catch {
     return undefined;
