@@ -53,7 +53,6 @@ export {
   type FollowOptions,
   endsStep,
   followStep,
-  pruneTranscripts,
   removeTranscripts,
   stepTranscript,
 } from './client/transcripts';

@@ -174,6 +174,7 @@ export function garbageView(report: GarbageReport): string {
     ['checkpoint', 'checkpoints', report.checkpoints],
     ['step state', 'step states', report.stepStates],
     ['cache entry', 'cache entries', report.cache],
+    ['transcript', 'transcripts', report.transcripts],
     ['blob', 'blobs', report.blobs],
   ] as const;
   const totals = table(['kind', report.dryRun ? 'would remove' : 'removed', 'bytes']);

@@ -13,7 +13,13 @@
  *   a closed run's: only for being referred to by no live run (mark and
  *   sweep). A put renews a blob's age (src/blobs/blob-store.ts), so a blob
  *   a run encodes while gc runs, before the server shows that run, is young
- *   and stays.
+ *   and stays;
+ * - a step's transcript whose last event landed before the cut-off and whose
+ *   workflow id is no live run's (an earlier execution's or a child's
+ *   included). Transcripts are keyed by workflow id, not run id, so a closed
+ *   run's stay while a run that reuses its id is live; and a run that starts
+ *   with that id and that task id while gc runs, before the server shows it,
+ *   may lose the events it wrote before gc removed the old transcript.
  *
  * Anything whose age cannot be read (an unreadable record) is left for the
  * `tao checkpoint` and `tao cache` commands. A dry run reads the same and
@@ -25,6 +31,7 @@ import { type BlobStore, openBlobStore } from '../blobs';
 import { InputError } from '../config/data-file';
 import { createStore } from '../stores/registry';
 import type { SessionStore } from '../stores/session-store';
+import type { TranscriptStore } from '../transcripts/events';
 import { type LiveRuns, liveRuns } from './live-runs';
 
 export interface CollectGarbageOptions {
@@ -32,13 +39,13 @@ export interface CollectGarbageOptions {
   olderThan?: string | number;
   /** Report what would be removed, and remove nothing. */
   dryRun?: boolean;
-  /** The workers' checkpoint store (`--store`): checkpoints, step states and the step cache. Omitted: not collected. */
+  /** The workers' checkpoint store (`--store`): checkpoints, step states, the step cache and transcripts. Omitted: not collected. */
   store?: string | SessionStore;
   /** The workers' blob store (`--blobs`). Omitted: not collected. */
   blobs?: string | BlobStore;
 }
 
-/** One kind's removals: each item's id (checkpoint id, step-state key, cache key, blob key) and their bytes. */
+/** One kind's removals: each item's id (checkpoint id, step-state key, cache key, blob key, `<workflowId>/<taskId>` of a transcript) and their bytes. */
 export interface Collected {
   count: number;
   bytes: number;
@@ -55,6 +62,8 @@ export interface GarbageReport {
   checkpoints?: Collected;
   stepStates?: Collected;
   cache?: Collected;
+  /** Also absent when the store keeps no transcripts (one written against 1.0). */
+  transcripts?: Collected;
   /** Absent when the blob store was not given. */
   blobs?: Collected;
 }
@@ -100,7 +109,7 @@ export async function collectGarbage(
           .map((blob) => ({ id: blob.key, bytes: async () => blob.bytes })),
         dryRun,
         // Only if no put renewed it since it was listed.
-        (key) => blobs.delete(key, cutoffMs),
+        ({ id }) => blobs.delete(id, cutoffMs),
       );
     }
   } finally {
@@ -110,30 +119,33 @@ export async function collectGarbage(
   return report;
 }
 
-/** Checkpoints, step states and expired cache entries that no live run holds on to. */
+/** Checkpoints, step states, expired cache entries and transcripts that no live run holds on to. */
 async function collectFromStore(
   store: SessionStore,
   live: LiveRuns,
   cutoffMs: number,
   dryRun: boolean,
-): Promise<Pick<GarbageReport, 'checkpoints' | 'stepStates' | 'cache'>> {
+): Promise<Pick<GarbageReport, 'checkpoints' | 'stepStates' | 'cache' | 'transcripts'>> {
   const checkpoints = await collect(
     (await store.list())
       .filter((c) => !c.unreadable && c.checkpointMs < cutoffMs && !live.checkpointIds.has(c.checkpointId))
       .map((c) => ({ id: c.checkpointId, bytes: () => store.load(c.checkpointId).then(jsonBytes) })),
     dryRun,
-    async (id) => (await store.delete(id), true),
+    async ({ id }) => (await store.delete(id), true),
   );
   const stepStates = await collect(
     (await store.listStepStates())
       .filter((s) => !s.unreadable && s.savedMs < cutoffMs && !ofOpenRun(s.key, live.openRunIds))
       .map((s) => ({ id: s.key, bytes: async () => s.bytes })),
     dryRun,
-    async (key) => (await store.deleteStepState(key), true),
+    async ({ id }) => (await store.deleteStepState(id), true),
   );
+  const transcripts =
+    store.transcripts && (await collectTranscripts(store.transcripts, live, cutoffMs, dryRun));
+  const kept = { checkpoints, stepStates, ...(transcripts ? { transcripts } : {}) };
   const { getCached, listCached, deleteCached } = store;
   // A store written against 1.0 keeps no step cache.
-  if (!getCached || !listCached || !deleteCached) return { checkpoints, stepStates };
+  if (!getCached || !listCached || !deleteCached) return kept;
   const cache = await collect(
     (await listCached.call(store))
       .filter((e) => !e.unreadable && e.expiresMs !== undefined && e.expiresMs < cutoffMs)
@@ -143,9 +155,26 @@ async function collectFromStore(
         bytes: () => getCached.call(store, e.key, e.savedMs).then((entry) => jsonBytes(entry?.outcome)),
       })),
     dryRun,
-    (key) => deleteCached.call(store, key),
+    ({ id }) => deleteCached.call(store, id),
   );
-  return { checkpoints, stepStates, cache };
+  return { ...kept, cache };
+}
+
+/** Transcripts idle since before the cut-off, of workflows no live run has. */
+async function collectTranscripts(
+  transcripts: TranscriptStore,
+  live: LiveRuns,
+  cutoffMs: number,
+  dryRun: boolean,
+): Promise<Collected> {
+  return collect(
+    (await transcripts.listTranscripts())
+      .filter((t) => t.lastEventMs < cutoffMs && !live.workflowIds.has(t.workflowId))
+      .map((t) => ({ ...t, id: `${t.workflowId}/${t.taskId}`, bytes: async () => t.bytes })),
+    dryRun,
+    // Its key, not its id: either id may hold a `/`.
+    async ({ workflowId, taskId }) => (await transcripts.deleteTranscripts(workflowId, taskId)) > 0,
+  );
 }
 
 interface Candidate {
@@ -154,15 +183,16 @@ interface Candidate {
 }
 
 /** Removes each candidate in turn (none on a dry run); what `remove` says it did not remove is not counted. */
-async function collect(
-  candidates: Candidate[],
+async function collect<C extends Candidate>(
+  candidates: C[],
   dryRun: boolean,
-  remove: (id: string) => Promise<boolean>,
+  remove: (candidate: C) => Promise<boolean>,
 ): Promise<Collected> {
   const collected: Collected = { count: 0, bytes: 0, items: [] };
-  for (const { id, bytes } of candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+  for (const candidate of candidates.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const { id, bytes } = candidate;
     const size = await bytes();
-    if (!dryRun && !(await remove(id))) continue;
+    if (!dryRun && !(await remove(candidate))) continue;
     collected.count++;
     collected.bytes += size;
     collected.items.push(id);

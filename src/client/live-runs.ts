@@ -27,6 +27,13 @@ export interface LiveRuns {
   executions: number;
   /** Run ids of the open executions: their running steps' states stay. */
   openRunIds: Set<string>;
+  /**
+   * Workflow ids of every execution read, its history gone or not: a step's
+   * transcript is keyed by its workflow id (src/activities/agent-step.ts),
+   * which every execution a run continued as new into shares, and a child's
+   * steps are under the child's own.
+   */
+  workflowIds: Set<string>;
   /** Checkpoint ids a live run names (its input's `checkpointId`, or its workflow id, the default). */
   checkpointIds: Set<string>;
   /** Blobs a live run's payloads refer to. */
@@ -51,6 +58,7 @@ export async function liveRuns(client: Client, cutoffMs: number): Promise<LiveRu
   const live: LiveRuns = {
     executions: 0,
     openRunIds: new Set(),
+    workflowIds: new Set(),
     checkpointIds: new Set(),
     blobKeys: new Set(),
   };
@@ -64,7 +72,10 @@ export async function liveRuns(client: Client, cutoffMs: number): Promise<LiveRu
   const seen = new Set<string>();
   while (queue.length > 0) {
     const batch = queue.splice(0, READ_AT_ONCE).filter((run) => !seen.has(run.runId));
-    batch.forEach((run) => seen.add(run.runId));
+    for (const run of batch) {
+      seen.add(run.runId);
+      live.workflowIds.add(run.workflowId);
+    }
     const related = await Promise.all(batch.map((run) => readExecution(client, run, live)));
     queue.push(...related.flat());
   }

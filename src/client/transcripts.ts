@@ -75,16 +75,3 @@ export const endsStep = (event: StepEvent) =>
 export function removeTranscripts(store: SessionStore, workflowId: string, taskId?: string): Promise<number> {
   return transcriptsOf(store).deleteTranscripts(workflowId, taskId);
 }
-
-/**
- * The retention path: removes every transcript that got no event for
- * `olderThanMs`; resolves to how many. `tao transcript prune` calls it, and a
- * periodic collector can.
- */
-export function pruneTranscripts(
-  store: SessionStore,
-  olderThanMs: number,
-  nowMs = Date.now(),
-): Promise<number> {
-  return transcriptsOf(store).pruneTranscripts(nowMs - olderThanMs);
-}

@@ -1,7 +1,12 @@
 /**
  * The file store's transcripts: one JSON-lines file per step,
  * `<dir>/transcripts/<hash of workflow id>/<hash of task id>.jsonl`,
- * owner-only. a3s does not read this folder.
+ * owner-only. a3s does not read this folder. The names are hashes (ids may be
+ * longer than a file name may), so beside each step's file a `.key` file
+ * holds its ids as JSON for listing. It is written before the step's first
+ * event and removed before its events, so every step's file a listing finds
+ * can be named (a crash between may leave ids with no events: a few bytes,
+ * which the step's next append uses again).
  *
  * Numbering across processes without a lock: each append is one write to a
  * file opened for appending, which the kernel places whole at the end, so
@@ -15,14 +20,15 @@
  * overshoot by at most their own batches.
  */
 import { createHash } from 'node:crypto';
-import { open, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { open, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
-import { isMissing, readTextIfAny } from './atomic-file';
+import { isMissing, namesIn, readTextIfAny } from './atomic-file';
 import {
   type Transcript,
   type TranscriptKey,
   type TranscriptStore,
+  type TranscriptSummary,
   type UnnumberedEvent,
   checkTranscriptKey,
   keepWithinStepLimit,
@@ -46,13 +52,19 @@ export class FileTranscripts implements TranscriptStore {
   }
 
   private pathOf({ workflowId, taskId }: TranscriptKey): string {
-    return join(this.workflowFolder(workflowId), `${hashed(taskId)}.jsonl`);
+    return join(this.workflowFolder(workflowId), `${hashed(taskId)}${EVENTS}`);
   }
 
   async appendTranscript(key: TranscriptKey, events: readonly UnnumberedEvent[]): Promise<number> {
     const path = this.pathOf(checkTranscriptKey(key));
     try {
       await ensurePrivateDirs(this.dir, this.folder, this.workflowFolder(key.workflowId));
+      // Before the events, so no step's file is ever without it; one that exists is left as it is.
+      await writeFile(keyPathOf(path), JSON.stringify(key), { flag: 'wx', mode: PRIVATE_FILE_MODE }).catch(
+        (error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        },
+      );
       const handle = await open(path, 'a+', PRIVATE_FILE_MODE);
       try {
         const { size } = await handle.stat();
@@ -86,35 +98,36 @@ export class FileTranscripts implements TranscriptStore {
     if (taskId !== undefined) {
       const path = this.pathOf(checkTranscriptKey({ workflowId, taskId }));
       const held = await exists(path);
+      // Its ids first: a writer racing the removal leaves at worst ids with no events, never events no listing names.
+      await this.remove(keyPathOf(path));
       await this.remove(path);
+      // Its workflow's folder goes with its last step; one a writer just filled again stays.
+      await rmdir(this.workflowFolder(workflowId)).catch(() => undefined);
       return held ? 1 : 0;
     }
     const folder = this.workflowFolder(workflowId);
-    const steps = (await readdir(folder).catch(() => [])).length;
+    const steps = (await readdir(folder).catch(() => [])).filter((name) => name.endsWith(EVENTS)).length;
     await this.remove(folder);
     return steps;
   }
 
-  async pruneTranscripts(beforeMs: number): Promise<number> {
-    let removed = 0;
-    for (const workflow of await readdir(this.folder).catch(() => [])) {
+  /** A step's file without a `.key` file that holds its ids (not TAO's) is left out: it cannot be named. */
+  async listTranscripts(): Promise<TranscriptSummary[]> {
+    const failure = (error: unknown) => this.ioError('cannot read', error);
+    const listed: TranscriptSummary[] = [];
+    for (const workflow of await namesIn(this.folder, '', failure)) {
       const folder = join(this.folder, workflow);
-      const names = await readdir(folder).catch(() => []);
-      for (const name of names) {
+      for (const name of await namesIn(folder, EVENTS, failure)) {
         const path = join(folder, name);
-        const modified = await stat(path).then(
-          (s) => s.mtimeMs,
-          () => Infinity,
-        );
-        if (modified < beforeMs) {
-          await this.remove(path);
-          removed++;
-        }
+        const [file, key] = await Promise.all([
+          // Removed since the folder was read: nothing to list.
+          stat(path).catch(() => undefined),
+          readTextIfAny(keyPathOf(path), failure).then(parseKey),
+        ]);
+        if (file && key) listed.push({ ...key, lastEventMs: file.mtimeMs, bytes: file.size });
       }
-      // A folder left empty goes too; one a writer just filled again stays.
-      await rmdir(folder).catch(() => undefined);
     }
-    return removed;
+    return listed;
   }
 
   private async remove(path: string): Promise<void> {
@@ -123,6 +136,19 @@ export class FileTranscripts implements TranscriptStore {
     } catch (error) {
       throw this.ioError('cannot remove from', error);
     }
+  }
+}
+
+const EVENTS = '.jsonl';
+const keyPathOf = (eventsPath: string) => `${eventsPath.slice(0, -EVENTS.length)}.key`;
+
+/** The ids a `.key` file's text holds; `undefined` for none, or text that is not such a file's. */
+function parseKey(text: string | undefined): TranscriptKey | undefined {
+  try {
+    const { workflowId, taskId } = JSON.parse(text ?? '') as Partial<TranscriptKey>;
+    return typeof workflowId === 'string' && typeof taskId === 'string' ? { workflowId, taskId } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

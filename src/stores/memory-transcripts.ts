@@ -7,6 +7,7 @@ import {
   type Transcript,
   type TranscriptKey,
   type TranscriptStore,
+  type TranscriptSummary,
   type UnnumberedEvent,
   checkTranscriptKey,
   keepWithinStepLimit,
@@ -55,13 +56,14 @@ export class MemoryTranscripts implements TranscriptStore {
     return removed;
   }
 
-  async pruneTranscripts(beforeMs: number): Promise<number> {
-    let removed = 0;
-    for (const [workflowId, steps] of this.held) {
-      for (const [taskId, step] of steps) {
-        if (step.updatedMs < beforeMs) removed += await this.deleteTranscripts(workflowId, taskId);
-      }
-    }
-    return removed;
+  async listTranscripts(): Promise<TranscriptSummary[]> {
+    return [...this.held].flatMap(([workflowId, steps]) =>
+      [...steps].map(([taskId, { bytes, updatedMs }]) => ({
+        workflowId,
+        taskId,
+        lastEventMs: updatedMs,
+        bytes,
+      })),
+    );
   }
 }

@@ -11,6 +11,7 @@ import {
   type Transcript,
   type TranscriptKey,
   type TranscriptStore,
+  type TranscriptSummary,
   type UnnumberedEvent,
   checkTranscriptKey,
   keepWithinStepLimit,
@@ -80,8 +81,18 @@ export class PostgresTranscripts implements TranscriptStore {
     return rowCount ?? 0;
   }
 
-  async pruneTranscripts(beforeMs: number): Promise<number> {
-    const { rowCount } = await this.query('DELETE FROM tao_transcripts WHERE updated_ms < $1', [beforeMs]);
-    return rowCount ?? 0;
+  async listTranscripts(): Promise<TranscriptSummary[]> {
+    const { rows } = await this.query<{
+      workflow_id: string;
+      task_id: string;
+      updated_ms: string;
+      bytes: string;
+    }>('SELECT workflow_id, task_id, updated_ms, bytes FROM tao_transcripts', []);
+    return rows.map((row) => ({
+      workflowId: row.workflow_id,
+      taskId: row.task_id,
+      lastEventMs: Number(row.updated_ms),
+      bytes: Number(row.bytes),
+    }));
   }
 }

@@ -194,6 +194,14 @@ export function checkTranscriptKey(key: TranscriptKey): TranscriptKey {
   return key;
 }
 
+/** One step's transcript as a listing names it: the retention path (`tao gc`) reads these. */
+export interface TranscriptSummary extends TranscriptKey {
+  /** When its last event landed (the store's clock, not the event's `timeMs`). */
+  lastEventMs: number;
+  /** What it takes in the store: its events as JSON lines. */
+  bytes: number;
+}
+
 /**
  * The transcript half of the checkpoint store. Every backend follows the
  * invariants above; the contract suite (test/stores/transcript-contract.ts)
@@ -210,8 +218,8 @@ export interface TranscriptStore {
   readTranscript(key: TranscriptKey, afterSeq?: number): Promise<Transcript | undefined>;
   /** Removes one step's transcript, or every step's of the workflow without a task id; resolves to how many steps'. */
   deleteTranscripts(workflowId: string, taskId?: string): Promise<number>;
-  /** Removes the transcripts that got no event since `beforeMs`; resolves to how many. The retention path `tao gc` calls. */
-  pruneTranscripts(beforeMs: number): Promise<number>;
+  /** Every step's transcript the store holds, in no particular order. */
+  listTranscripts(): Promise<TranscriptSummary[]>;
 }
 
 /**

@@ -2,10 +2,11 @@
  * `tao gc` on a real dev server, with a file store and a blob directory, then
  * PostgreSQL and S3 (moto): a run that closed past the retention and a
  * running one share the stores, and one blob (the same large prompt). gc
- * removes the closed run's checkpoint, step state, expired cache entry and
- * own blobs, and leaves every piece of the running one, which then
- * completes. A dry run (through the CLI) lists the same and removes nothing.
- * A run closed within the retention keeps its checkpoint and blobs.
+ * removes the closed run's checkpoint, step state, expired cache entry, step
+ * transcript and own blobs, and leaves every piece of the running one, which
+ * then completes. A dry run (through the CLI) lists the same and removes
+ * nothing. A run closed within the retention keeps its checkpoint, blobs and
+ * transcript.
  */
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -33,7 +34,8 @@ const BIG = 200 * 1024;
 const sharedPrompt = 'shared '.padEnd(BIG, 's');
 
 /**
- * `echo` answers its prompt's length; `hold` saves a large state, then waits
+ * `echo` answers its prompt's length; `hold` starts its transcript (through
+ * the worker's writer, keyed as every step's is), saves a large state, then waits
  * until the test releases its run (a `stubborn` hold ignores cancellation, so
  * a terminated run leaves its state behind as a dead worker's step would).
  */
@@ -58,6 +60,7 @@ class HoldingAgent implements AgentExecutor {
     // The running step's state is large, so its heartbeat is a blob too; the stubborn one beats on after its run
     // closed (a dead worker would not), so its state is small: a blob it renewed would cross the cut-off at random.
     const size = spec.agent === 'stubborn' ? 100 : BIG;
+    context.events?.emit({ kind: 'attempt-start' });
     await context.saveState({ notes: `${context.workflowId} `.padEnd(size, 'n') });
     if (!this.released.has(context.workflowId)) {
       await new Promise<void>((resolve, reject) => {
@@ -100,6 +103,7 @@ const items = (report: GarbageReport) => ({
   checkpoints: report.checkpoints!.items,
   stepStates: report.stepStates!.items,
   cache: report.cache!.items,
+  transcripts: report.transcripts!.items,
   blobs: report.blobs!.items,
 });
 
@@ -121,6 +125,10 @@ interface Harness extends Backend {
   start(prefix: string, specs: AgentStepSpecInput[]): Promise<WorkflowHandleWithFirstExecutionRunId>;
   /** The step state a run's held step saved, once saved. */
   heldState(handle: WorkflowHandleWithFirstExecutionRunId): Promise<{ key: string }>;
+  /** The held step's transcript, once its first event landed; as gc names it. */
+  heldTranscript(handle: WorkflowHandle): Promise<string>;
+  /** Every transcript the store holds, as gc names them. */
+  transcripts(): Promise<string[]>;
   /** Waits until the run's checkpoint holds `steps` steps. */
   journaled(handle: WorkflowHandle, steps: number): Promise<unknown>;
 }
@@ -151,6 +159,14 @@ async function withBackend(backend: Backend, body: (h: Harness) => Promise<void>
             eventually(async () =>
               (await store.listStepStates()).find((s) => s.key.includes(`/${handle.firstExecutionRunId}/`)),
             ),
+          heldTranscript: (handle) =>
+            eventually(async () =>
+              (await store.transcripts!.readTranscript({ workflowId: handle.workflowId, taskId: 'hold' }))
+                ? `${handle.workflowId}/hold`
+                : undefined,
+            ),
+          transcripts: async () =>
+            (await store.transcripts!.listTranscripts()).map((t) => `${t.workflowId}/${t.taskId}`),
           journaled: (handle, steps) =>
             eventually(async () =>
               (await store.load(handle.workflowId))?.steps.length === steps ? true : undefined,
@@ -210,6 +226,7 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
         { taskId: 'hold', agent: 'stubborn', prompt: 'hold' },
       ]);
       const closedState = await h.heldState(closed);
+      const closedTranscript = await h.heldTranscript(closed);
       await h.journaled(closed, 3);
       await closed.terminate('closed for the test');
 
@@ -219,6 +236,7 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
         { taskId: 'hold', agent: 'hold', prompt: 'hold' },
       ]);
       const runningState = await h.heldState(running);
+      const runningTranscript = await h.heldTranscript(running);
       await h.journaled(running, 1);
       // Its held step's heartbeat carries the large state: a blob only the server's pending activity names.
       const beat = await eventually(async () => {
@@ -261,12 +279,16 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
       expect(planned.checkpoints!.items).toEqual([closed.workflowId]);
       expect(planned.stepStates!.items).toEqual([closedState.key]);
       expect(planned.cache!.count).toBe(1);
+      // The running run's step started its transcript as long ago, and keeps it: its run is live.
+      expect(planned.transcripts!.items).toEqual([closedTranscript]);
+      expect(planned.transcripts!.bytes).toBeGreaterThan(0);
       for (const key of closedOnly) expect(planned.blobs!.items).toContain(key);
       for (const key of [...runningKeys, beat]) expect(planned.blobs!.items).not.toContain(key);
       expect(planned.blobs!.bytes).toBeGreaterThan(BIG);
       // Nothing went.
       expect(await h.store.load(closed.workflowId)).toBeDefined();
       expect((await h.store.listStepStates()).map((s) => s.key)).toContain(closedState.key);
+      expect((await h.transcripts()).sort()).toEqual([closedTranscript, runningTranscript].sort());
       expect(await h.blobs.get(closedOnly[0]!)).toBeDefined();
 
       const report = await collectGarbage(h.client, { olderThan: '2s', store: h.store, blobs: h.blobs });
@@ -277,6 +299,7 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
       expect(await h.store.load(running.workflowId)).toBeDefined();
       expect((await h.store.listStepStates()).map((s) => s.key)).toEqual([runningState.key]);
       expect(await h.store.listCached!()).toEqual([]);
+      expect(await h.transcripts()).toEqual([runningTranscript]);
       for (const key of closedOnly) await expect(h.blobs.get(key)).rejects.toThrow(/not found/);
       for (const key of [...runningKeys, beat]) expect(await h.blobs.get(key)).toBeDefined();
 
@@ -286,7 +309,8 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
         /^dry run: nothing removed; state of runs closed before \S+ \(\d+ live executions read\)\n/,
       );
       expect(again.stdout).toMatch(/│ cache entries +│ 0 /);
-      expect(again.stdout).not.toMatch(/^(checkpoint|step state|cache entry|blob) /m);
+      expect(again.stdout).toMatch(/│ transcripts +│ 0 /);
+      expect(again.stdout).not.toMatch(/^(checkpoint|step state|cache entry|transcript|blob) /m);
 
       // The running run goes on, from its large payloads too, and ends well.
       h.agent.release(running.workflowId);
@@ -299,7 +323,7 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
   });
 });
 
-test('a run closed within the retention keeps its checkpoint and blobs, however old they are', async () => {
+test('a run closed within the retention keeps its checkpoint, blobs and transcript, however old they are', async () => {
   const backend = await backends[0]!.open();
   await withBackend(backend, async (h) => {
     const recent = await h.start('gc-recent', [
@@ -307,6 +331,7 @@ test('a run closed within the retention keeps its checkpoint and blobs, however 
       { taskId: 'hold', agent: 'stubborn', prompt: 'hold' },
     ]);
     const state = await h.heldState(recent);
+    const transcript = await h.heldTranscript(recent);
     await h.journaled(recent, 1);
     const keys = await blobKeysOf(recent);
     expect(keys.size).toBeGreaterThan(0);
@@ -317,6 +342,8 @@ test('a run closed within the retention keeps its checkpoint and blobs, however 
     const report = await collectGarbage(h.client, { olderThan: '2s', store: h.store, blobs: h.blobs });
     expect(report.checkpoints!.items).not.toContain(recent.workflowId);
     expect(await h.store.load(recent.workflowId)).toBeDefined();
+    expect(report.transcripts!.items).not.toContain(transcript);
+    expect(await h.transcripts()).toContain(transcript);
     for (const key of keys) {
       expect(report.blobs!.items).not.toContain(key);
       expect(await h.blobs.get(key)).toBeDefined();

@@ -43,7 +43,8 @@ test('file transcripts: a line a crash tore takes no number, and the next append
     const event = { kind: 'turn-start' as const, round: 1, attempt: 1, timeMs: 1 };
     await store.transcripts.appendTranscript(key, [event]);
     const folder = join(store.transcripts.folder, readdirSync(store.transcripts.folder)[0]!);
-    appendFileSync(join(folder, readdirSync(folder)[0]!), '{"kind":"turn-st');
+    const file = readdirSync(folder).find((name) => name.endsWith('.jsonl'))!;
+    appendFileSync(join(folder, file), '{"kind":"turn-st');
     expect((await store.transcripts.readTranscript(key))!.lastSeq).toBe(1);
     await store.transcripts.appendTranscript(key, [{ ...event, round: 2 }]);
     const { events, lastSeq } = (await store.transcripts.readTranscript(key))!;
@@ -52,6 +53,24 @@ test('file transcripts: a line a crash tore takes no number, and the next append
       [1, 1],
       [2, 2],
     ]);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("file transcripts: each step's ids lie beside its events, owner-only; a step's file without them is not listed", async () => {
+  const { store, cleanup } = tempStore();
+  try {
+    const key = { workflowId: 'wf', taskId: 't' };
+    await store.transcripts.appendTranscript(key, [{ kind: 'turn-start', round: 1, attempt: 1, timeMs: 1 }]);
+    const folder = join(store.transcripts.folder, readdirSync(store.transcripts.folder)[0]!);
+    const [events, ids] = readdirSync(folder).sort();
+    expect(ids).toBe(events!.replace(/\.jsonl$/, '.key'));
+    expect(JSON.parse(readFileSync(join(folder, ids!), 'utf8'))).toEqual(key);
+    for (const name of [events!, ids!]) expect(statSync(join(folder, name)).mode & 0o777).toBe(0o600);
+    // Not one a listing could name (it would be removed by nothing): left out, not guessed at.
+    rmSync(join(folder, ids!));
+    expect(await store.transcripts.listTranscripts()).toEqual([]);
   } finally {
     await cleanup();
   }

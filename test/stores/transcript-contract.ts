@@ -86,7 +86,7 @@ export function describeTranscriptContract(name: string, open: () => Promise<Sto
       expect(events.at(-1)).toMatchObject({ kind: 'attempt-end', seq: fits + 1 });
     });
 
-    test("rm takes one step's transcript, or every step's of a workflow; prune takes those idle since a time", async () => {
+    test("rm takes one step's transcript, or every step's of a workflow", async () => {
       await transcripts.appendTranscript(key, [turn(1)]);
       await transcripts.appendTranscript({ ...key, taskId: 'step-b' }, [turn(1)]);
       await transcripts.appendTranscript({ workflowId: 'wf-2', taskId: 'step-a' }, [turn(1)]);
@@ -94,10 +94,32 @@ export function describeTranscriptContract(name: string, open: () => Promise<Sto
       expect(await transcripts.readTranscript(key)).toBeUndefined();
       expect(await transcripts.readTranscript({ ...key, taskId: 'step-b' })).toBeDefined();
       expect(await transcripts.deleteTranscripts('wf-1')).toBe(1);
-      expect(await transcripts.pruneTranscripts(Date.now() - 60_000)).toBe(0);
-      const later = Date.now() + 1_000;
-      expect(await transcripts.pruneTranscripts(later)).toBe(1);
-      expect(await transcripts.readTranscript({ workflowId: 'wf-2', taskId: 'step-a' })).toBeUndefined();
+      expect(await transcripts.deleteTranscripts('wf-1')).toBe(0);
+      expect(await transcripts.readTranscript({ workflowId: 'wf-2', taskId: 'step-a' })).toBeDefined();
+    });
+
+    test('a listing names every step held, when its last event landed and its bytes; none once removed', async () => {
+      expect(await transcripts.listTranscripts()).toEqual([]);
+      const before = Date.now();
+      await transcripts.appendTranscript(key, [turn(1), turn(2)]);
+      const other = { workflowId: 'wf-2 with a long id '.padEnd(400, 'x'), taskId: 'step/b' };
+      await transcripts.appendTranscript(other, [turn(1)]);
+      const lines = (...events: UnnumberedEvent[]) =>
+        events.reduce((sum, event) => sum + Buffer.byteLength(JSON.stringify(event)) + 1, 0);
+      const listed = (await transcripts.listTranscripts()).sort((a, b) => a.taskId.localeCompare(b.taskId));
+      expect(listed).toEqual([
+        { ...key, lastEventMs: expect.any(Number), bytes: lines(turn(1), turn(2)) },
+        { ...other, lastEventMs: expect.any(Number), bytes: lines(turn(1)) },
+      ]);
+      for (const { lastEventMs } of listed) {
+        // A file's time is the file system's, which may round down to its own tick.
+        expect(lastEventMs).toBeGreaterThanOrEqual(before - 10);
+        expect(lastEventMs).toBeLessThanOrEqual(Date.now());
+      }
+      await transcripts.deleteTranscripts(key.workflowId, key.taskId);
+      expect((await transcripts.listTranscripts()).map((t) => t.taskId)).toEqual(['step/b']);
+      await transcripts.deleteTranscripts(other.workflowId);
+      expect(await transcripts.listTranscripts()).toEqual([]);
     });
 
     test('ids a store could not hold are refused with the fix', async () => {

@@ -1,5 +1,5 @@
-import { type Command, InvalidArgumentError } from 'commander';
-import { followStep, pruneTranscripts, removeTranscripts, stepTranscript } from '../../client';
+import type { Command } from 'commander';
+import { followStep, removeTranscripts, stepTranscript } from '../../client';
 import { redactUrl } from '../../stores/postgres-database';
 import { jsonOption, storeOption } from '../options';
 import { transcriptLine } from '../render';
@@ -66,27 +66,10 @@ export function registerTranscript(program: Command): void {
         console.log(`removed ${removed} transcript${removed === 1 ? '' : 's'}`);
       });
     });
-
-  storeOption(transcript.command('prune'))
-    .description('remove the transcripts that got no event for a while (retention)')
-    .requiredOption('--older-than-ms <ms>', 'how long a transcript is kept after its last event', parseMs)
-    .action(async (flags: { olderThanMs: number }, command: Command) => {
-      await withStore(storeFlags(command), async (store) => {
-        const removed = await pruneTranscripts(store, flags.olderThanMs);
-        console.log(`removed ${removed} transcript${removed === 1 ? '' : 's'}`);
-      });
-    });
 }
 
 /**
  * A subcommand's flags with its parent's: `tao transcript` takes `--store` for
- * itself, and so parses it even when it comes after `rm` or `prune`.
+ * itself, and so parses it even when it comes after `rm`.
  */
 const storeFlags = (command: Command): Flags => command.optsWithGlobals<Flags>();
-
-function parseMs(value: string): number {
-  const ms = Number(value);
-  if (!Number.isInteger(ms) || ms < 0)
-    throw new InvalidArgumentError('must be a whole number of milliseconds, e.g. 604800000 for 7 days');
-  return ms;
-}
