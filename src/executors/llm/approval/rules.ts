@@ -59,10 +59,13 @@ const RuleObjectSchema = z
       ctx.addIssue({ code: 'custom', message, path: [field] });
   });
 
-export type ToolRule = Omit<z.infer<typeof RuleObjectSchema>, 'decision'> & { decision: Decision };
+/** A rule as a config gives it: allow or deny. */
+export type ConfiguredRule = z.infer<typeof RuleObjectSchema>;
+/** A rule as ./decide takes it: `ask` too, which only code can make so far. */
+export type ToolRule = Omit<ConfiguredRule, 'decision'> & { decision: Decision };
 
 /** Either form; both load as the object. */
-const ToolRuleSchema = z.unknown().transform((given, ctx): ToolRule => {
+const ToolRuleSchema = z.unknown().transform((given, ctx): ConfiguredRule => {
   const object = typeof given === 'string' ? fromCompact(given) : given;
   if (typeof object === 'string') {
     ctx.addIssue({ code: 'custom', message: object });
@@ -145,7 +148,7 @@ function fromCompact(text: string): Record<string, unknown> | string {
 }
 
 /** Every mistake in a rule object, as [field, one line naming the fix]. */
-function ruleProblems(rule: z.infer<typeof RuleObjectSchema>): [string, string][] {
+function ruleProblems(rule: ConfiguredRule): [string, string][] {
   const kind = toolKind(rule.tool);
   if (kind === undefined) {
     return [
@@ -187,7 +190,7 @@ function ruleProblems(rule: z.infer<typeof RuleObjectSchema>): [string, string][
   return problems;
 }
 
-function shellOperatorProblems(rule: z.infer<typeof RuleObjectSchema>): [string, string][] {
+function shellOperatorProblems(rule: ConfiguredRule): [string, string][] {
   if (rule.shellOperators) {
     if (rule.decision !== 'allow') {
       return [
@@ -217,6 +220,30 @@ function shellOperatorProblems(rule: z.infer<typeof RuleObjectSchema>): [string,
       `${JSON.stringify(literal)} contains shell syntax ${JSON.stringify(syntax)}, so an allow rule never matches it; with command, set shellOperators: true to match it whole`,
     ],
   ];
+}
+
+/**
+ * The first rule of an agent's that could never match, because it names a
+ * tool the agent is not offered, as one line naming the fix; undefined when
+ * every rule names one of its tools. Checked when the worker starts, with
+ * the agent's `tools` and `mcpServers`.
+ */
+export function unofferedToolProblem(
+  approval: ToolApprovalConfig,
+  tools: readonly string[],
+  mcpServers: readonly string[],
+): string | undefined {
+  for (const [index, rule] of (approval.rules ?? []).entries()) {
+    const server = mcpServerOf(rule.tool);
+    const where = `toolApproval.rules.${index} (${ruleText(rule)})`;
+    if (server !== undefined && !mcpServers.includes(server)) {
+      return `${where} names MCP server "${server}", which the agent's mcpServers do not list; add it there or drop the rule`;
+    }
+    if (server === undefined && !tools.includes(rule.tool)) {
+      return `${where} names ${rule.tool}, which the agent's tools do not list; add it there or drop the rule`;
+    }
+  }
+  return undefined;
 }
 
 /** Whether a path (a glob or a model's argument) points outside the workspace or is not relative. */
