@@ -174,6 +174,11 @@ describe('MCP tools, order and default', () => {
       decision: 'ask',
       rule: { where: 'toolApproval.rules.1', text: 'ask run_shell' },
     });
+    // Until the workflow can answer it, an ask is refused, never run unasked.
+    const asked = decide(shell('make all'), rules);
+    expect(asked.decision === 'ask' && denialText(asked)).toBe(
+      'error: denied by toolApproval.rules.1 (ask run_shell): it needs approval, which this version cannot ask for. The call did not run.',
+    );
     expect(decide(shell('make all'), rules, granted)).toEqual({
       decision: 'allow',
       rule: { where: 'run.allows.0', text: 'allow run_shell(make:*)' },

@@ -17,7 +17,9 @@ import {
   agentCachesOf,
 } from '../executor';
 import { compileOutputSchema } from '../structured-output';
-import type { ChatProvider, ToolCall, ToolSpec } from './chat';
+import { type ApprovalPolicy, compilePolicy, decide, denialText } from './approval/decide';
+import { withApprovalDefaults } from './approval/rules';
+import type { ChatProvider, ToolCall, ToolResult, ToolSpec } from './chat';
 import {
   type LlmConfigFile,
   LlmConfigFileSchema,
@@ -58,6 +60,8 @@ interface ConverseOptions {
   profile: ResolvedProfile;
   system: string;
   toolbox: Toolbox;
+  /** Set when the profile has toolApproval: every toolbox call is decided by it before it runs. */
+  approval?: ApprovalPolicy;
   /** Set when the step may delegate: it handles the `task` / `parallel_task` calls. */
   delegator?: Delegator;
   /** What the model is offered: the toolbox's tools and the delegator's. */
@@ -81,6 +85,8 @@ export interface LlmStepProgress {
   maxRounds: number;
   inputTokens: number;
   outputTokens: number;
+  /** Tool calls toolApproval denied so far; absent while none was. */
+  deniedToolCalls?: number;
 }
 
 export class LlmExecutor implements AgentExecutor {
@@ -165,6 +171,7 @@ export class LlmExecutor implements AgentExecutor {
       ? await (await this.mcpServers()).toolsFor(profile.mcpServers, signal)
       : [];
     const toolbox = createToolbox(this.workspace, profile.tools, mcpTools);
+    const approval = profile.toolApproval && compilePolicy(withApprovalDefaults(profile.toolApproval));
     const delegator = delegatorFor(profile, context.delegation, this.settings.profiles);
     const tools = [...toolbox.specs, ...(delegator?.specs ?? [])];
     const system = systemPrompt(profile, spec);
@@ -188,8 +195,9 @@ export class LlmExecutor implements AgentExecutor {
       conversation = next;
       const saved = context.saveState(next);
       if (answered) {
-        const { rounds: round, inputTokens, outputTokens } = next;
-        context.heartbeat({ round, maxRounds, inputTokens, outputTokens } satisfies LlmStepProgress);
+        const { rounds: round, inputTokens, outputTokens, denied } = next;
+        const progress: LlmStepProgress = { round, maxRounds, inputTokens, outputTokens };
+        context.heartbeat(denied ? { ...progress, deniedToolCalls: denied } : progress);
       }
       await saved;
     };
@@ -216,6 +224,7 @@ export class LlmExecutor implements AgentExecutor {
         profile,
         system,
         toolbox,
+        ...(approval ? { approval } : {}),
         ...(delegator ? { delegator } : {}),
         tools,
         maxRounds,
@@ -352,8 +361,9 @@ export class LlmExecutor implements AgentExecutor {
 /**
  * Runs a turn's pending tool calls in the model's order and records each
  * result, except delegation calls it accepts: those it records as delegated
- * and returns, for the step to hand to the workflow. A refused one is
- * recorded as the error result the model reads.
+ * and returns, for the step to hand to the workflow. A refused one, and a
+ * call the profile's toolApproval denies (it never runs), is recorded as the
+ * error result the model reads.
  */
 async function runToolCalls(
   pending: readonly ToolCall[],
@@ -373,7 +383,13 @@ async function runToolCalls(
   const accepted: DelegationCall[] = [];
   for (const call of pending) {
     if (!turn.delegator?.handles(call)) {
-      await save(withToolResult(conversation, await turn.toolbox.run(call, turn.signal)));
+      const verdict = turn.approval && decide(call, turn.approval);
+      if (verdict && verdict.decision !== 'allow') {
+        const denied: ToolResult = { callId: call.id, content: denialText(verdict), isError: true };
+        await save({ ...withToolResult(conversation, denied), denied: (conversation.denied ?? 0) + 1 });
+      } else {
+        await save(withToolResult(conversation, await turn.toolbox.run(call, turn.signal)));
+      }
       continue;
     }
     const review = await turn.delegator.review(call, delegatedBefore);

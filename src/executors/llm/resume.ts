@@ -55,6 +55,8 @@ const ConversationSchema = z.object({
   finish: z.enum(['stop', 'tool_calls', 'length', 'other']).optional(),
   /** Delegation calls accepted so far, over the step's whole life: they count against its task limit. */
   delegated: z.array(DelegatedCallSchema).optional(),
+  /** Tool calls the profile's toolApproval denied so far; absent while none was. */
+  denied: z.number().int().min(1).optional(),
 });
 /** zod reads `input: unknown` as optional; the chat types say it is always there (possibly `undefined`). */
 export type Conversation = Omit<z.infer<typeof ConversationSchema>, 'messages'> & { messages: ChatMessage[] };

@@ -78,9 +78,15 @@ export function decide(
   return granted ? { decision: 'allow', rule: granted.ref } : { decision, rule: ref };
 }
 
-/** The error result the model reads for a denied call: which rule, and why; the call did not run. */
-export function denialText(verdict: Extract<Verdict, { decision: 'deny' }>): string {
-  return `error: denied by ${verdict.rule.where} (${verdict.rule.text}): ${verdict.reason}. The call did not run.`;
+/**
+ * The error result the model reads for a call that may not run: which rule,
+ * and why. An `ask` (only code can make one until the workflow can answer
+ * it) is refused the same way, never run unasked.
+ */
+export function denialText(verdict: Exclude<Verdict, { decision: 'allow' }>): string {
+  const why =
+    verdict.decision === 'deny' ? verdict.reason : 'it needs approval, which this version cannot ask for';
+  return `error: denied by ${verdict.rule.where} (${verdict.rule.text}): ${why}. The call did not run.`;
 }
 
 const SHORT_ARGUMENT = 120;
