@@ -122,6 +122,23 @@ describe('path rules', () => {
     },
   );
 
+  test('a deny of a walking tool matches a walk that would reach what it names; an allow does not widen so', () => {
+    const walks = {
+      rules: ['deny search_text(secrets/**)', 'deny glob(**/*.pem)', 'allow search_text(docs/**)'],
+    };
+    const search = (path?: string) => decisionOf({ ...walks, default: 'deny' }, file('search_text', path));
+    expect(search()).toBe('deny'); // from the root: it would read secrets/
+    expect(decisionOf(walks, file('search_text', 'secrets/old'))).toBe('deny');
+    expect(decisionOf(walks, file('search_text', 'src'))).toBe('allow');
+    expect(decisionOf(walks, file('glob', 'src'))).toBe('deny'); // **/*.pem can be anywhere
+    expect(search('docs')).toBe('allow'); // docs/** takes docs itself
+    expect(search('src')).toBe('deny'); // the default
+    // list_directory reads names, not what is below them: it is no walk.
+    expect(decisionOf({ rules: ['deny list_directory(secrets/**)'] }, file('list_directory', '.'))).toBe(
+      'allow',
+    );
+  });
+
   test("a listing tool with no path argument lists the root, and the rules see '.'", () => {
     expect(decisionOf({ rules: ['deny list_directory(.)'] }, file('list_directory'))).toBe('deny');
   });

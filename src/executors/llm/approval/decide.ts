@@ -10,7 +10,9 @@
  * - a deny rule matches if any piece of a chained command does;
  * - a path that is absolute or has a `..` segment matches no path rule (the
  *   workspace refuses it anyway), and globs see the path as the model gave
- *   it, symbolic links not followed.
+ *   it, symbolic links not followed;
+ * - a deny of a walking tool (`search_text`, `glob`) also matches a walk
+ *   that starts above what it names, since the walk would read it.
  *
  * `ask` is the outcome a later version hands back to the workflow, as
  * delegation hands back its tasks. `runAllows` are the allow rules a person
@@ -20,6 +22,7 @@
 import { posix } from 'node:path';
 import picomatch from 'picomatch';
 import type { ToolCall } from '../chat';
+import { WALKING_TOOLS } from '../tool-names';
 import { type Decision, type ToolApproval, type ToolRule, escapes, ruleText, toolKind } from './rules';
 import { commandPieces, normalizeCommand, shellSyntaxIn } from './shell';
 
@@ -118,12 +121,29 @@ function matcherFor(rule: ToolRule): CompiledRule['matches'] {
   }
   if (kind === 'file' && rule.path !== undefined) {
     const glob = picomatch(rule.path, { dot: true });
+    const reached =
+      rule.decision !== 'allow' && (WALKING_TOOLS as readonly string[]).includes(rule.tool)
+        ? walkReaches(rule.path)
+        : () => false;
     return (call) => {
       const path = named(call.name) ? filePath(call.input) : undefined;
-      return path !== undefined && !escapes(path) && glob(normalizePath(path));
+      if (path === undefined || escapes(path)) return false;
+      const normalized = normalizePath(path);
+      return glob(normalized) || reached(normalized);
     };
   }
   return (call) => named(call.name);
+}
+
+/**
+ * For a deny of a walking tool: whether a walk from `root` could reach a
+ * path the glob names, i.e. the glob's literal start lies at or below it
+ * (`search_text` from `.` reads `secrets/key.pem`). A glob with no literal
+ * start, one for every `.pem` file say, can match below any root.
+ */
+function walkReaches(pattern: string): (root: string) => boolean {
+  const base = picomatch.scan(pattern).base;
+  return (root) => base === '' || root === '.' || base === root || base.startsWith(`${root}/`);
 }
 
 /** How a call's name is checked: built-ins by name, MCP tools (`server__tool` to the model) as `server.tool` or `server.*`. */
