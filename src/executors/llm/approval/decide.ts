@@ -150,7 +150,6 @@ function walkReaches(pattern: string): (root: string) => boolean {
 function toolNameMatcher(tool: string): (name: string) => boolean {
   if (toolKind(tool) !== 'mcp') return (name) => name === tool;
   const [server, name] = tool.split('.') as [string, string];
-  // Server names hold no "__" and end in no "_": the first "__" of a call's name ends its server's.
   return name === '*'
     ? (called) => called.startsWith(`${server}__`)
     : (called) => called === `${server}__${name}`;

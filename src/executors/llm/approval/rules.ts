@@ -14,6 +14,7 @@
  * asked would have to allow or deny silently instead.
  */
 import { z } from 'zod';
+import { MCP_SERVER_NAME } from '../mcp/config';
 import { TOOL_NAMES } from '../tool-names';
 import { shellSyntaxIn } from './shell';
 
@@ -100,18 +101,21 @@ export function withApprovalDefaults(config: ToolApprovalConfig): ToolApproval {
 
 export type ToolKind = 'shell' | 'file' | 'mcp';
 
-const MCP_RULE_TOOL = /^([A-Za-z0-9-]+(?:_[A-Za-z0-9-]+)*)\.([A-Za-z0-9_-]+|\*)$/;
+/** A tool name as models are offered it (see ../mcp/servers), or `*` for all of a server's. */
+const MCP_TOOL_OR_ALL = /^([A-Za-z0-9_-]+|\*)$/;
 
 /** Which kind of tool a rule's `tool` names, or undefined when it names none. */
 export function toolKind(tool: string): ToolKind | undefined {
   if (tool === 'run_shell') return 'shell';
   if ((TOOL_NAMES as readonly string[]).includes(tool)) return 'file';
-  return MCP_RULE_TOOL.test(tool) ? 'mcp' : undefined;
+  return mcpServerOf(tool) === undefined ? undefined : 'mcp';
 }
 
-/** The server an MCP rule names, or undefined for a built-in tool. */
+/** The server a `<server>.<tool>` or `<server>.*` rule names, or undefined when `tool` is not one. */
 export function mcpServerOf(tool: string): string | undefined {
-  return MCP_RULE_TOOL.exec(tool)?.[1];
+  const dot = tool.indexOf('.');
+  const [server, name] = [tool.slice(0, dot), tool.slice(dot + 1)];
+  return dot > 0 && MCP_SERVER_NAME.test(server) && MCP_TOOL_OR_ALL.test(name) ? server : undefined;
 }
 
 /** The rule as one line, the compact form where it has one: `deny run_shell(rm:*)`. */
