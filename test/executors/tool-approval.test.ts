@@ -269,7 +269,7 @@ describe('loading toolApproval', () => {
     ],
     [
       { rules: ['allow run_shell(cd web && npm test:*)'] },
-      'rules.0.prefix: "cd web && npm test" contains shell syntax "&", so an allow rule never matches it; with command, set shellOperators: true to match it whole',
+      'rules.0.prefix: "cd web && npm test" contains shell syntax "&", so an allow rule never matches it; give the whole command as command or regex with shellOperators: true',
     ],
     [
       { rules: [{ decision: 'allow', tool: 'run_shell', prefix: 'npm test', shellOperators: true }] },

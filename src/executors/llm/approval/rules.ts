@@ -221,7 +221,7 @@ function shellOperatorProblems(rule: ConfiguredRule): [string, string][] {
   return [
     [
       field,
-      `${JSON.stringify(literal)} contains shell syntax ${JSON.stringify(syntax)}, so an allow rule never matches it; with command, set shellOperators: true to match it whole`,
+      `${JSON.stringify(literal)} contains shell syntax ${JSON.stringify(syntax)}, so an allow rule never matches it; give the whole command as command or regex with shellOperators: true`,
     ],
   ];
 }
