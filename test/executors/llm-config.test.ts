@@ -140,6 +140,22 @@ describe('LLM settings', () => {
       keyed,
       'llm.yaml: agent "lead" delegates to "wizard", which is not an agent; known: explore, general, lead, plan, review, verify',
     ],
+    [
+      'a toolApproval rule for a tool the agent is not offered',
+      {
+        agents: {
+          review: { toolApproval: { rules: [{ decision: 'allow', tool: 'run_shell', prefix: 'npm test' }] } },
+        },
+      },
+      keyed,
+      'llm.yaml: agent "review" toolApproval.rules.0 (allow run_shell(npm test:*)) names run_shell, which the agent\'s tools do not list; add it there or drop the rule',
+    ],
+    [
+      'a toolApproval rule for an MCP server the agent does not use',
+      { agents: { review: { toolApproval: { rules: [{ decision: 'deny', tool: 'github.*' }] } } } },
+      keyed,
+      'llm.yaml: agent "review" toolApproval.rules.0 (deny github.*) names MCP server "github", which the agent\'s mcpServers do not list; add it there or drop the rule',
+    ],
   ])('%s is a clear error at start', (_, file, env, message) => {
     expect(() => resolve(file, env)).toThrow(new InputError(message));
   });
@@ -164,6 +180,13 @@ describe('llm executor references', () => {
     writeFileSync(file, `${local}agents:\n  review: { delegation: { agents: [] } }\n`);
     await expect(createExecutor(`llm:${file}`)).rejects.toThrow(
       new RegExp(`^${file}: invalid agents\\.review\\.delegation\\.agents: Array must contain at least 1`),
+    );
+    writeFileSync(
+      file,
+      `${local}agents:\n  review: { tools: [run_shell], toolApproval: { rules: ['ask run_shell'] } }\n`,
+    );
+    await expect(createExecutor(`llm:${file}`)).rejects.toThrow(
+      `${file}: invalid agents.review.toolApproval.rules.0.decision: ask is not available yet in this version; use allow or deny`,
     );
     writeFileSync(file, `${local}workspace: ${join(dir, 'missing')}\n`);
     await expect(createExecutor(`llm:${file}`)).rejects.toThrow(/LLM workspace .*missing is not a directory/);
@@ -199,6 +222,12 @@ describe('the shipped examples', () => {
       temperature: 0.2,
     });
     expect(settings.profiles.fixer!.tools).toContain('run_shell');
+    expect(settings.profiles.fixer!.toolApproval!.default).toBe('deny');
+    expect(settings.profiles.fixer!.toolApproval!.rules!.slice(0, 3)).toEqual([
+      { decision: 'deny', tool: 'write_file', path: '.github/**' },
+      { decision: 'allow', tool: 'write_file', path: '**' },
+      { decision: 'allow', tool: 'run_shell', prefix: 'npm test' },
+    ]);
 
     const pipeline = await readDataFile(
       example('review-pipeline.yaml'),

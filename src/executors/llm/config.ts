@@ -13,6 +13,7 @@ import {
   type McpServerSettings,
   resolveMcpServers,
 } from './mcp/config';
+import { unofferedToolProblem } from './approval/rules';
 import { type AgentProfile, type ProfileOverride, ProfileOverrideSchema, mergeProfiles } from './profiles';
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
@@ -141,6 +142,10 @@ export function resolveLlmSettings(
         );
       }
     }
+    const unoffered = profile.toolApproval
+      ? unofferedToolProblem(profile.toolApproval, profile.tools, profile.mcpServers ?? [])
+      : undefined;
+    if (unoffered !== undefined) throw new InputError(`${source}: agent "${agent}" ${unoffered}`);
     const { delegation, ...rest } = profile;
     profiles[agent] = {
       ...rest,

@@ -18,6 +18,8 @@ import {
   agentCachesOf,
 } from '../executor';
 import { compileOutputSchema } from '../structured-output';
+import { type ApprovalPolicy, compilePolicy, decide, denialText } from './approval/decide';
+import { withApprovalDefaults } from './approval/rules';
 import type { ChatProvider, ToolCall, ToolResult, ToolSpec } from './chat';
 import {
   type LlmConfigFile,
@@ -62,6 +64,8 @@ interface ConverseOptions {
   profile: ResolvedProfile;
   system: string;
   toolbox: Toolbox;
+  /** Set when the profile has toolApproval: every toolbox call is decided by it before it runs. */
+  approval?: ApprovalPolicy;
   /** Set when the step may delegate: it handles the `task` / `parallel_task` calls. */
   delegator?: Delegator;
   /** What the model is offered: the toolbox's tools and the delegator's. */
@@ -91,6 +95,8 @@ export interface LlmStepProgress {
   maxRounds: number;
   inputTokens: number;
   outputTokens: number;
+  /** Tool calls toolApproval denied so far; absent while none was. */
+  deniedToolCalls?: number;
 }
 
 export class LlmExecutor implements AgentExecutor {
@@ -177,6 +183,7 @@ export class LlmExecutor implements AgentExecutor {
       ? await (await this.mcpServers()).toolsFor(profile.mcpServers, signal)
       : [];
     const toolbox = createToolbox(this.workspace, profile.tools, mcpTools);
+    const approval = profile.toolApproval && compilePolicy(withApprovalDefaults(profile.toolApproval));
     const delegator = delegatorFor(profile, context.delegation, this.settings.profiles);
     const tools = [...toolbox.specs, ...(delegator?.specs ?? [])];
     const system = systemPrompt(profile, spec);
@@ -200,8 +207,9 @@ export class LlmExecutor implements AgentExecutor {
       conversation = next;
       const saved = context.saveState(next);
       if (answered) {
-        const { rounds: round, inputTokens, outputTokens } = next;
-        context.heartbeat({ round, maxRounds, inputTokens, outputTokens } satisfies LlmStepProgress);
+        const { rounds: round, inputTokens, outputTokens, denied } = next;
+        const progress: LlmStepProgress = { round, maxRounds, inputTokens, outputTokens };
+        context.heartbeat(denied ? { ...progress, deniedToolCalls: denied } : progress);
       }
       await saved;
     };
@@ -233,6 +241,7 @@ export class LlmExecutor implements AgentExecutor {
         profile,
         system,
         toolbox,
+        ...(approval ? { approval } : {}),
         ...(delegator ? { delegator } : {}),
         tools,
         spans: genAiSpans({
@@ -393,8 +402,9 @@ export class LlmExecutor implements AgentExecutor {
 /**
  * Runs a turn's pending tool calls in the model's order and records each
  * result, except delegation calls it accepts: those it records as delegated
- * and returns, for the step to hand to the workflow. A refused one is
- * recorded as the error result the model reads.
+ * and returns, for the step to hand to the workflow. A refused one, and a
+ * call the profile's toolApproval denies (it never runs), is recorded as the
+ * error result the model reads.
  */
 async function runToolCalls(
   pending: readonly ToolCall[],
@@ -409,8 +419,8 @@ async function runToolCalls(
   };
   const round = conversation.rounds;
   // Told once saved: the transcript never shows a result a retry would run again.
-  const saveResult = async (result: ToolResult) => {
-    await save(withToolResult(conversation, result));
+  const saveResult = async (result: ToolResult, counts: Pick<Conversation, 'denied'> = {}) => {
+    await save({ ...withToolResult(conversation, result), ...counts });
     turn.transcript.toolResult(round, result);
   };
   // A retry reviews again the calls of this turn an earlier attempt accepted (still pending): they count once.
@@ -419,7 +429,13 @@ async function runToolCalls(
   const accepted: DelegationCall[] = [];
   for (const call of pending) {
     if (!turn.delegator?.handles(call)) {
-      await saveResult(await turn.spans.tool(call, () => turn.toolbox.run(call, turn.signal)));
+      const verdict = turn.approval && decide(call, turn.approval);
+      if (verdict && verdict.decision !== 'allow') {
+        const denied: ToolResult = { callId: call.id, content: denialText(verdict), isError: true };
+        await saveResult(denied, { denied: (conversation.denied ?? 0) + 1 });
+      } else {
+        await saveResult(await turn.spans.tool(call, () => turn.toolbox.run(call, turn.signal)));
+      }
       continue;
     }
     const review = await turn.delegator.review(call, delegatedBefore);

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { InputError } from '../../config/data-file';
 import { StepCacheSchema } from '../../contracts';
+import { ToolApprovalSchema } from './approval/rules';
 import { READ_ONLY_TOOLS, TOOL_NAMES, type ToolName } from './tool-names';
 
 /**
@@ -44,6 +45,8 @@ export const ProfileOverrideSchema = z
     /** Output tokens per model call (Anthropic requires a value; default 4096 there). */
     maxTokens: z.number().int().min(1),
     delegation: DelegationConfigSchema,
+    /** Which calls of its tools may run: ordered allow/deny rules and a default (see ./approval). */
+    toolApproval: ToolApprovalSchema,
     /** Every step of this agent uses the step cache across runs, as if its spec said `cache:` (a spec's own wins). */
     cache: StepCacheSchema,
   })

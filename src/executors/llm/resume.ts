@@ -58,6 +58,8 @@ const ConversationSchema = z.object({
   delegated: z.array(DelegatedCallSchema).optional(),
   /** The number of the last message a person sent the step that the conversation holds (StepContext.messages). */
   messagesRead: z.number().int().positive().optional(),
+  /** Tool calls the profile's toolApproval denied so far; absent while none was. */
+  denied: z.number().int().min(1).optional(),
 });
 /** zod reads `input: unknown` as optional; the chat types say it is always there (possibly `undefined`). */
 export type Conversation = Omit<z.infer<typeof ConversationSchema>, 'messages'> & { messages: ChatMessage[] };

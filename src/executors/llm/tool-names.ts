@@ -14,3 +14,5 @@ export const TOOL_NAMES = [
 ] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 export const READ_ONLY_TOOLS: readonly ToolName[] = ['read_file', 'list_directory', 'search_text', 'glob'];
+/** The tools that read every file below their `path`, not only the one it names. */
+export const WALKING_TOOLS: readonly ToolName[] = ['search_text', 'glob'];

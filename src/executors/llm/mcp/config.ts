@@ -54,13 +54,14 @@ export const McpServerConfigSchema = z.union([StdioServerSchema, HttpServerSchem
 });
 export type McpServerConfig = z.infer<typeof McpServerConfigSchema>;
 
-/** Server names prefix tool names (`github__create_issue`), so they keep to what every provider accepts. */
+/**
+ * Server names prefix tool names (`github__create_issue`), so they keep to what every provider accepts,
+ * and hold no "__" and end in no "_": the first "__" of a tool's name ends its server's.
+ */
+export const MCP_SERVER_NAME = /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/;
 export const McpServerNameSchema = z
   .string()
-  .regex(
-    /^[A-Za-z0-9-]+(_[A-Za-z0-9-]+)*$/,
-    'use letters, digits, "-" and single "_" (it prefixes tool names)',
-  );
+  .regex(MCP_SERVER_NAME, 'use letters, digits, "-" and single "_" (it prefixes tool names)');
 
 export const DEFAULT_MCP_TIMEOUT_MS = 60_000;
 export const DEFAULT_MCP_OUTPUT_BYTES = 64 * 1024;
