@@ -281,6 +281,10 @@ const maxStepsPerRun = z.number().int().min(1).max(2_000).optional();
 /** Set by the workflow itself: a run continued as new, or a partition started, while paused (see the `pause` update). */
 const paused = z.boolean().optional();
 const reuse = ReuseSchema.optional();
+/** Set by the workflow itself when it continues as new: messages people sent steps that had not ended, by task id. */
+const messages = z
+  .record(z.string(), z.array(z.object({ seq: z.number().int().positive(), text: z.string() }).strict()))
+  .optional();
 
 /**
  * Set by the workflow itself when it continues as new: what earlier
@@ -302,6 +306,7 @@ export const ParallelInputSchema = z
     carried: carried(StepOutcomeSchema),
     /** Set by the workflow itself when it continues as new: what the budget's earlier executions spent. */
     budgetSpent: BudgetSpentSchema.optional(),
+    messages,
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
@@ -389,6 +394,7 @@ export const PipelineInputSchema = z
     reuse,
     carried: carried(StepOutcomeSchema.nullable()),
     budgetSpent: BudgetSpentSchema.optional(),
+    messages,
   })
   .strict()
   .refine((input) => (input.items === undefined) !== (input.plan === undefined), {

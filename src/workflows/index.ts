@@ -31,6 +31,7 @@ import {
   type ResumableParallelInput,
   type Reuse,
   ResumableParallelInputSchema,
+  type StepMessage,
   type StepOutcome,
   describeZodError,
 } from '../contracts';
@@ -53,12 +54,13 @@ import {
 
 export { progressQuery } from './lib';
 
-type RunState = 'paused' | 'budgetSpent' | 'reuse';
+type RunState = 'paused' | 'budgetSpent' | 'reuse' | 'messages';
 
 /**
  * The run's context, then its input, parsed; what an earlier execution
  * carried of the run's state (pause, the budget's spend, what a rerun may
- * still reuse) goes into the context, and the rest is returned.
+ * still reuse, messages to steps not yet ended) goes into the context, and
+ * the rest is returned.
  */
 function start<S extends z.ZodTypeAny>(
   schema: S,
@@ -67,21 +69,27 @@ function start<S extends z.ZodTypeAny>(
   const context = createRunContext();
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
-  const { paused, budgetSpent, reuse, ...input } = parsed.data as {
+  const { paused, budgetSpent, reuse, messages, ...input } = parsed.data as {
     paused?: boolean;
     budgetSpent?: BudgetSpent;
     reuse?: Reuse;
     budget?: Budget;
+    messages?: Record<string, StepMessage[]>;
   };
   context.applyReuse(reuse);
+  context.messages.restore(messages);
   context.controls.paused ||= paused === true;
   context.budget.apply(input.budget, budgetSpent);
   return { context, input: input as Omit<z.output<S>, RunState> };
 }
 
-/** What the next execution needs to stay paused, at the concurrency set, within the same budget, reusing what is left. */
+/**
+ * What the next execution needs to stay paused, at the concurrency set,
+ * within the same budget, reusing what is left, with the messages its steps
+ * have yet to read.
+ */
 function carryOver(context: RunContext) {
-  const { controls, budget, reuse } = context;
+  const { controls, budget, reuse, messages } = context;
   const left = reuse?.left();
   // Every key is set, so one copied from the input before it is overwritten; undefined ones are not sent.
   return {
@@ -90,6 +98,7 @@ function carryOver(context: RunContext) {
     ...(budget.active ? { budget: budget.limits } : {}),
     budgetSpent: budget.active ? budget.spent : undefined,
     reuse: left,
+    messages: messages.pending(),
   };
 }
 

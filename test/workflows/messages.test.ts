@@ -13,6 +13,8 @@ import { sendMessage } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import type { Progress } from '../../src/workflows/lib';
+import { StepMessages } from '../../src/workflows/lib/messages';
+import { ProgressBoard } from '../../src/workflows/lib/progress';
 import type { FakeReply, FakeRequest } from '../support/fake-http';
 import { openAiText, openAiToolCalls, openAiToolResults, startFakeOpenAI } from '../support/fake-openai';
 import { eventually } from '../support/gate-executor';
@@ -184,4 +186,37 @@ test('the run refuses a message to an ended or unknown step, an empty one, and o
     );
     await handle.cancel();
   });
+});
+
+test('an execution that continues as new passes on the messages of steps not yet ended, and the next one delivers them', async () => {
+  // What continue-as-new hands on (carryOver), as the next execution's input.
+  await withFakeModel(
+    () => openAiText('done'),
+    async ({ requests, start }) => {
+      const handle = await start({
+        specs: [{ taskId: 'deferred', agent: 'explore', prompt: 'go' }],
+        messages: { deferred: [{ seq: 1, text: 'sent before the run continued' }] },
+      });
+      await handle.result();
+      expect(requests.map(userTurns)).toEqual([['go', 'sent before the run continued']]);
+    },
+  );
+  const board = new ProgressBoard();
+  const messages = new StepMessages(board);
+  board.addStep({ taskId: 'ended', agent: 'a' }, 'running');
+  board.addStep({ taskId: 'waiting', agent: 'a' }, 'pending');
+  messages.add({ taskId: 'ended', text: 'too late' });
+  messages.add({ taskId: 'waiting', text: 'first' });
+  messages.add({ taskId: 'waiting', text: 'second' });
+  board.latest('ended')!.status = 'succeeded';
+  const carried = messages.pending();
+  expect(carried).toEqual({
+    waiting: [
+      { seq: 1, text: 'first' },
+      { seq: 2, text: 'second' },
+    ],
+  });
+  const next = new StepMessages(new ProgressBoard());
+  next.restore(carried);
+  expect(next.after('waiting', 1)).toEqual([{ seq: 2, text: 'second' }]);
 });

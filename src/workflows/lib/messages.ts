@@ -65,6 +65,20 @@ export class StepMessages {
     return seq;
   }
 
+  /** The messages of steps that have not ended, for the next execution of the run: a deferred step reads them there. */
+  pending(): Record<string, StepMessage[]> | undefined {
+    const kept = [...this.byTask].filter(([taskId]) => {
+      const status = this.board.latest(taskId)?.status;
+      return status === undefined || !ENDED.has(status);
+    });
+    return kept.length > 0 ? Object.fromEntries(kept) : undefined;
+  }
+
+  /** What an earlier execution passed on ({@link pending}). */
+  restore(carried: Record<string, StepMessage[]> | undefined): void {
+    for (const [taskId, queue] of Object.entries(carried ?? {})) this.byTask.set(taskId, [...queue]);
+  }
+
   /** The step's messages numbered after `after`, in order. */
   after(taskId: string, after: number): StepMessage[] {
     return (this.byTask.get(taskId) ?? []).filter((message) => message.seq > after);
