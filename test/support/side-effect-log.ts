@@ -28,6 +28,10 @@ export class SideEffectLogExecutor implements AgentExecutor {
     return this.inner.concurrencyHint();
   }
 
+  get acceptsMessages(): boolean | undefined {
+    return this.inner.acceptsMessages;
+  }
+
   async executeStep(spec: AgentStepSpec, context: StepContext): Promise<ExecutorResult> {
     this.append('start', spec.taskId);
     const outcome = await this.inner.executeStep(spec, context);
