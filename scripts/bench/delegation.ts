@@ -12,9 +12,11 @@ import type { temporal } from '@temporalio/proto';
 
 export const TASKS_PER_LEAD = 16;
 
-export const delegatingScript = (concurrency: number) => ({
+/** `taskMs`: how long each delegated task takes (0: at once, as the issue measured; more: a model's pace). */
+export const delegatingScript = (concurrency: number, taskMs = 0) => ({
   concurrency,
   agents: {
+    ...(taskMs > 0 ? { explore: { delayMs: taskMs } } : {}),
     lead: {
       delegate: Array.from({ length: TASKS_PER_LEAD }, (_, k) => ({
         agent: 'explore',
@@ -34,7 +36,15 @@ export interface DelegationFigure {
   maxEvents: number;
   longestTaskMs: number;
   failedTasks: number;
+  /**
+   * Of those, the ones the server failed itself (FORCE_CLOSE_COMMAND): more
+   * than 100 events (50 finished activities) arrived while one activation ran,
+   * past the server's buffer (`history.maximumBufferedEventsBatch`).
+   */
+  forceClosed: number;
 }
+
+const FORCE_CLOSE = 17; // temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
 
 const at = (e: temporal.api.history.v1.IHistoryEvent) =>
   Number(e.eventTime!.seconds) * 1_000 + (e.eventTime!.nanos ?? 0) / 1e6;
@@ -66,6 +76,7 @@ export async function delegationRun(
     maxEvents: 0,
     longestTaskMs: 0,
     failedTasks: 0,
+    forceClosed: 0,
   };
   for (let runId: string | undefined = handle.firstExecutionRunId; runId;) {
     const events = await historyOf(client, handle.workflowId, runId);
@@ -82,6 +93,7 @@ export async function delegationRun(
         );
       if (e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes)
         figure.failedTasks += 1;
+      if (String(e.workflowTaskFailedEventAttributes?.cause) === String(FORCE_CLOSE)) figure.forceClosed += 1;
     }
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }

@@ -102,6 +102,11 @@ const options = program
     '100,400,1000',
   )
   .option('--delegation-limit <n>', 'concurrency of the delegation runs', '100')
+  .option(
+    '--delegation-slow <leads:ms>',
+    "one more delegation run whose tasks each take this long (a model's pace)",
+    '400:300',
+  )
   .option('--chaos-seeds <n>', 'seeded kill schedules the chaos section runs, one run each', '20')
   .option('--out <file>', 'report file', 'BENCHMARKS.md')
   .option('--results <file>', 'every figure as JSON, to compare across commits', 'benchmarks/results.json')
@@ -130,6 +135,7 @@ const options = program
     inboxForeign: string;
     delegationLeads: string;
     delegationLimit: string;
+    delegationSlow: string;
     chaosSeeds: string;
     out: string;
     results: string;
@@ -691,17 +697,23 @@ async function main(): Promise<void> {
     },
     async delegation() {
       const limit = num('delegationLimit');
+      const [slowLeads, slowMs] = options.delegationSlow.split(':').map(Number) as [number, number];
+      const shapes = [
+        ...options.delegationLeads.split(',').map((leads) => ({ leads: Number(leads), taskMs: 0 })),
+        { leads: slowLeads, taskMs: slowMs },
+      ];
       const runs = [];
-      for (const leads of options.delegationLeads.split(',').map(Number)) {
-        console.error(`delegation: ${leads} leads × ${TASKS_PER_LEAD} tasks at concurrency ${limit}`);
-        const run = await withWorker(env, delegatingScript(limit), limit, (taskQueue) =>
+      for (const { leads, taskMs } of shapes) {
+        const pace = taskMs > 0 ? `, each task ${taskMs} ms` : '';
+        console.error(`delegation: ${leads} leads × ${TASKS_PER_LEAD} tasks at concurrency ${limit}${pace}`);
+        const run = await withWorker(env, delegatingScript(limit, taskMs), limit, (taskQueue) =>
           delegationRun(env.client, taskQueue, leads, limit),
         );
-        runs.push(run);
+        runs.push({ ...run, taskMs });
         figures.push({
-          name: `delegation: ${leads} leads × ${TASKS_PER_LEAD} tasks, concurrency ${limit}`,
-          value: `${seconds(run.wallMs)}; ${run.executions} executions, largest ${run.maxEvents} events; longest activation ${seconds(run.longestTaskMs)}; ${run.failedTasks} workflow tasks failed or timed out`,
-          note: `script executor, no model, 1 KB task prompts; an activation is a workflow task from its started to its completed event; goals: complete, each execution under 20,000 events, no activation over 1 s, no failed task, time linear in leads`,
+          name: `delegation: ${leads} leads × ${TASKS_PER_LEAD} tasks, concurrency ${limit}${pace}`,
+          value: `${seconds(run.wallMs)}; ${run.executions} executions, largest ${run.maxEvents} events; longest activation ${seconds(run.longestTaskMs)}; ${run.failedTasks} workflow tasks failed or timed out (${run.forceClosed} by the server: over 100 events arrived during one)`,
+          note: `script executor, no model${taskMs > 0 ? `, tasks of ${taskMs} ms` : ', instant tasks'}, 1 KB task prompts; an activation is a workflow task from its started to its completed event; goals: complete, each execution under 20,000 events, no activation over 1 s, no failed task, time linear in leads`,
         });
       }
       results.delegation = runs;
