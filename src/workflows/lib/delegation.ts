@@ -12,6 +12,7 @@
  * on one child ends only that child, as "cancelled by user". Children queue
  * for the run's slots right behind their parent (./slots).
  */
+import type { CancellationScope } from '@temporalio/workflow';
 import {
   type AgentStepSpec,
   type DelegationRequest,
@@ -45,6 +46,7 @@ export type RunChild = (
   entry: StepProgress,
   at: { place: StepPlace; priority: Priority; reusable: boolean; deferrable: boolean },
   grant: Grant,
+  scope: CancellationScope,
 ) => Promise<StepOutcome | object>;
 
 /**
@@ -84,11 +86,13 @@ export async function runDelegated(
       call.slots,
       runnable,
       (spec, index) => ({ taskId: spec.taskId, priority: priority(index), first: true, deferrable: false }),
-      async (spec, index, grant) => {
+      (spec, index, scope, grant) => {
         const childAt = { place: childPlace, priority: priority(index), reusable: false, deferrable: false };
-        const outcome = (await runChild(call, spec, entries[index]!, childAt, grant!)) as StepOutcome;
-        if (outcome.success) call.journal?.record(spec, outcome);
-        return outcome;
+        return runChild(call, spec, entries[index]!, childAt, grant!, scope).then((ran) => {
+          const outcome = ran as StepOutcome;
+          if (outcome.success) call.journal?.record(spec, outcome);
+          return outcome;
+        });
       },
     );
   } catch (error) {

@@ -93,12 +93,12 @@ async function runSpecs(
         done.has(index) || !queuesPlain(call, spec, topLevel(index))
           ? undefined
           : firstActivity(spec, topLevel(index)),
-      (spec, index, grant) => {
+      (spec, index, scope, grant) => {
         const carried = done.get(index);
         if (carried) return Promise.resolve(carried);
         const at = topLevel(index);
         const ran = grant
-          ? runQueuedStep(call, spec, entries[index]!, at, grant)
+          ? runQueuedStep(call, spec, entries[index]!, at, grant, scope)
           : runStep(call, spec, entries[index]!, at);
         return ran.then((outcome) => (isDeferred(outcome) ? undefined : outcome));
       },

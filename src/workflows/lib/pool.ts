@@ -1,4 +1,4 @@
-import { isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { Grant, RunSlots, Want } from './slots';
 
 export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -27,24 +27,30 @@ export async function settleAll<I, O>(
  * `want` starts its task only once that slot is decided (`task` gets the
  * grant), so thousands of queued items (a few hundred agents' delegated
  * tasks) cost one queue entry, not a promise chain each, and an activation's
- * cost does not grow with them. An item without a want starts at once.
+ * cost does not grow with them. An item without a want starts at once. A
+ * granted task starts in whichever cancellation scope dispatched the grant:
+ * `task` gets the caller's, to run in.
  */
 export async function settleQueued<I, O>(
   slots: RunSlots,
   items: readonly I[],
   want: (item: I, index: number) => Want | undefined,
-  task: (item: I, index: number, grant?: Grant) => Promise<O>,
+  task: (item: I, index: number, scope: CancellationScope, grant?: Grant) => Promise<O>,
 ): Promise<Settled<O>[]> {
   const results = new Array<Settled<O>>(items.length);
+  const scope = CancellationScope.current();
   if (items.length > 0) {
     await new Promise<void>((resolve) => {
       let left = items.length;
-      const done = (index: number) => (result: Settled<O>) => {
+      const done = (index: number, result: Settled<O>) => {
         results[index] = result;
         if (--left === 0) resolve();
       };
       const start = (index: number, grant?: Grant) =>
-        void settle(task(items[index]!, index, grant)).then(done(index));
+        void task(items[index]!, index, scope, grant).then(
+          (value) => done(index, { ok: true, value }),
+          (error: unknown) => done(index, { ok: false, error }),
+        );
       // In input order, as each would start alone: the first to find no slot queues, and every later want behind it.
       const queued: number[] = [];
       const wants: Want[] = [];
@@ -58,7 +64,7 @@ export async function settleQueued<I, O>(
       slots.takeEach(
         wants,
         (at, grant) => start(queued[at]!, grant),
-        (at, error) => done(queued[at]!)({ ok: false, error }),
+        (at, error) => done(queued[at]!, { ok: false, error }),
       );
     });
   }

@@ -109,16 +109,18 @@ export class RunSlots {
 
   /**
    * {@link take} for each of `wants` (in priority order), each grant handed
-   * to `deliver` with the want's index, in the scope that called this: at
-   * once for those that can be decided now, the rest as slots free. A
-   * cancelled scope hands every want not yet delivered to `cancel`.
+   * to `deliver` with the want's index: at once for those that can be
+   * decided now, the rest as slots free. A later grant is delivered from the
+   * dispatch, in whichever cancellation scope woke it, so `deliver` must not
+   * rely on the current scope (the caller's is {@link CancellationScope.current}
+   * now). When the caller's scope is cancelled, every want not yet delivered
+   * goes to `cancel`.
    */
   takeEach(
     wants: readonly Want[],
     deliver: (index: number, grant: Grant) => void,
     cancel: (index: number, error: unknown) => void,
   ): void {
-    const scope = CancellationScope.current();
     let next = 0;
     for (let now; next < wants.length && (now = this.tryTake(wants[next]!)) !== undefined; next++)
       deliver(next, now);
@@ -127,8 +129,7 @@ export class RunSlots {
       wants,
       next,
       gone: new Set(),
-      // Granted from the dispatch, which runs in whichever scope woke it: the task must run in its own.
-      deliver: (index, grant) => void scope.run(async () => deliver(index, grant)),
+      deliver,
       cancel: (error) => {
         for (let index = waiter.next; index < wants.length; index++)
           if (!waiter.gone.has(index)) cancel(index, error);

@@ -88,10 +88,11 @@ export async function runStep(
 
 /**
  * {@link runStep} for a step that queued for its first slot before anything
- * else of it was built (./pool settleQueued) and is now granted it. A step
- * with a stage before its slot (reuse, cache, approval before) or one the
- * slot's own checks must see (budget, `cancelStep`) gives the slot back and
- * takes the whole path.
+ * else of it was built (./pool settleQueued) and is now granted it, from the
+ * slots' dispatch: it runs in `scope`, the one it queued in, not the
+ * dispatch's. A step with a stage before its slot (reuse, cache, approval
+ * before) or one the slot's own checks must see (budget, `cancelStep`) gives
+ * the slot back and takes the whole path.
  */
 export function runQueuedStep(
   call: StepCall,
@@ -99,16 +100,17 @@ export function runQueuedStep(
   entry: StepProgress,
   at: StepAt,
   grant: Grant,
+  scope: CancellationScope,
 ): Promise<StepOutcome | Deferred> {
   if (grant === 'deferred') return Promise.resolve(DEFERRED);
   if (grant === 'withdrawn') return Promise.resolve(settled(entry, cancelledByUser(spec)));
   const { budget, controls } = call.context;
   if (!queuesPlain(call, spec, at) || budget.active || controls.cancelledBeforeStart(spec.taskId)) {
     call.slots.release();
-    return runStep(call, spec, entry, at);
+    return scope.run(() => runStep(call, spec, entry, at));
   }
   started(call, at);
-  return attempts(call, spec, entry, at).then((ran) => concluded(call, spec, entry, ran));
+  return attempts(call, spec, entry, at, scope).then((ran) => concluded(call, spec, entry, ran));
 }
 
 /** Whether `spec` runs as a queued step from the start: it has nothing to do before its slot. */
@@ -195,9 +197,10 @@ async function attempts(
   spec: AgentStepSpec,
   entry: StepProgress,
   at: StepAt,
+  parent = CancellationScope.current(),
 ): Promise<{ outcome: StepOutcome; attempt?: number }> {
   const { controls } = call.context;
-  const scope = new CancellationScope();
+  const scope = new CancellationScope({ parent, cancellable: true });
   controls.enter(spec.taskId, scope);
   try {
     return await scope.run(() => attemptsInScope(call, spec, entry, at));
