@@ -17,6 +17,7 @@ import { StepMessages } from '../../src/workflows/lib/messages';
 import { ProgressBoard } from '../../src/workflows/lib/progress';
 import type { FakeReply, FakeRequest } from '../support/fake-http';
 import { openAiText, openAiToolCalls, openAiToolResults, startFakeOpenAI } from '../support/fake-openai';
+import { LEAD_SYSTEM, isLead, leadAnswer, partOf } from '../support/delegating-agent';
 import { eventually } from '../support/gate-executor';
 import { PROTOCOLS, fakeExecutor, makeWorkspace } from '../support/llm-harness';
 import { tao } from '../support/cli';
@@ -219,4 +220,48 @@ test('an execution that continues as new passes on the messages of steps not yet
   const next = new StepMessages(new ProgressBoard());
   next.restore(carried);
   expect(next.after('waiting', 1)).toEqual([{ seq: 2, text: 'second' }]);
+});
+
+test('a delegated task takes a message by its own task id', async () => {
+  const protocol = PROTOCOLS[0]!;
+  const requests: FakeRequest[] = [];
+  const server = await startFakeOpenAI((request) => {
+    requests.push(request);
+    if (isLead(protocol, request)) return leadAnswer(protocol, request).reply;
+    const part = partOf(request);
+    if (part !== '2') return openAiText(`part ${part}`);
+    return userTurns(request).includes('mention the risks')
+      ? openAiText('part 2, risks included')
+      : { ...openAiText('part 2'), ...SLOW };
+  });
+  const { root } = makeWorkspace();
+  try {
+    const executor = await fakeExecutor(protocol, server, root, {
+      agents: {
+        lead: { systemPrompt: LEAD_SYSTEM, tools: [], delegation: { agents: ['worker'] } },
+        worker: { description: 'Does one part.', systemPrompt: 'You do one part.', tools: [] },
+      },
+    });
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('messages-delegated'),
+        args: [{ specs: [{ taskId: 'lead', agent: 'lead', prompt: 'split it' }] }],
+      });
+      await eventually(async () => (requests.some((r) => partOf(r) === '2') ? true : undefined));
+      expect(await sendMessage(handle, 'lead/task-1-2', 'mention the risks')).toEqual({
+        taskId: 'lead/task-1-2',
+        seq: 1,
+      });
+      const [outcome]: StepOutcome[] = await handle.result();
+      expect(outcome!.output).toContain('part 2, risks included');
+      expect(requests.filter((r) => partOf(r) === '2').map(userTurns)).toEqual([
+        ['do part 2'],
+        ['do part 2', 'mention the risks'],
+      ]);
+    });
+  } finally {
+    await server.close();
+    rmSync(dirname(root), { recursive: true, force: true });
+  }
 });
