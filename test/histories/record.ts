@@ -29,22 +29,29 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: server.address });
   try {
     const client = new Client({ connection });
-    const taskQueue = 'histories';
-    const worker = await createTaoWorker({
-      connection: nativeConnection,
-      executor: new ScriptExecutor(SCENARIO_SCRIPT),
-      store: new FileSessionStore(storeDir),
-      taskQueue,
-      workflowsPath: require.resolve('../support/test-workflows'),
-    });
-    await worker.runUntil(async () => {
+    const store = new FileSessionStore(storeDir);
+    const workerOn = (taskQueue: string, executor: ScriptExecutor) =>
+      createTaoWorker({
+        connection: nativeConnection,
+        executor,
+        store,
+        taskQueue,
+        workflowsPath: require.resolve('../support/test-workflows'),
+      });
+    const worker = await workerOn('histories', new ScriptExecutor(SCENARIO_SCRIPT));
+    const readingMessages = await workerOn(
+      'histories-messages',
+      Object.assign(new ScriptExecutor(SCENARIO_SCRIPT), { acceptsMessages: true }),
+    );
+    const both = (run: () => Promise<void>) => worker.runUntil(() => readingMessages.runUntil(run));
+    await both(async () => {
       const wanted = process.argv.slice(2);
       for (const scenario of SCENARIOS.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
         const workflowId = scenarioWorkflowId(scenario.name);
         const checkpointId = (scenario.input as { checkpointId?: string }).checkpointId ?? workflowId;
         await scenario.seedStore?.(storeDir, checkpointId);
         const handle = await client.workflow.start(scenario.workflowType, {
-          taskQueue,
+          taskQueue: scenario.messages ? 'histories-messages' : 'histories',
           workflowId,
           args: [scenario.input],
         });

@@ -13,6 +13,7 @@ import {
   pauseRun,
   rejectStep,
   resumeRun,
+  sendMessage,
   setRunBudget,
   setRunConcurrency,
 } from '../../src/client';
@@ -70,6 +71,12 @@ export interface Scenario {
   fails?: boolean;
   /** Steers the run while it runs (updates), before its result is awaited. */
   drive?: (handle: WorkflowHandle) => Promise<void>;
+  /**
+   * Run by a worker whose executor declares that its steps read messages
+   * (`acceptsMessages`): the script executor's steps do not read them, but
+   * what the history records is the workflow's side, the `message` Update.
+   */
+  messages?: true;
 }
 
 /** Approves `a` before it starts, then rejects `b`'s outcome once it ran. */
@@ -556,6 +563,18 @@ SCENARIOS.push(
         { ...spec('lead-b'), agent: 'lead' },
       ],
       concurrency: 2,
+    },
+  },
+  {
+    // Messages to a running step and to one not yet started (limit 1): the run takes both Updates.
+    name: 'parallel-messages',
+    workflowType: 'parallelWorkflow',
+    input: { specs: ['slow', 'b'].map((id) => spec(id)), concurrency: 1 },
+    messages: true,
+    drive: async (handle: WorkflowHandle) => {
+      await untilRunning(handle, 'slow');
+      await sendMessage(handle, 'slow', 'also check the tests');
+      await sendMessage(handle, 'b', 'in French, please');
     },
   },
   {
