@@ -108,9 +108,9 @@ export class RunSlots {
   }
 
   /**
-   * {@link take} for each of `wants` (in priority order), each grant handed
-   * to `deliver` with the want's index: at once for those that can be
-   * decided now, the rest as slots free. A later grant is delivered from the
+   * Queues `wants` (in priority order) as one entry, for a caller that found
+   * no slot free for the first of them ({@link tryTake}): each grant goes to
+   * `deliver` with the want's index as slots free. It is delivered from the
    * dispatch, in whichever cancellation scope woke it, so `deliver` must not
    * rely on the current scope (the caller's is {@link CancellationScope.current}
    * now). When the caller's scope is cancelled, every want not yet delivered
@@ -121,13 +121,10 @@ export class RunSlots {
     deliver: (index: number, grant: Grant) => void,
     cancel: (index: number, error: unknown) => void,
   ): void {
-    let next = 0;
-    for (let now; next < wants.length && (now = this.tryTake(wants[next]!)) !== undefined; next++)
-      deliver(next, now);
-    if (next === wants.length) return;
+    if (wants.length === 0) return;
     const waiter: Waiter = {
       wants,
-      next,
+      next: 0,
       gone: new Set(),
       deliver,
       cancel: (error) => {
