@@ -4,10 +4,12 @@
  */
 import type {
   AgentStepSpec,
+  AnswerAllowance,
   CheckpointStep,
   CheckpointStepKey,
   DelegationAllowance,
   DelegationRequest,
+  QuestionRequest,
   StepCache,
   StepOutcome,
 } from './contracts';
@@ -20,7 +22,9 @@ export type { AppendResult, CheckpointAppend, CheckpointStepKey };
  * in histories recorded before it was reported): the step's outcome, or, when
  * the workflow offered delegation, the tasks it delegated before going on.
  */
-export type StepRun = ({ outcome: StepOutcome } | { delegation: DelegationRequest }) & {
+export type StepRun = (
+  { outcome: StepOutcome } | { delegation: DelegationRequest } | { question: QuestionRequest }
+) & {
   attempt: number;
   durationMs?: number;
 };
@@ -60,6 +64,8 @@ export interface StepAllowance {
   tokensLeft?: number;
   /** Set when the workflow runs delegated tasks; see `DelegationRequestSchema`. */
   delegation?: DelegationAllowance;
+  /** The answer a person gave the question the step's last attempt ended with. */
+  answer?: AnswerAllowance;
 }
 
 /** The step activity's type name, as history and pending activities show it. */

@@ -39,6 +39,7 @@ export {
   type Decision,
   type PendingDecision,
   type RunControlState,
+  answerStep,
   approveStep,
   cancelStep,
   pauseRun,

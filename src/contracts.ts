@@ -209,6 +209,39 @@ export const DelegationAllowanceSchema = z
   .strict();
 export type DelegationAllowance = z.infer<typeof DelegationAllowanceSchema>;
 
+/** What a wait for an answer that timed out gives: an answer the agent reads, or the step fails. */
+export const QuestionTimeoutSchema = z.union([
+  z.literal('fail'),
+  z.object({ answer: z.string().min(1) }).strict(),
+]);
+
+/**
+ * A question an agent asked a person (an llm profile's `askUser`: the
+ * `ask_user` tool): the step's attempt ends with its conversation saved
+ * (`state`, opaque to the workflow), the step waits as a decision of kind
+ * `question`, and the answer resumes it as the tool's result.
+ */
+export const QuestionRequestSchema = z
+  .object({
+    callId: z.string().min(1),
+    question: z.string().min(1),
+    /** Answers the agent offered; a person may still answer otherwise. */
+    choices: z.array(z.string().min(1)).optional(),
+    /** How long the step waits for an answer before `onTimeout` (default: fail); absent: as long as it takes. */
+    timeoutMs: z.number().int().positive().optional(),
+    onTimeout: QuestionTimeoutSchema.optional(),
+    state: z.unknown(),
+    usage: StepUsageSchema.optional(),
+  })
+  .strict();
+export type QuestionRequest = z.infer<typeof QuestionRequestSchema>;
+
+/** What resumes a step that asked: its saved state, and the answer to its `ask_user` call. */
+export const AnswerAllowanceSchema = z
+  .object({ callId: z.string().min(1), text: z.string(), state: z.unknown() })
+  .strict();
+export type AnswerAllowance = z.infer<typeof AnswerAllowanceSchema>;
+
 /** SPEC: `StepOutcome.failed(taskId, agent, message)` = success false, output = message. */
 export function failedOutcome(taskId: string, agent: string, message: string): StepOutcome {
   return { taskId, agent, sessionId: '', output: message, success: false, error: message };

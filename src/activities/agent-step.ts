@@ -11,9 +11,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorTypes, type StepAllowance, type StepFailureDetails, type TaoActivities } from '../activity-api';
+import type { z } from 'zod';
 import {
   type AgentStepSpec,
   AgentStepSpecSchema,
+  type AnswerAllowance,
+  AnswerAllowanceSchema,
   type DelegationAllowance,
   DelegationAllowanceSchema,
   describeZodError,
@@ -60,7 +63,7 @@ export function createAgentStepActivity(
       const started = Date.now();
       const { attempt, workflowExecution, heartbeatTimeoutMs } = ctx.info;
       const details: StepFailureDetails = { attempt };
-      const { spec, delegation } = checkedInput(rawSpec, allowance, details);
+      const { spec, delegation, answer } = checkedInput(rawSpec, allowance, details);
       const metrics = stepMetrics(ctx.metricMeter, spec, attempt);
       const span = stepSpan(spec, attempt);
       // The SDK adds workflowId, activityId and attempt; taskId and agent name the step.
@@ -96,6 +99,7 @@ export function createAgentStepActivity(
           workflowId,
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
           ...(delegation ? { delegation } : {}),
+          ...(answer ? { answer } : {}),
           ...(traceContent ? { traceContent } : {}),
           ...(transcript ? { events: transcript } : {}),
           ...(executor.acceptsMessages
@@ -115,6 +119,10 @@ export function createAgentStepActivity(
         watchdog.stop();
         // The state goes on in a delegation request, through history; an outcome ends the step.
         final = true;
+        if ('question' in result) {
+          ctx.log.info('step asked a question', stepLog);
+          return { question: result.question, attempt, durationMs: Date.now() - started };
+        }
         if ('delegation' in result) {
           const tasks = result.delegation.calls.flatMap((c) => c.tasks).length;
           ctx.log.info('step delegated', { ...stepLog, tasks });
@@ -147,30 +155,30 @@ export function createAgentStepActivity(
   };
 }
 
-/** The step's spec and delegation allowance, checked at the boundary: bad input is not retried. */
+/** The step's spec, delegation allowance and answer, checked at the boundary: bad input is not retried. */
 function checkedInput(
   rawSpec: unknown,
   allowance: StepAllowance | undefined,
   details: StepFailureDetails,
-): { spec: AgentStepSpec; delegation?: DelegationAllowance } {
+): { spec: AgentStepSpec; delegation?: DelegationAllowance; answer?: AnswerAllowance } {
+  const refuse = (what: string, error: z.ZodError) => {
+    throw ApplicationFailure.nonRetryable(
+      `invalid ${what}: ${describeZodError(error)}`,
+      ErrorTypes.invalidInput,
+      details,
+    );
+  };
   const spec = AgentStepSpecSchema.safeParse(rawSpec);
-  if (!spec.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid step spec: ${describeZodError(spec.error)}`,
-      ErrorTypes.invalidInput,
-      details,
-    );
-  }
-  if (!allowance?.delegation) return { spec: spec.data };
-  const delegation = DelegationAllowanceSchema.safeParse(allowance.delegation);
-  if (!delegation.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid delegation allowance: ${describeZodError(delegation.error)}`,
-      ErrorTypes.invalidInput,
-      details,
-    );
-  }
-  return { spec: spec.data, delegation: delegation.data };
+  if (!spec.success) return refuse('step spec', spec.error);
+  const delegation = allowance?.delegation && DelegationAllowanceSchema.safeParse(allowance.delegation);
+  if (delegation && !delegation.success) return refuse('delegation allowance', delegation.error);
+  const answer = allowance?.answer && AnswerAllowanceSchema.safeParse(allowance.answer);
+  if (answer && !answer.success) return refuse('answer', answer.error);
+  return {
+    spec: spec.data,
+    ...(delegation ? { delegation: delegation.data } : {}),
+    ...(answer ? { answer: answer.data } : {}),
+  };
 }
 
 /**
@@ -184,7 +192,7 @@ function executorContext(
   resumed: ResumePoint,
   rest: Pick<
     StepContext,
-    'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'traceContent' | 'events' | 'messages'
+    'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'answer' | 'traceContent' | 'events' | 'messages'
   >,
 ): StepContext {
   const { reporter, keeper, watchdog } = units;

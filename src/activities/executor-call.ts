@@ -3,21 +3,24 @@
  * returned: an executor is user code, so its result is validated here, at
  * the boundary, before the workflow or the step cache sees it.
  *
- * Invariant: resolves only with a result that parsed (an outcome, or a
- * delegation the workflow offered); anything else is a
+ * Invariant: resolves only with a result that parsed (an outcome, a
+ * delegation the workflow offered, or a question); anything else is a
  * {@link NonRetryableStepError}, as a retry of the same code returns the same.
  */
 import {
   type AgentStepSpec,
   type DelegationRequest,
   DelegationRequestSchema,
+  type QuestionRequest,
+  QuestionRequestSchema,
   type StepOutcome,
   StepOutcomeSchema,
   describeZodError,
 } from '../contracts';
 import { type AgentExecutor, NonRetryableStepError, type StepContext } from '../executors/executor';
 
-export type CheckedResult = { outcome: StepOutcome } | { delegation: DelegationRequest };
+export type CheckedResult =
+  { outcome: StepOutcome } | { delegation: DelegationRequest } | { question: QuestionRequest };
 
 /**
  * Runs the step; settles as soon as `stalled` rejects, too, so an executor
@@ -43,6 +46,15 @@ export async function callExecutor(
       );
     }
     return { delegation: request.data };
+  }
+  if ('question' in result) {
+    const question = QuestionRequestSchema.safeParse(result.question);
+    if (!question.success) {
+      throw new NonRetryableStepError(
+        `executor returned a bad question: ${describeZodError(question.error)}`,
+      );
+    }
+    return { question: question.data };
   }
   const checked = StepOutcomeSchema.safeParse(result);
   if (!checked.success) {

@@ -8,7 +8,7 @@
  */
 import { type Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Budget } from '../contracts';
-import { type Decision, approveUpdate, rejectUpdate } from '../workflows/lib/approvals';
+import { type Decision, answerUpdate, approveUpdate, rejectUpdate } from '../workflows/lib/approvals';
 import { setBudgetUpdate } from '../workflows/lib/budget';
 import { messageUpdate } from '../workflows/lib/messages';
 import { WAITING_STEPS_ATTRIBUTE } from '../workflows/lib/waiting-attribute';
@@ -97,18 +97,23 @@ export const approveStep = (handle: WorkflowHandle, decision: Decision) =>
 export const rejectStep = (handle: WorkflowHandle, decision: Decision) =>
   steer(handle, 'reject', () => handle.executeUpdate(rejectUpdate, { args: [decision] }));
 
+/** Answers the question a step's agent asked (`ask_user`): the agent goes on with `text` as the tool's result. */
+export const answerStep = (handle: WorkflowHandle, taskId: string, text: string) =>
+  steer(handle, 'answer', () => handle.executeUpdate(answerUpdate, { args: [{ taskId, text }] }));
+
 export interface PendingDecision {
   workflowId: string;
   taskId: string;
   agent?: string;
   /**
    * `before`: the step waits to start; `after`: its outcome waits to count;
-   * `budget`: it waits to start on a spent budget (raise it, or approve or reject the step).
+   * `budget`: it waits to start on a spent budget (raise it, or approve or reject the step);
+   * `question`: its agent asked a question ({@link answerStep}).
    */
-  decision: 'before' | 'after' | 'budget';
+  decision: 'before' | 'after' | 'budget' | 'question';
   /** For `budget`: which limit is spent, e.g. `budget exhausted (steps 2/2)`. */
   reason?: string;
-  /** With `withText`: what is to be decided, the prompt (before) or the output (after), when history has it. */
+  /** With `withText`: what is to be decided: the prompt (before), the output (after), or the question, when at hand. */
   text?: string;
 }
 

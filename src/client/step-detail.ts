@@ -129,7 +129,7 @@ function specFromInput(input: unknown, taskId: string): StepDetail | undefined {
 export async function decisionText(
   handle: WorkflowHandle,
   taskId: string,
-  decision: 'before' | 'after' | 'budget',
+  decision: 'before' | 'after' | 'budget' | 'question',
 ): Promise<string | undefined> {
   if (decision !== 'after') {
     const waiting = await waitingPrompt(handle, taskId);

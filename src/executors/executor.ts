@@ -1,7 +1,9 @@
 import type {
   AgentStepSpec,
+  AnswerAllowance,
   DelegationAllowance,
   DelegationRequest,
+  QuestionRequest,
   StepCache,
   StepOutcome,
   StepMessage,
@@ -34,6 +36,12 @@ export interface StepContext {
    * with `delegation.resume` once the tasks ended. Without it, it must not.
    */
   readonly delegation?: DelegationAllowance;
+  /**
+   * The answer to the question this step's last attempt ended with (`{
+   * question }`, an llm agent's `ask_user`): the attempt resumes from its
+   * state with the answer as the call's result.
+   */
+  readonly answer?: AnswerAllowance;
   /**
    * The worker traces content (`--trace-content`): spans the executor makes
    * may carry prompts, answers and tool input and output, scrubbed of the
@@ -85,7 +93,7 @@ export interface StepContext {
 }
 
 /** What an attempt ends with: the step's outcome, or the tasks it delegated (see {@link StepContext.delegation}). */
-export type ExecutorResult = StepOutcome | { delegation: DelegationRequest };
+export type ExecutorResult = StepOutcome | { delegation: DelegationRequest } | { question: QuestionRequest };
 
 /**
  * The one seam to the agent runtime (SPEC: `AgentExecutor`). Where and how a

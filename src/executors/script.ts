@@ -8,6 +8,7 @@ import {
   type AgentStepSpec,
   DelegatedTaskSchema,
   type DelegationRequest,
+  QuestionRequestSchema,
   type StepCache,
   StepCacheSchema,
   StepUsageSchema,
@@ -42,6 +43,14 @@ const RuleSchema = z
      * answers with `output`, which sees the children's outcomes as `results`.
      */
     delegate: z.array(DelegatedTaskSchema).min(1).optional(),
+    /**
+     * A question the step asks a person first, as an llm agent's `ask_user`
+     * would; the step then answers with `output`, which sees the answer as
+     * `answer`. `timeoutMs` and `onTimeout` bound the wait.
+     */
+    ask: QuestionRequestSchema.pick({ question: true, choices: true, timeoutMs: true, onTimeout: true })
+      .strict()
+      .optional(),
   })
   .strict();
 export type ScriptRule = z.infer<typeof RuleSchema>;
@@ -91,6 +100,9 @@ export class ScriptExecutor implements AgentExecutor {
     if (rule.delegate && offer && offer.depth < bound && !delegated) {
       return { delegation: delegationOf(rule.delegate, bound) };
     }
+    if (rule.ask && !context.answer) {
+      return { question: { callId: 'ask-1', ...rule.ask, state: { kind: 'tao.script.question/1' } } };
+    }
     if (rule.delayMs) await sleepUnlessCancelled(rule.delayMs, context.signal);
     if (rule.throw !== undefined) throw new NonRetryableStepError(rule.throw);
     if (rule.failAttempts !== undefined && context.attempt <= rule.failAttempts) {
@@ -102,6 +114,7 @@ export class ScriptExecutor implements AgentExecutor {
       agent: spec.agent,
       description: spec.description,
       results: delegated ?? [],
+      answer: context.answer?.text,
     };
     const template = rule.output ?? (delegated ? DELEGATED_OUTPUT : '{{prompt}}');
     const output = Mustache.render(template, view, {}, { escape: String });

@@ -87,11 +87,12 @@ export const StepEventBodySchema = z.discriminatedUnion('kind', [
   /**
    * The attempt ended: with the step's outcome (`success`, `failed`: the step
    * ended), by handing tasks to the workflow (`delegated`: a later attempt goes
-   * on with their results), or by throwing (`crashed`: retried when the policy allows).
+   * on with their results), by asking a person (`asked`: a later attempt goes
+   * on with the answer), or by throwing (`crashed`: retried when the policy allows).
    */
   z.object({
     kind: z.literal('attempt-end'),
-    result: z.enum(['success', 'failed', 'delegated', 'crashed']),
+    result: z.enum(['success', 'failed', 'delegated', 'asked', 'crashed']),
     error: z.string().optional(),
     /** Events this attempt reported that the step's limit dropped. */
     droppedEvents: z.number().int().positive().optional(),

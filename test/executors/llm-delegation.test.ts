@@ -322,7 +322,7 @@ describe('delegation, provider-independent', () => {
       "cannot resume step lead-2: the state handed back is not this step's conversation (another step's, or made with another model, system prompt or tools); rerun the step",
     );
     expect(await resuming('lead-1', { state: { kind: 'tao.script.delegation/1' }, results })).toBe(
-      'cannot resume step lead-1: the state handed back is not an llm step delegation state; rerun the step',
+      'cannot resume step lead-1: the state handed back is not an llm step hand-back state; rerun the step',
     );
     expect(await resuming('lead-1', { state, results: [] })).toBe(
       'cannot resume step lead-1: no result came back for its parallel_task call call_0',

@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import {
+  answerStep,
   approveStep,
   cancelStep,
   pauseRun,
@@ -43,6 +44,12 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     slow: { delayMs: 1_500 },
     'plan-x/task-1-2': { delayMs: 1_500 },
     'queued/task-1-1': { delayMs: 1_500 },
+    // Asks a person first (as an llm agent's ask_user), then answers with what it was told.
+    asks: { ask: { question: 'Which API?', choices: ['v1', 'v2'] }, output: 'using {{answer}}' },
+    'asks-late': {
+      ask: { question: 'Which API?', timeoutMs: 1_000, onTimeout: { answer: 'v1' } },
+      output: 'using {{answer}}',
+    },
     ...Object.fromEntries(
       [1, 2, 3].map((round) => [`red-r${round}`, { success: false, output: 'still red' }]),
     ),
@@ -563,6 +570,17 @@ SCENARIOS.push(
         { ...spec('lead-b'), agent: 'lead' },
       ],
       concurrency: 2,
+    },
+  },
+  {
+    // A step asks a question and waits, holding no slot (limit 1: b runs meanwhile); the answer resumes it.
+    // asks-late is not answered: its wait times out and it goes on with the stated default.
+    name: 'parallel-question',
+    workflowType: 'parallelWorkflow',
+    input: { specs: ['asks', 'b', 'asks-late'].map((id) => spec(id)), concurrency: 1 },
+    drive: async (handle: WorkflowHandle) => {
+      await untilWaiting(handle, 'asks');
+      await answerStep(handle, 'asks', 'v2');
     },
   },
   {

@@ -10,6 +10,7 @@ import { budgetLine, progressLine, steeringLine } from '../../client/progress-li
 import { fields, stepsTable } from '../render';
 import { explainWorkflowError, reportResult } from '../report';
 import {
+  answerStep,
   approveStep,
   cancelStep,
   fetchRunProgress,
@@ -37,6 +38,15 @@ async function readFlagFile(flag: string, path: string): Promise<string> {
   } catch (error) {
     throw new InputError(`cannot read ${flag} ${path} (${(error as NodeJS.ErrnoException).code ?? error})`);
   }
+}
+
+/** The words after the step, or the file's text: one of them, not empty. */
+async function textOrFile(words: string[], file: string | undefined, what: string): Promise<string> {
+  if (words.length > 0 && file !== undefined)
+    throw new InputError(`give the ${what} as text or with --file, not both`);
+  const text = file === undefined ? words.join(' ') : await readFlagFile('--file', file);
+  if (text.trim() === '') throw new InputError(`no ${what}: give its text after the step, or --file <file>`);
+  return text;
 }
 
 interface Flags {
@@ -240,17 +250,28 @@ export function registerWorkflowCommands(program: Command): void {
     .argument('[text...]', 'the message; or --file')
     .option('--file <file>', 'read the message from this file')
     .action(async (id: string, taskId: string, words: string[], flags: Flags & { file?: string }) => {
-      if (words.length > 0 && flags.file !== undefined) {
-        throw new InputError('give the message as text or with --file, not both');
-      }
-      const text = flags.file === undefined ? words.join(' ') : await readFlagFile('--file', flags.file);
-      if (text.trim() === '')
-        throw new InputError('no message: give its text after the step, or --file <file>');
+      const text = await textOrFile(words, flags.file, 'message');
       await withClient(flags, id, async (client) => {
         const { seq } = await sendMessage(client.workflow.getHandle(id), taskId, text);
         console.log(
           `message ${seq} for step ${taskId} of ${id} sent: its agent reads it before its next model call`,
         );
+      });
+    });
+
+  connectionOptions(program.command('answer'))
+    .description(
+      "answer the question a step's agent asked (`tao pending` shows it): the agent goes on with it",
+    )
+    .argument('<id>', 'workflow id')
+    .argument('<taskId>', 'the step waiting for an answer')
+    .argument('[text...]', 'the answer; or --file')
+    .option('--file <file>', 'read the answer from this file')
+    .action(async (id: string, taskId: string, words: string[], flags: Flags & { file?: string }) => {
+      const text = await textOrFile(words, flags.file, 'answer');
+      await withClient(flags, id, async (client) => {
+        await answerStep(client.workflow.getHandle(id), taskId, text);
+        console.log(`answered step ${taskId} of ${id}: its agent goes on with the answer`);
       });
     });
 
@@ -276,12 +297,12 @@ export function registerWorkflowCommands(program: Command): void {
         }
         if (pending.length === 0) console.log('no step is waiting for a decision');
         for (const step of pending) {
-          const what =
-            step.decision === 'budget'
-              ? `to start: ${step.reason ?? 'budget exhausted'} (tao budget raises it)`
-              : step.decision === 'before'
-                ? 'to start'
-                : 'on its outcome';
+          const what = {
+            budget: `to start: ${step.reason ?? 'budget exhausted'} (tao budget raises it)`,
+            before: 'to start',
+            after: 'on its outcome',
+            question: `for the answer to its question (tao answer ${step.workflowId} ${step.taskId} <text>)`,
+          }[step.decision];
           console.log(`${step.workflowId}  ${step.taskId}  (${step.agent ?? 'agent?'})  waiting ${what}`);
           if (step.text !== undefined) console.log(decisionExcerpt(step.text, flags.show === true));
         }

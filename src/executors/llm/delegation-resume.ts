@@ -1,12 +1,14 @@
 /**
- * A delegating step's state between its attempts: the conversation it ended
- * with when it delegated, handed to the workflow as an opaque envelope and
- * back with the tasks' outcomes. Unlike a retry's heartbeat state, which may
- * be dropped and the step started afresh, this one carries results that exist
- * nowhere else, so any mismatch fails the step instead.
+ * A step's state between its attempts when it hands work to the workflow:
+ * the conversation it ended with when it delegated tasks or asked a person a
+ * question (./ask-user), handed to the workflow as an opaque envelope and
+ * back with the tasks' outcomes or the answer. Unlike a retry's heartbeat
+ * state, which may be dropped and the step started afresh, this one carries
+ * results that exist nowhere else, so any mismatch fails the step instead.
  */
 import { z } from 'zod';
-import type { DelegationAllowance } from '../../contracts';
+import type { AnswerAllowance, DelegationAllowance } from '../../contracts';
+import { ASK_USER } from './ask-user';
 import { NonRetryableStepError } from '../executor';
 import { delegationToolResult } from './delegation-results';
 import { type Conversation, pendingToolCalls, resumeConversation, withToolResult } from './resume';
@@ -49,17 +51,7 @@ export function resumeAfterDelegation(
   key: string,
   taskId: string,
 ): Resumed {
-  const fail = (problem: string) => new NonRetryableStepError(`cannot resume step ${taskId}: ${problem}`);
-  const state = DelegationStateSchema.safeParse(resume.state);
-  if (!state.success) {
-    throw fail('the state handed back is not an llm step delegation state; rerun the step');
-  }
-  const saved = resumeConversation(state.data.conversation, key);
-  if (!saved) {
-    throw fail(
-      "the state handed back is not this step's conversation (another step's, or made with another model, system prompt or tools); rerun the step",
-    );
-  }
+  const { saved, latencyMs, fail } = handedBack(resume.state, key, taskId);
   const thisTurn = (saved.delegated ?? []).filter((call) => call.round === saved.rounds);
   const delegated = new Map(thisTurn.map((call) => [call.callId, call]));
   const results = new Map(resume.results.map((result) => [result.callId, result]));
@@ -83,5 +75,32 @@ export function resumeAfterDelegation(
     }
     conversation = withToolResult(conversation, delegationToolResult(asked, result));
   }
-  return { conversation, latencyMs: state.data.latencyMs, tokens: saved.inputTokens + saved.outputTokens };
+  return { conversation, latencyMs, tokens: saved.inputTokens + saved.outputTokens };
+}
+
+/** The conversation in `answer.state` with the person's answer recorded as its `ask_user` call's result. */
+export function resumeAfterAnswer(answer: AnswerAllowance, key: string, taskId: string): Resumed {
+  const { saved, latencyMs, fail } = handedBack(answer.state, key, taskId);
+  const asked = pendingToolCalls(saved).some((call) => call.id === answer.callId && call.name === ASK_USER);
+  if (!asked) throw fail(`its conversation has no ask_user call ${answer.callId} waiting; rerun the step`);
+  const result = { callId: answer.callId, content: answer.text, isError: false };
+  return {
+    conversation: withToolResult(saved, result),
+    latencyMs,
+    tokens: saved.inputTokens + saved.outputTokens,
+  };
+}
+
+/** The step's own conversation from a handed-back `state`, or a non-retryable error saying why not. */
+function handedBack(state: unknown, key: string, taskId: string) {
+  const fail = (problem: string) => new NonRetryableStepError(`cannot resume step ${taskId}: ${problem}`);
+  const parsed = DelegationStateSchema.safeParse(state);
+  if (!parsed.success) throw fail('the state handed back is not an llm step hand-back state; rerun the step');
+  const saved = resumeConversation(parsed.data.conversation, key);
+  if (!saved) {
+    throw fail(
+      "the state handed back is not this step's conversation (another step's, or made with another model, system prompt or tools); rerun the step",
+    );
+  }
+  return { saved, latencyMs: parsed.data.latencyMs, fail };
 }

@@ -31,7 +31,8 @@ import {
   settingsSecrets,
 } from './config';
 import { type Delegator, delegatorFor } from './delegation';
-import { delegationState, resumeAfterDelegation } from './delegation-resume';
+import { type AskedQuestion, type Asker, ASK_USER, askerFor } from './ask-user';
+import { delegationState, resumeAfterAnswer, resumeAfterDelegation } from './delegation-resume';
 import {
   type Conversation,
   conversationKey,
@@ -68,7 +69,9 @@ interface ConverseOptions {
   approval?: ApprovalPolicy;
   /** Set when the step may delegate: it handles the `task` / `parallel_task` calls. */
   delegator?: Delegator;
-  /** What the model is offered: the toolbox's tools and the delegator's. */
+  /** Set when the profile has `askUser`: it handles the `ask_user` calls. */
+  asker?: Asker;
+  /** What the model is offered: the toolbox's tools, the delegator's and the asker's. */
   tools: ToolSpec[];
   /** Each model call and tool call runs in its span (src/telemetry/genai-spans.ts). */
   spans: GenAiSpans;
@@ -185,7 +188,8 @@ export class LlmExecutor implements AgentExecutor {
     const toolbox = createToolbox(this.workspace, profile.tools, mcpTools);
     const approval = profile.toolApproval && compilePolicy(withApprovalDefaults(profile.toolApproval));
     const delegator = delegatorFor(profile, context.delegation, this.settings.profiles);
-    const tools = [...toolbox.specs, ...(delegator?.specs ?? [])];
+    const asker = askerFor(profile.askUser);
+    const tools = [...toolbox.specs, ...(delegator?.specs ?? []), ...(asker ? [asker.spec] : [])];
     const system = systemPrompt(profile, spec);
     const key = conversationKey({
       taskId: spec.taskId,
@@ -196,7 +200,9 @@ export class LlmExecutor implements AgentExecutor {
       tools: tools.map((tool) => tool.name),
     });
     const handedBack = context.delegation?.resume;
-    const resumed = handedBack ? resumeAfterDelegation(handedBack, key, spec.taskId) : undefined;
+    const resumed = handedBack
+      ? resumeAfterDelegation(handedBack, key, spec.taskId)
+      : context.answer && resumeAfterAnswer(context.answer, key, spec.taskId);
     // A retry of a resumed attempt may have got further than the state the workflow handed back.
     let conversation =
       furthest(resumeConversation(context.resumeState, key), resumed?.conversation) ??
@@ -243,6 +249,7 @@ export class LlmExecutor implements AgentExecutor {
         toolbox,
         ...(approval ? { approval } : {}),
         ...(delegator ? { delegator } : {}),
+        ...(asker ? { asker } : {}),
         tools,
         spans: genAiSpans({
           provider: protocol,
@@ -260,6 +267,10 @@ export class LlmExecutor implements AgentExecutor {
         onProgress: () => context.progress?.(),
         ...(context.messages ? { messages: context.messages } : {}),
       });
+      if ('ask' in answer) {
+        const state = delegationState(conversation, latencyMs());
+        return transcript.ended({ question: { ...answer.ask, state, usage: usage() } });
+      }
       if ('delegate' in answer) {
         return transcript.ended({
           delegation: {
@@ -305,7 +316,12 @@ export class LlmExecutor implements AgentExecutor {
   private async converse(
     start: Conversation,
     turn: ConverseOptions,
-  ): Promise<{ text: string } | { text: string; failure: string } | { delegate: DelegationCall[] }> {
+  ): Promise<
+    | { text: string }
+    | { text: string; failure: string }
+    | { delegate: DelegationCall[] }
+    | { ask: AskedQuestion }
+  > {
     const { spec, profile, maxRounds, signal } = turn;
     const provider = await this.providerFor(profile.provider);
     let conversation = start;
@@ -342,8 +358,8 @@ export class LlmExecutor implements AgentExecutor {
       }
       const pending = pendingToolCalls(conversation);
       if (pending.length > 0) {
-        const delegate = await runToolCalls(pending, conversation, turn, record);
-        if (delegate.length > 0) return { delegate };
+        const handed = await runToolCalls(pending, conversation, turn, record);
+        if ('ask' in handed || handed.delegate.length > 0) return handed;
         continue;
       }
       const used = conversation.inputTokens + conversation.outputTokens - turn.tokensCharged;
@@ -411,7 +427,7 @@ async function runToolCalls(
   start: Conversation,
   turn: ConverseOptions,
   record: (next: Conversation) => Promise<void>,
-): Promise<DelegationCall[]> {
+): Promise<{ delegate: DelegationCall[] } | { ask: AskedQuestion }> {
   let conversation = start;
   const save = (next: Conversation) => {
     conversation = next;
@@ -428,6 +444,15 @@ async function runToolCalls(
   let delegatedBefore = earlier.reduce((tasks, call) => tasks + call.tasks, 0);
   const accepted: DelegationCall[] = [];
   for (const call of pending) {
+    if (turn.asker && call.name === ASK_USER) {
+      const review = turn.asker.review(call);
+      if ('refused' in review) {
+        await saveResult(review.refused);
+        continue;
+      }
+      // The calls after it, and tasks it delegated in this turn, wait with it: they run once it is answered.
+      return { ask: review.asked };
+    }
     if (!turn.delegator?.handles(call)) {
       const verdict = turn.approval && decide(call, turn.approval);
       if (verdict && verdict.decision !== 'allow') {
@@ -457,7 +482,7 @@ async function runToolCalls(
     await save({ ...conversation, delegated: [...earlier, ...delegated] });
     turn.transcript.delegated(round, accepted);
   }
-  return accepted;
+  return { delegate: accepted };
 }
 
 function systemPrompt(profile: ResolvedProfile, spec: AgentStepSpec): string {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { InputError } from '../../config/data-file';
-import { StepCacheSchema } from '../../contracts';
+import { QuestionTimeoutSchema, StepCacheSchema } from '../../contracts';
 import { ToolApprovalSchema } from './approval/rules';
 import { READ_ONLY_TOOLS, TOOL_NAMES, type ToolName } from './tool-names';
 
@@ -26,6 +26,22 @@ export const DelegationConfigSchema = z
   })
   .strict();
 
+/**
+ * The `ask_user` tool (./ask-user): `true`, or how long a question waits for
+ * an answer (`timeoutMs`) and what a wait that timed out gives: `fail` (the
+ * default) or `{ answer }`, a stated default the agent reads.
+ */
+export const AskUserSchema = z.union([
+  z.literal(true),
+  z
+    .object({
+      timeoutMs: z.number().int().positive().optional(),
+      onTimeout: QuestionTimeoutSchema.optional(),
+    })
+    .strict(),
+]);
+export type AskUserSettings = z.infer<typeof AskUserSchema>;
+
 /** Every field a profile has; in a config file each is optional (a built-in supplies the rest). */
 export const ProfileOverrideSchema = z
   .object({
@@ -45,6 +61,8 @@ export const ProfileOverrideSchema = z
     /** Output tokens per model call (Anthropic requires a value; default 4096 there). */
     maxTokens: z.number().int().min(1),
     delegation: DelegationConfigSchema,
+    /** Offers the `ask_user` tool: the agent may ask the person supervising the run and wait for the answer. */
+    askUser: AskUserSchema,
     /** Which calls of its tools may run: ordered allow/deny rules and a default (see ./approval). */
     toolApproval: ToolApprovalSchema,
     /** Every step of this agent uses the step cache across runs, as if its spec said `cache:` (a spec's own wins). */

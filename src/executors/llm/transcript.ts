@@ -105,6 +105,7 @@ export class LlmTranscript {
   /** Passes `result` through, told. */
   ended<R extends ExecutorResult>(result: R): R {
     if ('delegation' in result) this.emit({ kind: 'attempt-end', result: 'delegated' });
+    else if ('question' in result) this.emit({ kind: 'attempt-end', result: 'asked' });
     else if (result.success) this.emit({ kind: 'attempt-end', result: 'success' });
     else
       this.emit({ kind: 'attempt-end', result: 'failed', ...(result.error ? { error: result.error } : {}) });

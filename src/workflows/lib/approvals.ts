@@ -11,7 +11,7 @@
  * does not start, and a resumable run does not journal the step, before then.
  */
 import { condition, defineQuery, defineUpdate } from '@temporalio/workflow';
-import { type AgentStepSpec, type StepOutcome, failedOutcome } from '../../contracts';
+import { type AgentStepSpec, type QuestionRequest, type StepOutcome, failedOutcome } from '../../contracts';
 import type { ProgressBoard } from './progress';
 import { WaitingStepsAttribute } from './waiting-attribute';
 
@@ -28,6 +28,10 @@ export interface Decided {
 }
 
 export const approveUpdate = defineUpdate<Decided, [Decision]>('approve');
+/** A person's answer to the question a step's agent asked (`ask_user`): the agent reads it as the tool's result. */
+export const answerUpdate = defineUpdate<{ taskId: string; answered: true }, [{ taskId: string; text: string }]>(
+  'answer',
+);
 export const rejectUpdate = defineUpdate<Decided, [Decision]>('reject');
 /**
  * The prompt of a step waiting for a decision, or null when none waits under
@@ -43,9 +47,12 @@ type Verdict = { approved: boolean; comment?: string; output?: string; byTimeout
 export class Approvals {
   constructor(private readonly board: ProgressBoard) {}
 
-  /** The steps waiting now: their prompts by task id. */
+  /** The steps waiting now: their prompts (or questions) by task id. */
   private readonly waiting = new Map<string, string>();
   private readonly verdicts = new Map<string, Verdict>();
+  /** Of the waiting steps, those whose agent asked a question, and the answers given. */
+  private readonly asking = new Set<string>();
+  private readonly answers = new Map<string, string>();
   private readonly waitingAttribute = new WaitingStepsAttribute();
 
   promptOf(taskId: string): string | null {
@@ -63,11 +70,50 @@ export class Approvals {
   /** Why `taskId` cannot take a decision now, or undefined when it can. */
   refusal(taskId: unknown): string | undefined {
     if (typeof taskId !== 'string' || taskId === '') return 'a decision needs { "taskId": "<step>" }';
+    if (this.asking.has(taskId)) {
+      return `step "${taskId}" waits for the answer to its question: answer it (tao answer), not approve or reject`;
+    }
     if (this.waiting.has(taskId))
       return this.verdicts.has(taskId) ? `step "${taskId}" is already decided` : undefined;
     const entry = this.board.latest(taskId);
     if (!entry) return `no step "${taskId}" in this run`;
     return `step "${taskId}" is ${entry.status}, not waiting for a decision`;
+  }
+
+  /** Why `input` cannot answer a question now, or undefined when it can. */
+  answerRefusal(input: unknown): string | undefined {
+    const { taskId, text } = (input ?? {}) as { taskId?: unknown; text?: unknown };
+    if (typeof taskId !== 'string' || taskId === '' || typeof text !== 'string' || text.trim() === '') {
+      return `answer needs { "taskId": "<step>", "text": "<the answer>" }, got ${JSON.stringify(input)}`;
+    }
+    if (this.asking.has(taskId)) {
+      return this.answers.has(taskId) ? `step "${taskId}" is already answered` : undefined;
+    }
+    const entry = this.board.latest(taskId);
+    if (!entry) return `no step "${taskId}" in this run`;
+    return `step "${taskId}" is ${entry.status}, not waiting for an answer`;
+  }
+
+  answer(taskId: string, text: string): void {
+    this.answers.set(taskId, text.trim());
+  }
+
+  /**
+   * Waits for the answer to `question`, shown as the step's waiting prompt
+   * and in the inbox; undefined when `timeoutMs` passed first.
+   */
+  async ask(spec: AgentStepSpec, question: QuestionRequest): Promise<string | undefined> {
+    const { taskId } = spec;
+    this.asking.add(taskId);
+    const choices = question.choices?.length ? `\nchoices: ${question.choices.join(' | ')}` : '';
+    try {
+      return await this.waitFor(taskId, `${question.question}${choices}`, question.timeoutMs, () =>
+        this.answers.get(taskId),
+      );
+    } finally {
+      this.asking.delete(taskId);
+      this.answers.delete(taskId);
+    }
   }
 
   async await(spec: AgentStepSpec): Promise<Verdict> {
@@ -77,22 +123,36 @@ export class Approvals {
   /** {@link await}, unless `moot` comes to hold first (then undefined: nothing is left to decide). */
   async awaitUnless(spec: AgentStepSpec, moot: () => boolean): Promise<Verdict | undefined> {
     const { taskId } = spec;
-    this.waiting.set(taskId, spec.prompt);
+    const byTimeout: Verdict = { approved: spec.approval?.onTimeout === 'approve', byTimeout: true };
+    try {
+      const verdict = await this.waitFor(taskId, spec.prompt, spec.approval?.timeoutMs, () =>
+        this.verdicts.has(taskId) ? this.verdicts.get(taskId) : moot() ? null : undefined,
+      );
+      return verdict === undefined ? byTimeout : (verdict ?? undefined);
+    } finally {
+      this.verdicts.delete(taskId);
+    }
+  }
+
+  /**
+   * Shows `taskId` as waiting with `text` until `settled` gives a value (then
+   * that), or `timeoutMs` passes (then undefined).
+   */
+  private async waitFor<T>(
+    taskId: string,
+    text: string,
+    timeoutMs: number | undefined,
+    settled: () => T | undefined,
+  ): Promise<T | undefined> {
+    this.waiting.set(taskId, text);
     this.waitingAttribute.started(taskId);
     try {
-      const decided = () => this.verdicts.has(taskId);
-      const settled = () => decided() || moot();
-      const timeoutMs = spec.approval?.timeoutMs;
-      const inTime =
-        timeoutMs === undefined ? (await condition(settled), true) : await condition(settled, timeoutMs);
-      if (!inTime) {
-        return { approved: spec.approval?.onTimeout === 'approve', byTimeout: true };
-      }
-      return this.verdicts.get(taskId);
+      const done = () => settled() !== undefined;
+      const inTime = timeoutMs === undefined ? (await condition(done), true) : await condition(done, timeoutMs);
+      return inTime ? settled() : undefined;
     } finally {
       this.waiting.delete(taskId);
       this.waitingAttribute.stopped(taskId);
-      this.verdicts.delete(taskId);
     }
   }
 }
@@ -119,6 +179,24 @@ export async function approveOverBudget(
   const verdict = await approvals.awaitUnless({ ...spec, approval: {} }, () => !exhausted());
   if (!verdict || verdict.approved) return undefined;
   return `${why}: rejected${verdict.comment ? `: ${verdict.comment}` : ''}`;
+}
+
+/**
+ * The wait for the answer to a step's question: the answer the agent reads,
+ * or, when none came within the question's `timeoutMs`, its `onTimeout`
+ * answer, else why the step fails.
+ */
+export async function answerQuestion(
+  approvals: Approvals,
+  spec: AgentStepSpec,
+  question: QuestionRequest,
+): Promise<{ answer: string } | { failed: string }> {
+  const answer = await approvals.ask(spec, question);
+  if (answer !== undefined) return { answer };
+  const onTimeout = question.onTimeout ?? 'fail';
+  return onTimeout === 'fail'
+    ? { failed: `no answer within ${question.timeoutMs} ms to its question: ${question.question}` }
+    : { answer: onTimeout.answer };
 }
 
 /** The `before` wait: undefined to go ahead, else the step's outcome without running. */

@@ -20,8 +20,11 @@ export interface StepProgress {
   item?: number;
   stage?: number;
   status: StepStatus;
-  /** While `waiting`: for a decision before the step starts, on its outcome after it ran, or on a spent budget. */
-  decision?: 'before' | 'after' | 'budget';
+  /**
+   * While `waiting`: for a decision before the step starts, on its outcome
+   * after it ran, on a spent budget, or for the answer to its agent's question.
+   */
+  decision?: 'before' | 'after' | 'budget' | 'question';
   /** The attempt that produced the latest result; 0 while none has finished. */
   attempt: number;
   error?: string;

@@ -16,7 +16,7 @@
 import { proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ExecutorInfo, TaoLocalActivities } from '../../activity-api';
 import { type Budget, BudgetSchema, type Reuse, describeZodError } from '../../contracts';
-import { Approvals, approveUpdate, rejectUpdate, waitingPromptQuery } from './approvals';
+import { Approvals, answerUpdate, approveUpdate, rejectUpdate, waitingPromptQuery } from './approvals';
 import { RunBudget, setBudgetUpdate } from './budget';
 import {
   RunControls,
@@ -145,6 +145,19 @@ function registerHandlers(context: RunContext): void {
     );
   }
   setHandler(waitingPromptQuery, (taskId) => approvals.promptOf(taskId));
+  setHandler(
+    answerUpdate,
+    ({ taskId, text }) => {
+      approvals.answer(taskId, text);
+      return { taskId, answered: true as const };
+    },
+    {
+      validator: (input) => {
+        const refusal = approvals.answerRefusal(input);
+        if (refusal) throw new Error(refusal);
+      },
+    },
+  );
   setHandler(messageUpdate, (input) => ({ taskId: input.taskId, seq: context.messages.add(input) }), {
     validator: (input) => {
       const refusal = context.messages.refusal(input, context.acceptsMessages);

@@ -7,11 +7,12 @@ import type { StepAllowance, StepRun, TaoActivities } from '../../activity-api';
 import {
   type AgentStepSpec,
   type DelegationAllowance,
+  type QuestionRequest,
   type StepOutcome,
   type StepUsage,
   failedOutcome,
 } from '../../contracts';
-import { approveAfter, approveBefore, approveOverBudget } from './approvals';
+import { answerQuestion, approveAfter, approveBefore, approveOverBudget } from './approvals';
 import { CANCELLED_BY_USER, cancelledAlone } from './controls';
 import { type StepPlace, TOP_LEVEL, runDelegated } from './delegation';
 import { StepCrashed, describeActivityFailure } from './inputs';
@@ -231,11 +232,22 @@ async function attemptsInScope(
     if (budget.active) budget.leave();
   }
   let charged = budget.charge(undefined, usageOf(run));
-  for (let asked = 0; 'delegation' in run;) {
-    const request = run.delegation;
-    const results = await runDelegated(call, spec, request, at, asked, runQueuedStep);
-    asked += request.calls.length;
-    const resume = { state: request.state, results };
+  for (let asked = 0; !('outcome' in run);) {
+    let next: StepAllowance;
+    if ('delegation' in run) {
+      const request = run.delegation;
+      const results = await runDelegated(call, spec, request, at, asked, runQueuedStep);
+      asked += request.calls.length;
+      next = stepAllowance(call, at.place, { state: request.state, results });
+    } else {
+      const { question } = run;
+      const answered = await waitForAnswer(call, spec, entry, question);
+      if ('failed' in answered) {
+        return { outcome: failedOutcome(spec.taskId, spec.agent, answered.failed), attempt: run.attempt };
+      }
+      const answer = { callId: question.callId, text: answered.answer, state: question.state };
+      next = { ...stepAllowance(call, at.place, undefined), answer };
+    }
     const taken = call.slots.take({
       taskId: spec.taskId,
       priority: at.priority,
@@ -243,7 +255,7 @@ async function attemptsInScope(
       deferrable: false,
     });
     if (typeof taken !== 'string') await taken;
-    run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, resume));
+    run = await runActivity(call, spec, entry, at.place, next);
     charged = budget.charge(charged, usageOf(run));
   }
   return run as Extract<StepRun, { outcome: StepOutcome }>;
@@ -355,7 +367,22 @@ function stepAllowance(
 }
 
 function usageOf(run: StepRun): StepUsage | undefined {
-  return 'outcome' in run ? run.outcome.usage : run.delegation.usage;
+  if ('outcome' in run) return run.outcome.usage;
+  return 'delegation' in run ? run.delegation.usage : run.question.usage;
+}
+
+/** A step whose agent asked a question waits, holding no slot, as a decision of kind `question`. */
+async function waitForAnswer(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  question: QuestionRequest,
+): Promise<{ answer: string } | { failed: string }> {
+  Object.assign(entry, { status: 'waiting', decision: 'question' });
+  const answered = await answerQuestion(call.context.approvals, spec, question);
+  delete entry.decision;
+  entry.status = 'pending';
+  return answered;
 }
 
 /**
@@ -371,7 +398,12 @@ function runActivity(
   allowance: StepAllowance,
 ): Promise<StepRun> {
   entry.status = 'running';
-  const summary = stepSummary(spec, place, allowance.delegation?.resume !== undefined);
+  const resumed = allowance.delegation?.resume
+    ? ' (resumed after its tasks)'
+    : allowance.answer
+      ? ' (resumed with its answer)'
+      : '';
+  const summary = stepSummary(spec, place, resumed);
   // Released in the handlers this path has anyway: a promise more per step is run time the baseline bench sees.
   return call.activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]).then(
     (run) => {
@@ -397,12 +429,12 @@ const SUMMARY_CHARS = 200;
 
 /**
  * `review:src/a.ts · review`, with `· task of <parent>` for a delegated task
- * and `(resumed after its tasks)` for an attempt after a step's tasks: one
- * line, as the Web UI shows it.
+ * and `(resumed after its tasks)` / `(resumed with its answer)` for an
+ * attempt after a step's tasks or a person's answer: one line, as the Web UI
+ * shows it.
  */
-function stepSummary(spec: AgentStepSpec, place: StepPlace, resumed: boolean): string {
+function stepSummary(spec: AgentStepSpec, place: StepPlace, resumed: string): string {
   const parent = place.parentTaskId !== undefined ? ` · task of ${place.parentTaskId}` : '';
-  const after = resumed ? ' (resumed after its tasks)' : '';
-  const line = `${spec.taskId} · ${spec.agent}${parent}${after}`.replace(/\s+/g, ' ');
+  const line = `${spec.taskId} · ${spec.agent}${parent}${resumed}`.replace(/\s+/g, ' ');
   return line.length > SUMMARY_CHARS ? `${line.slice(0, SUMMARY_CHARS - 1)}…` : line;
 }

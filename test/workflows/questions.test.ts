@@ -1,0 +1,132 @@
+/**
+ * Questions from an agent (an llm profile's `askUser`, the `ask_user`
+ * tool), end to end on the dev server against the fake OpenAI server: the
+ * step's attempt ends with its conversation saved, the step waits as a
+ * decision of kind `question` holding no slot, the inbox shows the question,
+ * and the answer resumes the agent as the tool's result. A wait that times
+ * out gives the stated default answer, or fails the step.
+ */
+import { rmSync } from 'node:fs';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { dirname } from 'node:path';
+import { answerStep, approveStep, pendingDecisions } from '../../src/client';
+import type { StepOutcome } from '../../src/contracts';
+import type { LlmConfigFile } from '../../src/executors/llm/config';
+import type { Progress } from '../../src/workflows/lib';
+import { tao } from '../support/cli';
+import type { FakeRequest } from '../support/fake-http';
+import { openAiText, openAiToolCalls, openAiToolResults, startFakeOpenAI } from '../support/fake-openai';
+import { eventually } from '../support/gate-executor';
+import { PROTOCOLS, fakeExecutor, makeWorkspace } from '../support/llm-harness';
+import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+
+const ASK = { question: 'Which API did you mean?', choices: ['v1', 'v2'] };
+
+/** Asks first; once the request carries the answer (the tool's result), uses it. */
+function model(request: FakeRequest) {
+  if (request.body.messages[0].content !== 'You ask.') return openAiText('other done');
+  const [answer] = Object.values(openAiToolResults(request));
+  return answer === undefined
+    ? openAiToolCalls([{ name: 'ask_user', input: ASK }])
+    : openAiText(`using ${answer}`);
+}
+
+async function withAsker(
+  askUser: NonNullable<LlmConfigFile['agents']>[string]['askUser'],
+  body: (run: {
+    client: Client;
+    requests: FakeRequest[];
+    start: (specs: object[]) => Promise<WorkflowHandle>;
+  }) => Promise<void>,
+) {
+  const requests: FakeRequest[] = [];
+  const server = await startFakeOpenAI((request) => {
+    requests.push(request);
+    return model(request);
+  });
+  const { root } = makeWorkspace();
+  try {
+    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root, {
+      agents: { asker: { systemPrompt: 'You ask.', tools: [], askUser } },
+    });
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const start = (specs: object[]) =>
+        client.workflow.start('parallelWorkflow', {
+          taskQueue,
+          workflowId: uniqueId('questions'),
+          args: [{ specs, concurrency: 1 }],
+        });
+      await body({ client, requests, start });
+    });
+  } finally {
+    await server.close();
+    rmSync(dirname(root), { recursive: true, force: true });
+  }
+}
+
+test('the agent asks; the step waits holding no slot, the inbox shows the question, and the answer resumes it', async () => {
+  await withAsker(true, async ({ client, requests, start }) => {
+    const handle = await start([
+      { taskId: 'q', agent: 'asker', prompt: 'wire the client' },
+      { taskId: 'other', agent: 'explore', prompt: 'look around' },
+    ]);
+    // At concurrency 1 the other step runs while q waits: the wait holds no slot.
+    await eventually(async () => {
+      const { steps } = await handle.query<Progress>('progress');
+      const status = Object.fromEntries(steps.map((s) => [s.taskId, [s.status, s.decision]]));
+      return status.q?.[0] === 'waiting' && status.other?.[0] === 'succeeded' ? status : undefined;
+    }).then((status) => expect(status.q).toEqual(['waiting', 'question']));
+    const { pending } = await pendingDecisions(client, {
+      query: `WorkflowId = "${handle.workflowId}"`,
+      withText: true,
+    });
+    expect(pending).toEqual([
+      {
+        workflowId: handle.workflowId,
+        taskId: 'q',
+        agent: 'asker',
+        decision: 'question',
+        text: 'Which API did you mean?\nchoices: v1 | v2',
+      },
+    ]);
+    await expect(approveStep(handle, { taskId: 'q' })).rejects.toThrow(
+      'step "q" waits for the answer to its question: answer it (tao answer), not approve or reject',
+    );
+    const cli = await tao(['answer', handle.workflowId, 'q', 'v2', '--address', devServerAddress()]);
+    expect(cli).toMatchObject({ code: 0, stderr: '' });
+    const outcomes: StepOutcome[] = await handle.result();
+    expect(outcomes.map((o) => [o.taskId, o.success, o.output])).toEqual([
+      ['q', true, 'using v2'],
+      ['other', true, 'other done'],
+    ]);
+    const asked = requests.filter((r) => r.body.messages[0].content === 'You ask.');
+    expect(asked).toHaveLength(2);
+    expect(openAiToolResults(asked[1]!)).toEqual({ call_0: 'v2' });
+    await expect(answerStep(handle, 'q', 'again')).rejects.toThrow(
+      'is COMPLETED, not running; nothing to answer',
+    );
+    // The wait is in history as the answer Update between the step's two activities.
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+  });
+});
+
+test('a question not answered in time gets the stated default answer, or fails the step', async () => {
+  await withAsker({ timeoutMs: 1_000, onTimeout: { answer: 'v1' } }, async ({ start }) => {
+    const [outcome]: StepOutcome[] = await (
+      await start([{ taskId: 'q', agent: 'asker', prompt: 'go' }])
+    ).result();
+    expect(outcome).toMatchObject({ success: true, output: 'using v1' });
+  });
+  await withAsker({ timeoutMs: 1_000 }, async ({ start }) => {
+    const [outcome]: StepOutcome[] = await (
+      await start([{ taskId: 'q', agent: 'asker', prompt: 'go' }])
+    ).result();
+    expect(outcome).toMatchObject({
+      success: false,
+      error: 'no answer within 1000 ms to its question: Which API did you mean?',
+    });
+  });
+});
