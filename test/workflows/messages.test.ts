@@ -6,17 +6,14 @@
  * comes with its prompt; one sent while the agent gives its final answer
  * makes it answer again. The run's validator refuses what cannot be read.
  */
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import { sendMessage } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import type { Progress } from '../../src/workflows/lib';
-import type { FakeReply, FakeRequest } from '../support/fake-http';
-import { openAiText, openAiToolCalls, openAiToolResults, startFakeOpenAI } from '../support/fake-openai';
+import type { FakeRequest } from '../support/fake-http';
+import { withFakeModel } from '../support/fake-model-run';
+import { openAiText, openAiToolCalls, openAiToolResults } from '../support/fake-openai';
 import { eventually } from '../support/gate-executor';
-import { PROTOCOLS, fakeExecutor, makeWorkspace } from '../support/llm-harness';
 import { tao } from '../support/cli';
 import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
@@ -33,36 +30,6 @@ const userTurns = (request: FakeRequest) =>
   said(request)
     .filter((m) => m.role === 'user')
     .map((m) => m.content);
-
-async function withFakeModel(
-  reply: (request: FakeRequest, index: number) => FakeReply,
-  body: (context: {
-    requests: FakeRequest[];
-    start: (input: object) => Promise<WorkflowHandle>;
-  }) => Promise<void>,
-) {
-  const requests: FakeRequest[] = [];
-  const server = await startFakeOpenAI((request) => {
-    requests.push(request);
-    return reply(request, requests.length - 1);
-  });
-  const { root } = makeWorkspace();
-  try {
-    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root);
-    await withWorker({ executor }, async ({ client, taskQueue }) => {
-      const start = (input: object) =>
-        client.workflow.start('parallelWorkflow', {
-          taskQueue,
-          workflowId: uniqueId('messages'),
-          args: [input],
-        });
-      await body({ requests, start });
-    });
-  } finally {
-    await server.close();
-    rmSync(dirname(root), { recursive: true, force: true });
-  }
-}
 
 const arrived = (requests: FakeRequest[], count: number) =>
   eventually(async () => (requests.length >= count ? true : undefined));
