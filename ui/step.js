@@ -21,8 +21,9 @@ export async function stepView(main, runId, taskId) {
     list,
     box,
   );
+  // The detail reads history and asks the run; the transcript does not wait for it.
   const redraw = () => renderDetail(detail, runId, taskId, redraw);
-  await redraw();
+  redraw();
   const transcript = transcriptView(list, runId);
   return follow(`${runPath(runId)}/steps/${encodeURIComponent(taskId)}/events`, {
     onEvents: (events) => {

@@ -75,14 +75,22 @@ export async function streamStepEvents(
       pollMs: options.pollMs ?? STREAM_POLL_MS,
       signal: stop.signal,
     });
+    // The events of one store read go out in one write (a long transcript is thousands of them).
+    let batch = '';
+    const send = () => {
+      if (batch) response.write(batch);
+      batch = '';
+    };
     for await (const event of events) {
-      response.write(`id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`);
+      if (!batch) setImmediate(send);
+      batch += `id: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`;
       if (endsStep(event))
         ended =
           event.kind === 'attempt-end' && event.result === 'success'
             ? 'the step succeeded'
             : 'the step failed';
     }
+    send();
   } finally {
     clearInterval(liveness);
   }
