@@ -13,7 +13,8 @@ async function show() {
   clearTimeout(timer);
   leave?.();
   leave = undefined;
-  const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
+  const shown = location.hash;
+  const [path, query = ''] = shown.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
   params.delete('token');
   try {
@@ -22,8 +23,12 @@ async function show() {
     let refresh;
     // Each id is encoded whole (a task id may hold `/`), so the address splits on its own slashes.
     const step = path.match(/^\/run\/([^/]+)\/step\/([^/]+)$/);
-    if (step) leave = await stepView(main, decodeURIComponent(step[1]), decodeURIComponent(step[2]));
-    else if (path.startsWith('/run/')) refresh = await runView(main, decodeURIComponent(path.slice(5)));
+    if (step) {
+      const stop = await stepView(main, decodeURIComponent(step[1]), decodeURIComponent(step[2]));
+      // Left while it opened: the view shown now is another's, and this stream must not outlive it.
+      if (location.hash === shown) leave = stop;
+      else stop();
+    } else if (path.startsWith('/run/')) refresh = await runView(main, decodeURIComponent(path.slice(5)));
     else if (path === '/inbox') await inboxView(main);
     else refresh = await runsView(main, params);
     if (refresh) live(refresh);

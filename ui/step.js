@@ -7,7 +7,7 @@ import { decisionForm, runLink, runPath, stepLink } from './views.js';
  * live while it runs (pushed by the server, no polling), and a box to send its agent a message. Returns the
  * function that stops following when the page is left.
  */
-export async function stepView(main, runId, taskId) {
+export function stepView(main, runId, taskId) {
   const detail = h('section', { 'aria-label': 'Step detail', class: 'detail' });
   const state = h('p', { class: 'stream-state', 'aria-live': 'polite' }, 'Connecting to the transcript…');
   const list = h('ol', { class: 'transcript', 'aria-label': 'Transcript' });
@@ -26,10 +26,8 @@ export async function stepView(main, runId, taskId) {
   redraw();
   const transcript = transcriptView(list, runId);
   return follow(`${runPath(runId)}/steps/${encodeURIComponent(taskId)}/events`, {
-    onEvents: (events) => {
-      transcript.add(events);
-      state.textContent = 'Live: new events show as they land.';
-    },
+    onOpen: () => (state.textContent = 'Live: new events show as they land.'),
+    onEvents: (events) => transcript.add(events),
     onEnd: ({ reason }) => {
       state.textContent = list.children.length
         ? `Ended: ${reason}.`

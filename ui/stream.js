@@ -7,11 +7,11 @@ import { authHeaders } from './dom.js';
 const RETRY_MS = 1000;
 
 /**
- * Follows the event stream at `path`: `onEvents` gets each batch of parsed events (all that arrived in one
- * read), `onEnd` the server's `end` message, `onError` a refusal or a drop (it reconnects after a drop, not
- * after a refusal). Returns a function that stops following.
+ * Follows the event stream at `path`: `onOpen` is told each time it connects, `onEvents` gets each batch of
+ * parsed events (all that arrived in one read), `onEnd` the server's `end` message, `onError` a refusal or a
+ * drop (it reconnects after a drop, not after a refusal). Returns a function that stops following.
  */
-export function follow(path, { onEvents, onEnd, onError }) {
+export function follow(path, { onOpen, onEvents, onEnd, onError }) {
   const stop = new AbortController();
   let lastId;
   const connect = async () => {
@@ -22,6 +22,7 @@ export function follow(path, { onEvents, onEnd, onError }) {
       const { error } = await response.json().catch(() => ({}));
       throw Object.assign(new Error(error ?? `HTTP ${response.status}`), { refused: true });
     }
+    onOpen();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {

@@ -197,6 +197,8 @@ async function serveStatic(response: ServerResponse, file: string) {
 }
 
 function send(response: ServerResponse, status: number, body: unknown) {
+  // An event stream that failed after it began can only be ended.
+  if (response.headersSent) return void response.end();
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',

@@ -21,6 +21,8 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { endsStep, fetchProgress, followStep } from '../client';
 import type { SessionStore } from '../stores/session-store';
+import { checkTranscriptKey } from '../transcripts/events';
+import { NotFound } from './api';
 
 /** How often the store is read while a page watches; a chunk shows within about this plus the writer's 100 ms. */
 export const STREAM_POLL_MS = 100;
@@ -49,6 +51,10 @@ export async function streamStepEvents(
 ): Promise<void> {
   const { client, store, workflowId, taskId } = options;
   const afterSeq = LastEventIdSchema.parse(request.headers['last-event-id'] || undefined);
+  // Refused before the stream starts, as a JSON error: once it has, a lasting fault would only be retried.
+  if (!store.transcripts)
+    throw new NotFound('the store keeps no step transcripts; use a file: or postgres:// store');
+  checkTranscriptKey({ workflowId, taskId });
   const stop = new AbortController();
   response.once('close', () => stop.abort());
   response.writeHead(200, {

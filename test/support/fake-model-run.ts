@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { LlmConfigFile } from '../../src/executors/llm/config';
 import type { FakeReply, FakeRequest } from './fake-http';
 import { startFakeOpenAI } from './fake-openai';
 import { PROTOCOLS, fakeExecutor, makeWorkspace } from './llm-harness';
@@ -21,6 +22,8 @@ export interface FakeModelRun extends WorkerHarness {
 export async function withFakeModel(
   reply: (request: FakeRequest, index: number) => FakeReply,
   body: (run: FakeModelRun) => Promise<void>,
+  /** The llm config's agents and the rest, over the fake provider and the workspace. */
+  config: LlmConfigFile = {},
 ) {
   const requests: FakeRequest[] = [];
   const server = await startFakeOpenAI((request) => {
@@ -29,7 +32,7 @@ export async function withFakeModel(
   });
   const { root } = makeWorkspace();
   try {
-    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root);
+    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root, config);
     await withWorker({ executor }, async (harness) => {
       const start = (input: object) =>
         harness.client.workflow.start('parallelWorkflow', {

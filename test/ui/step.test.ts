@@ -14,6 +14,8 @@ import { chromiumPerFile, screenshot } from '../support/chromium';
 import type { FakeReply, FakeRequest } from '../support/fake-http';
 import { withFakeModel } from '../support/fake-model-run';
 import { openAiText, openAiToolCalls } from '../support/fake-openai';
+import { LEAD_SYSTEM, PARTS, isLead, leadAnswer, partOf } from '../support/delegating-agent';
+import { PROTOCOLS } from '../support/llm-harness';
 import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
 
 // A task id with what an address must encode: a delegated task's `/`, a space, `?` and `#`.
@@ -67,13 +69,13 @@ function readStream(url: string, headers: Record<string, string> = {}) {
   );
 }
 
-test('a step’s page: its own address, the transcript live as it streams, a message from the box reaching the next turn, the same after a reload; an SSE reconnect gets only later events', async () => {
+test('a step’s page: its own address, the transcript live as it streams, a message from the box reaching the next turn, a dropped stream resumed, the same after a reload; over HTTP a reconnect with Last-Event-ID gets only later events', async () => {
   await withFakeModel(reply, async ({ client, store, requests, start }) => {
     const handle = await start({
       specs: [{ taskId: TASK, agent: 'explore', prompt: 'What does src/a.ts export?' }],
     });
     const { workflowId } = handle;
-    const ui = await startUiServer({ client, store, port: 0 });
+    let ui = await startUiServer({ client, store, port: 0 });
     const page = await chromium.browser.newPage({ viewport: { width: 1300, height: 900 } });
     try {
       // From the run's table, by its link, to the step's own address.
@@ -100,6 +102,14 @@ test('a step’s page: its own address, the transcript live as it streams, a mes
 
       const tool = transcript.locator('details.tool');
       await tool.getByText('Tool call read_file').waitFor();
+
+      // The stream drops mid-step (the server goes away and comes back on its port): the page reconnects with
+      // the last event's number and goes on, nothing missed or shown twice (checked below, after the end).
+      const port = Number(new URL(ui.url).port);
+      await ui.close();
+      await page.getByText(/^Transcript stream dropped \(.*\); reconnecting…$/).waitFor();
+      ui = await startUiServer({ client, store, port });
+      await page.getByText('Live: new events show as they land.').waitFor();
       await tool.locator('summary').click();
       await tool.locator('pre.result').getByText('export const a = 1;').waitFor();
       await transcript.getByText('It exports a; the tests are checked too.').waitFor();
@@ -111,6 +121,15 @@ test('a step’s page: its own address, the transcript live as it streams, a mes
       expect(userTurns(requests[1]!)).toEqual(['What does src/a.ts export?', MESSAGE]);
       const turns = await transcript.locator('.turn').allTextContents();
       expect(turns).toHaveLength(2);
+      await expect(transcript.locator('.turn .text').allTextContents()).resolves.toEqual([
+        'Reading src/a.ts first, to see what it exports.',
+        'It exports a; the tests are checked too.',
+      ]);
+      expect(await tool.count()).toBe(1);
+      await expect(transcript.locator('li.attempt').allTextContents()).resolves.toEqual([
+        'Attempt 1 started',
+        'Attempt 1 ended: success',
+      ]);
       expect(turns[1]).toMatch(/fake-model, stop: \d+ in \/ \d+ out tokens/);
 
       // A reload restores the address and the same transcript (the sent message is the run's, not the transcript's).
@@ -142,6 +161,9 @@ test('a step’s page: its own address, the transcript live as it streams, a mes
       const later = await readStream(events, { 'last-event-id': String(ids.length - 3) });
       expect(later.messages.flatMap((m) => (m.id === undefined ? [] : [m.id]))).toEqual(ids.slice(-3));
       expect(later.messages.at(-1)).toEqual({ event: 'end' });
+      // An id no store can hold is refused before a stream starts.
+      const bad = await readStream(events.replace(/steps\/.*\/events$/, 'steps/a%01b/events'));
+      expect([bad.status, bad.type]).toEqual([409, 'application/json; charset=utf-8']);
     } finally {
       await page.close();
       await ui.close();
@@ -149,29 +171,97 @@ test('a step’s page: its own address, the transcript live as it streams, a mes
   });
 });
 
-test('a message to a step that cannot read one shows the run’s refusal; a step with no transcript says why', async () => {
-  const executor = new ScriptExecutor({ tasks: { slow: { delayMs: 4000 } } });
+test('a message the run refuses shows its one line: an executor that reads none, an ended step; a step with no transcript says why', async () => {
+  const executor = new ScriptExecutor({ tasks: { slow: { delayMs: 6000 } } });
   await withWorker({ executor }, async ({ client, taskQueue, store }) => {
     const workflowId = uniqueId('ui-step-script');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
       workflowId,
-      args: [{ specs: [{ taskId: 'slow', agent: 'explore', prompt: 'wait' }] }],
+      args: [
+        {
+          specs: [
+            { taskId: 'quick', agent: 'explore', prompt: 'now' },
+            { taskId: 'slow', agent: 'explore', prompt: 'wait' },
+          ],
+        },
+      ],
     });
     const ui = await startUiServer({ client, store, port: 0 });
     const page = await chromium.browser.newPage();
     try {
+      // The notice stays up across views: wait for this message's verdict, then read it whole.
+      const say = async (taskId: string, text: string) => {
+        await page.getByLabel('Message to the agent').fill(text);
+        await page.getByRole('button', { name: 'Send' }).click();
+        const verdict = page.getByRole('alert').filter({ hasText: `Message to ${taskId} ` });
+        await verdict.waitFor();
+        return verdict.textContent();
+      };
       await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}/step/slow`);
-      await page.getByLabel('Message to the agent').fill('hello');
-      await page.getByRole('button', { name: 'Send' }).click();
-      await expect(page.getByRole('alert').textContent()).resolves.toMatch(
-        /^Message to slow refused: [^\n]*(executor|messages)[^\n]*$/,
+      await expect(say('slow', 'hello')).resolves.toBe(
+        `Message to slow refused: ${workflowId}: this run's executor cannot take messages: llm steps read them, command and script steps do not (an executor of your own declares acceptsMessages)`,
       );
-      await handle.result();
+      // A page opened on an ended step offers the box until its stream learns the step is over (seconds, for
+      // a step that keeps no transcript): the run, still going, refuses, naming why.
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}/step/quick`);
+      await page.getByText('Status succeeded').waitFor();
+      await expect(say('quick', 'still there?')).resolves.toBe(
+        `Message to quick refused: ${workflowId}: step "quick" has ended (succeeded); a message reaches a step that is pending, waiting or running`,
+      );
       await page.getByText(/^No transcript: only llm steps keep one/).waitFor({ timeout: 15_000 });
+      expect(await page.getByRole('form', { name: 'Message to quick' }).isHidden()).toBe(true);
+      await handle.result();
     } finally {
       await page.close();
       await ui.close();
     }
   });
+});
+
+test('a delegating step’s page shows the tasks it handed out and their outcomes, each linked to its own page', async () => {
+  const protocol = PROTOCOLS[0]!;
+  await withFakeModel(
+    (request) =>
+      isLead(protocol, request)
+        ? leadAnswer(protocol, request).reply
+        : openAiText(`part ${partOf(request)} done`),
+    async ({ client, store, start }) => {
+      const handle = await start({ specs: [{ taskId: 'lead', agent: 'lead', prompt: 'split it' }] });
+      await handle.result();
+      const ui = await startUiServer({ client, store, port: 0 });
+      const page = await chromium.browser.newPage();
+      try {
+        await page.goto(`${ui.url}/#/run/${encodeURIComponent(handle.workflowId)}/step/lead`);
+        const transcript = page.getByRole('list', { name: 'Transcript' });
+        await transcript.getByText(`Delegated ${PARTS.length} tasks (parallel_task)`).waitFor();
+        await page.getByText(/^Ended: the step succeeded\./).waitFor();
+        // The lead's transcript has two activities' attempts: the one that delegated, the one that merged.
+        await expect(transcript.locator('li.attempt').allTextContents()).resolves.toEqual([
+          'Attempt 1 started',
+          'Attempt 1 ended: delegated',
+          'Attempt 1 started, going on from the saved conversation at round 1',
+          'Attempt 1 ended: success',
+        ]);
+        const back = transcript.locator('li.delegation');
+        await expect(back.getByRole('link').allTextContents()).resolves.toEqual(
+          PARTS.map((n) => `lead/task-1-${n}`),
+        );
+        await back.getByRole('link', { name: 'lead/task-1-2' }).click();
+        await page.getByRole('heading', { name: 'Step lead/task-1-2' }).waitFor();
+        expect(page.url()).toContain('/step/lead%2Ftask-1-2');
+        await transcript.locator('.turn .text').getByText('part 2 done').waitFor();
+      } finally {
+        await page.close();
+        await ui.close();
+      }
+    },
+    {
+      concurrency: 4,
+      agents: {
+        lead: { systemPrompt: LEAD_SYSTEM, tools: [], delegation: { agents: ['worker'] } },
+        worker: { description: 'Does one part.', systemPrompt: 'You do one part.', tools: [] },
+      },
+    },
+  );
 });
