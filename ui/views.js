@@ -118,33 +118,46 @@ export async function runView(main, id) {
   const linkOf = (taskId) => stepLink(id, taskId);
   const partitions = h('section', { 'aria-label': 'Partitions' });
   main.replaceChildren(h('h1', {}, id), summary, steering(id), partitions, steps);
-  // Finished steps' output heads, `<taskId>#<n>` for its n-th time (a loop's rounds); read again only when
-  // more steps have finished, and at most every OUTPUTS_MS, since each read is the run's whole history.
-  const heads = new Map();
-  let headsFor = -1;
-  let headsAt = 0;
-  const readHeads = async () => {
-    const finished = (view.progress?.steps ?? []).filter(
-      (s) => !['pending', 'waiting', 'running'].includes(s.status),
-    ).length;
-    if (finished <= headsFor || Date.now() - headsAt < OUTPUTS_MS) return;
-    [headsFor, headsAt] = [finished, Date.now()];
-    const { outputs } = await api(`${runPath(id)}/outputs`);
-    heads.clear();
-    for (const { taskId, head } of outputs) {
-      let n = 1;
-      while (heads.has(`${taskId}#${n}`)) n++;
-      heads.set(`${taskId}#${n}`, head);
-    }
-  };
-  const refresh = async (fresh) => {
-    Object.assign(view, fresh);
-    await readHeads();
+  const render = () => {
     renderSummary(summary, view);
     renderPartitions(partitions, view.progress?.partitions ?? []);
     renderSteps(steps, view, rows, linkOf, heads);
   };
-  await refresh(view);
+  // Finished steps' output heads, `<taskId>#<n>` for its n-th time (a loop's rounds), read in the background
+  // (the table never waits for them): again only when more steps have finished, at most every OUTPUTS_MS, and
+  // one read at a time, since each read is the run's whole history.
+  const heads = new Map();
+  let headsFor = 0;
+  let headsAt = 0;
+  let reading = false;
+  const readHeads = async () => {
+    const finished = (view.progress?.steps ?? []).filter(
+      (s) => !['pending', 'waiting', 'running'].includes(s.status),
+    ).length;
+    if (reading || finished <= headsFor || Date.now() - headsAt < OUTPUTS_MS) return;
+    [headsFor, headsAt, reading] = [finished, Date.now(), true];
+    try {
+      const { outputs } = await api(`${runPath(id)}/outputs`);
+      heads.clear();
+      for (const { taskId, head } of outputs) {
+        let n = 1;
+        while (heads.has(`${taskId}#${n}`)) n++;
+        heads.set(`${taskId}#${n}`, head);
+      }
+      if (location.hash === shown) render();
+    } catch (error) {
+      notify(`Reading finished steps' outputs failed: ${error.message}`, true);
+    } finally {
+      reading = false;
+    }
+  };
+  const shown = location.hash;
+  const refresh = (fresh) => {
+    Object.assign(view, fresh);
+    render();
+    readHeads();
+  };
+  refresh(view);
   return async () => refresh(await api(runPath(id)));
 }
 
