@@ -25,7 +25,14 @@ export {
   parseRetention,
 } from './client/gc';
 export { RERUN_OF_MEMO, type Rerun, type RerunOptions, rerunRun } from './client/rerun';
-export { type StepDetail, decisionText, stepDetail, waitingPrompt } from './client/step-detail';
+export {
+  type StepDetail,
+  decisionText,
+  stepDetail,
+  stepOutputHeads,
+  textHead,
+  waitingPrompt,
+} from './client/step-detail';
 export {
   type DeploymentState,
   type DeploymentVersionState,

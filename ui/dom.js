@@ -24,14 +24,17 @@ let session;
 const token = () =>
   new URLSearchParams(location.hash.split('?')[1] ?? '').get('token') ?? sessionStorage.getItem('tao-token');
 
+/** The auth token's header, when the page was opened with one: kept for the tab. */
+export function authHeaders() {
+  const bearer = token();
+  if (!bearer) return {};
+  sessionStorage.setItem('tao-token', bearer);
+  return { authorization: `Bearer ${bearer}` };
+}
+
 /** The server's API; a refusal throws its one-line reason. */
 export async function api(path, body) {
-  const headers = {};
-  const bearer = token();
-  if (bearer) {
-    sessionStorage.setItem('tao-token', bearer);
-    headers.authorization = `Bearer ${bearer}`;
-  }
+  const headers = authHeaders();
   if (body !== undefined) {
     session ??= await api('/api/session');
     headers['content-type'] = 'application/json';

@@ -1,7 +1,11 @@
-import { act, api, formatMs, h, labelled, notify, sessionInfo } from './dom.js';
+import { act, api, formatMs, h, labelled, notify } from './dom.js';
 
-const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
-const runLink = (id) => `#/run/${encodeURIComponent(id)}`;
+export const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
+export const runLink = (id) => `#/run/${encodeURIComponent(id)}`;
+/** A step's own page: each id encoded whole, so a task id's `/` (a delegated task's) stays in it. */
+export const stepLink = (id, taskId) => `${runLink(id)}/step/${encodeURIComponent(taskId)}`;
+// A finished step's output head is read from history: at most this often while steps keep finishing.
+const OUTPUTS_MS = 5000;
 
 // The runs pages before this one, as the `page` tokens they were shown with ('' for the first): Previous goes
 // back along them. Kept for the session; after a reload Previous goes to the first page.
@@ -108,19 +112,50 @@ function runsTable(runs) {
 /** A run's page; returns a refresher the router calls every second while it is shown. */
 export async function runView(main, id) {
   const view = await api(runPath(id));
-  const session = await sessionInfo();
   const summary = h('dl', { class: 'summary' });
   const steps = h('section', { 'aria-label': 'Steps' });
-  const detail = h('section', { 'aria-label': 'Step detail', class: 'detail', hidden: true });
   const rows = new Map();
-  const openStep = (taskId) => stepDetail(detail, id, taskId, session, view);
+  const linkOf = (taskId) => stepLink(id, taskId);
   const partitions = h('section', { 'aria-label': 'Partitions' });
-  main.replaceChildren(h('h1', {}, id), summary, steering(id), detail, partitions, steps);
-  const refresh = (fresh) => {
-    Object.assign(view, fresh);
+  main.replaceChildren(h('h1', {}, id), summary, steering(id), partitions, steps);
+  const render = () => {
     renderSummary(summary, view);
     renderPartitions(partitions, view.progress?.partitions ?? []);
-    renderSteps(steps, view, rows, openStep);
+    renderSteps(steps, view, rows, linkOf, heads);
+  };
+  // Finished steps' output heads, `<taskId>#<n>` for its n-th time (a loop's rounds), read in the background
+  // (the table never waits for them): again only when more steps have finished, at most every OUTPUTS_MS, and
+  // one read at a time, since each read is the run's whole history.
+  const heads = new Map();
+  let headsFor = 0;
+  let headsAt = 0;
+  let reading = false;
+  const readHeads = async () => {
+    const finished = (view.progress?.steps ?? []).filter(
+      (s) => !['pending', 'waiting', 'running'].includes(s.status),
+    ).length;
+    if (reading || finished <= headsFor || Date.now() - headsAt < OUTPUTS_MS) return;
+    [headsFor, headsAt, reading] = [finished, Date.now(), true];
+    try {
+      const { outputs } = await api(`${runPath(id)}/outputs`);
+      heads.clear();
+      for (const { taskId, head } of outputs) {
+        let n = 1;
+        while (heads.has(`${taskId}#${n}`)) n++;
+        heads.set(`${taskId}#${n}`, head);
+      }
+      if (location.hash === shown) render();
+    } catch (error) {
+      notify(`Reading finished steps' outputs failed: ${error.message}`, true);
+    } finally {
+      reading = false;
+    }
+  };
+  const shown = location.hash;
+  const refresh = (fresh) => {
+    Object.assign(view, fresh);
+    render();
+    readHeads();
   };
   refresh(view);
   return async () => refresh(await api(runPath(id)));
@@ -257,7 +292,7 @@ function steering(id) {
 }
 
 /** Steps in the order and shape of the run's kind; rows are kept and redrawn only when they change. */
-function renderSteps(container, view, rows, openStep) {
+function renderSteps(container, view, rows, linkOf, heads) {
   const all = view.progress?.steps ?? [];
   const live = new Map(view.running.map((r) => [r.taskId, r]));
   const kind =
@@ -279,7 +314,7 @@ function renderSteps(container, view, rows, openStep) {
       ),
     );
   }
-  if (kind === 'grid') return renderGrid(container, all, live, rows, openStep);
+  if (kind === 'grid') return renderGrid(container, all, live, rows, linkOf, heads);
   let body = container.querySelector('tbody');
   if (!body) {
     const first = kind === 'rounds' ? 'Round' : 'Step';
@@ -310,10 +345,11 @@ function renderSteps(container, view, rows, openStep) {
     seen.set(step.taskId, round);
     const key = `${step.key}#${round}`;
     const running = live.get(step.taskId);
-    const sig = JSON.stringify([step, running?.output, kind]);
+    const head = heads.get(`${step.taskId}#${round}`);
+    const sig = JSON.stringify([step, running?.output, head, kind]);
     let row = rows.get(key);
     if (!row || row.sig !== sig) {
-      const el = stepRow(step, running, kind === 'rounds' ? `round ${round}` : undefined, openStep);
+      const el = stepRow(step, running, head, kind === 'rounds' ? `round ${round}` : undefined, linkOf);
       if (row) row.el.replaceWith(el);
       row = { el, sig };
       rows.set(key, row);
@@ -324,25 +360,20 @@ function renderSteps(container, view, rows, openStep) {
     body.replaceChildren(...wanted);
 }
 
-function stepRow(step, running, round, openStep) {
+function stepRow(step, running, head, round, linkOf) {
   const usage = step.usage;
   const id = step.taskId ?? step.key;
   return h(
     'tr',
     { class: `depth-${Math.min(step.depth ?? 0, 5)}` },
-    h(
-      'th',
-      { scope: 'row' },
-      round ? `${round} ` : '',
-      h('button', { type: 'button', class: 'link', onclick: () => openStep(id) }, id),
-    ),
+    h('th', { scope: 'row' }, round ? `${round} ` : '', h('a', { href: linkOf(id) }, id)),
     h('td', {}, step.agent ?? ''),
     h('td', { class: `status ${step.status}` }, step.status + (step.decision ? ` (${step.decision})` : '')),
     h('td', {}, running?.attempt ?? step.attempt),
     h('td', {}, formatMs(step.durationMs)),
     h('td', {}, usage ? `${usage.inputTokens} / ${usage.outputTokens}` : ''),
     h('td', {}, usage?.costUsd !== undefined ? `$${usage.costUsd.toFixed(4)}` : ''),
-    h('td', { class: 'output' }, running?.output ? lastLine(running.output) : (step.error ?? '')),
+    h('td', { class: 'output' }, running?.output ? lastLine(running.output) : (step.error ?? head ?? '')),
   );
 }
 
@@ -362,7 +393,7 @@ function treeOrder(steps) {
   return out;
 }
 
-function renderGrid(container, steps, live, cells, openStep) {
+function renderGrid(container, steps, live, cells, linkOf, heads) {
   const items = Math.max(0, ...steps.map((s) => (s.item ?? 0) + 1));
   const stages = Math.max(0, ...steps.map((s) => (s.stage ?? 0) + 1));
   let table = container.querySelector('table');
@@ -404,101 +435,21 @@ function renderGrid(container, steps, live, cells, openStep) {
   for (const step of steps) {
     const cell = cells.get(`${step.item}/${step.stage}`);
     const running = live.get(step.taskId);
-    const sig = JSON.stringify([step, running?.output]);
+    const head = heads.get(`${step.taskId}#1`);
+    const sig = JSON.stringify([step, running?.output, head]);
     if (!cell || cell.sig === sig) continue;
     cell.sig = sig;
     cell.el.className = `status ${step.status}`;
     cell.el.replaceChildren(
-      h(
-        'button',
-        { type: 'button', class: 'link', onclick: () => openStep(step.taskId) },
-        step.taskId ?? step.key,
-      ),
+      step.taskId ? h('a', { href: linkOf(step.taskId) }, step.taskId) : step.key,
       h('span', { class: 'state' }, step.status),
-      running?.output ? h('span', { class: 'output' }, lastLine(running.output)) : '',
+      running?.output || head
+        ? h('span', { class: 'output' }, running?.output ? lastLine(running.output) : head)
+        : '',
     );
   }
 }
 
-async function stepDetail(section, runId, taskId, session, view) {
-  section.hidden = false;
-  section.replaceChildren(h('h2', {}, `Step ${taskId}`), h('p', {}, 'Loading…'));
-  let d;
-  try {
-    d = await api(`${runPath(runId)}/steps/${encodeURIComponent(taskId)}`);
-  } catch (error) {
-    section.replaceChildren(h('h2', {}, `Step ${taskId}`), h('p', {}, error.message));
-    return;
-  }
-  const o = d.outcome;
-  const step = view.progress?.steps.findLast((s) => s.taskId === taskId);
-  const block = (title, value) =>
-    value === undefined || value === '' ? [] : [h('h3', {}, title), h('pre', {}, value)];
-  const events =
-    session.temporalUiUrl && d.eventId
-      ? h(
-          'a',
-          {
-            href: `${session.temporalUiUrl}/namespaces/${encodeURIComponent(view.namespace)}/workflows/${encodeURIComponent(runId)}/${encodeURIComponent(view.runId)}/history/events/${d.eventId}`,
-            target: '_blank',
-            rel: 'noopener noreferrer',
-          },
-          `Events in the Temporal Web UI (event ${d.eventId}, where it was scheduled)`,
-        )
-      : '';
-  section.replaceChildren(
-    h('h2', {}, `Step ${taskId}`),
-    h(
-      'p',
-      {},
-      [
-        step ? `Status ${step.status}` : '',
-        d.attempt ? `, attempt ${d.attempt}` : '',
-        d.durationMs !== undefined ? `, ${formatMs(d.durationMs)}` : '',
-        o?.usage ? `, ${o.usage.inputTokens} in / ${o.usage.outputTokens} out tokens (${o.usage.model})` : '',
-        o?.usage?.costUsd !== undefined ? `, $${o.usage.costUsd.toFixed(4)}` : '',
-      ].join(''),
-    ),
-    events,
-    ...block('Prompt', d.prompt),
-    ...block('Output', o?.output),
-    ...block(
-      'Structured output',
-      o?.structured === undefined ? undefined : JSON.stringify(o.structured, null, 2),
-    ),
-    ...block('Error', o?.error ?? d.failure),
-    step?.status === 'waiting'
-      ? decisionForm(runId, taskId, step.decision, step.decision === 'after' ? o?.output : undefined, () =>
-          stepDetail(section, runId, taskId, session, view),
-        )
-      : '',
-    // As the workflow's validator: a waiting step is decided, not cancelled.
-    ['pending', 'running'].includes(step?.status)
-      ? h(
-          'button',
-          {
-            type: 'button',
-            class: 'danger',
-            onclick: () =>
-              act(`Cancel step ${taskId}`, () => api(`${runPath(runId)}/cancel-step`, { taskId })),
-          },
-          'Cancel step',
-        )
-      : '',
-    h(
-      'button',
-      {
-        type: 'button',
-        onclick: () => {
-          section.hidden = true;
-        },
-      },
-      'Close',
-    ),
-  );
-}
-
-/** Approve, reject, or edit the output and approve, with a comment: the CLI's `approve` and `reject`. */
 /** What the person is asked: start the step, let its output count, or run it past a spent budget. */
 function decisionLabel(p) {
   if (p.decision === 'after') return 'Ran; its output waits to count:';
@@ -508,7 +459,8 @@ function decisionLabel(p) {
   return 'Waiting to start. Prompt:';
 }
 
-function decisionForm(runId, taskId, decision, output, after) {
+/** Approve, reject, or edit the output and approve, with a comment: the CLI's `approve` and `reject`. */
+export function decisionForm(runId, taskId, decision, output, after) {
   const comment = h('input', { type: 'text', name: 'comment' });
   const edited = decision === 'after' ? h('textarea', { name: 'output', rows: 6 }, output ?? '') : undefined;
   const decide = (verdict) => async (e) => {

@@ -40,6 +40,7 @@ import { tlsFailureTimes } from './tls';
 import { inboxBesideForeign } from './inbox';
 import { delegatingScript, delegationRun, TASKS_PER_LEAD } from './delegation';
 import { liveOutputLatency, uiOnBigRun } from './ui';
+import { stepPage } from './step-page';
 import { type Figure, barChart, markdown, printTable } from './report';
 import { type PipelineWork, pipelineWork, scriptTasks, stepId } from './workload';
 
@@ -60,6 +61,7 @@ const SECTIONS = [
   'prompt-cache',
   'tls',
   'ui',
+  'step-page',
   'inbox',
   'delegation',
   'chaos',
@@ -180,6 +182,10 @@ async function withWorker<T>(
 /** The live-output figure's lines: a period out of step with the page's and heartbeats' 1 s, so delays sample every phase. */
 const LIVE_LINES = 20;
 const LIVE_LINE_EVERY_MS = 1_300;
+
+/** The step page's figure: rounds of streamed text, each frame this far apart (4 content chunks a round). */
+const STEP_PAGE_ROUNDS = 10;
+const STEP_PAGE_CHUNK_EVERY_MS = 150;
 
 /** The old-space cap for the worker that shows what a big run really holds. */
 const HEAP_CAP_MIB = 192;
@@ -677,6 +683,34 @@ async function main(): Promise<void> {
           name: "tao ui: a running step's latest output, published to shown",
           value: `p50 ${seconds(live.p50Ms)}, p95 ${seconds(live.p95Ms)}, max ${seconds(live.maxMs)}`,
           note: `${live.lines} lines, one every ${live.everyMs} ms, from the executor's context.output to the open run page (headless Chromium, no reload) showing that line or a later one, both on the machine clock; goal ≤ 2 s`,
+        },
+      );
+    },
+    async 'step-page'() {
+      console.error("step-page: a streamed chunk reaching a step's open page; a 500-turn transcript opening");
+      const store = new FileSessionStore(env.storeDir);
+      const step = await stepPage(
+        env.client,
+        store,
+        (executor, body) => withWorker(env, executor, 1, body, store),
+        { rounds: STEP_PAGE_ROUNDS, chunkEveryMs: STEP_PAGE_CHUNK_EVERY_MS, turns: 500 },
+      );
+      results['step-page'] = step;
+      figures.push(
+        {
+          name: "tao ui: a step's streamed text, model chunk to shown",
+          value: `p50 ${seconds(step.safe.p50Ms)}, p95 ${seconds(step.safe.p95Ms)}, max ${seconds(step.safe.maxMs)}`,
+          note: `${step.chunksLettingOut} of ${step.chunks} content chunks of an llm step (fake OpenAI server, a frame every ${step.chunkEveryMs} ms, ${STEP_PAGE_ROUNDS} rounds with a tool call each), from the server writing the chunk to the open step page (headless Chromium) showing what of it the executor lets out at once (all but the turn's last ${step.holdBack} characters, held until more text proves no secret is split there): the worker's transcript writer (100 ms batches), the file store, the UI server's event stream (reads every 100 ms); both on the machine clock; goal ≤ 0.5 s`,
+        },
+        {
+          name: '  the whole chunk, held-back tail included',
+          value: `p50 ${seconds(step.whole.p50Ms)}, p95 ${seconds(step.whole.p95Ms)}, max ${seconds(step.whole.maxMs)}`,
+          note: `all ${step.chunks} chunks: a chunk's last characters show once the model sends more text or ends its turn (here after its tool call's frames)`,
+        },
+        {
+          name: `tao ui: a ${step.turns}-turn transcript, open`,
+          value: seconds(step.openMs),
+          note: `${step.events} events (streamed text, a tool call and result, usage per turn) in the file store, from navigation to the step page showing the whole transcript ended; goal < 1 s`,
         },
       );
     },

@@ -17,6 +17,7 @@ import { ensurePrivateDirs } from '../local/private-files';
 import { isAlive } from '../local/processes';
 import { ensureTemporalBinaries } from '../local/temporal-binaries';
 import { createStore } from '../stores/registry';
+import type { SessionStore } from '../stores/session-store';
 import { taoPayloadCodecs } from '../codec';
 import { startCodecServer } from '../codec-server';
 import { payloadSettings } from '../config/worker-config';
@@ -68,6 +69,8 @@ export interface LocalStack {
   /** The worker's version, current in its deployment: new runs go to it. */
   version: WorkerDeploymentVersion;
   worker: Worker;
+  /** The worker's checkpoint store, where its steps' transcripts are: the page reads them from it. */
+  store: SessionStore;
   /** Call once the worker has stopped. */
   stop(): Promise<void>;
 }
@@ -126,6 +129,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       codecUrl: codec.url,
       version,
       worker,
+      store,
       stop,
     };
   } catch (error) {

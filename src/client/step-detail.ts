@@ -102,6 +102,36 @@ export async function stepDetail(handle: WorkflowHandle, taskId: string): Promis
   return detail ?? specFromInput(await decode(startInput), taskId);
 }
 
+/**
+ * The start of each finished step's output, in the order the run's history
+ * completed them (a loop's step once per round): its first line, at most
+ * `maxChars`, `…` when cut. One history read, decoding results only.
+ */
+export async function stepOutputHeads(
+  handle: WorkflowHandle,
+  maxChars: number,
+): Promise<{ taskId: string; head: string }[]> {
+  const converter = handle.client.options.loadedDataConverter;
+  const heads: { taskId: string; head: string }[] = [];
+  for (const event of (await handle.fetchHistory()).events ?? []) {
+    const payloads = event.activityTaskCompletedEventAttributes?.result?.payloads;
+    if (!payloads?.length) continue;
+    const result = await decodeFromPayloadsAtIndex<{ outcome?: unknown }>(converter, 0, payloads);
+    const outcome = StepOutcomeSchema.safeParse(result?.outcome);
+    if (!outcome.success) continue;
+    const { line, cut } = textHead(outcome.data.output, maxChars);
+    heads.push({ taskId: outcome.data.taskId, head: cut ? `${line}…` : line });
+  }
+  return heads;
+}
+
+/** `text`'s first line, at most `maxChars` of it; `cut` when that is not all of it. */
+export function textHead(text: string, maxChars: number): { line: string; cut: boolean } {
+  const trimmed = text.trim();
+  const first = trimmed.split('\n')[0] ?? '';
+  return { line: first.slice(0, maxChars), cut: first.length > maxChars || trimmed.includes('\n') };
+}
+
 function ended(detail: StepDetail, latest: Scheduled, at: Parameters<typeof optionalTsToDate>[0]): void {
   const end = optionalTsToDate(at);
   if (latest.attempt !== undefined) detail.attempt = latest.attempt;

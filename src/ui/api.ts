@@ -17,10 +17,12 @@ import {
   rejectStep,
   resumeRun,
   runningSteps,
+  sendMessage,
   setRunBudget,
   setRunConcurrency,
   type StepDetail,
   stepDetail,
+  stepOutputHeads,
   waitingPrompt,
 } from '../client';
 import { BudgetSchema } from '../contracts';
@@ -111,6 +113,14 @@ export async function stepView(client: Client, workflowId: string, taskId: strin
   return detail;
 }
 
+/** How much of a finished step's output the run's table shows: one line, cut. */
+export const OUTPUT_HEAD_CHARS = 120;
+
+/** The start of each finished step's output, in history order (a loop's step once per round). */
+export const outputHeads = async (client: Client, workflowId: string) => ({
+  outputs: await stepOutputHeads(client.workflow.getHandle(workflowId), OUTPUT_HEAD_CHARS),
+});
+
 /** Every step waiting for a decision across running runs, with what is to be decided. */
 export const inbox = (client: Client) => pendingDecisions(client, { withText: true });
 
@@ -119,6 +129,8 @@ export class NotFound extends Error {}
 const DecisionSchema = z
   .object({ taskId: z.string().min(1), comment: z.string().optional(), output: z.string().optional() })
   .strict();
+
+const MessageSchema = z.object({ taskId: z.string().min(1), text: z.string().min(1) }).strict();
 
 /** The page's actions, each validated here and refused by the workflow as the CLI's would be. */
 export const ACTIONS = {
@@ -137,6 +149,11 @@ export const ACTIONS = {
     setRunBudget(client.workflow.getHandle(id), BudgetSchema.parse(body)),
   'cancel-step': (client: Client, id: string, body: unknown) =>
     cancelStep(client.workflow.getHandle(id), z.object({ taskId: z.string().min(1) }).parse(body).taskId),
+  /** The run's `message` Update: its validator refuses an ended step, or an executor that cannot read messages. */
+  message: (client: Client, id: string, body: unknown) => {
+    const { taskId, text } = MessageSchema.parse(body);
+    return sendMessage(client.workflow.getHandle(id), taskId, text);
+  },
   cancel: async (client: Client, id: string) => {
     const handle = client.workflow.getHandle(id);
     const { status } = await handle.describe();

@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { extname, join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { SessionStore } from '../stores/session-store';
 import { ZodError } from 'zod';
 import { InputError } from '../config/data-file';
 import { describeZodError } from '../contracts';
@@ -28,9 +29,11 @@ import {
   RunsFilterSchema,
   inbox,
   listRuns,
+  outputHeads,
   runView,
   stepView,
 } from './api';
+import { streamStepEvents } from './step-stream';
 
 /** The page's files: ui/ at the package root, beside src/ and dist/. */
 export const STATIC_DIR = join(__dirname, '..', '..', 'ui');
@@ -39,6 +42,8 @@ const STATIC_FILES: Record<string, string> = {
   '/app.js': 'app.js',
   '/dom.js': 'dom.js',
   '/views.js': 'views.js',
+  '/step.js': 'step.js',
+  '/stream.js': 'stream.js',
   '/style.css': 'style.css',
 };
 const TYPES: Record<string, string> = {
@@ -61,6 +66,8 @@ export interface UiServerOptions {
   runsPageSize?: number;
   /** The Temporal Web UI the page links steps' events to, e.g. `http://localhost:8233`. */
   temporalUiUrl?: string;
+  /** The checkpoint store the workers write step transcripts to; without it a step's page shows none. */
+  store?: SessionStore;
 }
 
 export interface UiServer {
@@ -136,8 +143,21 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       if (path === '/api/inbox') return send(response, 200, await inbox(client));
       if (parts[0] === 'runs' && parts.length === 2)
         return send(response, 200, await runView(client, parts[1]!));
+      if (parts[0] === 'runs' && parts[2] === 'outputs' && parts.length === 3)
+        return send(response, 200, await outputHeads(client, parts[1]!));
       if (parts[0] === 'runs' && parts[2] === 'steps' && parts.length === 4) {
         return send(response, 200, await stepView(client, parts[1]!, parts[3]!));
+      }
+      // A step's transcript, pushed as it lands (Server-Sent Events); a reconnect sends Last-Event-ID.
+      if (parts[0] === 'runs' && parts[2] === 'steps' && parts[4] === 'events' && parts.length === 5) {
+        if (!options.store)
+          throw new NotFound('tao ui was started without the store the workers write to (--store)');
+        return streamStepEvents(request, response, {
+          client,
+          store: options.store,
+          workflowId: parts[1]!,
+          taskId: parts[3]!,
+        });
       }
       return send(response, 404, { error: `not found: ${path}` });
     }
@@ -177,6 +197,8 @@ async function serveStatic(response: ServerResponse, file: string) {
 }
 
 function send(response: ServerResponse, status: number, body: unknown) {
+  // An event stream that failed after it began can only be ended.
+  if (response.headersSent) return void response.end();
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',

@@ -47,6 +47,8 @@ export class FakeServer {
   readonly requests: FakeRequest[] = [];
   /** Requests whose client closed the connection before an answer. */
   readonly abandoned: FakeRequest[] = [];
+  /** Every streamed frame, with when it was written (the machine clock, `Date.now`): latency figures start here. */
+  readonly framesSent: { frame: string; at: number }[] = [];
   private readonly queue: Responder[] = [];
   private onAbandon?: () => void;
 
@@ -119,6 +121,7 @@ export class FakeServer {
       if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
       if (res.destroyed) return;
       res.write(frame);
+      this.framesSent.push({ frame, at: Date.now() });
     }
     if (end) res.end();
   }

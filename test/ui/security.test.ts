@@ -9,14 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { generateKeyLine } from '../../src/codec';
 import { freePort } from '../../src/local/dev-server';
 import { startUiServer } from '../../src/ui/server';
+import { launchChromium } from '../support/chromium';
 import { startTao, stopTaoProcesses, tao } from '../support/cli';
 import { closeDevClient, devClient, uniqueId } from '../support/temporal';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 afterAll(async () => {
   await stopTaoProcesses();
@@ -69,6 +67,19 @@ test('actions need the CSRF token, JSON and a same-site Origin; a rebinding Host
       body: '{}',
     });
     expect([crossSite.status, JSON.parse(crossSite.body).error]).toEqual([403, 'cross-site request refused']);
+    // A message to an agent is an action like any other.
+    const message = await call(pause.replace(/pause$/, 'message'), {
+      method: 'POST',
+      headers: json,
+      body: '{"taskId":"a","text":"hi"}',
+    });
+    expect(message.status).toBe(403);
+    // A step's event stream reads the workers' store: a server not told it says so.
+    const events = await call(`${ui.url}/api/runs/${uniqueId('absent')}/steps/a%2Fb/events`);
+    expect([events.status, JSON.parse(events.body).error]).toEqual([
+      404,
+      'tao ui was started without the store the workers write to (--store)',
+    ]);
     const rebound = await call(`${ui.url}/api/session`, {
       headers: { host: `evil.example:${new URL(ui.url).port}` },
     });
@@ -131,6 +142,7 @@ test('off loopback the API needs the auth token; without one, `tao ui` refuses t
     expect((await call(`${url}/api/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
       200,
     );
+    expect((await call(`${url}/api/runs/r/steps/s/events`)).status).toBe(401);
     // The page itself holds no secret and loads without it.
     expect((await call(`${url}/app.js`)).status).toBe(200);
   } finally {
@@ -181,12 +193,19 @@ test('tao dev serves the page beside the Web UI, with encrypted payloads decoded
     expect(runs.runs.map((r) => r.workflowId)).toContain(workflowId);
     const step = JSON.parse((await call(`${base}/api/runs/${workflowId}/steps/sealed`)).body);
     expect([step.prompt, step.outcome.output]).toEqual(['SEALED-PROMPT', 'SEALED-PROMPT']);
+    // The page reads steps' transcripts from the worker's store: a script step keeps none, and its stream ends.
+    const events = await call(`${base}/api/runs/${workflowId}/steps/sealed/events`);
+    expect([events.status, events.headers['content-type']]).toEqual([
+      200,
+      'text/event-stream; charset=utf-8',
+    ]);
+    expect(events.body).toMatch(/^event: end\ndata: \{"reason":"the step is no longer running"\}\n\n$/m);
     const session = JSON.parse((await call(`${base}/api/session`)).body);
     expect(session.temporalUiUrl).toBe(`http://localhost:${uiPort}`);
     expect(JSON.stringify(session)).not.toContain(env.TAO_ENCRYPTION_KEYS);
 
     // And in a browser: the address tao dev printed opens on the runs list, the run in it, its step's output decoded.
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${base}/`);
@@ -194,7 +213,7 @@ test('tao dev serves the page beside the Web UI, with encrypted payloads decoded
       await page.getByRole('region', { name: 'Runs found' }).getByRole('link', { name: workflowId }).click();
       const row = page.getByRole('row', { name: /sealed/ });
       await row.getByText('succeeded').waitFor();
-      await row.getByRole('button', { name: 'sealed' }).click();
+      await row.getByRole('link', { name: 'sealed' }).click();
       const detail = page.getByRole('region', { name: 'Step detail' });
       await expect(detail.locator('pre').last().textContent()).resolves.toBe('SEALED-PROMPT');
     } finally {

@@ -4,39 +4,20 @@
  * running scripted steps. Screenshots of each view go to docs/ when
  * TAO_UPDATE_DOCS_SCREENSHOT is set.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { approveStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
-import { taoHome } from '../../src/local/temporal-binaries';
 import { type UiServer, type UiServerOptions, startUiServer } from '../../src/ui/server';
+import { chromiumPerFile, screenshot } from '../support/chromium';
 import { spec } from '../support/specs';
 import { TalkingExecutor } from '../support/talking-executor';
 import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
 
-let browser: Browser;
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-});
-afterAll(async () => {
-  await browser?.close();
-  await closeDevClient();
-});
-
-async function screenshot(page: Page, name: string) {
-  const path = process.env.TAO_UPDATE_DOCS_SCREENSHOT
-    ? join(__dirname, '..', '..', 'docs', `ui-${name}.png`)
-    : join(taoHome(), 'test', `ui-${name}.png`);
-  mkdirSync(join(path, '..'), { recursive: true });
-  await page.screenshot({ path, fullPage: true });
-}
+const chromium = chromiumPerFile();
+afterAll(closeDevClient);
 
 async function withUi<T>(
   client: Parameters<typeof startUiServer>[0]['client'],
@@ -44,7 +25,7 @@ async function withUi<T>(
   options: Partial<UiServerOptions> = {},
 ) {
   const ui = await startUiServer({ client, port: 0, temporalUiUrl: 'http://localhost:8233', ...options });
-  const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+  const page = await chromium.browser.newPage({ viewport: { width: 1300, height: 900 } });
   try {
     return await body(ui, page);
   } finally {
@@ -78,12 +59,15 @@ test('runs, a run’s steps, model output shown as text, a refused decision’s 
       // A script step reports no model latency; its duration is what its attempt ran.
       await expect(xssRow.locator('td').nth(3).textContent()).resolves.toMatch(/^\d+ ms$|^\d+\.\d s$/);
 
-      await xssRow.getByRole('button', { name: 'xss' }).click();
+      // A finished step's output starts in the table, as text.
+      await xssRow.locator('td.output').getByText(XSS).waitFor();
+      await screenshot(page, 'run');
+
+      await xssRow.getByRole('link', { name: 'xss' }).click();
       const detail = page.getByRole('region', { name: 'Step detail' });
       await expect(detail.locator('pre').last().textContent()).resolves.toBe(XSS);
       expect(await page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
       expect(await page.locator('img').count()).toBe(0);
-      await screenshot(page, 'run');
       const events = detail.getByRole('link', { name: /^Events in the Temporal Web UI/ });
       expect(await events.getAttribute('href')).toMatch(
         new RegExp(
@@ -92,7 +76,8 @@ test('runs, a run’s steps, model output shown as text, a refused decision’s 
       );
 
       // Decided elsewhere (the CLI's own call) while the page still offers the decision: the workflow refuses.
-      await page.getByRole('row', { name: /gate/ }).getByRole('button', { name: 'gate' }).click();
+      await page.getByRole('link', { name: `Run ${workflowId}` }).click();
+      await page.getByRole('row', { name: /gate/ }).getByRole('link', { name: 'gate' }).click();
       await detail.getByRole('button', { name: 'Approve' }).waitFor();
       await approveStep(handle, { taskId: 'gate' });
       await detail.getByRole('button', { name: 'Approve' }).click();
@@ -236,8 +221,10 @@ test('steering from the keyboard: cancel a step, resume, pause, concurrency, bud
       const notice = page.getByRole('alert');
       const later = page.getByRole('row', { name: /later/ });
       await later.getByText('pending').waitFor();
-      await later.getByRole('button', { name: 'later' }).click();
+      await later.getByRole('link', { name: 'later' }).click();
       await page.getByRole('button', { name: 'Cancel step' }).click();
+      await expect(notice.textContent()).resolves.toBe('Cancel step later: done');
+      await page.getByRole('link', { name: `Run ${workflowId}` }).click();
       await later.getByText('failed').waitFor();
 
       await page.getByRole('button', { name: 'Resume' }).focus();
@@ -274,7 +261,7 @@ test('with an auth token, the page opened with it works, and one opened without 
       await page.getByRole('link', { name: 'Inbox' }).click();
       await page.getByRole('heading', { name: 'Inbox' }).waitFor();
 
-      const stranger = await browser.newPage();
+      const stranger = await chromium.browser.newPage();
       try {
         await stranger.goto(`${ui.url}/#/runs`);
         await expect(stranger.getByRole('alert').textContent()).resolves.toBe(

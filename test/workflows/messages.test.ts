@@ -6,20 +6,18 @@
  * comes with its prompt; one sent while the agent gives its final answer
  * makes it answer again. The run's validator refuses what cannot be read.
  */
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import { sendMessage } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import type { Progress } from '../../src/workflows/lib';
 import { StepMessages } from '../../src/workflows/lib/messages';
 import { ProgressBoard } from '../../src/workflows/lib/progress';
-import type { FakeReply, FakeRequest } from '../support/fake-http';
-import { openAiText, openAiToolCalls, openAiToolResults, startFakeOpenAI } from '../support/fake-openai';
 import { LEAD_SYSTEM, isLead, leadAnswer, partOf } from '../support/delegating-agent';
+import type { FakeRequest } from '../support/fake-http';
+import { withFakeModel } from '../support/fake-model-run';
+import { openAiText, openAiToolCalls, openAiToolResults } from '../support/fake-openai';
+import { PROTOCOLS } from '../support/llm-harness';
 import { eventually } from '../support/gate-executor';
-import { PROTOCOLS, fakeExecutor, makeWorkspace } from '../support/llm-harness';
 import { tao } from '../support/cli';
 import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
@@ -36,36 +34,6 @@ const userTurns = (request: FakeRequest) =>
   said(request)
     .filter((m) => m.role === 'user')
     .map((m) => m.content);
-
-async function withFakeModel(
-  reply: (request: FakeRequest, index: number) => FakeReply,
-  body: (context: {
-    requests: FakeRequest[];
-    start: (input: object) => Promise<WorkflowHandle>;
-  }) => Promise<void>,
-) {
-  const requests: FakeRequest[] = [];
-  const server = await startFakeOpenAI((request) => {
-    requests.push(request);
-    return reply(request, requests.length - 1);
-  });
-  const { root } = makeWorkspace();
-  try {
-    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root);
-    await withWorker({ executor }, async ({ client, taskQueue }) => {
-      const start = (input: object) =>
-        client.workflow.start('parallelWorkflow', {
-          taskQueue,
-          workflowId: uniqueId('messages'),
-          args: [input],
-        });
-      await body({ requests, start });
-    });
-  } finally {
-    await server.close();
-    rmSync(dirname(root), { recursive: true, force: true });
-  }
-}
 
 const arrived = (requests: FakeRequest[], count: number) =>
   eventually(async () => (requests.length >= count ? true : undefined));
@@ -224,30 +192,17 @@ test('an execution that continues as new passes on the messages of steps not yet
 
 test('a delegated task takes a message by its own task id', async () => {
   const protocol = PROTOCOLS[0]!;
-  const requests: FakeRequest[] = [];
-  const server = await startFakeOpenAI((request) => {
-    requests.push(request);
-    if (isLead(protocol, request)) return leadAnswer(protocol, request).reply;
-    const part = partOf(request);
-    if (part !== '2') return openAiText(`part ${part}`);
-    return userTurns(request).includes('mention the risks')
-      ? openAiText('part 2, risks included')
-      : { ...openAiText('part 2'), ...SLOW };
-  });
-  const { root } = makeWorkspace();
-  try {
-    const executor = await fakeExecutor(protocol, server, root, {
-      agents: {
-        lead: { systemPrompt: LEAD_SYSTEM, tools: [], delegation: { agents: ['worker'] } },
-        worker: { description: 'Does one part.', systemPrompt: 'You do one part.', tools: [] },
-      },
-    });
-    await withWorker({ executor }, async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start('parallelWorkflow', {
-        taskQueue,
-        workflowId: uniqueId('messages-delegated'),
-        args: [{ specs: [{ taskId: 'lead', agent: 'lead', prompt: 'split it' }] }],
-      });
+  await withFakeModel(
+    (request) => {
+      if (isLead(protocol, request)) return leadAnswer(protocol, request).reply;
+      const part = partOf(request);
+      if (part !== '2') return openAiText(`part ${part}`);
+      return userTurns(request).includes('mention the risks')
+        ? openAiText('part 2, risks included')
+        : { ...openAiText('part 2'), ...SLOW };
+    },
+    async ({ requests, start }) => {
+      const handle = await start({ specs: [{ taskId: 'lead', agent: 'lead', prompt: 'split it' }] });
       await eventually(async () => (requests.some((r) => partOf(r) === '2') ? true : undefined));
       expect(await sendMessage(handle, 'lead/task-1-2', 'mention the risks')).toEqual({
         taskId: 'lead/task-1-2',
@@ -259,9 +214,12 @@ test('a delegated task takes a message by its own task id', async () => {
         ['do part 2'],
         ['do part 2', 'mention the risks'],
       ]);
-    });
-  } finally {
-    await server.close();
-    rmSync(dirname(root), { recursive: true, force: true });
-  }
+    },
+    {
+      agents: {
+        lead: { systemPrompt: LEAD_SYSTEM, tools: [], delegation: { agents: ['worker'] } },
+        worker: { description: 'Does one part.', systemPrompt: 'You do one part.', tools: [] },
+      },
+    },
+  );
 });

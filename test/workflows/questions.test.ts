@@ -6,19 +6,16 @@
  * and the answer resumes the agent as the tool's result. A wait that times
  * out gives the stated default answer, or fails the step.
  */
-import { rmSync } from 'node:fs';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { dirname } from 'node:path';
 import { answerStep, approveStep, pendingDecisions } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import type { LlmConfigFile } from '../../src/executors/llm/config';
 import type { Progress } from '../../src/workflows/lib';
 import { tao } from '../support/cli';
 import type { FakeRequest } from '../support/fake-http';
-import { openAiText, openAiToolCalls, openAiToolResults, startFakeOpenAI } from '../support/fake-openai';
+import { type FakeModelRun, withFakeModel } from '../support/fake-model-run';
+import { openAiText, openAiToolCalls, openAiToolResults } from '../support/fake-openai';
 import { eventually } from '../support/gate-executor';
-import { PROTOCOLS, fakeExecutor, makeWorkspace } from '../support/llm-harness';
-import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
+import { closeDevClient, devServerAddress } from '../support/temporal';
 
 afterAll(closeDevClient);
 
@@ -33,42 +30,18 @@ function model(request: FakeRequest) {
     : openAiText(`using ${answer}`);
 }
 
-async function withAsker(
+const withAsker = (
   askUser: NonNullable<LlmConfigFile['agents']>[string]['askUser'],
-  body: (run: {
-    client: Client;
-    requests: FakeRequest[];
-    start: (specs: object[]) => Promise<WorkflowHandle>;
-  }) => Promise<void>,
-) {
-  const requests: FakeRequest[] = [];
-  const server = await startFakeOpenAI((request) => {
-    requests.push(request);
-    return model(request);
-  });
-  const { root } = makeWorkspace();
-  try {
-    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root, {
-      agents: { asker: { systemPrompt: 'You ask.', tools: [], askUser } },
-    });
-    await withWorker({ executor }, async ({ client, taskQueue }) => {
-      const start = (specs: object[]) =>
-        client.workflow.start('parallelWorkflow', {
-          taskQueue,
-          workflowId: uniqueId('questions'),
-          args: [{ specs, concurrency: 1 }],
-        });
-      await body({ client, requests, start });
-    });
-  } finally {
-    await server.close();
-    rmSync(dirname(root), { recursive: true, force: true });
-  }
-}
+  body: (run: FakeModelRun) => Promise<void>,
+) => withFakeModel(model, body, { agents: { asker: { systemPrompt: 'You ask.', tools: [], askUser } } });
+
+/** A parallel run of `specs` at concurrency 1. */
+const ask = (run: FakeModelRun, specs: object[]) => run.start({ specs, concurrency: 1 });
 
 test('the agent asks; the step waits holding no slot, the inbox shows the question, and the answer resumes it', async () => {
-  await withAsker(true, async ({ client, requests, start }) => {
-    const handle = await start([
+  await withAsker(true, async (run) => {
+    const { client, requests } = run;
+    const handle = await ask(run, [
       { taskId: 'q', agent: 'asker', prompt: 'wire the client' },
       { taskId: 'other', agent: 'explore', prompt: 'look around' },
     ]);
@@ -114,15 +87,15 @@ test('the agent asks; the step waits holding no slot, the inbox shows the questi
 });
 
 test('a question not answered in time gets the stated default answer, or fails the step', async () => {
-  await withAsker({ timeoutMs: 1_000, onTimeout: { answer: 'v1' } }, async ({ start }) => {
+  await withAsker({ timeoutMs: 1_000, onTimeout: { answer: 'v1' } }, async (run) => {
     const [outcome]: StepOutcome[] = await (
-      await start([{ taskId: 'q', agent: 'asker', prompt: 'go' }])
+      await ask(run, [{ taskId: 'q', agent: 'asker', prompt: 'go' }])
     ).result();
     expect(outcome).toMatchObject({ success: true, output: 'using v1' });
   });
-  await withAsker({ timeoutMs: 1_000 }, async ({ start }) => {
+  await withAsker({ timeoutMs: 1_000 }, async (run) => {
     const [outcome]: StepOutcome[] = await (
-      await start([{ taskId: 'q', agent: 'asker', prompt: 'go' }])
+      await ask(run, [{ taskId: 'q', agent: 'asker', prompt: 'go' }])
     ).result();
     expect(outcome).toMatchObject({
       success: false,

@@ -3,11 +3,13 @@ import { connectClient, resolveConnection } from '../../client';
 import { type WorkerFlags, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
 import { type UiServer, refuseOpenAddress, startUiServer } from '../../ui/server';
 import { DEFAULT_UI_PORT as TEMPORAL_UI_PORT } from '../local-stack';
-import { connectionOptions, parsePort, repeated } from '../options';
+import { connectionOptions, parsePort, repeated, storeOption } from '../options';
+import { withStore } from './checkpoint';
 
 export const DEFAULT_TAO_UI_PORT = 8234;
 
 interface UiFlags extends WorkerFlags {
+  store?: string;
   port: number;
   host: string;
   authToken?: string;
@@ -23,8 +25,10 @@ export const uiBanner = (server: UiServer, token?: string) =>
   `TAO UI at ${server.url}/${token ? ' (open it as <url>/#/runs?token=<the auth token>)' : ''}`;
 
 export function registerUi(program: Command): void {
-  connectionOptions(program.command('ui'))
-    .description('serve a web page of TAO runs (steps, live output, inbox, steering) until Ctrl-C')
+  storeOption(connectionOptions(program.command('ui')))
+    .description(
+      'serve a web page of TAO runs (steps, live output and transcripts from --store, inbox, steering) until Ctrl-C',
+    )
     .option('--port <port>', 'port to listen on', parsePort, DEFAULT_TAO_UI_PORT)
     .option('--host <address>', 'address to listen on; other than loopback needs --auth-token', '127.0.0.1')
     .option('--auth-token <token>', 'required on every API call; prefer the env [env TAO_UI_AUTH_TOKEN]')
@@ -42,27 +46,31 @@ export function registerUi(program: Command): void {
     .action(async (flags: UiFlags) => {
       const authToken = uiAuthToken(flags.authToken);
       refuseOpenAddress(flags.host, authToken);
-      const client = await connectClient({
-        connection: resolveConnection(flags),
-        payloads: payloadSettings(resolveWorkerConfig(flags)),
+      // Steps' transcripts are read from the store the workers write them to, as `tao transcript` reads them.
+      await withStore(flags, async (store) => {
+        const client = await connectClient({
+          connection: resolveConnection(flags),
+          payloads: payloadSettings(resolveWorkerConfig(flags)),
+        });
+        try {
+          const server = await startUiServer({
+            client,
+            store,
+            port: flags.port,
+            host: flags.host,
+            temporalUiUrl: flags.temporalUi,
+            allowedHosts: flags.allowedHost,
+            ...(authToken ? { authToken } : {}),
+          });
+          console.error(`${uiBanner(server, authToken)}; Ctrl-C stops it`);
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          });
+          await server.close();
+        } finally {
+          await client.connection.close();
+        }
       });
-      try {
-        const server = await startUiServer({
-          client,
-          port: flags.port,
-          host: flags.host,
-          temporalUiUrl: flags.temporalUi,
-          allowedHosts: flags.allowedHost,
-          ...(authToken ? { authToken } : {}),
-        });
-        console.error(`${uiBanner(server, authToken)}; Ctrl-C stops it`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        await server.close();
-      } finally {
-        await client.connection.close();
-      }
     });
 }

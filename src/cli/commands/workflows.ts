@@ -25,6 +25,7 @@ import {
   setRunBudget,
   setRunConcurrency,
   startRun,
+  textHead,
   watchRun,
 } from '../../client';
 import { readFile } from 'node:fs/promises';
@@ -79,9 +80,8 @@ const EXCERPT_CHARS = 100;
 /** The text to decide on, indented under its step: whole with `--show`, else its first line, cut short. */
 function decisionExcerpt(text: string, whole: boolean): string {
   if (whole) return text.replace(/^/gm, '    ');
-  const first = text.trim().split('\n')[0] ?? '';
-  const cut = first.length > EXCERPT_CHARS || text.trim().includes('\n');
-  return `    ${first.slice(0, EXCERPT_CHARS)}${cut ? '… (--show for all)' : ''}`;
+  const { line, cut } = textHead(text, EXCERPT_CHARS);
+  return `    ${line}${cut ? '… (--show for all)' : ''}`;
 }
 
 export function registerWorkflowCommands(program: Command): void {
