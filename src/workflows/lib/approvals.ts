@@ -29,9 +29,10 @@ export interface Decided {
 
 export const approveUpdate = defineUpdate<Decided, [Decision]>('approve');
 /** A person's answer to the question a step's agent asked (`ask_user`): the agent reads it as the tool's result. */
-export const answerUpdate = defineUpdate<{ taskId: string; answered: true }, [{ taskId: string; text: string }]>(
-  'answer',
-);
+export const answerUpdate = defineUpdate<
+  { taskId: string; answered: true },
+  [{ taskId: string; text: string }]
+>('answer');
 export const rejectUpdate = defineUpdate<Decided, [Decision]>('reject');
 /**
  * The prompt of a step waiting for a decision, or null when none waits under
@@ -148,7 +149,8 @@ export class Approvals {
     this.waitingAttribute.started(taskId);
     try {
       const done = () => settled() !== undefined;
-      const inTime = timeoutMs === undefined ? (await condition(done), true) : await condition(done, timeoutMs);
+      const inTime =
+        timeoutMs === undefined ? (await condition(done), true) : await condition(done, timeoutMs);
       return inTime ? settled() : undefined;
     } finally {
       this.waiting.delete(taskId);
