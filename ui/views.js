@@ -450,17 +450,35 @@ function renderGrid(container, steps, live, cells, linkOf, heads) {
   }
 }
 
-/** What the person is asked: start the step, let its output count, or run it past a spent budget. */
+/** What the person is asked: start the step, let its output count, run it past a spent budget, or answer its agent. */
 function decisionLabel(p) {
   if (p.decision === 'after') return 'Ran; its output waits to count:';
+  if (p.decision === 'question') return 'Its agent asks:';
   if (p.decision === 'budget') {
     return `Waiting to start on a spent budget (${p.reason ?? 'budget exhausted'}): approve runs it past the limit, or raise the budget on the run's page. Prompt:`;
   }
   return 'Waiting to start. Prompt:';
 }
 
+/** The answer to a step's question, as `tao answer`: the agent goes on with it. */
+function answerForm(runId, taskId, after) {
+  const text = h('textarea', { name: 'answer', rows: 3, required: true });
+  const send = async (e) => {
+    e.preventDefault();
+    if (await act(`Answer ${taskId}`, () => api(`${runPath(runId)}/answer`, { taskId, text: text.value })))
+      after();
+  };
+  return h(
+    'form',
+    { class: 'decision', 'aria-label': `Answer to ${taskId}`, onsubmit: send },
+    labelled('Answer', text),
+    h('button', {}, 'Answer'),
+  );
+}
+
 /** Approve, reject, or edit the output and approve, with a comment: the CLI's `approve` and `reject`. */
 export function decisionForm(runId, taskId, decision, output, after) {
+  if (decision === 'question') return answerForm(runId, taskId, after);
   const comment = h('input', { type: 'text', name: 'comment' });
   const edited = decision === 'after' ? h('textarea', { name: 'output', rows: 6 }, output ?? '') : undefined;
   const decide = (verdict) => async (e) => {

@@ -9,6 +9,7 @@ import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import {
   WORKFLOW_TYPES,
+  answerStep,
   approveStep,
   cancelStep,
   fetchRunProgress,
@@ -153,6 +154,11 @@ export const ACTIONS = {
   message: (client: Client, id: string, body: unknown) => {
     const { taskId, text } = MessageSchema.parse(body);
     return sendMessage(client.workflow.getHandle(id), taskId, text);
+  },
+  /** The run's `answer` Update, to the question a step's agent asked. */
+  answer: (client: Client, id: string, body: unknown) => {
+    const { taskId, text } = MessageSchema.parse(body);
+    return answerStep(client.workflow.getHandle(id), taskId, text);
   },
   cancel: async (client: Client, id: string) => {
     const handle = client.workflow.getHandle(id);

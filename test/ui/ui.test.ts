@@ -398,3 +398,30 @@ test('a step waiting on a spent budget shows in the inbox with the limit and its
     });
   });
 });
+
+test('a question an agent asked shows in the inbox with its choices; the answer typed there resumes it', async () => {
+  const executor = new ScriptExecutor({
+    agents: {
+      planner: { ask: { question: 'Which API?', choices: ['v1', 'v2'] }, output: 'using {{answer}}' },
+    },
+  });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-question');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [spec('plan', 'planner', 'plan the change')] }],
+    });
+    await withUi(client, async (ui, page) => {
+      const item = await inboxItem(page, ui.url, `${workflowId} plan`);
+      await expect(item.textContent()).resolves.toContain('Its agent asks:');
+      await expect(item.locator('pre').textContent()).resolves.toBe('Which API?\nchoices: v1 | v2');
+      await expect(item.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
+      await screenshot(page, 'inbox-question');
+      await item.getByLabel('Answer', { exact: true }).fill('v2, the streaming one');
+      await item.getByRole('button', { name: 'Answer' }).click();
+      const [outcome] = (await handle.result()) as StepOutcome[];
+      expect([outcome!.success, outcome!.output]).toEqual([true, 'using v2, the streaming one']);
+    });
+  });
+});
