@@ -222,6 +222,7 @@ function transcriptView(list, runId) {
       result.replaceChildren(e.content, cut(e));
       result.classList.toggle('error', e.isError);
     },
+    message: (e) => item('message', `Message ${e.number} from a person: `, h('span', {}, e.text), cut(e)),
     delegated: (e) =>
       turnOf(e).tools.append(
         h(

@@ -250,6 +250,8 @@ function eventSummary(event: StepEvent): string {
       return `round ${event.round}: calls ${event.name} ${oneLine(event.input, wide)} [${event.callId}]`;
     case 'tool-result':
       return `round ${event.round}: ${event.isError ? 'error' : 'result'} [${event.callId}]: ${oneLine(event.content, wide)}`;
+    case 'message':
+      return `message ${event.number} from a person: ${oneLine(event.text, wide)}`;
     case 'delegated':
       return `round ${event.round}: delegated ${event.tasks.map((t) => `${t.agent} "${t.description}"`).join(', ')} [${event.callId}]`;
     case 'delegation-result':

@@ -70,6 +70,11 @@ export const StepEventBodySchema = z.discriminatedUnion('kind', [
     content: z.string(),
     isError: z.boolean(),
   }),
+  /**
+   * A message a person sent the step (`tao say`), given to the agent as a
+   * user turn before its next call; `number`: the run's number for it.
+   */
+  z.object({ kind: z.literal('message'), number: z.number().int().positive(), text: z.string() }),
   /** A `task` / `parallel_task` call handed to the workflow. */
   z.object({
     kind: z.literal('delegated'),

@@ -41,14 +41,18 @@ const arrived = (requests: FakeRequest[], count: number) =>
 test('a message sent while a model call streams reaches the agent before its next call, once', async () => {
   await withFakeModel(
     (request, index) => {
+      // Slower still: the message goes through a CLI process, which takes a second or two to start on a busy machine.
       if (index === 0)
-        return { ...openAiToolCalls([{ name: 'read_file', input: { path: 'src/a.ts' } }]), ...SLOW };
+        return {
+          ...openAiToolCalls([{ name: 'read_file', input: { path: 'src/a.ts' } }]),
+          chunkDelayMs: 2_000,
+        };
       const heard = userTurns(request).includes('also check the tests');
       return openAiText(
         heard ? `read ${Object.values(openAiToolResults(request))[0]!.trim()}; tests checked` : 'read',
       );
     },
-    async ({ requests, start }) => {
+    async ({ requests, start, store }) => {
       const handle = await start({ specs: [{ taskId: 'fix', agent: 'explore', prompt: 'Fix src/a.ts' }] });
       await arrived(requests, 1);
       // Through the CLI, as a person would; the words after the step are the message.
@@ -65,6 +69,19 @@ test('a message sent while a model call streams reaches the agent before its nex
       expect(userTurns(requests[1]!)).toEqual(['Fix src/a.ts', 'also check the tests']);
       const progress = await handle.query<Progress>('progress');
       expect(progress.steps[0]).toMatchObject({ taskId: 'fix', messages: 1 });
+      // The step's transcript tells the message where the agent got it, between its two turns.
+      const transcript = await store.transcripts!.readTranscript({
+        workflowId: handle.workflowId,
+        taskId: 'fix',
+      });
+      const kinds = transcript!.events.map((e) =>
+        e.kind === 'message' ? `message ${e.number}: ${e.text}` : e.kind,
+      );
+      expect(kinds.filter((k) => k.startsWith('message') || k === 'turn-end')).toEqual([
+        'turn-end',
+        'message 1: also check the tests',
+        'turn-end',
+      ]);
       // The Update is the run's record of what was said.
       const events = (await handle.fetchHistory()).events ?? [];
       expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);

@@ -77,6 +77,15 @@ test('the agent asks; the step waits holding no slot, the inbox shows the questi
     const asked = requests.filter((r) => r.body.messages[0].content === 'You ask.');
     expect(asked).toHaveLength(2);
     expect(openAiToolResults(asked[1]!)).toEqual({ call_0: 'v2' });
+    // The transcript: the asking attempt ends as asked, the next tells the answer as the call's result.
+    const transcript = await run.store.transcripts!.readTranscript({
+      workflowId: handle.workflowId,
+      taskId: 'q',
+    });
+    const told = transcript!.events.flatMap((e) =>
+      e.kind === 'attempt-end' ? [e.result] : e.kind === 'tool-result' ? [`result ${e.content}`] : [],
+    );
+    expect(told).toEqual(['asked', 'result v2', 'success']);
     await expect(answerStep(handle, 'q', 'again')).rejects.toThrow(
       'is COMPLETED, not running; nothing to answer',
     );

@@ -238,6 +238,10 @@ export class LlmExecutor implements AgentExecutor {
     });
     transcript.attemptStarted(conversation.rounds);
     if (handedBack) transcript.delegationResults(handedBack.results);
+    if (context.answer) {
+      const { callId, text } = context.answer;
+      transcript.toolResult(conversation.rounds, { callId, content: text, isError: false });
+    }
     const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) =>
       transcript.ended({ ...base, ...outcome, usage: usage() });
 
@@ -332,8 +336,10 @@ export class LlmExecutor implements AgentExecutor {
     // Saved with their number before the model sees them: a retry neither loses one nor reads it twice.
     const readMessages = async (): Promise<boolean> => {
       const news = (await turn.messages?.(conversation.messagesRead ?? 0)) ?? [];
-      if (news.length > 0) await record(withMessages(conversation, news));
-      return news.length > 0;
+      if (news.length === 0) return false;
+      await record(withMessages(conversation, news));
+      turn.transcript.messages(news);
+      return true;
     };
     for (;;) {
       const last = conversation.messages[conversation.messages.length - 1]!;

@@ -9,7 +9,7 @@
  * the loop reports a turn only when the model answers it, and a resumed
  * attempt starts with `attempt-start` naming the round it went on from.
  */
-import type { DelegationCall, DelegationResult } from '../../contracts';
+import type { DelegationCall, DelegationResult, StepMessage } from '../../contracts';
 import {
   type StepEventBody,
   type StepEvents,
@@ -83,6 +83,10 @@ export class LlmTranscript {
 
   toolResult(round: number, { callId, content, isError }: ToolResult): void {
     this.emit({ kind: 'tool-result', round, callId, content: cut(content), isError });
+  }
+
+  messages(messages: readonly StepMessage[]): void {
+    for (const { seq, text } of messages) this.emit({ kind: 'message', number: seq, text: cut(text) });
   }
 
   delegated(round: number, calls: readonly DelegationCall[]): void {
