@@ -17,7 +17,7 @@ import { taoDataConverter } from '../../src/codec';
 import type { StepOutcome } from '../../src/contracts';
 import type { AgentExecutor } from '../../src/executors/executor';
 import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
-import { startDevServer } from '../../src/local/dev-server';
+import { freePort, startDevServer } from '../../src/local/dev-server';
 import { ensureTemporalBinaries } from '../../src/local/temporal-binaries';
 import { FileSessionStore } from '../../src/stores/file-store';
 import type { SessionStore } from '../../src/stores/session-store';
@@ -29,6 +29,7 @@ import { scaling } from './scaling';
 import { MAX_ROUNDS, SHAPE_TIME_MS, compareWithHandWritten } from './baseline/compare';
 import { chaos, chaosSeeds } from './chaos';
 import { failover } from './failover';
+import { EVENT_EVERY_MS, KILL_AFTER_MS, KILL_IN_TURN, TURNS, stepActions } from './actions';
 import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker, writeWorkflowBundle } from './standalone-worker';
 import { payloadFloor, payloadRun } from './payloads';
@@ -50,6 +51,7 @@ const SECTIONS = [
   'overhead',
   'throughput',
   'failover',
+  'actions',
   'resume',
   'stepstate',
   'big',
@@ -155,6 +157,8 @@ interface Env {
   native: NativeConnection;
   storeDir: string;
   address: string;
+  /** The dev server's Prometheus metrics. */
+  metricsUrl: string;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -334,7 +338,8 @@ function machine(cli: string): string {
 
 async function main(): Promise<void> {
   const { cli } = ensureTemporalBinaries();
-  const server = await startDevServer({ cli });
+  const metricsPort = await freePort();
+  const server = await startDevServer({ cli, metricsPort });
   const storeDir = mkdtempSync(join(tmpdir(), 'tao-bench-'));
   const native = await NativeConnection.connect({ address: server.address });
   const connection = await Connection.connect({ address: server.address });
@@ -348,6 +353,7 @@ async function main(): Promise<void> {
     native,
     storeDir,
     address: server.address,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
   };
   const figures: Figure[] = [];
   const results: Record<string, unknown> = {};
@@ -442,6 +448,46 @@ async function main(): Promise<void> {
           note: 'the same run; goal ≤ 10 s',
         },
       );
+    },
+    async actions() {
+      const settings = [
+        { name: 'default', heartbeatTimeoutMs: 7_000, goal: 'failover ≤ 10 s' },
+        {
+          name: 'economy',
+          heartbeatTimeoutMs: 80_000,
+          goal: 'failover ≤ 90 s, ≤ 100 heartbeats an agent-hour',
+        },
+      ];
+      const shape = `one llm step, ${TURNS - 1} tool calls in ${TURNS} turns against the fake OpenAI server, each turn ${(12 * EVENT_EVERY_MS) / 1000} s (12 stream events ${EVENT_EVERY_MS} ms apart, 4 of them text), on a worker process`;
+      results.actions = {};
+      for (const setting of settings) {
+        console.error(`actions: ${shape}, ${setting.name} step policy`);
+        const run = await stepActions(env.client, env.metricsUrl, {
+          heartbeatTimeoutMs: setting.heartbeatTimeoutMs,
+        });
+        (results.actions as Record<string, unknown>)[setting.name] = run;
+        const kinds = (counts: Record<string, number>) =>
+          Object.entries(counts)
+            .map(([kind, n]) => `${kind} ${n}`)
+            .join(', ');
+        figures.push(
+          {
+            name: `Actions of a ${TURNS - 1}-tool-call llm step, ${setting.name}`,
+            value: `${run.total} (${run.heartbeats} heartbeats)`,
+            note: `heartbeat timeout ${setting.heartbeatTimeoutMs / 1000} s; the server's \`action\` counter over the run: ${kinds(run.counted)}; in history by Cloud's rules: ${kinds(run.inHistory)}; ${shape}, ${seconds(run.stepMs)}`,
+          },
+          {
+            name: `  per agent-hour, ${setting.name}`,
+            value: `${run.perAgentHour.actions} (${run.perAgentHour.heartbeats} heartbeats)`,
+            note: 'the same run, scaled to an hour of such steps back to back',
+          },
+          {
+            name: `  failover after SIGKILL mid-turn, ${setting.name}`,
+            value: seconds(run.failoverMs),
+            note: `the same step, its worker process killed ${KILL_AFTER_MS / 1000} s into turn ${KILL_IN_TURN}, a replacement started at once; from the kill to the step's next model request. Goal: ${setting.goal}`,
+          },
+        );
+      }
     },
     async resume() {
       console.error('resume: a 10-turn llm agent whose worker is SIGKILLed during turn 7');

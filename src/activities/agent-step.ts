@@ -34,7 +34,7 @@ import type { TranscriptKey } from '../transcripts/events';
 import { TranscriptWriter } from '../transcripts/writer';
 import { callExecutor } from './executor-call';
 import { resumePointFrom } from './heartbeat';
-import { HeartbeatReporter, beatInterval } from './heartbeat-reporter';
+import { HeartbeatReporter, beatPace } from './heartbeat-reporter';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatchdog } from './stall-watchdog';
 import { keepInCache } from './step-cache';
 import { stepMessagesReader } from './step-messages';
@@ -73,7 +73,7 @@ export function createAgentStepActivity(
       const reporter = new HeartbeatReporter(
         (beat) => ctx.heartbeat(beat),
         spec.taskId,
-        beatInterval(heartbeatTimeoutMs),
+        beatPace(heartbeatTimeoutMs),
       );
       const keeper = new StepStateKeeper(store, stepStateKey(ctx.info), ctx.info, ctx.log);
       const watchdog = new StallWatchdog(

@@ -21,6 +21,8 @@ export interface DevServerOptions {
   /** Persist to this SQLite file; omit for an in-memory server. */
   dbFile?: string;
   namespace?: string;
+  /** Serve the server's Prometheus metrics (its `action` counter among them) at `/metrics` on this port. */
+  metricsPort?: number;
 }
 
 export interface DevServer {
@@ -108,6 +110,7 @@ async function startOnce(options: DevServerOptions, port: number): Promise<Start
   // The inbox's index of waiting steps (see workflows/lib/waiting-attribute); a run's upsert of it fails without.
   args.push('--search-attribute', `${WAITING_STEPS_ATTRIBUTE}=KeywordList`);
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  if (options.metricsPort) args.push('--metrics-port', String(options.metricsPort));
   if (options.uiPort) args.push('--ui-port', String(options.uiPort), '--ui-ip', HOST);
   else args.push('--headless');
   if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);

@@ -1,18 +1,18 @@
-/** The heartbeat reporter on its own, on jest's fake clock: what each beat carries, and when output beats. */
-import { HeartbeatReporter, beatInterval } from '../../src/activities/heartbeat-reporter';
+/** The heartbeat reporter on its own, on jest's fake clock: what each beat carries, and when beats go. */
+import { type BeatPace, HeartbeatReporter, beatPace } from '../../src/activities/heartbeat-reporter';
 import type { StepHeartbeat } from '../../src/activities/heartbeat';
 
 beforeEach(() => jest.useFakeTimers());
 afterEach(() => jest.useRealTimers());
 
-function reporter(everyMs = 1_000) {
+function reporter(pace: BeatPace = { livenessMs: 1_000, economy: false }) {
   const beats: StepHeartbeat[] = [];
   // A beat's details are sent as they are at that moment: copy them, as the data converter would.
-  const unit = new HeartbeatReporter((beat) => beats.push(structuredClone(beat)), 't1', everyMs);
+  const unit = new HeartbeatReporter((beat) => beats.push(structuredClone(beat)), 't1', pace);
   return { unit, beats };
 }
 
-test('the ticker repeats the state the attempt resumed from until a newer one is saved, then carries that', () => {
+test('liveness repeats the state the attempt resumed from until a newer one is saved, then carries that', () => {
   const { unit, beats } = reporter();
   unit.resumeFrom({ state: { turn: 3 }, seq: 3 });
   unit.start();
@@ -29,8 +29,21 @@ test('the ticker repeats the state the attempt resumed from until a newer one is
   expect(beats).toHaveLength(4);
 });
 
+test('a liveness beat goes only after a silence of the liveness interval: news restarts the clock', () => {
+  const { unit, beats } = reporter();
+  unit.start();
+  jest.advanceTimersByTime(900);
+  unit.info({ round: 1 });
+  jest.advanceTimersByTime(900);
+  expect(beats).toHaveLength(1);
+  jest.advanceTimersByTime(100);
+  expect(beats).toHaveLength(2);
+  unit.stop();
+});
+
 test('output after a quiet spell beats at once; a burst after it goes in one beat at the interval end', () => {
-  const { unit, beats } = reporter(60_000);
+  const { unit, beats } = reporter({ livenessMs: 60_000, economy: false });
+  unit.start();
   unit.output('a');
   expect(beats.map((b) => b.output)).toEqual(['a']);
   unit.output('ab');
@@ -41,8 +54,29 @@ test('output after a quiet spell beats at once; a burst after it goes in one bea
   unit.stop();
 });
 
-test('the beat interval is a third of the heartbeat timeout, with a floor and a fallback', () => {
-  expect(beatInterval(7_000)).toBe(2_333);
-  expect(beatInterval(90)).toBe(100);
-  expect(beatInterval(undefined)).toBe(5_000);
+test('at an economy pace news waits for the next liveness beat, which carries all of it', () => {
+  const { unit, beats } = reporter({ livenessMs: 37_500, economy: true });
+  unit.start();
+  jest.advanceTimersByTime(10_000);
+  unit.output('thinking');
+  unit.info({ round: 1 });
+  unit.saved({ turn: 1 }, 1);
+  unit.output('thinking, then more');
+  expect(beats).toEqual([]);
+  jest.advanceTimersByTime(27_500);
+  expect(beats).toEqual([
+    { taskId: 't1', output: 'thinking, then more', info: { round: 1 }, resume: { turn: 1 }, seq: 1 },
+  ]);
+  jest.advanceTimersByTime(37_500 * 4);
+  expect(beats).toHaveLength(5);
+  unit.stop();
+});
+
+test('the pace: a third of the timeout, or half less 5 s for long ones; economy from a minute', () => {
+  expect(beatPace(7_000)).toEqual({ livenessMs: 2_333, economy: false });
+  expect(beatPace(15_000)).toEqual({ livenessMs: 5_000, economy: false });
+  expect(beatPace(30_000)).toEqual({ livenessMs: 12_500, economy: false });
+  expect(beatPace(80_000)).toEqual({ livenessMs: 37_500, economy: true });
+  expect(beatPace(90)).toEqual({ livenessMs: 100, economy: false });
+  expect(beatPace(undefined)).toEqual({ livenessMs: 5_000, economy: false });
 });

@@ -159,7 +159,7 @@ describe('agent-step activity: the step state in the store', () => {
 
   test('saveState resolves once the store holds the state; the beat carries it too; a retry is handed it and the end removes it', async () => {
     const store = new MemorySessionStore();
-    const env = mockEnvironment({ attempt: 1, heartbeatTimeoutMs: 60_000, maximumAttempts: 5 });
+    const env = mockEnvironment({ attempt: 1, heartbeatTimeoutMs: 30_000, maximumAttempts: 5 });
     const beats: unknown[] = [];
     env.on('heartbeat', (details: unknown) => beats.push(details));
     const held: unknown[] = [];

@@ -28,6 +28,7 @@ export class SideEffectLogExecutor implements AgentExecutor {
     return this.inner.concurrencyHint();
   }
 
+  /** As the wrapped executor's: an llm step asks its run for messages before each model call, as on a real worker. */
   get acceptsMessages(): boolean | undefined {
     return this.inner.acceptsMessages;
   }

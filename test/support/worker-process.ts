@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { StepPolicy } from '../../src/contracts';
 import type { ScriptFile } from '../../src/executors/script';
 import type { FakeServer } from './fake-http';
 import type { ProtocolHarness } from './llm-harness';
@@ -135,7 +136,8 @@ export interface LlmStepRun {
 /**
  * One llm step in a `parallelWorkflow` on a fresh task queue, run by a worker
  * process with `llm:<configFile>` and a store in `dir` (or `storeRef`); `env`
- * reaches that worker and its replacements.
+ * reaches that worker and its replacements. The step policy is
+ * {@link CRASH_STEP_POLICY} unless `stepPolicy` is given.
  */
 export async function startLlmStepOnProcess(options: {
   client: Client;
@@ -144,6 +146,7 @@ export async function startLlmStepOnProcess(options: {
   spec: { taskId: string; agent: string; prompt: string };
   env?: NodeJS.ProcessEnv;
   storeRef?: string;
+  stepPolicy?: StepPolicy;
 }): Promise<LlmStepRun> {
   const config = {
     taskQueue: `llm-step-${randomUUID()}`,
@@ -157,7 +160,7 @@ export async function startLlmStepOnProcess(options: {
   const handle = await options.client.workflow.start('parallelWorkflow', {
     taskQueue: config.taskQueue,
     workflowId: config.taskQueue,
-    args: [{ specs: [options.spec], stepPolicy: CRASH_STEP_POLICY }],
+    args: [{ specs: [options.spec], stepPolicy: options.stepPolicy ?? CRASH_STEP_POLICY }],
   });
   return { first, handle, startReplacement: () => startWorkerProcess(config, options.env) };
 }

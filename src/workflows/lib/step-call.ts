@@ -16,8 +16,9 @@ import { RunSlots } from './slots';
 // LLM steps run for minutes over flaky transports: generous timeouts, a few retries. The heartbeat
 // timeout is what a dead worker costs its running steps before they retry elsewhere: 7 s, with the
 // first retry's 1 s and the server's detection, puts a step back to work about 9 s after its worker
-// died. The activity beats every third of it, and the worker's 1 s throttle caps beats at one a second
-// a step whatever the executor reports; a step that can wait longer sets its own `heartbeatTimeoutMs`.
+// died. The activity beats after a silence of a third of it (src/activities/heartbeat-reporter.ts); a
+// run that can wait longer for failover sets `heartbeatTimeoutMs` (60 s and over: the economy pace,
+// docs/deploy.md), for fewer billed heartbeats.
 const STEP_DEFAULTS: Required<StepPolicy> = {
   startToCloseTimeoutMs: 30 * 60_000,
   heartbeatTimeoutMs: 7_000,
