@@ -22,7 +22,7 @@ import {
 } from '../../contracts';
 import { CANCELLED_BY_USER } from './controls';
 import { type Settled, settleQueued } from './pool';
-import { type StepProgress, settledOutcome } from './progress';
+import { type StepProgress, hasEnded, settledOutcome } from './progress';
 import type { Grant, Priority } from './slots';
 import type { StepCall } from './step-call';
 
@@ -98,8 +98,7 @@ export async function runDelegated(
   } catch (error) {
     // Cancelled with their parent (or the run): no task is left showing as pending or running.
     for (const entry of entries) {
-      if (entry.status !== 'succeeded' && entry.status !== 'failed')
-        Object.assign(entry, { status: 'failed', error: CANCELLED_BY_USER });
+      if (!hasEnded(entry.status)) Object.assign(entry, { status: 'failed', error: CANCELLED_BY_USER });
     }
     throw error;
   }

@@ -16,15 +16,12 @@ import {
   StepMessageInputSchema,
   describeZodError,
 } from '../../contracts';
-import type { ProgressBoard, StepStatus } from './progress';
+import { type ProgressBoard, hasEnded } from './progress';
 
 export const messageUpdate = defineUpdate<{ taskId: string; seq: number }, [StepMessageInput]>('message');
 export const stepMessagesQuery = defineQuery<StepMessage[], [{ taskId: string; after: number }]>(
   'stepMessages',
 );
-
-/** A step in one of these has nothing left to read a message. */
-const ENDED: ReadonlySet<StepStatus> = new Set(['succeeded', 'failed', 'cached', 'reused', 'skipped']);
 
 export class StepMessages {
   private readonly byTask = new Map<string, StepMessage[]>();
@@ -45,7 +42,7 @@ export class StepMessages {
     const { taskId } = parsed.data;
     const entry = this.board.latest(taskId);
     if (!entry) return `no step "${taskId}" in this run`;
-    if (ENDED.has(entry.status)) {
+    if (hasEnded(entry.status)) {
       return `step "${taskId}" has ended (${entry.status}); a message reaches a step that is pending, waiting or running`;
     }
     if (acceptsMessages !== true) {
@@ -69,7 +66,7 @@ export class StepMessages {
   pending(): Record<string, StepMessage[]> | undefined {
     const kept = [...this.byTask].filter(([taskId]) => {
       const status = this.board.latest(taskId)?.status;
-      return status === undefined || !ENDED.has(status);
+      return status === undefined || !hasEnded(status);
     });
     return kept.length > 0 ? Object.fromEntries(kept) : undefined;
   }

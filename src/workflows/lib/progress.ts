@@ -12,6 +12,11 @@ import type { Settled } from './pool';
 export type StepStatus =
   'pending' | 'waiting' | 'running' | 'succeeded' | 'failed' | 'cached' | 'reused' | 'skipped';
 
+const ENDED: ReadonlySet<StepStatus> = new Set(['succeeded', 'failed', 'cached', 'reused', 'skipped']);
+
+/** A step in one of these has its outcome: nothing more happens to it in this run. */
+export const hasEnded = (status: StepStatus) => ENDED.has(status);
+
 export interface StepProgress {
   /** Unique within a combinator run: the taskId for parallel runs, `<item>/<stage>` for pipelines. */
   key: string;
