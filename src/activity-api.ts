@@ -12,6 +12,9 @@ import type {
   QuestionRequest,
   StepCache,
   StepOutcome,
+  ToolCallRequest,
+  ToolDecisionAllowance,
+  ToolGrant,
 } from './contracts';
 import type { AppendResult, CheckpointAppend } from './stores/session-store';
 
@@ -23,7 +26,10 @@ export type { AppendResult, CheckpointAppend, CheckpointStepKey };
  * the workflow offered delegation, the tasks it delegated before going on.
  */
 export type StepRun = (
-  { outcome: StepOutcome } | { delegation: DelegationRequest } | { question: QuestionRequest }
+  | { outcome: StepOutcome }
+  | { delegation: DelegationRequest }
+  | { question: QuestionRequest }
+  | { toolCall: ToolCallRequest }
 ) & {
   attempt: number;
   durationMs?: number;
@@ -66,6 +72,10 @@ export interface StepAllowance {
   delegation?: DelegationAllowance;
   /** The answer a person gave the question the step's last attempt ended with. */
   answer?: AnswerAllowance;
+  /** The decision on the tool call the step's last attempt asked about. */
+  toolDecision?: ToolDecisionAllowance;
+  /** Tool calls people allowed for the whole run ("approve for this run"); absent while none. */
+  toolGrants?: ToolGrant[];
 }
 
 /** The step activity's type name, as history and pending activities show it. */

@@ -32,7 +32,9 @@ export {
   stepOutputHeads,
   textHead,
   waitingPrompt,
+  waitingToolCall,
 } from './client/step-detail';
+export type { WaitingToolCall } from './workflows/lib/approvals';
 export {
   type DeploymentState,
   type DeploymentVersionState,

@@ -242,6 +242,73 @@ export const AnswerAllowanceSchema = z
   .strict();
 export type AnswerAllowance = z.infer<typeof AnswerAllowanceSchema>;
 
+/**
+ * An allow rule a person granted for the whole run ("approve for this run"),
+ * in a profile's `toolApproval` rule shape without its decision and reason
+ * (executors/llm/approval/rules extends it into one): the tool, and the
+ * pattern of the rule that asked. The workflow keeps and hands these
+ * on without reading them; the executor matches calls against them.
+ */
+export const ToolGrantSchema = z
+  .object({
+    /** A built-in tool, or an MCP tool as `<server>.<tool>`, or all of a server's as `<server>.*`. */
+    tool: z.string().min(1),
+    /** run_shell: exactly this command (whitespace runs count as one space). */
+    command: z.string().min(1).optional(),
+    /** run_shell: this command, or it followed by a space and anything (`npm test` takes `npm test -- a.ts`, not `npm testx`). */
+    prefix: z.string().min(1).optional(),
+    /** run_shell: a JavaScript regular expression the whole command must match (it is anchored at both ends). */
+    regex: z.string().min(1).optional(),
+    /** File tools: a glob over the path the model gives, relative to the workspace root. */
+    path: z.string().min(1).optional(),
+    /** An allow with command or regex: match commands with shell control characters too, as a whole. */
+    shellOperators: z.boolean().optional(),
+  })
+  .strict();
+export type ToolGrant = z.infer<typeof ToolGrantSchema>;
+
+/**
+ * A tool call an agent's `toolApproval` says to ask about (an `ask` rule):
+ * the step's attempt ends with its conversation saved, as a question's does,
+ * and the step waits as a decision of kind `tool` until a person approves
+ * (the call, or the call with edited arguments) or rejects it.
+ */
+export const ToolCallRequestSchema = z
+  .object({
+    callId: z.string().min(1),
+    /** The tool as the model called it (an MCP tool as `server__tool`). */
+    tool: z.string().min(1),
+    input: z.unknown(),
+    /** What the agent said in the turn that made the call: its reason, as far as it gave one. */
+    reason: z.string(),
+    /** The rule that asked, as a person reads it: `toolApproval.rules.1 (ask run_shell(rm:*))`. */
+    rule: z.string().min(1),
+    /** What "approve for this run" allows from then on. */
+    grant: ToolGrantSchema,
+    state: z.unknown(),
+    usage: StepUsageSchema.optional(),
+  })
+  .strict();
+export type ToolCallRequest = z.infer<typeof ToolCallRequestSchema>;
+
+/**
+ * What resumes a step that asked about a tool call: its saved state, and
+ * the decision: approved, rejected, or `redecide` when a grant for the run
+ * came while it waited (the call is decided again under the run's grants,
+ * and asked about again if none allows it).
+ */
+export const ToolDecisionAllowanceSchema = z
+  .object({
+    callId: z.string().min(1),
+    decision: z.enum(['approved', 'rejected', 'redecide']),
+    /** Approve only: the arguments a person edited, which run instead of the model's. */
+    input: z.unknown().optional(),
+    comment: z.string().optional(),
+    state: z.unknown(),
+  })
+  .strict();
+export type ToolDecisionAllowance = z.infer<typeof ToolDecisionAllowanceSchema>;
+
 /** SPEC: `StepOutcome.failed(taskId, agent, message)` = success false, output = message. */
 export function failedOutcome(taskId: string, agent: string, message: string): StepOutcome {
   return { taskId, agent, sessionId: '', output: message, success: false, error: message };
@@ -319,6 +386,9 @@ const messages = z
   .record(z.string(), z.array(z.object({ seq: z.number().int().positive(), text: z.string() }).strict()))
   .optional();
 
+/** Set by the workflow itself when it continues as new: tool calls people allowed for the rest of the run. */
+const toolGrants = z.array(ToolGrantSchema).optional();
+
 /**
  * Set by the workflow itself when it continues as new: what earlier
  * executions of the run settled, by position (a spec's index, a pipeline
@@ -340,6 +410,7 @@ export const ParallelInputSchema = z
     /** Set by the workflow itself when it continues as new: what the budget's earlier executions spent. */
     budgetSpent: BudgetSpentSchema.optional(),
     messages,
+    toolGrants,
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
@@ -428,6 +499,7 @@ export const PipelineInputSchema = z
     carried: carried(StepOutcomeSchema.nullable()),
     budgetSpent: BudgetSpentSchema.optional(),
     messages,
+    toolGrants,
   })
   .strict()
   .refine((input) => (input.items === undefined) !== (input.plan === undefined), {
@@ -481,6 +553,7 @@ export const LoopInputSchema = z
     paused,
     budgetSpent: BudgetSpentSchema.optional(),
     reuse,
+    toolGrants,
   })
   .strict();
 export type LoopInput = z.input<typeof LoopInputSchema>;

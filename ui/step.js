@@ -92,7 +92,14 @@ async function renderDetail(section, runId, taskId, redraw) {
     ),
     ...block('Error', o?.error ?? d.failure),
     step?.status === 'waiting'
-      ? decisionForm(runId, taskId, step.decision, step.decision === 'after' ? o?.output : undefined, redraw)
+      ? decisionForm(
+          runId,
+          taskId,
+          step.decision,
+          step.decision === 'after' ? o?.output : undefined,
+          redraw,
+          d.toolCall,
+        )
       : '',
     // As the workflow's validator: a waiting step is decided, not cancelled.
     ['pending', 'running'].includes(step?.status)
@@ -223,6 +230,14 @@ function transcriptView(list, runId) {
       result.classList.toggle('error', e.isError);
     },
     message: (e) => item('message', `Message ${e.number} from a person: `, h('span', {}, e.text), cut(e)),
+    'tool-decision': (e) =>
+      item(
+        `tool-decision ${e.decision}`,
+        `Tool call ${e.callId} ${e.decision === 'asked' ? 'waits for a person' : `${e.decision} by a person`}`,
+        [e.rule, e.comment, e.input && `ran with ${e.input}`]
+          .filter(Boolean)
+          .map((text) => h('div', { class: 'output' }, text)),
+      ),
     delegated: (e) =>
       turnOf(e).tools.append(
         h(

@@ -454,6 +454,7 @@ function renderGrid(container, steps, live, cells, linkOf, heads) {
 function decisionLabel(p) {
   if (p.decision === 'after') return 'Ran; its output waits to count:';
   if (p.decision === 'question') return 'Its agent asks:';
+  if (p.decision === 'tool') return 'Its agent wants to run a tool call that needs your approval:';
   if (p.decision === 'budget') {
     return `Waiting to start on a spent budget (${p.reason ?? 'budget exhausted'}): approve runs it past the limit, or raise the budget on the run's page. Prompt:`;
   }
@@ -476,9 +477,50 @@ function answerForm(runId, taskId, after) {
   );
 }
 
+/**
+ * A tool call's decision, as `tao approve [--input] [--for-run]` and `tao reject`: the arguments are
+ * editable JSON, sent only when changed; the comment goes to the agent.
+ */
+function toolCallForm(runId, taskId, toolCall, after) {
+  const original = JSON.stringify(toolCall?.input ?? {}, null, 2);
+  const input = h('textarea', { name: 'input', rows: 4, spellcheck: false }, original);
+  const comment = h('input', { type: 'text', name: 'comment' });
+  const decide = (verdict, forRun) => async (e) => {
+    e.preventDefault();
+    const body = { taskId, ...(comment.value ? { comment: comment.value } : {}) };
+    if (verdict === 'approve' && input.value.trim() !== original.trim()) {
+      try {
+        body.input = JSON.parse(input.value);
+      } catch (error) {
+        return notify(
+          `The arguments are not JSON (${error.message}); fix them or put the original back.`,
+          true,
+        );
+      }
+    }
+    if (forRun) body.forRun = true;
+    const label = `${verdict === 'approve' ? 'Approve' : 'Reject'} ${taskId}'s ${toolCall?.tool ?? 'tool'} call`;
+    if (await act(label, () => api(`${runPath(runId)}/${verdict}`, body))) after();
+  };
+  return h(
+    'form',
+    {
+      class: 'decision',
+      'aria-label': `Decision on ${taskId}'s tool call`,
+      onsubmit: decide('approve', false),
+    },
+    labelled('Arguments (edit to run a changed call)', input),
+    labelled('Comment (the agent reads it)', comment),
+    h('button', {}, 'Approve'),
+    h('button', { type: 'button', onclick: decide('approve', true) }, 'Approve for this run'),
+    h('button', { type: 'button', onclick: decide('reject', false) }, 'Reject'),
+  );
+}
+
 /** Approve, reject, or edit the output and approve, with a comment: the CLI's `approve` and `reject`. */
-export function decisionForm(runId, taskId, decision, output, after) {
+export function decisionForm(runId, taskId, decision, output, after, toolCall) {
   if (decision === 'question') return answerForm(runId, taskId, after);
+  if (decision === 'tool') return toolCallForm(runId, taskId, toolCall, after);
   const comment = h('input', { type: 'text', name: 'comment' });
   const edited = decision === 'after' ? h('textarea', { name: 'output', rows: 6 }, output ?? '') : undefined;
   const decide = (verdict) => async (e) => {
@@ -523,7 +565,7 @@ export async function inboxView(main) {
           ),
           h('p', {}, decisionLabel(p)),
           h('pre', {}, p.text ?? '(not available)'),
-          decisionForm(p.workflowId, p.taskId, p.decision, p.text, render),
+          decisionForm(p.workflowId, p.taskId, p.decision, p.text, render, p.toolCall),
         ),
       ),
     );

@@ -13,12 +13,11 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { ErrorTypes, type StepAllowance, type StepFailureDetails, type TaoActivities } from '../activity-api';
 import type { z } from 'zod';
 import {
-  type AgentStepSpec,
   AgentStepSpecSchema,
-  type AnswerAllowance,
   AnswerAllowanceSchema,
-  type DelegationAllowance,
   DelegationAllowanceSchema,
+  ToolDecisionAllowanceSchema,
+  ToolGrantSchema,
   describeZodError,
 } from '../contracts';
 import {
@@ -63,7 +62,11 @@ export function createAgentStepActivity(
       const started = Date.now();
       const { attempt, workflowExecution, heartbeatTimeoutMs } = ctx.info;
       const details: StepFailureDetails = { attempt };
-      const { spec, delegation, answer } = checkedInput(rawSpec, allowance, details);
+      const { spec, delegation, answer, toolDecision, toolGrants } = checkedInput(
+        rawSpec,
+        allowance,
+        details,
+      );
       const metrics = stepMetrics(ctx.metricMeter, spec, attempt);
       const span = stepSpan(spec, attempt);
       // The SDK adds workflowId, activityId and attempt; taskId and agent name the step.
@@ -100,6 +103,8 @@ export function createAgentStepActivity(
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
           ...(delegation ? { delegation } : {}),
           ...(answer ? { answer } : {}),
+          ...(toolDecision ? { toolDecision } : {}),
+          ...(toolGrants ? { toolGrants } : {}),
           ...(traceContent ? { traceContent } : {}),
           ...(transcript ? { events: transcript } : {}),
           ...(executor.acceptsMessages
@@ -122,6 +127,10 @@ export function createAgentStepActivity(
         if ('question' in result) {
           ctx.log.info('step asked a question', stepLog);
           return { question: result.question, attempt, durationMs: Date.now() - started };
+        }
+        if ('toolCall' in result) {
+          ctx.log.info('step asked about a tool call', { ...stepLog, tool: result.toolCall.tool });
+          return { toolCall: result.toolCall, attempt, durationMs: Date.now() - started };
         }
         if ('delegation' in result) {
           const tasks = result.delegation.calls.flatMap((c) => c.tasks).length;
@@ -155,29 +164,26 @@ export function createAgentStepActivity(
   };
 }
 
-/** The step's spec, delegation allowance and answer, checked at the boundary: bad input is not retried. */
-function checkedInput(
-  rawSpec: unknown,
-  allowance: StepAllowance | undefined,
-  details: StepFailureDetails,
-): { spec: AgentStepSpec; delegation?: DelegationAllowance; answer?: AnswerAllowance } {
-  const refuse = (what: string, error: z.ZodError) => {
+/** What the workflow handed the step, checked at the boundary: bad input is not retried. */
+function checkedInput(rawSpec: unknown, allowance: StepAllowance | undefined, details: StepFailureDetails) {
+  const checked = <S extends z.ZodTypeAny>(what: string, schema: S, value: unknown): z.output<S> => {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
     throw ApplicationFailure.nonRetryable(
-      `invalid ${what}: ${describeZodError(error)}`,
+      `invalid ${what}: ${describeZodError(parsed.error)}`,
       ErrorTypes.invalidInput,
       details,
     );
   };
-  const spec = AgentStepSpecSchema.safeParse(rawSpec);
-  if (!spec.success) return refuse('step spec', spec.error);
-  const delegation = allowance?.delegation && DelegationAllowanceSchema.safeParse(allowance.delegation);
-  if (delegation && !delegation.success) return refuse('delegation allowance', delegation.error);
-  const answer = allowance?.answer && AnswerAllowanceSchema.safeParse(allowance.answer);
-  if (answer && !answer.success) return refuse('answer', answer.error);
+  const given = <S extends z.ZodTypeAny>(what: string, schema: S, value: unknown): z.output<S> | undefined =>
+    value === undefined ? undefined : checked(what, schema, value);
+  const { delegation, answer, toolDecision, toolGrants } = allowance ?? {};
   return {
-    spec: spec.data,
-    ...(delegation ? { delegation: delegation.data } : {}),
-    ...(answer ? { answer: answer.data } : {}),
+    spec: checked('step spec', AgentStepSpecSchema, rawSpec),
+    delegation: given('delegation allowance', DelegationAllowanceSchema, delegation),
+    answer: given('answer', AnswerAllowanceSchema, answer),
+    toolDecision: given('tool decision', ToolDecisionAllowanceSchema, toolDecision),
+    toolGrants: given('tool grants', ToolGrantSchema.array(), toolGrants),
   };
 }
 
@@ -192,7 +198,16 @@ function executorContext(
   resumed: ResumePoint,
   rest: Pick<
     StepContext,
-    'attempt' | 'workflowId' | 'tokensLeft' | 'delegation' | 'answer' | 'traceContent' | 'events' | 'messages'
+    | 'attempt'
+    | 'workflowId'
+    | 'tokensLeft'
+    | 'delegation'
+    | 'answer'
+    | 'toolDecision'
+    | 'toolGrants'
+    | 'traceContent'
+    | 'events'
+    | 'messages'
   >,
 ): StepContext {
   const { reporter, keeper, watchdog } = units;

@@ -4,9 +4,10 @@
  * the boundary, before the workflow or the step cache sees it.
  *
  * Invariant: resolves only with a result that parsed (an outcome, a
- * delegation the workflow offered, or a question); anything else is a
+ * delegation the workflow offered, a question, or a tool call to decide); anything else is a
  * {@link NonRetryableStepError}, as a retry of the same code returns the same.
  */
+import type { z } from 'zod';
 import {
   type AgentStepSpec,
   type DelegationRequest,
@@ -15,12 +16,17 @@ import {
   QuestionRequestSchema,
   type StepOutcome,
   StepOutcomeSchema,
+  type ToolCallRequest,
+  ToolCallRequestSchema,
   describeZodError,
 } from '../contracts';
 import { type AgentExecutor, NonRetryableStepError, type StepContext } from '../executors/executor';
 
 export type CheckedResult =
-  { outcome: StepOutcome } | { delegation: DelegationRequest } | { question: QuestionRequest };
+  | { outcome: StepOutcome }
+  | { delegation: DelegationRequest }
+  | { question: QuestionRequest }
+  | { toolCall: ToolCallRequest };
 
 /**
  * Runs the step; settles as soon as `stalled` rejects, too, so an executor
@@ -47,18 +53,21 @@ export async function callExecutor(
     }
     return { delegation: request.data };
   }
-  if ('question' in result) {
-    const question = QuestionRequestSchema.safeParse(result.question);
-    if (!question.success) {
-      throw new NonRetryableStepError(
-        `executor returned a bad question: ${describeZodError(question.error)}`,
-      );
-    }
-    return { question: question.data };
+  if ('question' in result)
+    return { question: handedBack('question', QuestionRequestSchema, result.question) };
+  if ('toolCall' in result) {
+    return { toolCall: handedBack('tool call to decide', ToolCallRequestSchema, result.toolCall) };
   }
   const checked = StepOutcomeSchema.safeParse(result);
   if (!checked.success) {
     throw new NonRetryableStepError(`executor returned a bad outcome: ${describeZodError(checked.error)}`);
   }
   return { outcome: checked.data };
+}
+
+/** What an executor hands the workflow to wait on, checked: a bad one is the executor's bug, not retried. */
+function handedBack<T>(what: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new NonRetryableStepError(`executor returned a bad ${what}: ${describeZodError(parsed.error)}`);
 }

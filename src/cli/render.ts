@@ -252,6 +252,12 @@ function eventSummary(event: StepEvent): string {
       return `round ${event.round}: ${event.isError ? 'error' : 'result'} [${event.callId}]: ${oneLine(event.content, wide)}`;
     case 'message':
       return `message ${event.number} from a person: ${oneLine(event.text, wide)}`;
+    case 'tool-decision': {
+      const why = [event.rule, event.comment, event.input && `ran with ${oneLine(event.input, wide)}`].filter(
+        Boolean,
+      );
+      return `tool call ${event.decision} [${event.callId}]${why.length ? `: ${why.join('; ')}` : ''}`;
+    }
     case 'delegated':
       return `round ${event.round}: delegated ${event.tasks.map((t) => `${t.agent} "${t.description}"`).join(', ')} [${event.callId}]`;
     case 'delegation-result':

@@ -8,12 +8,19 @@
  */
 import { type Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Budget } from '../contracts';
-import { type Decision, answerUpdate, approveUpdate, rejectUpdate } from '../workflows/lib/approvals';
+import {
+  type Decision,
+  type WaitingToolCall,
+  answerUpdate,
+  approveUpdate,
+  rejectUpdate,
+} from '../workflows/lib/approvals';
+import type { DecisionKind } from '../workflows/lib/progress';
 import { setBudgetUpdate } from '../workflows/lib/budget';
 import { messageUpdate } from '../workflows/lib/messages';
 import { WAITING_STEPS_ATTRIBUTE } from '../workflows/lib/waiting-attribute';
 import { fetchProgress } from './fetch-progress';
-import { decisionText } from './step-detail';
+import { decisionText, waitingToolCall } from './step-detail';
 import {
   type RunControlState,
   cancelStepUpdate,
@@ -108,13 +115,16 @@ export interface PendingDecision {
   /**
    * `before`: the step waits to start; `after`: its outcome waits to count;
    * `budget`: it waits to start on a spent budget (raise it, or approve or reject the step);
-   * `question`: its agent asked a question ({@link answerStep}).
+   * `question`: its agent asked a question ({@link answerStep});
+   * `tool`: its agent's tool call waits (approve, with `input` or `forRun`, or reject).
    */
-  decision: 'before' | 'after' | 'budget' | 'question';
+  decision: DecisionKind;
   /** For `budget`: which limit is spent, e.g. `budget exhausted (steps 2/2)`. */
   reason?: string;
-  /** With `withText`: what is to be decided: the prompt (before), the output (after), or the question, when at hand. */
+  /** With `withText`: what is to be decided: the prompt (before), the output (after), the question or the tool call, when at hand. */
   text?: string;
+  /** With `withText`, for `tool`: the call, its arguments, the agent's reason and the rule that asked. */
+  toolCall?: WaitingToolCall;
 }
 
 /** How many runs the inbox asks at once: a namespace may hold many runs with waiting steps. */
@@ -166,8 +176,11 @@ export async function pendingDecisions(
   });
   if (options.withText) {
     await forEachBounded(pending, INBOX_CONCURRENCY, async (step) => {
-      const text = await decisionText(client.workflow.getHandle(step.workflowId), step.taskId, step.decision);
+      const handle = client.workflow.getHandle(step.workflowId);
+      const text = await decisionText(handle, step.taskId, step.decision);
       if (text !== undefined) step.text = text;
+      const toolCall = step.decision === 'tool' ? await waitingToolCall(handle, step.taskId) : undefined;
+      if (toolCall) step.toolCall = toolCall;
     });
   }
   const order = (a: PendingDecision, b: PendingDecision) =>

@@ -10,7 +10,8 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { type AgentStepSpec, StepOutcomeSchema, type StepOutcome } from '../contracts';
-import { waitingPromptQuery } from '../workflows/lib/approvals';
+import { type WaitingToolCall, waitingPromptQuery, waitingToolCallQuery } from '../workflows/lib/approvals';
+import type { DecisionKind } from '../workflows/lib/progress';
 import { askRun } from './fetch-progress';
 import { STEP_ACTIVITY_TYPE } from '../activity-api';
 
@@ -159,7 +160,7 @@ function specFromInput(input: unknown, taskId: string): StepDetail | undefined {
 export async function decisionText(
   handle: WorkflowHandle,
   taskId: string,
-  decision: 'before' | 'after' | 'budget' | 'question',
+  decision: DecisionKind,
 ): Promise<string | undefined> {
   if (decision !== 'after') {
     const waiting = await waitingPrompt(handle, taskId);
@@ -181,4 +182,13 @@ export async function waitingPrompt(
   timeoutMs = 3_000,
 ): Promise<string | undefined> {
   return (await askRun(handle, timeoutMs, () => handle.query(waitingPromptQuery, taskId))) ?? undefined;
+}
+
+/** The tool call the step `taskId` waits on a decision for, as the run answers it within `timeoutMs`. */
+export async function waitingToolCall(
+  handle: WorkflowHandle,
+  taskId: string,
+  timeoutMs = 3_000,
+): Promise<WaitingToolCall | undefined> {
+  return (await askRun(handle, timeoutMs, () => handle.query(waitingToolCallQuery, taskId))) ?? undefined;
 }

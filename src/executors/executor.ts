@@ -7,6 +7,9 @@ import type {
   StepCache,
   StepOutcome,
   StepMessage,
+  ToolCallRequest,
+  ToolDecisionAllowance,
+  ToolGrant,
 } from '../contracts';
 import type { StepEvents } from '../transcripts/events';
 
@@ -42,6 +45,14 @@ export interface StepContext {
    * state with the answer as the call's result.
    */
   readonly answer?: AnswerAllowance;
+  /**
+   * The decision on the tool call this step's last attempt asked about (`{
+   * toolCall }`): the attempt resumes from its state, runs the call (with the
+   * edited arguments, if any) or tells the model it was rejected.
+   */
+  readonly toolDecision?: ToolDecisionAllowance;
+  /** Calls people allowed for the whole run: they turn an `ask` rule's verdict into an allow, never a deny's. */
+  readonly toolGrants?: readonly ToolGrant[];
   /**
    * The worker traces content (`--trace-content`): spans the executor makes
    * may carry prompts, answers and tool input and output, scrubbed of the
@@ -92,8 +103,17 @@ export interface StepContext {
   messages?(after: number): Promise<StepMessage[]>;
 }
 
-/** What an attempt ends with: the step's outcome, or the tasks it delegated (see {@link StepContext.delegation}). */
-export type ExecutorResult = StepOutcome | { delegation: DelegationRequest } | { question: QuestionRequest };
+/**
+ * What an attempt ends with: the step's outcome, or what it hands the
+ * workflow to go on from: the tasks it delegated (see {@link
+ * StepContext.delegation}), a question for a person, or a tool call for a
+ * person to decide.
+ */
+export type ExecutorResult =
+  | StepOutcome
+  | { delegation: DelegationRequest }
+  | { question: QuestionRequest }
+  | { toolCall: ToolCallRequest };
 
 /**
  * The one seam to the agent runtime (SPEC: `AgentExecutor`). Where and how a

@@ -9,6 +9,7 @@ import {
   DelegatedTaskSchema,
   type DelegationRequest,
   QuestionRequestSchema,
+  ToolCallRequestSchema,
   type StepCache,
   StepCacheSchema,
   StepUsageSchema,
@@ -51,6 +52,13 @@ const RuleSchema = z
     ask: QuestionRequestSchema.pick({ question: true, choices: true, timeoutMs: true, onTimeout: true })
       .strict()
       .optional(),
+    /**
+     * A tool call the step asks a person to decide first, as an llm agent's
+     * `ask` rule would, unless the run granted its tool; the step then answers
+     * with `output`, which sees `toolDecision` (approved, rejected, granted),
+     * `comment`, and `toolInput` (edited arguments, as JSON).
+     */
+    toolCall: ToolCallRequestSchema.pick({ tool: true, input: true }).strict().optional(),
   })
   .strict();
 export type ScriptRule = z.infer<typeof RuleSchema>;
@@ -100,10 +108,17 @@ export class ScriptExecutor implements AgentExecutor {
     if (rule.delegate && offer && offer.depth < bound && !delegated) {
       return { delegation: delegationOf(rule.delegate, bound) };
     }
+    if (rule.delayMs) await sleepUnlessCancelled(rule.delayMs, context.signal);
     if (rule.ask && !context.answer) {
       return { question: { callId: 'ask-1', ...rule.ask, state: { kind: 'tao.script.question/1' } } };
     }
-    if (rule.delayMs) await sleepUnlessCancelled(rule.delayMs, context.signal);
+    const decided = context.toolDecision?.decision;
+    const granted = context.toolGrants?.some((grant) => grant.tool === rule.toolCall?.tool);
+    if (rule.toolCall && !granted && (decided === undefined || decided === 'redecide')) {
+      const { tool, input } = rule.toolCall;
+      const asked = { callId: 'tool-1', tool, input, reason: '', rule: `script rule of ${spec.taskId}` };
+      return { toolCall: { ...asked, grant: { tool }, state: { kind: 'tao.script.tool/1' } } };
+    }
     if (rule.throw !== undefined) throw new NonRetryableStepError(rule.throw);
     if (rule.failAttempts !== undefined && context.attempt <= rule.failAttempts) {
       throw new Error(`scripted transient failure on attempt ${context.attempt} of ${spec.taskId}`);
@@ -115,6 +130,9 @@ export class ScriptExecutor implements AgentExecutor {
       description: spec.description,
       results: delegated ?? [],
       answer: context.answer?.text,
+      toolDecision: decided && decided !== 'redecide' ? decided : granted ? 'granted' : undefined,
+      comment: context.toolDecision?.comment,
+      toolInput: JSON.stringify(context.toolDecision?.input),
     };
     const template = rule.output ?? (delegated ? DELEGATED_OUTPUT : '{{prompt}}');
     const output = Mustache.render(template, view, {}, { escape: String });

@@ -75,6 +75,20 @@ export const StepEventBodySchema = z.discriminatedUnion('kind', [
    * user turn before its next call; `number`: the run's number for it.
    */
   z.object({ kind: z.literal('message'), number: z.number().int().positive(), text: z.string() }),
+  /**
+   * A tool call an `ask` rule of the agent's toolApproval matched: `asked`
+   * (the attempt ends and a person decides), then, on the attempt that goes
+   * on, `approved` (`input`: the arguments as JSON text, when a person
+   * edited them) or `rejected`, with the person's comment.
+   */
+  z.object({
+    kind: z.literal('tool-decision'),
+    callId: z.string(),
+    decision: z.enum(['asked', 'approved', 'rejected']),
+    rule: z.string().optional(),
+    comment: z.string().optional(),
+    input: z.string().optional(),
+  }),
   /** A `task` / `parallel_task` call handed to the workflow. */
   z.object({
     kind: z.literal('delegated'),
@@ -92,8 +106,8 @@ export const StepEventBodySchema = z.discriminatedUnion('kind', [
   /**
    * The attempt ended: with the step's outcome (`success`, `failed`: the step
    * ended), by handing tasks to the workflow (`delegated`: a later attempt goes
-   * on with their results), by asking a person (`asked`: a later attempt goes
-   * on with the answer), or by throwing (`crashed`: retried when the policy allows).
+   * on with their results), by asking a person (`asked`: a question or a tool
+   * call; a later attempt goes on with the answer or decision), or by throwing (`crashed`: retried when the policy allows).
    */
   z.object({
     kind: z.literal('attempt-end'),

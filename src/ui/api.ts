@@ -24,7 +24,9 @@ import {
   type StepDetail,
   stepDetail,
   stepOutputHeads,
+  type WaitingToolCall,
   waitingPrompt,
+  waitingToolCall,
 } from '../client';
 import { BudgetSchema } from '../contracts';
 
@@ -103,10 +105,19 @@ export async function runView(client: Client, workflowId: string) {
   };
 }
 
-/** A step's text from history; a step waiting to start that history has no prompt for yet gets it from the run. */
-export async function stepView(client: Client, workflowId: string, taskId: string): Promise<StepDetail> {
+/**
+ * A step's text from history; a step waiting to start that history has no
+ * prompt for yet gets it from the run, and one waiting on a tool call the call.
+ */
+export async function stepView(
+  client: Client,
+  workflowId: string,
+  taskId: string,
+): Promise<StepDetail & { toolCall?: WaitingToolCall }> {
   const handle = client.workflow.getHandle(workflowId);
   const detail = await stepDetail(handle, taskId);
+  const toolCall = detail && !detail.outcome ? await waitingToolCall(handle, taskId) : undefined;
+  if (toolCall) return { ...detail!, toolCall };
   if (detail?.prompt !== undefined) return detail;
   const waiting = await waitingPrompt(handle, taskId);
   if (waiting !== undefined) return { ...(detail ?? { taskId }), prompt: waiting };
@@ -128,7 +139,14 @@ export const inbox = (client: Client) => pendingDecisions(client, { withText: tr
 export class NotFound extends Error {}
 
 const DecisionSchema = z
-  .object({ taskId: z.string().min(1), comment: z.string().optional(), output: z.string().optional() })
+  .object({
+    taskId: z.string().min(1),
+    comment: z.string().optional(),
+    output: z.string().optional(),
+    /** A tool call's edited arguments, and "approve for this run". */
+    input: z.record(z.unknown()).optional(),
+    forRun: z.boolean().optional(),
+  })
   .strict();
 
 const MessageSchema = z.object({ taskId: z.string().min(1), text: z.string().min(1) }).strict();
@@ -138,7 +156,10 @@ export const ACTIONS = {
   approve: (client: Client, id: string, body: unknown) =>
     approveStep(client.workflow.getHandle(id), DecisionSchema.parse(body)),
   reject: (client: Client, id: string, body: unknown) =>
-    rejectStep(client.workflow.getHandle(id), DecisionSchema.omit({ output: true }).parse(body)),
+    rejectStep(
+      client.workflow.getHandle(id),
+      DecisionSchema.pick({ taskId: true, comment: true }).parse(body),
+    ),
   pause: (client: Client, id: string) => pauseRun(client.workflow.getHandle(id)),
   resume: (client: Client, id: string) => resumeRun(client.workflow.getHandle(id)),
   concurrency: (client: Client, id: string, body: unknown) =>

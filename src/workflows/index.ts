@@ -32,6 +32,7 @@ import {
   type Reuse,
   ResumableParallelInputSchema,
   type StepMessage,
+  type ToolGrant,
   type StepOutcome,
   describeZodError,
 } from '../contracts';
@@ -54,12 +55,13 @@ import {
 
 export { progressQuery } from './lib';
 
-type RunState = 'paused' | 'budgetSpent' | 'reuse' | 'messages';
+type RunState = 'paused' | 'budgetSpent' | 'reuse' | 'messages' | 'toolGrants';
 
 /**
  * The run's context, then its input, parsed; what an earlier execution
  * carried of the run's state (pause, the budget's spend, what a rerun may
- * still reuse, messages to steps not yet ended) goes into the context, and
+ * still reuse, messages to steps not yet ended, tool calls allowed for the
+ * run) goes into the context, and
  * the rest is returned.
  */
 function start<S extends z.ZodTypeAny>(
@@ -69,15 +71,17 @@ function start<S extends z.ZodTypeAny>(
   const context = createRunContext();
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw invalidInput(describeZodError(parsed.error));
-  const { paused, budgetSpent, reuse, messages, ...input } = parsed.data as {
+  const { paused, budgetSpent, reuse, messages, toolGrants, ...input } = parsed.data as {
     paused?: boolean;
     budgetSpent?: BudgetSpent;
     reuse?: Reuse;
     budget?: Budget;
     messages?: Record<string, StepMessage[]>;
+    toolGrants?: ToolGrant[];
   };
   context.applyReuse(reuse);
   context.messages.restore(messages);
+  for (const grant of toolGrants ?? []) context.grantTool(grant);
   context.controls.paused ||= paused === true;
   context.budget.apply(input.budget, budgetSpent);
   return { context, input: input as Omit<z.output<S>, RunState> };
@@ -86,7 +90,7 @@ function start<S extends z.ZodTypeAny>(
 /**
  * What the next execution needs to stay paused, at the concurrency set,
  * within the same budget, reusing what is left, with the messages its steps
- * have yet to read.
+ * have yet to read and the tool calls people allowed.
  */
 function carryOver(context: RunContext) {
   const { controls, budget, reuse, messages } = context;
@@ -99,6 +103,7 @@ function carryOver(context: RunContext) {
     budgetSpent: budget.active ? budget.spent : undefined,
     reuse: left,
     messages: messages.pending(),
+    toolGrants: context.toolGrants.length > 0 ? [...context.toolGrants] : undefined,
   };
 }
 
@@ -148,7 +153,7 @@ export async function pipelineWorkflow(raw: PipelineInput): Promise<(StepOutcome
       workflowType: 'pipelineWorkflow',
       childInput: (slice, offset, concurrency) => ({
         ...options,
-        ...context.reuseForChildren(),
+        ...context.forChildren(),
         items: slice,
         stages,
         concurrency,

@@ -183,10 +183,10 @@ describe('llm executor references', () => {
     );
     writeFileSync(
       file,
-      `${local}agents:\n  review: { tools: [run_shell], toolApproval: { rules: ['ask run_shell'] } }\n`,
+      `${local}agents:\n  review: { tools: [run_shell], toolApproval: { rules: ['maybe run_shell'] } }\n`,
     );
     await expect(createExecutor(`llm:${file}`)).rejects.toThrow(
-      `${file}: invalid agents.review.toolApproval.rules.0.decision: ask is not available yet in this version; use allow or deny`,
+      `${file}: invalid agents.review.toolApproval.rules.0.decision: "maybe" is not a decision; use allow, ask or deny`,
     );
     writeFileSync(file, `${local}workspace: ${join(dir, 'missing')}\n`);
     await expect(createExecutor(`llm:${file}`)).rejects.toThrow(/LLM workspace .*missing is not a directory/);

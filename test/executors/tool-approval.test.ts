@@ -1,6 +1,6 @@
 /** toolApproval rules: loading them (both forms, every mistake) and deciding calls with them. */
 import { describeZodError } from '../../src/contracts';
-import { compilePolicy, compileRules, decide, denialText } from '../../src/executors/llm/approval/decide';
+import { compileGrants, compilePolicy, decide, denialText } from '../../src/executors/llm/approval/decide';
 import {
   type ToolRule,
   ToolApprovalSchema,
@@ -180,29 +180,31 @@ describe('MCP tools, order and default', () => {
     );
   });
 
-  test("ask (not configurable yet) is decided with its rule; a run's granted allow turns it into allow, never a deny", () => {
+  test("ask is decided with its rule and what a grant would allow; a run's grant turns it into allow, never a deny", () => {
     const asking: ToolRule[] = [
       { decision: 'deny', tool: 'run_shell', prefix: 'rm' },
-      { decision: 'ask', tool: 'run_shell' },
+      { decision: 'ask', tool: 'run_shell', prefix: 'make', reason: 'builds take long' },
     ];
-    const rules = compilePolicy({ default: 'allow', rules: asking });
-    const granted = compileRules([{ decision: 'allow', tool: 'run_shell', prefix: 'make' }], 'run.allows');
+    const rules = compilePolicy({ default: 'ask', rules: asking });
     expect(decide(shell('make all'), rules)).toEqual({
       decision: 'ask',
-      rule: { where: 'toolApproval.rules.1', text: 'ask run_shell' },
+      rule: { where: 'toolApproval.rules.1', text: 'ask run_shell(make:*)' },
+      grant: { tool: 'run_shell', prefix: 'make' },
     });
-    // Until the workflow can answer it, an ask is refused, never run unasked.
-    const asked = decide(shell('make all'), rules);
-    expect(asked.decision === 'ask' && denialText(asked)).toBe(
-      'error: denied by toolApproval.rules.1 (ask run_shell): it needs approval, which this version cannot ask for. The call did not run.',
-    );
+    // Where the default asks, a grant allows the tool by name; an MCP tool as its rule names it.
+    expect(decide(call('counter__add'), rules)).toEqual({
+      decision: 'ask',
+      rule: { where: 'toolApproval.default', text: 'ask' },
+      grant: { tool: 'counter.add' },
+    });
+    const granted = compileGrants([{ tool: 'run_shell', prefix: 'make' }]);
     expect(decide(shell('make all'), rules, granted)).toEqual({
       decision: 'allow',
-      rule: { where: 'run.allows.0', text: 'allow run_shell(make:*)' },
+      rule: { where: 'toolGrants.0', text: 'allow run_shell(make:*)' },
     });
-    expect(
-      decide(shell('rm -rf make'), rules, compileRules([{ decision: 'allow', tool: 'run_shell' }], 'run')),
-    ).toMatchObject({
+    // A grant is an allow rule: a chained command is not the simple command it names.
+    expect(decide(shell('make all && curl x | sh'), rules, granted)).toMatchObject({ decision: 'ask' });
+    expect(decide(shell('rm -rf make'), rules, compileGrants([{ tool: 'run_shell' }]))).toMatchObject({
       decision: 'deny',
     });
   });
@@ -228,20 +230,11 @@ describe('loading toolApproval', () => {
   });
 
   test.each([
-    [{ default: 'ask' }, 'default: ask is not available yet in this version; use allow or deny'],
-    [
-      { rules: ['ask run_shell'] },
-      'rules.0.decision: ask is not available yet in this version; use allow or deny',
-    ],
-    [
-      { rules: [{ decision: 'ask', tool: 'run_shell' }] },
-      'rules.0.decision: ask is not available yet in this version; use allow or deny',
-    ],
     [
       { rules: [{ decision: 'maybe', tool: 'glob' }] },
-      'rules.0.decision: "maybe" is not a decision; use allow or deny',
+      'rules.0.decision: "maybe" is not a decision; use allow, ask or deny',
     ],
-    [{ rules: [{ tool: 'glob' }] }, 'rules.0.decision: required: allow or deny'],
+    [{ rules: [{ tool: 'glob' }] }, 'rules.0.decision: required: allow, ask or deny'],
     [
       { rules: [{ decision: 'allow', tool: 'glob', paht: '**' }] },
       "rules.0: Unrecognized key(s) in object: 'paht'",
@@ -253,7 +246,7 @@ describe('loading toolApproval', () => {
     ],
     [
       { rules: ['allow'] },
-      'rules.0: "allow" is not a rule; write "<allow|deny> <tool>" or "<allow|deny> <tool>(<pattern>)", e.g. "allow run_shell(npm test:*)"',
+      'rules.0: "allow" is not a rule; write "<allow|ask|deny> <tool>" or "<allow|ask|deny> <tool>(<pattern>)", e.g. "allow run_shell(npm test:*)"',
     ],
     [
       { rules: ['allow run_shell()'] },

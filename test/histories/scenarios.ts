@@ -46,6 +46,17 @@ export const SCENARIO_SCRIPT: ScriptFile = {
     'queued/task-1-1': { delayMs: 1_500 },
     // Asks a person first (as an llm agent's ask_user), then answers with what it was told.
     asks: { ask: { question: 'Which API?', choices: ['v1', 'v2'] }, output: 'using {{answer}}' },
+    // Asks a person whether its tool call may run (as an llm agent's `ask` rule), then says what was decided.
+    ...Object.fromEntries(
+      ['edits', 'edits-too', 'edits-no', 'edits-late'].map((id) => [
+        id,
+        {
+          ...(id === 'edits-late' ? { delayMs: 1_500 } : {}),
+          toolCall: { tool: 'run_shell', input: { command: `rm -rf ${id}` } },
+          output: '{{toolDecision}}{{#comment}}: {{comment}}{{/comment}}',
+        },
+      ]),
+    ),
     'asks-late': {
       ask: { question: 'Which API?', timeoutMs: 1_000, onTimeout: { answer: 'v1' } },
       output: 'using {{answer}}',
@@ -581,6 +592,22 @@ SCENARIOS.push(
     drive: async (handle: WorkflowHandle) => {
       await untilWaiting(handle, 'asks');
       await answerStep(handle, 'asks', 'v2');
+    },
+  },
+  {
+    // Three steps ask about a tool call and wait, holding no slot (limit 1). edits-no is rejected with a
+    // comment; edits is approved for the run with edited arguments, and edits-too, still waiting, goes on
+    // under that grant. edits-late was running when the grant came: its call is decided again at once.
+    name: 'parallel-tool-call',
+    workflowType: 'parallelWorkflow',
+    input: {
+      specs: ['edits', 'edits-too', 'edits-no', 'edits-late'].map((id) => spec(id)),
+      concurrency: 1,
+    },
+    drive: async (handle: WorkflowHandle) => {
+      for (const id of ['edits', 'edits-too', 'edits-no']) await untilWaiting(handle, id);
+      await rejectStep(handle, { taskId: 'edits-no', comment: 'not now' });
+      await approveStep(handle, { taskId: 'edits', input: { command: 'rm -rf edits/tmp' }, forRun: true });
     },
   },
   {

@@ -15,6 +15,8 @@ import { type WorkerHarness, uniqueId, withWorker } from './temporal';
 export interface FakeModelRun extends WorkerHarness {
   /** Every request the model got, oldest first. */
   requests: FakeRequest[];
+  /** The agents' workspace: their file tools and `run_shell` work here. */
+  workspace: string;
   /** Starts a parallel run of `input` on the worker. */
   start: (input: object) => Promise<WorkflowHandle>;
 }
@@ -40,7 +42,7 @@ export async function withFakeModel(
           workflowId: uniqueId('fake-model'),
           args: [input],
         });
-      await body({ ...harness, requests, start });
+      await body({ ...harness, requests, workspace: root, start });
     });
   } finally {
     await server.close();

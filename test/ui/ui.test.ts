@@ -425,3 +425,41 @@ test('a question an agent asked shows in the inbox with its choices; the answer 
     });
   });
 });
+
+test("a tool call an agent's rules ask about shows in the inbox; approved for the run with edited arguments, the other waiting call goes on too", async () => {
+  const toolCall = (command: string) => ({
+    toolCall: { tool: 'run_shell', input: { command } },
+    output: '{{toolDecision}} {{toolInput}}',
+  });
+  const executor = new ScriptExecutor({
+    tasks: { clean: toolCall('rm -rf build'), tidy: toolCall('rm -rf dist') },
+  });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const workflowId = uniqueId('ui-tool-call');
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId,
+      args: [{ specs: [spec('clean'), spec('tidy')] }],
+    });
+    await withUi(client, async (ui, page) => {
+      await inboxItem(page, ui.url, `${workflowId} tidy`);
+      const item = await inboxItem(page, ui.url, `${workflowId} clean`);
+      await expect(item.textContent()).resolves.toContain(
+        'Its agent wants to run a tool call that needs your approval:',
+      );
+      await expect(item.locator('pre').textContent()).resolves.toBe(
+        'run_shell {"command":"rm -rf build"}\nasked by script rule of clean',
+      );
+      const args = item.getByLabel('Arguments (edit to run a changed call)');
+      expect(JSON.parse(await args.inputValue())).toEqual({ command: 'rm -rf build' });
+      await screenshot(page, 'inbox-tool-call');
+      await args.fill('{"command": "rm -rf build/tmp"}');
+      await item.getByRole('button', { name: 'Approve for this run' }).click();
+      const outcomes = (await handle.result()) as StepOutcome[];
+      expect(outcomes.map((o) => [o.taskId, o.output])).toEqual([
+        ['clean', 'approved {"command":"rm -rf build/tmp"}'],
+        ['tidy', 'granted '],
+      ]);
+    });
+  });
+});

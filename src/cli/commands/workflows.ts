@@ -215,24 +215,40 @@ export function registerWorkflowCommands(program: Command): void {
     const command = connectionOptions(program.command(verdict))
       .description(
         verdict === 'approve'
-          ? 'let a step waiting for approval go on (before it starts, or its outcome after it ran)'
-          : 'reject a step waiting for approval: it ends failed, with the comment as its error',
+          ? "let a step waiting for approval go on (before it starts, its outcome after it ran, or its agent's tool call)"
+          : "reject a step waiting for approval (it ends failed, with the comment as its error), or its agent's tool call (the agent reads the comment)",
       )
       .argument('<id>', 'workflow id')
       .argument('<taskId>', 'the waiting step (`tao pending` lists them)')
-      .option('--comment <text>', 'why; kept in the outcome');
-    if (verdict === 'approve')
-      command.option('--output-file <file>', "replace the step's output with this file");
+      .option('--comment <text>', 'why; kept in the outcome, or given to the agent');
+    if (verdict === 'approve') {
+      command
+        .option('--output-file <file>', "replace the step's output with this file")
+        .option(
+          '--input <json>',
+          "a tool call: run it with these arguments (a JSON object) instead of the agent's",
+        )
+        .option(
+          '--for-run',
+          'a tool call: let calls the same rule asks about run unasked for the rest of the run',
+        );
+    }
     command.action(
-      async (id: string, taskId: string, flags: Flags & { comment?: string; outputFile?: string }) => {
+      async (
+        id: string,
+        taskId: string,
+        flags: Flags & { comment?: string; outputFile?: string; input?: string; forRun?: boolean },
+      ) => {
         const output =
           flags.outputFile === undefined ? undefined : await readFlagFile('--output-file', flags.outputFile);
+        const decision = {
+          taskId,
+          ...(flags.comment !== undefined ? { comment: flags.comment } : {}),
+          ...(output !== undefined ? { output } : {}),
+          ...(flags.input !== undefined ? { input: jsonFlag('--input', flags.input) } : {}),
+          ...(flags.forRun ? { forRun: true } : {}),
+        };
         await withClient(flags, id, async (client) => {
-          const decision = {
-            taskId,
-            ...(flags.comment !== undefined ? { comment: flags.comment } : {}),
-            ...(output !== undefined ? { output } : {}),
-          };
           const handle = client.workflow.getHandle(id);
           await (verdict === 'approve' ? approveStep(handle, decision) : rejectStep(handle, decision));
           console.log(`${verdict === 'approve' ? 'approved' : 'rejected'} step ${taskId} of ${id}`);
@@ -283,7 +299,10 @@ export function registerWorkflowCommands(program: Command): void {
       '--query <visibility query>',
       'only among the runs this selects, e.g. WorkflowType = "pipelineWorkflow"',
     )
-    .option('--show', 'the whole prompt (before) or output (after) to decide on, not an excerpt')
+    .option(
+      '--show',
+      'the whole prompt (before), output (after), question or tool call to decide on, not an excerpt',
+    )
     .action(async (flags: Flags & { query?: string; show?: boolean }) => {
       await withClient(flags, undefined, async (client) => {
         const { pending, unanswered } = await pendingDecisions(client, {
@@ -302,6 +321,7 @@ export function registerWorkflowCommands(program: Command): void {
             before: 'to start',
             after: 'on its outcome',
             question: `for the answer to its question (tao answer ${step.workflowId} ${step.taskId} <text>)`,
+            tool: `on its agent's tool call (tao approve [--input <json>] [--for-run] or tao reject)`,
           }[step.decision];
           console.log(`${step.workflowId}  ${step.taskId}  (${step.agent ?? 'agent?'})  waiting ${what}`);
           if (step.text !== undefined) console.log(decisionExcerpt(step.text, flags.show === true));
@@ -350,4 +370,22 @@ export function registerWorkflowCommands(program: Command): void {
         console.log(`${id} now runs at most ${parsed} at once`);
       });
     });
+}
+
+/** A flag's JSON object, or one line naming the flag and the fix. */
+function jsonFlag(flag: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(
+      `${flag}: not JSON (${(error as Error).message}); give a JSON object, e.g. '{"command":"npm test"}'`,
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InputError(
+      `${flag}: give a JSON object of the tool's arguments, e.g. '{"command":"npm test"}'`,
+    );
+  }
+  return value as Record<string, unknown>;
 }

@@ -4,7 +4,7 @@
  * not answered here: the step ends its attempt with its conversation saved
  * (as delegation does), the workflow shows the question as a pending
  * decision of kind `question`, and a later attempt goes on with the answer as
- * the call's result (./delegation-resume). A call with bad arguments is
+ * the call's result (./hand-back). A call with bad arguments is
  * refused with an error result the model reads.
  */
 import { z } from 'zod/v4';

@@ -5,7 +5,14 @@
  * failure is classified (see ./errors) and Temporal's retry policy decides.
  */
 import { stat } from 'node:fs/promises';
-import type { AgentStepSpec, DelegationCall, StepCache, StepMessage, StepOutcome } from '../../contracts';
+import type {
+  AgentStepSpec,
+  DelegationCall,
+  StepCache,
+  StepMessage,
+  StepOutcome,
+  ToolCallRequest,
+} from '../../contracts';
 import { InputError, readDataFile } from '../../config/data-file';
 import { type GenAiSpans, genAiSpans } from '../../telemetry/genai-spans';
 import {
@@ -18,7 +25,14 @@ import {
   agentCachesOf,
 } from '../executor';
 import { compileOutputSchema } from '../structured-output';
-import { type ApprovalPolicy, compilePolicy, decide, denialText } from './approval/decide';
+import {
+  type ApprovalPolicy,
+  type Verdict,
+  compileGrants,
+  compilePolicy,
+  decide,
+  denialText,
+} from './approval/decide';
 import { withApprovalDefaults } from './approval/rules';
 import type { ChatProvider, ToolCall, ToolResult, ToolSpec } from './chat';
 import {
@@ -32,7 +46,13 @@ import {
 } from './config';
 import { type Delegator, delegatorFor } from './delegation';
 import { type AskedQuestion, type Asker, ASK_USER, askerFor } from './ask-user';
-import { delegationState, resumeAfterAnswer, resumeAfterDelegation } from './delegation-resume';
+import {
+  type ApprovedCall,
+  delegationState,
+  resumeAfterAnswer,
+  resumeAfterDelegation,
+  resumeAfterToolDecision,
+} from './hand-back';
 import {
   type Conversation,
   conversationKey,
@@ -67,6 +87,10 @@ interface ConverseOptions {
   toolbox: Toolbox;
   /** Set when the profile has toolApproval: every toolbox call is decided by it before it runs. */
   approval?: ApprovalPolicy;
+  /** The run's granted allows ("approve for this run"), for calls an ask rule matches. */
+  grants: ReturnType<typeof compileGrants>;
+  /** The call a person approved, when this attempt resumes from that decision: it runs undecided. */
+  approved?: ApprovedCall;
   /** Set when the step may delegate: it handles the `task` / `parallel_task` calls. */
   delegator?: Delegator;
   /** Set when the profile has `askUser`: it handles the `ask_user` calls. */
@@ -202,7 +226,9 @@ export class LlmExecutor implements AgentExecutor {
     const handedBack = context.delegation?.resume;
     const resumed = handedBack
       ? resumeAfterDelegation(handedBack, key, spec.taskId)
-      : context.answer && resumeAfterAnswer(context.answer, key, spec.taskId);
+      : context.answer
+        ? resumeAfterAnswer(context.answer, key, spec.taskId)
+        : context.toolDecision && resumeAfterToolDecision(context.toolDecision, key, spec.taskId);
     // A retry of a resumed attempt may have got further than the state the workflow handed back.
     let conversation =
       furthest(resumeConversation(context.resumeState, key), resumed?.conversation) ??
@@ -242,6 +268,7 @@ export class LlmExecutor implements AgentExecutor {
       const { callId, text } = context.answer;
       transcript.toolResult(conversation.rounds, { callId, content: text, isError: false });
     }
+    if (context.toolDecision) transcript.toolDecided(context.toolDecision);
     const finish = (outcome: { output: string; success: boolean; error?: string; structured?: unknown }) =>
       transcript.ended({ ...base, ...outcome, usage: usage() });
 
@@ -252,6 +279,8 @@ export class LlmExecutor implements AgentExecutor {
         system,
         toolbox,
         ...(approval ? { approval } : {}),
+        grants: compileGrants(context.toolGrants ?? []),
+        ...(resumed?.approved ? { approved: resumed.approved } : {}),
         ...(delegator ? { delegator } : {}),
         ...(asker ? { asker } : {}),
         tools,
@@ -271,9 +300,13 @@ export class LlmExecutor implements AgentExecutor {
         onProgress: () => context.progress?.(),
         ...(context.messages ? { messages: context.messages } : {}),
       });
-      if ('ask' in answer) {
-        const state = delegationState(conversation, latencyMs());
-        return transcript.ended({ question: { ...answer.ask, state, usage: usage() } });
+      if ('ask' in answer || 'askTool' in answer) {
+        const waiting = { state: delegationState(conversation, latencyMs()), usage: usage() };
+        return transcript.ended(
+          'ask' in answer
+            ? { question: { ...answer.ask, ...waiting } }
+            : { toolCall: { ...answer.askTool, ...waiting } },
+        );
       }
       if ('delegate' in answer) {
         return transcript.ended({
@@ -320,12 +353,7 @@ export class LlmExecutor implements AgentExecutor {
   private async converse(
     start: Conversation,
     turn: ConverseOptions,
-  ): Promise<
-    | { text: string }
-    | { text: string; failure: string }
-    | { delegate: DelegationCall[] }
-    | { ask: AskedQuestion }
-  > {
+  ): Promise<{ text: string } | { text: string; failure: string } | HandBack> {
     const { spec, profile, maxRounds, signal } = turn;
     const provider = await this.providerFor(profile.provider);
     let conversation = start;
@@ -365,7 +393,7 @@ export class LlmExecutor implements AgentExecutor {
       const pending = pendingToolCalls(conversation);
       if (pending.length > 0) {
         const handed = await runToolCalls(pending, conversation, turn, record);
-        if ('ask' in handed || handed.delegate.length > 0) return handed;
+        if (!('delegate' in handed) || handed.delegate.length > 0) return handed;
         continue;
       }
       const used = conversation.inputTokens + conversation.outputTokens - turn.tokensCharged;
@@ -421,19 +449,26 @@ export class LlmExecutor implements AgentExecutor {
   }
 }
 
+/** A tool call an `ask` rule matched, as the step hands it to the workflow (without the state and usage it adds). */
+type AskedToolCall = Omit<ToolCallRequest, 'state' | 'usage'>;
+
+/** What the tool loop hands the workflow to go on from: tasks to run, a question, a tool call to decide. */
+type HandBack = { delegate: DelegationCall[] } | { ask: AskedQuestion } | { askTool: AskedToolCall };
+
 /**
  * Runs a turn's pending tool calls in the model's order and records each
  * result, except delegation calls it accepts: those it records as delegated
  * and returns, for the step to hand to the workflow. A refused one, and a
  * call the profile's toolApproval denies (it never runs), is recorded as the
- * error result the model reads.
+ * error result the model reads. A question, or a call an `ask` rule matches,
+ * stops it there: the calls after it wait, and run once it is settled.
  */
 async function runToolCalls(
   pending: readonly ToolCall[],
   start: Conversation,
   turn: ConverseOptions,
   record: (next: Conversation) => Promise<void>,
-): Promise<{ delegate: DelegationCall[] } | { ask: AskedQuestion }> {
+): Promise<HandBack> {
   let conversation = start;
   const save = (next: Conversation) => {
     conversation = next;
@@ -460,12 +495,15 @@ async function runToolCalls(
       return { ask: review.asked };
     }
     if (!turn.delegator?.handles(call)) {
-      const verdict = turn.approval && decide(call, turn.approval);
-      if (verdict && verdict.decision !== 'allow') {
+      const { approved: given } = turn;
+      const approved = given?.callId === call.id && given.round === round ? given : undefined;
+      const verdict = approved ? undefined : turn.approval && decide(call, turn.approval, turn.grants);
+      if (verdict?.decision === 'ask') return { askTool: askedToolCall(call, verdict, start) };
+      if (verdict?.decision === 'deny') {
         const denied: ToolResult = { callId: call.id, content: denialText(verdict), isError: true };
         await saveResult(denied, { denied: (conversation.denied ?? 0) + 1 });
       } else {
-        await saveResult(await turn.spans.tool(call, () => turn.toolbox.run(call, turn.signal)));
+        await saveResult(await runTool(approved ? { ...call, input: approved.input } : call, turn, approved));
       }
       continue;
     }
@@ -489,6 +527,31 @@ async function runToolCalls(
     turn.transcript.delegated(round, accepted);
   }
   return { delegate: accepted };
+}
+
+/** Runs one toolbox call; one a person approved with other arguments says so in its result. */
+async function runTool(call: ToolCall, turn: ConverseOptions, approved?: ApprovedCall): Promise<ToolResult> {
+  const result = await turn.spans.tool(call, () => turn.toolbox.run(call, turn.signal));
+  if (!approved?.edited) return result;
+  const ran = `[a person edited the arguments before it ran; it ran with ${JSON.stringify(call.input)}]`;
+  return { ...result, content: `${ran}\n${result.content}` };
+}
+
+/** The call an ask rule matched, with the rule, what a grant would allow, and the text of the turn that made it. */
+function askedToolCall(
+  call: ToolCall,
+  verdict: Extract<Verdict, { decision: 'ask' }>,
+  conversation: Conversation,
+): AskedToolCall {
+  const turn = [...conversation.messages].reverse().find((message) => message.role === 'assistant');
+  return {
+    callId: call.id,
+    tool: call.name,
+    input: call.input,
+    reason: turn && 'text' in turn ? turn.text : '',
+    rule: `${verdict.rule.where} (${verdict.rule.text})`,
+    grant: verdict.grant,
+  };
 }
 
 function systemPrompt(profile: ResolvedProfile, spec: AgentStepSpec): string {

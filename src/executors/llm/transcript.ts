@@ -9,7 +9,7 @@
  * the loop reports a turn only when the model answers it, and a resumed
  * attempt starts with `attempt-start` naming the round it went on from.
  */
-import type { DelegationCall, DelegationResult, StepMessage } from '../../contracts';
+import type { DelegationCall, DelegationResult, StepMessage, ToolDecisionAllowance } from '../../contracts';
 import {
   type StepEventBody,
   type StepEvents,
@@ -106,11 +106,27 @@ export class LlmTranscript {
     }
   }
 
+  toolDecided({ callId, decision, input, comment }: ToolDecisionAllowance): void {
+    // A call decided again is told by what happens to it next: run, or asked about again.
+    if (decision === 'redecide') return;
+    this.emit({
+      kind: 'tool-decision',
+      callId,
+      decision,
+      ...(input !== undefined ? { input: JSON.stringify(input) } : {}),
+      ...(comment ? { comment } : {}),
+    });
+  }
+
   /** Passes `result` through, told. */
   ended<R extends ExecutorResult>(result: R): R {
     if ('delegation' in result) this.emit({ kind: 'attempt-end', result: 'delegated' });
     else if ('question' in result) this.emit({ kind: 'attempt-end', result: 'asked' });
-    else if (result.success) this.emit({ kind: 'attempt-end', result: 'success' });
+    else if ('toolCall' in result) {
+      const { callId, rule } = result.toolCall;
+      this.emit({ kind: 'tool-decision', callId, decision: 'asked', rule });
+      this.emit({ kind: 'attempt-end', result: 'asked' });
+    } else if (result.success) this.emit({ kind: 'attempt-end', result: 'success' });
     else
       this.emit({ kind: 'attempt-end', result: 'failed', ...(result.error ? { error: result.error } : {}) });
     return result;

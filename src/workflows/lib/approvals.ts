@@ -3,7 +3,9 @@
  * decision `before` it starts, and/or hold its successful outcome `after` it
  * ran until one arrives. Decisions are the Updates `approve` and `reject`
  * (`{ taskId, comment?, output? }`); an `output` on approve replaces the
- * step's output, a person's edit. A wait is a workflow condition, so it costs
+ * step's output, a person's edit. A tool call an agent's rules ask about
+ * takes the same Updates, with `input` (edited arguments) and `forRun`
+ * ("approve for this run") on approve. A wait is a workflow condition, so it costs
  * nothing however long it lasts and survives any worker; `timeoutMs` bounds
  * it with a durable timer, after which `onTimeout` (default `reject`) decides.
  *
@@ -11,15 +13,25 @@
  * does not start, and a resumable run does not journal the step, before then.
  */
 import { condition, defineQuery, defineUpdate } from '@temporalio/workflow';
-import { type AgentStepSpec, type QuestionRequest, type StepOutcome, failedOutcome } from '../../contracts';
+import {
+  type AgentStepSpec,
+  type QuestionRequest,
+  type StepOutcome,
+  type ToolCallRequest,
+  failedOutcome,
+} from '../../contracts';
 import type { ProgressBoard } from './progress';
 import { WaitingStepsAttribute } from './waiting-attribute';
 
 export interface Decision {
   taskId: string;
   comment?: string;
-  /** Approve only: replaces the step's output. */
+  /** Approve of an outcome only: replaces the step's output. */
   output?: string;
+  /** Approve of a tool call only: the arguments it runs with instead of the model's. */
+  input?: unknown;
+  /** Approve of a tool call only: calls the same rule would ask about run unasked for the rest of the run. */
+  forRun?: boolean;
 }
 
 export interface Decided {
@@ -42,7 +54,11 @@ export const rejectUpdate = defineUpdate<Decided, [Decision]>('reject');
  */
 export const waitingPromptQuery = defineQuery<string | null, [string]>('waitingPrompt');
 
-type Verdict = { approved: boolean; comment?: string; output?: string; byTimeout?: true };
+/** A tool call a step waits on a decision for, as a person reviews it: null when none waits under that id. */
+export type WaitingToolCall = Pick<ToolCallRequest, 'tool' | 'input' | 'reason' | 'rule'>;
+export const waitingToolCallQuery = defineQuery<WaitingToolCall | null, [string]>('waitingToolCall');
+
+export type Verdict = Omit<Decision, 'taskId'> & { approved: boolean; byTimeout?: true };
 
 /** One run's waiting steps and the decisions made on them; its context registers the Updates. */
 export class Approvals {
@@ -54,31 +70,47 @@ export class Approvals {
   /** Of the waiting steps, those whose agent asked a question, and the answers given. */
   private readonly asking = new Set<string>();
   private readonly answers = new Map<string, string>();
+  /** Of the waiting steps, those whose tool call waits on a decision. */
+  private readonly toolCalls = new Map<string, WaitingToolCall>();
   private readonly waitingAttribute = new WaitingStepsAttribute();
 
   promptOf(taskId: string): string | null {
     return this.waiting.get(taskId) ?? null;
   }
 
-  decide(decision: Decision, approved: boolean): void {
-    this.verdicts.set(decision.taskId, {
-      approved,
-      ...(decision.comment !== undefined ? { comment: decision.comment } : {}),
-      ...(decision.output !== undefined ? { output: decision.output } : {}),
-    });
+  toolCallOf(taskId: string): WaitingToolCall | null {
+    return this.toolCalls.get(taskId) ?? null;
   }
 
-  /** Why `taskId` cannot take a decision now, or undefined when it can. */
-  refusal(taskId: unknown): string | undefined {
+  decide({ taskId, ...decision }: Decision, approved: boolean): void {
+    this.verdicts.set(taskId, { ...decision, approved });
+  }
+
+  /** Why `decision` cannot be taken now (`approved`: an approve, else a reject), or undefined when it can. */
+  refusal(decision: unknown, approved: boolean): string | undefined {
+    const { taskId, output, input, forRun } = (decision ?? {}) as Partial<Record<keyof Decision, unknown>>;
     if (typeof taskId !== 'string' || taskId === '') return 'a decision needs { "taskId": "<step>" }';
     if (this.asking.has(taskId)) {
       return `step "${taskId}" waits for the answer to its question: answer it (tao answer), not approve or reject`;
     }
-    if (this.waiting.has(taskId))
-      return this.verdicts.has(taskId) ? `step "${taskId}" is already decided` : undefined;
-    const entry = this.board.latest(taskId);
-    if (!entry) return `no step "${taskId}" in this run`;
-    return `step "${taskId}" is ${entry.status}, not waiting for a decision`;
+    if (!this.waiting.has(taskId)) {
+      const entry = this.board.latest(taskId);
+      if (!entry) return `no step "${taskId}" in this run`;
+      return `step "${taskId}" is ${entry.status}, not waiting for a decision`;
+    }
+    if (this.verdicts.has(taskId)) return `step "${taskId}" is already decided`;
+    const onToolCall = this.toolCalls.has(taskId);
+    if (!onToolCall && (input !== undefined || forRun !== undefined)) {
+      return `input and forRun decide a tool call; step "${taskId}" waits for a decision on the step itself`;
+    }
+    if (onToolCall && output !== undefined) {
+      return `step "${taskId}" waits for a decision on a tool call: give edited arguments as input, not output`;
+    }
+    if (!approved && (input !== undefined || forRun !== undefined)) {
+      return 'input and forRun go with approve; a reject takes only a comment';
+    }
+    if (forRun !== undefined && typeof forRun !== 'boolean') return 'forRun is true or false';
+    return undefined;
   }
 
   /** Why `input` cannot answer a question now, or undefined when it can. */
@@ -114,6 +146,32 @@ export class Approvals {
     } finally {
       this.asking.delete(taskId);
       this.answers.delete(taskId);
+    }
+  }
+
+  /**
+   * Waits for a decision on the tool call `request`, shown with its
+   * arguments and the agent's reason; undefined when `moot` comes to hold
+   * first (a grant for the run that may allow it).
+   */
+  async askAboutTool(
+    spec: AgentStepSpec,
+    request: ToolCallRequest,
+    moot: () => boolean,
+  ): Promise<Verdict | undefined> {
+    const { taskId } = spec;
+    const { tool, input, reason, rule } = request;
+    this.toolCalls.set(taskId, { tool, input, reason, rule });
+    const why = reason.trim() === '' ? '' : `\nwhy: ${reason.trim()}`;
+    const text = `${tool} ${JSON.stringify(input)}${why}\nasked by ${rule}`;
+    try {
+      const verdict = await this.waitFor(taskId, text, undefined, () =>
+        this.verdicts.has(taskId) ? this.verdicts.get(taskId) : moot() ? null : undefined,
+      );
+      return verdict ?? undefined;
+    } finally {
+      this.toolCalls.delete(taskId);
+      this.verdicts.delete(taskId);
     }
   }
 

@@ -58,7 +58,7 @@ export async function runStepsParallel(
       stepOutcomes: true,
       childInput: (slice, _offset, concurrency) => ({
         ...options,
-        ...context.reuseForChildren(),
+        ...context.forChildren(),
         specs: slice,
         concurrency,
       }),

@@ -17,6 +17,13 @@ const ENDED: ReadonlySet<StepStatus> = new Set(['succeeded', 'failed', 'cached',
 /** A step in one of these has its outcome: nothing more happens to it in this run. */
 export const hasEnded = (status: StepStatus) => ENDED.has(status);
 
+/**
+ * What a `waiting` step waits for: a decision before it starts, on its
+ * outcome after it ran, on a spent budget, the answer to its agent's
+ * question, or a decision on a tool call its agent's rules ask about.
+ */
+export type DecisionKind = 'before' | 'after' | 'budget' | 'question' | 'tool';
+
 export interface StepProgress {
   /** Unique within a combinator run: the taskId for parallel runs, `<item>/<stage>` for pipelines. */
   key: string;
@@ -25,11 +32,7 @@ export interface StepProgress {
   item?: number;
   stage?: number;
   status: StepStatus;
-  /**
-   * While `waiting`: for a decision before the step starts, on its outcome
-   * after it ran, on a spent budget, or for the answer to its agent's question.
-   */
-  decision?: 'before' | 'after' | 'budget' | 'question';
+  decision?: DecisionKind;
   /** The attempt that produced the latest result; 0 while none has finished. */
   attempt: number;
   error?: string;

@@ -184,7 +184,7 @@ export async function runResumablePartitions(
       const carriedFailures = carried.filter((outcome) => ids.has(outcome.taskId));
       return {
         ...options,
-        ...context.reuseForChildren(),
+        ...context.forChildren(),
         specs: slice,
         checkpointId,
         concurrency,

@@ -15,8 +15,15 @@
  */
 import { proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type { ExecutorInfo, TaoLocalActivities } from '../../activity-api';
-import { type Budget, BudgetSchema, type Reuse, describeZodError } from '../../contracts';
-import { Approvals, answerUpdate, approveUpdate, rejectUpdate, waitingPromptQuery } from './approvals';
+import { type Budget, BudgetSchema, type Reuse, type ToolGrant, describeZodError } from '../../contracts';
+import {
+  Approvals,
+  answerUpdate,
+  approveUpdate,
+  rejectUpdate,
+  waitingPromptQuery,
+  waitingToolCallQuery,
+} from './approvals';
 import { RunBudget, setBudgetUpdate } from './budget';
 import {
   RunControls,
@@ -40,6 +47,8 @@ export class RunContext {
   readonly budget = new RunBudget();
   readonly messages = new StepMessages(this.board);
   reuse?: RunReuse;
+  /** Tool calls people allowed for the rest of the run ("approve for this run"), in the order granted. */
+  readonly toolGrants: ToolGrant[] = [];
   private info?: Promise<ExecutorInfo>;
   /** What {@link executorInfo} resolved to, for Update validators, which cannot wait. */
   private known?: ExecutorInfo;
@@ -58,9 +67,18 @@ export class RunContext {
     this.board.rerunOf = input.fromWorkflowId;
   }
 
-  /** What a child workflow holding a slice of this run needs to reuse what this run may. */
-  reuseForChildren(): { reuse?: Reuse } {
-    return this.reuse ? { reuse: this.reuse.input } : {};
+  /** Adds an allow for the rest of the run; one granted already is not added twice. */
+  grantTool(grant: ToolGrant): void {
+    const text = JSON.stringify(grant);
+    if (!this.toolGrants.some((given) => JSON.stringify(given) === text)) this.toolGrants.push(grant);
+  }
+
+  /** What a child workflow holding a slice of this run needs of it: what it may reuse, the tool calls allowed so far. */
+  forChildren(): { reuse?: Reuse; toolGrants?: ToolGrant[] } {
+    return {
+      ...(this.reuse ? { reuse: this.reuse.input } : {}),
+      ...(this.toolGrants.length > 0 ? { toolGrants: [...this.toolGrants] } : {}),
+    };
   }
 
   /** The worker executor's self-description, read once per execution by a local activity so replay sees the recorded value. */
@@ -127,10 +145,6 @@ function registerHandlers(context: RunContext): void {
       },
     },
   );
-  const decisionValidator = (decision: unknown) => {
-    const refusal = approvals.refusal((decision as { taskId?: unknown } | undefined)?.taskId);
-    if (refusal) throw new Error(refusal);
-  };
   for (const [update, approved] of [
     [approveUpdate, true],
     [rejectUpdate, false],
@@ -141,10 +155,16 @@ function registerHandlers(context: RunContext): void {
         approvals.decide(decision, approved);
         return { taskId: decision.taskId, decided: approved ? 'approved' : 'rejected' };
       },
-      { validator: decisionValidator },
+      {
+        validator: (decision) => {
+          const refusal = approvals.refusal(decision, approved);
+          if (refusal) throw new Error(refusal);
+        },
+      },
     );
   }
   setHandler(waitingPromptQuery, (taskId) => approvals.promptOf(taskId));
+  setHandler(waitingToolCallQuery, (taskId) => approvals.toolCallOf(taskId));
   setHandler(
     answerUpdate,
     ({ taskId, text }) => {

@@ -10,13 +10,14 @@ import {
   type QuestionRequest,
   type StepOutcome,
   type StepUsage,
+  type ToolCallRequest,
   failedOutcome,
 } from '../../contracts';
 import { answerQuestion, approveAfter, approveBefore, approveOverBudget } from './approvals';
 import { CANCELLED_BY_USER, cancelledAlone } from './controls';
 import { type StepPlace, TOP_LEVEL, runDelegated } from './delegation';
 import { StepCrashed, describeActivityFailure } from './inputs';
-import type { StepProgress } from './progress';
+import type { DecisionKind, StepProgress } from './progress';
 import type { Grant, Priority, Want } from './slots';
 import type { StepCall } from './step-call';
 
@@ -225,8 +226,9 @@ async function attemptsInScope(
 ): Promise<Extract<StepRun, { outcome: StepOutcome }>> {
   const { budget } = call.context;
   let run: StepRun;
+  let allowance = stepAllowance(call, at.place, undefined);
   try {
-    run = await runActivity(call, spec, entry, at.place, stepAllowance(call, at.place, undefined));
+    run = await runActivity(call, spec, entry, at.place, allowance);
   } finally {
     // A step whose tasks run holds no budget place: its tasks must not wait on it.
     if (budget.active) budget.leave();
@@ -240,13 +242,13 @@ async function attemptsInScope(
       asked += request.calls.length;
       next = stepAllowance(call, at.place, { state: request.state, results });
     } else {
-      const { question } = run;
-      const answered = await waitForAnswer(call, spec, entry, question);
-      if ('failed' in answered) {
-        return { outcome: failedOutcome(spec.taskId, spec.agent, answered.failed), attempt: run.attempt };
+      const decided = await ('question' in run
+        ? waitForAnswer(call, spec, entry, run.question)
+        : waitForToolDecision(call, spec, entry, run.toolCall, allowance.toolGrants?.length ?? 0));
+      if ('failed' in decided) {
+        return { outcome: failedOutcome(spec.taskId, spec.agent, decided.failed), attempt: run.attempt };
       }
-      const answer = { callId: question.callId, text: answered.answer, state: question.state };
-      next = { ...stepAllowance(call, at.place, undefined), answer };
+      next = { ...stepAllowance(call, at.place, undefined), ...decided };
     }
     const taken = call.slots.take({
       taskId: spec.taskId,
@@ -255,6 +257,7 @@ async function attemptsInScope(
       deferrable: false,
     });
     if (typeof taken !== 'string') await taken;
+    allowance = next;
     run = await runActivity(call, spec, entry, at.place, next);
     charged = budget.charge(charged, usageOf(run));
   }
@@ -356,8 +359,10 @@ function stepAllowance(
   resume: DelegationAllowance['resume'] | undefined,
 ): StepAllowance {
   const tokensLeft = call.context.budget.tokensLeft();
+  const { toolGrants } = call.context;
   return {
     ...(tokensLeft !== undefined ? { tokensLeft } : {}),
+    ...(toolGrants.length > 0 ? { toolGrants: [...toolGrants] } : {}),
     delegation: {
       depth: place.depth,
       ...(place.maxDepth !== undefined ? { maxDepth: place.maxDepth } : {}),
@@ -368,7 +373,8 @@ function stepAllowance(
 
 function usageOf(run: StepRun): StepUsage | undefined {
   if ('outcome' in run) return run.outcome.usage;
-  return 'delegation' in run ? run.delegation.usage : run.question.usage;
+  if ('delegation' in run) return run.delegation.usage;
+  return 'question' in run ? run.question.usage : run.toolCall.usage;
 }
 
 /** A step whose agent asked a question waits, holding no slot, as a decision of kind `question`. */
@@ -377,12 +383,56 @@ async function waitForAnswer(
   spec: AgentStepSpec,
   entry: StepProgress,
   question: QuestionRequest,
-): Promise<{ answer: string } | { failed: string }> {
-  Object.assign(entry, { status: 'waiting', decision: 'question' });
-  const answered = await answerQuestion(call.context.approvals, spec, question);
+): Promise<Pick<StepAllowance, 'answer'> | { failed: string }> {
+  const answered = await waiting(entry, 'question', () =>
+    answerQuestion(call.context.approvals, spec, question),
+  );
+  if ('failed' in answered) return answered;
+  return { answer: { callId: question.callId, text: answered.answer, state: question.state } };
+}
+
+/**
+ * A step whose agent made a tool call an `ask` rule matched waits, holding
+ * no slot, as a decision of kind `tool`. An approval for the run adds the
+ * request's grant to the run's, for every step's next attempts. A call made
+ * under fewer grants than the run has now (`given`: those its attempt was
+ * given), at once or once one comes while it waits, is decided again.
+ */
+async function waitForToolDecision(
+  call: StepCall,
+  spec: AgentStepSpec,
+  entry: StepProgress,
+  request: ToolCallRequest,
+  given: number,
+): Promise<Pick<StepAllowance, 'toolDecision'>> {
+  const { approvals, toolGrants } = call.context;
+  const { callId, state } = request;
+  const redecide = { toolDecision: { callId, decision: 'redecide' as const, state } };
+  if (toolGrants.length > given) return redecide;
+  const verdict = await waiting(entry, 'tool', () =>
+    approvals.askAboutTool(spec, request, () => toolGrants.length > given),
+  );
+  if (!verdict) return redecide;
+  if (verdict.approved && verdict.forRun) call.context.grantTool(request.grant);
+  const { approved, input, comment } = verdict;
+  return {
+    toolDecision: {
+      callId,
+      decision: approved ? 'approved' : 'rejected',
+      state,
+      ...(input !== undefined ? { input } : {}),
+      ...(comment !== undefined ? { comment } : {}),
+    },
+  };
+}
+
+/** The step shows as waiting for a decision of `kind` while `wait` runs, and as pending after it. */
+async function waiting<T>(entry: StepProgress, kind: DecisionKind, wait: () => Promise<T>): Promise<T> {
+  Object.assign(entry, { status: 'waiting', decision: kind });
+  const decided = await wait();
   delete entry.decision;
   entry.status = 'pending';
-  return answered;
+  return decided;
 }
 
 /**
@@ -402,7 +452,9 @@ function runActivity(
     ? ' (resumed after its tasks)'
     : allowance.answer
       ? ' (resumed with its answer)'
-      : '';
+      : allowance.toolDecision
+        ? ` (resumed, tool call ${TOOL_DECIDED[allowance.toolDecision.decision]})`
+        : '';
   const summary = stepSummary(spec, place, resumed);
   // Released in the handlers this path has anyway: a promise more per step is run time the baseline bench sees.
   return call.activities.executeAgentStep.executeWithOptions({ summary }, [spec, allowance]).then(
@@ -427,10 +479,13 @@ function cancelledByUser(spec: AgentStepSpec): StepOutcome {
 
 const SUMMARY_CHARS = 200;
 
+const TOOL_DECIDED = { approved: 'approved', rejected: 'rejected', redecide: 'decided again' } as const;
+
 /**
  * `review:src/a.ts · review`, with `· task of <parent>` for a delegated task
- * and `(resumed after its tasks)` / `(resumed with its answer)` for an
- * attempt after a step's tasks or a person's answer: one line, as the Web UI
+ * and `(resumed after its tasks)` / `(resumed with its answer)` / `(resumed,
+ * tool call approved)` for an attempt after a step's tasks, a person's
+ * answer or a decision on its tool call: one line, as the Web UI
  * shows it.
  */
 function stepSummary(spec: AgentStepSpec, place: StepPlace, resumed: string): string {

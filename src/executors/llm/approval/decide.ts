@@ -14,13 +14,15 @@
  * - a deny of a walking tool (`search_text`, `glob`) also matches a walk
  *   that starts above what it names, since the walk would read it.
  *
- * `ask` is the outcome a later version hands back to the workflow, as
- * delegation hands back its tasks. `runAllows` are the allow rules a person
- * granted for the run ("approve for this run"): they turn an `ask` into an
- * `allow`, and never override a `deny`.
+ * `ask` hands the call to a person (../llm-executor ends the attempt with
+ * it). `runAllows` are the allow rules people granted for the run ("approve
+ * for this run"): they turn an `ask` into an `allow`, and never override a
+ * `deny`. An ask verdict carries the rule such a grant would add: the asking
+ * rule's tool and pattern, or, where the default asked, the tool by name.
  */
 import { posix } from 'node:path';
 import picomatch from 'picomatch';
+import type { ToolGrant } from '../../../contracts';
 import type { ToolCall } from '../chat';
 import { WALKING_TOOLS } from '../tool-names';
 import { type Decision, type ToolApproval, type ToolRule, escapes, ruleText, toolKind } from './rules';
@@ -35,12 +37,14 @@ export interface RuleRef {
 export type Verdict =
   | { decision: 'allow'; rule?: RuleRef }
   | { decision: 'deny'; rule: RuleRef; reason: string }
-  | { decision: 'ask'; rule: RuleRef };
+  | { decision: 'ask'; rule: RuleRef; grant: ToolGrant };
 
 interface CompiledRule {
   ref: RuleRef;
   decision: Decision;
   reason?: string;
+  /** An ask rule's tool and pattern, as an allow would take them. */
+  grant?: ToolGrant;
   matches(call: Pick<ToolCall, 'name' | 'input'>): boolean;
 }
 
@@ -59,12 +63,21 @@ export function compilePolicy(approval: ToolApproval, where = 'toolApproval'): A
 
 /** Rules under `where` (their refs say `<where>.<index>`): a policy's, or a run's granted allows. */
 export function compileRules(rules: readonly ToolRule[], where: string): CompiledRule[] {
-  return rules.map((rule, index) => ({
-    ref: { where: `${where}.${index}`, text: ruleText(rule) },
-    decision: rule.decision,
-    ...(rule.reason !== undefined ? { reason: rule.reason } : {}),
-    matches: matcherFor(rule),
+  return rules.map(({ decision, reason, ...grant }, index) => ({
+    ref: { where: `${where}.${index}`, text: ruleText({ decision, ...grant }) },
+    decision,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(decision === 'ask' ? { grant } : {}),
+    matches: matcherFor({ decision, ...grant }),
   }));
+}
+
+/** The run's granted allows, compiled as `toolGrants.<index>`. */
+export function compileGrants(grants: readonly ToolGrant[]): CompiledRule[] {
+  return compileRules(
+    grants.map((grant) => ({ ...grant, decision: 'allow' as const })),
+    'toolGrants',
+  );
 }
 
 export function decide(
@@ -72,24 +85,27 @@ export function decide(
   policy: ApprovalPolicy,
   runAllows: readonly CompiledRule[] = [],
 ): Verdict {
-  const { ref, decision, reason } = policy.rules.find((rule) => rule.matches(call)) ?? policy.fallback;
+  const { ref, decision, reason, grant } = policy.rules.find((rule) => rule.matches(call)) ?? policy.fallback;
   if (decision === 'deny') {
     return { decision, rule: ref, reason: reason ?? `no rule before it allows ${describeCall(call)}` };
   }
   if (decision === 'allow') return { decision, rule: ref };
   const granted = runAllows.find((rule) => rule.decision === 'allow' && rule.matches(call));
-  return granted ? { decision: 'allow', rule: granted.ref } : { decision, rule: ref };
+  if (granted) return { decision: 'allow', rule: granted.ref };
+  return { decision, rule: ref, grant: grant ?? { tool: ruleToolName(call.name) } };
 }
 
-/**
- * The error result the model reads for a call that may not run: which rule,
- * and why. An `ask` (only code can make one until the workflow can answer
- * it) is refused the same way, never run unasked.
- */
-export function denialText(verdict: Exclude<Verdict, { decision: 'allow' }>): string {
-  const why =
-    verdict.decision === 'deny' ? verdict.reason : 'it needs approval, which this version cannot ask for';
-  return `error: denied by ${verdict.rule.where} (${verdict.rule.text}): ${why}. The call did not run.`;
+/** The error result the model reads for a call that may not run: which rule, and why. */
+export function denialText(verdict: Extract<Verdict, { decision: 'deny' }>): string {
+  return `error: denied by ${verdict.rule.where} (${verdict.rule.text}): ${verdict.reason}. The call did not run.`;
+}
+
+/** A called tool's name as a rule gives it: an MCP tool's `server__tool` as `server.tool`. */
+function ruleToolName(called: string): string {
+  const split = called.indexOf('__');
+  return split > 0 && toolKind(called) === undefined
+    ? `${called.slice(0, split)}.${called.slice(split + 2)}`
+    : called;
 }
 
 const SHORT_ARGUMENT = 120;

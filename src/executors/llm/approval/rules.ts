@@ -8,65 +8,48 @@
  *   allow run_shell(git status)   → { decision: allow, tool: run_shell, command: git status }
  *   deny write_file(secrets/**)   → { decision: deny, tool: write_file, path: secrets/** }
  *   deny github.create_issue      → { decision: deny, tool: github.create_issue }
+ *   ask run_shell(rm:*)           → { decision: ask, tool: run_shell, prefix: rm }
  *
- * `ask` is part of the model (./decide can return it) but no config can
- * say it yet: the step has no way to wait for an answer, so a rule that
- * asked would have to allow or deny silently instead.
+ * `ask` hands the call to a person: the step's attempt ends with its
+ * conversation saved and the step waits, holding no slot, until the call is
+ * approved or rejected (see ../llm-executor and workflows/lib/approvals).
  */
 import { z } from 'zod';
+import { ToolGrantSchema } from '../../../contracts';
 import { MCP_SERVER_NAME } from '../mcp/config';
 import { TOOL_NAMES } from '../tool-names';
 import { shellSyntaxIn } from './shell';
 
 export type Decision = 'allow' | 'deny' | 'ask';
 
-const ASK_NOT_YET = 'ask is not available yet in this version; use allow or deny';
-
-const ConfiguredDecisionSchema = z.enum(['allow', 'deny'], {
+const DecisionSchema = z.enum(['allow', 'deny', 'ask'], {
   errorMap: (_issue, ctx) => ({
     message:
-      ctx.data === 'ask'
-        ? ASK_NOT_YET
-        : ctx.data === undefined
-          ? 'required: allow or deny'
-          : `${JSON.stringify(ctx.data)} is not a decision; use allow or deny`,
+      ctx.data === undefined
+        ? 'required: allow, ask or deny'
+        : `${JSON.stringify(ctx.data)} is not a decision; use allow, ask or deny`,
   }),
 });
 
 /** Argument matchers; a rule has at most one, and none matches every call of its tool. */
 const MATCHERS = ['command', 'prefix', 'regex', 'path'] as const;
 
-const RuleObjectSchema = z
-  .object({
-    decision: ConfiguredDecisionSchema,
-    /** A built-in tool, or an MCP tool as `<server>.<tool>`, or all of a server's as `<server>.*`. */
-    tool: z.string().min(1),
-    /** run_shell: exactly this command (whitespace runs count as one space). */
-    command: z.string().min(1).optional(),
-    /** run_shell: this command, or it followed by a space and anything (`npm test` takes `npm test -- a.ts`, not `npm testx`). */
-    prefix: z.string().min(1).optional(),
-    /** run_shell: a JavaScript regular expression the whole command must match (it is anchored at both ends). */
-    regex: z.string().min(1).optional(),
-    /** File tools: a glob over the path the model gives, relative to the workspace root. */
-    path: z.string().min(1).optional(),
-    /** An allow rule with command or regex: match commands with shell control characters too, as a whole. */
-    shellOperators: z.boolean().optional(),
-    /** Why, for the model to read when the rule denies a call. */
-    reason: z.string().min(1).optional(),
-  })
+/** A grant's fields (what a rule matches), with the decision and why. */
+const RuleObjectSchema = ToolGrantSchema.extend({
+  decision: DecisionSchema,
+  /** Why, for the model to read when the rule denies a call. */
+  reason: z.string().min(1).optional(),
+})
   .strict()
   .superRefine((rule, ctx) => {
     for (const [field, message] of ruleProblems(rule))
       ctx.addIssue({ code: 'custom', message, path: [field] });
   });
 
-/** A rule as a config gives it: allow or deny. */
-export type ConfiguredRule = z.infer<typeof RuleObjectSchema>;
-/** A rule as ./decide takes it: `ask` too, which only code can make so far. */
-export type ToolRule = Omit<ConfiguredRule, 'decision'> & { decision: Decision };
+export type ToolRule = z.infer<typeof RuleObjectSchema>;
 
 /** Either form; both load as the object. */
-const ToolRuleSchema = z.unknown().transform((given, ctx): ConfiguredRule => {
+const ToolRuleSchema = z.unknown().transform((given, ctx): ToolRule => {
   const object = typeof given === 'string' ? fromCompact(given) : given;
   if (typeof object === 'string') {
     ctx.addIssue({ code: 'custom', message: object });
@@ -81,7 +64,7 @@ const ToolRuleSchema = z.unknown().transform((given, ctx): ConfiguredRule => {
 export const ToolApprovalSchema = z
   .object({
     /** What a call no rule matches gets; default allow, as before rules existed. */
-    default: ConfiguredDecisionSchema.optional(),
+    default: DecisionSchema.optional(),
     /** Tried in order; the first that matches the call decides. */
     rules: z.array(ToolRuleSchema).optional(),
   })
@@ -135,7 +118,7 @@ const COMPACT = /^(\S+)\s+([^\s(]+)(?:\(([\s\S]*)\))?$/;
 function fromCompact(text: string): Record<string, unknown> | string {
   const match = COMPACT.exec(text.trim());
   if (!match) {
-    return `${JSON.stringify(text)} is not a rule; write "<allow|deny> <tool>" or "<allow|deny> <tool>(<pattern>)", e.g. "allow run_shell(npm test:*)"`;
+    return `${JSON.stringify(text)} is not a rule; write "<allow|ask|deny> <tool>" or "<allow|ask|deny> <tool>(<pattern>)", e.g. "allow run_shell(npm test:*)"`;
   }
   const [, decision, tool, pattern] = match as unknown as [string, string, string, string | undefined];
   if (pattern === undefined) return { decision, tool };
@@ -152,7 +135,7 @@ function fromCompact(text: string): Record<string, unknown> | string {
 }
 
 /** Every mistake in a rule object, as [field, one line naming the fix]. */
-function ruleProblems(rule: ConfiguredRule): [string, string][] {
+function ruleProblems(rule: ToolRule): [string, string][] {
   const kind = toolKind(rule.tool);
   if (kind === undefined) {
     return [
@@ -194,7 +177,7 @@ function ruleProblems(rule: ConfiguredRule): [string, string][] {
   return problems;
 }
 
-function shellOperatorProblems(rule: ConfiguredRule): [string, string][] {
+function shellOperatorProblems(rule: ToolRule): [string, string][] {
   if (rule.shellOperators) {
     if (rule.decision !== 'allow') {
       return [

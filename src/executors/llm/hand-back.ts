@@ -1,13 +1,15 @@
 /**
  * A step's state between its attempts when it hands work to the workflow:
- * the conversation it ended with when it delegated tasks or asked a person a
- * question (./ask-user), handed to the workflow as an opaque envelope and
- * back with the tasks' outcomes or the answer. Unlike a retry's heartbeat
- * state, which may be dropped and the step started afresh, this one carries
- * results that exist nowhere else, so any mismatch fails the step instead.
+ * the conversation it ended with when it delegated tasks, asked a person a
+ * question (./ask-user) or asked whether a tool call may run (an `ask` rule
+ * of its toolApproval), handed to the workflow as an opaque envelope and
+ * back with the tasks' outcomes, the answer or the decision. Unlike a
+ * retry's heartbeat state, which may be dropped and the step started afresh,
+ * this one carries results that exist nowhere else, so any mismatch fails
+ * the step instead.
  */
 import { z } from 'zod';
-import type { AnswerAllowance, DelegationAllowance } from '../../contracts';
+import type { AnswerAllowance, DelegationAllowance, ToolDecisionAllowance } from '../../contracts';
 import { ASK_USER } from './ask-user';
 import { NonRetryableStepError } from '../executor';
 import { delegationToolResult } from './delegation-results';
@@ -38,6 +40,17 @@ export interface Resumed {
   latencyMs: number;
   /** Tokens of the conversation handed back: the run's budget has already been charged for them. */
   tokens: number;
+  /** A tool call a person approved: it runs first, with these arguments, undecided again. */
+  approved?: ApprovedCall;
+}
+
+export interface ApprovedCall {
+  callId: string;
+  /** The turn that made it: a later turn's call may reuse the id (some models number calls per turn). */
+  round: number;
+  input: unknown;
+  /** The person gave other arguments than the model's: the model is told what ran. */
+  edited: boolean;
 }
 
 /**
@@ -89,6 +102,34 @@ export function resumeAfterAnswer(answer: AnswerAllowance, key: string, taskId: 
     latencyMs,
     tokens: saved.inputTokens + saved.outputTokens,
   };
+}
+
+/**
+ * The conversation in `decision.state`, ready to go on from the tool call it
+ * asked about: rejected, the call's result is the error the model reads,
+ * with the person's comment; approved, the call is left pending and
+ * returned as `approved`, to run first; to be decided again, it is left
+ * pending for the run's grants to decide.
+ */
+export function resumeAfterToolDecision(
+  decision: ToolDecisionAllowance,
+  key: string,
+  taskId: string,
+): Resumed {
+  const { saved, latencyMs, fail } = handedBack(decision.state, key, taskId);
+  const call = pendingToolCalls(saved).find((pending) => pending.id === decision.callId);
+  if (!call) throw fail(`its conversation has no tool call ${decision.callId} waiting; rerun the step`);
+  const resumed = { latencyMs, tokens: saved.inputTokens + saved.outputTokens };
+  if (decision.decision === 'redecide') return { ...resumed, conversation: saved };
+  if (decision.decision === 'rejected') {
+    const why = decision.comment ? `: ${decision.comment}` : '';
+    const content = `error: a person rejected this call${why}. The call did not run.`;
+    return { ...resumed, conversation: withToolResult(saved, { callId: call.id, content, isError: true }) };
+  }
+  const edited = decision.input !== undefined;
+  const input = edited ? decision.input : call.input;
+  const approved = { callId: call.id, round: saved.rounds, input, edited };
+  return { ...resumed, conversation: saved, approved };
 }
 
 /** The step's own conversation from a handed-back `state`, or a non-retryable error saying why not. */
