@@ -26,6 +26,8 @@ export async function withFakeModel(
   body: (run: FakeModelRun) => Promise<void>,
   /** The llm config's agents and the rest, over the fake provider and the workspace. */
   config: LlmConfigFile = {},
+  /** The worker's environment, as the config's `env` lists of MCP servers read it. */
+  env: NodeJS.ProcessEnv = {},
 ) {
   const requests: FakeRequest[] = [];
   const server = await startFakeOpenAI((request) => {
@@ -33,8 +35,8 @@ export async function withFakeModel(
     return reply(request, requests.length - 1);
   });
   const { root } = makeWorkspace();
+  const executor = await fakeExecutor(PROTOCOLS[0]!, server, root, config, env);
   try {
-    const executor = await fakeExecutor(PROTOCOLS[0]!, server, root, config);
     await withWorker({ executor }, async (harness) => {
       const start = (input: object) =>
         harness.client.workflow.start('parallelWorkflow', {
@@ -45,6 +47,7 @@ export async function withFakeModel(
       await body({ ...harness, requests, workspace: root, start });
     });
   } finally {
+    await executor.close();
     await server.close();
     rmSync(dirname(root), { recursive: true, force: true });
   }

@@ -27,6 +27,7 @@ import {
   startRun,
   textHead,
   watchRun,
+  type WaitingToolCall,
 } from '../../client';
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../../config/data-file';
@@ -82,6 +83,16 @@ function decisionExcerpt(text: string, whole: boolean): string {
   if (whole) return text.replace(/^/gm, '    ');
   const { line, cut } = textHead(text, EXCERPT_CHARS);
   return `    ${line}${cut ? '… (--show for all)' : ''}`;
+}
+
+/** A tool call to decide: the call, the agent's reason and the rule that asked, a line each (each cut unless `whole`). */
+function toolCallExcerpt({ tool, input, reason, rule }: WaitingToolCall, whole: boolean): string {
+  const lines = [
+    `${tool} ${JSON.stringify(input)}`,
+    ...(reason.trim() ? [`why: ${reason.trim()}`] : []),
+    `asked by ${rule}`,
+  ];
+  return lines.map((line) => decisionExcerpt(line, whole)).join('\n');
 }
 
 export function registerWorkflowCommands(program: Command): void {
@@ -324,7 +335,8 @@ export function registerWorkflowCommands(program: Command): void {
             tool: `on its agent's tool call (tao approve [--input <json>] [--for-run] or tao reject)`,
           }[step.decision];
           console.log(`${step.workflowId}  ${step.taskId}  (${step.agent ?? 'agent?'})  waiting ${what}`);
-          if (step.text !== undefined) console.log(decisionExcerpt(step.text, flags.show === true));
+          if (step.toolCall) console.log(toolCallExcerpt(step.toolCall, flags.show === true));
+          else if (step.text !== undefined) console.log(decisionExcerpt(step.text, flags.show === true));
         }
         if (unanswered.length > 0) {
           console.error(`no worker answered for ${unanswered.length} run(s): ${unanswered.join(', ')}`);
