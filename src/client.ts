@@ -62,6 +62,7 @@ export {
   endsStep,
   followStep,
   removeTranscripts,
+  stepGoing,
   stepTranscript,
 } from './client/transcripts';
 export {
