@@ -26,7 +26,9 @@ import {
   stepOutputHeads,
   waitingPrompt,
 } from '../client';
-import { BudgetSchema } from '../contracts';
+import { type RunTimeline, runTimeline } from '../client/timeline';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { BudgetSchema, StepOutcomeSchema } from '../contracts';
 
 const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
 const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
@@ -121,6 +123,100 @@ export const OUTPUT_HEAD_CHARS = 120;
 export const outputHeads = async (client: Client, workflowId: string) => ({
   outputs: await stepOutputHeads(client.workflow.getHandle(workflowId), OUTPUT_HEAD_CHARS),
 });
+
+/** A closed run's timeline never changes: kept for the runs read last, by run id. */
+const closedTimelines = new Map<string, RunTimeline>();
+const CLOSED_TIMELINES_KEPT = 20;
+
+/** When each step ran, retried, waited and delegated (src/client/timeline.ts). */
+export async function timelineView(client: Client, workflowId: string): Promise<RunTimeline> {
+  const handle = client.workflow.getHandle(workflowId);
+  const { runId, status } = await handle.describe();
+  const kept = closedTimelines.get(runId);
+  if (kept) return { ...kept, now: Date.now() };
+  const timeline = await runTimeline(client.workflow.getHandle(workflowId, runId));
+  if (status.name !== 'RUNNING' && timeline.end !== undefined) {
+    closedTimelines.set(runId, timeline);
+    if (closedTimelines.size > CLOSED_TIMELINES_KEPT)
+      closedTimelines.delete(closedTimelines.keys().next().value!);
+  }
+  return timeline;
+}
+
+/** What a run cost and spent in tokens: `costUsd` absent when nothing it ran told a price. */
+export interface RunCost {
+  costUsd?: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/** A closed run's cost never changes: kept by run id (a few numbers each). */
+const closedCosts = new Map<string, RunCost>();
+const CLOSED_COSTS_KEPT = 5_000;
+
+/**
+ * A run's cost for the runs list. A running run: its `progress` (the budget's spent dollars when it has a
+ * budget, else its steps' usage, steps served from a cache or an earlier run left out). A closed run: the
+ * outcomes in its result, read from its close event alone; a run that closed without a result (failed,
+ * cancelled, terminated) has no cost to show, nor one whose steps reported none.
+ */
+export async function runCost(client: Client, workflowId: string): Promise<RunCost | { unknown: true }> {
+  const handle = client.workflow.getHandle(workflowId);
+  const { runId, status } = await handle.describe();
+  if (status.name === 'RUNNING') {
+    const progress = await fetchRunProgress(handle, 1_500);
+    if (!progress) return { unknown: true };
+    const ran = progress.steps.filter((s) => s.status !== 'cached' && s.status !== 'reused');
+    const priced = ran.filter((s) => s.usage?.costUsd !== undefined);
+    const costUsd =
+      progress.budget?.spent.costUsd ??
+      (priced.length ? priced.reduce((sum, s) => sum + s.usage!.costUsd!, 0) : undefined);
+    return {
+      ...(costUsd !== undefined ? { costUsd } : {}),
+      inputTokens: progress.usage.inputTokens,
+      outputTokens: progress.usage.outputTokens,
+    };
+  }
+  const kept = closedCosts.get(runId);
+  if (kept) return kept;
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    historyEventFilterType:
+      temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+  });
+  const payloads = history?.events?.[0]?.workflowExecutionCompletedEventAttributes?.result?.payloads;
+  if (!payloads?.length) return { unknown: true };
+  const result = await decodeFromPayloadsAtIndex<unknown>(client.options.loadedDataConverter, 0, payloads);
+  const cost = costOfOutcomes(result);
+  if (cost.costUsd === undefined && cost.inputTokens === 0) return { unknown: true };
+  closedCosts.set(runId, cost);
+  if (closedCosts.size > CLOSED_COSTS_KEPT) closedCosts.delete(closedCosts.keys().next().value!);
+  return cost;
+}
+
+/** The usage of every step outcome in a run's result, whatever its kind's shape (lists, rounds, items). */
+function costOfOutcomes(result: unknown): RunCost {
+  const cost: RunCost = { inputTokens: 0, outputTokens: 0 };
+  const seen = new Set<unknown>();
+  const walk = (value: unknown) => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) return value.forEach(walk);
+    const outcome = StepOutcomeSchema.safeParse(value);
+    if (outcome.success) {
+      const usage = outcome.data.usage;
+      if (!usage) return;
+      cost.inputTokens += usage.inputTokens;
+      cost.outputTokens += usage.outputTokens;
+      if (usage.costUsd !== undefined) cost.costUsd = (cost.costUsd ?? 0) + usage.costUsd;
+      return;
+    }
+    Object.values(value).forEach(walk);
+  };
+  walk(result);
+  return cost;
+}
 
 /** Every step waiting for a decision across running runs, with what is to be decided. */
 export const inbox = (client: Client) => pendingDecisions(client, { withText: true });

@@ -31,7 +31,9 @@ import {
   listRuns,
   outputHeads,
   runView,
+  runCost,
   stepView,
+  timelineView,
 } from './api';
 import { streamStepEvents } from './step-stream';
 
@@ -44,6 +46,7 @@ const STATIC_FILES: Record<string, string> = {
   '/views.js': 'views.js',
   '/step.js': 'step.js',
   '/stream.js': 'stream.js',
+  '/timeline.js': 'timeline.js',
   '/style.css': 'style.css',
 };
 const TYPES: Record<string, string> = {
@@ -145,6 +148,10 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
         return send(response, 200, await runView(client, parts[1]!));
       if (parts[0] === 'runs' && parts[2] === 'outputs' && parts.length === 3)
         return send(response, 200, await outputHeads(client, parts[1]!));
+      if (parts[0] === 'runs' && parts[2] === 'cost' && parts.length === 3)
+        return send(response, 200, await runCost(client, parts[1]!));
+      if (parts[0] === 'runs' && parts[2] === 'timeline' && parts.length === 3)
+        return send(response, 200, await timelineView(client, parts[1]!));
       if (parts[0] === 'runs' && parts[2] === 'steps' && parts.length === 4) {
         return send(response, 200, await stepView(client, parts[1]!, parts[3]!));
       }
