@@ -265,7 +265,14 @@ function transcriptView(list, runId) {
   };
   return {
     add: (events) => {
-      for (const e of events) on[e.kind]?.(e);
+      // A turn whose end is in the same batch (a transcript opened after it, or a reconnect) shows its whole
+      // text at once: its deltas would build text the end replaces. Half the events of a long transcript.
+      const ended = new Set();
+      for (const e of events) if (e.kind === 'turn-end') ended.add(`${e.attempt}/${e.round}`);
+      for (const e of events) {
+        if (e.kind === 'text-delta' && ended.has(`${e.attempt}/${e.round}`)) turnOf(e);
+        else on[e.kind]?.(e);
+      }
     },
   };
 }

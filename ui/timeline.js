@@ -41,7 +41,7 @@ export function timelineView(runPath, onStep) {
   const caption = h('p', { class: 'timeline-caption' });
   const section = h(
     'section',
-    { class: 'timeline', 'aria-label': 'Timeline' },
+    { class: 'timeline', 'aria-label': 'Timeline', hidden: true },
     h('h2', {}, 'Timeline'),
     caption,
     h('div', { class: 'timeline-frame' }, canvas, scroller, tip),
@@ -68,7 +68,8 @@ export function timelineView(runPath, onStep) {
   };
 
   const draw = () => {
-    if (!data) return;
+    // Read before the page around it is shown (it is asked for at once): drawn once it is in the page.
+    if (!data || !section.isConnected) return;
     const rows = data.steps.length;
     const ratio = window.devicePixelRatio || 1;
     width = scroller.clientWidth || section.clientWidth || 900;
@@ -182,8 +183,9 @@ export function timelineView(runPath, onStep) {
 
   return {
     section,
-    /** The first read; the page's own refreshes call `refresh`. */
+    /** The first read, asked for before the section is in the page; `draw` once it is. */
     load: read,
+    draw,
     refresh: async (running) => {
       // Read again while it runs, and once more when it has closed since the last read.
       const closedSince = !running && data && data.end === undefined;

@@ -197,16 +197,17 @@ function shortTime(iso) {
 
 /** A run's page; returns a refresher the router calls every second while it is shown. */
 export async function runView(main, id) {
-  const view = await api(runPath(id));
+  const linkOf = (taskId) => stepLink(id, taskId);
+  // The page's frame at once, and the timeline's history read beside the run's view, not after it: a closed
+  // run's progress is a replay of its history on a worker, the slower of the two.
+  const timeline = timelineView(runPath(id), (taskId) => (location.hash = linkOf(taskId)));
   const summary = h('dl', { class: 'summary' });
   const steps = h('section', { 'aria-label': 'Steps' });
   const rows = new Map();
-  const linkOf = (taskId) => stepLink(id, taskId);
-  const partitions = h('section', { 'aria-label': 'Partitions' });
-  const timeline = timelineView(runPath(id), (taskId) => (location.hash = linkOf(taskId)));
+  const partitions = h('section', { 'aria-label': 'Partitions', hidden: true });
   main.replaceChildren(h('h1', {}, id), summary, steering(id), partitions, timeline.section, steps);
-  // The table does not wait for the timeline's history read.
   timeline.load().catch((error) => notify(`Reading the run's timeline failed: ${error.message}`, true));
+  const view = await api(runPath(id));
   const render = () => {
     renderSummary(summary, view);
     renderPartitions(partitions, view.progress?.partitions ?? []);

@@ -68,6 +68,8 @@ const DECISIONS: Record<string, string> = { approve: 'approval', reject: 'approv
 interface Activity {
   step: TimelineStep;
   activityId: string;
+  /** Scheduled in the run's latest execution, whose pending activities the describe tells. */
+  latest: boolean;
   scheduled: number;
   started?: number;
   attempt?: number;
@@ -81,7 +83,8 @@ export async function runTimeline(handle: WorkflowHandle): Promise<RunTimeline> 
   const converter = handle.client.options.loadedDataConverter;
   const decodeFirst = (payloads: temporal.api.common.v1.IPayload[] | null | undefined) =>
     payloads?.length ? decodeFromPayloadsAtIndex<unknown>(converter, 0, payloads) : undefined;
-  const [history, description] = await Promise.all([handle.fetchHistory(), handle.describe()]);
+  const description = await handle.describe();
+  const histories = await chainHistories(handle, description.runId);
   const steps = new Map<string, TimelineStep>();
   const stepOf = (taskId: string) => {
     let step = steps.get(taskId);
@@ -91,84 +94,98 @@ export async function runTimeline(handle: WorkflowHandle): Promise<RunTimeline> 
     }
     return step;
   };
-  const activities = new Map<number, Activity>();
+  // Each execution's activities, by the event that scheduled them (event ids start again in each).
+  const activities: Activity[] = [];
   const decisions: { taskId: string; at: number; for: string }[] = [];
-  let start = 0;
+  let start: number | undefined;
   let end: number | undefined;
-  for (const event of history.events ?? []) {
-    const at = ms(event.eventTime);
-    switch (event.eventType) {
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-        start = at;
-        break;
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
-        const attrs = event.activityTaskScheduledEventAttributes;
-        if (attrs?.activityType?.name !== STEP_ACTIVITY_TYPE) break;
-        const spec = (await decodeFirst(attrs.input?.payloads)) as { taskId?: unknown } | undefined;
-        if (typeof spec?.taskId !== 'string') break;
-        activities.set(Number(event.eventId), {
-          step: stepOf(spec.taskId),
-          activityId: attrs.activityId ?? '',
-          scheduled: at,
-        });
-        break;
-      }
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
-        const attrs = event.activityTaskStartedEventAttributes;
-        const activity = activities.get(Number(attrs?.scheduledEventId));
-        if (activity) Object.assign(activity, { started: at, attempt: attrs?.attempt ?? 1 });
-        break;
-      }
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
-        const attrs =
-          event.activityTaskCompletedEventAttributes ??
-          event.activityTaskFailedEventAttributes ??
-          event.activityTaskTimedOutEventAttributes ??
-          event.activityTaskCanceledEventAttributes;
-        const activity = activities.get(Number(attrs?.scheduledEventId));
-        if (!activity) break;
-        activity.closed = at;
-        if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED) activity.failed = 'failed';
-        if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT) activity.failed = 'timed out';
-        if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED) activity.failed = 'cancelled';
-        if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
-          const result = (await decodeFirst(event.activityTaskCompletedEventAttributes?.result?.payloads)) as
-            { outcome?: { success?: boolean } } | undefined;
-          if (result?.outcome?.success === false) activity.failed = 'unsuccessful';
+  for (const history of histories) {
+    const scheduled = new Map<number, Activity>();
+    // Only the last execution's close ends the run: the others continued as new.
+    end = undefined;
+    for (const event of history.events ?? []) {
+      const at = ms(event.eventTime);
+      switch (event.eventType) {
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+          start ??= at;
+          break;
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
+          const attrs = event.activityTaskScheduledEventAttributes;
+          if (attrs?.activityType?.name !== STEP_ACTIVITY_TYPE) break;
+          const spec = (await decodeFirst(attrs.input?.payloads)) as { taskId?: unknown } | undefined;
+          if (typeof spec?.taskId !== 'string') break;
+          const activity = {
+            step: stepOf(spec.taskId),
+            activityId: attrs.activityId ?? '',
+            scheduled: at,
+            latest: history === histories.at(-1),
+          };
+          scheduled.set(Number(event.eventId), activity);
+          activities.push(activity);
+          break;
         }
-        break;
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+          const attrs = event.activityTaskStartedEventAttributes;
+          const activity = scheduled.get(Number(attrs?.scheduledEventId));
+          if (activity) Object.assign(activity, { started: at, attempt: attrs?.attempt ?? 1 });
+          break;
+        }
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+        case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
+          const attrs =
+            event.activityTaskCompletedEventAttributes ??
+            event.activityTaskFailedEventAttributes ??
+            event.activityTaskTimedOutEventAttributes ??
+            event.activityTaskCanceledEventAttributes;
+          const activity = scheduled.get(Number(attrs?.scheduledEventId));
+          if (!activity) break;
+          activity.closed = at;
+          if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED) activity.failed = 'failed';
+          if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT) activity.failed = 'timed out';
+          if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED) activity.failed = 'cancelled';
+          if (event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
+            const result = (await decodeFirst(
+              event.activityTaskCompletedEventAttributes?.result?.payloads,
+            )) as { outcome?: { success?: boolean } } | undefined;
+            if (result?.outcome?.success === false) activity.failed = 'unsuccessful';
+          }
+          break;
+        }
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: {
+          const input = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
+          const kind = DECISIONS[input?.name ?? ''];
+          if (!kind) break;
+          const decision = (await Promise.resolve(decodeFirst(input?.args?.payloads)).catch(
+            () => undefined,
+          )) as { taskId?: unknown } | undefined;
+          if (typeof decision?.taskId === 'string')
+            decisions.push({ taskId: decision.taskId, at, for: kind });
+          break;
+        }
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+        case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+          end = at;
+          break;
       }
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: {
-        const input = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input;
-        const kind = DECISIONS[input?.name ?? ''];
-        if (!kind) break;
-        const decision = (await Promise.resolve(decodeFirst(input?.args?.payloads)).catch(
-          () => undefined,
-        )) as { taskId?: unknown } | undefined;
-        if (typeof decision?.taskId === 'string') decisions.push({ taskId: decision.taskId, at, for: kind });
-        break;
-      }
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-        end = at;
-        break;
     }
   }
+  start ??= description.startTime.getTime();
   const now = Date.now();
   const open = description.status.name === 'RUNNING';
   // A running attempt's start and number are in the describe, not yet in history.
   const pending = new Map(
     (open ? (description.raw.pendingActivities ?? []) : []).map((p) => [p.activityId ?? '', p] as const),
   );
-  for (const activity of activities.values()) {
-    const live = activity.closed === undefined ? pending.get(activity.activityId) : undefined;
+  for (const activity of activities) {
+    // Activity ids start again in each execution: only the latest's may be pending.
+    const live =
+      activity.closed === undefined && activity.latest ? pending.get(activity.activityId) : undefined;
     if (live) {
       activity.attempt = live.attempt ?? 1;
       if (live.lastStartedTime) activity.started = ms(live.lastStartedTime);
@@ -190,6 +207,19 @@ export async function runTimeline(handle: WorkflowHandle): Promise<RunTimeline> 
     if (parents.has(step.taskId)) addDelegatedGaps(step);
   }
   return { start, ...(end !== undefined ? { end } : {}), now, steps: treeOrder([...steps.values()]) };
+}
+
+/** A run continued as new is a chain of executions: their histories, the first first (at most MAX_CHAIN). */
+const MAX_CHAIN = 100;
+
+async function chainHistories(handle: WorkflowHandle, runId: string) {
+  const histories = [];
+  for (let id: string | null | undefined = runId; id && histories.length < MAX_CHAIN;) {
+    const history = await handle.client.getHandle(handle.workflowId, id).fetchHistory();
+    histories.unshift(history);
+    id = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+  }
+  return histories;
 }
 
 /** One activity's spans: queued or retrying until its last attempt started, then that attempt. */
