@@ -101,14 +101,20 @@ test('the timeline shows each step’s attempts, waits and delegated tasks; the 
         /^5 steps over [\d.]+ s · 1 retried · 1 waited for a decision · 1 delegated$/,
       );
       // Hovering a bar names its step and span; clicking opens the step's page.
-      const box = (await timeline.locator('.timeline-scroll').boundingBox())!;
-      await page.mouse.move(box.x + box.width - 40, box.y + 22 + 20 * 0 + 10);
+      const scroller = timeline.locator('.timeline-scroll');
+      const { width } = (await scroller.boundingBox())!;
+      // Where the page draws flaky's last attempt: 220 px of labels, then the run's time over the rest (16 px
+      // spare), below a 22 px axis, 20 px a row.
+      const attempt = of('flaky').spans.at(-1)!;
+      const x = 220 + (((attempt.start + attempt.end!) / 2 - start) / (end! - start)) * (width - 236);
+      const at = (n: number) => ({ x, y: 22 + 20 * n + 10 });
+      await scroller.hover({ position: at(0) });
       await timeline
         .locator('.timeline-tip')
         .getByText(/^flaky · attempt 2: .* · 1 retry$/)
         .waitFor();
       await screenshot(page, 'run-timeline');
-      await page.mouse.click(box.x + box.width - 40, box.y + 22 + 20 * 4 + 10);
+      await scroller.click({ position: at(4) });
       await page.getByRole('heading', { name: 'Step lead/task-1-1' }).waitFor();
 
       // The runs list: each run's duration, and its cost where its steps were priced.
