@@ -209,17 +209,27 @@ export async function runTimeline(handle: WorkflowHandle): Promise<RunTimeline> 
   return { start, ...(end !== undefined ? { end } : {}), now, steps: treeOrder([...steps.values()]) };
 }
 
-/** A run continued as new is a chain of executions: their histories, the first first (at most MAX_CHAIN). */
+/**
+ * A run continued as new is a chain of executions: their histories, the first first (at most MAX_CHAIN).
+ * Each execution's first event names the one before: those are asked for one by one (an event each), then
+ * the whole histories together.
+ */
 const MAX_CHAIN = 100;
 
 async function chainHistories(handle: WorkflowHandle, runId: string) {
-  const histories = [];
-  for (let id: string | null | undefined = runId; id && histories.length < MAX_CHAIN;) {
-    const history = await handle.client.getHandle(handle.workflowId, id).fetchHistory();
-    histories.unshift(history);
-    id = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+  const { workflowService, options } = handle.client;
+  const runIds: string[] = [];
+  for (let id: string | null | undefined = runId; id && runIds.length < MAX_CHAIN;) {
+    runIds.unshift(id);
+    const first: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse =
+      await workflowService.getWorkflowExecutionHistory({
+        namespace: options.namespace,
+        execution: { workflowId: handle.workflowId, runId: id },
+        maximumPageSize: 1,
+      });
+    id = first.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
   }
-  return histories;
+  return Promise.all(runIds.map((id) => handle.client.getHandle(handle.workflowId, id).fetchHistory()));
 }
 
 /** One activity's spans: queued or retrying until its last attempt started, then that attempt. */
