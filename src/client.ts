@@ -64,6 +64,7 @@ export {
   endsStep,
   followStep,
   removeTranscripts,
+  stepGoing,
   stepTranscript,
 } from './client/transcripts';
 export {

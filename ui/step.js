@@ -7,6 +7,10 @@ import { decisionForm, runLink, runPath, stepLink } from './views.js';
  * live while it runs (pushed by the server, no polling), and a box to send its agent a message. Returns the
  * function that stops following when the page is left.
  */
+/** The longest the step's detail waits for the transcript's backlog (a step with no transcript sends none). */
+const DETAIL_WAIT_MS = 500;
+const BACKLOG_PAUSE_MS = 50;
+
 export function stepView(main, runId, taskId) {
   const detail = h('section', { 'aria-label': 'Step detail', class: 'detail' });
   const state = h('p', { class: 'stream-state', 'aria-live': 'polite' }, 'Connecting to the transcript…');
@@ -21,24 +25,39 @@ export function stepView(main, runId, taskId) {
     list,
     box,
   );
-  // The detail reads history and asks the run; the transcript does not wait for it.
+  // The detail reads history and asks the run, whose progress a worker answers by replaying it (for `tao dev`
+  // in the UI server's own process): asked once the transcript's backlog is in, so the two never compete.
   const redraw = () => renderDetail(detail, runId, taskId, redraw);
-  redraw();
+  let asked = false;
+  const ask = () => {
+    if (!asked) redraw();
+    asked = true;
+  };
+  setTimeout(ask, DETAIL_WAIT_MS);
+  // The backlog comes in a few reads in a row: the detail is asked for once they pause.
+  let settle;
   const transcript = transcriptView(list, runId);
   return follow(`${runPath(runId)}/steps/${encodeURIComponent(taskId)}/events`, {
     onOpen: () => (state.textContent = 'Live: new events show as they land.'),
-    onEvents: (events) => transcript.add(events),
+    onEvents: (events) => {
+      transcript.add(events);
+      clearTimeout(settle);
+      settle = setTimeout(ask, BACKLOG_PAUSE_MS);
+    },
     onEnd: ({ reason }) => {
+      asked = true;
       state.textContent = list.children.length
         ? `Ended: ${reason}.`
         : `No transcript: only llm steps keep one, in the store their workers use (tao ui --store); ${reason}.`;
       box.hidden = true;
       redraw();
     },
-    onError: (error) =>
-      (state.textContent = error.refused
+    onError: (error) => {
+      ask();
+      state.textContent = error.refused
         ? `No transcript: ${error.message}`
-        : `Transcript stream dropped (${error.message}); reconnecting…`),
+        : `Transcript stream dropped (${error.message}); reconnecting…`;
+    },
   });
 }
 
@@ -280,7 +299,14 @@ function transcriptView(list, runId) {
   };
   return {
     add: (events) => {
-      for (const e of events) on[e.kind]?.(e);
+      // A turn whose end is in the same batch (a transcript opened after it, or a reconnect) shows its whole
+      // text at once: its deltas would build text the end replaces. Half the events of a long transcript.
+      const ended = new Set();
+      for (const e of events) if (e.kind === 'turn-end') ended.add(`${e.attempt}/${e.round}`);
+      for (const e of events) {
+        if (e.kind === 'text-delta' && ended.has(`${e.attempt}/${e.round}`)) turnOf(e);
+        else on[e.kind]?.(e);
+      }
     },
   };
 }

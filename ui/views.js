@@ -1,4 +1,5 @@
 import { act, api, formatMs, h, labelled, notify } from './dom.js';
+import { timelineView } from './timeline.js';
 
 export const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
 export const runLink = (id) => `#/run/${encodeURIComponent(id)}`;
@@ -56,12 +57,14 @@ export async function runsView(main, params) {
     pager,
   );
   const onPage = params.get('page') ?? '';
+  let table;
   const render = ({ runs, next }) => {
     const sig = JSON.stringify([runs, next]);
-    if (list.dataset.sig === sig) return;
+    if (list.dataset.sig === sig) return table?.update();
     list.dataset.sig = sig;
     const none = onPage ? 'No more runs.' : 'No TAO run matches.';
-    list.replaceChildren(runs.length === 0 ? h('p', {}, none) : runsTable(runs));
+    table = runs.length === 0 ? undefined : runsTable(runs);
+    list.replaceChildren(table ? table.table : h('p', {}, none));
     pager.replaceChildren(
       pagerButton('Previous page', !onPage, () => go(earlierPages.pop() ?? '')),
       pagerButton('Next page', !next, () => (earlierPages.push(onPage), go(next))),
@@ -78,46 +81,133 @@ export async function runsView(main, params) {
   return async () => render(await api(`/api/runs?${params}`));
 }
 
+// Each run's cost, read in the background a few at a time: a closed run's once (it cannot change), a running
+// run's again at most every COST_MS.
+const COST_MS = 10_000;
+const COST_READS = 4;
+const costs = new Map();
+
+/** `$0.0123` (with tokens in its title), or '—' where no price is known. */
+function costText(cost) {
+  if (!cost || cost.unknown || cost.costUsd === undefined) return '—';
+  return `$${cost.costUsd.toFixed(cost.costUsd < 1 ? 4 : 2)}`;
+}
+
 function runsTable(runs) {
-  return h(
+  const cells = [];
+  const table = h(
     'table',
-    {},
+    { class: 'runs' },
     h(
       'thead',
       {},
       h(
         'tr',
         {},
-        ['Workflow id', 'Type', 'Status', 'Started', 'Closed'].map((c) => h('th', { scope: 'col' }, c)),
+        ['Workflow id', 'Type', 'Status', 'Started', 'Duration', 'Cost'].map((c) =>
+          h('th', { scope: 'col', class: c === 'Duration' || c === 'Cost' ? 'num' : undefined }, c),
+        ),
       ),
     ),
     h(
       'tbody',
       {},
-      runs.map((r) =>
-        h(
+      runs.map((r) => {
+        const duration = h('td', { class: 'num duration' });
+        const cost = h('td', { class: 'num cost' }, '…');
+        cells.push({ run: r, duration, cost });
+        return h(
           'tr',
           {},
           h('td', {}, h('a', { href: runLink(r.workflowId) }, r.workflowId)),
-          h('td', {}, r.type),
-          h('td', { class: `status ${r.status}` }, r.status),
-          h('td', {}, r.startTime),
-          h('td', {}, r.closeTime ?? ''),
-        ),
-      ),
+          h('td', {}, typeName(r.type)),
+          h('td', {}, statusChip(r.status)),
+          h('td', { title: r.startTime }, shortTime(r.startTime)),
+          duration,
+          cost,
+        );
+      }),
     ),
   );
+  const update = () => {
+    const now = Date.now();
+    for (const { run, duration } of cells) {
+      const end = run.closeTime ? Date.parse(run.closeTime) : now;
+      duration.textContent = formatMs(Math.max(0, end - Date.parse(run.startTime)));
+      duration.title = run.closeTime ? `closed ${run.closeTime}` : 'running';
+    }
+    readCosts(cells);
+  };
+  update();
+  return { table, update };
+}
+
+let costReads = 0;
+function readCosts(cells) {
+  const show = ({ run, cost }) => {
+    const known = costs.get(run.runId);
+    cost.textContent = known ? costText(known.cost) : '…';
+    if (known?.cost && !known.cost.unknown)
+      cost.title = `${known.cost.inputTokens} in / ${known.cost.outputTokens} out tokens`;
+  };
+  const due = cells.filter(({ run }) => {
+    const known = costs.get(run.runId);
+    return !known || (!run.closeTime && !known.reading && Date.now() - known.at >= COST_MS);
+  });
+  // Marked at once, so a refresh while these wait their turn does not ask again.
+  for (const { run } of due) costs.set(run.runId, { ...costs.get(run.runId), reading: true, at: Date.now() });
+  cells.forEach(show);
+  const next = () => {
+    const cell = due.shift();
+    if (!cell) return;
+    if (!cell.cost.isConnected) {
+      costs.delete(cell.run.runId);
+      return next();
+    }
+    costReads++;
+    api(`${runPath(cell.run.workflowId)}/cost`)
+      .then((cost) => costs.set(cell.run.runId, { cost, at: Date.now() }))
+      .catch(() => costs.set(cell.run.runId, { cost: { unknown: true }, at: Date.now() }))
+      .finally(() => {
+        costReads--;
+        show(cell);
+        next();
+      });
+  };
+  while (costReads < COST_READS && due.length) next();
+}
+
+/** `parallelWorkflow` as `parallel`: the kind, as spec files name it. */
+const typeName = (type) => type.replace(/Workflow$/, '').replace(/^resumableParallel$/, 'resumable');
+
+/** A run's or a step's status as a coloured chip. */
+export const statusChip = (status, extra = '') =>
+  h('span', { class: `chip status ${status}` }, statusName(status) + extra);
+
+/** Temporal's `CONTINUED_AS_NEW` as `Continued as new`; TAO's step statuses as they are. */
+const statusName = (status) =>
+  /^[A-Z_]+$/.test(status) ? status[0] + status.slice(1).toLowerCase().replaceAll('_', ' ') : status;
+
+/** `2026-12-05 00:12:03`, in the page's time zone. */
+function shortTime(iso) {
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 /** A run's page; returns a refresher the router calls every second while it is shown. */
 export async function runView(main, id) {
-  const view = await api(runPath(id));
+  const linkOf = (taskId) => stepLink(id, taskId);
+  // The page's frame at once, and the timeline's history read beside the run's view, not after it: a closed
+  // run's progress is a replay of its history on a worker, the slower of the two.
+  const timeline = timelineView(runPath(id), (taskId) => (location.hash = linkOf(taskId)));
   const summary = h('dl', { class: 'summary' });
   const steps = h('section', { 'aria-label': 'Steps' });
   const rows = new Map();
-  const linkOf = (taskId) => stepLink(id, taskId);
-  const partitions = h('section', { 'aria-label': 'Partitions' });
-  main.replaceChildren(h('h1', {}, id), summary, steering(id), partitions, steps);
+  const partitions = h('section', { 'aria-label': 'Partitions', hidden: true });
+  main.replaceChildren(h('h1', {}, id), summary, steering(id), partitions, timeline.section, steps);
+  timeline.load().catch((error) => notify(`Reading the run's timeline failed: ${error.message}`, true));
+  const view = await api(runPath(id));
   const render = () => {
     renderSummary(summary, view);
     renderPartitions(partitions, view.progress?.partitions ?? []);
@@ -158,16 +248,25 @@ export async function runView(main, id) {
     readHeads();
   };
   refresh(view);
-  return async () => refresh(await api(runPath(id)));
+  return async () => {
+    refresh(await api(runPath(id)));
+    await timeline.refresh(view.status === 'RUNNING');
+  };
 }
 
 function renderSummary(summary, view) {
   const p = view.progress;
   const entries = [
     ['Type', view.type],
-    ['Status', view.status],
+    ['Status', statusChip(view.status)],
     ['Task queue', view.taskQueue],
     ['Started', view.startTime],
+    [
+      'Duration',
+      formatMs(
+        Math.max(0, (view.closeTime ? Date.parse(view.closeTime) : Date.now()) - Date.parse(view.startTime)),
+      ),
+    ],
     [
       'Progress',
       p
@@ -183,7 +282,7 @@ function renderSummary(summary, view) {
         ? `${p.paused ? 'paused' : 'not paused'}${p.concurrency ? `, concurrency ${p.concurrency}` : ''}`
         : '',
     ],
-    ['Usage', p ? `${p.usage.inputTokens} in / ${p.usage.outputTokens} out tokens` : ''],
+    ['Usage', p ? `${p.usage.inputTokens} in / ${p.usage.outputTokens} out tokens${runCostText(p)}` : ''],
     ['Budget', p?.budget ? budgetText(p.budget) : 'none'],
     ['Round', p?.loop ? `${p.loop.round} of ${p.loop.maxIterations}` : undefined],
   ];
@@ -222,13 +321,23 @@ function renderPartitions(section, partitions) {
             {},
             h('td', {}, h('a', { href: runLink(p.workflowId) }, p.workflowId)),
             h('td', {}, `${p.first + 1}–${p.first + p.count}`),
-            h('td', { class: `status ${p.status}` }, p.status),
+            h('td', {}, statusChip(p.status)),
             h('td', {}, p.error ?? ''),
           ),
         ),
       ),
     ),
   );
+}
+
+/** The run's dollars so far: the budget's spend, else its steps' priced usage; nothing when none is priced. */
+function runCostText(p) {
+  const priced = p.steps.filter(
+    (s) => s.usage?.costUsd !== undefined && !['cached', 'reused'].includes(s.status),
+  );
+  const cost =
+    p.budget?.spent.costUsd ?? (priced.length ? priced.reduce((n, s) => n + s.usage.costUsd, 0) : undefined);
+  return cost === undefined ? '' : `, $${cost.toFixed(4)}`;
 }
 
 function budgetText({ limits, spent }) {
@@ -368,7 +477,7 @@ function stepRow(step, running, head, round, linkOf) {
     { class: `depth-${Math.min(step.depth ?? 0, 5)}` },
     h('th', { scope: 'row' }, round ? `${round} ` : '', h('a', { href: linkOf(id) }, id)),
     h('td', {}, step.agent ?? ''),
-    h('td', { class: `status ${step.status}` }, step.status + (step.decision ? ` (${step.decision})` : '')),
+    h('td', {}, statusChip(step.status, step.decision ? ` (${step.decision})` : '')),
     h('td', {}, running?.attempt ?? step.attempt),
     h('td', {}, formatMs(step.durationMs)),
     h('td', {}, usage ? `${usage.inputTokens} / ${usage.outputTokens}` : ''),

@@ -39,8 +39,22 @@ export interface StepPageFigures {
   safe: Percentiles;
   turns: number;
   events: number;
-  openMs: number;
+  /** Each open of the long transcript, navigation to its end shown. */
+  openMs: number[];
+  /** The same opens, with when the page asked for the event stream and got its first and last byte. */
+  opens: TranscriptOpen[];
 }
+
+/** One open of the long transcript on the page's clock (ms since its navigation began). */
+export interface TranscriptOpen {
+  openMs: number;
+  askedMs: number;
+  firstByteMs: number;
+  lastByteMs: number;
+}
+
+/** How often the long transcript is opened: one open says little on a shared machine. */
+const OPENS = 5;
 
 /** What the page-side observer keeps on the window: each turn's text length as it changed, and when. */
 interface ObservedWindow {
@@ -67,7 +81,12 @@ function percentiles(delays: number[]): Percentiles {
 /** What the open-time probe reads of the page's window. */
 interface EndedWindow {
   document: { querySelector(selector: string): { textContent: string | null } | null };
-  performance: { now(): number };
+  performance: {
+    now(): number;
+    getEntriesByType(
+      type: string,
+    ): { name: string; startTime: number; responseStart: number; responseEnd: number }[];
+  };
 }
 
 /** Runs `body` with a worker on `executor` that writes transcripts to the store the UI server reads. */
@@ -145,26 +164,46 @@ export async function stepPage(
         .filter((frame) => frame.length > HOLD_BACK)
         .map((frame) => shownAt(frame.turn, frame.length - HOLD_BACK) - frame.at);
 
-      // The long transcript on a fresh page, the worker still answering the page's questions to the run.
-      const fresh = await browser.newPage({ viewport: { width: 1300, height: 900 } });
-      await fresh.goto(`${ui.url}/#/run/${workflowId}/step/long`);
-      // The page's own clock, from its navigation's start to the frame that shows the transcript ended.
-      const ended = await fresh.waitForFunction(
-        () => {
+      // The long transcript on a fresh page, the worker still answering the page's questions to the run; opened
+      // OPENS times, each on a fresh page, each timed on the page's own clock.
+      const opens: TranscriptOpen[] = [];
+      let turns = 0;
+      for (let i = 0; i < OPENS; i++) {
+        const fresh = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+        await fresh.goto(`${ui.url}/#/run/${workflowId}/step/long`);
+        // From its navigation's start to the frame that shows the transcript ended.
+        const ended = await fresh.waitForFunction(
+          () => {
+            const w = globalThis as unknown as EndedWindow;
+            const state = w.document.querySelector('.stream-state')?.textContent ?? '';
+            return state.startsWith('Ended: ') && w.performance.now();
+          },
+          undefined,
+          { polling: 'raf', timeout: 60_000 },
+        );
+        const openMs = (await ended.jsonValue()) as number;
+        // The stream's resource entry lands once it is read to its end: asked for after the frame above.
+        const stream = await fresh.waitForFunction(() => {
           const w = globalThis as unknown as EndedWindow;
-          const state = w.document.querySelector('.stream-state')?.textContent ?? '';
-          return state.startsWith('Ended: ') && w.performance.now();
-        },
-        undefined,
-        { polling: 'raf', timeout: 60_000 },
-      );
-      const openMs = (await ended.jsonValue()) as number;
-      // The step's own answer is one more turn.
-      const turns = (await fresh.locator('.turn').count()) - 1;
-      if (turns !== options.turns) throw new Error(`the long transcript showed ${turns} turns`);
-      return { whole, safe, openMs, turns };
+          const events = w.performance.getEntriesByType('resource').find((e) => e.name.endsWith('/events'));
+          return (
+            events && {
+              askedMs: events.startTime,
+              firstByteMs: events.responseStart,
+              lastByteMs: events.responseEnd,
+            }
+          );
+        });
+        opens.push({ openMs, ...((await stream.jsonValue()) as Omit<TranscriptOpen, 'openMs'>) });
+        // The step's own answer is one more turn.
+        turns = (await fresh.locator('.turn').count()) - 1;
+        await fresh.close();
+        if (turns !== options.turns) throw new Error(`the long transcript showed ${turns} turns`);
+      }
+      const openMs = opens.map((o) => o.openMs);
+      return { whole, safe, openMs, opens, turns };
     });
-    const { turns, openMs } = delays;
+    const { turns, openMs, opens } = delays;
     return {
       chunks: delays.whole.length,
       chunksLettingOut: delays.safe.length,
@@ -175,6 +214,7 @@ export async function stepPage(
       turns,
       events: events.length,
       openMs,
+      opens,
     };
   } finally {
     await browser.close();

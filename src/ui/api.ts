@@ -4,7 +4,7 @@
  * and each action is the very client function a `tao` command calls, so a
  * decision or a change has the same effect whoever makes it.
  */
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import {
@@ -28,7 +28,9 @@ import {
   waitingPrompt,
   waitingToolCall,
 } from '../client';
-import { BudgetSchema } from '../contracts';
+import { type RunTimeline, runTimeline } from '../client/timeline';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { BudgetSchema, StepOutcomeSchema } from '../contracts';
 
 const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
 const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
@@ -77,10 +79,46 @@ export async function listRuns(client: Client, filter: z.infer<typeof RunsFilter
 const isoTime = (ts: temporal.api.workflow.v1.IWorkflowExecutionInfo['startTime']) =>
   ts ? new Date(Number(ts.seconds ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString() : undefined;
 
+/** The last `size` values set, by key: the oldest goes first. */
+class Kept<T> {
+  private readonly values = new Map<string, T>();
+  constructor(private readonly size: number) {}
+  get(key: string): T | undefined {
+    return this.values.get(key);
+  }
+  set(key: string, value: T): void {
+    this.values.set(key, value);
+    if (this.values.size > this.size) this.values.delete(this.values.keys().next().value!);
+  }
+}
+
+/**
+ * What a UI server keeps of closed runs, by run id: none of it can change once the run closed. A closed
+ * run's progress makes a worker replay its whole history (for `tao dev`, on the UI server's own thread), and
+ * its page refreshes every second; its timeline and its steps' output heads are reads of its history.
+ */
+export class ClosedRuns {
+  readonly views = new Kept<Awaited<ReturnType<typeof readRunView>>>(20);
+  readonly timelines = new Kept<RunTimeline>(20);
+  readonly costs = new Kept<RunCost>(5_000);
+  readonly outputs = new Kept<{ outputs: { taskId: string; head: string }[] }>(20);
+}
+
 /** A run's page: what it is, its steps' progress, and what its running steps have output so far. */
-export async function runView(client: Client, workflowId: string) {
+export async function runView(client: Client, workflowId: string, closed: ClosedRuns) {
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe();
+  const kept = closed.views.get(description.runId);
+  if (kept) return kept;
+  const view = await readRunView(client, workflowId, description);
+  if (view.status !== 'RUNNING' && view.progress) {
+    closed.views.set(description.runId, view);
+  }
+  return view;
+}
+
+async function readRunView(client: Client, workflowId: string, description: WorkflowExecutionDescription) {
+  const handle = client.workflow.getHandle(workflowId);
   const running = description.status.name === 'RUNNING';
   const [progress, live] = await Promise.all([
     fetchRunProgress(handle),
@@ -129,9 +167,107 @@ export async function stepView(
 export const OUTPUT_HEAD_CHARS = 120;
 
 /** The start of each finished step's output, in history order (a loop's step once per round). */
-export const outputHeads = async (client: Client, workflowId: string) => ({
-  outputs: await stepOutputHeads(client.workflow.getHandle(workflowId), OUTPUT_HEAD_CHARS),
-});
+export async function outputHeads(client: Client, workflowId: string, closed: ClosedRuns) {
+  const { runId, status } = await client.workflow.getHandle(workflowId).describe();
+  const kept = closed.outputs.get(runId);
+  if (kept) return kept;
+  const heads = {
+    outputs: await stepOutputHeads(client.workflow.getHandle(workflowId, runId), OUTPUT_HEAD_CHARS),
+  };
+  if (status.name !== 'RUNNING') closed.outputs.set(runId, heads);
+  return heads;
+}
+
+/** When each step ran, retried, waited and delegated (src/client/timeline.ts). */
+export async function timelineView(
+  client: Client,
+  workflowId: string,
+  closed: ClosedRuns,
+): Promise<RunTimeline> {
+  const handle = client.workflow.getHandle(workflowId);
+  const { runId, status } = await handle.describe();
+  const kept = closed.timelines.get(runId);
+  if (kept) return { ...kept, now: Date.now() };
+  const timeline = await runTimeline(client.workflow.getHandle(workflowId, runId));
+  if (status.name !== 'RUNNING' && timeline.end !== undefined) {
+    closed.timelines.set(runId, timeline);
+  }
+  return timeline;
+}
+
+/** What a run cost and spent in tokens: `costUsd` absent when nothing it ran told a price. */
+export interface RunCost {
+  costUsd?: number;
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * A run's cost for the runs list. A running run: its `progress` (the budget's spent dollars when it has a
+ * budget, else its steps' usage, steps served from a cache or an earlier run left out). A closed run: the
+ * outcomes in its result, read from its close event alone; a run that closed without a result (failed,
+ * cancelled, terminated) has no cost to show, nor one whose steps reported none.
+ */
+export async function runCost(
+  client: Client,
+  workflowId: string,
+  closed: ClosedRuns,
+): Promise<RunCost | { unknown: true }> {
+  const handle = client.workflow.getHandle(workflowId);
+  const { runId, status } = await handle.describe();
+  if (status.name === 'RUNNING') {
+    const progress = await fetchRunProgress(handle, 1_500);
+    if (!progress) return { unknown: true };
+    const ran = progress.steps.filter((s) => s.status !== 'cached' && s.status !== 'reused');
+    const priced = ran.filter((s) => s.usage?.costUsd !== undefined);
+    const costUsd =
+      progress.budget?.spent.costUsd ??
+      (priced.length ? priced.reduce((sum, s) => sum + s.usage!.costUsd!, 0) : undefined);
+    return {
+      ...(costUsd !== undefined ? { costUsd } : {}),
+      inputTokens: progress.usage.inputTokens,
+      outputTokens: progress.usage.outputTokens,
+    };
+  }
+  const kept = closed.costs.get(runId);
+  if (kept) return kept;
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    historyEventFilterType:
+      temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+  });
+  const payloads = history?.events?.[0]?.workflowExecutionCompletedEventAttributes?.result?.payloads;
+  if (!payloads?.length) return { unknown: true };
+  const result = await decodeFromPayloadsAtIndex<unknown>(client.options.loadedDataConverter, 0, payloads);
+  const cost = costOfOutcomes(result);
+  if (cost.costUsd === undefined && cost.inputTokens === 0) return { unknown: true };
+  closed.costs.set(runId, cost);
+  return cost;
+}
+
+/** The usage of every step outcome in a run's result, whatever its kind's shape (lists, rounds, items). */
+function costOfOutcomes(result: unknown): RunCost {
+  const cost: RunCost = { inputTokens: 0, outputTokens: 0 };
+  const seen = new Set<unknown>();
+  const walk = (value: unknown) => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) return value.forEach(walk);
+    const outcome = StepOutcomeSchema.safeParse(value);
+    if (outcome.success) {
+      const usage = outcome.data.usage;
+      if (!usage) return;
+      cost.inputTokens += usage.inputTokens;
+      cost.outputTokens += usage.outputTokens;
+      if (usage.costUsd !== undefined) cost.costUsd = (cost.costUsd ?? 0) + usage.costUsd;
+      return;
+    }
+    Object.values(value).forEach(walk);
+  };
+  walk(result);
+  return cost;
+}
 
 /** Every step waiting for a decision across running runs, with what is to be decided. */
 export const inbox = (client: Client) => pendingDecisions(client, { withText: true });

@@ -24,6 +24,7 @@ import { describeZodError } from '../contracts';
 import { listen, readBody, sameSecret, urlHost } from '../local/http-server';
 import {
   ACTIONS,
+  ClosedRuns,
   DEFAULT_RUNS_PAGE_SIZE,
   NotFound,
   RunsFilterSchema,
@@ -31,7 +32,9 @@ import {
   listRuns,
   outputHeads,
   runView,
+  runCost,
   stepView,
+  timelineView,
 } from './api';
 import { streamStepEvents } from './step-stream';
 
@@ -44,6 +47,7 @@ const STATIC_FILES: Record<string, string> = {
   '/views.js': 'views.js',
   '/step.js': 'step.js',
   '/stream.js': 'stream.js',
+  '/timeline.js': 'timeline.js',
   '/style.css': 'style.css',
 };
 const TYPES: Record<string, string> = {
@@ -88,6 +92,7 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
   const host = options.host ?? '127.0.0.1';
   refuseOpenAddress(host, options.authToken);
   const csrf = randomBytes(24).toString('base64url');
+  const closed = new ClosedRuns();
   const bearer = options.authToken ? Buffer.from(`Bearer ${options.authToken}`) : undefined;
 
   // On loopback, a page from another site that renamed itself to 127.0.0.1 (DNS rebinding) still sends its own
@@ -142,9 +147,13 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
       }
       if (path === '/api/inbox') return send(response, 200, await inbox(client));
       if (parts[0] === 'runs' && parts.length === 2)
-        return send(response, 200, await runView(client, parts[1]!));
+        return send(response, 200, await runView(client, parts[1]!, closed));
       if (parts[0] === 'runs' && parts[2] === 'outputs' && parts.length === 3)
-        return send(response, 200, await outputHeads(client, parts[1]!));
+        return send(response, 200, await outputHeads(client, parts[1]!, closed));
+      if (parts[0] === 'runs' && parts[2] === 'cost' && parts.length === 3)
+        return send(response, 200, await runCost(client, parts[1]!, closed));
+      if (parts[0] === 'runs' && parts[2] === 'timeline' && parts.length === 3)
+        return send(response, 200, await timelineView(client, parts[1]!, closed));
       if (parts[0] === 'runs' && parts[2] === 'steps' && parts.length === 4) {
         return send(response, 200, await stepView(client, parts[1]!, parts[3]!));
       }

@@ -19,7 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { endsStep, fetchProgress, followStep } from '../client';
+import { endsStep, followStep } from '../client';
 import type { SessionStore } from '../stores/session-store';
 import { checkTranscriptKey } from '../transcripts/events';
 import { NotFound } from './api';
@@ -28,11 +28,6 @@ import { NotFound } from './api';
 export const STREAM_POLL_MS = 100;
 /** How often Temporal is asked whether the step still runs; each tick also keeps idle proxies from closing. */
 export const LIVENESS_MS = 3_000;
-/** An attempt's writer lands its last events within 1 s of its end (the writer's CLOSE_WAIT_MS); then some. */
-const WRITER_GRACE_MS = 1_500;
-/** Statuses in which a step may still write to its transcript. */
-const GOING = new Set(['pending', 'waiting', 'running']);
-
 const LastEventIdSchema = z.coerce.number().int().min(0).default(0);
 
 export interface StepStreamOptions {
@@ -67,19 +62,19 @@ export async function streamStepEvents(
   response.write('retry: 1000\n\n');
 
   let ended: string | undefined;
-  const liveness = setInterval(() => {
-    response.write(': still watching\n\n');
-    void stepGoing(client, workflowId, taskId).then((going) => {
-      if (going || ended !== undefined) return;
-      ended = 'the step is no longer running';
-      setTimeout(() => stop.abort(), WRITER_GRACE_MS).unref();
-    });
-  }, options.livenessMs ?? LIVENESS_MS);
+  // Keeps idle proxies from closing the stream while nothing lands.
+  const keepAlive = setInterval(
+    () => response.write(': still watching\n\n'),
+    options.livenessMs ?? LIVENESS_MS,
+  );
   try {
     const events = followStep(store, workflowId, taskId, {
       afterSeq,
       pollMs: options.pollMs ?? STREAM_POLL_MS,
       signal: stop.signal,
+      client,
+      livenessMs: options.livenessMs ?? LIVENESS_MS,
+      onStepOver: () => (ended = 'the step is no longer running'),
     });
     // The events of one store read go out in one write (a long transcript is thousands of them).
     let batch = '';
@@ -98,28 +93,9 @@ export async function streamStepEvents(
     }
     send();
   } finally {
-    clearInterval(liveness);
+    clearInterval(keepAlive);
   }
   if (ended !== undefined && !response.destroyed) {
     response.end(`event: end\ndata: ${JSON.stringify({ reason: ended })}\n\n`);
   } else response.end();
-}
-
-/**
- * Whether the step may still write: its run is open and its progress shows
- * it pending, waiting or running. A run that does not answer, or a step it
- * does not list yet (a later stage or round), counts as going: no answer now
- * does not mean the step is over.
- */
-async function stepGoing(client: Client, workflowId: string, taskId: string): Promise<boolean> {
-  try {
-    const handle = client.workflow.getHandle(workflowId);
-    if ((await handle.describe()).status.name !== 'RUNNING') return false;
-    const progress = await fetchProgress(handle);
-    // A loop's step comes once per round: going while any of its entries is.
-    const entries = progress?.steps.filter((s) => s.taskId === taskId) ?? [];
-    return !progress || entries.length === 0 || entries.some((s) => GOING.has(s.status));
-  } catch {
-    return true;
-  }
 }

@@ -10,7 +10,7 @@ import type { StepEvent, Transcript } from '../../src/client';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { startTao, stopTaoProcesses, tao } from '../support/cli';
 import { PROTOCOLS, fakeExecutor, fakeProviderPerTest, llmSpec } from '../support/llm-harness';
-import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(async () => {
   await stopTaoProcesses();
@@ -110,7 +110,10 @@ describe('tao transcript', () => {
     let follower: ReturnType<typeof startTao> | undefined;
     let endedWhenTextArrived: boolean | undefined;
     await run(async (workflowId) => {
-      follower = startTao(['transcript', workflowId, 't2', '--follow', '--json', ...ref]);
+      // With the server's address, it can ask the run whether the step still runs.
+      follower = startTao(['transcript', workflowId, 't2', '--follow', '--json', ...ref], {
+        env: { TEMPORAL_ADDRESS: devServerAddress() },
+      });
       await follower.waitFor('"kind":"text-delta"');
       endedWhenTextArrived = follower.output().includes('"kind":"attempt-end"');
     });

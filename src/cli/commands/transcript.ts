@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { followStep, removeTranscripts, stepTranscript } from '../../client';
+import type { WorkerFlags } from '../../config/worker-config';
 import { redactUrl } from '../../stores/postgres-database';
-import { jsonOption, storeOption } from '../options';
+import { clientFromFlags, connectionOptions, jsonOption, storeOption } from '../options';
 import { transcriptLine } from '../render';
 import { withStore } from './checkpoint';
 
-interface Flags {
+interface Flags extends WorkerFlags {
   store?: string;
   json?: boolean;
   follow?: boolean;
@@ -14,11 +15,13 @@ interface Flags {
 /**
  * `tao transcript`: what happened inside an agent step (turns, text, tool
  * calls, usage, delegated tasks, attempts), from the store its worker wrote
- * to. `--follow` prints events as they land until the step ends or Ctrl-C;
- * with `--json`, one JSON event per line.
+ * to. `--follow` prints events as they land until the step ends or Ctrl-C
+ * (it asks the run, with the connection flags, whether the step still runs:
+ * a step whose retries ran out after a crash writes no final event); with
+ * `--json`, one JSON event per line.
  */
 export function registerTranscript(program: Command): void {
-  const transcript = jsonOption(storeOption(program.command('transcript')))
+  const transcript = jsonOption(storeOption(connectionOptions(program.command('transcript'))))
     .description("show an agent step's transcript: turns, text, tool calls, usage, attempts")
     .argument('<workflowId>', 'the workflow that ran the step (a split run: the child that holds it)')
     .argument('<taskId>', "the step's task id")
@@ -29,13 +32,23 @@ export function registerTranscript(program: Command): void {
           const stop = new AbortController();
           const interrupt = () => stop.abort();
           process.once('SIGINT', interrupt);
+          const client = await clientFromFlags(flags).catch((error: unknown) => {
+            console.error(
+              `cannot ask the run whether the step still runs (${(error as Error).message}): following until its final event or Ctrl-C`,
+            );
+            return undefined;
+          });
           try {
-            const events = followStep(store, workflowId, taskId, { signal: stop.signal });
+            const events = followStep(store, workflowId, taskId, {
+              signal: stop.signal,
+              ...(client ? { client } : {}),
+            });
             for await (const event of events) {
               console.log(flags.json ? JSON.stringify(event) : transcriptLine(event));
             }
           } finally {
             process.off('SIGINT', interrupt);
+            await client?.connection.close();
           }
           return;
         }
