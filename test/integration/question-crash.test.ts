@@ -92,7 +92,7 @@ async function askAcrossCrash(
     return agent(request);
   });
   try {
-    const run = await startTickingStepOnProcess(protocol, server, dir, options.askUser);
+    const run = await startTickingStepOnProcess(protocol, server, dir, { askUser: options.askUser });
     await waitingForAnswer(run.handle);
     const replacement = await crash(run, requests, () => (killed = true));
     const [outcome] = (await run.handle.result()) as StepOutcome[];

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AskUserSettings } from '../../src/executors/llm/profiles';
+import type { ProfileOverride } from '../../src/executors/llm/profiles';
 import type { FakeRequest } from './fake-http';
 import type { ProtocolHarness } from './llm-harness';
 
@@ -45,20 +45,22 @@ export const paidFor = (turns: number) => ({
   outputTokens: 10 * turns,
 });
 
-/** An llm executor config whose `shell` agent may run shell ticks in `workspace`, and ask a person when `askUser` is given. */
+/**
+ * An llm executor config whose `shell` agent may run shell ticks in
+ * `workspace`, with `profile`'s settings besides (`askUser`, `toolApproval`).
+ */
 export function tickingConfig(
   protocol: ProtocolHarness,
   baseUrl: string,
   workspace: string,
-  askUser?: AskUserSettings,
+  profile: ProfileOverride = {},
 ) {
-  const shell = { systemPrompt: 'You tick.', tools: ['run_shell' as const], maxSteps: 12 };
   return {
     provider: 'fake',
     model: 'fake-model',
     workspace,
     providers: { fake: { type: protocol.type, baseUrl } },
-    agents: { shell: askUser === undefined ? shell : { ...shell, askUser } },
+    agents: { shell: { systemPrompt: 'You tick.', tools: ['run_shell' as const], maxSteps: 12, ...profile } },
   };
 }
 

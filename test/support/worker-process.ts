@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { StepPolicy } from '../../src/contracts';
-import type { AskUserSettings } from '../../src/executors/llm/profiles';
+import type { ProfileOverride } from '../../src/executors/llm/profiles';
 import type { ScriptFile } from '../../src/executors/script';
 import type { FakeServer } from './fake-http';
 import type { ProtocolHarness } from './llm-harness';
@@ -168,16 +168,16 @@ export async function startLlmStepOnProcess(options: {
 
 /**
  * The ticking agent's step (./ticking-agent) as {@link startLlmStepOnProcess}
- * runs it, against `server`, its config and workspace in `dir`; with
- * `askUser`, its agent may also ask a person (`ask_user`).
+ * runs it, against `server`, its config and workspace in `dir`; `profile`
+ * adds to its agent's (`askUser`, `toolApproval`).
  */
 export async function startTickingStepOnProcess(
   protocol: ProtocolHarness,
   server: FakeServer,
   dir: string,
-  askUser?: AskUserSettings,
+  profile?: ProfileOverride,
 ): Promise<LlmStepRun> {
   const configFile = join(dir, 'llm.json');
-  writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir, askUser)));
+  writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir, profile)));
   return startLlmStepOnProcess({ client: await devClient(), dir, configFile, spec: TICKING_SPEC });
 }
