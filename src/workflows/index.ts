@@ -103,7 +103,7 @@ function carryOver(context: RunContext) {
     budgetSpent: budget.active ? budget.spent : undefined,
     reuse: left,
     messages: messages.pending(),
-    toolGrants: context.toolGrants.length > 0 ? [...context.toolGrants] : undefined,
+    toolGrants: context.toolGrants.count > 0 ? context.toolGrants.all() : undefined,
   };
 }
 

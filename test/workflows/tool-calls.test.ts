@@ -19,7 +19,8 @@ import type { FakeRequest } from '../support/fake-http';
 import { type FakeModelRun, withFakeModel } from '../support/fake-model-run';
 import { openAiText, openAiToolCalls } from '../support/fake-openai';
 import { eventually } from '../support/gate-executor';
-import { closeDevClient, devServerAddress } from '../support/temporal';
+import { ScriptExecutor } from '../../src/executors/script';
+import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(closeDevClient);
 
@@ -206,5 +207,47 @@ test('approve for this run: calls the same rule matches run unasked, in any step
     expect(
       bTold.events.filter((e) => e.kind === 'attempt-end').map((e) => e.kind === 'attempt-end' && e.result),
     ).toEqual(['asked', 'success']);
+  });
+});
+
+test('in a split run, a grant made in one child reaches the steps waiting in the others', async () => {
+  const ids = ['c0', 'c1', 'c2', 'c3'];
+  const executor = new ScriptExecutor({
+    tasks: Object.fromEntries(
+      ids.map((id) => [
+        id,
+        { toolCall: { tool: 'run_shell', input: { command: `rm -rf ${id}` } }, output: '{{toolDecision}}' },
+      ]),
+    ),
+  });
+  await withWorker({ executor }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('split-grant'),
+      args: [
+        {
+          specs: ids.map((id) => ({ taskId: id, agent: 'fixer', prompt: id })),
+          concurrency: 4,
+          maxStepsPerRun: 2,
+        },
+      ],
+    });
+    // Two children of two steps each; every step waits on its call.
+    const pending = await eventually(async () => {
+      const found = await pendingDecisions(client, {
+        query: `WorkflowId STARTS_WITH "${handle.workflowId}/"`,
+      });
+      return found.pending.length === 4 ? found.pending : undefined;
+    });
+    const holder = pending.find((p) => p.taskId === 'c0')!;
+    expect(holder.workflowId).toBe(`${handle.workflowId}/part1-0`);
+    await approveStep(client.workflow.getHandle(holder.workflowId), { taskId: 'c0', forRun: true });
+    const outcomes: StepOutcome[] = await handle.result();
+    expect(outcomes.map((o) => [o.taskId, o.output])).toEqual([
+      ['c0', 'approved'],
+      ['c1', 'granted'],
+      ['c2', 'granted'],
+      ['c3', 'granted'],
+    ]);
   });
 });

@@ -105,7 +105,8 @@ export class RunControls implements RunControlState {
   }
 }
 
-function subscribe<L>(listeners: L[], listener: L): () => void {
+/** Adds `listener` to `listeners`; the returned function takes it out again. */
+export function subscribe<L>(listeners: L[], listener: L): () => void {
   listeners.push(listener);
   return () => {
     const at = listeners.indexOf(listener);

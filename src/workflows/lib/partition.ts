@@ -7,7 +7,9 @@ import {
 } from '@temporalio/workflow';
 import { type RunControlState, steerPartitionSignal } from './controls';
 import { clampLimit, runBounded } from './pool';
-import type { RunContext } from './run-context';
+import type { ToolGrant } from '../../contracts';
+import { PARTITION, type RunContext } from './run-context';
+import { toolGrantSignal } from './tool-grants';
 
 /**
  * Steps one execution takes before a run is split into child workflows that
@@ -56,7 +58,7 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
   const limit = clampLimit(plan.limit);
   const inFlight = Math.min(slices.length, childrenFilling(limit, plan.perChild));
   const { board, controls } = context;
-  const group = context.childIdPrefix(workflowInfo().workflowId, 'part');
+  const group = context.childIdPrefix(workflowInfo().workflowId, PARTITION);
   const entries = slices.map(({ slice, offset }, k) =>
     board.addPartition({
       workflowId: `${group}-${k}`,
@@ -71,6 +73,10 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
   });
   const running = new Map<string, () => void>();
   const stopSteering = controls.onChange(() => running.forEach((steer) => steer()));
+  const children = new Map<string, ChildWorkflowHandle<Workflow>>();
+  const grant = (child: ChildWorkflowHandle<Workflow>, given: ToolGrant) =>
+    void child.signal(toolGrantSignal, given).catch(() => undefined);
+  const stopGranting = context.toolGrants.onAdd((given) => children.forEach((child) => grant(child, given)));
 
   const runChild = async (workflowId: string, slice: I[], offset: number): Promise<unknown> => {
     const sent = steering();
@@ -78,16 +84,20 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
       ...plan.childInput(slice, offset, sent.concurrency),
       ...(sent.paused ? { paused: true } : {}),
     };
+    const granted = context.toolGrants.count;
     const child = await startChild(plan.workflowType, { workflowId, args: [input] });
     const steer = steerer(child, steering);
     running.set(workflowId, steer);
-    // Steering that came while the child started reached no child.
+    children.set(workflowId, child);
+    // Steering and grants that came while the child started reached no child.
     const now = steering();
     if (now.paused !== sent.paused || now.concurrency !== sent.concurrency) steer();
+    for (const given of context.toolGrants.all().slice(granted)) grant(child, given);
     try {
       return await child.result();
     } finally {
       running.delete(workflowId);
+      children.delete(workflowId);
     }
   };
 
@@ -109,7 +119,10 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
       entry.outcomes = { succeeded, failed: result.length - succeeded };
     }
     return result;
-  }).finally(stopSteering);
+  }).finally(() => {
+    stopSteering();
+    stopGranting();
+  });
   return settled.flatMap((result) => {
     if (!result.ok) throw result.error;
     return result.value;

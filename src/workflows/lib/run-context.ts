@@ -13,7 +13,12 @@
  * a user who wants one progress query over several combinators creates one
  * with {@link createRunContext} and passes it to each.
  */
-import { proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import {
+  getExternalWorkflowHandle,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ExecutorInfo, TaoLocalActivities } from '../../activity-api';
 import { type Budget, BudgetSchema, type Reuse, type ToolGrant, describeZodError } from '../../contracts';
 import {
@@ -37,6 +42,10 @@ import { StepMessages, messageUpdate, stepMessagesQuery } from './messages';
 import { clampLimit } from './pool';
 import { ProgressBoard, progressQuery } from './progress';
 import { RunReuse } from './reuse';
+import { ToolGrants, toolGrantSignal } from './tool-grants';
+
+/** The kind in a split run's child ids (`<parent>/part<n>-<k>`, see {@link RunContext.childIdPrefix}). */
+export const PARTITION = 'part';
 
 const { executorInfo } = proxyLocalActivities<TaoLocalActivities>({ startToCloseTimeout: '10 seconds' });
 
@@ -47,8 +56,7 @@ export class RunContext {
   readonly budget = new RunBudget();
   readonly messages = new StepMessages(this.board);
   reuse?: RunReuse;
-  /** Tool calls people allowed for the rest of the run ("approve for this run"), in the order granted. */
-  readonly toolGrants: ToolGrant[] = [];
+  readonly toolGrants = new ToolGrants();
   private info?: Promise<ExecutorInfo>;
   /** What {@link executorInfo} resolved to, for Update validators, which cannot wait. */
   private known?: ExecutorInfo;
@@ -67,17 +75,25 @@ export class RunContext {
     this.board.rerunOf = input.fromWorkflowId;
   }
 
-  /** Adds an allow for the rest of the run; one granted already is not added twice. */
-  grantTool(grant: ToolGrant): void {
-    const text = JSON.stringify(grant);
-    if (!this.toolGrants.some((given) => JSON.stringify(given) === text)) this.toolGrants.push(grant);
+  /**
+   * Adds an allow for the rest of the run (./tool-grants); one granted
+   * already is not added twice. A partition child tells its parent of a new one.
+   */
+  grantTool(grant: unknown): void {
+    if (!this.toolGrants.add(grant)) return;
+    const { workflowId, parent } = workflowInfo();
+    if (parent && workflowId.startsWith(`${parent.workflowId}/${PARTITION}`)) {
+      void getExternalWorkflowHandle(parent.workflowId)
+        .signal(toolGrantSignal, grant as ToolGrant)
+        .catch(() => undefined);
+    }
   }
 
   /** What a child workflow holding a slice of this run needs of it: what it may reuse, the tool calls allowed so far. */
   forChildren(): { reuse?: Reuse; toolGrants?: ToolGrant[] } {
     return {
       ...(this.reuse ? { reuse: this.reuse.input } : {}),
-      ...(this.toolGrants.length > 0 ? { toolGrants: [...this.toolGrants] } : {}),
+      ...(this.toolGrants.count > 0 ? { toolGrants: this.toolGrants.all() } : {}),
     };
   }
 
@@ -184,6 +200,7 @@ function registerHandlers(context: RunContext): void {
       if (refusal) throw new Error(refusal);
     },
   });
+  setHandler(toolGrantSignal, (grant) => context.grantTool(grant));
   setHandler(stepMessagesQuery, ({ taskId, after }) => context.messages.after(taskId, after));
   setHandler(
     setBudgetUpdate,

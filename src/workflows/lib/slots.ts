@@ -63,6 +63,12 @@ export class RunSlots {
   private inFlight = 0;
   private readonly queue: Waiter[] = [];
   private dispatching = false;
+  /**
+   * Where the dispatch waits: not cancellable, since the step whose release
+   * asked for it may be the one `cancelStep` ends. One for the run, not one
+   * per activation: a scope costs three promises, each with its stack trace.
+   */
+  private readonly dispatchScope = new CancellationScope({ cancellable: false });
 
   /**
    * `limit` is read at every grant, so a `setConcurrency` Update takes effect
@@ -159,11 +165,12 @@ export class RunSlots {
     // A condition is first evaluated at once, then only once the activation's code has run on: false first.
     let evaluated = false;
     const ranOn = () => evaluated || !(evaluated = true);
-    // Not cancellable: the step whose release asked for it may be the one `cancelStep` ends.
-    void CancellationScope.nonCancellable(() => condition(ranOn)).then(() => {
-      this.dispatching = false;
-      this.dispatch();
-    });
+    void this.dispatchScope
+      .run(() => condition(ranOn))
+      .then(() => {
+        this.dispatching = false;
+        this.dispatch();
+      });
   }
 
   private enqueue(waiter: Waiter): void {

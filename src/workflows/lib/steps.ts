@@ -362,7 +362,7 @@ function stepAllowance(
   const { toolGrants } = call.context;
   return {
     ...(tokensLeft !== undefined ? { tokensLeft } : {}),
-    ...(toolGrants.length > 0 ? { toolGrants: [...toolGrants] } : {}),
+    ...(toolGrants.count > 0 ? { toolGrants: toolGrants.all() } : {}),
     delegation: {
       depth: place.depth,
       ...(place.maxDepth !== undefined ? { maxDepth: place.maxDepth } : {}),
@@ -408,9 +408,9 @@ async function waitForToolDecision(
   const { approvals, toolGrants } = call.context;
   const { callId, state } = request;
   const redecide = { toolDecision: { callId, decision: 'redecide' as const, state } };
-  if (toolGrants.length > given) return redecide;
+  if (toolGrants.count > given) return redecide;
   const verdict = await waiting(entry, 'tool', () =>
-    approvals.askAboutTool(spec, request, () => toolGrants.length > given),
+    approvals.askAboutTool(spec, request, () => toolGrants.count > given),
   );
   if (!verdict) return redecide;
   if (verdict.approved && verdict.forRun) call.context.grantTool(request.grant);
