@@ -86,13 +86,16 @@ function kindOf(run: ClosedRun): WorkflowKind {
 
 /**
  * Fields the workflow sets on its own executions (a pause, carried spend and
- * failures, a loop's round), and the checkpoint: the new run keeps its own, so
- * it never writes to, or deletes, the old run's.
+ * failures, a loop's round, messages people sent its steps, tool calls they
+ * allowed for it), and the checkpoint: the new run keeps its own, so it never
+ * writes to, or deletes, the old run's, nor inherits what was said to it.
  */
 const RUN_STATE = [
   'paused',
   'budgetSpent',
   'carriedFailures',
+  'messages',
+  'toolGrants',
   'round',
   'sharedCheckpoint',
   'checkpointId',

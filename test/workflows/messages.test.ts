@@ -6,7 +6,7 @@
  * comes with its prompt; one sent while the agent gives its final answer
  * makes it answer again. The run's validator refuses what cannot be read.
  */
-import { sendMessage } from '../../src/client';
+import { rerunRun, sendMessage } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import type { Progress } from '../../src/workflows/lib';
@@ -19,6 +19,7 @@ import { openAiText, openAiToolCalls, openAiToolResults } from '../support/fake-
 import { PROTOCOLS } from '../support/llm-harness';
 import { eventually } from '../support/gate-executor';
 import { tao } from '../support/cli';
+import { updateFromCli } from '../support/temporal-cli';
 import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
 afterAll(closeDevClient);
@@ -104,6 +105,33 @@ test('a message to a step that has not started comes with its prompt', async () 
       await sendMessage(handle, 'b', 'write it in French');
       await handle.result();
       expect(requests.map(userTurns)).toEqual([['first'], ['second', 'write it in French']]);
+    },
+  );
+});
+
+test("a message sent with the Temporal CLI's update command is read; a rerun of the run does not replay it", async () => {
+  await withFakeModel(
+    (request) => (userTurns(request)[0] === 'first' ? { ...openAiText('one'), ...SLOW } : openAiText('two')),
+    async ({ client, requests, start }) => {
+      const handle = await start({
+        specs: [
+          { taskId: 'a', agent: 'explore', prompt: 'first' },
+          { taskId: 'b', agent: 'explore', prompt: 'second' },
+        ],
+        concurrency: 1,
+      });
+      await arrived(requests, 1);
+      const sent = { taskId: 'b', text: 'write it in French' };
+      await expect(updateFromCli(handle.workflowId, 'message', sent)).resolves.toEqual({
+        taskId: 'b',
+        seq: 1,
+      });
+      await handle.result();
+      expect(requests.map(userTurns)).toEqual([['first'], ['second', 'write it in French']]);
+      // The rerun runs b again (and reuses a): the message was this run's, in its history, not the spec's.
+      const rerun = await rerunRun(client, handle.workflowId, { from: 'b' });
+      await rerun.handle.result();
+      expect(requests.slice(2).map(userTurns)).toEqual([['second']]);
     },
   );
 });

@@ -5,7 +5,8 @@
  * test` freely (an allow rule), calls an MCP tool (allowed) while a message
  * reaches it mid-way, asks whether to run `rm -rf build` (an ask rule) and is
  * refused, asks the person a question and gets the answer, and finishes.
- * Every decision goes through the CLI, as a person would make it.
+ * Every decision goes through a CLI, as a person would make it: `tao`, or
+ * the Temporal CLI's `workflow update execute`.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { pendingDecisions, sendMessage } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import type { Progress } from '../../src/workflows/lib';
 import { tao } from '../support/cli';
+import { updateFromCli } from '../support/temporal-cli';
 import type { FakeRequest } from '../support/fake-http';
 import { withFakeModel } from '../support/fake-model-run';
 import { openAiText, openAiToolCalls } from '../support/fake-openai';
@@ -133,9 +135,11 @@ test('a coding agent runs npm test freely, is refused rm -rf build, asks a quest
         tao(['reject', workflowId, 'fix', '--comment', 'keep it, it is cached', ...address]),
       ).resolves.toMatchObject({ code: 0 });
 
+      // The answer with the Temporal CLI's update command, which needs nothing of TAO's.
       await waitingOn('question');
-      await expect(tao(['answer', workflowId, 'fix', 'beta', ...address])).resolves.toMatchObject({
-        code: 0,
+      await expect(updateFromCli(workflowId, 'answer', { taskId: 'fix', text: 'beta' })).resolves.toEqual({
+        taskId: 'fix',
+        answered: true,
       });
 
       const [outcome] = (await handle.result()) as StepOutcome[];

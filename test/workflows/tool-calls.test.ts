@@ -15,6 +15,7 @@ import { answerStep, approveStep, pendingDecisions, rejectStep } from '../../src
 import type { StepOutcome } from '../../src/contracts';
 import type { Progress } from '../../src/workflows/lib';
 import { tao } from '../support/cli';
+import { updateFromCli } from '../support/temporal-cli';
 import type { FakeRequest } from '../support/fake-http';
 import { type FakeModelRun, withFakeModel } from '../support/fake-model-run';
 import { openAiText, openAiToolCalls } from '../support/fake-openai';
@@ -241,7 +242,13 @@ test('in a split run, a grant made in one child reaches the steps waiting in the
     });
     const holder = pending.find((p) => p.taskId === 'c0')!;
     expect(holder.workflowId).toBe(`${handle.workflowId}/part1-0`);
-    await approveStep(client.workflow.getHandle(holder.workflowId), { taskId: 'c0', forRun: true });
+    // With the Temporal CLI's update command, as a person without tao would.
+    await expect(
+      updateFromCli(holder.workflowId, 'approve', { taskId: 'c0', forRun: true }),
+    ).resolves.toEqual({
+      taskId: 'c0',
+      decided: 'approved',
+    });
     const outcomes: StepOutcome[] = await handle.result();
     expect(outcomes.map((o) => [o.taskId, o.output])).toEqual([
       ['c0', 'approved'],
