@@ -136,6 +136,65 @@ test("a message sent with the Temporal CLI's update command is read; a rerun of 
   );
 });
 
+test('in a pipeline, a resumable run and a loop, a message to a step not yet started comes with its prompt', async () => {
+  await withFakeModel(
+    (request) =>
+      userTurns(request)[0]!.startsWith('first') ? { ...openAiText('one'), ...SLOW } : openAiText('two'),
+    async ({ client, requests, taskQueue }) => {
+      const runs = [
+        {
+          workflowType: 'pipelineWorkflow',
+          input: {
+            items: ['first', 'second'],
+            stages: [{ taskId: 's-{{index}}', agent: 'explore', prompt: '{{item}}' }],
+            concurrency: 1,
+          },
+          later: 's-1',
+        },
+        {
+          workflowType: 'resumableParallelWorkflow',
+          input: {
+            checkpointId: uniqueId('messages-ck'),
+            specs: [
+              { taskId: 'a', agent: 'explore', prompt: 'first' },
+              { taskId: 'b', agent: 'explore', prompt: 'second' },
+            ],
+            concurrency: 1,
+          },
+          later: 'b',
+        },
+        {
+          workflowType: 'loopWorkflow',
+          input: {
+            initial: [
+              { taskId: 'a', agent: 'explore', prompt: 'first' },
+              { taskId: 'b', agent: 'explore', prompt: 'second' },
+            ],
+            maxIterations: 1,
+            concurrency: 1,
+          },
+          later: 'b',
+        },
+      ];
+      for (const { workflowType, input, later } of runs) {
+        requests.length = 0;
+        const handle = await client.workflow.start(workflowType, {
+          taskQueue,
+          workflowId: uniqueId('messages-kinds'),
+          args: [input],
+        });
+        await arrived(requests, 1);
+        await sendMessage(handle, later, 'write it in French');
+        await handle.result();
+        expect([workflowType, requests.map(userTurns)]).toEqual([
+          workflowType,
+          [['first'], ['second', 'write it in French']],
+        ]);
+      }
+    },
+  );
+});
+
 test('a message that comes while the agent gives its final answer makes it answer again', async () => {
   await withFakeModel(
     (_request, index) => (index === 0 ? { ...openAiText('draft'), ...SLOW } : openAiText('revised')),
