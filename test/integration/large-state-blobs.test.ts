@@ -4,10 +4,11 @@
  * 30 KB), on a worker whose data converter has the claim-check codec over a
  * file blob store and whose checkpoint store keeps the step's states. The
  * heartbeats leave the large states to the store, so no beat is offloaded to
- * a blob; a retry resumes from the store's state, and one whose store lost it
- * resumes from the last beat's small state and runs what followed again.
+ * a blob; a retry (after a failed model request, or a worker process
+ * SIGKILLed mid-turn) resumes from the store's state, and one whose store
+ * lost it resumes from the last beat's small state and runs what followed again.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { taoDataConverter } from '../../src/codec';
@@ -17,10 +18,14 @@ import type { SessionStore } from '../../src/stores/session-store';
 import type { FakeRequest } from '../support/fake-http';
 import { PROTOCOLS } from '../support/llm-harness';
 import { TICKING_SPEC, paidFor, readTicks, tickingConfig, turnOf } from '../support/ticking-agent';
-import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
-import { CRASH_STEP_POLICY } from '../support/worker-process';
+import { eventually } from '../support/gate-executor';
+import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
+import { CRASH_STEP_POLICY, startLlmStepOnProcess, stopWorkerProcesses } from '../support/worker-process';
 
-afterAll(closeDevClient);
+afterAll(async () => {
+  await stopWorkerProcesses();
+  await closeDevClient();
+});
 
 const TURNS = 10;
 const FAIL_AT_TURN = 7;
@@ -84,18 +89,19 @@ async function runLoudStep(onFailedTurn?: (store: SessionStore) => Promise<void>
       await hook;
       return result!;
     });
-    const files = readdirSync(blobDir, { withFileTypes: true }).filter((f) => f.name.startsWith('sha256-'));
-    const bytes = files.reduce((sum, f) => sum + statSync(join(blobDir, f.name)).size, 0);
-    return {
-      outcome,
-      requests: server.requests.length,
-      ticks: readTicks(dir),
-      blobs: { count: files.length, bytes },
-    };
+    return { outcome, requests: server.requests.length, ticks: readTicks(dir), blobs: blobsIn(blobDir) };
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function blobsIn(blobDir: string): { count: number; bytes: number } {
+  const files = readdirSync(blobDir, { withFileTypes: true }).filter((f) => f.name.startsWith('sha256-'));
+  return {
+    count: files.length,
+    bytes: files.reduce((sum, f) => sum + statSync(join(blobDir, f.name)).size, 0),
+  };
 }
 
 test('a long conversation over the threshold writes no heartbeat blob', async () => {
@@ -132,4 +138,43 @@ test('a retry whose store lost the large state resumes from the last small one a
   expect(again.at(-1)).toBe(9);
   expect([2, 3]).toContain(again[0]);
   expect(run.blobs.count).toBe(0);
+});
+
+test('a worker SIGKILLed during turn 7 of a large-state step: its replacement resumes from the store', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tao-large-state-kill-'));
+  const blobsDir = join(dir, 'blobs');
+  mkdirSync(blobsDir);
+  let killed = false;
+  const server = await protocol.start((request) => {
+    const n = turnOf(request);
+    return n === FAIL_AT_TURN && !killed ? { hang: true } : loudAnswer(n);
+  });
+  try {
+    const configFile = join(dir, 'llm.json');
+    writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir)));
+    const { first, handle, startReplacement } = await startLlmStepOnProcess({
+      client: await devClient(),
+      dir,
+      configFile,
+      spec: TICKING_SPEC,
+      blobsDir,
+    });
+    await eventually(async () => server.requests.length === FAIL_AT_TURN || undefined);
+    await first.kill();
+    killed = true;
+    expect(readTicks(dir)).toEqual([1, 2, 3, 4, 5, 6]);
+    await startReplacement();
+    const [outcome] = (await handle.result()) as StepOutcome[];
+    expect(outcome).toMatchObject({
+      success: true,
+      output: `done after ${TURNS} turns`,
+      usage: paidFor(TURNS),
+    });
+    expect(server.requests).toHaveLength(FAIL_AT_TURN + (TURNS - FAIL_AT_TURN + 1));
+    expect(readTicks(dir)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(blobsIn(blobsDir).count).toBe(0);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
