@@ -82,11 +82,13 @@ export class HeartbeatReporter {
 
   /**
    * Carries the state the attempt resumed from until the executor saves a
-   * newer one. Given the last beat's point and then the one resumed from, it
-   * keeps the beat's small state when the resumed one is too large to ride.
+   * newer one: the last beat's state as it was (it rode in a beat already, and
+   * the store may not hold it), then the store's when that is further on and
+   * may ride; a large one is named only, the beat's small state kept.
    */
-  resumeFrom(...points: ResumePoint[]): void {
-    for (const point of points) if (point.state !== undefined) this.keep(point.state, point.seq);
+  resumeFrom(beat: ResumePoint, resumed: ResumePoint = beat): void {
+    if (beat.state !== undefined) Object.assign(this.latest, { resume: beat.state, seq: beat.seq });
+    if (resumed.state !== undefined && resumed.seq > beat.seq) this.keep(resumed.state, resumed.seq);
   }
 
   /** Starts the liveness clock; call once, after {@link resumeFrom}. */

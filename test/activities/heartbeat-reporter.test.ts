@@ -118,6 +118,15 @@ test("an attempt resumed from a large stored state keeps the last beat's small s
   unit.stop();
 });
 
+test('a large state resumed from the last beat (its store lost it, or it had none) rides on', () => {
+  const { unit, beats } = reporter(undefined, true);
+  unit.resumeFrom({ state: large(5), seq: 5 });
+  unit.start();
+  jest.advanceTimersByTime(1_000);
+  expect(beats).toEqual([{ taskId: 't1', resume: large(5), seq: 5 }]);
+  unit.stop();
+});
+
 test('without a store, a large state rides in the beat as before', () => {
   const { unit, beats } = reporter();
   unit.saved(large(2), 2);
