@@ -34,7 +34,7 @@ import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker, writeWorkflowBundle } from './standalone-worker';
 import { payloadFloor, payloadRun } from './payloads';
 import { resumeAfterKill } from './resume';
-import { stepStateCost } from './step-state';
+import { heartbeatBlobs, stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
 import { TalkingExecutor } from '../../test/support/talking-executor';
 import { tlsFailureTimes } from './tls';
@@ -525,6 +525,14 @@ async function main(): Promise<void> {
           note: `one upsert each, committed (fsync on), server on this machine; ${shape}; goal ≤ 5 ms`,
         },
       );
+      const beats = await heartbeatBlobs(storeDir, 40, 30_000);
+      results.heartbeatBlobs = beats;
+      const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+      figures.push({
+        name: 'llm step: heartbeat blobs for a long conversation',
+        value: `${beats.before.blobs} blobs / ${mib(beats.before.bytes)} before #33, ${beats.after.blobs} / ${mib(beats.after.bytes)} after`,
+        note: `${beats.turns} turns of a ${(beats.resultBytes / 1000).toFixed(0)} KB tool result, the conversation ${mib(beats.lastStateBytes)} at the end; one beat per saved state (an upper bound: the 1 s throttle drops some) through the claim-check codec (128 KiB) to a file blob store; after: the checkpoint store keeps the states over 64 KiB and the beats leave them out`,
+      });
     },
     async big() {
       const big: Record<string, Awaited<ReturnType<typeof bigRun>>> = {};

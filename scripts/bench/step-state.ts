@@ -6,10 +6,15 @@
  * (src/executors/llm/resume.ts) that grow every turn: a 2 KB prompt, a short
  * answer with one tool call, a 1.5 KB tool result.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { HeartbeatReporter } from '../../src/activities/heartbeat-reporter';
+import type { StepHeartbeat } from '../../src/activities/heartbeat';
+import { FileBlobStore } from '../../src/blobs/file';
+import { ClaimCheckCodec } from '../../src/codec';
 import {
   type Conversation,
   startConversation,
@@ -46,7 +51,10 @@ export interface StepStateCost {
 const text = (bytes: number) => randomBytes((bytes * 3) / 4).toString('base64');
 
 /** The conversation after each turn: its answer (a tool call), then the tool's result. */
-function conversationTurns(turns: number): [answered: Conversation, recorded: Conversation][] {
+function conversationTurns(
+  turns: number,
+  resultBytes = RESULT_BYTES,
+): [answered: Conversation, recorded: Conversation][] {
   let conversation = startConversation('bench', text(PROMPT_BYTES));
   const states: [Conversation, Conversation][] = [];
   for (let n = 1; n <= turns; n++) {
@@ -60,7 +68,7 @@ function conversationTurns(turns: number): [answered: Conversation, recorded: Co
       cacheReadTokens: 0,
       cacheWriteTokens: 0,
     });
-    conversation = withToolResult(answered, { callId: call.id, content: text(RESULT_BYTES), isError: false });
+    conversation = withToolResult(answered, { callId: call.id, content: text(resultBytes), isError: false });
     states.push([answered, conversation]);
   }
   return states;
@@ -122,4 +130,62 @@ export async function stepStateCost(
     pg.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+export interface HeartbeatBlobs {
+  turns: number;
+  resultBytes: number;
+  /** The conversation's size as saved after the last turn. */
+  lastStateBytes: number;
+  /** Claim-check blobs the step's beats wrote, and their bytes: a beat carrying every state, as before issue #33. */
+  before: { blobs: number; bytes: number };
+  /** The same with the checkpoint store keeping the states: large ones stay out of the beats. */
+  after: { blobs: number; bytes: number };
+}
+
+/**
+ * What a long conversation's heartbeats cost the blob store: the real
+ * heartbeat reporter beats once per saved state (the worker's 1 s throttle
+ * would drop some with fast turns: an upper bound), each beat goes through
+ * the payload converter and the claim-check codec (128 KiB) over a file blob
+ * store, and the blobs are counted; without and with a store keeping states.
+ */
+export async function heartbeatBlobs(
+  tmp: string,
+  turns: number,
+  resultBytes: number,
+): Promise<HeartbeatBlobs> {
+  const states = conversationTurns(turns, resultBytes).flat();
+  const written = async (storeKeepsStates: boolean) => {
+    const dir = mkdtempSync(join(tmp, 'heartbeat-blobs-'));
+    const codec = new ClaimCheckCodec(new FileBlobStore(dir));
+    const sent: StepHeartbeat[] = [];
+    const reporter = new HeartbeatReporter(
+      (beat) => sent.push(beat),
+      'bench',
+      { livenessMs: 60_000, economy: false },
+      storeKeepsStates,
+    );
+    try {
+      for (const [seq, state] of states.entries()) {
+        reporter.saved(state, seq + 1);
+        await codec.encode([defaultPayloadConverter.toPayload(sent.at(-1))]);
+      }
+      const files = readdirSync(dir).filter((name) => name.startsWith('sha256-'));
+      return {
+        blobs: files.length,
+        bytes: files.reduce((sum, name) => sum + statSync(join(dir, name)).size, 0),
+      };
+    } finally {
+      reporter.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  return {
+    turns,
+    resultBytes,
+    lastStateBytes: Buffer.byteLength(JSON.stringify(states.at(-1))),
+    before: await written(false),
+    after: await written(true),
+  };
 }

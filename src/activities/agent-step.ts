@@ -73,12 +73,13 @@ export function createAgentStepActivity(
       const stepLog = { taskId: spec.taskId, agent: spec.agent };
       ctx.log.info('step started', stepLog);
       const workflowId = workflowExecution?.workflowId ?? '';
+      const keeper = new StepStateKeeper(store, stepStateKey(ctx.info), ctx.info, ctx.log);
       const reporter = new HeartbeatReporter(
         (beat) => ctx.heartbeat(beat),
         spec.taskId,
         beatPace(heartbeatTimeoutMs),
+        keeper.keepsStates,
       );
-      const keeper = new StepStateKeeper(store, stepStateKey(ctx.info), ctx.info, ctx.log);
       const watchdog = new StallWatchdog(
         spec.stallTimeoutMs ?? executor.stallTimeoutMs?.(spec) ?? stallTimeoutMs,
         `step "${spec.taskId}" (agent ${spec.agent})`,
@@ -92,8 +93,9 @@ export function createAgentStepActivity(
       let release: (() => void) | undefined;
       let final = false;
       try {
-        const resumed = await keeper.resumeFrom(resumePointFrom(ctx.info.heartbeatDetails, spec.taskId));
-        reporter.resumeFrom(resumed);
+        const beat = resumePointFrom(ctx.info.heartbeatDetails, spec.taskId);
+        const resumed = await keeper.resumeFrom(beat);
+        reporter.resumeFrom(beat, resumed);
         // Beats while it waits for a permit too: a queued step must not reach its heartbeat timeout.
         reporter.start();
         release = await permits?.acquire(ctx.cancellationSignal);

@@ -15,9 +15,11 @@
  * since a beat replaces the last one's details; until the executor saves a
  * newer state, the one the attempt resumed from is kept for the next retry,
  * so the clock must not start before {@link HeartbeatReporter.resumeFrom}.
+ * A state too large to ride in a beat while the checkpoint store keeps it is
+ * left out, the beat naming it by number (see ./heartbeat, `storedSeq`).
  * The worker's heartbeat throttle (src/worker.ts: 1 s) applies on top.
  */
-import { type StepHeartbeat, outputTail } from './heartbeat';
+import { type StepHeartbeat, fitsInBeat, outputTail } from './heartbeat';
 import type { ResumePoint } from './step-state';
 
 /** Fallback heartbeat timeout when the workflow set none (Temporal then ignores beats anyway). */
@@ -72,13 +74,21 @@ export class HeartbeatReporter {
     private readonly send: (details: StepHeartbeat) => void,
     taskId: string,
     private readonly pace: BeatPace,
+    /** The checkpoint store keeps every saved state: a large one need not ride in the beat. */
+    private readonly storeKeepsStates = false,
   ) {
     this.latest = { taskId };
   }
 
-  /** Carries the state the attempt resumed from until the executor saves a newer one. */
-  resumeFrom(point: ResumePoint): void {
-    if (point.state !== undefined) Object.assign(this.latest, { resume: point.state, seq: point.seq });
+  /**
+   * Carries the state the attempt resumed from until the executor saves a
+   * newer one: the last beat's state as it was (it rode in a beat already, and
+   * the store may not hold it), then the store's when that is further on and
+   * may ride; a large one is named only, the beat's small state kept.
+   */
+  resumeFrom(beat: ResumePoint, resumed: ResumePoint = beat): void {
+    if (beat.state !== undefined) Object.assign(this.latest, { resume: beat.state, seq: beat.seq });
+    if (resumed.state !== undefined && resumed.seq > beat.seq) this.keep(resumed.state, resumed.seq);
   }
 
   /** Starts the liveness clock; call once, after {@link resumeFrom}. */
@@ -94,8 +104,7 @@ export class HeartbeatReporter {
   }
 
   saved(state: unknown, seq: number): void {
-    this.latest.resume = state;
-    this.latest.seq = seq;
+    this.keep(state, seq);
     this.news();
   }
 
@@ -115,6 +124,17 @@ export class HeartbeatReporter {
     this.started = false;
     clearTimeout(this.liveness);
     clearTimeout(this.outputBeat);
+  }
+
+  /** A large state stays in the store only; the beat keeps the last small one for a store that loses it. */
+  private keep(state: unknown, seq: number): void {
+    if (this.storeKeepsStates && !fitsInBeat(state)) {
+      this.latest.storedSeq = seq;
+      return;
+    }
+    this.latest.resume = state;
+    this.latest.seq = seq;
+    delete this.latest.storedSeq;
   }
 
   /** News beats at once at a fast pace; at an economy one, the next liveness beat carries it. */

@@ -12,6 +12,17 @@
  * The heartbeat keeps carrying the state, so a store that lost it (or a
  * worker without one) still resumes from the last beat.
  *
+ * Except a large one (see ./heartbeat, `HEARTBEAT_STATE_MAX_BYTES`): with a
+ * store, a beat carries a large state's number only (`storedSeq`), so the
+ * claim-check codec does not offload every beat of a long conversation to a
+ * new blob. The store is then the only copy of the latest state. A retry
+ * whose store lost it resumes from the further on of what it has, the last
+ * state small enough to ride in a beat or the store's older record (or the
+ * start), and logs a warning: the tool calls and model requests since that
+ * state run again, as they would after losing a throttled beat without a
+ * store. The invariant is unchanged: a retry never resumes from a state newer
+ * than one that was saved, and never from another step's.
+ *
  * The record goes when the step ends: it returned an outcome, or failed in a
  * way that will not be retried. A step whose run was terminated, or whose
  * last attempt died with its worker, leaves its record behind; `tao
@@ -29,6 +40,8 @@ import { CheckpointUnreadableError, type SessionStore, isStepStateKey } from '..
 export interface ResumePoint {
   state?: unknown;
   seq: number;
+  /** A later state, number `storedSeq`, that a beat left to the checkpoint store (see ./heartbeat). */
+  storedSeq?: number;
 }
 
 /** A step's state was written by a later attempt: this one was given up on by the server and must stop. */
@@ -65,8 +78,29 @@ export class StepStateKeeper {
     private readonly log: Pick<Context['log'], 'warn'>,
   ) {}
 
-  /** The further on of the heartbeat's state and the store's; a first attempt has neither in the store. */
+  /** Whether the store keeps this step's states, so a beat may leave a large one out (see ./heartbeat). */
+  get keepsStates(): boolean {
+    return Boolean(this.store && this.key);
+  }
+
+  /**
+   * The further on of the heartbeat's state and the store's; a first attempt
+   * has neither in the store. Warns when that is older than the state the
+   * last beat said the store held (`storedSeq`): the store lost it.
+   */
   async resumeFrom(beat: ResumePoint): Promise<ResumePoint> {
+    const { storedSeq, ...fromBeat } = beat;
+    const point = await this.furtherOn(fromBeat);
+    if (storedSeq !== undefined && point.seq < storedSeq) {
+      this.log.warn(
+        'the step state its last heartbeat left in the checkpoint store is gone; the step resumes from an older one, and what it did since runs again',
+        { storedSeq, resumedSeq: point.seq },
+      );
+    }
+    return point;
+  }
+
+  private async furtherOn(beat: ResumePoint): Promise<ResumePoint> {
     if (!this.store || !this.key || this.info.attempt <= 1) return beat;
     let record;
     try {

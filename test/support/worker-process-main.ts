@@ -5,6 +5,7 @@
  * scripted (or given) executor that logs every step's side effects to a shared file.
  */
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { taoDataConverter } from '../../src/codec';
 import { createExecutor } from '../../src/executors/registry';
 import { ScriptExecutor } from '../../src/executors/script';
 import { createStore } from '../../src/stores/registry';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     store,
     taskQueue: config.taskQueue,
     workflowBundle: { codePath: config.bundlePath },
+    ...(config.blobsDir ? { dataConverter: taoDataConverter({ blobs: config.blobsDir }) } : {}),
   });
   // The parent holds our stdin; it closes when the parent dies however it dies, so never outlive it.
   process.stdin.once('end', () => {

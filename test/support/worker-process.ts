@@ -31,6 +31,8 @@ export interface WorkerProcessConfig {
   script: ScriptFile;
   /** An executor reference (`llm:<file>`, `command:<file>`) to run instead of the script. */
   executorRef?: string;
+  /** A blob store directory: the worker's data converter then has the claim-check codec over it. */
+  blobsDir?: string;
 }
 
 export interface WorkerProcess {
@@ -148,11 +150,13 @@ export async function startLlmStepOnProcess(options: {
   env?: NodeJS.ProcessEnv;
   storeRef?: string;
   stepPolicy?: StepPolicy;
+  blobsDir?: string;
 }): Promise<LlmStepRun> {
   const config = {
     taskQueue: `llm-step-${randomUUID()}`,
     storeDir: join(options.dir, 'store'),
     ...(options.storeRef ? { storeRef: options.storeRef } : {}),
+    ...(options.blobsDir ? { blobsDir: options.blobsDir } : {}),
     logFile: join(options.dir, 'side-effects.log'),
     script: {},
     executorRef: `llm:${options.configFile}`,
