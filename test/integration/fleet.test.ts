@@ -66,7 +66,9 @@ test('a fleet of workers killed one at a time finishes every run; no completed s
             checkpointId,
             specs: taskIds(w).map((id) => spec(id)),
             concurrency: 2,
-            stepPolicy: { heartbeatTimeoutMs: 2_000, initialRetryIntervalMs: 200 },
+            // Short, so a kill is noticed fast; not so short that a worker process starved of CPU for a
+            // moment by a loaded CI machine misses it (a retry that is no kill's; seen once at 2 s).
+            stepPolicy: { heartbeatTimeoutMs: 3_000, initialRetryIntervalMs: 200 },
           },
         ],
       }),
