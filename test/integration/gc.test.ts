@@ -57,11 +57,14 @@ class HoldingAgent implements AgentExecutor {
   async executeStep(spec: AgentStepSpecInput, context: StepContext): Promise<StepOutcome> {
     const outcome = { taskId: spec.taskId, agent: spec.agent, sessionId: `s-${spec.taskId}`, success: true };
     if (spec.agent === 'echo') return { ...outcome, output: `read ${spec.prompt.length} chars` };
-    // The running step's state is large, so its heartbeat is a blob too; the stubborn one beats on after its run
-    // closed (a dead worker would not), so its state is small: a blob it renewed would cross the cut-off at random.
+    // The running step reports large progress, so its heartbeat is a blob too (a large saved state no longer
+    // rides in a beat when the store keeps it); the stubborn one beats on after its run closed (a dead worker
+    // would not), so what it reports is small: a blob it renewed would cross the cut-off at random.
     const size = spec.agent === 'stubborn' ? 100 : BIG;
     context.events?.emit({ kind: 'attempt-start' });
-    await context.saveState({ notes: `${context.workflowId} `.padEnd(size, 'n') });
+    const notes = `${context.workflowId} `.padEnd(size, 'n');
+    await context.saveState({ notes });
+    context.heartbeat({ notes });
     if (!this.released.has(context.workflowId)) {
       await new Promise<void>((resolve, reject) => {
         this.releases.set(context.workflowId, resolve);
