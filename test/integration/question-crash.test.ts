@@ -10,12 +10,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import { answerStep } from '../../src/client';
-import type { StepOutcome } from '../../src/contracts';
 import type { AskUserSettings } from '../../src/executors/llm/profiles';
-import type { Progress } from '../../src/workflows/lib';
-import type { FakeRequest, FakeServer } from '../support/fake-http';
+import type { FakeRequest } from '../support/fake-http';
 import { eventually } from '../support/gate-executor';
 import { PROTOCOLS } from '../support/llm-harness';
 import { closeDevClient } from '../support/temporal';
@@ -23,8 +20,8 @@ import { paidFor, readTicks, tickingAnswer, turnOf } from '../support/ticking-ag
 import {
   type LlmStepRun,
   type WorkerProcess,
-  startTickingStepOnProcess,
   stopWorkerProcesses,
+  tickingAcrossCrash,
 } from '../support/worker-process';
 
 afterAll(async () => {
@@ -65,14 +62,6 @@ function agent(request: FakeRequest) {
   return protocol.text(`using ${answerIn(request)}`, [100 * n, 10]);
 }
 
-/** Until the step waits for its answer, as a decision of kind `question`. */
-const waitingForAnswer = (handle: WorkflowHandle) =>
-  eventually(async () => {
-    const { steps } = await handle.query<Progress>('progress');
-    const step = steps.find((s) => s.taskId === TASK);
-    return step?.status === 'waiting' && step.decision === 'question' ? true : undefined;
-  });
-
 /**
  * Runs the asking step on a worker process until it waits for its answer;
  * `crash` kills that process and returns the replacement it started. Then
@@ -84,36 +73,34 @@ async function askAcrossCrash(
   options: { answer: string; askUser: AskUserSettings; hangAnswerUntilKilled?: boolean },
   crash: (run: LlmStepRun, requests: FakeRequest[], killed: () => void) => Promise<WorkerProcess>,
 ) {
-  const requests: FakeRequest[] = [];
   let killed = false;
-  const server: FakeServer = await protocol.start((request) => {
-    requests.push(request);
-    if (options.hangAnswerUntilKilled && !killed && times(request, options.answer) > 0) return { hang: true };
-    return agent(request);
+  const { outcome, requests } = await tickingAcrossCrash(
+    protocol,
+    dir,
+    {
+      profile: { askUser: options.askUser },
+      kind: 'question',
+      respond: (request) =>
+        options.hangAnswerUntilKilled && !killed && times(request, options.answer) > 0
+          ? { hang: true }
+          : agent(request),
+    },
+    (run, requests) => crash(run, requests, () => (killed = true)),
+  );
+  expect(outcome).toMatchObject({
+    success: true,
+    output: `using ${options.answer}`,
+    usage: paidFor(TURNS),
   });
-  try {
-    const run = await startTickingStepOnProcess(protocol, server, dir, { askUser: options.askUser });
-    await waitingForAnswer(run.handle);
-    const replacement = await crash(run, requests, () => (killed = true));
-    const [outcome] = (await run.handle.result()) as StepOutcome[];
-    await replacement.kill();
-    expect(outcome).toMatchObject({
-      success: true,
-      output: `using ${options.answer}`,
-      usage: paidFor(TURNS),
-    });
-    expect(readTicks(dir)).toEqual([1, 3]);
-    // From the first request that carried it on, every request holds it exactly once.
-    const since = requests.findIndex((r) => times(r, options.answer) > 0);
-    expect(since).toBeGreaterThan(0);
-    expect(requests.slice(since).map((r) => times(r, options.answer))).toEqual(
-      requests.slice(since).map(() => 1),
-    );
-    expect(requests.slice(0, since).every((r) => times(r, options.answer) === 0)).toBe(true);
-    return requests;
-  } finally {
-    await server.close();
-  }
+  expect(readTicks(dir)).toEqual([1, 3]);
+  // From the first request that carried it on, every request holds it exactly once.
+  const since = requests.findIndex((r) => times(r, options.answer) > 0);
+  expect(since).toBeGreaterThan(0);
+  expect(requests.slice(since).map((r) => times(r, options.answer))).toEqual(
+    requests.slice(since).map(() => 1),
+  );
+  expect(requests.slice(0, since).every((r) => times(r, options.answer) === 0)).toBe(true);
+  return requests;
 }
 
 test('killed while the question waits, answered while no worker runs: the replacement goes on with the answer', async () => {

@@ -11,11 +11,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import { approveStep } from '../../src/client';
-import type { StepOutcome } from '../../src/contracts';
-import type { Progress } from '../../src/workflows/lib';
-import type { FakeRequest, FakeServer } from '../support/fake-http';
+import type { FakeRequest } from '../support/fake-http';
 import { eventually } from '../support/gate-executor';
 import { PROTOCOLS } from '../support/llm-harness';
 import { closeDevClient } from '../support/temporal';
@@ -23,8 +20,8 @@ import { paidFor, readTicks, tickingAnswer, turnOf } from '../support/ticking-ag
 import {
   type LlmStepRun,
   type WorkerProcess,
-  startTickingStepOnProcess,
   stopWorkerProcesses,
+  tickingAcrossCrash,
 } from '../support/worker-process';
 
 afterAll(async () => {
@@ -48,14 +45,6 @@ let dir: string;
 beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'tao-tool-call-crash-'))));
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Until the step waits for a decision on its tool call. */
-const waitingOnTool = (handle: WorkflowHandle) =>
-  eventually(async () => {
-    const { steps } = await handle.query<Progress>('progress');
-    const step = steps.find((s) => s.taskId === TASK);
-    return step?.status === 'waiting' && step.decision === 'tool' ? true : undefined;
-  });
-
 /**
  * Runs the ticking step on a worker process until its second tick waits for
  * a decision; `crash` approves it, kills that process at its moment, and
@@ -66,29 +55,26 @@ async function decideAcrossCrash(
   crash: (run: LlmStepRun, requests: FakeRequest[], release: () => void) => Promise<WorkerProcess>,
   hangTurn3 = false,
 ) {
-  const requests: FakeRequest[] = [];
   let released = !hangTurn3;
-  const server: FakeServer = await protocol.start((request) => {
-    requests.push(request);
-    const n = turnOf(request);
-    if (n === 3 && !released) return { hang: true };
-    return tickingAnswer(protocol, n, TURNS);
+  const { outcome } = await tickingAcrossCrash(
+    protocol,
+    dir,
+    {
+      profile: ASK_TICK_2,
+      kind: 'tool',
+      respond: (request) => {
+        const n = turnOf(request);
+        return n === 3 && !released ? { hang: true } : tickingAnswer(protocol, n, TURNS);
+      },
+    },
+    (run, requests) => crash(run, requests, () => (released = true)),
+  );
+  expect(outcome).toMatchObject({
+    success: true,
+    output: `done after ${TURNS} turns`,
+    usage: paidFor(TURNS),
   });
-  try {
-    const run = await startTickingStepOnProcess(protocol, server, dir, ASK_TICK_2);
-    await waitingOnTool(run.handle);
-    const replacement = await crash(run, requests, () => (released = true));
-    const [outcome] = (await run.handle.result()) as StepOutcome[];
-    await replacement.kill();
-    expect(outcome).toMatchObject({
-      success: true,
-      output: `done after ${TURNS} turns`,
-      usage: paidFor(TURNS),
-    });
-    expect(readTicks(dir)).toEqual([1, 20, 3]);
-  } finally {
-    await server.close();
-  }
+  expect(readTicks(dir)).toEqual([1, 20, 3]);
 }
 
 test('killed while the call waits, approved while no worker runs: the replacement runs the edited call once', async () => {

@@ -3,6 +3,8 @@ import { cancelStep } from '../../src/client';
 import type { AgentStepSpec } from '../../src/contracts';
 import type { AgentExecutor, ExecutorResult, StepContext } from '../../src/executors/executor';
 import { ScriptExecutor } from '../../src/executors/script';
+import type { Progress } from '../../src/workflows/lib';
+import type { DecisionKind } from '../../src/workflows/lib/progress';
 import { RecordingExecutor } from './recording-executor';
 
 /**
@@ -79,3 +81,13 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** Once each of `taskIds` waits for a decision of `kind`, as the run's progress shows it. */
+export const untilWaitingOn = (handle: WorkflowHandle, kind: DecisionKind, ...taskIds: string[]) =>
+  eventually(async () => {
+    const { steps } = await handle.query<Progress>('progress');
+    const waiting = new Set(
+      steps.filter((s) => s.status === 'waiting' && s.decision === kind).map((s) => s.taskId),
+    );
+    return taskIds.every((id) => waiting.has(id)) ? true : undefined;
+  });

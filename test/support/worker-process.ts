@@ -9,10 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { StepPolicy } from '../../src/contracts';
+import type { StepOutcome, StepPolicy } from '../../src/contracts';
 import type { ProfileOverride } from '../../src/executors/llm/profiles';
 import type { ScriptFile } from '../../src/executors/script';
-import type { FakeServer } from './fake-http';
+import type { DecisionKind } from '../../src/workflows/lib/progress';
+import type { FakeReply, FakeRequest, FakeServer } from './fake-http';
+import { untilWaitingOn } from './gate-executor';
 import type { ProtocolHarness } from './llm-harness';
 import { devClient, devServerAddress } from './temporal';
 import { TICKING_SPEC, tickingConfig } from './ticking-agent';
@@ -184,4 +186,35 @@ export async function startTickingStepOnProcess(
   const configFile = join(dir, 'llm.json');
   writeFileSync(configFile, JSON.stringify(tickingConfig(protocol, protocol.baseUrl(server), dir, profile)));
   return startLlmStepOnProcess({ client: await devClient(), dir, configFile, spec: TICKING_SPEC });
+}
+
+/**
+ * The ticking step, its agent with `profile` besides, on a worker process
+ * against a fake `protocol` server answering each request with `respond`,
+ * until it waits for a decision of `kind`; `crash` decides, kills that
+ * process at its moment and returns the replacement it started. Resolves,
+ * once the run ended and the replacement is stopped, with the step's outcome
+ * and every request the model got, oldest first.
+ */
+export async function tickingAcrossCrash(
+  protocol: ProtocolHarness,
+  dir: string,
+  options: { profile: ProfileOverride; kind: DecisionKind; respond: (request: FakeRequest) => FakeReply },
+  crash: (run: LlmStepRun, requests: FakeRequest[]) => Promise<WorkerProcess>,
+): Promise<{ outcome: StepOutcome; requests: FakeRequest[] }> {
+  const requests: FakeRequest[] = [];
+  const server = await protocol.start((request) => {
+    requests.push(request);
+    return options.respond(request);
+  });
+  try {
+    const run = await startTickingStepOnProcess(protocol, server, dir, options.profile);
+    await untilWaitingOn(run.handle, options.kind, TICKING_SPEC.taskId);
+    const replacement = await crash(run, requests);
+    const [outcome] = (await run.handle.result()) as StepOutcome[];
+    await replacement.kill();
+    return { outcome: outcome!, requests };
+  } finally {
+    await server.close();
+  }
 }

@@ -36,6 +36,10 @@ const userTurns = (request: FakeRequest) =>
     .filter((m) => m.role === 'user')
     .map((m) => m.content);
 
+/** The step whose prompt is `first` answers slowly, so a message can reach a later step before it starts. */
+const slowFirst = (request: FakeRequest) =>
+  userTurns(request)[0] === 'first' ? { ...openAiText('one'), ...SLOW } : openAiText('two');
+
 const arrived = (requests: FakeRequest[], count: number) =>
   eventually(async () => (requests.length >= count ? true : undefined));
 
@@ -90,109 +94,83 @@ test('a message sent while a model call streams reaches the agent before its nex
   );
 });
 
-test('a message to a step that has not started comes with its prompt', async () => {
-  await withFakeModel(
-    (request) => (userTurns(request)[0] === 'first' ? { ...openAiText('one'), ...SLOW } : openAiText('two')),
-    async ({ requests, start }) => {
-      const handle = await start({
-        specs: [
-          { taskId: 'a', agent: 'explore', prompt: 'first' },
-          { taskId: 'b', agent: 'explore', prompt: 'second' },
-        ],
-        concurrency: 1,
-      });
-      await arrived(requests, 1);
-      await sendMessage(handle, 'b', 'write it in French');
-      await handle.result();
-      expect(requests.map(userTurns)).toEqual([['first'], ['second', 'write it in French']]);
-    },
-  );
-});
-
-test("a message sent with the Temporal CLI's update command is read; a rerun of the run does not replay it", async () => {
-  await withFakeModel(
-    (request) => (userTurns(request)[0] === 'first' ? { ...openAiText('one'), ...SLOW } : openAiText('two')),
-    async ({ client, requests, start }) => {
-      const handle = await start({
-        specs: [
-          { taskId: 'a', agent: 'explore', prompt: 'first' },
-          { taskId: 'b', agent: 'explore', prompt: 'second' },
-        ],
-        concurrency: 1,
-      });
-      await arrived(requests, 1);
-      const sent = { taskId: 'b', text: 'write it in French' };
-      await expect(updateFromCli(handle.workflowId, 'message', sent)).resolves.toEqual({
-        taskId: 'b',
-        seq: 1,
-      });
-      await handle.result();
-      expect(requests.map(userTurns)).toEqual([['first'], ['second', 'write it in French']]);
-      // The rerun runs b again (and reuses a): the message was this run's, in its history, not the spec's.
-      const rerun = await rerunRun(client, handle.workflowId, { from: 'b' });
-      await rerun.handle.result();
-      expect(requests.slice(2).map(userTurns)).toEqual([['second']]);
-    },
-  );
+test("a message to a step that has not started comes with its prompt (sent with the Temporal CLI's update command); a rerun does not replay it", async () => {
+  await withFakeModel(slowFirst, async ({ client, requests, start }) => {
+    const handle = await start({
+      specs: [
+        { taskId: 'a', agent: 'explore', prompt: 'first' },
+        { taskId: 'b', agent: 'explore', prompt: 'second' },
+      ],
+      concurrency: 1,
+    });
+    await arrived(requests, 1);
+    const sent = { taskId: 'b', text: 'write it in French' };
+    await expect(updateFromCli(handle.workflowId, 'message', sent)).resolves.toEqual({
+      taskId: 'b',
+      seq: 1,
+    });
+    await handle.result();
+    expect(requests.map(userTurns)).toEqual([['first'], ['second', 'write it in French']]);
+    // The rerun runs b again (and reuses a): the message was this run's, in its history, not the spec's.
+    const rerun = await rerunRun(client, handle.workflowId, { from: 'b' });
+    await rerun.handle.result();
+    expect(requests.slice(2).map(userTurns)).toEqual([['second']]);
+  });
 });
 
 test('in a pipeline, a resumable run and a loop, a message to a step not yet started comes with its prompt', async () => {
-  await withFakeModel(
-    (request) =>
-      userTurns(request)[0]!.startsWith('first') ? { ...openAiText('one'), ...SLOW } : openAiText('two'),
-    async ({ client, requests, taskQueue }) => {
-      const runs = [
-        {
-          workflowType: 'pipelineWorkflow',
-          input: {
-            items: ['first', 'second'],
-            stages: [{ taskId: 's-{{index}}', agent: 'explore', prompt: '{{item}}' }],
-            concurrency: 1,
-          },
-          later: 's-1',
+  await withFakeModel(slowFirst, async ({ client, requests, taskQueue }) => {
+    const runs = [
+      {
+        workflowType: 'pipelineWorkflow',
+        input: {
+          items: ['first', 'second'],
+          stages: [{ taskId: 's-{{index}}', agent: 'explore', prompt: '{{item}}' }],
+          concurrency: 1,
         },
-        {
-          workflowType: 'resumableParallelWorkflow',
-          input: {
-            checkpointId: uniqueId('messages-ck'),
-            specs: [
-              { taskId: 'a', agent: 'explore', prompt: 'first' },
-              { taskId: 'b', agent: 'explore', prompt: 'second' },
-            ],
-            concurrency: 1,
-          },
-          later: 'b',
+        later: 's-1',
+      },
+      {
+        workflowType: 'resumableParallelWorkflow',
+        input: {
+          checkpointId: uniqueId('messages-ck'),
+          specs: [
+            { taskId: 'a', agent: 'explore', prompt: 'first' },
+            { taskId: 'b', agent: 'explore', prompt: 'second' },
+          ],
+          concurrency: 1,
         },
-        {
-          workflowType: 'loopWorkflow',
-          input: {
-            initial: [
-              { taskId: 'a', agent: 'explore', prompt: 'first' },
-              { taskId: 'b', agent: 'explore', prompt: 'second' },
-            ],
-            maxIterations: 1,
-            concurrency: 1,
-          },
-          later: 'b',
+        later: 'b',
+      },
+      {
+        workflowType: 'loopWorkflow',
+        input: {
+          initial: [
+            { taskId: 'a', agent: 'explore', prompt: 'first' },
+            { taskId: 'b', agent: 'explore', prompt: 'second' },
+          ],
+          maxIterations: 1,
+          concurrency: 1,
         },
-      ];
-      for (const { workflowType, input, later } of runs) {
-        requests.length = 0;
-        const handle = await client.workflow.start(workflowType, {
-          taskQueue,
-          workflowId: uniqueId('messages-kinds'),
-          args: [input],
-        });
-        await arrived(requests, 1);
-        await sendMessage(handle, later, 'write it in French');
-        await handle.result();
-        expect([workflowType, requests.map(userTurns)]).toEqual([
-          workflowType,
-          [['first'], ['second', 'write it in French']],
-        ]);
-      }
-    },
-  );
+        later: 'b',
+      },
+    ];
+    for (const { workflowType, input, later } of runs) {
+      requests.length = 0;
+      const handle = await client.workflow.start(workflowType, {
+        taskQueue,
+        workflowId: uniqueId('messages-kinds'),
+        args: [input],
+      });
+      await arrived(requests, 1);
+      await sendMessage(handle, later, 'write it in French');
+      await handle.result();
+      expect([workflowType, requests.map(userTurns)]).toEqual([
+        workflowType,
+        [['first'], ['second', 'write it in French']],
+      ]);
+    }
+  });
 });
 
 test('a message that comes while the agent gives its final answer makes it answer again', async () => {

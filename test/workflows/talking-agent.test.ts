@@ -13,13 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pendingDecisions, sendMessage } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
-import type { Progress } from '../../src/workflows/lib';
 import { tao } from '../support/cli';
 import { updateFromCli } from '../support/temporal-cli';
 import type { FakeRequest } from '../support/fake-http';
 import { withFakeModel } from '../support/fake-model-run';
 import { openAiText, openAiToolCalls } from '../support/fake-openai';
-import { eventually } from '../support/gate-executor';
+import { eventually, untilWaitingOn } from '../support/gate-executor';
 import { countedCalls, mcpStdioCommand } from '../support/mcp-harness';
 import { closeDevClient, devServerAddress } from '../support/temporal';
 
@@ -108,17 +107,11 @@ test('a coding agent runs npm test freely, is refused rm -rf build, asks a quest
       mkdirSync(join(workspace, 'build'));
       const handle = await run.start({ specs: [{ taskId: 'fix', agent: 'coder', prompt: 'ship the fix' }] });
       const { workflowId } = handle;
-      const waitingOn = (decision: string) =>
-        eventually(async () => {
-          const { steps } = await handle.query<Progress>('progress');
-          return steps[0]?.decision === decision ? true : undefined;
-        });
-
       // Mid-way: while the model's second turn streams.
       await eventually(async () => (requests.length === 2 ? true : undefined));
       await expect(sendMessage(handle, 'fix', MESSAGE)).resolves.toEqual({ taskId: 'fix', seq: 1 });
 
-      await waitingOn('tool');
+      await untilWaitingOn(handle, 'tool', 'fix');
       const { pending } = await pendingDecisions(client, {
         query: `WorkflowId = "${workflowId}"`,
         withText: true,
@@ -136,7 +129,7 @@ test('a coding agent runs npm test freely, is refused rm -rf build, asks a quest
       ).resolves.toMatchObject({ code: 0 });
 
       // The answer with the Temporal CLI's update command, which needs nothing of TAO's.
-      await waitingOn('question');
+      await untilWaitingOn(handle, 'question', 'fix');
       await expect(updateFromCli(workflowId, 'answer', { taskId: 'fix', text: 'beta' })).resolves.toEqual({
         taskId: 'fix',
         answered: true,

@@ -10,16 +10,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import { answerStep, approveStep, pendingDecisions, rejectStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
-import type { Progress } from '../../src/workflows/lib';
 import { tao } from '../support/cli';
 import { updateFromCli } from '../support/temporal-cli';
 import type { FakeRequest } from '../support/fake-http';
 import { type FakeModelRun, withFakeModel } from '../support/fake-model-run';
 import { openAiText, openAiToolCalls } from '../support/fake-openai';
-import { eventually } from '../support/gate-executor';
+import { eventually, untilWaitingOn } from '../support/gate-executor';
 import { ScriptExecutor } from '../../src/executors/script';
 import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
@@ -63,14 +61,6 @@ const step = (taskId: string, commands: string[]) => ({
   prompt: JSON.stringify(commands),
 });
 
-/** The steps waiting on a tool call, once `taskIds` all are, by task id. */
-const waitingOnTools = (handle: WorkflowHandle, taskIds: string[]) =>
-  eventually(async () => {
-    const { steps } = await handle.query<Progress>('progress');
-    const waiting = steps.filter((s) => s.status === 'waiting' && s.decision === 'tool').map((s) => s.taskId);
-    return taskIds.every((id) => waiting.includes(id)) ? waiting : undefined;
-  });
-
 test('a call an ask rule matches waits for a person: reject tells the agent why, approve runs the edited call', async () => {
   await withFixer(async (run) => {
     const { client, workspace } = run;
@@ -80,7 +70,7 @@ test('a call an ask rule matches waits for a person: reject tells the agent why,
       concurrency: 1,
     });
     // At concurrency 1 both get to their call: a step waiting on one holds no slot.
-    await waitingOnTools(handle, ['r', 'e']);
+    await untilWaitingOn(handle, 'tool', 'r', 'e');
     const { pending } = await pendingDecisions(client, {
       query: `WorkflowId = "${handle.workflowId}"`,
       withText: true,
@@ -178,7 +168,7 @@ test('approve for this run: calls the same rule matches run unasked, in any step
       specs: [step('a', ['rm -rf old1', 'rm -rf old2']), step('b', ['rm -rf old3'])],
       concurrency: 1,
     });
-    await waitingOnTools(handle, ['a']);
+    await untilWaitingOn(handle, 'tool', 'a');
     await approveStep(handle, { taskId: 'a', forRun: true });
     const outcomes: StepOutcome[] = await handle.result();
     expect(outcomes.map((o) => [o.taskId, o.success])).toEqual([
