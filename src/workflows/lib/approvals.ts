@@ -165,13 +165,9 @@ export class Approvals {
     const why = reason.trim() === '' ? '' : `\nwhy: ${reason.trim()}`;
     const text = `${tool} ${JSON.stringify(input)}${why}\nasked by ${rule}`;
     try {
-      const verdict = await this.waitFor(taskId, text, undefined, () =>
-        this.verdicts.has(taskId) ? this.verdicts.get(taskId) : moot() ? null : undefined,
-      );
-      return verdict ?? undefined;
+      return (await this.verdictOn(taskId, text, undefined, moot)) ?? undefined;
     } finally {
       this.toolCalls.delete(taskId);
-      this.verdicts.delete(taskId);
     }
   }
 
@@ -183,11 +179,24 @@ export class Approvals {
   async awaitUnless(spec: AgentStepSpec, moot: () => boolean): Promise<Verdict | undefined> {
     const { taskId } = spec;
     const byTimeout: Verdict = { approved: spec.approval?.onTimeout === 'approve', byTimeout: true };
+    const verdict = await this.verdictOn(taskId, spec.prompt, spec.approval?.timeoutMs, moot);
+    return verdict === undefined ? byTimeout : (verdict ?? undefined);
+  }
+
+  /**
+   * The decision on `taskId`, shown waiting with `text`: null when `moot`
+   * came to hold first, undefined when `timeoutMs` passed first.
+   */
+  private async verdictOn(
+    taskId: string,
+    text: string,
+    timeoutMs: number | undefined,
+    moot: () => boolean,
+  ): Promise<Verdict | null | undefined> {
     try {
-      const verdict = await this.waitFor(taskId, spec.prompt, spec.approval?.timeoutMs, () =>
+      return await this.waitFor(taskId, text, timeoutMs, () =>
         this.verdicts.has(taskId) ? this.verdicts.get(taskId) : moot() ? null : undefined,
       );
-      return verdict === undefined ? byTimeout : (verdict ?? undefined);
     } finally {
       this.verdicts.delete(taskId);
     }

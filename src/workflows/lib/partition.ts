@@ -71,12 +71,14 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
     paused: controls.paused,
     concurrency: Math.floor((controls.concurrency ?? limit) / inFlight) || 1,
   });
-  const running = new Map<string, () => void>();
-  const stopSteering = controls.onChange(() => running.forEach((steer) => steer()));
-  const children = new Map<string, ChildWorkflowHandle<Workflow>>();
+  // Each running child, and what sends it the run's steering.
+  const running = new Map<string, { child: ChildWorkflowHandle<Workflow>; steer: () => void }>();
+  const stopSteering = controls.onChange(() => running.forEach(({ steer }) => steer()));
   const grant = (child: ChildWorkflowHandle<Workflow>, given: ToolGrant) =>
     void child.signal(toolGrantSignal, given).catch(() => undefined);
-  const stopGranting = context.toolGrants.onAdd((given) => children.forEach((child) => grant(child, given)));
+  const stopGranting = context.toolGrants.onAdd((given) =>
+    running.forEach(({ child }) => grant(child, given)),
+  );
 
   const runChild = async (workflowId: string, slice: I[], offset: number): Promise<unknown> => {
     const sent = steering();
@@ -87,8 +89,7 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
     const granted = context.toolGrants.count;
     const child = await startChild(plan.workflowType, { workflowId, args: [input] });
     const steer = steerer(child, steering);
-    running.set(workflowId, steer);
-    children.set(workflowId, child);
+    running.set(workflowId, { child, steer });
     // Steering and grants that came while the child started reached no child.
     const now = steering();
     if (now.paused !== sent.paused || now.concurrency !== sent.concurrency) steer();
@@ -97,7 +98,6 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
       return await child.result();
     } finally {
       running.delete(workflowId);
-      children.delete(workflowId);
     }
   };
 
