@@ -105,7 +105,9 @@ test('runs, a run’s steps, model output shown as text, a refused decision’s 
 });
 
 test('a pipeline’s grid of items against stages updates as its steps finish, with no reload', async () => {
-  const executor = new ScriptExecutor({ default: { delayMs: 700 } });
+  // Steps of 2 s, so the last one still runs when a loaded machine has drawn the page (at 700 ms a step, the
+  // run had ended before the page showed in CI, twice).
+  const executor = new ScriptExecutor({ default: { delayMs: 2_000 } });
   await withWorker({ executor }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-pipeline');
     const handle = await client.workflow.start('pipelineWorkflow', {
@@ -125,8 +127,6 @@ test('a pipeline’s grid of items against stages updates as its steps finish, w
     await withUi(client, async (ui, page) => {
       await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
       const cell = (item: number, stage: number) => page.locator(`td[data-cell="${item}/${stage}"]`);
-      // The last step is caught running: the first, 700 ms from the run's start, may be done before a loaded
-      // machine draws the page (seen once in CI).
       await cell(1, 1).getByText('running').waitFor();
       await expect(cell(1, 1).textContent()).resolves.not.toContain('succeeded');
       const loaded = await page.evaluate(() => performance.timeOrigin);
