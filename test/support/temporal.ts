@@ -77,7 +77,8 @@ export async function withWorker<T>(
         ? { workerDeploymentOptions: options.workerDeploymentOptions }
         : {}),
     });
-    const c = await devClient();
+    // The harness's client reads and starts runs where the worker polls.
+    const c = options.namespace !== undefined ? await namespaceClient(options.namespace) : await devClient();
     return await worker.runUntil(body({ client: c, taskQueue, store, worker }));
   } finally {
     await connection.close();
@@ -89,11 +90,16 @@ export const uniqueId = (prefix: string) => `${prefix}-${randomUUID()}`;
 /**
  * A new namespace on the dev server, for a test that reads every run of its
  * namespace (visibility) and must see no other test's; returned once the
- * server answers for it.
+ * server answers for it. `waitingAttribute`: with TaoWaitingSteps registered,
+ * as `tao dev` and `tao setup` do, for runs whose steps wait for a decision
+ * (the dev server's start registers it in `default` only).
  */
-export async function newNamespace(prefix: string): Promise<string> {
+export async function newNamespace(
+  prefix: string,
+  options: { waitingAttribute?: boolean } = {},
+): Promise<string> {
   const namespace = uniqueId(prefix);
-  const { workflowService } = await devClient();
+  const { connection, workflowService } = await devClient();
   await workflowService.registerNamespace({
     namespace,
     workflowExecutionRetentionPeriod: msToTs('1 day'),
@@ -101,12 +107,20 @@ export async function newNamespace(prefix: string): Promise<string> {
   for (const deadline = Date.now() + 20_000; ;) {
     try {
       await workflowService.describeNamespace({ namespace });
-      return namespace;
+      break;
     } catch (error) {
       if (Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
+  if (options.waitingAttribute) await registerWaitingAttribute(connection, namespace);
+  return namespace;
+}
+
+/** A client of `namespace` on the shared dev server connection (closed with it by {@link closeDevClient}). */
+export async function namespaceClient(namespace: string): Promise<Client> {
+  const { connection } = await devClient();
+  return new Client({ connection, namespace });
 }
 
 /** A TAO worker on a time-skipping test server, with a memory store, polling a fresh task queue. */

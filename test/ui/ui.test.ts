@@ -12,12 +12,20 @@ import { type UiServer, type UiServerOptions, startUiServer } from '../../src/ui
 import { chromiumPerFile, screenshot } from '../support/chromium';
 import { spec } from '../support/specs';
 import { TalkingExecutor } from '../support/talking-executor';
-import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
+import { closeDevClient, namespaceClient, newNamespace, uniqueId, withWorker } from '../support/temporal';
 
 const XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">';
 
 const chromium = chromiumPerFile();
 afterAll(closeDevClient);
+
+// This file's runs, workers and UI servers are in a namespace of their own: the inbox lists every waiting step
+// of its namespace, and in a full test run `default` holds every other file's runs (1,000 steps waiting for
+// approval at times), each of which the inbox asks for its text.
+let namespace: string;
+beforeAll(async () => {
+  namespace = await newNamespace('ui', { waitingAttribute: true });
+});
 
 async function withUi<T>(
   client: Parameters<typeof startUiServer>[0]['client'],
@@ -36,7 +44,7 @@ async function withUi<T>(
 
 test('runs, a run’s steps, model output shown as text, a refused decision’s reason, and the inbox’s approve', async () => {
   const executor = new ScriptExecutor({ tasks: { xss: { output: XSS } } });
-  await withWorker({ executor }, async ({ client, taskQueue }) => {
+  await withWorker({ executor, namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-parallel');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -71,7 +79,7 @@ test('runs, a run’s steps, model output shown as text, a refused decision’s 
       const events = detail.getByRole('link', { name: /^Events in the Temporal Web UI/ });
       expect(await events.getAttribute('href')).toMatch(
         new RegExp(
-          `^http://localhost:8233/namespaces/default/workflows/${workflowId}/[-0-9a-f]+/history/events/\\d+$`,
+          `^http://localhost:8233/namespaces/${namespace}/workflows/${workflowId}/[-0-9a-f]+/history/events/\\d+$`,
         ),
       );
 
@@ -108,7 +116,7 @@ test('a pipeline’s grid of items against stages updates as its steps finish, w
   // Steps of 2 s, so the last one still runs when a loaded machine has drawn the page (at 700 ms a step, the
   // run had ended before the page showed in CI, twice).
   const executor = new ScriptExecutor({ default: { delayMs: 2_000 } });
-  await withWorker({ executor }, async ({ client, taskQueue }) => {
+  await withWorker({ executor, namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-pipeline');
     const handle = await client.workflow.start('pipelineWorkflow', {
       taskQueue,
@@ -146,7 +154,7 @@ test('a pipeline’s grid of items against stages updates as its steps finish, w
 
 test('a running step’s latest output changes on the page as the step speaks, with no reload', async () => {
   const talker = new TalkingExecutor(250);
-  await withWorker({ executor: talker }, async ({ client, taskQueue }) => {
+  await withWorker({ executor: talker, namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-live');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -170,7 +178,7 @@ test('a loop’s page shows its rounds; a delegating step’s page, its tasks un
   const executor = new ScriptExecutor({
     agents: { lead: { delegate: [{ agent: 'explore', description: 'a', prompt: 'read a' }] } },
   });
-  await withWorker({ executor }, async ({ client, taskQueue }) => {
+  await withWorker({ executor, namespace }, async ({ client, taskQueue }) => {
     const loopId = uniqueId('ui-loop');
     await client.workflow.execute('loopWorkflow', {
       taskQueue,
@@ -209,7 +217,7 @@ test('a loop’s page shows its rounds; a delegating step’s page, its tasks un
 });
 
 test('steering from the keyboard: cancel a step, resume, pause, concurrency, budget, cancel the run', async () => {
-  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+  await withWorker({ executor: new ScriptExecutor(), namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-steer');
     // Started paused, so `later` stays pending until the page cancels it.
     const handle = await client.workflow.start('parallelWorkflow', {
@@ -255,7 +263,7 @@ test('steering from the keyboard: cancel a step, resume, pause, concurrency, bud
 test('with an auth token, the page opened with it works, and one opened without it says how to get in', async () => {
   const token = 'page-token-for-the-test';
   await withUi(
-    await devClient(),
+    await namespaceClient(namespace),
     async (ui, page) => {
       await page.goto(`${ui.url}/#/runs?token=${token}`);
       await page.getByRole('heading', { name: 'Runs' }).waitFor();
@@ -279,7 +287,7 @@ test('with an auth token, the page opened with it works, and one opened without 
 
 test('the runs list pages: Next and Previous, by keyboard, through more runs than one page holds', async () => {
   const executor = new ScriptExecutor({});
-  await withWorker({ executor }, async ({ client, taskQueue }) => {
+  await withWorker({ executor, namespace }, async ({ client, taskQueue }) => {
     const ours: string[] = [];
     for (let i = 0; i < 7; i++) {
       const workflowId = uniqueId(`ui-page-${i}`);
@@ -352,7 +360,7 @@ async function inboxItem(page: Page, url: string, name: string) {
 }
 
 test('an output waiting for approval is edited in the inbox and approved: the run keeps the edit', async () => {
-  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+  await withWorker({ executor: new ScriptExecutor(), namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-edit');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -374,7 +382,7 @@ test('an output waiting for approval is edited in the inbox and approved: the ru
 });
 
 test('a step waiting on a spent budget shows in the inbox with the limit and its prompt; approving runs it past the limit', async () => {
-  await withWorker({ executor: new ScriptExecutor() }, async ({ client, taskQueue }) => {
+  await withWorker({ executor: new ScriptExecutor(), namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-budget');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -407,7 +415,7 @@ test('a question an agent asked shows in the inbox with its choices; the answer 
       planner: { ask: { question: 'Which API?', choices: ['v1', 'v2'] }, output: 'using {{answer}}' },
     },
   });
-  await withWorker({ executor }, async ({ client, taskQueue }) => {
+  await withWorker({ executor, namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-question');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
@@ -436,7 +444,7 @@ test("a tool call an agent's rules ask about shows in the inbox; approved for th
   const executor = new ScriptExecutor({
     tasks: { clean: toolCall('rm -rf build'), tidy: toolCall('rm -rf dist') },
   });
-  await withWorker({ executor }, async ({ client, taskQueue }) => {
+  await withWorker({ executor, namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-tool-call');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
