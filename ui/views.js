@@ -653,12 +653,30 @@ export function decisionForm(runId, taskId, decision, output, after, toolCall) {
   );
 }
 
+/**
+ * The inbox: its heading and Refresh button at once, the waiting steps once `/api/inbox` answers (it asks every
+ * run with a waiting step for what is to be decided, which takes a while in a busy namespace). It reads again
+ * only on Refresh or after a decision, so a comment or an edited output being typed is never redrawn away.
+ */
 export async function inboxView(main) {
+  const shown = location.hash;
+  const list = h('section', { 'aria-label': 'Waiting steps' });
   const render = async () => {
-    const { pending, unanswered } = await api('/api/inbox');
-    main.replaceChildren(
-      h('h1', {}, 'Inbox'),
-      h('button', { type: 'button', onclick: render }, 'Refresh'),
+    list.setAttribute('aria-busy', 'true');
+    list.replaceChildren(h('p', { class: 'loading' }, 'Loading the steps waiting for a decision…'));
+    let pending;
+    let unanswered;
+    try {
+      ({ pending, unanswered } = await api('/api/inbox'));
+    } catch (error) {
+      list.replaceChildren();
+      throw error;
+    } finally {
+      list.setAttribute('aria-busy', 'false');
+    }
+    // Left while it read: the page shows another view now.
+    if (location.hash !== shown) return;
+    list.replaceChildren(
       pending.length === 0 ? h('p', {}, 'No step is waiting for a decision.') : '',
       unanswered.length ? h('p', {}, `No worker answered for: ${unanswered.join(', ')}`) : '',
       ...pending.map((p) =>
@@ -674,12 +692,20 @@ export async function inboxView(main) {
           ),
           h('p', {}, decisionLabel(p)),
           h('pre', {}, p.text ?? '(not available)'),
-          decisionForm(p.workflowId, p.taskId, p.decision, p.text, render, p.toolCall),
+          decisionForm(p.workflowId, p.taskId, p.decision, p.text, reread, p.toolCall),
         ),
       ),
     );
   };
+  // From the Refresh button or after a decision: a failed read is said in the notice, as an action's is.
+  const reread = () => render().catch((error) => notify(`Reading the inbox failed: ${error.message}`, true));
+  main.replaceChildren(
+    h('h1', {}, 'Inbox'),
+    h('button', { type: 'button', onclick: reread }, 'Refresh'),
+    list,
+  );
   await render();
+  if (location.hash !== shown) return;
   notify('', false);
   document.getElementById('notice').hidden = true;
 }

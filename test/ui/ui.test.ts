@@ -270,6 +270,9 @@ test('with an auth token, the page opened with it works, and one opened without 
       // Kept for the tab: a view opened without it in the address still works.
       await page.getByRole('link', { name: 'Inbox' }).click();
       await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+      // Its list read with the token too: the inbox hides the notice only once it has drawn the list.
+      await inboxRead(page);
+      await expect(page.locator('#notice').isHidden()).resolves.toBe(true);
 
       const stranger = await chromium.browser.newPage();
       try {
@@ -344,6 +347,10 @@ const focused = (page: Page) =>
         .activeElement?.textContent,
   );
 
+/** Once the inbox's list has been read: its heading and Refresh show before. */
+const inboxRead = (page: Page) =>
+  page.locator('section[aria-label="Waiting steps"][aria-busy="false"]').waitFor({ timeout: 60_000 });
+
 /**
  * The inbox's entry named `name`, once there. The inbox reads once, as a
  * person's edit must not be redrawn away: reload until the step waits.
@@ -351,13 +358,34 @@ const focused = (page: Page) =>
 async function inboxItem(page: Page, url: string, name: string) {
   const item = page.getByRole('article', { name });
   for (let i = 0; i < 20 && !(await item.count()); i++) {
+    if (i > 0) await page.waitForTimeout(500);
     await page.goto(`${url}/#/inbox`);
     await page.reload();
-    await page.getByRole('heading', { name: 'Inbox' }).waitFor();
-    await page.waitForTimeout(500);
+    await inboxRead(page);
   }
   return item;
 }
+
+test('the inbox shows its heading, Refresh and that it is loading before its list is read, then the list', async () => {
+  await withUi(await namespaceClient(namespace), async (ui, page) => {
+    // The list's read is held until the page has been seen without it.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/inbox', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${ui.url}/#/inbox`);
+    await page.getByRole('heading', { name: 'Inbox' }).waitFor();
+    await page.getByRole('button', { name: 'Refresh' }).waitFor();
+    const list = page.getByRole('region', { name: 'Waiting steps' });
+    await expect(list.textContent()).resolves.toBe('Loading the steps waiting for a decision…');
+    await expect(list.getAttribute('aria-busy')).resolves.toBe('true');
+    release();
+    await inboxRead(page);
+    await expect(list.textContent()).resolves.toBe('No step is waiting for a decision.');
+  });
+});
 
 test('an output waiting for approval is edited in the inbox and approved: the run keeps the edit', async () => {
   await withWorker({ executor: new ScriptExecutor(), namespace }, async ({ client, taskQueue }) => {
