@@ -250,7 +250,11 @@ export async function runView(main, id) {
   refresh(view);
   return async () => {
     refresh(await api(runPath(id)));
-    await timeline.refresh(view.status === 'RUNNING');
+    // Not awaited: a history read of a big run, or on a busy server, must not hold the steps' next refresh
+    // (the timeline reads one at a time on its own).
+    timeline
+      .refresh(view.status === 'RUNNING')
+      .catch((error) => notify(`Reading the run's timeline failed: ${error.message}`, true));
   };
 }
 
