@@ -7,6 +7,7 @@
  * plain Error saying why.
  */
 import { type Client, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { Budget } from '../contracts';
 import {
   type Decision,
@@ -154,7 +155,7 @@ export async function pendingDecisions(
 ): Promise<{ pending: PendingDecision[]; unanswered: string[] }> {
   const pending: PendingDecision[] = [];
   const unanswered: string[] = [];
-  const runs: { workflowId: string; runId: string }[] = [];
+  const runs: { workflowId: string; runId: string; type: string }[] = [];
   for await (const run of client.workflow.list({ query: waitingRunsQuery(options.query) })) runs.push(run);
   await forEachBounded(runs, INBOX_CONCURRENCY, async (run) => {
     const progress = await fetchProgress(
@@ -162,9 +163,10 @@ export async function pendingDecisions(
       options.timeoutMs,
     );
     if (!progress) return void unanswered.push(run.workflowId);
+    const found: PendingDecision[] = [];
     for (const step of progress.steps) {
       if (step.status === 'waiting' && step.taskId) {
-        pending.push({
+        found.push({
           workflowId: run.workflowId,
           taskId: step.taskId,
           ...(step.agent ? { agent: step.agent } : {}),
@@ -173,11 +175,19 @@ export async function pendingDecisions(
         });
       }
     }
+    if (options.withText && SPECS_AS_STARTED.has(run.type) && found.some(waitsToStart)) {
+      const prompts = await startPrompts(client, run);
+      for (const step of found.filter(waitsToStart)) {
+        const prompt = prompts.get(step.taskId);
+        if (prompt !== undefined) step.text = prompt;
+      }
+    }
+    pending.push(...found);
   });
   if (options.withText) {
     await forEachBounded(pending, INBOX_CONCURRENCY, async (step) => {
       const handle = client.workflow.getHandle(step.workflowId);
-      const text = await decisionText(handle, step.taskId, step.decision);
+      const text = step.text ?? (await decisionText(handle, step.taskId, step.decision));
       if (text !== undefined) step.text = text;
       const toolCall = step.decision === 'tool' ? await waitingToolCall(handle, step.taskId) : undefined;
       if (toolCall) step.toolCall = toolCall;
@@ -186,6 +196,50 @@ export async function pendingDecisions(
   const order = (a: PendingDecision, b: PendingDecision) =>
     `${a.workflowId}\0${a.taskId}` < `${b.workflowId}\0${b.taskId}` ? -1 : 1;
   return { pending: pending.sort(order), unanswered: unanswered.sort() };
+}
+
+/**
+ * The run kinds whose steps wait to start with the prompt of their spec as the run was started with it: a
+ * parallel or resumable run's specs (a partition's, its slice) are its input, and the workflow never changes a
+ * prompt. A pipeline's stages are rendered in the workflow, a loop's later rounds and delegated tasks are not
+ * in its input: those the run is asked for.
+ */
+const SPECS_AS_STARTED = new Set(['parallelWorkflow', 'resumableParallelWorkflow']);
+
+/** Before it starts, or on a spent budget: the step waits with its spec's prompt. */
+const waitsToStart = (step: PendingDecision) => step.decision === 'before' || step.decision === 'budget';
+
+/**
+ * The prompts of the specs `run` was started with, by task id, from its first history event: one read for
+ * all its steps waiting to start, where asking the run for each took 6 s for 1,000 (a run answers one query
+ * at a time, so asking more at once does not help). Empty when the read fails: the run is asked instead.
+ */
+async function startPrompts(
+  client: Client,
+  run: { workflowId: string; runId: string },
+): Promise<Map<string, string>> {
+  const prompts = new Map<string, string>();
+  try {
+    const { history } = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: run,
+      maximumPageSize: 1,
+    });
+    const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+    if (!payloads?.length) return prompts;
+    const input = await decodeFromPayloadsAtIndex<{ specs?: unknown }>(
+      client.options.loadedDataConverter,
+      0,
+      payloads,
+    );
+    for (const spec of Array.isArray(input?.specs) ? (input.specs as unknown[]) : []) {
+      const { taskId, prompt } = (spec ?? {}) as { taskId?: unknown; prompt?: unknown };
+      if (typeof taskId === 'string' && typeof prompt === 'string') prompts.set(taskId, prompt);
+    }
+  } catch {
+    prompts.clear();
+  }
+  return prompts;
 }
 
 /** `work` on every item, at most `limit` at a time. */

@@ -4,7 +4,7 @@
  * Temporal CLI) on the dev server; waits that time out run on the
  * time-skipping server, where three days pass in a moment.
  */
-import type { WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveStep, pendingDecisions, rejectStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
@@ -129,6 +129,58 @@ describe('approval before a step starts', () => {
     });
   });
 });
+
+test("the inbox reads a parallel run's waiting prompts from its start in one read, and asks a pipeline's stage for its own", async () => {
+  await withWorker({ executor: new ScriptExecutor() }, async ({ client: plain, taskQueue }) => {
+    // Every query the inbox makes, by name.
+    const asked: string[] = [];
+    const client = new Client({
+      connection: plain.connection,
+      namespace: plain.options.namespace,
+      interceptors: { workflow: [{ query: (input, next) => (asked.push(input.queryType), next(input)) }] },
+    });
+    const ids = Array.from({ length: 300 }, (_, i) => `g${i}`);
+    const parallel = await client.workflow.start('parallelWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('inbox-prompts'),
+      args: [{ specs: ids.map((id) => ({ ...spec(id), approval: { before: true } })), concurrency: 10 }],
+    });
+    const pipeline = await client.workflow.start('pipelineWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('inbox-stage'),
+      args: [
+        {
+          items: ['a.ts'],
+          stages: [
+            { taskId: 'plan-{{index}}', agent: 'plan', prompt: 'plan {{item}}' },
+            {
+              taskId: 'apply-{{index}}',
+              agent: 'apply',
+              prompt: 'apply <{{prev.output}}>',
+              approval: { before: true },
+            },
+          ],
+        },
+      ],
+    });
+    const query = `WorkflowId IN ("${parallel.workflowId}", "${pipeline.workflowId}")`;
+    await eventually(async () =>
+      (await pendingDecisions(client, { query })).pending.length === 301 ? true : undefined,
+    );
+    asked.length = 0;
+    const { pending } = await pendingDecisions(client, { query, withText: true });
+    expect(
+      pending.filter((p) => p.workflowId === parallel.workflowId).map((p) => [p.taskId, p.text]),
+    ).toEqual(ids.map((id) => [id, `do ${id}`]).sort(([a], [b]) => (a! < b! ? -1 : 1)));
+    expect(pending.find((p) => p.workflowId === pipeline.workflowId)).toMatchObject({
+      taskId: 'apply-0',
+      text: 'apply <plan a.ts>',
+    });
+    // Each run's progress, and the pipeline's rendered stage: none of the 300 parallel steps was asked.
+    expect(asked.sort()).toEqual(['progress', 'progress', 'waitingPrompt']);
+    await Promise.all([parallel.terminate('test done'), pipeline.terminate('test done')]);
+  });
+}, 120_000);
 
 describe('approval after a step ran', () => {
   test("a pipeline's next stage sees the outcome only once approved, with the person's edit", async () => {
