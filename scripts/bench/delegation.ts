@@ -3,12 +3,14 @@
  * other agents (the script executor's `delegate` rule, no model), as the
  * run-context issue measured before (50 leads 8 s, 100 leads 59 s, 200 not
  * done in 300 s, 1,000 stalled). For each size: the wall time, how many
- * executions the run took (it continues as new as its history fills), the
+ * executions the run took (it continues as new as its history fills, and
+ * splits into child partitions when its concurrency asks for it), the
  * largest history, the longest workflow task (an activation: its started to
  * completed events) and the workflow tasks that failed or timed out.
  */
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import { everyExecution, peakActivitiesInFlight } from '../../test/support/history';
 
 export const TASKS_PER_LEAD = 16;
 
@@ -42,6 +44,8 @@ export interface DelegationFigure {
    * past the server's buffer (`history.maximumBufferedEventsBatch`).
    */
   forceClosed: number;
+  /** The most activities one execution had in flight at once (the cap: MAX_ACTIVITIES_IN_FLIGHT). */
+  peakInFlight: number;
 }
 
 const FORCE_CLOSE = 17; // temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND
@@ -77,11 +81,12 @@ export async function delegationRun(
     longestTaskMs: 0,
     failedTasks: 0,
     forceClosed: 0,
+    peakInFlight: 0,
   };
-  for (let runId: string | undefined = handle.firstExecutionRunId; runId;) {
-    const events = await historyOf(client, handle.workflowId, runId);
+  for (const events of await everyExecution(client, handle.workflowId, handle.firstExecutionRunId)) {
     figure.executions += 1;
     figure.maxEvents = Math.max(figure.maxEvents, events.length);
+    figure.peakInFlight = Math.max(figure.peakInFlight, peakActivitiesInFlight(events));
     const started = new Map<string, number>();
     for (const e of events) {
       if (e.workflowTaskStartedEventAttributes) started.set(String(e.eventId), at(e));
@@ -95,28 +100,6 @@ export async function delegationRun(
         figure.failedTasks += 1;
       if (String(e.workflowTaskFailedEventAttributes?.cause) === String(FORCE_CLOSE)) figure.forceClosed += 1;
     }
-    runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return figure;
-}
-
-/** An execution's events, read in small pages: a page of delegating steps' events can pass gRPC's 4 MB message limit. */
-async function historyOf(
-  client: Client,
-  workflowId: string,
-  runId: string,
-): Promise<temporal.api.history.v1.IHistoryEvent[]> {
-  const events: temporal.api.history.v1.IHistoryEvent[] = [];
-  let nextPageToken: Uint8Array | undefined;
-  do {
-    const page = await client.workflowService.getWorkflowExecutionHistory({
-      namespace: client.options.namespace,
-      execution: { workflowId, runId },
-      maximumPageSize: 20,
-      ...(nextPageToken ? { nextPageToken } : {}),
-    });
-    events.push(...(page.history?.events ?? []));
-    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
-  } while (nextPageToken);
-  return events;
 }

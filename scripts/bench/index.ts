@@ -840,7 +840,7 @@ async function main(): Promise<void> {
         runs.push({ ...run, taskMs });
         figures.push({
           name: `delegation: ${leads} leads × ${TASKS_PER_LEAD} tasks, concurrency ${limit}${pace}`,
-          value: `${seconds(run.wallMs)}; ${run.executions} executions, largest ${run.maxEvents} events; longest activation ${seconds(run.longestTaskMs)}; ${run.failedTasks} workflow tasks failed or timed out (${run.forceClosed} by the server: over 100 events arrived during one)`,
+          value: `${seconds(run.wallMs)}; ${run.executions} executions, largest ${run.maxEvents} events; longest activation ${seconds(run.longestTaskMs)}; ${run.failedTasks} workflow tasks failed or timed out (${run.forceClosed} by the server: over 100 events arrived during one); at most ${run.peakInFlight} activities in flight in one execution`,
           note: `script executor, no model${taskMs > 0 ? `, tasks of ${taskMs} ms` : ', instant tasks'}, 1 KB task prompts; an activation is a workflow task from its started to its completed event; goals: complete, each execution under 20,000 events, no activation over 1 s, no failed task, time linear in leads`,
         });
       }

@@ -40,7 +40,7 @@ import { executeLoop } from './lib';
 import { historyFilling } from './lib/history';
 import { type CombinatorOptions, invalidInput, refuseSplitBudget, uniqueTaskIds } from './lib/inputs';
 import { runStepsParallel } from './lib/parallel';
-import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerRun, runPartitioned } from './lib/partition';
+import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerChild, runPartitioned } from './lib/partition';
 import { runPipeline } from './lib/pipeline';
 import { runResumablePartitions, runResumableWindow } from './lib/resumable';
 import { type RunContext, createRunContext } from './lib/run-context';
@@ -143,12 +143,19 @@ export async function pipelineWorkflow(raw: PipelineInput): Promise<(StepOutcome
   const items = given ?? (await plannedItems(context, plan!, options));
   checkDerivedTaskIds(stages, items, indexOffset);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
-  if (items.length * stages.length > maxStepsPerRun) {
+  const perChild = await itemsPerChild(context, {
+    items: items.length,
+    stepsPerItem: stages.length,
+    maxStepsPerRun,
+    concurrency: options.concurrency,
+    budgeted: options.budget !== undefined,
+  });
+  if (perChild !== undefined) {
     refuseSplitBudget(options, items.length * stages.length, maxStepsPerRun);
     // Templates are data, so a slice of the items runs as a child pipelineWorkflow unchanged.
     return runPartitioned<unknown, StepOutcome | null>(context, {
       items,
-      perChild: itemsPerRun(maxStepsPerRun, stages.length),
+      perChild,
       limit: await context.limit(options.concurrency),
       workflowType: 'pipelineWorkflow',
       childInput: (slice, offset, concurrency) => ({
@@ -185,10 +192,18 @@ export async function resumableParallelWorkflow(raw: ResumableParallelInput): Pr
   const { context, input } = start(ResumableParallelInputSchema, raw);
   const { specs, checkpointId = workflowInfo().workflowId, carriedFailures = [], ...options } = input;
   uniqueTaskIds(specs);
-  const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
   // A budget binds one execution at a time, so a run with one keeps to executions in turn.
-  if (specs.length > maxStepsPerRun && !options.budget) {
-    return runResumablePartitions(context, specs, checkpointId, options, carriedFailures);
+  const split =
+    !options.budget &&
+    (await itemsPerChild(context, {
+      items: specs.length,
+      stepsPerItem: 1,
+      maxStepsPerRun: options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
+      concurrency: options.concurrency,
+      budgeted: false,
+    }));
+  if (split) {
+    return runResumablePartitions(context, specs, checkpointId, split, options, carriedFailures);
   }
   const run = await runResumableWindow(context, specs, checkpointId, options, carriedFailures, true);
   if ('outcomes' in run) return run.outcomes;

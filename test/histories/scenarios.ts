@@ -383,6 +383,12 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // A concurrency of 120 is more than one execution keeps in flight (50): three children of 34, 34 and 32 at 40 each.
+    name: 'parallel-split-by-concurrency',
+    workflowType: 'parallelWorkflow',
+    input: { specs: Array.from({ length: 100 }, (_, i) => spec(`s${i}`)), concurrency: 120 },
+  },
+  {
     name: 'pipeline-partitioned',
     workflowType: 'pipelineWorkflow',
     input: {

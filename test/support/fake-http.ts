@@ -25,6 +25,8 @@ export interface FakeReply {
   chunkDelayMs?: number;
   /** When the client asked to stream: send this many events, then nothing more, the connection held open (a stream hung mid-answer). */
   hangAfterEvents?: number;
+  /** When the client asked to stream: the last event waits for this too (a call that streams until the test has done something). */
+  lastEventAfter?: Promise<unknown>;
 }
 
 export type Responder = (request: FakeRequest) => FakeReply;
@@ -98,7 +100,7 @@ export class FakeServer {
         if (request.body?.stream === true && status === 200) {
           const frames = fake.streamer(reply.body ?? {});
           if (reply.hangAfterEvents === undefined) {
-            void fake.stream(res, frames, reply.chunkDelayMs ?? 0);
+            void fake.stream(res, frames, reply.chunkDelayMs ?? 0, true, reply.lastEventAfter);
           } else {
             hang();
             void fake.stream(res, frames.slice(0, reply.hangAfterEvents), reply.chunkDelayMs ?? 0, false);
@@ -115,10 +117,17 @@ export class FakeServer {
     return fake;
   }
 
-  private async stream(res: ServerResponse, frames: string[], delayMs: number, end = true): Promise<void> {
+  private async stream(
+    res: ServerResponse,
+    frames: string[],
+    delayMs: number,
+    end = true,
+    lastAfter?: Promise<unknown>,
+  ): Promise<void> {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    for (const frame of frames) {
+    for (const [index, frame] of frames.entries()) {
       if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (index === frames.length - 1) await lastAfter;
       if (res.destroyed) return;
       res.write(frame);
       this.framesSent.push({ frame, at: Date.now() });

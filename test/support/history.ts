@@ -1,5 +1,6 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type Payload, defaultPayloadConverter } from '@temporalio/common';
+import type { temporal } from '@temporalio/proto';
 import type { AgentStepSpec } from '../../src/contracts';
 
 /**
@@ -62,4 +63,60 @@ async function agentStepHistory(handle: WorkflowHandle) {
     taskIdOfScheduled.set(String(event.eventId), spec.taskId);
   }
   return { events, taskIdOfScheduled };
+}
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+
+/**
+ * The events of every execution of a run: the first, those it continued as
+ * new into, and those of every child it started (a split run's partitions),
+ * in turn. Read in small pages: a page of delegating steps' events can pass
+ * gRPC's 4 MB message limit.
+ */
+export async function everyExecution(
+  client: Client,
+  workflowId: string,
+  runId: string,
+): Promise<HistoryEvent[][]> {
+  const histories: HistoryEvent[][] = [];
+  const queue = [{ workflowId, runId }];
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const events: HistoryEvent[] = [];
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: next,
+        maximumPageSize: 20,
+        ...(nextPageToken ? { nextPageToken } : {}),
+      });
+      events.push(...(page.history?.events ?? []));
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    histories.push(events);
+    for (const event of events) {
+      const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+      if (child) queue.push({ workflowId: child.workflowId!, runId: child.runId! });
+    }
+    const continued = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (continued) queue.push({ workflowId: next.workflowId, runId: continued });
+  }
+  return histories;
+}
+
+/** The most activities an execution had scheduled and not yet closed at once. */
+export function peakActivitiesInFlight(events: readonly HistoryEvent[]): number {
+  let open = 0;
+  let peak = 0;
+  for (const event of events) {
+    if (event.activityTaskScheduledEventAttributes) peak = Math.max(peak, (open += 1));
+    if (
+      event.activityTaskCompletedEventAttributes ??
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes
+    )
+      open -= 1;
+  }
+  return peak;
 }

@@ -44,13 +44,16 @@ const arrived = (requests: FakeRequest[], count: number) =>
   eventually(async () => (requests.length >= count ? true : undefined));
 
 test('a message sent while a model call streams reaches the agent before its next call, once', async () => {
+  // The first call streams until the message was sent: it goes through a CLI process, which can take seconds to start on a busy machine.
+  let sent!: () => void;
+  const messageSent = new Promise<void>((resolve) => (sent = resolve));
   await withFakeModel(
     (request, index) => {
-      // Slower still: the message goes through a CLI process, which takes a second or two to start on a busy machine.
       if (index === 0)
         return {
           ...openAiToolCalls([{ name: 'read_file', input: { path: 'src/a.ts' } }]),
-          chunkDelayMs: 2_000,
+          chunkDelayMs: 200,
+          lastEventAfter: messageSent,
         };
       const heard = userTurns(request).includes('also check the tests');
       return openAiText(
@@ -62,6 +65,7 @@ test('a message sent while a model call streams reaches the agent before its nex
       await arrived(requests, 1);
       // Through the CLI, as a person would; the words after the step are the message.
       const cli = await tao(['say', handle.workflowId, 'fix', 'also', 'check', 'the', 'tests', ...server()]);
+      sent();
       expect(cli).toMatchObject({ code: 0, stderr: '' });
       expect(cli.stdout.trim()).toBe(
         `message 1 for step fix of ${handle.workflowId} sent: its agent reads it before its next model call`,

@@ -7,7 +7,9 @@ import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { MemorySessionStore } from '../../src/stores/memory-store';
 import type { Progress } from '../../src/workflows/lib';
+import { MAX_ACTIVITIES_IN_FLIGHT } from '../../src/workflows/lib/slots';
 import { GateExecutor, eventually } from '../support/gate-executor';
+import { everyExecution, peakActivitiesInFlight } from '../support/history';
 import { RecordingExecutor } from '../support/recording-executor';
 import { spec, taskIds } from '../support/specs';
 import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
@@ -207,6 +209,51 @@ describe('runs split across executions', () => {
     // Each checkpointed step ran once, in the first run.
     expect([...first.started].sort()).toEqual(['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7']);
     expect(await store.load(checkpointId)).toBeUndefined();
+  });
+
+  test('a concurrency above what one execution keeps in flight splits the run into children that share it; a budgeted run keeps to one execution at the cap', async () => {
+    // Steps slow enough that the run's slots fill: each execution's history shows how many it held.
+    const executor = new RecordingExecutor(
+      new ScriptExecutor({ concurrency: 200, default: { delayMs: 400 } }),
+    );
+    await withWorker({ executor }, async ({ client, taskQueue }) => {
+      const split = await client.workflow.start('resumableParallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('split-by-concurrency'),
+        args: [{ specs: ids(100).map((id) => spec(id)), concurrency: 120 }],
+      });
+      const budgeted = await client.workflow.start('parallelWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('budgeted-at-cap'),
+        args: [
+          { specs: ids(60, 'b').map((id) => spec(id)), concurrency: 120, budget: { maxTokens: 1_000_000 } },
+        ],
+      });
+      expect(taskIds(await split.result())).toEqual(ids(100));
+      expect(taskIds(await budgeted.result())).toEqual(ids(60, 'b'));
+      expect([...ids(100), ...ids(60, 'b')].every((id) => executor.runs(id) === 1)).toBe(true);
+      // More at once than one execution holds, across the split run's three partitions (40 each) and the budgeted run.
+      expect(executor.peak).toBeGreaterThan(MAX_ACTIVITIES_IN_FLIGHT);
+      expect(executor.peak).toBeLessThanOrEqual(120 + MAX_ACTIVITIES_IN_FLIGHT);
+
+      const progress = await split.query<Progress>('progress');
+      expect(progress.partitions!.map((p) => [p.first, p.count, p.status])).toEqual([
+        [0, 34, 'succeeded'],
+        [34, 34, 'succeeded'],
+        [68, 32, 'succeeded'],
+      ]);
+      const histories = await everyExecution(client, split.workflowId, split.firstExecutionRunId);
+      expect(histories).toHaveLength(4);
+      const budgetedHistories = await everyExecution(
+        client,
+        budgeted.workflowId,
+        budgeted.firstExecutionRunId,
+      );
+      expect(budgetedHistories).toHaveLength(1);
+      // Each partition ran all its steps at once (its share of 120 is 40); the budgeted run, not split, at the cap.
+      expect(histories.slice(1).map(peakActivitiesInFlight).sort()).toEqual([32, 34, 34]);
+      expect(budgetedHistories.map(peakActivitiesInFlight)).toEqual([MAX_ACTIVITIES_IN_FLIGHT]);
+    });
   });
 
   test('inside a user workflow, each big call is split on its own, with no child id clash', async () => {

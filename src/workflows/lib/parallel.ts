@@ -5,7 +5,7 @@ import {
   failedOutcome,
 } from '../../contracts';
 import { type CombinatorOptions, parseSpecs, refuseSplitBudget } from './inputs';
-import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
+import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerChild, runPartitioned } from './partition';
 import { settleQueued } from './pool';
 import { settledOutcome } from './progress';
 import { type RunContext, createRunContext } from './run-context';
@@ -48,11 +48,18 @@ export async function runStepsParallel(
 ): Promise<(StepOutcome | undefined)[]> {
   if (specs.length === 0) return [];
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
-  if (specs.length > maxStepsPerRun) {
+  const perChild = await itemsPerChild(context, {
+    items: specs.length,
+    stepsPerItem: 1,
+    maxStepsPerRun,
+    concurrency: options.concurrency,
+    budgeted: options.budget !== undefined,
+  });
+  if (perChild !== undefined) {
     refuseSplitBudget(options, specs.length, maxStepsPerRun);
     return runPartitioned<AgentStepSpec, StepOutcome>(context, {
       items: specs,
-      perChild: maxStepsPerRun,
+      perChild,
       limit: await context.limit(options.concurrency),
       workflowType: 'parallelWorkflow',
       stepOutcomes: true,

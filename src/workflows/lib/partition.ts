@@ -9,6 +9,7 @@ import { type RunControlState, steerPartitionSignal } from './controls';
 import { clampLimit, runBounded } from './pool';
 import type { ToolGrant } from '../../contracts';
 import { PARTITION, type RunContext } from './run-context';
+import { MAX_ACTIVITIES_IN_FLIGHT } from './slots';
 import { toolGrantSignal } from './tool-grants';
 
 /**
@@ -56,7 +57,11 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
     slices.push({ slice: plan.items.slice(offset, offset + plan.perChild), offset });
   }
   const limit = clampLimit(plan.limit);
-  const inFlight = Math.min(slices.length, childrenFilling(limit, plan.perChild));
+  // Enough children that each one's share fits what one execution keeps in flight.
+  const inFlight = Math.min(
+    slices.length,
+    Math.max(childrenFilling(limit, plan.perChild), Math.ceil(limit / MAX_ACTIVITIES_IN_FLIGHT)),
+  );
   const { board, controls } = context;
   const group = context.childIdPrefix(workflowInfo().workflowId, PARTITION);
   const entries = slices.map(({ slice, offset }, k) =>
@@ -169,7 +174,34 @@ function steerer(child: ChildWorkflowHandle<Workflow>, steering: () => RunContro
   return send;
 }
 
-/** Items per execution for `stepsPerItem` steps each, never below one item. */
-export function itemsPerRun(maxStepsPerRun: number, stepsPerItem: number): number {
-  return Math.max(1, Math.floor(maxStepsPerRun / Math.max(1, stepsPerItem)));
+export interface SplitShape {
+  items: number;
+  /** Steps each item takes, one after another (a pipeline's stages). */
+  stepsPerItem: number;
+  maxStepsPerRun: number;
+  /** The run's `concurrency` option (else the executor's hint is asked for). */
+  concurrency: number | undefined;
+  /** A budget binds one execution, so concurrency alone never splits such a run: it keeps to the cap. */
+  budgeted: boolean;
+}
+
+/**
+ * Items per child execution when the run is split, or undefined when one
+ * execution holds it. A run splits when its steps are more than one
+ * execution takes (`maxStepsPerRun`), or when its concurrency is more than
+ * one execution keeps in flight ({@link MAX_ACTIVITIES_IN_FLIGHT}): then
+ * into as many children as that concurrency needs, each with its share.
+ * A run of no more items than that cap never splits by concurrency, and its
+ * limit is not asked for here (nor its first commands changed by asking).
+ */
+export async function itemsPerChild(context: RunContext, shape: SplitShape): Promise<number | undefined> {
+  const bySteps = Math.max(1, Math.floor(shape.maxStepsPerRun / Math.max(1, shape.stepsPerItem)));
+  const byConcurrency =
+    shape.budgeted || shape.items <= MAX_ACTIVITIES_IN_FLIGHT
+      ? shape.items
+      : Math.ceil(
+          shape.items / Math.ceil((await context.limit(shape.concurrency)) / MAX_ACTIVITIES_IN_FLIGHT),
+        );
+  const perChild = Math.min(bySteps, byConcurrency);
+  return perChild < shape.items ? perChild : undefined;
 }

@@ -9,7 +9,7 @@ import {
   failedOutcome,
 } from '../../contracts';
 import { type ResumableOptions, activityFailureMessage, invalidInput, parseSpecs } from './inputs';
-import { DEFAULT_MAX_STEPS_PER_RUN, runPartitioned } from './partition';
+import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerChild, runPartitioned } from './partition';
 import { settleAll } from './pool';
 import { settledOutcome } from './progress';
 import { type RunContext, createRunContext } from './run-context';
@@ -130,8 +130,9 @@ async function fetchServedOutcomes(
  * `checkpointId` so a new execution, on any worker, resumes where an
  * interrupted one stopped. Only successful steps are recorded (a failed one
  * retries on resume); full success deletes the checkpoint. A run bigger than
- * one history holds runs as a child `resumableParallelWorkflow`, which splits
- * it into partitions side by side (or, with a budget, windows in turn).
+ * one execution holds (see itemsPerChild) runs as a child
+ * `resumableParallelWorkflow`, which splits it into partitions side by side
+ * (or, with a budget, windows in turn).
  */
 export async function executeStepsParallelResumable(
   specInputs: readonly AgentStepSpecInput[],
@@ -143,7 +144,14 @@ export async function executeStepsParallelResumable(
   context.budget.apply(rest.budget);
   const id = CheckpointIdSchema.safeParse(checkpointId);
   if (!id.success) throw invalidInput(`checkpointId: ${id.error.issues[0]!.message}`);
-  if (specs.length > (rest.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN)) {
+  const split = await itemsPerChild(context, {
+    items: specs.length,
+    stepsPerItem: 1,
+    maxStepsPerRun: rest.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
+    concurrency: rest.concurrency,
+    budgeted: rest.budget !== undefined,
+  });
+  if (split !== undefined) {
     return executeChild('resumableParallelWorkflow', {
       workflowId: context.childIdPrefix(workflowInfo().workflowId, 'resumable'),
       args: [{ ...rest, specs, checkpointId }],
@@ -162,20 +170,21 @@ export async function executeStepsParallelResumable(
 }
 
 /**
- * A resumable run bigger than `maxStepsPerRun` runs as child partitions side
- * by side, like a parallel run: the partitions journal to the one checkpoint
+ * A resumable run bigger than one execution holds (see itemsPerChild) runs as
+ * child partitions side by side, like a parallel run: the partitions journal to the one checkpoint
  * (appends merge), and the parent deletes it once every step succeeded.
  */
 export async function runResumablePartitions(
   context: RunContext,
   specs: AgentStepSpec[],
   checkpointId: string,
+  perChild: number,
   options: ResumableOptions,
   carried: readonly StepOutcome[],
 ): Promise<StepOutcome[]> {
   const outcomes = await runPartitioned<AgentStepSpec, StepOutcome>(context, {
     items: specs,
-    perChild: options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
+    perChild,
     limit: await context.limit(options.concurrency),
     workflowType: 'resumableParallelWorkflow',
     stepOutcomes: true,
