@@ -11,7 +11,7 @@ import { ScriptExecutor } from '../../src/executors/script';
 import { startUiServer } from '../../src/ui/server';
 import { chromiumPerFile, screenshot } from '../support/chromium';
 import { spec } from '../support/specs';
-import { closeDevClient, uniqueId, withWorker } from '../support/temporal';
+import { closeDevClient, newNamespace, uniqueId, withWorker } from '../support/temporal';
 
 const chromium = chromiumPerFile();
 afterAll(closeDevClient);
@@ -27,7 +27,9 @@ test('the timeline shows each step’s attempts, waits and delegated tasks; the 
     },
     agents: { lead: { delayMs: 200, delegate: [{ agent: 'explore', description: 'a', prompt: 'read a' }] } },
   });
-  await withWorker({ executor }, async ({ client, taskQueue }) => {
+  // A namespace of its own: the runs list below must show this file's runs on its first page, whatever else a full test run started.
+  const namespace = await newNamespace('ui-timeline', { waitingAttribute: true });
+  await withWorker({ executor, namespace }, async ({ client, taskQueue }) => {
     const workflowId = uniqueId('ui-timeline');
     const handle = await client.workflow.start('parallelWorkflow', {
       taskQueue,
