@@ -248,3 +248,46 @@ export async function transaction<T>(pool: Pool, work: (client: PoolClient) => P
     client.release(broken);
   }
 }
+
+/**
+ * TAO's database opened on the first query, for stores a worker or client
+ * builds whether or not it ever uses them (the blob store inside a data
+ * converter, the outcome store), so building one never blocks or fails early.
+ * A failed connect is not kept: the next query tries again, as a retried
+ * activity would.
+ */
+export class LazyDatabase {
+  /** The URL without its password, for messages. */
+  readonly location: string;
+  /** Words every failure, connecting or querying, as the store `what` set with `setting`: see {@link databaseFailure}. */
+  private readonly failure: (error: unknown) => Error;
+  private pool?: Promise<Pool>;
+
+  constructor(
+    private readonly url: string,
+    what: string,
+    setting: string,
+  ) {
+    this.location = redactUrl(url);
+    this.failure = databaseFailure(url, what, setting);
+  }
+
+  async query<R extends object = object>(sql: string, params: unknown[]) {
+    this.pool ??= openTaoDatabase(this.url, this.failure).catch((error: unknown) => {
+      this.pool = undefined;
+      throw error;
+    });
+    const pool = await this.pool;
+    try {
+      return await pool.query<R>(sql, params);
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = await this.pool?.catch(() => undefined);
+    this.pool = undefined;
+    await pool?.end();
+  }
+}
