@@ -182,6 +182,7 @@ export function garbageView(report: GarbageReport): string {
     ['cache entry', 'cache entries', report.cache],
     ['transcript', 'transcripts', report.transcripts],
     ['blob', 'blobs', report.blobs],
+    ['outcomes', 'run outcomes', report.outcomes],
   ] as const;
   const totals = table(['kind', report.dryRun ? 'would remove' : 'removed', 'bytes']);
   const items: string[] = [];

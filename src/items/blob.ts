@@ -5,10 +5,9 @@
  * gets, the manifest and that page, whatever the run's size. Blobs are
  * content-addressed: the manifest's key names exactly these items.
  *
- * Blobs a run's history names are kept by `tao gc` while the run is live:
- * the manifest's key is in the run's input, and a worker reads a page blob
- * only through the manifest, whose keys gc must also treat as live (see the
- * report of issue #33's first part: not wired yet).
+ * A page blob is named only by its manifest, and the manifest only by the
+ * source in a run's input: `tao gc` keeps both while the run is live
+ * (src/client/live-runs.ts finds the source anywhere in the input).
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -89,13 +88,7 @@ export async function readBlobPage(
   limit: number,
   schema: z.ZodTypeAny,
 ): Promise<ItemsPage> {
-  const manifest = ItemManifestSchema.safeParse(parseJson(await blobs.get(key)));
-  if (!manifest.success) {
-    throw itemsFailure(
-      `items manifest ${key} in ${blobs.location} is not one; start the run with the source tao start --items printed`,
-    );
-  }
-  const { pages } = manifest.data;
+  const { pages } = await readManifest(blobs, key);
   const items: ItemsPage['items'] = [];
   let { page, item, seq } = from;
   while (page < pages.length && items.length < limit) {
@@ -107,6 +100,21 @@ export async function readBlobPage(
     if (item === lines.length) [page, item] = [page + 1, 0];
   }
   return { items, next: page < pages.length ? { page, item, seq } : null };
+}
+
+/** The page blobs of the manifest at `key`, for `tao gc` to keep while a run that reads them is live. */
+export async function itemPageKeys(blobs: BlobStore, key: string): Promise<string[]> {
+  return (await readManifest(blobs, key)).pages.map((page) => page.key);
+}
+
+async function readManifest(blobs: BlobStore, key: string): Promise<ItemManifest> {
+  const manifest = ItemManifestSchema.safeParse(parseJson(await blobs.get(key)));
+  if (!manifest.success) {
+    throw itemsFailure(
+      `items manifest ${key} in ${blobs.location} is not one; start the run with the source tao start --items printed`,
+    );
+  }
+  return manifest.data;
 }
 
 function parseJson(bytes: Uint8Array): unknown {

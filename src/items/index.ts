@@ -27,7 +27,7 @@ export {
   type ReadItemsRequest,
   ReadItemsRequestSchema,
 } from './item-source';
-export { type ItemManifest, ItemManifestSchema, type UploadOptions, uploadItems } from './blob';
+export { type ItemManifest, ItemManifestSchema, type UploadOptions, itemPageKeys, uploadItems } from './blob';
 
 /**
  * Up to `limit` items of `source` from `cursor` (`null`: the first), each

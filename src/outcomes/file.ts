@@ -180,19 +180,17 @@ export class FileOutcomeStore implements OutcomeStore {
     return { run, bytes, writtenMs };
   }
 
-  async delete(run: string): Promise<boolean> {
+  async delete(run: string, writtenBeforeMs = Infinity): Promise<boolean> {
     const folder = this.runFolder(run);
-    const existed = await stat(folder).then(
-      () => true,
-      () => false,
-    );
+    const held = await this.runIn(folder);
+    if (!held || held.writtenMs >= writtenBeforeMs) return false;
     // The next put of the run makes its folder again.
     this.segments.delete(run);
     await this.reads.run('index', async () => {
       if (this.index?.folder === folder) this.index = undefined;
       await rm(folder, { recursive: true, force: true });
     });
-    return existed;
+    return true;
   }
 
   private runFolder(run: string): string {

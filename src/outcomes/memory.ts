@@ -46,7 +46,7 @@ export class MemoryOutcomeStore implements OutcomeStore {
     }));
   }
 
-  async delete(run: string): Promise<boolean> {
-    return this.kept.delete(run);
+  async delete(run: string, writtenBeforeMs = Infinity): Promise<boolean> {
+    return (this.kept.get(run)?.writtenMs ?? Infinity) < writtenBeforeMs && this.kept.delete(run);
   }
 }

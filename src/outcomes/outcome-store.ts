@@ -51,8 +51,12 @@ export interface OutcomeStore {
   list(run: string, page: OutcomePage): Promise<SeqOutcome[]>;
   /** Every run that has outcomes here, for `tao gc`. */
   runs(): Promise<OutcomeRun[]>;
-  /** Removes every outcome of `run`; whether there were any. */
-  delete(run: string): Promise<boolean>;
+  /**
+   * Removes every outcome of `run`, unless one was put at or after `writtenBeforeMs` (default: whenever);
+   * whether it removed any. For `tao gc`: a run that starts again under the id while gc runs keeps what it
+   * put (on PostgreSQL the check and the removal are one statement; in a folder a put between them can be lost).
+   */
+  delete(run: string, writtenBeforeMs?: number): Promise<boolean>;
   /** Releases connections; the store is unusable after. */
   close?(): Promise<void>;
   /** Where the outcomes are, for messages (never with credentials). */

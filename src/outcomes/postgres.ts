@@ -54,8 +54,13 @@ export class PostgresOutcomeStore implements OutcomeStore {
     return rows.map((row) => ({ run: row.run, bytes: Number(row.bytes), writtenMs: Number(row.written_ms) }));
   }
 
-  async delete(run: string): Promise<boolean> {
-    const { rowCount } = await this.database.query('DELETE FROM tao_outcomes WHERE run = $1', [run]);
+  async delete(run: string, writtenBeforeMs = Infinity): Promise<boolean> {
+    // One statement: a put that lands first keeps the run.
+    const { rowCount } = await this.database.query(
+      `DELETE FROM tao_outcomes WHERE run = $1
+       AND NOT EXISTS (SELECT 1 FROM tao_outcomes WHERE run = $1 AND written_ms >= $2)`,
+      [run, Number.isFinite(writtenBeforeMs) ? writtenBeforeMs : Number.MAX_SAFE_INTEGER],
+    );
     return (rowCount ?? 0) > 0;
   }
 

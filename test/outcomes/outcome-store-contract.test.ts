@@ -107,6 +107,9 @@ describe.each(backends)('the $name outcome store', (backend) => {
     expect(await store.delete('run-a')).toBe(false);
     expect(await store.list('run-a', { limit: 10 })).toEqual([]);
     expect((await store.runs()).map((r) => r.run)).toEqual(['run/b with spaces']);
+    // Not when it was written since the time given.
+    expect(await store.delete('run/b with spaces', before - 60_000)).toBe(false);
+    expect(await store.delete('run/b with spaces', Date.now() + 60_000)).toBe(true);
     // A run deleted and written again starts afresh.
     await store.put('run-a', 7, ok(7));
     expect(await store.list('run-a', { limit: 10 })).toEqual([{ seq: 7, outcome: ok(7) }]);
