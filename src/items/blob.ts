@@ -111,7 +111,7 @@ async function readManifest(blobs: BlobStore, key: string): Promise<ItemManifest
   const manifest = ItemManifestSchema.safeParse(parseJson(await blobs.get(key)));
   if (!manifest.success) {
     throw itemsFailure(
-      `items manifest ${key} in ${blobs.location} is not one; start the run with the source tao start --items printed`,
+      `blob ${key} in ${blobs.location} is not an items manifest; give the run the source uploadItems returned`,
     );
   }
   return manifest.data;

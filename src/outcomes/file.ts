@@ -35,7 +35,7 @@ import { type StepOutcome, StepOutcomeSchema } from '../contracts';
 import { PRIVATE_FILE_MODE, ensurePrivateDirs } from '../local/private-files';
 import { KeyedLock, isMissing, namesIn, readTextIfAny, syncFolder } from '../stores/atomic-file';
 import type { OutcomePage, OutcomeRun, OutcomeStore, SeqOutcome } from './outcome-store';
-import { checkOutcomeKey, pageBounds } from './outcome-store';
+import { checkedPut, pageBounds } from './outcome-store';
 
 const SEGMENT = '.jsonl';
 const RUN_FILE = 'run.json';
@@ -67,10 +67,10 @@ export class FileOutcomeStore implements OutcomeStore {
   }
 
   async put(run: string, seq: number, outcome: StepOutcome): Promise<void> {
-    checkOutcomeKey(run, seq);
+    const checked = checkedPut(run, seq, outcome);
     // Never back within the process, so a segment's stamps follow its lines.
     this.lastMs = Math.max(Date.now(), this.lastMs);
-    const line = `${JSON.stringify({ seq, ms: this.lastMs, outcome: StepOutcomeSchema.parse(outcome) })}\n`;
+    const line = `${JSON.stringify({ seq, ms: this.lastMs, outcome: checked })}\n`;
     let batch = this.batches.get(run);
     if (!batch) {
       const lines: string[] = [];

@@ -1,6 +1,6 @@
 import { type StepOutcome, StepOutcomeSchema } from '../contracts';
 import type { OutcomePage, OutcomeRun, OutcomeStore, SeqOutcome } from './outcome-store';
-import { checkOutcomeKey, pageBounds } from './outcome-store';
+import { checkedPut, pageBounds } from './outcome-store';
 
 interface Kept {
   /** Each outcome as JSON, as the other backends keep it, so a caller's object is never shared. */
@@ -18,9 +18,9 @@ export class MemoryOutcomeStore implements OutcomeStore {
   private readonly kept = new Map<string, Kept>();
 
   async put(run: string, seq: number, outcome: StepOutcome): Promise<void> {
-    checkOutcomeKey(run, seq);
+    const checked = checkedPut(run, seq, outcome);
     const kept = this.kept.get(run) ?? { outcomes: new Map(), writtenMs: 0 };
-    kept.outcomes.set(seq, JSON.stringify(StepOutcomeSchema.parse(outcome)));
+    kept.outcomes.set(seq, JSON.stringify(checked));
     kept.writtenMs = Date.now();
     this.kept.set(run, kept);
   }

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { StepOutcome } from '../contracts';
+import { type StepOutcome, StepOutcomeSchema, describeZodError } from '../contracts';
 
 /** One stored outcome: the item's place in its run's source and what its step returned. */
 export interface SeqOutcome {
@@ -63,11 +63,15 @@ export interface OutcomeStore {
   readonly location: string;
 }
 
-/** Non-retryable: a run id or place that is wrong now is wrong on every retry. */
+/** Non-retryable: a run id, place or outcome that is wrong now is wrong on every retry. */
 export const OUTCOME_ERROR_TYPE = 'TaoOutcomeRejected';
 
-/** `run` and `seq` as every backend takes them: a non-empty id, a whole number from 0. */
-export function checkOutcomeKey(run: string, seq: number): void {
+/**
+ * What every backend's put checks before it writes: `run` a non-empty id,
+ * `seq` a whole number from 0, `outcome` a StepOutcome (returned parsed).
+ * Each failure is for good: the same put fails the same way on a retry.
+ */
+export function checkedPut(run: string, seq: number, outcome: StepOutcome): StepOutcome {
   if (run.length === 0) {
     throw ApplicationFailure.nonRetryable('an outcome needs the run id it belongs to', OUTCOME_ERROR_TYPE);
   }
@@ -77,6 +81,14 @@ export function checkOutcomeKey(run: string, seq: number): void {
       OUTCOME_ERROR_TYPE,
     );
   }
+  const parsed = StepOutcomeSchema.safeParse(outcome);
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(
+      `outcome ${seq} of run ${run} is not a step outcome (${describeZodError(parsed.error)}); put what the step returned`,
+      OUTCOME_ERROR_TYPE,
+    );
+  }
+  return parsed.data;
 }
 
 /** `page` with `after` as a number (-1: before the first) and `limit` checked. */

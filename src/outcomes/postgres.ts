@@ -1,7 +1,7 @@
 import { type StepOutcome, StepOutcomeSchema } from '../contracts';
 import { LazyDatabase } from '../stores/postgres-database';
 import type { OutcomePage, OutcomeRun, OutcomeStore, SeqOutcome } from './outcome-store';
-import { checkOutcomeKey, pageBounds } from './outcome-store';
+import { checkedPut, pageBounds } from './outcome-store';
 
 /**
  * Outcomes as rows of `tao_outcomes` in the checkpoint database, keyed
@@ -20,8 +20,7 @@ export class PostgresOutcomeStore implements OutcomeStore {
   }
 
   async put(run: string, seq: number, outcome: StepOutcome): Promise<void> {
-    checkOutcomeKey(run, seq);
-    const parsed = StepOutcomeSchema.parse(outcome);
+    const parsed = checkedPut(run, seq, outcome);
     await this.database.query(
       `INSERT INTO tao_outcomes (run, seq, success, outcome, written_ms) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (run, seq) DO UPDATE

@@ -122,7 +122,13 @@ describe.each(backends)('the $name outcome store', (backend) => {
         nonRetryable: true,
       });
     }
-    await expect(store.put('run-a', 0, { taskId: 't' } as never)).rejects.toThrow(/output/);
+    await expect(store.put('run-a', 0, { taskId: 't' } as never)).rejects.toMatchObject({
+      type: OUTCOME_ERROR_TYPE,
+      nonRetryable: true,
+      message: expect.stringMatching(
+        /^outcome 0 of run run-a is not a step outcome \(agent: Required; .*\); put what the step returned$/,
+      ),
+    });
     expect(await store.list('run-a', { limit: 10 })).toEqual([]);
   });
 
