@@ -159,8 +159,13 @@ export class FileOutcomeStore implements OutcomeStore {
 
   async runs(): Promise<OutcomeRun[]> {
     const names = await namesIn(this.folder, '', (error) => ioError('cannot list', this.folder, error));
-    const runs = await Promise.all(names.map((name) => this.runIn(join(this.folder, name))));
-    return runs.filter((run) => run !== undefined);
+    const runs: OutcomeRun[] = [];
+    // One run at a time: a store of many runs would otherwise open all their files at once.
+    for (const name of names) {
+      const run = await this.runIn(join(this.folder, name));
+      if (run) runs.push(run);
+    }
+    return runs;
   }
 
   /** The run a folder holds; `undefined` when it names none (not TAO's, removed meanwhile, or torn by a power cut). */
