@@ -20,7 +20,9 @@
  * retry interval after the first attempt's put, far more than the clocks of
  * a fleet's hosts differ by.
  *
- * What a reader holds: an index of the last run it read, five typed arrays
+ * What a reader holds: an index of each of the last runs it read (at most
+ * {@link INDEXED_RUNS}, so readers of a few runs at once never rebuild each
+ * other's on every page), five typed arrays
  * by seq (segment, offset, length, stamp, failed): about 25 bytes per place,
  * up to twice that while the arrays grow by doubling (test/outcomes has the
  * figure for 100,000 outcomes); never the outcomes themselves, which a page
@@ -39,6 +41,8 @@ import { checkedPut, pageBounds } from './outcome-store';
 
 const SEGMENT = '.jsonl';
 const RUN_FILE = 'run.json';
+/** Runs whose index a reader keeps. */
+const INDEXED_RUNS = 4;
 /** A segment is scanned this much at a time. */
 const SCAN_BYTES = 1 << 20;
 
@@ -59,7 +63,8 @@ export class FileOutcomeStore implements OutcomeStore {
   private lastMs = 0;
   private readonly appends = new KeyedLock();
   private readonly reads = new KeyedLock();
-  private index?: RunIndex;
+  /** By run folder, the least recently read first. */
+  private readonly indexes = new Map<string, RunIndex>();
 
   constructor(dir: string) {
     this.location = `file:${dir}`;
@@ -127,8 +132,14 @@ export class FileOutcomeStore implements OutcomeStore {
     const { after, limit, failedOnly } = pageBounds(page);
     const folder = this.runFolder(run);
     return this.reads.run('index', async () => {
-      if (this.index?.folder !== folder) this.index = new RunIndex(folder);
-      const index = this.index;
+      const index = this.indexes.get(folder) ?? new RunIndex(folder);
+      // Now the most recently read.
+      this.indexes.delete(folder);
+      this.indexes.set(folder, index);
+      for (const oldest of this.indexes.keys()) {
+        if (this.indexes.size <= INDEXED_RUNS) break;
+        this.indexes.delete(oldest);
+      }
       try {
         await index.refresh();
         const found: SeqOutcome[] = [];
@@ -149,7 +160,7 @@ export class FileOutcomeStore implements OutcomeStore {
         return found;
       } catch (error) {
         // Whatever went wrong (a gc between the scan and the read), the next page starts from the files.
-        this.index = undefined;
+        this.indexes.delete(folder);
         throw isMissing(error) || error instanceof SyntaxError
           ? ioError('cannot read', folder, error)
           : error;
@@ -192,7 +203,7 @@ export class FileOutcomeStore implements OutcomeStore {
     // The next put of the run makes its folder again.
     this.segments.delete(run);
     await this.reads.run('index', async () => {
-      if (this.index?.folder === folder) this.index = undefined;
+      this.indexes.delete(folder);
       await rm(folder, { recursive: true, force: true });
     });
     return true;

@@ -114,6 +114,28 @@ it('reads what was appended since the last page, and pages through failures', as
   expect((await reader.list('run-1', { limit: 10, failedOnly: true })).map((e) => e.seq)).toEqual([1]);
 });
 
+it('pages through several runs at once, each from where it was', async () => {
+  const writer = new FileOutcomeStore(tempDir());
+  const runs = ['a', 'b', 'c', 'd', 'e', 'f'];
+  for (const run of runs) {
+    await Promise.all(
+      Array.from({ length: 30 }, (_, seq) => writer.put(run, seq, echoed(`${run}${seq}`, run))),
+    );
+  }
+  const reader = new FileOutcomeStore(tempDir());
+  const after = new Map<string, number>();
+  // More runs than the reader keeps an index of, a page of each in turn.
+  for (let page = 0; page < 3; page++) {
+    for (const run of runs) {
+      const found = await reader.list(run, { after: after.get(run) ?? -1, limit: 10 });
+      expect(found.map((e) => [e.seq, e.outcome.taskId])).toEqual(
+        Array.from({ length: 10 }, (_, i) => [page * 10 + i, `${run}${page * 10 + i}`]),
+      );
+      after.set(run, found[9]!.seq);
+    }
+  }
+});
+
 /** About 2 KB of outcome, as JSON. */
 const outcomeOf = (seq: number): StepOutcome => ({
   ...echoed(`task-${seq}`, `${'x'.repeat(1900)} ${seq}`),
