@@ -13,6 +13,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { BlobStore } from '../blobs';
+import { InputError } from '../config/data-file';
 import { type ItemsPage, itemsFailure, parseItem } from './item-source';
 
 export const ItemManifestSchema = z
@@ -40,7 +41,8 @@ export interface UploadOptions {
 /**
  * Puts the JSONL file at `path` into `blobs` as pages and a manifest; the
  * run's source is the result. Reads the file as a stream: one page of
- * lines is held at a time.
+ * lines is held at a time. An unreadable file, a malformed line or an
+ * invalid item is an {@link InputError} naming the file and line.
  */
 export async function uploadItems(
   blobs: BlobStore,
@@ -68,6 +70,10 @@ export async function uploadItems(
       page.push(text);
       if (page.length === pageItems) await flush();
     }
+  } catch (error) {
+    // Whoever uploads is at a command line: a bad file is bad input, said in one line.
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new InputError(code ? `items file ${path} cannot be read (${code}); check the path` : message);
   } finally {
     lines.close();
     input.destroy();

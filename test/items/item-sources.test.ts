@@ -183,9 +183,16 @@ describe.each([
   it('refuses to upload a file with an invalid item, naming its line', async () => {
     const bad = join(dir, 'bad-upload.jsonl');
     writeFileSync(bad, `${JSON.stringify(spec(0))}\n${JSON.stringify({ ...spec(1), agent: '' })}\n`);
-    await expect(uploadItems(openBlobStore(ref()), bad, { schema: ITEM_SCHEMAS.specs })).rejects.toThrow(
-      `${bad} line 2: invalid item, agent: must be a non-empty string; fix that item`,
-    );
+    await expect(
+      uploadItems(openBlobStore(ref()), bad, { schema: ITEM_SCHEMAS.specs }),
+    ).rejects.toMatchObject({
+      name: 'InputError',
+      message: `${bad} line 2: invalid item, agent: must be a non-empty string; fix that item`,
+    });
+    await expect(uploadItems(openBlobStore(ref()), join(dir, 'absent.jsonl'))).rejects.toMatchObject({
+      name: 'InputError',
+      message: `items file ${join(dir, 'absent.jsonl')} cannot be read (ENOENT); check the path`,
+    });
   });
 });
 
