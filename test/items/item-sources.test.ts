@@ -9,8 +9,6 @@ import { createWriteStream, mkdtempSync, openSync, rmSync, writeFileSync, writeS
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { type BlobStore, openBlobStore } from '../../src/blobs';
 import { createItemActivities } from '../../src/activities/items';
 import {
@@ -21,6 +19,7 @@ import {
   readItemsPage,
   uploadItems,
 } from '../../src/items';
+import { retainedBytes } from '../support/retained-memory';
 import { useStoreServers } from '../support/store-servers';
 
 const servers = useStoreServers();
@@ -55,18 +54,7 @@ describe('a JSONL file', () => {
     }
     out.end();
     await once(out, 'close');
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    // Buffers are freed by a background sweep after a collection: give it time to finish.
-    const retained = async () => {
-      for (let i = 0; i < 3; i++) {
-        gc();
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const { heapUsed, arrayBuffers } = process.memoryUsage();
-      return heapUsed + arrayBuffers;
-    };
-    const baseline = await retained();
+    const baseline = await retainedBytes();
     let peak = 0;
     let count = 0;
     let cursor: ItemCursor | null = null;
@@ -77,7 +65,7 @@ describe('a JSONL file', () => {
         expect(page.items[0]).toEqual({ seq: count, item: { ...spec(count), description: '' } });
       }
       count += page.items.length;
-      if (pages % 10 === 0) peak = Math.max(peak, (await retained()) - baseline);
+      if (pages % 10 === 0) peak = Math.max(peak, (await retainedBytes()) - baseline);
       if (!page.next) break;
       cursor = page.next;
     }

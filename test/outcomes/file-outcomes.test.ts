@@ -8,11 +8,10 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, createWriteStream, readFileSync, readdirSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { FileOutcomeStore } from '../../src/outcomes';
 import type { StepOutcome } from '../../src/contracts';
 import { echoed } from '../support/specs';
+import { retainedBytes } from '../support/retained-memory';
 import { useTempDir } from '../support/temp-dir';
 
 const tempDir = useTempDir('tao-file-outcomes');
@@ -169,20 +168,9 @@ it('pages through 100,000 outcomes of 2 KB holding an index of places, not the o
   expect(read).toBe(100_000);
   expect(failed).toBe(10_000);
   // What the reader holds between pages: what letting go of it frees, the scans' garbage collected first.
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  // Buffers are freed by a background sweep after a collection: give it time to finish.
-  const retained = async () => {
-    for (let i = 0; i < 3; i++) {
-      gc();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const { heapUsed, arrayBuffers } = process.memoryUsage();
-    return heapUsed + arrayBuffers;
-  };
-  const holding = await retained();
+  const holding = await retainedBytes();
   reader = undefined;
-  const held = holding - (await retained());
+  const held = holding - (await retainedBytes());
   const fileBytes = statSync(join(folder, segments[0]!)).size;
   console.log(
     `100,000 outcomes (${(fileBytes / 1e6).toFixed(0)} MB on disk) paged 1000 at a time: ` +
