@@ -16,6 +16,7 @@ import type {
   ToolDecisionAllowance,
   ToolGrant,
 } from './contracts';
+import type { ItemsPage, ReadItemsRequest } from './items';
 import type { AppendResult, CheckpointAppend } from './stores/session-store';
 
 export type { AppendResult, CheckpointAppend, CheckpointStepKey };
@@ -91,6 +92,8 @@ export interface TaoActivities {
   deleteCheckpoint(checkpointId: string): Promise<void>;
   /** A fresh cached outcome for a spec with `cache`, if the store holds one; a store error is a miss. */
   lookupStepCache(spec: AgentStepSpec): Promise<CachedStep | undefined>;
+  /** A page of a run's items kept by reference (src/items); a bad source or item fails for good. */
+  readItems(request: ReadItemsRequest): Promise<ItemsPage>;
 }
 
 export interface TaoLocalActivities {

@@ -59,6 +59,14 @@ export {
   setRunBudget,
   setRunConcurrency,
 } from './client/steer';
+export { type ResultsOptions, results } from './client/results';
+export {
+  type OutcomePage,
+  type OutcomeRun,
+  type OutcomeStore,
+  type SeqOutcome,
+  createOutcomeStore,
+} from './outcomes';
 export {
   type FollowOptions,
   endsStep,

@@ -36,6 +36,7 @@ import type {
   WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from './activities';
+import type { BlobStore } from './blobs';
 import type { AgentExecutor } from './executors/executor';
 import type { SessionStore } from './stores/session-store';
 
@@ -75,6 +76,8 @@ export interface TaoPluginOptions {
   stallTimeoutMs?: number;
   /** `taoDataConverter(settings)` for large payloads and encryption; clients must use the same. */
   dataConverter?: DataConverter;
+  /** Where `tao start --items` uploads a run's items (the `--blobs` store); without it, only JSONL files are read. */
+  blobs?: BlobStore;
   /** Spans for workflows and steps, e.g. `tracingFromEnv(…).options`; the workflows must be bundled by this worker. */
   tracing?: OpenTelemetryPluginOptions;
   /**
@@ -96,6 +99,7 @@ export class TaoPlugin extends SimplePlugin {
       activities: createActivities({
         executor: tao.executor,
         store: tao.store,
+        ...(tao.blobs ? { blobs: tao.blobs } : {}),
         ...(tao.concurrency !== undefined ? { concurrency: tao.concurrency } : {}),
         ...(tao.stallTimeoutMs !== undefined ? { stallTimeoutMs: tao.stallTimeoutMs } : {}),
         ...(tao.traceContent ? { traceContent: true } : {}),

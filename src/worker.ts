@@ -6,6 +6,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import type { OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
+import { type BlobStore, openBlobStore } from './blobs';
 import { taoDataConverter } from './codec';
 import {
   type WorkerConfig,
@@ -36,6 +37,8 @@ export interface TaoWorkerParts {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Large-payload offloading (see src/codec); clients must use the same one. */
   dataConverter?: DataConverter;
+  /** See {@link TaoPluginOptions.blobs}. */
+  blobs?: BlobStore;
   /** Workflow module to bundle, for users who add their own workflows; default: TAO's `src/workflows`. */
   workflowsPath?: string;
   /** See {@link DEFAULT_STICKY_QUEUE_TIMEOUT_MS}. */
@@ -96,6 +99,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
         concurrency: steps,
         ...(parts.stallTimeoutMs !== undefined ? { stallTimeoutMs: parts.stallTimeoutMs } : {}),
         ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
+        ...(parts.blobs ? { blobs: parts.blobs } : {}),
         ...(parts.tracing ? { tracing: parts.tracing } : {}),
         ...(parts.traceContent ? { traceContent: true } : {}),
         ...(parts.workerDeploymentOptions ? { workerDeploymentOptions: parts.workerDeploymentOptions } : {}),
@@ -148,6 +152,7 @@ export async function workerFromConfig(
     taskQueue: config.taskQueue,
     namespace,
     dataConverter: taoDataConverter(payloadSettings(config)),
+    blobs: openBlobStore(config.blobs),
     ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
     ...(config.stickyQueueTimeoutMs !== undefined
       ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }

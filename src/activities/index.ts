@@ -1,14 +1,18 @@
 import type { TaoActivities, TaoLocalActivities } from '../activity-api';
+import type { BlobStore } from '../blobs';
 import type { AgentExecutor } from '../executors/executor';
 import type { SessionStore } from '../stores/session-store';
 import { createAgentStepActivity } from './agent-step';
 import { createCheckpointActivities } from './checkpoint';
+import { createItemActivities } from './items';
 import { createStepCacheActivities } from './step-cache';
 import { StepPermits } from './step-permits';
 
 export interface ActivityDeps {
   executor: AgentExecutor;
   store: SessionStore;
+  /** The worker's blob store (`--blobs`), where `tao start --items` puts a run's items; none: it reads only JSONL files. */
+  blobs?: BlobStore;
   /** Overrides the executor's concurrency hint (worker `--concurrency`). */
   concurrency?: number;
   /** A step attempt with no progress for this long is retried (see ./stall-watchdog). */
@@ -27,6 +31,7 @@ export function createActivities(deps: ActivityDeps): TaoActivities & TaoLocalAc
     }),
     ...createCheckpointActivities(deps.store),
     ...createStepCacheActivities(deps.executor, deps.store),
+    ...createItemActivities(deps.blobs),
     async executorInfo() {
       const agentCaches = deps.executor.agentCaches?.() ?? {};
       return {

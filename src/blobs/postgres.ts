@@ -1,5 +1,4 @@
-import type { Pool } from 'pg';
-import { databaseFailure, openTaoDatabase, redactUrl } from '../stores/postgres-database';
+import { LazyDatabase } from '../stores/postgres-database';
 import {
   type BlobEntry,
   type BlobStore,
@@ -15,14 +14,15 @@ import {
  * first use, so building a data converter never blocks or fails early.
  */
 export class PostgresBlobStore implements BlobStore {
-  readonly location: string;
-  private pool?: Promise<Pool>;
   /** Its queries have the checkpoint store's bound (QUERY_TIMEOUT_MS, or the URL's query_timeout). */
-  private readonly failure: (error: unknown) => Error;
+  private readonly database: LazyDatabase;
 
-  constructor(private readonly url: string) {
-    this.location = redactUrl(url);
-    this.failure = databaseFailure(url, 'postgres blob store', '--blobs');
+  constructor(url: string) {
+    this.database = new LazyDatabase(url, 'postgres blob store', '--blobs');
+  }
+
+  get location(): string {
+    return this.database.location;
   }
 
   async put(bytes: Uint8Array): Promise<string> {
@@ -60,24 +60,11 @@ export class PostgresBlobStore implements BlobStore {
     return (rowCount ?? 0) > 0;
   }
 
-  async close(): Promise<void> {
-    const pool = await this.pool?.catch(() => undefined);
-    this.pool = undefined;
-    await pool?.end();
+  close(): Promise<void> {
+    return this.database.close();
   }
 
-  private async query<R extends object = object>(sql: string, params: unknown[]) {
-    const failure = this.failure;
-    // A failed connect is not cached: the next payload tries again, as a retried activity would.
-    this.pool ??= openTaoDatabase(this.url, failure).catch((error: unknown) => {
-      this.pool = undefined;
-      throw error;
-    });
-    const pool = await this.pool;
-    try {
-      return await pool.query<R>(sql, params);
-    } catch (error) {
-      throw failure(error);
-    }
+  private query<R extends object = object>(sql: string, params: unknown[]) {
+    return this.database.query<R>(sql, params);
   }
 }

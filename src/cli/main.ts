@@ -14,6 +14,7 @@ import { registerGc } from './commands/gc';
 import { registerDev } from './commands/dev';
 import { registerKeygen } from './commands/keygen';
 import { registerRerun } from './commands/rerun';
+import { registerResults } from './commands/results';
 import { registerRun } from './commands/run';
 import { registerSetup } from './commands/setup';
 import { registerTranscript } from './commands/transcript';
@@ -38,6 +39,7 @@ function buildProgram(): Command {
   registerRun(program);
   registerRerun(program);
   registerWorkflowCommands(program);
+  registerResults(program);
   registerCheckpoint(program);
   registerCache(program);
   registerTranscript(program);

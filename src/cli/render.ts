@@ -74,6 +74,12 @@ function outcomeRow(index: number, outcome: StepOutcome): ResultRow {
   };
 }
 
+/** A step's outcome as one line, for outcomes printed as they are read: its place, task, agent, result, first line of output. */
+export function resultLine(seq: number, outcome: StepOutcome): string {
+  const { taskId, agent, status, text } = outcomeRow(seq, outcome);
+  return [seq, taskId, agent, status, oneLine(text.trim().split('\n')[0] ?? '', OUTPUT_WIDTH * 2)].join('  ');
+}
+
 export function resultsTable(rows: readonly ResultRow[]): string {
   const view = table(['#', 'task', 'agent', 'result', 'output']);
   for (const row of rows) view.push([row.index, row.taskId, row.agent, row.status, oneLine(row.text)]);
@@ -176,6 +182,7 @@ export function garbageView(report: GarbageReport): string {
     ['cache entry', 'cache entries', report.cache],
     ['transcript', 'transcripts', report.transcripts],
     ['blob', 'blobs', report.blobs],
+    ['outcomes', 'run outcomes', report.outcomes],
   ] as const;
   const totals = table(['kind', report.dryRun ? 'would remove' : 'removed', 'bytes']);
   const items: string[] = [];

@@ -13,7 +13,11 @@
  *   a closed run's: only for being referred to by no live run (mark and
  *   sweep). A put renews a blob's age (src/blobs/blob-store.ts), so a blob
  *   a run encodes while gc runs, before the server shows that run, is young
- *   and stays;
+ *   and stays. A live run's items uploaded by reference (src/items) are
+ *   kept whole: the manifest its input names and every page blob it lists;
+ * - the outcomes a run kept by reference (src/outcomes), when none was put
+ *   after the cut-off and its workflow id is no live run's: the rule of
+ *   transcripts, which are keyed by workflow id too;
  * - a step's transcript whose last event landed before the cut-off and whose
  *   workflow id is no live run's (an earlier execution's or a child's
  *   included). Transcripts are keyed by workflow id, not run id, so a closed
@@ -27,8 +31,11 @@
  */
 import type { Client } from '@temporalio/client';
 import ms, { type StringValue } from 'ms';
-import { type BlobStore, openBlobStore } from '../blobs';
+import type { ApplicationFailure } from '@temporalio/common';
+import { BLOB_ERROR_TYPE, type BlobStore, openBlobStore } from '../blobs';
 import { InputError } from '../config/data-file';
+import { itemPageKeys } from '../items';
+import { type OutcomeStore, createOutcomeStore } from '../outcomes';
 import { createStore } from '../stores/registry';
 import type { SessionStore } from '../stores/session-store';
 import type { TranscriptStore } from '../transcripts/events';
@@ -43,9 +50,11 @@ export interface CollectGarbageOptions {
   store?: string | SessionStore;
   /** The workers' blob store (`--blobs`). Omitted: not collected. */
   blobs?: string | BlobStore;
+  /** Where runs keep their outcomes by reference: the store's ref. Omitted: the one `store` names, when it is a ref. */
+  outcomes?: string | OutcomeStore;
 }
 
-/** One kind's removals: each item's id (checkpoint id, step-state key, cache key, blob key, `<workflowId>/<taskId>` of a transcript) and their bytes. */
+/** One kind's removals: each item's id (checkpoint id, step-state key, cache key, blob key, `<workflowId>/<taskId>` of a transcript, a run's workflow id for outcomes) and their bytes. */
 export interface Collected {
   count: number;
   bytes: number;
@@ -66,6 +75,8 @@ export interface GarbageReport {
   transcripts?: Collected;
   /** Absent when the blob store was not given. */
   blobs?: Collected;
+  /** Absent when no outcome store was given or named by `store`. */
+  outcomes?: Collected;
 }
 
 export const DEFAULT_RETENTION = '7d';
@@ -100,12 +111,25 @@ export async function collectGarbage(
   const report: GarbageReport = { dryRun, cutoff: new Date(cutoffMs), liveExecutions: live.executions };
   const store = typeof options.store === 'string' ? await createStore(options.store) : options.store;
   const blobs = typeof options.blobs === 'string' ? openBlobStore(options.blobs) : options.blobs;
+  const outcomesRef = options.outcomes ?? (typeof options.store === 'string' ? options.store : undefined);
+  const outcomes = typeof outcomesRef === 'string' ? createOutcomeStore(outcomesRef) : outcomesRef;
   try {
     if (store) Object.assign(report, await collectFromStore(store, live, cutoffMs, dryRun));
+    if (outcomes) {
+      report.outcomes = await collect(
+        (await outcomes.runs())
+          .filter((run) => run.writtenMs < cutoffMs && !live.workflowIds.has(run.run))
+          .map((run) => ({ id: run.run, bytes: async () => run.bytes })),
+        dryRun,
+        // Only if the run put nothing since it was listed.
+        ({ id }) => outcomes.delete(id, cutoffMs),
+      );
+    }
     if (blobs) {
+      const kept = await withItemPages(blobs, live);
       report.blobs = await collect(
         (await blobs.list())
-          .filter((blob) => blob.writtenMs < cutoffMs && !live.blobKeys.has(blob.key))
+          .filter((blob) => blob.writtenMs < cutoffMs && !kept.has(blob.key))
           .map((blob) => ({ id: blob.key, bytes: async () => blob.bytes })),
         dryRun,
         // Only if no put renewed it since it was listed.
@@ -115,8 +139,29 @@ export async function collectGarbage(
   } finally {
     if (typeof options.store === 'string') await store?.close?.();
     if (typeof options.blobs === 'string') await blobs?.close?.();
+    if (typeof outcomesRef === 'string') await outcomes?.close?.();
   }
   return report;
+}
+
+/**
+ * The blobs live runs refer to, with the page blobs of the item manifests
+ * their inputs name. A manifest that is gone or altered names nothing to
+ * keep; one that cannot be read otherwise fails the collection, as a missed
+ * mark would remove a live run's items.
+ */
+async function withItemPages(blobs: BlobStore, live: LiveRuns): Promise<Set<string>> {
+  const kept = new Set(live.blobKeys);
+  for (const key of live.itemManifests) {
+    kept.add(key);
+    const pages = await itemPageKeys(blobs, key).catch((error: unknown) => {
+      // Missing or altered: no run reads pages through it any more.
+      if ((error as ApplicationFailure).type === BLOB_ERROR_TYPE) return [];
+      throw error;
+    });
+    for (const page of pages) kept.add(page);
+  }
+  return kept;
 }
 
 /** Checkpoints, step states, expired cache entries and transcripts that no live run holds on to. */

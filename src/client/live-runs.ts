@@ -19,6 +19,7 @@ import type { Client } from '@temporalio/client';
 import { isGrpcServiceError } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { isBlobKey } from '../blobs/blob-store';
 import { claimCheckKey } from '../codec';
 import { WORKFLOW_TYPES } from './start';
 
@@ -38,6 +39,8 @@ export interface LiveRuns {
   checkpointIds: Set<string>;
   /** Blobs a live run's payloads refer to. */
   blobKeys: Set<string>;
+  /** Manifests of items a live run reads by reference (src/items): a `{ blob }` source anywhere in its input. */
+  itemManifests: Set<string>;
 }
 
 interface Execution {
@@ -61,6 +64,7 @@ export async function liveRuns(client: Client, cutoffMs: number): Promise<LiveRu
     workflowIds: new Set(),
     checkpointIds: new Set(),
     blobKeys: new Set(),
+    itemManifests: new Set(),
   };
   const queue: Execution[] = [];
   const query = `ExecutionStatus = "Running" OR CloseTime > "${new Date(cutoffMs).toISOString()}"`;
@@ -112,6 +116,7 @@ async function readExecution(client: Client, run: Execution, live: LiveRuns): Pr
     );
   });
   if (typeof input?.checkpointId === 'string') live.checkpointIds.add(input.checkpointId);
+  markItemSources(input, live.itemManifests);
 
   const related: Execution[] = [];
   const earlier = started?.continuedExecutionRunId;
@@ -134,6 +139,20 @@ function markBlobs(value: unknown, keys: Set<string>): void {
     return;
   }
   for (const inner of Array.isArray(value) ? value : Object.values(value)) markBlobs(inner, keys);
+}
+
+/**
+ * Adds the manifest key of every blob item source in a run's input, wherever
+ * the workflow keeps it: an object that is exactly `{ blob: <blob key> }`.
+ */
+function markItemSources(value: unknown, keys: Set<string>): void {
+  if (value === null || typeof value !== 'object') return;
+  const { blob, ...rest } = value as { blob?: unknown };
+  if (typeof blob === 'string' && isBlobKey(blob) && Object.keys(rest).length === 0) {
+    keys.add(blob);
+    return;
+  }
+  for (const inner of Array.isArray(value) ? value : Object.values(value)) markItemSources(inner, keys);
 }
 
 function isPayload(value: object): value is Payload {

@@ -1,6 +1,7 @@
 /**
  * TAO's tables in one PostgreSQL database: checkpoints (the session-store
- * seam) and large payloads (the blob-store seam) share a server, a schema
+ * seam), large payloads (the blob-store seam) and outcomes kept by reference
+ * (the outcome-store seam) share a server, a schema
  * version and one migration path, so a fleet needs one database and one URL.
  */
 import type { Pool, PoolClient } from 'pg';
@@ -80,6 +81,19 @@ const MIGRATIONS = [
   // A put of bytes already held renews the row's written time, so `tao gc` never removes a blob a run
   // has just encoded (src/blobs/blob-store.ts); a rename, so no row is rewritten.
   `ALTER TABLE tao_blobs RENAME COLUMN created_at TO written_at`,
+  // Each step's outcome of a run that keeps them by reference (src/outcomes): a row per item, upserted.
+  `CREATE TABLE tao_outcomes (
+     -- The run's workflow id, which its continued-as-new executions share.
+     run text NOT NULL,
+     -- The item's place in the run's source, from 0.
+     seq bigint NOT NULL,
+     success boolean NOT NULL,
+     -- The StepOutcome as JSON text: written and read whole.
+     outcome text NOT NULL,
+     written_ms bigint NOT NULL,
+     PRIMARY KEY (run, seq)
+   );
+   CREATE INDEX tao_outcomes_failed ON tao_outcomes (run, seq) WHERE NOT success`,
 ];
 
 /** Any fixed 64-bit number: serializes migrations across workers starting at once. */
@@ -246,5 +260,48 @@ export async function transaction<T>(pool: Pool, work: (client: PoolClient) => P
     client.off('error', ignore);
     // A client whose connection broke is dropped rather than handed out again.
     client.release(broken);
+  }
+}
+
+/**
+ * TAO's database opened on the first query, for stores a worker or client
+ * builds whether or not it ever uses them (the blob store inside a data
+ * converter, the outcome store), so building one never blocks or fails early.
+ * A failed connect is not kept: the next query tries again, as a retried
+ * activity would.
+ */
+export class LazyDatabase {
+  /** The URL without its password, for messages. */
+  readonly location: string;
+  /** Words every failure, connecting or querying, as the store `what` set with `setting`: see {@link databaseFailure}. */
+  private readonly failure: (error: unknown) => Error;
+  private pool?: Promise<Pool>;
+
+  constructor(
+    private readonly url: string,
+    what: string,
+    setting: string,
+  ) {
+    this.location = redactUrl(url);
+    this.failure = databaseFailure(url, what, setting);
+  }
+
+  async query<R extends object = object>(sql: string, params: unknown[]) {
+    this.pool ??= openTaoDatabase(this.url, this.failure).catch((error: unknown) => {
+      this.pool = undefined;
+      throw error;
+    });
+    const pool = await this.pool;
+    try {
+      return await pool.query<R>(sql, params);
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = await this.pool?.catch(() => undefined);
+    this.pool = undefined;
+    await pool?.end();
   }
 }

@@ -6,8 +6,11 @@
  * transcript and own blobs, and leaves every piece of the running one, which
  * then completes. A dry run (through the CLI) lists the same and removes
  * nothing. A run closed within the retention keeps its checkpoint, blobs and
- * transcript.
+ * transcript. Outcomes kept by reference go with their run's other state;
+ * items uploaded by reference stay whole (manifest and pages) while a live
+ * run's input names them.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
@@ -15,6 +18,8 @@ import { type BlobStore, openBlobStore } from '../../src/blobs';
 import { type GarbageReport, collectGarbage } from '../../src/client';
 import { claimCheckKey, taoDataConverter } from '../../src/codec';
 import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
+import { uploadItems } from '../../src/items';
+import { type OutcomeStore, createOutcomeStore } from '../../src/outcomes';
 import type { AgentExecutor, StepContext } from '../../src/executors/executor';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { PostgresSessionStore } from '../../src/stores/postgres-store';
@@ -87,6 +92,14 @@ const echo = (
   ...extra,
 });
 
+const outcome = (seq: number): StepOutcome => ({
+  taskId: `t${seq}`,
+  agent: 'echo',
+  sessionId: '',
+  output: `outcome ${seq}`,
+  success: true,
+});
+
 /** Every blob key a run's history refers to (a history is fetched as stored, not decoded). */
 async function blobKeysOf(handle: WorkflowHandle): Promise<Set<string>> {
   const keys = new Set<string>();
@@ -108,7 +121,26 @@ const items = (report: GarbageReport) => ({
   cache: report.cache!.items,
   transcripts: report.transcripts!.items,
   blobs: report.blobs!.items,
+  outcomes: report.outcomes!.items,
 });
+
+/** The run's outcomes in the store, by place. */
+const outcomesOf = async (outcomes: OutcomeStore, workflowId: string) =>
+  (await outcomes.list(workflowId, { limit: 100 })).map((e) => e.seq);
+
+/**
+ * Items uploaded by reference: `count` specs in pages of two; the manifest
+ * key and the page keys, read from the manifest.
+ */
+async function uploaded(blobs: BlobStore, file: string, count: number) {
+  writeFileSync(
+    file,
+    Array.from({ length: count }, (_, i) => JSON.stringify(echo(`i${i}`, file))).join('\n'),
+  );
+  const { blob } = await uploadItems(blobs, file, { pageItems: 2 });
+  const manifest = JSON.parse(Buffer.from(await blobs.get(blob)).toString()) as { pages: { key: string }[] };
+  return { manifest: blob, pages: manifest.pages.map((page) => page.key) };
+}
 
 /** Stores as the workers are given them, and the `--store` and `--blobs` a CLI would name them by. */
 interface Backend {
@@ -121,6 +153,8 @@ interface Backend {
 }
 
 interface Harness extends Backend {
+  /** The outcome store beside `store`, as `--store` names it. */
+  outcomes: OutcomeStore;
   /** Of its own, so that gc sees no other test's runs. */
   namespace: string;
   client: Client;
@@ -141,6 +175,7 @@ async function withBackend(backend: Backend, body: (h: Harness) => Promise<void>
   const { store, blobs } = backend;
   const dataConverter = taoDataConverter({ blobs });
   const agent = new HoldingAgent();
+  const outcomes = createOutcomeStore(backend.storeRef);
   const namespace = await newNamespace('gc');
   await withWorker(
     { executor: agent, store, dataConverter, namespace },
@@ -149,6 +184,7 @@ async function withBackend(backend: Backend, body: (h: Harness) => Promise<void>
       try {
         await body({
           ...backend,
+          outcomes,
           namespace,
           client,
           agent,
@@ -177,7 +213,7 @@ async function withBackend(backend: Backend, body: (h: Harness) => Promise<void>
         });
       } finally {
         agent.releaseAll();
-        await Promise.all([store.close?.(), blobs.close?.()]);
+        await Promise.all([store.close?.(), blobs.close?.(), outcomes.close?.()]);
       }
     },
   );
@@ -248,6 +284,22 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
         return details && claimCheckKey(details);
       });
 
+      // Outcomes kept by reference: the closed run's, the running run's, and a run the server never had.
+      const orphan = uniqueId('gc-orphan');
+      for (const run of [closed.workflowId, running.workflowId, orphan]) {
+        for (const seq of [0, 1])
+          await h.outcomes.put(run, seq, { ...outcome(seq), taskId: `${run}-${seq}` });
+      }
+      // Items by reference: one set a live run's input names, one no run names. A run of a type of
+      // another team's, on a queue no worker polls, stays open and names its source in its input.
+      const liveItems = await uploaded(h.blobs, join(tempDir(), 'live.jsonl'), 5);
+      const strayItems = await uploaded(h.blobs, join(tempDir(), 'stray.jsonl'), 3);
+      const reader = await h.client.workflow.start('someoneElsesWorkflow', {
+        taskQueue: uniqueId('no-worker'),
+        workflowId: uniqueId('gc-reader'),
+        args: [{ batch: { source: { blob: liveItems.manifest } } }],
+      });
+
       const closedKeys = await blobKeysOf(closed);
       const runningKeys = await blobKeysOf(running);
       expect([...closedKeys].filter((key) => runningKeys.has(key))).toHaveLength(1);
@@ -288,15 +340,34 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
       for (const key of closedOnly) expect(planned.blobs!.items).toContain(key);
       for (const key of [...runningKeys, beat]) expect(planned.blobs!.items).not.toContain(key);
       expect(planned.blobs!.bytes).toBeGreaterThan(BIG);
+      expect(planned.outcomes!.items).toEqual([closed.workflowId, orphan].sort());
+      for (const key of [strayItems.manifest, ...strayItems.pages])
+        expect(planned.blobs!.items).toContain(key);
+      for (const key of [liveItems.manifest, ...liveItems.pages]) {
+        expect(planned.blobs!.items).not.toContain(key);
+      }
       // Nothing went.
       expect(await h.store.load(closed.workflowId)).toBeDefined();
       expect((await h.store.listStepStates()).map((s) => s.key)).toContain(closedState.key);
       expect((await h.transcripts()).sort()).toEqual([closedTranscript, runningTranscript].sort());
       expect(await h.blobs.get(closedOnly[0]!)).toBeDefined();
 
-      const report = await collectGarbage(h.client, { olderThan: '2s', store: h.store, blobs: h.blobs });
+      expect(await outcomesOf(h.outcomes, closed.workflowId)).toEqual([0, 1]);
+
+      const report = await collectGarbage(h.client, {
+        olderThan: '2s',
+        store: h.store,
+        blobs: h.blobs,
+        outcomes: h.outcomes,
+      });
       expect(report.dryRun).toBe(false);
       expect(items(report)).toEqual(items(planned));
+      expect(await outcomesOf(h.outcomes, closed.workflowId)).toEqual([]);
+      expect(await outcomesOf(h.outcomes, orphan)).toEqual([]);
+      expect(await outcomesOf(h.outcomes, running.workflowId)).toEqual([0, 1]);
+      for (const key of [liveItems.manifest, ...liveItems.pages])
+        expect(await h.blobs.get(key)).toBeDefined();
+      await expect(h.blobs.get(strayItems.manifest)).rejects.toThrow(/not found/);
 
       expect(await h.store.load(closed.workflowId)).toBeUndefined();
       expect(await h.store.load(running.workflowId)).toBeDefined();
@@ -313,7 +384,11 @@ describe.each(backends)('tao gc on $name', ({ open }) => {
       );
       expect(again.stdout).toMatch(/│ cache entries +│ 0 /);
       expect(again.stdout).toMatch(/│ transcripts +│ 0 /);
-      expect(again.stdout).not.toMatch(/^(checkpoint|step state|cache entry|transcript|blob) /m);
+      expect(again.stdout).toMatch(/│ run outcomes +│ 0 /);
+      expect(again.stdout).not.toMatch(/^(checkpoint|step state|cache entry|transcript|blob|outcomes) /m);
+
+      // Only now: a run that just closed may be missing from visibility for a moment, and its items with it.
+      await reader.terminate('done with the test');
 
       // The running run goes on, from its large payloads too, and ends well.
       h.agent.release(running.workflowId);
@@ -338,12 +413,20 @@ test('a run closed within the retention keeps its checkpoint, blobs and transcri
     await h.journaled(recent, 1);
     const keys = await blobKeysOf(recent);
     expect(keys.size).toBeGreaterThan(0);
+    await h.outcomes.put(recent.workflowId, 0, outcome(0));
     await sleep(2_500);
     // Closed just now: a rerun may still read it, and a new run resume its checkpoint.
     await recent.terminate('closed for the test');
 
-    const report = await collectGarbage(h.client, { olderThan: '2s', store: h.store, blobs: h.blobs });
+    const report = await collectGarbage(h.client, {
+      olderThan: '2s',
+      store: h.store,
+      blobs: h.blobs,
+      outcomes: h.outcomes,
+    });
     expect(report.checkpoints!.items).not.toContain(recent.workflowId);
+    expect(report.outcomes!.items).not.toContain(recent.workflowId);
+    expect(await outcomesOf(h.outcomes, recent.workflowId)).toEqual([0]);
     expect(await h.store.load(recent.workflowId)).toBeDefined();
     expect(report.transcripts!.items).not.toContain(transcript);
     expect(await h.transcripts()).toContain(transcript);

@@ -12,14 +12,20 @@ interface Flags {
   json?: boolean;
 }
 
-/** Opens the store `--store` / TAO_STORE names, as `tao worker` would, for `body`; a memory store is refused. */
-export async function withStore(flags: Flags, body: (store: SessionStore, ref: string) => Promise<void>) {
+/** The store `--store` / TAO_STORE names, as `tao worker` would resolve it; a memory store is refused. */
+export function inspectedStoreRef(flags: Flags): string {
   const { store: ref } = resolveWorkerConfig(flags);
   if (ref === 'memory') {
     throw new InputError(
       'a memory store lives and dies inside its worker; inspect a file store with --store file:<dir>',
     );
   }
+  return ref;
+}
+
+/** Opens the store {@link inspectedStoreRef} names for `body`. */
+export async function withStore(flags: Flags, body: (store: SessionStore, ref: string) => Promise<void>) {
+  const ref = inspectedStoreRef(flags);
   const store = await createStore(ref);
   try {
     await body(store, ref);

@@ -14,7 +14,7 @@ interface GcFlags extends WorkerFlags {
 export function registerGc(program: Command): void {
   jsonOption(storeOption(connectionOptions(program.command('gc'))))
     .description(
-      'remove the checkpoints, step states, expired cache entries, step transcripts and payload blobs of runs closed more than --older-than ago; nothing an open run, or one closed since, may still use',
+      'remove the checkpoints, step states, expired cache entries, step transcripts, outcomes and payload blobs of runs closed more than --older-than ago; nothing an open run, or one closed since, may still use',
     )
     .option(
       '--older-than <duration>',

@@ -1,0 +1,61 @@
+/**
+ * The item-source seam (./item-source): the items of a run that keeps them
+ * by reference, read a page at a time from a JSONL file (./jsonl) or from
+ * page blobs behind a manifest (./blob).
+ */
+import { readBlobPage } from './blob';
+import {
+  type ItemCursor,
+  type ItemDeps,
+  type ItemSource,
+  type ItemsPage,
+  checkPageSize,
+  itemsFailure,
+} from './item-source';
+import { readJsonlPage } from './jsonl';
+
+export {
+  ITEMS_ERROR_TYPE,
+  ITEM_SCHEMAS,
+  type ItemCursor,
+  ItemCursorSchema,
+  type ItemDeps,
+  type ItemKind,
+  type ItemSource,
+  ItemSourceSchema,
+  type ItemsPage,
+  type ReadItemsRequest,
+  ReadItemsRequestSchema,
+} from './item-source';
+export { type ItemManifest, ItemManifestSchema, type UploadOptions, itemPageKeys, uploadItems } from './blob';
+
+/**
+ * Up to `limit` items of `source` from `cursor` (`null`: the first), each
+ * checked against `deps.schema`, and where the next page starts. A malformed
+ * or invalid item, or a source that cannot be read, is a non-retryable
+ * failure naming where it is and the fix.
+ */
+export async function readItemsPage(
+  source: ItemSource,
+  cursor: ItemCursor | null,
+  limit: number,
+  deps: ItemDeps,
+): Promise<ItemsPage> {
+  checkPageSize(limit);
+  if ('jsonl' in source) {
+    const from = cursor ?? { offset: 0, line: 0, seq: 0 };
+    if (!('offset' in from)) throw mismatch(source);
+    return readJsonlPage(source.jsonl, from, limit, deps.schema);
+  }
+  if (!deps.blobs) {
+    throw itemsFailure(
+      `items manifest ${source.blob} is in a blob store and this worker has none; give the worker --blobs (TAO_BLOBS)`,
+    );
+  }
+  const from = cursor ?? { page: 0, item: 0, seq: 0 };
+  if (!('page' in from)) throw mismatch(source);
+  return readBlobPage(deps.blobs, source.blob, from, limit, deps.schema);
+}
+
+const mismatch = (source: ItemSource) =>
+  itemsFailure(`cursor is not one of ${JSON.stringify(source)}; pass back the cursor its last page gave`);
