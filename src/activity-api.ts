@@ -9,6 +9,7 @@ import type {
   CheckpointStepKey,
   DelegationAllowance,
   DelegationRequest,
+  OutcomePlace,
   QuestionRequest,
   StepCache,
   StepOutcome,
@@ -77,6 +78,8 @@ export interface StepAllowance {
   toolDecision?: ToolDecisionAllowance;
   /** Tool calls people allowed for the whole run ("approve for this run"); absent while none. */
   toolGrants?: ToolGrant[];
+  /** A run by reference: the activity puts the step's outcome here and returns it {@link StepOutcome.kept}. */
+  keep?: OutcomePlace;
 }
 
 /** The step activity's type name, as history and pending activities show it. */
@@ -92,6 +95,8 @@ export interface TaoActivities {
   deleteCheckpoint(checkpointId: string): Promise<void>;
   /** A fresh cached outcome for a spec with `cache`, if the store holds one; a store error is a miss. */
   lookupStepCache(spec: AgentStepSpec): Promise<CachedStep | undefined>;
+  /** A run by reference: puts outcomes the workflow settled without a step activity (reused, cached, refused). */
+  keepOutcomes(run: string, outcomes: Array<{ seq: number; outcome: StepOutcome }>): Promise<void>;
   /** A page of a run's items kept by reference (src/items); a bad source or item fails for good. */
   readItems(request: ReadItemsRequest): Promise<ItemsPage>;
 }

@@ -119,8 +119,17 @@ export const StepOutcomeSchema = z.object({
   error: z.string().optional(),
   /** Set by executors that call a model; absent in outcomes from older builds. */
   usage: StepUsageSchema.optional(),
+  /**
+   * The step's activity put the whole outcome in the run's outcome store (a
+   * run by reference): this one went through history without its output.
+   */
+  kept: z.literal(true).optional(),
 });
 export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
+
+/** Where a run by reference keeps a top-level step's outcome: its run's workflow id and the item's place in its source. */
+export const OutcomePlaceSchema = z.object({ run: nonEmpty, seq: z.number().int().min(0) }).strict();
+export type OutcomePlace = z.infer<typeof OutcomePlaceSchema>;
 
 /**
  * Delegation (docs/executors.md, Delegation): an llm step whose agent calls
@@ -397,6 +406,65 @@ const toolGrants = z.array(ToolGrantSchema).optional();
 const carried = <T extends z.ZodTypeAny>(outcome: T) =>
   z.array(z.object({ index: z.number().int().min(0), outcome }).strict()).optional();
 
+/**
+ * Where a run by reference reads its items (src/items): a JSONL file on a
+ * path every worker sees, or a manifest blob `tao start --items` uploaded.
+ */
+export const ItemSourceSchema = z.union([
+  z
+    .object({
+      jsonl: z.string().refine((path) => path.startsWith('/'), 'must be an absolute path every worker sees'),
+    })
+    .strict(),
+  z.object({ blob: z.string().min(1) }).strict(),
+]);
+export type ItemSource = z.infer<typeof ItemSourceSchema>;
+
+const itemPlace = z.number().int().min(0);
+
+/**
+ * Where the next page starts: `seq` is the next item's place. A file's
+ * carries the byte offset and the number of lines before it, so a page
+ * reads only its own lines; a manifest's, the page blob and the item in it.
+ */
+export const ItemCursorSchema = z.union([
+  z.object({ seq: itemPlace, offset: itemPlace, line: itemPlace }).strict(),
+  z.object({ seq: itemPlace, page: itemPlace, item: itemPlace }).strict(),
+]);
+export type ItemCursor = z.infer<typeof ItemCursorSchema>;
+
+/** What a run by reference returns: counts, failed ids up to a limit, what it cost, and where its outcomes are. */
+export const RunSummarySchema = z
+  .object({
+    total: z.number().int().min(0),
+    succeeded: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    /** The failed steps first in the source (at most 100), in source order; `tao results --failed` lists them all. */
+    failedSteps: z.array(z.object({ seq: z.number().int().min(0), taskId: z.string() }).strict()),
+    usage: z.object({
+      inputTokens: z.number().int().min(0),
+      outputTokens: z.number().int().min(0),
+      costUsd: z.number().min(0),
+    }),
+    /** The outcome store's key for the run's outcomes: `tao results <run>` reads them. */
+    outcomes: z.object({ run: nonEmpty }).strict(),
+  })
+  .strict();
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+
+/** What a run by reference carries to its next execution (./workflows/lib/by-reference). */
+export const ByReferenceCarrySchema = z
+  .object({
+    cursor: ItemCursorSchema.nullable(),
+    /** The whole source was read. */
+    read: z.boolean(),
+    summary: RunSummarySchema,
+    /** Steps read but not started: the next execution starts them first. */
+    retry: z.array(z.object({ seq: itemPlace, spec: AgentStepSpecSchema }).strict()),
+  })
+  .strict();
+export type ByReferenceCarry = z.infer<typeof ByReferenceCarrySchema>;
+
 export const ParallelInputSchema = z
   .object({
     specs: z.array(AgentStepSpecSchema),
@@ -414,6 +482,26 @@ export const ParallelInputSchema = z
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
+
+/**
+ * A parallel run by reference: its specs are `source`, read a page at a
+ * time, and its outcomes go to the outcome store; the run returns a
+ * {@link RunSummary}. Not yet on this shape: budgets, reruns' reuse,
+ * approval after a step (the output is not in the workflow), and splitting
+ * into child runs.
+ */
+export const BatchInputSchema = z
+  .object({
+    source: ItemSourceSchema,
+    concurrency,
+    stepPolicy: StepPolicySchema.optional(),
+    paused,
+    messages,
+    toolGrants,
+    carried: ByReferenceCarrySchema.optional(),
+  })
+  .strict();
+export type BatchInput = z.input<typeof BatchInputSchema>;
 
 export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   checkpointId: CheckpointIdSchema.optional(),

@@ -37,6 +37,7 @@ import type {
 } from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { BlobStore } from './blobs';
+import type { OutcomeStore } from './outcomes';
 import type { AgentExecutor } from './executors/executor';
 import type { SessionStore } from './stores/session-store';
 
@@ -78,6 +79,11 @@ export interface TaoPluginOptions {
   dataConverter?: DataConverter;
   /** Where `tao start --items` uploads a run's items (the `--blobs` store); without it, only JSONL files are read. */
   blobs?: BlobStore;
+  /**
+   * Where runs that keep their items by reference put their outcomes (`createOutcomeStore` with the checkpoint
+   * store's ref); without one, such runs' steps fail saying so.
+   */
+  outcomes?: OutcomeStore;
   /** Spans for workflows and steps, e.g. `tracingFromEnv(…).options`; the workflows must be bundled by this worker. */
   tracing?: OpenTelemetryPluginOptions;
   /**
@@ -100,6 +106,7 @@ export class TaoPlugin extends SimplePlugin {
         executor: tao.executor,
         store: tao.store,
         ...(tao.blobs ? { blobs: tao.blobs } : {}),
+        ...(tao.outcomes ? { outcomes: tao.outcomes } : {}),
         ...(tao.concurrency !== undefined ? { concurrency: tao.concurrency } : {}),
         ...(tao.stallTimeoutMs !== undefined ? { stallTimeoutMs: tao.stallTimeoutMs } : {}),
         ...(tao.traceContent ? { traceContent: true } : {}),

@@ -7,6 +7,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import type { DataConverter } from '@temporalio/common';
 import type { OpenTelemetryPluginOptions } from '@temporalio/interceptors-opentelemetry';
 import { type BlobStore, openBlobStore } from './blobs';
+import { type OutcomeStore, createOutcomeStore } from './outcomes';
 import { taoDataConverter } from './codec';
 import {
   type WorkerConfig,
@@ -39,6 +40,8 @@ export interface TaoWorkerParts {
   dataConverter?: DataConverter;
   /** See {@link TaoPluginOptions.blobs}. */
   blobs?: BlobStore;
+  /** See {@link TaoPluginOptions.outcomes}. */
+  outcomes?: OutcomeStore;
   /** Workflow module to bundle, for users who add their own workflows; default: TAO's `src/workflows`. */
   workflowsPath?: string;
   /** See {@link DEFAULT_STICKY_QUEUE_TIMEOUT_MS}. */
@@ -100,6 +103,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
         ...(parts.stallTimeoutMs !== undefined ? { stallTimeoutMs: parts.stallTimeoutMs } : {}),
         ...(parts.dataConverter ? { dataConverter: parts.dataConverter } : {}),
         ...(parts.blobs ? { blobs: parts.blobs } : {}),
+        ...(parts.outcomes ? { outcomes: parts.outcomes } : {}),
         ...(parts.tracing ? { tracing: parts.tracing } : {}),
         ...(parts.traceContent ? { traceContent: true } : {}),
         ...(parts.workerDeploymentOptions ? { workerDeploymentOptions: parts.workerDeploymentOptions } : {}),
@@ -153,6 +157,7 @@ export async function workerFromConfig(
     namespace,
     dataConverter: taoDataConverter(payloadSettings(config)),
     blobs: openBlobStore(config.blobs),
+    outcomes: createOutcomeStore(config.store),
     ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
     ...(config.stickyQueueTimeoutMs !== undefined
       ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }

@@ -5,8 +5,9 @@
  * one of the worker's step permits (./step-permits); call the executor
  * under the liveness watchdog (./stall-watchdog) and check what it returned
  * (./executor-call), its reported events going to the step's transcript
- * (src/transcripts/writer.ts); keep the outcome in the step cache; and map a failure
- * to the error type the workflow's retry policy acts on.
+ * (src/transcripts/writer.ts); keep the outcome in the step cache, and in
+ * the run's outcome store for a run by reference (./kept-outcome); and map a
+ * failure to the error type the workflow's retry policy acts on.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -16,6 +17,7 @@ import {
   AgentStepSpecSchema,
   AnswerAllowanceSchema,
   DelegationAllowanceSchema,
+  OutcomePlaceSchema,
   ToolDecisionAllowanceSchema,
   ToolGrantSchema,
   describeZodError,
@@ -28,6 +30,7 @@ import {
 } from '../executors/executor';
 import { stepMetrics } from '../telemetry/metrics';
 import { stepSpan } from '../telemetry/step-span';
+import type { OutcomeStore } from '../outcomes';
 import type { SessionStore } from '../stores/session-store';
 import type { TranscriptKey } from '../transcripts/events';
 import { TranscriptWriter } from '../transcripts/writer';
@@ -35,6 +38,7 @@ import { callExecutor } from './executor-call';
 import { resumePointFrom } from './heartbeat';
 import { HeartbeatReporter, beatPace } from './heartbeat-reporter';
 import { DEFAULT_STALL_TIMEOUT_MS, StallWatchdog } from './stall-watchdog';
+import { keepOutcome } from './kept-outcome';
 import { keepInCache } from './step-cache';
 import { stepMessagesReader } from './step-messages';
 import type { StepPermits } from './step-permits';
@@ -49,20 +53,22 @@ export interface AgentStepOptions {
   stallTimeoutMs?: number;
   /** See {@link StepContext.traceContent}. */
   traceContent?: boolean;
+  /** Where runs by reference keep their outcomes; without one, such a step fails saying how to give one. */
+  outcomes?: OutcomeStore;
 }
 
 export function createAgentStepActivity(
   executor: AgentExecutor,
   options: AgentStepOptions = {},
 ): Pick<TaoActivities, 'executeAgentStep'> {
-  const { store, permits, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS, traceContent } = options;
+  const { store, permits, stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS, traceContent, outcomes } = options;
   return {
     async executeAgentStep(rawSpec, allowance) {
       const ctx = Context.current();
       const started = Date.now();
       const { attempt, workflowExecution, heartbeatTimeoutMs } = ctx.info;
       const details: StepFailureDetails = { attempt };
-      const { spec, delegation, answer, toolDecision, toolGrants } = checkedInput(
+      const { spec, delegation, answer, toolDecision, toolGrants, keep } = checkedInput(
         rawSpec,
         allowance,
         details,
@@ -146,7 +152,11 @@ export function createAgentStepActivity(
         await keepInCache(executor, store, spec, outcome, workflowId, (error) =>
           ctx.log.warn('step cache could not keep the outcome', { ...stepLog, error }),
         );
-        return { outcome, attempt, durationMs: Date.now() - started };
+        return {
+          outcome: keep ? await keepOutcome(outcomes, keep, outcome) : outcome,
+          attempt,
+          durationMs: Date.now() - started,
+        };
       } catch (thrown) {
         const cancelled = thrown instanceof CancelledFailure || ctx.cancellationSignal.aborted;
         // Whatever the executor threw once its signal was aborted for a stall, the stall is why.
@@ -179,13 +189,14 @@ function checkedInput(rawSpec: unknown, allowance: StepAllowance | undefined, de
   };
   const given = <S extends z.ZodTypeAny>(what: string, schema: S, value: unknown): z.output<S> | undefined =>
     value === undefined ? undefined : checked(what, schema, value);
-  const { delegation, answer, toolDecision, toolGrants } = allowance ?? {};
+  const { delegation, answer, toolDecision, toolGrants, keep } = allowance ?? {};
   return {
     spec: checked('step spec', AgentStepSpecSchema, rawSpec),
     delegation: given('delegation allowance', DelegationAllowanceSchema, delegation),
     answer: given('answer', AnswerAllowanceSchema, answer),
     toolDecision: given('tool decision', ToolDecisionAllowanceSchema, toolDecision),
     toolGrants: given('tool grants', ToolGrantSchema.array(), toolGrants),
+    keep: given('outcome place', OutcomePlaceSchema, keep),
   };
 }
 

@@ -2,7 +2,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { z } from 'zod';
-import { StepOutcomeSchema } from '../contracts';
+import { type RunSummary, RunSummarySchema, StepOutcomeSchema } from '../contracts';
 import type { Progress } from '../workflows/lib/progress';
 import { resultRows, resultsTable, stepsTable } from './render';
 
@@ -14,6 +14,8 @@ const RunResultSchema = z.array(StepOutcomeSchema.nullable());
  * (a user's own workflow) print as JSON.
  */
 export function reportResult(result: unknown, progress: Progress | undefined, json: boolean): number {
+  const summary = RunSummarySchema.safeParse(result);
+  if (summary.success) return reportSummary(summary.data, json);
   const parsed = RunResultSchema.safeParse(result);
   const rows = parsed.success ? resultRows(parsed.data, progress) : [];
   console.log(json || !parsed.success ? JSON.stringify(result, null, 2) : resultsTable(rows));
@@ -23,6 +25,24 @@ export function reportResult(result: unknown, progress: Progress | undefined, js
     console.log(`delegated tasks:\n${stepsTable({ steps: delegated })}`);
   }
   return rows.some((row) => row.status === 'failed') ? 1 : 0;
+}
+
+/** A batch run's summary: its counts, the first failed steps, and where the outcomes are. */
+function reportSummary(summary: RunSummary, json: boolean): number {
+  if (json) console.log(JSON.stringify(summary, null, 2));
+  else {
+    const { total, succeeded, failed, failedSteps, usage, outcomes } = summary;
+    const named = failedSteps.map((step) => step.taskId).join(', ');
+    const more = failed > failedSteps.length ? `, ${failed - failedSteps.length} more` : '';
+    console.log(
+      [
+        `${total} steps: ${succeeded} succeeded, ${failed} failed${failed > 0 ? ` (${named}${more})` : ''}`,
+        `tokens: ${usage.inputTokens} in, ${usage.outputTokens} out${usage.costUsd > 0 ? `; $${usage.costUsd.toFixed(4)}` : ''}`,
+        `outcomes: tao results ${outcomes.run}${failed > 0 ? ` (--failed for the failures)` : ''}`,
+      ].join('\n'),
+    );
+  }
+  return summary.failed > 0 ? 1 : 0;
 }
 
 /** One line for the ways a workflow call fails: closed unsuccessfully, or no such workflow. */

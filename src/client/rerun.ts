@@ -47,6 +47,11 @@ export async function rerunRun(
 ): Promise<Rerun> {
   const old = await readClosedRun(client, fromWorkflowId);
   const kind = kindOf(old);
+  if (kind === 'batch') {
+    throw new InputError(
+      `${fromWorkflowId} is a batch run, which cannot be rerun yet (its outcomes are in the outcome store, not its history); start it again with tao start`,
+    );
+  }
   if (options.spec && options.spec.workflow !== kind) {
     throw new InputError(
       `${fromWorkflowId} is a ${kind} run and the spec describes a ${options.spec.workflow} run; a rerun keeps the kind`,

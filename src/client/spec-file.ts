@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  BatchInputSchema,
   LoopInputSchema,
   PipelineInputSchema,
   ParallelInputSchema,
@@ -20,6 +21,7 @@ export const RunSpecSchema = z.discriminatedUnion('workflow', [
   z.object({ workflow: z.literal('pipeline'), input: PipelineInputSchema, ...common }).strict(),
   z.object({ workflow: z.literal('resumable'), input: ResumableParallelInputSchema, ...common }).strict(),
   z.object({ workflow: z.literal('loop'), input: LoopInputSchema, ...common }).strict(),
+  z.object({ workflow: z.literal('batch'), input: BatchInputSchema, ...common }).strict(),
 ]);
 export type RunSpec = z.input<typeof RunSpecSchema>;
 export type WorkflowKind = RunSpec['workflow'];
@@ -53,6 +55,8 @@ export function expectedSteps(spec: RunSpec): number {
       return spec.input.items ? spec.input.items.length * spec.input.stages.length : 1;
     case 'loop':
       return spec.input.initial.length; // later rounds are built from outcomes
+    case 'batch':
+      return 0; // its source is counted as the run reads it
     default:
       return spec.input.specs.length;
   }
@@ -74,5 +78,9 @@ export function runSummary(spec: z.output<typeof RunSpecSchema>, workflowId: str
       return `resumable · ${plural(spec.input.specs.length, 'step')} · checkpoint ${spec.input.checkpointId ?? workflowId}`;
     case 'loop':
       return `loop · ${plural(spec.input.initial.length, 'step')} in round 1 · at most ${plural(spec.input.maxIterations, 'round')}`;
+    case 'batch': {
+      const { source } = spec.input;
+      return `batch · steps from ${'jsonl' in source ? source.jsonl : `uploaded items ${source.blob.slice(0, 19)}`}`;
+    }
   }
 }

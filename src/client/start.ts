@@ -15,6 +15,7 @@ export const WORKFLOW_TYPES = {
   pipeline: 'pipelineWorkflow',
   resumable: 'resumableParallelWorkflow',
   loop: 'loopWorkflow',
+  batch: 'batchWorkflow',
 } as const satisfies Record<WorkflowKind, string>;
 
 export interface StartRunOptions {

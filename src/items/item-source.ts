@@ -1,7 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { BlobStore } from '../blobs';
-import { AgentStepSpecSchema, describeZodError } from '../contracts';
+import {
+  AgentStepSpecSchema,
+  type ItemCursor,
+  ItemCursorSchema,
+  ItemSourceSchema,
+  describeZodError,
+} from '../contracts';
 
 /**
  * Where a run that keeps its items by reference reads them (issue #33): a
@@ -15,28 +21,7 @@ import { AgentStepSpecSchema, describeZodError } from '../contracts';
  * source is content-addressed and cannot change; a file must be left alone
  * until its run has ended.
  */
-export const ItemSourceSchema = z.union([
-  z
-    .object({
-      jsonl: z.string().refine((path) => path.startsWith('/'), 'must be an absolute path every worker sees'),
-    })
-    .strict(),
-  z.object({ blob: z.string().min(1) }).strict(),
-]);
-export type ItemSource = z.infer<typeof ItemSourceSchema>;
-
-const place = z.number().int().min(0);
-
-/**
- * Where the next page starts: `seq` is the next item's place. A file's
- * carries the byte offset and the number of lines before it, so a page
- * reads only its own lines; a manifest's, the page blob and the item in it.
- */
-export const ItemCursorSchema = z.union([
-  z.object({ seq: place, offset: place, line: place }).strict(),
-  z.object({ seq: place, page: place, item: place }).strict(),
-]);
-export type ItemCursor = z.infer<typeof ItemCursorSchema>;
+export { type ItemCursor, ItemCursorSchema, type ItemSource, ItemSourceSchema } from '../contracts';
 
 export interface ItemsPage {
   items: Array<{ seq: number; item: unknown }>;

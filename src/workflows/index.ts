@@ -23,12 +23,15 @@ import {
   type BudgetSpent,
   type LoopInput,
   LoopInputSchema,
+  type BatchInput,
+  BatchInputSchema,
   type ParallelInput,
   type PipelinePlan,
   ParallelInputSchema,
   type PipelineInput,
   PipelineInputSchema,
   type ResumableParallelInput,
+  type RunSummary,
   type Reuse,
   ResumableParallelInputSchema,
   type StepMessage,
@@ -39,6 +42,7 @@ import {
 import { executeLoop } from './lib';
 import { historyFilling } from './lib/history';
 import { type CombinatorOptions, invalidInput, refuseSplitBudget, uniqueTaskIds } from './lib/inputs';
+import { runSource } from './lib/by-reference';
 import { runStepsParallel } from './lib/parallel';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerChild, runPartitioned } from './lib/partition';
 import { runPipeline } from './lib/pipeline';
@@ -133,6 +137,21 @@ export async function parallelWorkflow(raw: ParallelInput): Promise<StepOutcome[
     ...carryOver(context),
     specs,
     carried: settledSoFar(outcomes),
+  });
+}
+
+/** A parallel run by reference (lib/by-reference): its specs a source, its outcomes in the outcome store. */
+export async function batchWorkflow(raw: BatchInput): Promise<RunSummary> {
+  const { context, input } = start(BatchInputSchema, raw);
+  const { source, carried, ...options } = input;
+  const ran = await runSource(context, source, options, carried);
+  if ('summary' in ran) return ran.summary;
+  await handlersFinished();
+  return continueAsNew<typeof batchWorkflow>({
+    ...options,
+    ...carryOver(context),
+    source,
+    carried: ran.carry,
   });
 }
 

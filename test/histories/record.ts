@@ -17,6 +17,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { ScriptExecutor } from '../../src/executors/script';
 import { startDevServer } from '../../src/local/dev-server';
 import { ensureTemporalBinaries } from '../../src/local/temporal-binaries';
+import { FileOutcomeStore } from '../../src/outcomes';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { createTaoWorker } from '../../src/worker';
 import { SCENARIOS, SCENARIO_SCRIPT, historyFile, scenarioWorkflowId } from './scenarios';
@@ -30,11 +31,13 @@ async function main(): Promise<void> {
   try {
     const client = new Client({ connection });
     const store = new FileSessionStore(storeDir);
+    const outcomes = new FileOutcomeStore(storeDir);
     const workerOn = (taskQueue: string, executor: ScriptExecutor) =>
       createTaoWorker({
         connection: nativeConnection,
         executor,
         store,
+        outcomes,
         taskQueue,
         workflowsPath: require.resolve('../support/test-workflows'),
       });

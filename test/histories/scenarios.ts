@@ -34,6 +34,9 @@ import { echoed, spec } from '../support/specs';
 export const HISTORY_DIR = __dirname;
 
 /** One executor script for every scenario: task ids pick the behaviour. */
+/** Where the batch scenario's source is written before its run; the history names it, replay never reads it. */
+const BATCH_SOURCE = '/tmp/tao-history-batch.jsonl';
+
 export const SCENARIO_SCRIPT: ScriptFile = {
   concurrency: 2,
   default: { delayMs: 20 },
@@ -381,6 +384,17 @@ export const SCENARIOS: Scenario[] = [
       maxStepsPerRun: 2,
       concurrency: 4,
     },
+  },
+  {
+    // A batch run: specs read from a JSONL source, outcomes kept by the activities (and by the workflow for the crashed one).
+    name: 'batch',
+    workflowType: 'batchWorkflow',
+    input: { source: { jsonl: BATCH_SOURCE }, concurrency: 2 },
+    seedStore: () =>
+      writeFileSync(
+        BATCH_SOURCE,
+        ['a', 'red', 'b', 'crash', 'c'].map((id) => JSON.stringify(spec(id))).join('\n'),
+      ),
   },
   {
     // A concurrency of 120 is more than one execution keeps in flight (50): three children of 34, 34 and 32 at 40 each.

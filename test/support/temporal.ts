@@ -1,4 +1,6 @@
 /** Shared plumbing for tests that run workflows on the run's dev server. */
+import type { BlobStore } from '../../src/blobs';
+import type { OutcomeStore } from '../../src/outcomes';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
@@ -52,6 +54,10 @@ export interface HarnessOptions {
   workerDeploymentOptions?: TaoWorkerDeploymentOptions;
   /** Default: the dev server's `default`; see {@link newNamespace}. */
   namespace?: string;
+  /** Where runs by reference keep their outcomes; default: none. */
+  outcomes?: OutcomeStore;
+  /** Where uploaded items are (`tao start --items`); default: none. */
+  blobs?: BlobStore;
 }
 
 /** Runs `body` while a TAO worker (real, on the dev server) polls a fresh task queue. */
@@ -73,6 +79,8 @@ export async function withWorker<T>(
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
       ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      ...(options.outcomes ? { outcomes: options.outcomes } : {}),
+      ...(options.blobs ? { blobs: options.blobs } : {}),
       ...(options.workerDeploymentOptions
         ? { workerDeploymentOptions: options.workerDeploymentOptions }
         : {}),

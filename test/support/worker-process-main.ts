@@ -8,6 +8,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { taoDataConverter } from '../../src/codec';
 import { createExecutor } from '../../src/executors/registry';
 import { ScriptExecutor } from '../../src/executors/script';
+import { createOutcomeStore } from '../../src/outcomes';
 import { createStore } from '../../src/stores/registry';
 import { createTaoWorker } from '../../src/worker';
 import { SideEffectLogExecutor } from './side-effect-log';
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
     logger: new DefaultLogger('ERROR'),
     telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
   });
-  const store = await createStore(config.storeRef ?? `file:${config.storeDir}`);
+  const storeRef = config.storeRef ?? `file:${config.storeDir}`;
+  const store = await createStore(storeRef);
   const connection = await NativeConnection.connect({ address: config.address });
   const worker = await createTaoWorker({
     connection,
@@ -29,6 +31,8 @@ async function main(): Promise<void> {
       config.logFile,
     ),
     store,
+    // Beside the checkpoints, as the product's worker keeps them (src/worker.ts).
+    outcomes: createOutcomeStore(storeRef),
     taskQueue: config.taskQueue,
     workflowBundle: { codePath: config.bundlePath },
     ...(config.blobsDir ? { dataConverter: taoDataConverter({ blobs: config.blobsDir }) } : {}),

@@ -4,6 +4,9 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
+import { openBlobStore } from '../../blobs';
+import { AgentStepSpecSchema } from '../../contracts';
+import { uploadItems } from '../../items';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
 import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
 import { budgetLine, progressLine, steeringLine } from '../../client/progress-line';
@@ -18,6 +21,7 @@ import {
   RERUN_OF_MEMO,
   rejectStep,
   loadSpecFile,
+  type RunSpec,
   pauseRun,
   resumeRun,
   runningSteps,
@@ -76,6 +80,23 @@ async function withClient(
   }
 }
 
+/**
+ * A batch run of the specs in `path`: each line checked as it is uploaded to
+ * the blob store every worker reads (so a bad line starts nothing), the run
+ * given the upload's manifest.
+ */
+async function batchOf(path: string, config: WorkerConfig): Promise<RunSpec> {
+  const blobs = openBlobStore(config.blobs);
+  try {
+    return {
+      workflow: 'batch',
+      input: { source: await uploadItems(blobs, path, { schema: AgentStepSpecSchema }) },
+    };
+  } finally {
+    await blobs.close?.();
+  }
+}
+
 const EXCERPT_CHARS = 100;
 
 /** The text to decide on, indented under its step: whole with `--show`, else its first line, cut short. */
@@ -98,10 +119,17 @@ function toolCallExcerpt({ tool, input, reason, rule }: WaitingToolCall, whole: 
 export function registerWorkflowCommands(program: Command): void {
   startOptions(program.command('start'))
     .description('start the workflow a spec file describes and print its id')
-    .argument('<file>', 'run spec, YAML or JSON')
-    .action(async (file: string, flags: Flags) => {
-      const spec = await loadSpecFile(file);
+    .argument('[file]', 'run spec, YAML or JSON')
+    .option(
+      '--items <file.jsonl>',
+      'start a batch run of the specs in this JSONL file (one per line), uploaded to the blob store (--blobs)',
+    )
+    .action(async (file: string | undefined, flags: Flags & { items?: string; blobs?: string }) => {
+      if ((file === undefined) === (flags.items === undefined)) {
+        throw new InputError('give a run spec file, or --items <file.jsonl> for a batch run, not both');
+      }
       await withClient(flags, undefined, async (client, config) => {
+        const spec = file !== undefined ? await loadSpecFile(file) : await batchOf(flags.items!, config);
         const handle = await startRun(client, spec, {
           taskQueue: runTaskQueue(flags.taskQueue, spec, config),
           ...(flags.id ? { workflowId: flags.id } : {}),

@@ -62,6 +62,8 @@ export interface StepCall {
   running: number;
   /** Every task id this call ran, delegated ones too, so a derived id that repeats one is refused. */
   readonly taskIds: Set<string>;
+  /** A run by reference: its workflow id, under which top-level steps' activities keep their outcomes (./by-reference). */
+  readonly keepsOutcomes?: string;
   /** Stops following the run's `setConcurrency`, pause and `cancelStep`. */
   close(): void;
 }
@@ -76,6 +78,8 @@ export interface CallOptions {
    * a user's workflow runs every step in the one execution.
    */
   continuesAsNew?: boolean;
+  /** See {@link StepCall.keepsOutcomes}. */
+  keepsOutcomes?: string;
 }
 
 export async function openCall(context: RunContext, options: CallOptions): Promise<StepCall> {
@@ -92,6 +96,7 @@ export async function openCall(context: RunContext, options: CallOptions): Promi
     admission: new HistoryAdmission(() => call.running, options.continuesAsNew === true),
     agentCaches,
     ...(options.journal ? { journal: options.journal } : {}),
+    ...(options.keepsOutcomes ? { keepsOutcomes: options.keepsOutcomes } : {}),
     running: 0,
     taskIds: new Set(),
     close: () => {

@@ -1,0 +1,154 @@
+/**
+ * A parallel run by reference (issue #33): its specs are a source the run
+ * reads a page at a time (src/items), and each step's activity puts its
+ * outcome in the worker's outcome store (src/outcomes), so neither the
+ * execution nor its history holds the run's specs or outcomes: what it keeps
+ * is a window of steps in flight and a summary of counts.
+ *
+ * Invariants:
+ * - an item's `seq` is its place in the source and the step's priority, so
+ *   steps start in source order and an outcome lands at its item's place;
+ * - the execution holds at most two pages of steps (the window) besides what
+ *   it carries to the next one, however long the source;
+ * - every settled step's outcome is in the store before the execution ends:
+ *   the activity put it (`kept`), or the workflow puts what it settled itself
+ *   (reused, cached, refused, crashed) through `keepOutcomes`;
+ * - a step the execution did not start (its history filled) goes to the next
+ *   execution in `retry`, the page cursor where reading stopped in `cursor`.
+ */
+import { condition, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { TaoActivities } from '../../activity-api';
+import {
+  type AgentStepSpec,
+  type ByReferenceCarry,
+  type ItemSource,
+  type RunSummary,
+  type StepOutcome,
+  failedOutcome,
+} from '../../contracts';
+import { settledOutcome } from './progress';
+import type { RunContext } from './run-context';
+import { type CallOptions, openCall } from './step-call';
+import { isDeferred, runStep, topLevel } from './steps';
+
+const { readItems, keepOutcomes } = proxyActivities<TaoActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 5 },
+});
+
+/** Failed steps a summary lists, the first in the source; the rest are counted, and `tao results --failed` lists them all. */
+export const FAILED_STEPS_LISTED = 100;
+
+/** Outcomes the workflow settled itself, put in one `keepOutcomes` call. */
+const KEEP_BATCH = 100;
+
+const APPROVAL_AFTER_REFUSED =
+  'approval.after is not supported in a batch run yet (its outputs go to the outcome store); run such steps by value, or use approval.before';
+
+/** Items a page holds: twice the run's limit, so a page keeps every slot busy, within 50 to 500. */
+export const pageItemsFor = (limit: number) => Math.min(500, Math.max(50, 2 * limit));
+
+export function emptySummary(run: string): RunSummary {
+  return {
+    total: 0,
+    succeeded: 0,
+    failed: 0,
+    failedSteps: [],
+    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 },
+    outcomes: { run },
+  };
+}
+
+/** Adds the step at `seq` to the summary. */
+function count(summary: RunSummary, seq: number, outcome: StepOutcome): void {
+  summary.total += 1;
+  if (outcome.success) summary.succeeded += 1;
+  else {
+    summary.failed += 1;
+    const listed = summary.failedSteps;
+    const at = listed.findIndex((step) => step.seq > seq);
+    listed.splice(at < 0 ? listed.length : at, 0, { seq, taskId: outcome.taskId });
+    if (listed.length > FAILED_STEPS_LISTED) listed.pop();
+  }
+  const { usage } = outcome;
+  if (!usage) return;
+  summary.usage.inputTokens += usage.inputTokens;
+  summary.usage.outputTokens += usage.outputTokens;
+  summary.usage.costUsd += usage.costUsd ?? 0;
+}
+
+/**
+ * Runs the source's steps from `carry` on: the run's summary once the source
+ * is read and every step settled, or what the next execution goes on from
+ * when this one's history filled.
+ */
+export async function runSource(
+  context: RunContext,
+  source: ItemSource,
+  options: CallOptions,
+  carry: ByReferenceCarry | undefined,
+): Promise<{ summary: RunSummary } | { carry: ByReferenceCarry }> {
+  const run = workflowInfo().workflowId;
+  const summary = carry?.summary ?? emptySummary(run);
+  let cursor = carry?.cursor ?? null;
+  let read = carry?.read ?? false;
+  const pageItems = pageItemsFor(await context.limit(options.concurrency));
+  const call = await openCall(context, { ...options, continuesAsNew: true, keepsOutcomes: run });
+  const left: { seq: number; spec: AgentStepSpec }[] = [];
+  const unkept: { seq: number; outcome: StepOutcome }[] = [];
+  const putting: Promise<void>[] = [];
+  let running = 0;
+  let stopped: { error: unknown } | undefined;
+
+  const flush = () => {
+    if (unkept.length > 0) putting.push(keepOutcomes(run, unkept.splice(0)));
+  };
+  const settle = (seq: number, outcome: StepOutcome) => {
+    count(summary, seq, outcome);
+    if (outcome.kept) return;
+    unkept.push({ seq, outcome });
+    if (unkept.length >= KEEP_BATCH) flush();
+  };
+  const start = (seq: number, spec: AgentStepSpec) => {
+    if (spec.approval?.after) {
+      // The output a person would approve is in the outcome store, not the workflow.
+      const refused = failedOutcome(spec.taskId, spec.agent, APPROVAL_AFTER_REFUSED);
+      context.board.addStep(spec, 'failed', refused.error);
+      return settle(seq, refused);
+    }
+    running += 1;
+    const entry = context.board.addStep(spec, 'pending');
+    runStep(call, spec, entry, topLevel(seq, false))
+      .then(
+        (outcome) => (isDeferred(outcome) ? void left.push({ seq, spec }) : settle(seq, outcome)),
+        (error: unknown) => {
+          if (isCancellation(error)) stopped ??= { error };
+          else settle(seq, settledOutcome({ ok: false, error }, spec, entry));
+        },
+      )
+      .finally(() => (running -= 1));
+  };
+
+  try {
+    for (const { seq, spec } of carry?.retry ?? []) start(seq, spec);
+    const room = () => !read && !stopped && call.admission.admits() && running <= pageItems;
+    for (;;) {
+      if (room()) {
+        const page = await readItems({ source, cursor, limit: pageItems, kind: 'specs' });
+        for (const { seq, item } of page.items) start(seq, item as AgentStepSpec);
+        cursor = page.next;
+        read = cursor === null;
+        continue;
+      }
+      await condition(() => running === 0 || room());
+      if (running === 0 && !room()) break;
+    }
+    flush();
+    await Promise.all(putting);
+  } finally {
+    call.close();
+  }
+  if (stopped) throw stopped.error;
+  if (read && left.length === 0) return { summary };
+  return { carry: { cursor, read, summary, retry: left.sort((a, b) => a.seq - b.seq) } };
+}

@@ -1,0 +1,208 @@
+/**
+ * A parallel run by reference (issue #33): specs read from a JSONL source a
+ * page at a time, outcomes put in the outcome store by the steps' activities,
+ * a summary for the run's result. Real dev server, real file outcome store.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Payload, defaultPayloadConverter } from '@temporalio/common';
+import { results } from '../../src/client';
+import type { RunSummary, StepOutcome } from '../../src/contracts';
+import { ScriptExecutor } from '../../src/executors/script';
+import { FileOutcomeStore } from '../../src/outcomes';
+import { everyExecution } from '../support/history';
+import { RecordingExecutor } from '../support/recording-executor';
+import { useTempDir } from '../support/temp-dir';
+import { FileBlobStore } from '../../src/blobs/file';
+import { tao } from '../support/cli';
+import { closeDevClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
+
+afterAll(closeDevClient);
+const tempDir = useTempDir('tao-by-reference');
+
+/** `n` specs as JSONL, every seventh one failing, prompts of about 2 KB. */
+function writeSource(n: number): string {
+  const path = join(tempDir(), 'specs.jsonl');
+  const lines = Array.from({ length: n }, (_, i) =>
+    JSON.stringify({
+      taskId: `t${i}`,
+      agent: i % 7 === 3 ? 'broken' : 'explore',
+      prompt: `p${i} ${'x'.repeat(2_000)}`,
+    }),
+  );
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+const executor = () =>
+  new RecordingExecutor(
+    new ScriptExecutor({
+      concurrency: 40,
+      agents: { broken: { success: false, output: 'no' }, explore: { output: 'read {{taskId}}' } },
+    }),
+  );
+
+test('a run of 1,200 specs from a JSONL file: a summary for its result, every outcome in the store, none in history', async () => {
+  const recording = executor();
+  const outcomes = new FileOutcomeStore(tempDir());
+  const source = writeSource(1_200);
+  await withWorker({ executor: recording, outcomes }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('batchWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('by-reference'),
+      args: [{ source: { jsonl: source }, concurrency: 40 }],
+    });
+    const summary: RunSummary = await handle.result();
+    const failed = Array.from({ length: 1_200 }, (_, i) => i).filter((i) => i % 7 === 3);
+    expect(summary).toEqual({
+      total: 1_200,
+      succeeded: 1_200 - failed.length,
+      failed: failed.length,
+      failedSteps: failed.slice(0, 100).map((i) => ({ seq: i, taskId: `t${i}` })),
+      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 },
+      outcomes: { run: handle.workflowId },
+    });
+    expect(new Set(recording.started).size).toBe(1_200);
+    expect(recording.started).toHaveLength(1_200);
+
+    const kept: { seq: number; outcome: StepOutcome }[] = [];
+    for await (const found of results(outcomes, handle.workflowId)) kept.push(found);
+    expect(kept.map((k) => k.seq)).toEqual(Array.from({ length: 1_200 }, (_, i) => i));
+    expect(kept[5]!.outcome).toMatchObject({ taskId: 't5', success: true, output: 'read t5' });
+    expect(kept[3]!.outcome).toMatchObject({ taskId: 't3', success: false });
+
+    // History holds neither the specs (a page at a time, then gone) nor the outputs (kept without them).
+    for (const events of await everyExecution(client, handle.workflowId, handle.firstExecutionRunId)) {
+      for (const event of events) {
+        const payload = event.activityTaskCompletedEventAttributes?.result?.payloads?.[0];
+        const run =
+          payload && defaultPayloadConverter.fromPayload<{ outcome?: StepOutcome }>(payload as Payload);
+        if (run?.outcome) expect(run.outcome).toMatchObject({ output: '', kept: true });
+      }
+    }
+  });
+}, 120_000);
+
+test('a source longer than one history holds: the run continues as new from its cursor, each step once, every outcome kept', async () => {
+  const recording = executor();
+  const outcomes = new FileOutcomeStore(tempDir());
+  const source = writeSource(6_000);
+  await withWorker({ executor: recording, outcomes }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('batchWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('by-reference-long'),
+      args: [{ source: { jsonl: source }, concurrency: 40 }],
+    });
+    const summary: RunSummary = await handle.result();
+    expect(summary).toMatchObject({ total: 6_000, succeeded: 6_000 - 857, failed: 857 });
+    expect(recording.started).toHaveLength(6_000);
+    expect(new Set(recording.started).size).toBe(6_000);
+    const executions = await everyExecution(client, handle.workflowId, handle.firstExecutionRunId);
+    expect(executions.length).toBeGreaterThan(1);
+    for (const events of executions) expect(events.length).toBeLessThan(20_000);
+    let seen = 0;
+    for await (const { seq } of results(outcomes, handle.workflowId)) expect(seq).toBe(seen++);
+    expect(seen).toBe(6_000);
+  });
+}, 300_000);
+
+test('a step with approval.after is refused in a batch run, saying what to do, and its refusal is kept like any outcome', async () => {
+  const outcomes = new FileOutcomeStore(tempDir());
+  const path = join(tempDir(), 'after.jsonl');
+  const specs = [
+    { taskId: 'plain', agent: 'explore', prompt: 'p' },
+    { taskId: 'checked', agent: 'explore', prompt: 'q', approval: { after: true } },
+  ];
+  writeFileSync(path, specs.map((spec) => JSON.stringify(spec)).join('\n'));
+  await withWorker({ executor: executor(), outcomes }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('batchWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('by-reference-after'),
+      args: [{ source: { jsonl: path } }],
+    });
+    const summary: RunSummary = await handle.result();
+    expect(summary).toMatchObject({ total: 2, failed: 1, failedSteps: [{ seq: 1, taskId: 'checked' }] });
+    const kept = [];
+    for await (const found of results(outcomes, handle.workflowId)) kept.push(found);
+    expect(kept.map(({ seq, outcome }) => [seq, outcome.success])).toEqual([
+      [0, true],
+      [1, false],
+    ]);
+    expect(kept[0]!.outcome.output).toBe('read plain');
+    expect(kept[1]!.outcome.error).toMatch(/^approval.after is not supported in a batch run yet/);
+  });
+});
+
+test('a source that is not there fails the run at once, naming the file', async () => {
+  await withWorker(
+    { executor: executor(), outcomes: new FileOutcomeStore(tempDir()) },
+    async ({ client, taskQueue }) => {
+      const missing = join(tempDir(), 'nothing.jsonl');
+      const handle = await client.workflow.start('batchWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('by-reference-missing'),
+        args: [{ source: { jsonl: missing } }],
+      });
+      await expect(handle.result()).rejects.toThrow();
+      const { events } = await handle.fetchHistory();
+      const failure = events!.find(
+        (e) => e.activityTaskFailedEventAttributes,
+      )?.activityTaskFailedEventAttributes;
+      expect(failure?.failure?.message).toContain(missing);
+    },
+  );
+});
+
+test('tao start --items uploads a JSONL file and starts a batch run; tao result prints its summary, tao results its outcomes', async () => {
+  const dir = tempDir();
+  const blobs = new FileBlobStore(join(dir, 'blobs'));
+  const outcomes = new FileOutcomeStore(join(dir, 'store'));
+  const source = writeSource(30);
+  await withWorker({ executor: executor(), outcomes, blobs }, async ({ client, taskQueue }) => {
+    const server = [
+      '--address',
+      devServerAddress(),
+      '--task-queue',
+      taskQueue,
+      '--blobs',
+      join(dir, 'blobs'),
+    ];
+    const started = await tao(['start', '--items', source, ...server]);
+    expect(started).toMatchObject({ code: 0, stderr: '' });
+    const workflowId = started.stdout.trim();
+    const summary: RunSummary = await client.workflow.getHandle(workflowId).result();
+    expect(summary).toMatchObject({ total: 30, succeeded: 26, failed: 4 });
+
+    const result = await tao(['result', workflowId, '--address', devServerAddress()]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('30 steps: 26 succeeded, 4 failed (t3, t10, t17, t24)');
+    expect(result.stdout).toContain(`outcomes: tao results ${workflowId}`);
+    const listed = await tao([
+      'results',
+      workflowId,
+      '--failed',
+      '--jsonl',
+      '--store',
+      `file:${join(dir, 'store')}`,
+    ]);
+    expect(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { seq: number }).seq),
+    ).toEqual([3, 10, 17, 24]);
+  });
+  // A bad line starts nothing: one line naming the file and the line.
+  writeFileSync(source, '{"taskId":"a","agent":"explore","prompt":"x"}\nnot json\n');
+  const refused = await tao([
+    'start',
+    '--items',
+    source,
+    '--address',
+    devServerAddress(),
+    '--blobs',
+    join(dir, 'blobs'),
+  ]);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain(`${source} line 2: not JSON`);
+});
