@@ -26,8 +26,7 @@ import { workflowBundleDigest } from '../workflow-bundles';
 import { packageVersion } from './package-version';
 import { installWorkerRuntime } from './worker-logging';
 
-export const DEFAULT_DB_FILE = '.tao/dev.db';
-export const DEFAULT_UI_PORT = 8233;
+export { DEFAULT_DB_FILE, DEFAULT_UI_PORT } from './local-defaults';
 /** The Worker Deployment of the local stack's worker, unless `--deployment-name` names another. */
 export const LOCAL_DEPLOYMENT = 'tao-dev';
 

@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { connectClient } from '../../client';
-import { isListening } from '../../local/dev-server';
-import { startUiServer } from '../../ui/server';
 import { type WorkerFlags, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
 import { localNamespace } from '../../connection/settings';
-import { DEFAULT_DB_FILE, DEFAULT_UI_PORT, startLocalStack } from '../local-stack';
+import { DEFAULT_DB_FILE, DEFAULT_UI_PORT } from '../local-defaults';
 import { payloadOptions, parsePort, workerOptions } from '../options';
 import { DEFAULT_TAO_UI_PORT, uiBanner } from './ui';
 
@@ -31,6 +29,11 @@ export function registerDev(program: Command): void {
   payloadOptions(workerOptions(command)).action(async (flags: DevFlags) => {
     const config = resolveWorkerConfig(flags);
     const namespace = localNamespace(flags.namespace);
+    const [{ startLocalStack }, { startUiServer }, { isListening }] = await Promise.all([
+      import('../local-stack'),
+      import('../../ui/server'),
+      import('../../local/dev-server'),
+    ]);
     const stack = await startLocalStack({
       config,
       namespace,

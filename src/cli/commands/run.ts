@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { InputError } from '../../config/data-file';
 import { type WorkerConfig, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
 import { localNamespace } from '../../connection/settings';
-import { DEFAULT_DB_FILE, DEFAULT_UI_PORT, startLocalStack } from '../local-stack';
+import { DEFAULT_DB_FILE, DEFAULT_UI_PORT } from '../local-defaults';
 import {
   clientFromFlags,
   executorOptions,
@@ -122,6 +122,7 @@ async function runEmbedded(
 ): Promise<number> {
   console.error('starting a local Temporal dev server and worker (the first run installs the Temporal CLI)…');
   const namespace = localNamespace(flags.namespace);
+  const { startLocalStack } = await import('../local-stack');
   const stack = await startLocalStack({
     config,
     namespace,

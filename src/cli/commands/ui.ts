@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { connectClient, resolveConnection } from '../../client';
 import { type WorkerFlags, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
-import { type UiServer, refuseOpenAddress, startUiServer } from '../../ui/server';
-import { DEFAULT_UI_PORT as TEMPORAL_UI_PORT } from '../local-stack';
+import type { UiServer } from '../../ui/server';
+import { DEFAULT_UI_PORT as TEMPORAL_UI_PORT } from '../local-defaults';
 import { connectionOptions, parsePort, repeated, storeOption } from '../options';
 import { withStore } from './checkpoint';
 
@@ -45,6 +45,7 @@ export function registerUi(program: Command): void {
     )
     .action(async (flags: UiFlags) => {
       const authToken = uiAuthToken(flags.authToken);
+      const { refuseOpenAddress, startUiServer } = await import('../../ui/server');
       refuseOpenAddress(flags.host, authToken);
       // Steps' transcripts are read from the store the workers write them to, as `tao transcript` reads them.
       await withStore(flags, async (store) => {

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { type WorkerFlags, deploymentVersion, resolveWorkerConfig } from '../../config/worker-config';
 import { describeConnection, resolveConnection } from '../../connection/settings';
-import { runWorker } from '../../worker';
 import { connectionOptions, workerOptions } from '../options';
-import { installWorkerRuntime } from '../worker-logging';
 
 export function registerWorker(program: Command): void {
   workerOptions(
@@ -16,6 +14,10 @@ export function registerWorker(program: Command): void {
       const config = resolveWorkerConfig(flags);
       const version = deploymentVersion(config);
       const connection = resolveConnection(flags);
+      const [{ runWorker }, { installWorkerRuntime }] = await Promise.all([
+        import('../../worker'),
+        import('../worker-logging'),
+      ]);
       installWorkerRuntime('WARN', flags.metrics !== undefined ? { metrics: flags.metrics } : {});
       const versioned = version
         ? `\nas build ${version.buildId} of worker deployment ${version.deploymentName}; new runs go to it once it is current: tao deployment set-current --deployment-name ${version.deploymentName} --build-id ${version.buildId}`
