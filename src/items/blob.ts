@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { BlobStore } from '../blobs';
 import { InputError } from '../config/data-file';
-import { type ItemsPage, itemsFailure, parseItem } from './item-source';
+import { type ItemsPage, PAGE_BYTES, itemsFailure, parseItem } from './item-source';
 
 export const ItemManifestSchema = z
   .object({
@@ -83,7 +83,7 @@ export async function uploadItems(
 }
 
 /**
- * Up to `limit` items of the manifest at `key`, from item `from.item` of
+ * Up to `limit` items (and {@link PAGE_BYTES} of them) of the manifest at `key`, from item `from.item` of
  * page `from.page` on: the manifest and the pages the items are on are read,
  * no others.
  */
@@ -97,11 +97,14 @@ export async function readBlobPage(
   const { pages } = await readManifest(blobs, key);
   const items: ItemsPage['items'] = [];
   let { page, item, seq } = from;
-  while (page < pages.length && items.length < limit) {
+  let bytes = 0;
+  const full = () => items.length >= limit || bytes >= PAGE_BYTES;
+  while (page < pages.length && !full()) {
     const lines = new TextDecoder().decode(await blobs.get(pages[page]!.key)).split('\n');
-    for (; item < lines.length && items.length < limit; item++, seq++) {
+    for (; item < lines.length && !full(); item++, seq++) {
       const where = `items page ${page} of manifest ${key}, item ${seq}`;
       items.push({ seq, item: parseItem(lines[item]!, schema, where) });
+      bytes += lines[item]!.length;
     }
     if (item === lines.length) [page, item] = [page + 1, 0];
   }

@@ -24,6 +24,7 @@ export {
   type ItemSource,
   ItemSourceSchema,
   type ItemsPage,
+  PAGE_BYTES,
   type ReadItemsRequest,
   ReadItemsRequestSchema,
 } from './item-source';

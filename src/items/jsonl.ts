@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import type { z } from 'zod';
-import { type ItemsPage, itemsFailure, parseItem } from './item-source';
+import { type ItemsPage, PAGE_BYTES, itemsFailure, parseItem } from './item-source';
 
 /** A file is read this much at a time; a longer line is read on until its end. */
 const CHUNK_BYTES = 64 * 1024;
@@ -13,9 +13,10 @@ export interface FilePosition {
 }
 
 /**
- * Up to `limit` items of the JSONL file at `path` from `from`: one JSON
- * value per line, blank lines skipped (they take no place), the last line's
- * newline optional. Reads from the offset on, only as far as the page needs.
+ * Up to `limit` items (and {@link PAGE_BYTES} of them) of the JSONL file at
+ * `path` from `from`: one JSON value per line, blank lines skipped (they take
+ * no place), the last line's newline optional. Reads from the offset on, only
+ * as far as the page needs.
  */
 export async function readJsonlPage(
   path: string,
@@ -33,13 +34,15 @@ export async function readJsonlPage(
     let { offset, line, seq } = from;
     let pending = Buffer.alloc(0);
     let ended = false;
-    while (items.length < limit && !ended) {
+    let bytes = 0;
+    const full = () => items.length >= limit || bytes >= PAGE_BYTES;
+    while (!full() && !ended) {
       const chunk = Buffer.alloc(CHUNK_BYTES);
       const { bytesRead } = await handle.read(chunk, 0, CHUNK_BYTES, offset + pending.length);
       ended = bytesRead === 0;
       pending = Buffer.concat([pending, chunk.subarray(0, bytesRead)]);
       let start = 0;
-      while (items.length < limit) {
+      while (!full()) {
         let end = pending.indexOf(10, start);
         // The last line may go without its newline.
         if (end < 0 && ended && start < pending.length) end = pending.length;
@@ -49,6 +52,7 @@ export async function readJsonlPage(
         if (text.trim() !== '') {
           items.push({ seq, item: parseItem(text, schema, `items file ${path} line ${line}`) });
           seq++;
+          bytes += end - start;
         }
         start = Math.min(end + 1, pending.length);
       }

@@ -14,6 +14,7 @@ import { createItemActivities } from '../../src/activities/items';
 import {
   ITEMS_ERROR_TYPE,
   ITEM_SCHEMAS,
+  PAGE_BYTES,
   type ItemCursor,
   type ItemSource,
   readItemsPage,
@@ -214,4 +215,24 @@ describe('the readItems activity', () => {
       message: expect.stringMatching(/this worker has none; give the worker --blobs \(TAO_BLOBS\)$/),
     });
   });
+});
+
+test('a page of large items ends at PAGE_BYTES, under the claim-check threshold, from a file and from uploaded pages', async () => {
+  // 2 KB prompts: 200 of them would be a 420 KB page, which the payload codec would write once more as a blob.
+  const big = (seq: number) => ({ ...spec(seq), prompt: `${seq} ${'x'.repeat(2_000)}` });
+  const path = join(dir, 'big.jsonl');
+  writeFileSync(path, Array.from({ length: 300 }, (_, seq) => JSON.stringify(big(seq))).join('\n'));
+  const blobs = openBlobStore(join(dir, 'big-blobs'));
+  for (const [source, store] of [
+    [{ jsonl: path }, undefined],
+    [await uploadItems(blobs, path, { pageItems: 1000, schema: ITEM_SCHEMAS.specs }), blobs],
+  ] as const) {
+    const first = await readItemsPage(source, null, 200, { ...specs, ...(store ? { blobs: store } : {}) });
+    const bytes = first.items.reduce((sum, { item }) => sum + JSON.stringify(item).length, 0);
+    expect(first.items.length).toBeLessThan(200);
+    expect(bytes).toBeGreaterThanOrEqual(PAGE_BYTES);
+    expect(bytes).toBeLessThan(PAGE_BYTES + 2_100);
+    const { items } = await readAll(source, 200, store);
+    expect(items.map(({ seq }) => seq)).toEqual(Array.from({ length: 300 }, (_, seq) => seq));
+  }
 });
