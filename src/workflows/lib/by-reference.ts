@@ -31,9 +31,11 @@ import type { RunContext } from './run-context';
 import { type CallOptions, openCall } from './step-call';
 import { isDeferred, runStep, topLevel } from './steps';
 
+// A page read or a batch of puts takes well under a second; the timeout is what a worker that died during
+// one costs the run (a crash test caught 5 minutes of it), so it is short and the retries are many.
 const { readItems, keepOutcomes } = proxyActivities<TaoActivities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { maximumAttempts: 5 },
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 10 },
 });
 
 /** Failed steps a summary lists, the first in the source; the rest are counted, and `tao results --failed` lists them all. */
