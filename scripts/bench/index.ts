@@ -33,6 +33,7 @@ import { EVENT_EVERY_MS, KILL_AFTER_MS, KILL_IN_TURN, TURNS, stepActions } from 
 import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker, writeWorkflowBundle } from './standalone-worker';
 import { payloadFloor, payloadRun } from './payloads';
+import { handBatchRun, taoBatchRun } from './batch';
 import { resumeAfterKill } from './resume';
 import { heartbeatBlobs, stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
@@ -57,6 +58,7 @@ const SECTIONS = [
   'stepstate',
   'big',
   'payloads',
+  'batch',
   'journal',
   'baseline',
   'agents',
@@ -83,6 +85,11 @@ const options = program
   .option('--throughput-steps <n>', 'zero-delay steps for throughput', '2000')
   .option('--resumable-steps <n>', 'steps of each big run (resumable, parallel, pipeline)', '10000')
   .option('--prompt-bytes <n>', 'bytes of each prompt (and echoed output) in the payloads section', '2048')
+  .option(
+    '--batch-steps <list>',
+    'steps of each batch run (tao start --items), and of the hand-written batch beside it; 1000000 is allowed',
+    '10000,100000',
+  )
   .option('--failover-steps <n>', 'steps in flight on the worker that is killed', '12')
   .option('--state-steps <n>', 'llm steps whose durable state is timed, each a turn at a time', '20')
   .option('--state-turns <n>', 'turns of each of those steps', '30')
@@ -128,6 +135,7 @@ const options = program
     throughputSteps: string;
     resumableSteps: string;
     promptBytes: string;
+    batchSteps: string;
     failoverSteps: string;
     stateSteps: string;
     stateTurns: string;
@@ -607,6 +615,64 @@ async function main(): Promise<void> {
         },
       );
       results.payloads = { runs, floor };
+    },
+    async batch() {
+      const kb = `${(num('promptBytes') / 1024).toFixed(0)} KB`;
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+      const perStep = (cpuS: number, steps: number) => `${((1000 * cpuS) / steps).toFixed(2)} ms`;
+      const runs = [];
+      for (const steps of options.batchSteps.split(',').map(Number)) {
+        console.error(
+          `batch: tao start --items, ${steps} steps with ${kb} prompts and outputs, fresh worker`,
+        );
+        const run = await taoBatchRun(env.client, env.address, storeDir, steps, num('promptBytes'));
+        console.error(`batch: the same ${steps} items through a hand-written sliding-window batch`);
+        const hand = await handBatchRun(env.client, env.address, storeDir, steps, num('promptBytes'));
+        runs.push({ tao: run, hand });
+        const rate = (r: typeof hand) => `${(r.steps / (r.ms / 1000)).toFixed(0)} steps/s`;
+        const parts = Object.entries(run.parts)
+          .map(([name, bytes]) => `${name} ${mib(bytes)}`)
+          .join(', ');
+        figures.push(
+          {
+            name: `batch run, ${steps} steps, ${kb} prompts and outputs`,
+            value: `${seconds(run.ms)}, ${rate(run)}`,
+            note: `from \`tao start --items\` starting (every line checked and uploaded, ${seconds(run.startMs)} to its exit) to the run's result; a fresh standalone \`tao worker --executor script:<rules echoing the prompt> --store file:… --concurrency 100\`; every step succeeded (checked)`,
+          },
+          {
+            name: '  worker memory, idle → peak',
+            value: `${run.idleMiB.toFixed(0)} → ${run.peakMiB.toFixed(0)} MiB`,
+            note: 'RSS of that worker (no heap flag), 3 s after start and at most during the run (sampled every 100 ms); goal ≤ 400 MiB, flat across sizes (below)',
+          },
+          {
+            name: '  histories',
+            value: `${run.histories.executions} executions; largest ${run.histories.maxEvents} events, ${mib(run.histories.maxBytes)}`,
+            note: "every execution of the run (its continue-as-new chain), the history length and size the server reports for each (DescribeWorkflowExecution's historyLength, historySizeBytes); goal < 20,000 events and < 10 MB",
+          },
+          {
+            name: '  device writes per outcome byte',
+            value: `${(run.writtenBytes / run.outcomeBytes).toFixed(2)}×`,
+            note: `the worker's write_bytes (/proc/<pid>/io: pages it dirtied, each fsynced append's page again) ${mib(run.writtenBytes)}, over ${mib(run.outcomeBytes)} of outcome JSON read back through results(); on disk after the run, in whole pages: ${parts}; goal ≤ 3×`,
+          },
+          {
+            name: '  CPU per step',
+            value: `worker ${perStep(run.workerCpuS, steps)}, dev server ${perStep(run.serverCpuS, steps)}`,
+            note: `utime + stime over the run (/proc/<pid>/stat): the worker ${run.workerCpuS.toFixed(0)} s (${(run.workerCpuS / (run.ms / 1000)).toFixed(2)} cores), the dev server (SQLite in memory) ${run.serverCpuS.toFixed(0)} s (${(run.serverCpuS / (run.ms / 1000)).toFixed(2)} cores), on ${cpus().length} cores; the \`tao start\` process not counted`,
+          },
+          {
+            name: '  hand-written sliding-window batch, same items',
+            value: `${seconds(hand.ms)}, ${rate(hand)}; ${hand.idleMiB.toFixed(0)} → ${hand.peakMiB.toFixed(0)} MiB; CPU per step worker ${perStep(hand.workerCpuS, steps)}, dev server ${perStep(hand.serverCpuS, steps)}`,
+            note: `scripts/bench/hand-batch on a fresh bare SDK worker (TAO's codec, no TAO activities or stores): a page of 200 items read by an activity, an activity per item echoing its prompt to a file (appended, no fsync), 100 in flight, continue-as-new every 2,000 items (the window drains first); ${hand.histories.executions} executions, largest ${hand.histories.maxEvents} events, ${mib(hand.histories.maxBytes)}; TAO ÷ hand-written wall time ${(run.ms / hand.ms).toFixed(2)}`,
+          },
+        );
+      }
+      const bySize = runs.map((r) => r.tao).sort((a, b) => a.steps - b.steps);
+      figures.push({
+        name: 'batch runs: worker peak, largest run ÷ smallest',
+        value: (bySize.at(-1)!.peakMiB / bySize[0]!.peakMiB).toFixed(2),
+        note: `peaks ${bySize.map((r) => `${r.peakMiB.toFixed(0)} MiB at ${r.steps} steps`).join(', ')}; goal ≤ 1.10 (flat memory)`,
+      });
+      results.batch = runs;
     },
     async journal() {
       console.error(`journal: ${options.resumableSteps} steps with 4 KB outputs, file store and PostgreSQL`);

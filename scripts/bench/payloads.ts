@@ -7,20 +7,16 @@
  * (`write_bytes`: pages dirtied, so every fsynced append that rewrites a page
  * counts the page), less the claim-check blobs.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { StepOutcome } from '../../src/contracts';
-import { builtPackage } from '../../test/support/cli';
 import {
   type BenchServer,
   deviceWriteBytes,
-  peakRssDuring,
-  rssMiB,
+  startBareWorker,
   startStandaloneWorker,
-  writeWorkflowBundle,
 } from './standalone-worker';
 
 export type PayloadKind = 'parallelWorkflow' | 'resumableParallelWorkflow';
@@ -54,13 +50,14 @@ function pagesByFile(dir: string): Map<string, number> {
 }
 
 /** Each prompt its own text, as real prompts are; base64 keeps it one byte a character. */
-function payloadSpecs(steps: number, promptBytes: number) {
-  return Array.from({ length: steps }, (_, i) => ({
-    taskId: `p${i}`,
-    agent: 'bench',
-    prompt: randomBytes((promptBytes * 3) / 4).toString('base64'),
-  }));
-}
+export const payloadSpec = (i: number, promptBytes: number) => ({
+  taskId: `p${i}`,
+  agent: 'bench',
+  prompt: randomBytes((promptBytes * 3) / 4).toString('base64'),
+});
+
+const payloadSpecs = (steps: number, promptBytes: number) =>
+  Array.from({ length: steps }, (_, i) => payloadSpec(i, promptBytes));
 
 export interface FloorRun {
   idleMiB: number;
@@ -80,31 +77,13 @@ export async function payloadFloor(
   steps: number,
   promptBytes: number,
 ): Promise<FloorRun> {
-  const codePath = join(mkdtempSync(join(dir, 'floor-')), 'workflows.js');
-  await writeWorkflowBundle(require.resolve('./payload-floor/workflows'), codePath);
   const taskQueue = `bench-floor-${Math.random().toString(36).slice(2)}`;
-  const worker = spawn(
-    process.execPath,
-    [
-      join(__dirname, 'payload-floor', 'worker.js'),
-      bench.address,
-      taskQueue,
-      bench.blobs,
-      codePath,
-      join(builtPackage(), 'dist'),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const worker = await startBareWorker(bench, dir, taskQueue, require.resolve('./payload-floor/workflows'));
   try {
-    await new Promise<void>((resolve, reject) => {
-      worker.stdout.on('data', (chunk: Buffer) => String(chunk).includes('polling') && resolve());
-      worker.once('exit', (code) => reject(new Error(`the floor worker exited with ${code}`)));
-    });
     await new Promise((resolve) => setTimeout(resolve, 3_000)); // settled after start-up, as payloadRun's
-    const rss = () => rssMiB(worker.pid!);
-    const idleMiB = rss();
+    const idleMiB = worker.rssMiB();
     const specs = payloadSpecs(steps, promptBytes);
-    const { peakMiB } = await peakRssDuring(rss, () =>
+    const { peakMiB } = await worker.peakDuring(() =>
       client.workflow.execute('echoWorkflow', {
         taskQueue,
         workflowId: `bench-floor-${Date.now()}`,
@@ -113,7 +92,7 @@ export async function payloadFloor(
     );
     return { idleMiB, peakMiB };
   } finally {
-    worker.kill('SIGKILL');
+    await worker.stop();
   }
 }
 

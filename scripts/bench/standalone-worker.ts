@@ -3,17 +3,49 @@
  * the worker alone: its resident memory (read from /proc, sampled every
  * 100 ms) apart from the client and the benchmark.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { type TaoProcess, startTao } from '../../test/support/cli';
+import { type TaoProcess, builtPackage, startTao } from '../../test/support/cli';
 
-export interface StandaloneWorker {
-  readonly process: TaoProcess;
+/** A worker process the benchmark started, and its memory as /proc has it. */
+export interface WorkerProcess {
+  readonly pid: number;
   /** Resident memory now, in MiB. */
   rssMiB(): number;
   /** Peak resident memory while `body` runs, in MiB, and what it returned. */
   peakDuring<T>(body: () => Promise<T>): Promise<{ value: T; peakMiB: number }>;
   stop(): Promise<void>;
+}
+
+export interface StandaloneWorker extends WorkerProcess {
+  readonly process: TaoProcess;
+}
+
+/** CPU seconds the process has used so far, user and system (utime + stime of /proc/<pid>/stat). */
+export function cpuSeconds(pid: number): number {
+  // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Linux's USER_HZ, the unit of /proc's CPU times: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+const PAGE = 4096;
+
+/** Bytes of the files under `path`, each rounded up to whole pages (what writing it dirtied at least once). */
+export function pagesUnder(path: string): number {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!stats.isDirectory()) return Math.ceil(stats.size / PAGE) * PAGE;
+  return readdirSync(path).reduce((sum, name) => sum + pagesUnder(join(path, name)), 0);
 }
 
 /** Bytes the process caused to be sent to storage, counted as it dirtied pages (`write_bytes` of /proc/<pid>/io). */
@@ -101,8 +133,54 @@ export async function startStandaloneWorker(
   };
   return {
     process: worker,
+    pid: worker.pid,
     rssMiB: rss,
     peakDuring: (body) => peakRssDuring(rss, body),
     stop: () => worker.stop(),
+  };
+}
+
+/**
+ * A bare SDK worker process (./payload-floor/worker.js: the SDK and TAO's
+ * codec, none of TAO's activities, stores or telemetry) running the workflows
+ * at `workflowsPath`, bundled into `dir`, and the activities exported by the
+ * plain JavaScript module `activitiesPath`, if any.
+ */
+export async function startBareWorker(
+  server: BenchServer,
+  dir: string,
+  taskQueue: string,
+  workflowsPath: string,
+  activitiesPath?: string,
+): Promise<WorkerProcess> {
+  const codePath = join(dir, `workflows-${taskQueue}.js`);
+  await writeWorkflowBundle(workflowsPath, codePath);
+  const worker = spawn(
+    process.execPath,
+    [
+      join(__dirname, 'payload-floor', 'worker.js'),
+      server.address,
+      taskQueue,
+      server.blobs,
+      codePath,
+      join(builtPackage(), 'dist'),
+      ...(activitiesPath ? [activitiesPath] : []),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    worker.stdout.on('data', (chunk: Buffer) => String(chunk).includes('polling') && resolve());
+    worker.once('exit', (code) => reject(new Error(`the bare worker exited with ${code}`)));
+  });
+  const rss = () => rssMiB(worker.pid!);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return {
+    pid: worker.pid!,
+    rssMiB: rss,
+    peakDuring: (body) => peakRssDuring(rss, body),
+    stop: async () => {
+      worker.kill('SIGKILL');
+      await exited;
+    },
   };
 }

@@ -1,0 +1,228 @@
+/**
+ * Batch runs at scale (issue #33, part 2), black-box: a JSONL of N specs with
+ * 2 KB prompts started by the real `tao start --items` (the upload is part of
+ * the run) on a fresh standalone `tao worker --executor script:<rules> --store
+ * file:… --concurrency 100` echoing each prompt, and beside it the same items
+ * through a hand-written sliding-window batch (./hand-batch) on a bare SDK
+ * worker. For each: wall time, the worker's peak RSS, every execution's
+ * history as the server counts it, the worker's device writes, and the CPU
+ * the worker and the dev server spent, per step.
+ */
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { results } from '../../src/client';
+import type { RunSummary } from '../../src/contracts';
+import { FileOutcomeStore } from '../../src/outcomes';
+import { tao } from '../../test/support/cli';
+import type { HandBatchInput } from './hand-batch/workflows';
+import { payloadSpec } from './payloads';
+import {
+  type WorkerProcess,
+  cpuSeconds,
+  deviceWriteBytes,
+  pagesUnder,
+  startBareWorker,
+  startStandaloneWorker,
+} from './standalone-worker';
+
+/** Steps in flight: the worker's `--concurrency`, which a batch run without its own takes as its limit. */
+const WINDOW = 100;
+
+export interface Histories {
+  executions: number;
+  /** The largest execution by events and by bytes (each its own, they may be two executions). */
+  maxEvents: number;
+  maxBytes: number;
+}
+
+export interface Measured {
+  steps: number;
+  ms: number;
+  idleMiB: number;
+  peakMiB: number;
+  /** utime + stime over the run. */
+  workerCpuS: number;
+  serverCpuS: number;
+  /** The worker's write_bytes over the run. */
+  writtenBytes: number;
+  histories: Histories;
+}
+
+export interface TaoBatchRun extends Measured {
+  /** From `tao start --items` starting to its exit: every line checked, uploaded, the run started. */
+  startMs: number;
+  /** Bytes of the outcomes' JSON, as `results()` reads them from the store. */
+  outcomeBytes: number;
+  /** What the run left on disk, in whole pages: each folder of the store, and the blobs the worker wrote. */
+  parts: Record<string, number>;
+}
+
+/** The pid of the Temporal dev server serving `address`, found in /proc by its command line. */
+export function devServerPid(address: string): number {
+  const port = address.split(':').pop();
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (argv.includes('start-dev') && argv[argv.indexOf('--port') + 1] === port) return Number(entry);
+  }
+  throw new Error(`no Temporal dev server serving ${address} in /proc`);
+}
+
+/** `steps` specs with prompts of `promptBytes`, a line each; written a chunk at a time, so 1,000,000 fit. */
+function writeSpecs(path: string, steps: number, promptBytes: number): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (let from = 0; from < steps; from += 1_000) {
+      let chunk = '';
+      for (let i = from; i < Math.min(steps, from + 1_000); i++)
+        chunk += `${JSON.stringify(payloadSpec(i, promptBytes))}\n`;
+      writeSync(fd, chunk);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Every execution of `workflowId` (its continue-as-new chain) with the
+ * history length and size the server reports for each (DescribeWorkflowExecution).
+ */
+async function historiesOf(client: Client, workflowId: string): Promise<Histories> {
+  const histories = { executions: 0, maxEvents: 0, maxBytes: 0 };
+  for await (const { runId } of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
+    const { historyLength, historySize } = await client.workflow.getHandle(workflowId, runId).describe();
+    if (historySize === undefined) throw new Error('the server reports no history size');
+    histories.executions += 1;
+    histories.maxEvents = Math.max(histories.maxEvents, historyLength);
+    histories.maxBytes = Math.max(histories.maxBytes, historySize);
+  }
+  return histories;
+}
+
+/** `body` on `worker` once it settled after start-up, with what the worker and the server spent on it. */
+async function measured<T>(worker: WorkerProcess, serverPid: number, body: () => Promise<T>) {
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const idleMiB = worker.rssMiB();
+  const cpu = () => ({ worker: cpuSeconds(worker.pid), server: cpuSeconds(serverPid) });
+  const before = { ...cpu(), written: deviceWriteBytes(worker.pid) };
+  const start = performance.now();
+  const { value, peakMiB } = await worker.peakDuring(body);
+  const ms = performance.now() - start;
+  const after = cpu();
+  return {
+    value,
+    ms,
+    idleMiB,
+    peakMiB,
+    workerCpuS: after.worker - before.worker,
+    serverCpuS: after.server - before.server,
+    writtenBytes: deviceWriteBytes(worker.pid) - before.written,
+  };
+}
+
+export async function taoBatchRun(
+  client: Client,
+  address: string,
+  dir: string,
+  steps: number,
+  promptBytes: number,
+): Promise<TaoBatchRun> {
+  const runDir = mkdtempSync(join(dir, 'batch-'));
+  const items = join(runDir, 'specs.jsonl');
+  writeSpecs(items, steps, promptBytes);
+  // Each step's output: its prompt, unescaped (Mustache's triple braces).
+  const rules = join(runDir, 'rules.json');
+  writeFileSync(rules, JSON.stringify({ default: { output: '{{{prompt}}}' } }));
+  const store = join(runDir, 'store');
+  const blobs = join(runDir, 'blobs');
+  const taskQueue = `bench-batch-${Math.random().toString(36).slice(2)}`;
+  const worker = await startStandaloneWorker(
+    { address, blobs },
+    taskQueue,
+    ['--executor', `script:${rules}`, '--concurrency', String(WINDOW)],
+    {},
+    `file:${store}`,
+  );
+  try {
+    const { value, ...run } = await measured(worker, devServerPid(address), async () => {
+      const start = performance.now();
+      const started = await tao(
+        ['start', '--items', items, '--address', address, '--task-queue', taskQueue, '--blobs', blobs],
+        { timeoutMs: 3_600_000 },
+      );
+      if (started.code !== 0) throw new Error(`tao start --items exited ${started.code}: ${started.stderr}`);
+      const startMs = performance.now() - start;
+      // What the worker writes to the blob store from here on: claim checks of payloads over 128 KiB.
+      const uploaded = pagesUnder(blobs);
+      const summary: RunSummary = await client.workflow.getHandle(started.stdout.trim()).result();
+      return { workflowId: started.stdout.trim(), summary, startMs, uploaded };
+    });
+    const { workflowId, summary, startMs, uploaded } = value;
+    if (summary.total !== steps || summary.failed > 0)
+      throw new Error(`the batch run settled ${summary.total} of ${steps} steps, ${summary.failed} failed`);
+    let outcomeBytes = 0;
+    for await (const { outcome } of results(new FileOutcomeStore(store), workflowId))
+      outcomeBytes += Buffer.byteLength(JSON.stringify(outcome));
+    const parts: Record<string, number> = {};
+    for (const name of readdirSync(store)) parts[name] = pagesUnder(join(store, name));
+    parts['blobs (the worker’s)'] = pagesUnder(blobs) - uploaded;
+    return {
+      steps,
+      ...run,
+      startMs,
+      outcomeBytes,
+      parts,
+      histories: await historiesOf(client, workflowId),
+    };
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** The same shape hand-written (./hand-batch) on a bare SDK worker: the cost of the pattern itself. */
+export async function handBatchRun(
+  client: Client,
+  address: string,
+  dir: string,
+  steps: number,
+  promptBytes: number,
+): Promise<Measured> {
+  const runDir = mkdtempSync(join(dir, 'hand-batch-'));
+  const input: HandBatchInput = {
+    file: join(runDir, 'specs.jsonl'),
+    out: join(runDir, 'out.jsonl'),
+    window: WINDOW,
+  };
+  writeSpecs(input.file, steps, promptBytes);
+  const taskQueue = `bench-hand-batch-${Math.random().toString(36).slice(2)}`;
+  const workflowId = `bench-hand-batch-${steps}-${Date.now()}`;
+  const worker = await startBareWorker(
+    { address, blobs: join(runDir, 'blobs') },
+    runDir,
+    taskQueue,
+    require.resolve('./hand-batch/workflows'),
+    require.resolve('./hand-batch/activities.js'),
+  );
+  try {
+    const { value, ...run } = await measured(worker, devServerPid(address), () =>
+      client.workflow.execute('handBatch', { taskQueue, workflowId, args: [input] }),
+    );
+    if (value !== steps) throw new Error(`the hand-written batch did ${value} of ${steps} steps`);
+    return { steps, ...run, histories: await historiesOf(client, workflowId) };
+  } finally {
+    await worker.stop();
+  }
+}
