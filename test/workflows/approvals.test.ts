@@ -20,6 +20,19 @@ import { spec } from '../support/specs';
 import { closeDevClient, devClient, uniqueId, withWorker, timeSkippingWorker } from '../support/temporal';
 import { updateFromCli } from '../support/temporal-cli';
 
+/** A pipeline of one item whose second stage waits for approval before it starts, its prompt rendered from the first's output. */
+const GATED_SECOND_STAGE = {
+  items: ['a.ts'],
+  stages: [
+    { taskId: 'plan-{{index}}', agent: 'plan', prompt: 'plan {{item}}' },
+    {
+      taskId: 'apply-{{index}}',
+      agent: 'apply',
+      prompt: 'apply <{{prev.output}}>',
+      approval: { before: true },
+    },
+  ],
+};
 afterAll(closeDevClient);
 
 const progressOf = (handle: WorkflowHandle) => handle.query<Progress>('progress');
@@ -89,20 +102,7 @@ describe('approval before a step starts', () => {
       const handle = await client.workflow.start('pipelineWorkflow', {
         taskQueue,
         workflowId,
-        args: [
-          {
-            items: ['a.ts'],
-            stages: [
-              { taskId: 'plan-{{index}}', agent: 'plan', prompt: 'plan {{item}}' },
-              {
-                taskId: 'apply-{{index}}',
-                agent: 'apply',
-                prompt: 'apply <{{prev.output}}>',
-                approval: { before: true },
-              },
-            ],
-          },
-        ],
+        args: [GATED_SECOND_STAGE],
       });
       await eventually(() => waiting(handle, 'apply-0'));
       // The run is listed once visibility has its waiting-steps attribute.
@@ -148,20 +148,7 @@ test("the inbox reads a parallel run's waiting prompts from its start in one rea
     const pipeline = await client.workflow.start('pipelineWorkflow', {
       taskQueue,
       workflowId: uniqueId('inbox-stage'),
-      args: [
-        {
-          items: ['a.ts'],
-          stages: [
-            { taskId: 'plan-{{index}}', agent: 'plan', prompt: 'plan {{item}}' },
-            {
-              taskId: 'apply-{{index}}',
-              agent: 'apply',
-              prompt: 'apply <{{prev.output}}>',
-              approval: { before: true },
-            },
-          ],
-        },
-      ],
+      args: [GATED_SECOND_STAGE],
     });
     const query = `WorkflowId IN ("${parallel.workflowId}", "${pipeline.workflowId}")`;
     await eventually(async () =>
