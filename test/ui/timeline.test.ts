@@ -10,6 +10,7 @@ import { runTimeline } from '../../src/client/timeline';
 import { ScriptExecutor } from '../../src/executors/script';
 import { startUiServer } from '../../src/ui/server';
 import { chromiumPerFile, screenshot } from '../support/chromium';
+import { eventually } from '../support/gate-executor';
 import { spec } from '../support/specs';
 import { closeDevClient, newNamespace, uniqueId, withWorker } from '../support/temporal';
 
@@ -110,11 +111,15 @@ test('the timeline shows each step’s attempts, waits and delegated tasks; the 
       const attempt = of('flaky').spans.at(-1)!;
       const x = 220 + (((attempt.start + attempt.end!) / 2 - start) / (end! - start)) * (width - 236);
       const at = (n: number) => ({ x, y: 22 + 20 * n + 10 });
-      await scroller.hover({ position: at(0) });
-      await timeline
-        .locator('.timeline-tip')
-        .getByText(/^flaky · attempt 2: .* · 1 retry$/)
-        .waitFor();
+      // Hovered again until the tip shows: the page's refresher can shift the layout under a still pointer,
+      // and Chrome's synthetic mousemove then lands off the bar and hides the tip (it did once in CI).
+      const tip = timeline.locator('.timeline-tip');
+      await eventually(async () => {
+        await scroller.hover({ position: at(0) });
+        const shown =
+          (await tip.isVisible()) && /^flaky · attempt 2: .* · 1 retry$/.test(await tip.innerText());
+        return shown ? true : undefined;
+      });
       await screenshot(page, 'run-timeline');
       await scroller.click({ position: at(4) });
       await page.getByRole('heading', { name: 'Step lead/task-1-1' }).waitFor();
