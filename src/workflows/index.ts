@@ -162,13 +162,7 @@ export async function pipelineWorkflow(raw: PipelineInput): Promise<(StepOutcome
   const items = given ?? (await plannedItems(context, plan!, options));
   checkDerivedTaskIds(stages, items, indexOffset);
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
-  const perChild = await itemsPerChild(context, {
-    items: items.length,
-    stepsPerItem: stages.length,
-    maxStepsPerRun,
-    concurrency: options.concurrency,
-    budgeted: options.budget !== undefined,
-  });
+  const perChild = await itemsPerChild(context, items.length, options, stages.length);
   if (perChild !== undefined) {
     refuseSplitBudget(options, items.length * stages.length, maxStepsPerRun);
     // Templates are data, so a slice of the items runs as a child pipelineWorkflow unchanged.
@@ -212,15 +206,7 @@ export async function resumableParallelWorkflow(raw: ResumableParallelInput): Pr
   const { specs, checkpointId = workflowInfo().workflowId, carriedFailures = [], ...options } = input;
   uniqueTaskIds(specs);
   // A budget binds one execution at a time, so a run with one keeps to executions in turn.
-  const split =
-    !options.budget &&
-    (await itemsPerChild(context, {
-      items: specs.length,
-      stepsPerItem: 1,
-      maxStepsPerRun: options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
-      concurrency: options.concurrency,
-      budgeted: false,
-    }));
+  const split = !options.budget && (await itemsPerChild(context, specs.length, options));
   if (split) {
     return runResumablePartitions(context, specs, checkpointId, split, options, carriedFailures);
   }

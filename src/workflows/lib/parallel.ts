@@ -48,13 +48,7 @@ export async function runStepsParallel(
 ): Promise<(StepOutcome | undefined)[]> {
   if (specs.length === 0) return [];
   const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
-  const perChild = await itemsPerChild(context, {
-    items: specs.length,
-    stepsPerItem: 1,
-    maxStepsPerRun,
-    concurrency: options.concurrency,
-    budgeted: options.budget !== undefined,
-  });
+  const perChild = await itemsPerChild(context, specs.length, options);
   if (perChild !== undefined) {
     refuseSplitBudget(options, specs.length, maxStepsPerRun);
     return runPartitioned<AgentStepSpec, StepOutcome>(context, {

@@ -6,6 +6,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { type RunControlState, steerPartitionSignal } from './controls';
+import type { CombinatorOptions } from './inputs';
 import { clampLimit, runBounded } from './pool';
 import type { ToolGrant } from '../../contracts';
 import { PARTITION, type RunContext } from './run-context';
@@ -174,16 +175,8 @@ function steerer(child: ChildWorkflowHandle<Workflow>, steering: () => RunContro
   return send;
 }
 
-export interface SplitShape {
-  items: number;
-  /** Steps each item takes, one after another (a pipeline's stages). */
-  stepsPerItem: number;
-  maxStepsPerRun: number;
-  /** The run's `concurrency` option (else the executor's hint is asked for). */
-  concurrency: number | undefined;
-  /** A budget binds one execution, so concurrency alone never splits such a run: it keeps to the cap. */
-  budgeted: boolean;
-}
+/** What of a run's options decides its split; a budget binds one execution, so concurrency alone never splits a budgeted run. */
+export type SplitOptions = Pick<CombinatorOptions, 'maxStepsPerRun' | 'concurrency' | 'budget'>;
 
 /**
  * Items per child execution when the run is split, or undefined when one
@@ -193,15 +186,20 @@ export interface SplitShape {
  * into as many children as that concurrency needs, each with its share.
  * A run of no more items than that cap never splits by concurrency, and its
  * limit is not asked for here (nor its first commands changed by asking).
+ * `stepsPerItem`: steps each item takes, one after another (a pipeline's stages).
  */
-export async function itemsPerChild(context: RunContext, shape: SplitShape): Promise<number | undefined> {
-  const bySteps = Math.max(1, Math.floor(shape.maxStepsPerRun / Math.max(1, shape.stepsPerItem)));
+export async function itemsPerChild(
+  context: RunContext,
+  items: number,
+  options: SplitOptions,
+  stepsPerItem = 1,
+): Promise<number | undefined> {
+  const maxStepsPerRun = options.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN;
+  const bySteps = Math.max(1, Math.floor(maxStepsPerRun / Math.max(1, stepsPerItem)));
   const byConcurrency =
-    shape.budgeted || shape.items <= MAX_ACTIVITIES_IN_FLIGHT
-      ? shape.items
-      : Math.ceil(
-          shape.items / Math.ceil((await context.limit(shape.concurrency)) / MAX_ACTIVITIES_IN_FLIGHT),
-        );
+    options.budget !== undefined || items <= MAX_ACTIVITIES_IN_FLIGHT
+      ? items
+      : Math.ceil(items / Math.ceil((await context.limit(options.concurrency)) / MAX_ACTIVITIES_IN_FLIGHT));
   const perChild = Math.min(bySteps, byConcurrency);
-  return perChild < shape.items ? perChild : undefined;
+  return perChild < items ? perChild : undefined;
 }

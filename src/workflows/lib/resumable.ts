@@ -144,13 +144,7 @@ export async function executeStepsParallelResumable(
   context.budget.apply(rest.budget);
   const id = CheckpointIdSchema.safeParse(checkpointId);
   if (!id.success) throw invalidInput(`checkpointId: ${id.error.issues[0]!.message}`);
-  const split = await itemsPerChild(context, {
-    items: specs.length,
-    stepsPerItem: 1,
-    maxStepsPerRun: rest.maxStepsPerRun ?? DEFAULT_MAX_STEPS_PER_RUN,
-    concurrency: rest.concurrency,
-    budgeted: rest.budget !== undefined,
-  });
+  const split = await itemsPerChild(context, specs.length, rest);
   if (split !== undefined) {
     return executeChild('resumableParallelWorkflow', {
       workflowId: context.childIdPrefix(workflowInfo().workflowId, 'resumable'),
