@@ -6,7 +6,7 @@
  * run's, and reading it changes nothing. Payloads decode with the client's
  * own data converter, so encrypted or offloaded ones read as written.
  */
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowClient } from '@temporalio/client';
 import type { LoadedDataConverter } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { temporal } from '@temporalio/proto';
@@ -26,6 +26,19 @@ export interface ClosedRun {
   input: unknown;
   /** Steps the run ran itself (top-level, succeeded), oldest first, with what an earlier run lent it. */
   steps: RunStep[];
+}
+
+/** The start event of one execution (its input, the run it continued from), in one read of one event. */
+export async function startedEvent(
+  client: WorkflowClient,
+  execution: { workflowId: string; runId: string },
+): Promise<temporal.api.history.v1.IWorkflowExecutionStartedEventAttributes | undefined> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution,
+    maximumPageSize: 1,
+  });
+  return history?.events?.[0]?.workflowExecutionStartedEventAttributes ?? undefined;
 }
 
 /** Reads a run that has closed; a running one is refused, since its steps are not all known yet. */

@@ -21,6 +21,7 @@ import { setBudgetUpdate } from '../workflows/lib/budget';
 import { messageUpdate } from '../workflows/lib/messages';
 import { WAITING_STEPS_ATTRIBUTE } from '../workflows/lib/waiting-attribute';
 import { fetchProgress } from './fetch-progress';
+import { startedEvent } from './run-history';
 import { decisionText, waitingToolCall } from './step-detail';
 import {
   type RunControlState,
@@ -220,12 +221,7 @@ async function startPrompts(
 ): Promise<Map<string, string>> {
   const prompts = new Map<string, string>();
   try {
-    const { history } = await client.workflowService.getWorkflowExecutionHistory({
-      namespace: client.options.namespace,
-      execution: run,
-      maximumPageSize: 1,
-    });
-    const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+    const payloads = (await startedEvent(client.workflow, run))?.input?.payloads;
     if (!payloads?.length) return prompts;
     const input = await decodeFromPayloadsAtIndex<{ specs?: unknown }>(
       client.options.loadedDataConverter,

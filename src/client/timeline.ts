@@ -20,6 +20,7 @@ import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { STEP_ACTIVITY_TYPE } from '../activity-api';
 import { fetchProgress } from './fetch-progress';
+import { startedEvent } from './run-history';
 
 const EventType = temporal.api.enums.v1.EventType;
 type Timestamp = Parameters<typeof optionalTsToDate>[0];
@@ -217,17 +218,11 @@ export async function runTimeline(handle: WorkflowHandle): Promise<RunTimeline> 
 const MAX_CHAIN = 100;
 
 async function chainHistories(handle: WorkflowHandle, runId: string) {
-  const { workflowService, options } = handle.client;
   const runIds: string[] = [];
   for (let id: string | null | undefined = runId; id && runIds.length < MAX_CHAIN;) {
     runIds.unshift(id);
-    const first: temporal.api.workflowservice.v1.IGetWorkflowExecutionHistoryResponse =
-      await workflowService.getWorkflowExecutionHistory({
-        namespace: options.namespace,
-        execution: { workflowId: handle.workflowId, runId: id },
-        maximumPageSize: 1,
-      });
-    id = first.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+    id = (await startedEvent(handle.client, { workflowId: handle.workflowId, runId: id }))
+      ?.continuedExecutionRunId;
   }
   return Promise.all(runIds.map((id) => handle.client.getHandle(handle.workflowId, id).fetchHistory()));
 }
