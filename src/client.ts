@@ -11,7 +11,13 @@ import { payloadSettings, resolveWorkerConfig } from './config/worker-config';
 import { explainConnectError } from './connection/diagnose';
 import { type TemporalConnection, resolveConnection } from './connection/settings';
 
-export { RunSpecSchema, loadSpecFile, type RunSpec, type WorkflowKind } from './client/spec-file';
+export {
+  RunSpecSchema,
+  loadSourcelessBatchSpec,
+  loadSpecFile,
+  type RunSpec,
+  type WorkflowKind,
+} from './client/spec-file';
 export { watchRun, type WatchOptions, type Watched } from './client/watch';
 export { type RunningStep, runningSteps } from './client/running';
 export { fetchProgress, fetchRunProgress } from './client/fetch-progress';

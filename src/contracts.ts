@@ -486,15 +486,20 @@ export type ParallelInput = z.input<typeof ParallelInputSchema>;
 /**
  * A parallel run by reference: its specs are `source`, read a page at a
  * time, and its outcomes go to the outcome store; the run returns a
- * {@link RunSummary}. Not yet on this shape: budgets, reruns' reuse,
- * approval after a step (the output is not in the workflow), and splitting
- * into child runs.
+ * {@link RunSummary}. A budget binds the whole run, every execution of it:
+ * once spent, the steps still to read fail (or wait, with `onExhausted:
+ * wait`) without running. Not yet on this shape: reruns' reuse, approval
+ * after a step (the output is not in the workflow), and splitting into child
+ * runs.
  */
 export const BatchInputSchema = z
   .object({
     source: ItemSourceSchema,
     concurrency,
     stepPolicy: StepPolicySchema.optional(),
+    budget: BudgetSchema.optional(),
+    /** Set by the workflow itself when it continues as new: what the budget's earlier executions spent. */
+    budgetSpent: BudgetSpentSchema.optional(),
     paused,
     messages,
     toolGrants,

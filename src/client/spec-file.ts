@@ -24,6 +24,32 @@ export const RunSpecSchema = z.discriminatedUnion('workflow', [
   z.object({ workflow: z.literal('batch'), input: BatchInputSchema, ...common }).strict(),
 ]);
 export type RunSpec = z.input<typeof RunSpecSchema>;
+
+/** A batch run's spec whose source is given apart (`tao start <file> --items <file.jsonl>`). */
+const SourcelessBatchSpecSchema = z
+  .object({ workflow: z.literal('batch'), input: BatchInputSchema.omit({ source: true }), ...common })
+  .strict();
+type SourcelessBatchSpec = z.output<typeof SourcelessBatchSpecSchema>;
+
+/**
+ * A batch spec file without a source, for items uploaded apart; checked
+ * before anything is uploaded, so a bad file costs no upload.
+ */
+export async function loadSourcelessBatchSpec(file: string): Promise<SourcelessBatchSpec> {
+  const { workflow, input } = await readDataFile(
+    file,
+    z.object({ workflow: z.unknown(), input: z.unknown() }),
+  );
+  if (workflow !== 'batch') {
+    throw new InputError(
+      `${file}: --items starts a batch run, and this spec is workflow ${JSON.stringify(workflow)}; give a batch spec (workflow: batch) or drop --items`,
+    );
+  }
+  if (typeof input === 'object' && input !== null && 'source' in input) {
+    throw new InputError(`${file}: input.source and --items both name the run's items; drop one`);
+  }
+  return readDataFile(file, SourcelessBatchSpecSchema);
+}
 export type WorkflowKind = RunSpec['workflow'];
 
 export async function loadSpecFile(file: string): Promise<z.output<typeof RunSpecSchema>> {

@@ -36,6 +36,8 @@ export const HISTORY_DIR = __dirname;
 /** One executor script for every scenario: task ids pick the behaviour. */
 /** Where the batch scenario's source is written before its run; the history names it, replay never reads it. */
 const BATCH_SOURCE = '/tmp/tao-history-batch.jsonl';
+const writeBatchSource = (ids: string[]) =>
+  writeFileSync(BATCH_SOURCE, ids.map((id) => JSON.stringify(spec(id))).join('\n'));
 
 export const SCENARIO_SCRIPT: ScriptFile = {
   concurrency: 2,
@@ -390,11 +392,14 @@ export const SCENARIOS: Scenario[] = [
     name: 'batch',
     workflowType: 'batchWorkflow',
     input: { source: { jsonl: BATCH_SOURCE }, concurrency: 2 },
-    seedStore: () =>
-      writeFileSync(
-        BATCH_SOURCE,
-        ['a', 'red', 'b', 'crash', 'c'].map((id) => JSON.stringify(spec(id))).join('\n'),
-      ),
+    seedStore: () => writeBatchSource(['a', 'red', 'b', 'crash', 'c']),
+  },
+  {
+    // A budget of 2 steps at concurrency 1: `a` and `b` run, the other three are refused without running.
+    name: 'batch-budget',
+    workflowType: 'batchWorkflow',
+    input: { source: { jsonl: BATCH_SOURCE }, concurrency: 1, budget: { maxSteps: 2 } },
+    seedStore: () => writeBatchSource(['a', 'b', 'c', 'd', 'e']),
   },
   {
     // A concurrency of 120 is more than one execution keeps in flight (50): three children of 34, 34 and 32 at 40 each.

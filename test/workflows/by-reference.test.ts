@@ -106,6 +106,33 @@ test('a source longer than one history holds: the run continues as new from its 
   });
 }, 300_000);
 
+test('a budget binds a batch run: steps past it fail without running, and are counted and kept like any outcome', async () => {
+  const recording = executor();
+  const outcomes = new FileOutcomeStore(tempDir());
+  const source = writeSource(300);
+  await withWorker({ executor: recording, outcomes }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('batchWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('by-reference-budget'),
+      args: [{ source: { jsonl: source }, concurrency: 40, budget: { maxSteps: 100 } }],
+    });
+    const summary: RunSummary = await handle.result();
+    // Steps running when the budget ran out finish (./budget): at most the window's 39 others past the limit.
+    const ran = recording.started.length;
+    expect(ran).toBeGreaterThanOrEqual(100);
+    expect(ran).toBeLessThan(140);
+    expect(summary).toMatchObject({ total: 300, failed: 300 - summary.succeeded });
+    const kept: StepOutcome[] = [];
+    for await (const { outcome } of results(outcomes, handle.workflowId)) kept.push(outcome);
+    expect(kept).toHaveLength(300);
+    const refused = kept.filter((outcome) =>
+      /^budget exhausted \(steps \d+\/100\)/.test(outcome.error ?? ''),
+    );
+    expect(refused).toHaveLength(300 - ran);
+    expect(new Set(recording.started).size).toBe(ran);
+  });
+}, 120_000);
+
 test('a step with approval.after is refused in a batch run, saying what to do, and its refusal is kept like any outcome', async () => {
   const outcomes = new FileOutcomeStore(tempDir());
   const path = join(tempDir(), 'after.jsonl');
@@ -191,6 +218,30 @@ test('tao start --items uploads a JSONL file and starts a batch run; tao result 
         .split('\n')
         .map((line) => (JSON.parse(line) as { seq: number }).seq),
     ).toEqual([3, 10, 17, 24]);
+  });
+  // A spec file gives the run's options, --items its items; a spec that names its own source is refused.
+  const spec = join(dir, 'batch.yaml');
+  writeFileSync(spec, 'workflow: batch\ninput: { concurrency: 5, budget: { maxSteps: 10 } }\n');
+  await withWorker({ executor: executor(), outcomes, blobs }, async ({ client, taskQueue }) => {
+    const server = [
+      '--address',
+      devServerAddress(),
+      '--task-queue',
+      taskQueue,
+      '--blobs',
+      join(dir, 'blobs'),
+    ];
+    const started = await tao(['start', spec, '--items', source, ...server]);
+    expect(started).toMatchObject({ code: 0, stderr: '' });
+    const summary: RunSummary = await client.workflow.getHandle(started.stdout.trim()).result();
+    expect(summary.total).toBe(30);
+    expect(summary.succeeded).toBeLessThan(15); // 10 within the budget, and at most 4 others then running
+    writeFileSync(spec, `workflow: batch\ninput: { source: { jsonl: ${source} } }\n`);
+    const both = await tao(['start', spec, '--items', source, ...server]);
+    expect(both).toMatchObject({ code: 2, stdout: '' });
+    expect(both.stderr.trim()).toBe(
+      `tao: ${spec}: input.source and --items both name the run's items; drop one`,
+    );
   });
   // A bad line starts nothing: one line naming the file and the line.
   writeFileSync(source, '{"taskId":"a","agent":"explore","prompt":"x"}\nnot json\n');

@@ -20,6 +20,7 @@ import {
   pendingDecisions,
   RERUN_OF_MEMO,
   rejectStep,
+  loadSourcelessBatchSpec,
   loadSpecFile,
   type RunSpec,
   pauseRun,
@@ -85,13 +86,12 @@ async function withClient(
  * the blob store every worker reads (so a bad line starts nothing), the run
  * given the upload's manifest.
  */
-async function batchOf(path: string, config: WorkerConfig): Promise<RunSpec> {
+async function batchOf(path: string, config: WorkerConfig, specFile?: string): Promise<RunSpec> {
+  const spec = specFile ? await loadSourcelessBatchSpec(specFile) : { workflow: 'batch' as const, input: {} };
   const blobs = openBlobStore(config.blobs);
   try {
-    return {
-      workflow: 'batch',
-      input: { source: await uploadItems(blobs, path, { schema: AgentStepSpecSchema }) },
-    };
+    const source = await uploadItems(blobs, path, { schema: AgentStepSpecSchema });
+    return { ...spec, input: { ...spec.input, source } };
   } finally {
     await blobs.close?.();
   }
@@ -119,17 +119,18 @@ function toolCallExcerpt({ tool, input, reason, rule }: WaitingToolCall, whole: 
 export function registerWorkflowCommands(program: Command): void {
   startOptions(program.command('start'))
     .description('start the workflow a spec file describes and print its id')
-    .argument('[file]', 'run spec, YAML or JSON')
+    .argument('[file]', 'run spec, YAML or JSON; with --items, a batch spec without its source')
     .option(
       '--items <file.jsonl>',
       'start a batch run of the specs in this JSONL file (one per line), uploaded to the blob store (--blobs)',
     )
     .action(async (file: string | undefined, flags: Flags & { items?: string; blobs?: string }) => {
-      if ((file === undefined) === (flags.items === undefined)) {
-        throw new InputError('give a run spec file, or --items <file.jsonl> for a batch run, not both');
+      if (file === undefined && flags.items === undefined) {
+        throw new InputError('give a run spec file, or --items <file.jsonl> for a batch run');
       }
       await withClient(flags, undefined, async (client, config) => {
-        const spec = file !== undefined ? await loadSpecFile(file) : await batchOf(flags.items!, config);
+        const spec =
+          flags.items === undefined ? await loadSpecFile(file!) : await batchOf(flags.items, config, file);
         const handle = await startRun(client, spec, {
           taskQueue: runTaskQueue(flags.taskQueue, spec, config),
           ...(flags.id ? { workflowId: flags.id } : {}),
