@@ -11,6 +11,7 @@ import type {
   DelegationRequest,
   OutcomePlace,
   QuestionRequest,
+  ReusableStep,
   StepCache,
   StepOutcome,
   ToolCallRequest,
@@ -97,6 +98,15 @@ export interface TaoActivities {
   lookupStepCache(spec: AgentStepSpec): Promise<CachedStep | undefined>;
   /** A run by reference: puts outcomes the workflow settled without a step activity (reused, cached, refused). */
   keepOutcomes(run: string, outcomes: Array<{ seq: number; outcome: StepOutcome }>): Promise<void>;
+  /**
+   * A rerun by reference: of `steps`, those whose outcome in run `from` succeeded with the same task id and
+   * spec digest, put at their place in run `into` too; what history keeps of each.
+   */
+  reuseOutcomes(
+    from: string,
+    into: string,
+    steps: ReusableStep[],
+  ): Promise<Array<{ seq: number; outcome: StepOutcome }>>;
   /** A page of a run's items kept by reference (src/items); a bad source or item fails for good. */
   readItems(request: ReadItemsRequest): Promise<ItemsPage>;
 }

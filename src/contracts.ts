@@ -124,8 +124,20 @@ export const StepOutcomeSchema = z.object({
    * run by reference): this one went through history without its output.
    */
   kept: z.literal(true).optional(),
+  /**
+   * In the outcome store only: the digest of the spec that produced it
+   * (workflows/lib/spec-digest), so a rerun of the run reuses it only for an
+   * unchanged spec.
+   */
+  specDigest: z.string().optional(),
 });
 export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
+
+/** A step a rerun by reference may take from the run it reruns: its place, task id and spec digest. */
+export const ReusableStepSchema = z
+  .object({ seq: z.number().int().min(0), taskId: nonEmpty, specDigest: nonEmpty })
+  .strict();
+export type ReusableStep = z.infer<typeof ReusableStepSchema>;
 
 /** Where a run by reference keeps a top-level step's outcome: its run's workflow id and the item's place in its source. */
 export const OutcomePlaceSchema = z.object({ run: nonEmpty, seq: z.number().int().min(0) }).strict();
@@ -446,6 +458,8 @@ export const RunSummarySchema = z
       outputTokens: z.number().int().min(0),
       costUsd: z.number().min(0),
     }),
+    /** Of `succeeded`, the steps a rerun took from the run it reran (`rerunOf`) instead of running them. */
+    reused: z.number().int().min(0).optional(),
     /** The outcome store's key for the run's outcomes: `tao results <run>` reads them. */
     outcomes: z.object({ run: nonEmpty }).strict(),
   })
@@ -488,9 +502,8 @@ export type ParallelInput = z.input<typeof ParallelInputSchema>;
  * time, and its outcomes go to the outcome store; the run returns a
  * {@link RunSummary}. A budget binds the whole run, every execution of it:
  * once spent, the steps still to read fail (or wait, with `onExhausted:
- * wait`) without running. Not yet on this shape: reruns' reuse, approval
- * after a step (the output is not in the workflow), and splitting into child
- * runs.
+ * wait`) without running. Not yet on this shape: approval after a step (the
+ * output is not in the workflow), and splitting into child runs.
  */
 export const BatchInputSchema = z
   .object({
@@ -500,6 +513,12 @@ export const BatchInputSchema = z
     budget: BudgetSchema.optional(),
     /** Set by the workflow itself when it continues as new: what the budget's earlier executions spent. */
     budgetSpent: BudgetSpentSchema.optional(),
+    /**
+     * `tao rerun`: the run whose kept outcomes this one may take, for a
+     * succeeded step at the same place with the same task id and spec (never
+     * one with an approval); the rest run. Its outcomes are only read.
+     */
+    rerunOf: nonEmpty.optional(),
     paused,
     messages,
     toolGrants,

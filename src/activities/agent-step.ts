@@ -153,7 +153,7 @@ export function createAgentStepActivity(
           ctx.log.warn('step cache could not keep the outcome', { ...stepLog, error }),
         );
         return {
-          outcome: keep ? await keepOutcome(outcomes, keep, outcome) : outcome,
+          outcome: keep ? await keepOutcome(outcomes, keep, spec, outcome) : outcome,
           attempt,
           durationMs: Date.now() - started,
         };

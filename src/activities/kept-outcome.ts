@@ -5,27 +5,31 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { TaoActivities } from '../activity-api';
-import type { OutcomePlace, StepOutcome } from '../contracts';
+import type { AgentStepSpec, OutcomePlace, StepOutcome } from '../contracts';
 import { OUTCOME_ERROR_TYPE, type OutcomeStore } from '../outcomes';
+import { specDigest } from '../workflows/lib/spec-digest';
 
-/** What an outcome kept in the store leaves in history: all but its output and structured answer. */
+/** What an outcome kept in the store leaves in history: all but its output, structured answer and spec digest. */
 export function keptOutcome(outcome: StepOutcome): StepOutcome {
   const kept: StepOutcome = { ...outcome, output: '', kept: true };
   delete kept.structured;
+  delete kept.specDigest;
   return kept;
 }
 
 /**
- * Puts `outcome` at `place` and returns what history keeps of it. A put that
- * resolved is durable, so the activity may complete on it; a retried attempt
- * puts again, and the later put is the one readers see.
+ * Puts `outcome` of `spec` at `place`, with the spec's digest for a rerun to
+ * match, and returns what history keeps of it. A put that resolved is
+ * durable, so the activity may complete on it; a retried attempt puts again,
+ * and the later put is the one readers see.
  */
 export async function keepOutcome(
   outcomes: OutcomeStore | undefined,
   place: OutcomePlace,
+  spec: AgentStepSpec,
   outcome: StepOutcome,
 ): Promise<StepOutcome> {
-  await storeOf(outcomes).put(place.run, place.seq, outcome);
+  await storeOf(outcomes).put(place.run, place.seq, { ...outcome, specDigest: specDigest(spec) });
   return keptOutcome(outcome);
 }
 
@@ -37,15 +41,45 @@ function storeOf(outcomes: OutcomeStore | undefined): OutcomeStore {
   );
 }
 
-/** `keepOutcomes`: the outcomes a run by reference settled without a step activity (reused, cached, refused). */
+/**
+ * `keepOutcomes`: the outcomes a run by reference settled without a step
+ * activity (cached, refused); `reuseOutcomes`: a rerun's, taken from the run
+ * it reruns.
+ */
 export function createKeptOutcomeActivities(
   outcomes: OutcomeStore | undefined,
-): Pick<TaoActivities, 'keepOutcomes'> {
+): Pick<TaoActivities, 'keepOutcomes' | 'reuseOutcomes'> {
   return {
     // Each put checks its outcome (checkedPut): one that is not a StepOutcome fails for good.
     async keepOutcomes(run, given) {
       const store = storeOf(outcomes);
       for (const { seq, outcome } of given) await store.put(run, seq, outcome);
+    },
+    async reuseOutcomes(from, into, steps) {
+      const store = storeOf(outcomes);
+      const wanted = new Map(steps.map((step) => [step.seq, step]));
+      const reused: { seq: number; outcome: StepOutcome }[] = [];
+      if (steps.length === 0) return reused;
+      // A page's steps are (nearly) contiguous places, so one keyset read covers them.
+      const first = Math.min(...wanted.keys());
+      const last = Math.max(...wanted.keys());
+      const found = await store.list(from, {
+        ...(first > 0 ? { after: first - 1 } : {}),
+        limit: last - first + 1,
+      });
+      for (const { seq, outcome } of found) {
+        const step = wanted.get(seq);
+        if (
+          !step ||
+          !outcome.success ||
+          outcome.taskId !== step.taskId ||
+          outcome.specDigest !== step.specDigest
+        )
+          continue;
+        await store.put(into, seq, outcome);
+        reused.push({ seq, outcome: keptOutcome(outcome) });
+      }
+      return reused;
     },
   };
 }

@@ -31,12 +31,13 @@ export function reportResult(result: unknown, progress: Progress | undefined, js
 function reportSummary(summary: RunSummary, json: boolean): number {
   if (json) console.log(JSON.stringify(summary, null, 2));
   else {
-    const { total, succeeded, failed, failedSteps, usage, outcomes } = summary;
+    const { total, succeeded, failed, failedSteps, usage, outcomes, reused } = summary;
     const named = failedSteps.map((step) => step.taskId).join(', ');
     const more = failed > failedSteps.length ? `, ${failed - failedSteps.length} more` : '';
+    const taken = reused ? ` (${reused} reused)` : '';
     console.log(
       [
-        `${total} steps: ${succeeded} succeeded, ${failed} failed${failed > 0 ? ` (${named}${more})` : ''}`,
+        `${total} steps: ${succeeded} succeeded${taken}, ${failed} failed${failed > 0 ? ` (${named}${more})` : ''}`,
         `tokens: ${usage.inputTokens} in, ${usage.outputTokens} out${usage.costUsd > 0 ? `; $${usage.costUsd.toFixed(4)}` : ''}`,
         `outcomes: tao results ${outcomes.run}${failed > 0 ? ` (--failed for the failures)` : ''}`,
       ].join('\n'),

@@ -9,9 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { InputError } from '../config/data-file';
-import { type AgentStepSpecInput, describeZodError } from '../contracts';
+import { type AgentStepSpecInput, type ItemSource, type RunSummary, describeZodError } from '../contracts';
 import { WORKFLOW_TYPES, startRun } from './start';
-import { type ClosedRun, type RunStep, readClosedRun } from './run-history';
+import { type ClosedRun, type RunStep, closedRunStart, readClosedRun } from './run-history';
 import { type RunSpec, type WorkflowKind, RunSpecSchema } from './spec-file';
 
 export interface RerunOptions {
@@ -25,6 +25,8 @@ export interface RerunOptions {
   taskQueue?: string;
   /** Default: `<old id>-rerun-<random>`. */
   workflowId?: string;
+  /** A batch run's items, edited (`tao rerun --items`): they replace the old run's source. */
+  items?: ItemSource;
 }
 
 /** The memo key a rerun records the run it came from under (`temporal workflow describe` shows it). */
@@ -45,25 +47,32 @@ export async function rerunRun(
   fromWorkflowId: string,
   options: RerunOptions = {},
 ): Promise<Rerun> {
-  const old = await readClosedRun(client, fromWorkflowId);
-  const kind = kindOf(old);
-  if (kind === 'batch') {
-    throw new InputError(
-      `${fromWorkflowId} is a batch run, which cannot be rerun yet (its outcomes are in the outcome store, not its history); start it again with tao start`,
-    );
-  }
+  const start = await closedRunStart(client, fromWorkflowId);
+  const kind = kindOf(start);
   if (options.spec && options.spec.workflow !== kind) {
     throw new InputError(
       `${fromWorkflowId} is a ${kind} run and the spec describes a ${options.spec.workflow} run; a rerun keeps the kind`,
     );
   }
-  const input = withoutRunState(structuredClone(options.spec?.input ?? old.input) as Record<string, unknown>);
-  for (const edit of options.set ?? []) await applySet(kind, input, edit);
-  const steps = options.from === undefined ? old.steps : forcedFrom(kind, input, old, options.from);
-  if (steps.length > 0) input.reuse = { fromWorkflowId, steps };
+  const input = withoutRunState(
+    structuredClone(options.spec?.input ?? start.input) as Record<string, unknown>,
+  );
+  let reusable: number;
+  if (kind === 'batch') {
+    reusable = await batchReuse(client, fromWorkflowId, input, options);
+  } else {
+    if (options.items) {
+      throw new InputError(`${fromWorkflowId} is a ${kind} run; --items replaces a batch run's items`);
+    }
+    const old = await readClosedRun(client, fromWorkflowId);
+    for (const edit of options.set ?? []) await applySet(kind, input, edit);
+    const steps = options.from === undefined ? old.steps : forcedFrom(kind, input, old, options.from);
+    if (steps.length > 0) input.reuse = { fromWorkflowId, steps };
+    reusable = steps.length;
+  }
   const spec = RunSpecSchema.safeParse({ workflow: kind, input });
   if (!spec.success) throw new InputError(`the edited spec is not valid: ${describeZodError(spec.error)}`);
-  const taskQueue = options.taskQueue ?? options.spec?.taskQueue ?? old.taskQueue;
+  const taskQueue = options.taskQueue ?? options.spec?.taskQueue ?? start.taskQueue;
   const workflowId = options.workflowId ?? `${fromWorkflowId}-rerun-${randomUUID().slice(0, 8)}`;
   const handle = await startRun(client, spec.data, {
     taskQueue,
@@ -71,7 +80,37 @@ export async function rerunRun(
     memo: { [RERUN_OF_MEMO]: fromWorkflowId },
     summarySuffix: `rerun of ${fromWorkflowId}`,
   });
-  return { handle, spec: spec.data, taskQueue, reusable: steps.length };
+  return { handle, spec: spec.data, taskQueue, reusable };
+}
+
+/**
+ * A batch rerun's input: the old run's outcomes are in the outcome store, so
+ * the new run names the old one (`rerunOf`) and its steps take what they may
+ * as they are read; `items` replaces the source. Its specs are in a file, so
+ * edits are made there: `--set` and `--from` do not apply. What it may reuse
+ * is what the old run's summary counts as succeeded.
+ */
+async function batchReuse(
+  client: Client,
+  fromWorkflowId: string,
+  input: Record<string, unknown>,
+  options: RerunOptions,
+): Promise<number> {
+  if ((options.set?.length ?? 0) > 0 || options.from !== undefined) {
+    throw new InputError(
+      `${fromWorkflowId} is a batch run, whose specs are in its items: edit the JSONL file and give it with --items instead of --set or --from`,
+    );
+  }
+  if (options.items) input.source = options.items;
+  input.rerunOf = fromWorkflowId;
+  const summary = await client.workflow
+    .getHandle(fromWorkflowId)
+    .result()
+    .then(
+      (result: RunSummary) => result,
+      () => undefined,
+    );
+  return summary?.succeeded ?? 0;
 }
 
 /** Spec kinds by the workflow type they start. */
@@ -79,7 +118,7 @@ const KINDS: Record<string, WorkflowKind> = Object.fromEntries(
   Object.entries(WORKFLOW_TYPES).map(([kind, type]) => [type, kind as WorkflowKind]),
 );
 
-function kindOf(run: ClosedRun): WorkflowKind {
+function kindOf(run: Pick<ClosedRun, 'workflowId' | 'workflowType'>): WorkflowKind {
   const kind = KINDS[run.workflowType];
   if (!kind) {
     throw new InputError(
@@ -90,10 +129,11 @@ function kindOf(run: ClosedRun): WorkflowKind {
 }
 
 /**
- * Fields the workflow sets on its own executions (a pause, carried spend and
- * failures, a loop's round, messages people sent its steps, tool calls they
- * allowed for it), and the checkpoint: the new run keeps its own, so it never
- * writes to, or deletes, the old run's, nor inherits what was said to it.
+ * Fields the workflow sets on its own executions (a pause, carried spend,
+ * failures and a batch's place, a loop's round, messages people sent its
+ * steps, tool calls they allowed for it), the checkpoint, and what the old
+ * run itself reused: the new run keeps its own, so it never writes to, or
+ * deletes, the old run's, nor inherits what was said to it.
  */
 const RUN_STATE = [
   'paused',
@@ -105,6 +145,8 @@ const RUN_STATE = [
   'sharedCheckpoint',
   'checkpointId',
   'reuse',
+  'carried',
+  'rerunOf',
 ];
 
 function withoutRunState(input: Record<string, unknown>): Record<string, unknown> {

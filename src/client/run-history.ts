@@ -41,19 +41,33 @@ export async function startedEvent(
   return history?.events?.[0]?.workflowExecutionStartedEventAttributes ?? undefined;
 }
 
-/** Reads a run that has closed; a running one is refused, since its steps are not all known yet. */
-export async function readClosedRun(client: Client, workflowId: string): Promise<ClosedRun> {
-  const handle = client.workflow.getHandle(workflowId);
-  const { status, type, taskQueue } = await handle.describe();
+/**
+ * A run that has closed, as it was started: from the start events of its
+ * last and first executions, not its histories. A running one is refused,
+ * since its steps are not all known yet.
+ */
+export async function closedRunStart(client: Client, workflowId: string): Promise<Omit<ClosedRun, 'steps'>> {
+  const { status, type, taskQueue, runId } = await client.workflow.getHandle(workflowId).describe();
   if (status.name === 'RUNNING') {
     throw new InputError(`${workflowId} is still running; wait for it or cancel it, then rerun it`);
   }
+  const last = await startedEvent(client.workflow, { workflowId, runId });
+  const firstRunId = last?.firstExecutionRunId;
+  const first =
+    firstRunId && firstRunId !== runId
+      ? await startedEvent(client.workflow, { workflowId, runId: firstRunId })
+      : last;
   const converter = client.options.loadedDataConverter;
-  const executions = await executionsOf(client, workflowId);
-  const started = executions[0]![0]?.workflowExecutionStartedEventAttributes;
-  const input = await decodeFromPayloadsAtIndex<unknown>(converter, 0, started?.input?.payloads);
-  const steps = await stepsOfRun(client, executions, converter);
-  return { workflowId, workflowType: type, taskQueue, input, steps: withLent(input, steps) };
+  const input = await decodeFromPayloadsAtIndex<unknown>(converter, 0, first?.input?.payloads);
+  return { workflowId, workflowType: type, taskQueue, input };
+}
+
+/** Reads a run that has closed, and the steps it ran; see {@link closedRunStart}. */
+export async function readClosedRun(client: Client, workflowId: string): Promise<ClosedRun> {
+  const start = await closedRunStart(client, workflowId);
+  const converter = client.options.loadedDataConverter;
+  const steps = await stepsOfRun(client, await executionsOf(client, workflowId), converter);
+  return { ...start, steps: withLent(start.input, steps) };
 }
 
 /** The histories of every execution of a workflow id, oldest first (it may have continued as new). */

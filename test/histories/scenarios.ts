@@ -26,6 +26,7 @@ import {
   WORKFLOW_CHECKPOINT_SCHEMA_VERSION,
 } from '../../src/contracts';
 import { ScriptExecutor, type ScriptFile } from '../../src/executors/script';
+import { FileOutcomeStore } from '../../src/outcomes';
 import { FileSessionStore } from '../../src/stores/file-store';
 import { encodeA3sCheckpoint } from '../../src/stores/a3s-codec';
 import { specDigest } from '../../src/workflows/lib/spec-digest';
@@ -400,6 +401,30 @@ export const SCENARIOS: Scenario[] = [
     workflowType: 'batchWorkflow',
     input: { source: { jsonl: BATCH_SOURCE }, concurrency: 1, budget: { maxSteps: 2 } },
     seedStore: () => writeBatchSource(['a', 'b', 'c', 'd', 'e']),
+  },
+  {
+    // A rerun of a batch run: `a`, `b`, `d` and `e` take the old run's outcomes; `c` changed since, so it runs.
+    name: 'batch-rerun',
+    workflowType: 'batchWorkflow',
+    input: { source: { jsonl: BATCH_SOURCE }, concurrency: 2, rerunOf: 'history-batch-old' },
+    seedStore: async (storeDir) => {
+      const ids = ['a', 'b', 'c', 'd', 'e'];
+      writeBatchSource(ids);
+      const old = new FileOutcomeStore(storeDir);
+      for (const [seq, id] of ids.entries()) {
+        const ran = AgentStepSpecSchema.parse(
+          id === 'c' ? { ...spec(id), prompt: 'an older prompt' } : spec(id),
+        );
+        await old.put('history-batch-old', seq, {
+          taskId: id,
+          agent: ran.agent,
+          sessionId: `old-${id}`,
+          output: `old ${id}`,
+          success: true,
+          specDigest: specDigest(ran),
+        });
+      }
+    },
   },
   {
     // A concurrency of 120 is more than one execution keeps in flight (50): three children of 34, 34 and 32 at 40 each.

@@ -3,7 +3,7 @@
  * page at a time, outcomes put in the outcome store by the steps' activities,
  * a summary for the run's result. Real dev server, real file outcome store.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Payload, defaultPayloadConverter } from '@temporalio/common';
 import { results } from '../../src/client';
@@ -33,6 +33,16 @@ function writeSource(n: number): string {
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
 }
+
+/** The CLI's flags for the test's server, the worker's task queue and the blob store in `dir`. */
+const serverFlags = (taskQueue: string, dir: string) => [
+  '--address',
+  devServerAddress(),
+  '--task-queue',
+  taskQueue,
+  '--blobs',
+  join(dir, 'blobs'),
+];
 
 const executor = () =>
   new RecordingExecutor(
@@ -133,6 +143,60 @@ test('a budget binds a batch run: steps past it fail without running, and are co
   });
 }, 120_000);
 
+test('tao rerun --items: a batch rerun takes each unchanged succeeded step at its place from the old run, and runs edited and failed ones', async () => {
+  const dir = tempDir();
+  const recording = executor();
+  const outcomes = new FileOutcomeStore(join(dir, 'store'));
+  const blobs = new FileBlobStore(join(dir, 'blobs'));
+  const source = writeSource(200);
+  await withWorker({ executor: recording, outcomes, blobs }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('batchWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('by-reference-rerun'),
+      args: [{ source: { jsonl: source }, concurrency: 40 }],
+    });
+    const first: RunSummary = await handle.result();
+    expect(first).toMatchObject({ total: 200, failed: 29 });
+    recording.started.length = 0;
+
+    const edited = join(dir, 'edited.jsonl');
+    const lines = readFileSync(source, 'utf8').trim().split('\n');
+    for (const at of [11, 20]) lines[at] = lines[at]!.replace(`"p${at} `, `"edited p${at} `);
+    writeFileSync(edited, `${lines.join('\n')}\n`);
+    const server = serverFlags(taskQueue, dir);
+    const rerun = await tao(['rerun', handle.workflowId, '--items', edited, ...server]);
+    expect(rerun.code).toBe(1); // the broken steps fail again
+    const rerunId = /^started (\S+), a rerun of/m.exec(rerun.stderr)![1]!;
+    expect(rerun.stderr).toContain('(171 outcomes it may reuse)');
+
+    const failedIds = Array.from({ length: 200 }, (_, i) => i)
+      .filter((i) => i % 7 === 3)
+      .map((i) => `t${i}`);
+    expect(new Set(recording.started)).toEqual(new Set(['t11', 't20', ...failedIds]));
+    expect(recording.started).toHaveLength(2 + failedIds.length);
+    const summary: RunSummary = await client.workflow.getHandle(rerunId).result();
+    expect(summary).toMatchObject({ total: 200, succeeded: 171, reused: 169, failed: 29 });
+    const result = await tao(['result', rerunId, '--address', devServerAddress()]);
+    expect(result.stdout).toContain('200 steps: 171 succeeded (169 reused), 29 failed');
+
+    // Every outcome is the rerun's own to read, reused ones too; the old run's are untouched.
+    const kept: { seq: number; outcome: StepOutcome }[] = [];
+    for await (const found of results(outcomes, rerunId)) kept.push(found);
+    expect(kept.map(({ seq }) => seq)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(kept[5]!.outcome).toMatchObject({ taskId: 't5', success: true, output: 'read t5' });
+    const old: number[] = [];
+    for await (const { seq } of results(outcomes, handle.workflowId)) old.push(seq);
+    expect(old).toHaveLength(200);
+
+    // A batch run's specs are in its items: --set is refused, saying what to do.
+    const set = await tao(['rerun', handle.workflowId, '--set', 't1.prompt=x', ...server]);
+    expect(set.code).toBe(2);
+    expect(set.stderr).toContain(
+      'is a batch run, whose specs are in its items: edit the JSONL file and give it with --items',
+    );
+  });
+}, 180_000);
+
 test('a step with approval.after is refused in a batch run, saying what to do, and its refusal is kept like any outcome', async () => {
   const outcomes = new FileOutcomeStore(tempDir());
   const path = join(tempDir(), 'after.jsonl');
@@ -186,14 +250,7 @@ test('tao start --items uploads a JSONL file and starts a batch run; tao result 
   const outcomes = new FileOutcomeStore(join(dir, 'store'));
   const source = writeSource(30);
   await withWorker({ executor: executor(), outcomes, blobs }, async ({ client, taskQueue }) => {
-    const server = [
-      '--address',
-      devServerAddress(),
-      '--task-queue',
-      taskQueue,
-      '--blobs',
-      join(dir, 'blobs'),
-    ];
+    const server = serverFlags(taskQueue, dir);
     const started = await tao(['start', '--items', source, ...server]);
     expect(started).toMatchObject({ code: 0, stderr: '' });
     const workflowId = started.stdout.trim();
@@ -223,14 +280,7 @@ test('tao start --items uploads a JSONL file and starts a batch run; tao result 
   const spec = join(dir, 'batch.yaml');
   writeFileSync(spec, 'workflow: batch\ninput: { concurrency: 5, budget: { maxSteps: 10 } }\n');
   await withWorker({ executor: executor(), outcomes, blobs }, async ({ client, taskQueue }) => {
-    const server = [
-      '--address',
-      devServerAddress(),
-      '--task-queue',
-      taskQueue,
-      '--blobs',
-      join(dir, 'blobs'),
-    ];
+    const server = serverFlags(taskQueue, dir);
     const started = await tao(['start', spec, '--items', source, ...server]);
     expect(started).toMatchObject({ code: 0, stderr: '' });
     const summary: RunSummary = await client.workflow.getHandle(started.stdout.trim()).result();

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { loadSpecFile, rerunRun } from '../../client';
 import { expectedSteps } from '../../client/spec-file';
 import { clientFromFlags, jsonOption, repeated, startOptions } from '../options';
+import { resolveWorkerConfig } from '../../config/worker-config';
 import { followStarted } from './run';
+import { uploadSpecs } from './workflows';
 
 interface RerunFlags {
   address?: string;
@@ -13,6 +15,7 @@ interface RerunFlags {
   json?: boolean;
   set: string[];
   from?: string;
+  items?: string;
 }
 
 export function registerRerun(program: Command): void {
@@ -29,12 +32,19 @@ export function registerRerun(program: Command): void {
       [],
     )
     .option('--from <taskId>', 'run this step of the old run, and everything after it, again')
+    .option(
+      '--items <file.jsonl>',
+      "a batch run's edited specs (one per line), uploaded to the blob store (--blobs); unchanged ones at the same line reuse their outcomes",
+    )
     .action(async (id: string, file: string | undefined, flags: RerunFlags) => {
       const spec = file === undefined ? undefined : await loadSpecFile(file);
+      const items =
+        flags.items === undefined ? undefined : await uploadSpecs(flags.items, resolveWorkerConfig(flags));
       const client = await clientFromFlags(flags);
       try {
         const rerun = await rerunRun(client, id, {
           ...(spec ? { spec } : {}),
+          ...(items ? { items } : {}),
           set: flags.set,
           ...(flags.from !== undefined ? { from: flags.from } : {}),
           ...(flags.taskQueue !== undefined ? { taskQueue: flags.taskQueue } : {}),

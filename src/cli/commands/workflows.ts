@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { openBlobStore } from '../../blobs';
-import { AgentStepSpecSchema } from '../../contracts';
+import { AgentStepSpecSchema, type ItemSource } from '../../contracts';
 import { uploadItems } from '../../items';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
 import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
@@ -82,19 +82,23 @@ async function withClient(
 }
 
 /**
- * A batch run of the specs in `path`: each line checked as it is uploaded to
- * the blob store every worker reads (so a bad line starts nothing), the run
- * given the upload's manifest.
+ * The specs in `path` put in the blob store every worker reads, each line
+ * checked as it is uploaded (so a bad line starts nothing): a batch run's
+ * source.
  */
-async function batchOf(path: string, config: WorkerConfig, specFile?: string): Promise<RunSpec> {
-  const spec = specFile ? await loadSourcelessBatchSpec(specFile) : { workflow: 'batch' as const, input: {} };
+export async function uploadSpecs(path: string, config: WorkerConfig): Promise<ItemSource> {
   const blobs = openBlobStore(config.blobs);
   try {
-    const source = await uploadItems(blobs, path, { schema: AgentStepSpecSchema });
-    return { ...spec, input: { ...spec.input, source } };
+    return await uploadItems(blobs, path, { schema: AgentStepSpecSchema });
   } finally {
     await blobs.close?.();
   }
+}
+
+/** A batch run of the specs in `path`, with the options of `specFile`, a batch spec without a source. */
+async function batchOf(path: string, config: WorkerConfig, specFile?: string): Promise<RunSpec> {
+  const spec = specFile ? await loadSourcelessBatchSpec(specFile) : { workflow: 'batch' as const, input: {} };
+  return { ...spec, input: { ...spec.input, source: await uploadSpecs(path, config) } };
 }
 
 const EXCERPT_CHARS = 100;

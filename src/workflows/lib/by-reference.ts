@@ -11,8 +11,12 @@
  * - the execution holds at most two pages of steps (the window) besides what
  *   it carries to the next one, however long the source;
  * - every settled step's outcome is in the store before the execution ends:
- *   the activity put it (`kept`), or the workflow puts what it settled itself
- *   (reused, cached, refused, crashed) through `keepOutcomes`;
+ *   the activity put it (`kept`: a step's own, or one a rerun reused), or the
+ *   workflow puts what it settled itself (cached, refused, crashed) through
+ *   `keepOutcomes`;
+ * - a rerun (`rerunOf`) takes an old outcome only for a succeeded step at the
+ *   same place with the same task id and spec digest, and never for a step
+ *   with an approval (a person decided on the old outcome, not this run's);
  * - a step the execution did not start (its history filled) goes to the next
  *   execution in `retry`, the page cursor where reading stopped in `cursor`.
  */
@@ -27,13 +31,14 @@ import {
   failedOutcome,
 } from '../../contracts';
 import { settledOutcome } from './progress';
+import { specDigest } from './spec-digest';
 import type { RunContext } from './run-context';
 import { type CallOptions, openCall } from './step-call';
 import { isDeferred, runStep, topLevel } from './steps';
 
 // A page read or a batch of puts takes well under a second; the timeout is what a worker that died during
 // one costs the run (a crash test caught 5 minutes of it), so it is short and the retries are many.
-const { readItems, keepOutcomes } = proxyActivities<TaoActivities>({
+const { readItems, keepOutcomes, reuseOutcomes } = proxyActivities<TaoActivities>({
   startToCloseTimeout: '10 seconds',
   retry: { maximumAttempts: 10 },
 });
@@ -87,7 +92,7 @@ function count(summary: RunSummary, seq: number, outcome: StepOutcome): void {
 export async function runSource(
   context: RunContext,
   source: ItemSource,
-  options: CallOptions,
+  options: CallOptions & { rerunOf?: string },
   carry: ByReferenceCarry | undefined,
 ): Promise<{ summary: RunSummary } | { carry: ByReferenceCarry }> {
   const run = workflowInfo().workflowId;
@@ -105,27 +110,38 @@ export async function runSource(
   const flush = () => {
     if (unkept.length > 0) putting.push(keepOutcomes(run, unkept.splice(0)));
   };
-  const settle = (seq: number, outcome: StepOutcome) => {
+  const settle = (seq: number, spec: AgentStepSpec, outcome: StepOutcome) => {
     count(summary, seq, outcome);
     if (outcome.kept) return;
-    unkept.push({ seq, outcome });
+    // A cached outcome is as good as a run one for a rerun, so it is kept with its spec's digest.
+    unkept.push({ seq, outcome: outcome.success ? { ...outcome, specDigest: specDigest(spec) } : outcome });
     if (unkept.length >= KEEP_BATCH) flush();
+  };
+  const reuse = async (items: { seq: number; item: unknown }[]) => {
+    if (!options.rerunOf) return new Map<number, StepOutcome>();
+    const steps = items.flatMap(({ seq, item }) => {
+      const spec = item as AgentStepSpec;
+      return spec.approval ? [] : [{ seq, taskId: spec.taskId, specDigest: specDigest(spec) }];
+    });
+    const reused = await reuseOutcomes(options.rerunOf, run, steps);
+    summary.reused = (summary.reused ?? 0) + reused.length;
+    return new Map(reused.map(({ seq, outcome }) => [seq, outcome]));
   };
   const start = (seq: number, spec: AgentStepSpec) => {
     if (spec.approval?.after) {
       // The output a person would approve is in the outcome store, not the workflow.
       const refused = failedOutcome(spec.taskId, spec.agent, APPROVAL_AFTER_REFUSED);
       context.board.addStep(spec, 'failed', refused.error);
-      return settle(seq, refused);
+      return settle(seq, spec, refused);
     }
     running += 1;
     const entry = context.board.addStep(spec, 'pending');
     runStep(call, spec, entry, topLevel(seq, false))
       .then(
-        (outcome) => (isDeferred(outcome) ? void left.push({ seq, spec }) : settle(seq, outcome)),
+        (outcome) => (isDeferred(outcome) ? void left.push({ seq, spec }) : settle(seq, spec, outcome)),
         (error: unknown) => {
           if (isCancellation(error)) stopped ??= { error };
-          else settle(seq, settledOutcome({ ok: false, error }, spec, entry));
+          else settle(seq, spec, settledOutcome({ ok: false, error }, spec, entry));
         },
       )
       .finally(() => (running -= 1));
@@ -137,7 +153,16 @@ export async function runSource(
     for (;;) {
       if (room()) {
         const page = await readItems({ source, cursor, limit: pageItems, kind: 'specs' });
-        for (const { seq, item } of page.items) start(seq, item as AgentStepSpec);
+        const reused = await reuse(page.items);
+        for (const { seq, item } of page.items) {
+          const outcome = reused.get(seq);
+          if (!outcome) start(seq, item as AgentStepSpec);
+          else {
+            context.board.addStep(item as AgentStepSpec, 'succeeded');
+            // The run it came from paid for it: this run's usage is what its own steps spent.
+            count(summary, seq, { ...outcome, usage: undefined });
+          }
+        }
         cursor = page.next;
         read = cursor === null;
         continue;
