@@ -64,6 +64,39 @@ export interface TaoBatchRun extends Measured {
   outcomeBytes: number;
   /** What the run left on disk, in whole pages: each folder of the store, and the blobs the worker wrote. */
   parts: Record<string, number>;
+  heaps: FullCollections;
+}
+
+/** The worker's V8 heaps (the main thread's, the workflow thread's) at their full collections, in MB. */
+export interface FullCollections {
+  count: number;
+  /** The least and most a heap held after one: what the worker keeps, garbage aside. */
+  heldMin: number;
+  heldMax: number;
+  /** The most held after the first and after the last tenth of them: flat if these are alike. */
+  heldMaxFirstTenth: number;
+  heldMaxLastTenth: number;
+  /** The most a heap had grown to before one: what it held plus V8's headroom, the bulk of the RSS peak. */
+  usedMaxBefore: number;
+}
+
+/** What `--trace-gc` printed of each full collection (Mark-Compact), in the order they came. */
+export function fullCollections(output: string): FullCollections {
+  const found = [
+    ...output.matchAll(/Mark-Compact(?: \([\w ]+\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB/g),
+  ].map((match) => ({ before: Number(match[1]), held: Number(match[2]) }));
+  if (found.length === 0)
+    throw new Error('the worker printed no full collection; was it started with --trace-gc?');
+  const held = found.map((gc) => gc.held);
+  const tenth = Math.max(1, Math.floor(found.length / 10));
+  return {
+    count: found.length,
+    heldMin: Math.min(...held),
+    heldMax: Math.max(...held),
+    heldMaxFirstTenth: Math.max(...held.slice(0, tenth)),
+    heldMaxLastTenth: Math.max(...held.slice(-tenth)),
+    usedMaxBefore: Math.max(...found.map((gc) => gc.before)),
+  };
 }
 
 /** The pid of the Temporal dev server serving `address`, found in /proc by its command line. */
@@ -155,6 +188,8 @@ export async function taoBatchRun(
     ['--executor', `script:${rules}`, '--concurrency', String(WINDOW)],
     {},
     `file:${store}`,
+    // Not a heap flag: it prints what each full collection found, which sorts held memory from garbage.
+    ['--trace-gc', '--trace-gc-ignore-scavenger'],
   );
   try {
     const { value, ...run } = await measured(worker, devServerPid(address), async () => {
@@ -186,6 +221,7 @@ export async function taoBatchRun(
       outcomeBytes,
       parts,
       histories: await historiesOf(client, workflowId),
+      heaps: fullCollections(worker.process.output()),
     };
   } finally {
     await worker.stop();

@@ -645,6 +645,11 @@ async function main(): Promise<void> {
             note: 'RSS of that worker (no heap flag), 3 s after start and at most during the run (sampled every 100 ms); goal ≤ 400 MiB, flat across sizes (below)',
           },
           {
+            name: '  worker heaps held after each full GC',
+            value: `${run.heaps.heldMin.toFixed(1)}–${run.heaps.heldMax.toFixed(1)} MB; first tenth ≤ ${run.heaps.heldMaxFirstTenth.toFixed(1)}, last tenth ≤ ${run.heaps.heldMaxLastTenth.toFixed(1)}`,
+            note: `what each of the worker's two V8 heaps (main thread, workflow thread) still held after each of its ${run.heaps.count} full collections (the worker run with --trace-gc, not a heap flag): memory the run keeps, garbage aside; a heap grew to at most ${run.heaps.usedMaxBefore.toFixed(1)} MB before one (V8's headroom over what it holds), which with the worker's native memory is the RSS peak`,
+          },
+          {
             name: '  histories',
             value: `${run.histories.executions} executions; largest ${run.histories.maxEvents} events, ${mib(run.histories.maxBytes)}`,
             note: "every execution of the run (its continue-as-new chain), the history length and size the server reports for each (DescribeWorkflowExecution's historyLength, historySizeBytes); goal < 20,000 events and < 10 MB",

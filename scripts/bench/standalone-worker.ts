@@ -98,13 +98,14 @@ export interface BenchServer {
   blobs: string;
 }
 
-/** Starts `tao worker` with `store` (default: memory) and `args` (the executor among them). */
+/** Starts `tao worker` with `store` (default: memory), `args` (the executor among them) and Node's `nodeFlags`. */
 export async function startStandaloneWorker(
   server: BenchServer,
   taskQueue: string,
   args: string[],
   env: NodeJS.ProcessEnv = {},
   store = 'memory',
+  nodeFlags: string[] = [],
 ): Promise<StandaloneWorker> {
   const worker = startTao(
     [
@@ -119,9 +120,7 @@ export async function startStandaloneWorker(
       store,
       ...args,
     ],
-    {
-      env,
-    },
+    { env, nodeFlags },
   );
   await worker.waitFor('worker polling task queue', 120_000);
   const rss = () => {

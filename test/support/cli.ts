@@ -99,6 +99,8 @@ export interface TaoOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Node's own flags, before the CLI's path (those NODE_OPTIONS refuses, as `--trace-gc`). */
+  nodeFlags?: string[];
 }
 
 /**
@@ -114,7 +116,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 function spawnTao(args: readonly string[], options: TaoOptions): ChildProcessWithoutNullStreams {
   bin ??= buildCli();
-  return spawn(process.execPath, [bin, ...args], {
+  return spawn(process.execPath, [...(options.nodeFlags ?? []), bin, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...cleanEnv(), TAO_HOME: taoHome(), ...options.env },
   });
