@@ -502,8 +502,9 @@ export type ParallelInput = z.input<typeof ParallelInputSchema>;
  * time, and its outcomes go to the outcome store; the run returns a
  * {@link RunSummary}. A budget binds the whole run, every execution of it:
  * once spent, the steps still to read fail (or wait, with `onExhausted:
- * wait`) without running. Not yet on this shape: approval after a step (the
- * output is not in the workflow), and splitting into child runs.
+ * wait`) without running. A step a person approves after keeps its output
+ * in the workflow until they decide. Not yet on this shape: splitting into
+ * child runs.
  */
 export const BatchInputSchema = z
   .object({

@@ -37,8 +37,11 @@ export const HISTORY_DIR = __dirname;
 /** One executor script for every scenario: task ids pick the behaviour. */
 /** Where the batch scenario's source is written before its run; the history names it, replay never reads it. */
 const BATCH_SOURCE = '/tmp/tao-history-batch.jsonl';
-const writeBatchSource = (ids: string[]) =>
-  writeFileSync(BATCH_SOURCE, ids.map((id) => JSON.stringify(spec(id))).join('\n'));
+const writeBatchSource = (specs: (string | AgentStepSpecInput)[]) =>
+  writeFileSync(
+    BATCH_SOURCE,
+    specs.map((given) => JSON.stringify(typeof given === 'string' ? spec(given) : given)).join('\n'),
+  );
 
 export const SCENARIO_SCRIPT: ScriptFile = {
   concurrency: 2,
@@ -401,6 +404,19 @@ export const SCENARIOS: Scenario[] = [
     workflowType: 'batchWorkflow',
     input: { source: { jsonl: BATCH_SOURCE }, concurrency: 1, budget: { maxSteps: 2 } },
     seedStore: () => writeBatchSource(['a', 'b', 'c', 'd', 'e']),
+  },
+  {
+    // Approvals in a batch run: `a` approved before it runs; `b` rejected after, its output held until then.
+    name: 'batch-approvals',
+    workflowType: 'batchWorkflow',
+    input: { source: { jsonl: BATCH_SOURCE } },
+    seedStore: () =>
+      writeBatchSource([
+        { ...spec('a'), approval: { before: true } },
+        { ...spec('b'), approval: { after: true, timeoutMs: 86_400_000 } },
+        'c',
+      ]),
+    drive: decide,
   },
   {
     // A rerun of a batch run: `a`, `b`, `d` and `e` take the old run's outcomes; `c` changed since, so it runs.

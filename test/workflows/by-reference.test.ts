@@ -6,10 +6,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Payload, defaultPayloadConverter } from '@temporalio/common';
-import { results } from '../../src/client';
+import { approveStep, pendingDecisions, rejectStep, results } from '../../src/client';
 import type { RunSummary, StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { FileOutcomeStore } from '../../src/outcomes';
+import { eventually } from '../support/gate-executor';
 import { everyExecution } from '../support/history';
 import { RecordingExecutor } from '../support/recording-executor';
 import { useTempDir } from '../support/temp-dir';
@@ -197,12 +198,13 @@ test('tao rerun --items: a batch rerun takes each unchanged succeeded step at it
   });
 }, 180_000);
 
-test('a step with approval.after is refused in a batch run, saying what to do, and its refusal is kept like any outcome', async () => {
+test('a step with approval.after waits in a batch run with its output at hand; what the person decided is kept', async () => {
   const outcomes = new FileOutcomeStore(tempDir());
   const path = join(tempDir(), 'after.jsonl');
   const specs = [
     { taskId: 'plain', agent: 'explore', prompt: 'p' },
     { taskId: 'checked', agent: 'explore', prompt: 'q', approval: { after: true } },
+    { taskId: 'refused', agent: 'explore', prompt: 'r', approval: { after: true } },
   ];
   writeFileSync(path, specs.map((spec) => JSON.stringify(spec)).join('\n'));
   await withWorker({ executor: executor(), outcomes }, async ({ client, taskQueue }) => {
@@ -211,18 +213,31 @@ test('a step with approval.after is refused in a batch run, saying what to do, a
       workflowId: uniqueId('by-reference-after'),
       args: [{ source: { jsonl: path } }],
     });
+    const waiting = async () =>
+      (await pendingDecisions(client, { query: `WorkflowId = "${handle.workflowId}"`, withText: true }))
+        .pending;
+    const asked = await eventually(async () => {
+      const found = await waiting();
+      return found.length === 2 ? found : undefined;
+    });
+    expect(asked.map(({ taskId, decision, text }) => [taskId, decision, text])).toEqual([
+      ['checked', 'after', 'read checked'],
+      ['refused', 'after', 'read refused'],
+    ]);
+    await approveStep(handle, { taskId: 'checked', output: 'read checked, and approved' });
+    await rejectStep(handle, { taskId: 'refused', comment: 'not this' });
     const summary: RunSummary = await handle.result();
-    expect(summary).toMatchObject({ total: 2, failed: 1, failedSteps: [{ seq: 1, taskId: 'checked' }] });
+    expect(summary).toMatchObject({ total: 3, failed: 1, failedSteps: [{ seq: 2, taskId: 'refused' }] });
     const kept = [];
     for await (const found of results(outcomes, handle.workflowId)) kept.push(found);
-    expect(kept.map(({ seq, outcome }) => [seq, outcome.success])).toEqual([
-      [0, true],
-      [1, false],
+    expect(kept.map(({ seq, outcome }) => [seq, outcome.success, outcome.output])).toEqual([
+      [0, true, 'read plain'],
+      [1, true, 'read checked, and approved'],
+      [2, false, expect.any(String)],
     ]);
-    expect(kept[0]!.outcome.output).toBe('read plain');
-    expect(kept[1]!.outcome.error).toMatch(/^approval.after is not supported in a batch run yet/);
+    expect(kept[2]!.outcome.error).toContain('not this');
   });
-});
+}, 60_000);
 
 test('a source that is not there fails the run at once, naming the file', async () => {
   await withWorker(

@@ -12,8 +12,9 @@
  *   it carries to the next one, however long the source;
  * - every settled step's outcome is in the store before the execution ends:
  *   the activity put it (`kept`: a step's own, or one a rerun reused), or the
- *   workflow puts what it settled itself (cached, refused, crashed) through
- *   `keepOutcomes`;
+ *   workflow puts what it settled itself (cached, refused, crashed, and what a
+ *   person decided on after the step: its output stays in the workflow until
+ *   then) through `keepOutcomes`;
  * - a rerun (`rerunOf`) takes an old outcome only for a succeeded step at the
  *   same place with the same task id and spec digest, and never for a step
  *   with an approval (a person decided on the old outcome, not this run's);
@@ -22,14 +23,7 @@
  */
 import { condition, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { TaoActivities } from '../../activity-api';
-import {
-  type AgentStepSpec,
-  type ByReferenceCarry,
-  type ItemSource,
-  type RunSummary,
-  type StepOutcome,
-  failedOutcome,
-} from '../../contracts';
+import type { AgentStepSpec, ByReferenceCarry, ItemSource, RunSummary, StepOutcome } from '../../contracts';
 import { settledOutcome } from './progress';
 import { specDigest } from './spec-digest';
 import type { RunContext } from './run-context';
@@ -48,9 +42,6 @@ export const FAILED_STEPS_LISTED = 100;
 
 /** Outcomes the workflow settled itself, put in one `keepOutcomes` call. */
 const KEEP_BATCH = 100;
-
-const APPROVAL_AFTER_REFUSED =
-  'approval.after is not supported in a batch run yet (its outputs go to the outcome store); run such steps by value, or use approval.before';
 
 /** Items a page holds: twice the run's limit, so a page keeps every slot busy, within 50 to 500. */
 export const pageItemsFor = (limit: number) => Math.min(500, Math.max(50, 2 * limit));
@@ -128,12 +119,6 @@ export async function runSource(
     return new Map(reused.map(({ seq, outcome }) => [seq, outcome]));
   };
   const start = (seq: number, spec: AgentStepSpec) => {
-    if (spec.approval?.after) {
-      // The output a person would approve is in the outcome store, not the workflow.
-      const refused = failedOutcome(spec.taskId, spec.agent, APPROVAL_AFTER_REFUSED);
-      context.board.addStep(spec, 'failed', refused.error);
-      return settle(seq, spec, refused);
-    }
     running += 1;
     const entry = context.board.addStep(spec, 'pending');
     runStep(call, spec, entry, topLevel(seq, false))

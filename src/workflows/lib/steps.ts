@@ -226,7 +226,7 @@ async function attemptsInScope(
 ): Promise<Extract<StepRun, { outcome: StepOutcome }>> {
   const { budget } = call.context;
   let run: StepRun;
-  let allowance = stepAllowance(call, at, undefined);
+  let allowance = stepAllowance(call, spec, at, undefined);
   try {
     run = await runActivity(call, spec, entry, at.place, allowance);
   } finally {
@@ -240,7 +240,7 @@ async function attemptsInScope(
       const request = run.delegation;
       const results = await runDelegated(call, spec, request, at, asked, runQueuedStep);
       asked += request.calls.length;
-      next = stepAllowance(call, at, { state: request.state, results });
+      next = stepAllowance(call, spec, at, { state: request.state, results });
     } else {
       const decided = await ('question' in run
         ? waitForAnswer(call, spec, entry, run.question)
@@ -248,7 +248,7 @@ async function attemptsInScope(
       if ('failed' in decided) {
         return { outcome: failedOutcome(spec.taskId, spec.agent, decided.failed), attempt: run.attempt };
       }
-      next = { ...stepAllowance(call, at, undefined), ...decided };
+      next = { ...stepAllowance(call, spec, at, undefined), ...decided };
     }
     const taken = call.slots.take({
       taskId: spec.taskId,
@@ -355,14 +355,18 @@ function settled(entry: StepProgress, outcome: StepOutcome): StepOutcome {
 /** What the workflow tells an attempt: the budget's tokens left, and delegation at the step's depth. */
 function stepAllowance(
   call: StepCall,
+  spec: AgentStepSpec,
   { place, priority }: StepAt,
   resume: DelegationAllowance['resume'] | undefined,
 ): StepAllowance {
   const tokensLeft = call.context.budget.tokensLeft();
   const { toolGrants } = call.context;
   // A run by reference keeps a top-level step's outcome at its place in the source: its priority's first part.
+  // Not one a person approves after: the decision is on its output, so the workflow holds it until then.
   const keep =
-    call.keepsOutcomes && place === TOP_LEVEL ? { run: call.keepsOutcomes, seq: priority[0]! } : undefined;
+    call.keepsOutcomes && place === TOP_LEVEL && !spec.approval?.after
+      ? { run: call.keepsOutcomes, seq: priority[0]! }
+      : undefined;
   return {
     ...(tokensLeft !== undefined ? { tokensLeft } : {}),
     ...(toolGrants.count > 0 ? { toolGrants: toolGrants.all() } : {}),
