@@ -18,7 +18,7 @@ import type {
   ToolDecisionAllowance,
   ToolGrant,
 } from './contracts';
-import type { ItemsPage, ReadItemsRequest } from './items';
+import type { ItemRange, ItemSource, ItemsPage, ReadItemsRequest } from './items';
 import type { AppendResult, CheckpointAppend } from './stores/session-store';
 
 export type { AppendResult, CheckpointAppend, CheckpointStepKey };
@@ -109,6 +109,8 @@ export interface TaoActivities {
   ): Promise<Array<{ seq: number; outcome: StepOutcome }>>;
   /** A page of a run's items kept by reference (src/items); a bad source or item fails for good. */
   readItems(request: ReadItemsRequest): Promise<ItemsPage>;
+  /** A run's items kept by reference as up to `parts` ranges, for the children of a split run. */
+  splitItems(source: ItemSource, parts: number): Promise<ItemRange[]>;
 }
 
 export interface TaoLocalActivities {

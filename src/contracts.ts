@@ -503,8 +503,9 @@ export type ParallelInput = z.input<typeof ParallelInputSchema>;
  * {@link RunSummary}. A budget binds the whole run, every execution of it:
  * once spent, the steps still to read fail (or wait, with `onExhausted:
  * wait`) without running. A step a person approves after keeps its output
- * in the workflow until they decide. Not yet on this shape: splitting into
- * child runs.
+ * in the workflow until they decide. A run without a budget whose limit is
+ * more than one execution keeps in flight splits its source into ranges, a
+ * child run each.
  */
 export const BatchInputSchema = z
   .object({
@@ -520,6 +521,14 @@ export const BatchInputSchema = z
      * one with an approval); the rest run. Its outcomes are only read.
      */
     rerunOf: nonEmpty.optional(),
+    /**
+     * Set by a split run for each child: the `count` items from `from` it
+     * runs, and the run (`of`, the parent) whose outcomes they are.
+     */
+    part: z
+      .object({ of: nonEmpty, from: ItemCursorSchema.nullable(), count: z.number().int().min(1) })
+      .strict()
+      .optional(),
     paused,
     messages,
     toolGrants,

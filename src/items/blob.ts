@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import type { BlobStore } from '../blobs';
 import { InputError } from '../config/data-file';
-import { type ItemsPage, PAGE_BYTES, itemsFailure, parseItem } from './item-source';
+import { type ItemRange, type ItemsPage, PAGE_BYTES, itemsFailure, parseItem } from './item-source';
 
 export const ItemManifestSchema = z
   .object({
@@ -109,6 +109,23 @@ export async function readBlobPage(
     if (item === lines.length) [page, item] = [page + 1, 0];
   }
   return { items, next: page < pages.length ? { page, item, seq } : null };
+}
+
+/** The items of the manifest at `key` as up to `parts` ranges of about equal counts, from the manifest alone. */
+export async function splitManifest(blobs: BlobStore, key: string, parts: number): Promise<ItemRange[]> {
+  const { pages, items } = await readManifest(blobs, key);
+  const starts = [
+    ...new Set(Array.from({ length: parts }, (_, k) => Math.floor((k * items) / parts))),
+  ].filter((seq) => seq < items);
+  let page = 0;
+  let first = 0; // the place of the page's first item
+  return starts.map((seq, k) => {
+    while (first + pages[page]!.items <= seq) first += pages[page++]!.items;
+    return {
+      from: seq === 0 ? null : { page, item: seq - first, seq },
+      count: (starts[k + 1] ?? items) - seq,
+    };
+  });
 }
 
 /** The page blobs of the manifest at `key`, for `tao gc` to keep while a run that reads them is live. */

@@ -3,16 +3,17 @@
  * by reference, read a page at a time from a JSONL file (./jsonl) or from
  * page blobs behind a manifest (./blob).
  */
-import { readBlobPage } from './blob';
+import { readBlobPage, splitManifest } from './blob';
 import {
   type ItemCursor,
   type ItemDeps,
+  type ItemRange,
   type ItemSource,
   type ItemsPage,
   checkPageSize,
   itemsFailure,
 } from './item-source';
-import { readJsonlPage } from './jsonl';
+import { readJsonlPage, splitJsonl } from './jsonl';
 
 export {
   ITEMS_ERROR_TYPE,
@@ -21,6 +22,8 @@ export {
   ItemCursorSchema,
   type ItemDeps,
   type ItemKind,
+  type ItemRange,
+  ItemRangeSchema,
   type ItemSource,
   ItemSourceSchema,
   type ItemsPage,
@@ -48,14 +51,34 @@ export async function readItemsPage(
     if (!('offset' in from)) throw mismatch(source);
     return readJsonlPage(source.jsonl, from, limit, deps.schema);
   }
-  if (!deps.blobs) {
-    throw itemsFailure(
-      `items manifest ${source.blob} is in a blob store and this worker has none; give the worker --blobs (TAO_BLOBS)`,
-    );
-  }
   const from = cursor ?? { page: 0, item: 0, seq: 0 };
   if (!('page' in from)) throw mismatch(source);
-  return readBlobPage(deps.blobs, source.blob, from, limit, deps.schema);
+  return readBlobPage(blobsFor(source.blob, deps), source.blob, from, limit, deps.schema);
+}
+
+/**
+ * `source` as up to `parts` ranges of about equal size, in order, together
+ * every item once: a split run's children each read one (a source with
+ * fewer items than `parts` has fewer ranges, an empty one none).
+ */
+export async function splitItems(
+  source: ItemSource,
+  parts: number,
+  deps: Pick<ItemDeps, 'blobs'>,
+): Promise<ItemRange[]> {
+  if (!Number.isSafeInteger(parts) || parts < 1) {
+    throw itemsFailure(`a source splits into a whole number of parts from 1, not ${parts}`);
+  }
+  return 'jsonl' in source
+    ? splitJsonl(source.jsonl, parts)
+    : splitManifest(blobsFor(source.blob, deps), source.blob, parts);
+}
+
+function blobsFor(manifest: string, deps: Pick<ItemDeps, 'blobs'>) {
+  if (deps.blobs) return deps.blobs;
+  throw itemsFailure(
+    `items manifest ${manifest} is in a blob store and this worker has none; give the worker --blobs (TAO_BLOBS)`,
+  );
 }
 
 const mismatch = (source: ItemSource) =>

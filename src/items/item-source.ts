@@ -29,6 +29,15 @@ export interface ItemsPage {
   next: ItemCursor | null;
 }
 
+/**
+ * A share of a source for one child run of a split run: `count` items from
+ * `from` (`null`: the first). The parent holds these, never the items.
+ */
+export const ItemRangeSchema = z
+  .object({ from: ItemCursorSchema.nullable(), count: z.number().int().min(1) })
+  .strict();
+export type ItemRange = z.infer<typeof ItemRangeSchema>;
+
 /** How items are checked as they are read: each kind of run knows what its items must be. */
 export const ITEM_SCHEMAS = {
   /** A parallel run's: each item one step. */

@@ -42,7 +42,7 @@ import {
 import { executeLoop } from './lib';
 import { historyFilling } from './lib/history';
 import { type CombinatorOptions, invalidInput, refuseSplitBudget, uniqueTaskIds } from './lib/inputs';
-import { runSource } from './lib/by-reference';
+import { runSource, runSplit } from './lib/by-reference';
 import { runStepsParallel } from './lib/parallel';
 import { DEFAULT_MAX_STEPS_PER_RUN, itemsPerChild, runPartitioned } from './lib/partition';
 import { runPipeline } from './lib/pipeline';
@@ -144,6 +144,10 @@ export async function parallelWorkflow(raw: ParallelInput): Promise<StepOutcome[
 export async function batchWorkflow(raw: BatchInput): Promise<RunSummary> {
   const { context, input } = start(BatchInputSchema, raw);
   const { source, carried, ...options } = input;
+  if (!carried && !options.part) {
+    const split = await runSplit(context, source, options);
+    if (split) return split;
+  }
   const ran = await runSource(context, source, options, carried);
   if ('summary' in ran) return ran.summary;
   await handlersFinished();
@@ -166,7 +170,7 @@ export async function pipelineWorkflow(raw: PipelineInput): Promise<(StepOutcome
   if (perChild !== undefined) {
     refuseSplitBudget(options, items.length * stages.length, maxStepsPerRun);
     // Templates are data, so a slice of the items runs as a child pipelineWorkflow unchanged.
-    return runPartitioned<unknown, StepOutcome | null>(context, {
+    const results = await runPartitioned<unknown, (StepOutcome | null)[]>(context, {
       items,
       perChild,
       limit: await context.limit(options.concurrency),
@@ -181,6 +185,7 @@ export async function pipelineWorkflow(raw: PipelineInput): Promise<(StepOutcome
       }),
       onChildFailure: (slice) => slice.map(() => null),
     });
+    return results.flat();
   }
   const results = await runPipeline(
     context,

@@ -406,6 +406,13 @@ export const SCENARIOS: Scenario[] = [
     seedStore: () => writeBatchSource(['a', 'b', 'c', 'd', 'e']),
   },
   {
+    // A limit of 120 is more than one execution keeps in flight: the source split into three ranges, a child each.
+    name: 'batch-split',
+    workflowType: 'batchWorkflow',
+    input: { source: { jsonl: BATCH_SOURCE }, concurrency: 120 },
+    seedStore: () => writeBatchSource(['a', 'b', 'red', 'c', 'd', 'e']),
+  },
+  {
     // Approvals in a batch run: `a` approved before it runs; `b` rejected after, its output held until then.
     name: 'batch-approvals',
     workflowType: 'batchWorkflow',

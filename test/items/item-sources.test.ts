@@ -16,8 +16,10 @@ import {
   ITEM_SCHEMAS,
   PAGE_BYTES,
   type ItemCursor,
+  type ItemRange,
   type ItemSource,
   readItemsPage,
+  splitItems,
   uploadItems,
 } from '../../src/items';
 import { retainedBytes } from '../support/retained-memory';
@@ -187,6 +189,59 @@ describe.each([
       message: `items file ${join(dir, 'absent.jsonl')} cannot be read (ENOENT); check the path`,
     });
   });
+});
+
+describe('a split source', () => {
+  /** The `count` items of a range, read from its cursor as a child run reads them. */
+  async function readRange(source: ItemSource, range: ItemRange, blobs?: BlobStore) {
+    const items: Array<{ seq: number; item: unknown }> = [];
+    for (let cursor = range.from; items.length < range.count;) {
+      const limit = Math.min(100, range.count - items.length);
+      const page = await readItemsPage(source, cursor, limit, { ...specs, ...(blobs ? { blobs } : {}) });
+      items.push(...page.items);
+      if (!page.next) break;
+      cursor = page.next;
+    }
+    return items;
+  }
+
+  const lines = (n: number) =>
+    // Blank lines first, now and then, and last: none takes a place, and no range starts at one.
+    `\n \n${Array.from({ length: n }, (_, seq) => `${JSON.stringify(spec(seq))}\n${seq % 97 === 5 ? '\n\t\n' : ''}`).join('')}\n`;
+
+  it.each([
+    { kind: 'a JSONL file', upload: false },
+    { kind: 'uploaded pages', upload: true },
+  ])(
+    '$kind splits into ranges of about equal size that hold every item once, in order',
+    async ({ upload }) => {
+      const path = join(dir, `split-${upload}.jsonl`);
+      writeFileSync(path, lines(2_345));
+      const blobs = openBlobStore(join(dir, 'split-blobs'));
+      const source: ItemSource = upload
+        ? await uploadItems(blobs, path, { pageItems: 100, schema: ITEM_SCHEMAS.specs })
+        : { jsonl: path };
+      for (const parts of [1, 2, 7, 10]) {
+        const ranges = await splitItems(source, parts, { blobs });
+        expect(ranges).toHaveLength(parts);
+        const seqs: number[] = [];
+        for (const range of ranges) {
+          expect(Math.abs(range.count - 2_345 / parts)).toBeLessThan(2_345 / parts / 10);
+          const items = await readRange(source, range, blobs);
+          expect(items).toHaveLength(range.count);
+          seqs.push(...items.map(({ seq, item }) => (expect(item).toMatchObject(spec(seq)), seq)));
+        }
+        expect(seqs).toEqual(Array.from({ length: 2_345 }, (_, seq) => seq));
+      }
+      // More parts than items: one range an item; no items, no ranges.
+      writeFileSync(path, lines(3));
+      const few = upload ? await uploadItems(blobs, path, { schema: ITEM_SCHEMAS.specs }) : { jsonl: path };
+      expect((await splitItems(few, 5, { blobs })).map((range) => range.count)).toEqual([1, 1, 1]);
+      writeFileSync(path, '\n\n');
+      const none = upload ? await uploadItems(blobs, path, { schema: ITEM_SCHEMAS.specs }) : { jsonl: path };
+      expect(await splitItems(none, 5, { blobs })).toEqual([]);
+    },
+  );
 });
 
 describe('the readItems activity', () => {

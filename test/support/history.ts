@@ -65,7 +65,7 @@ async function agentStepHistory(handle: WorkflowHandle) {
   return { events, taskIdOfScheduled };
 }
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
 /**
  * The events of every execution of a run: the first, those it continued as

@@ -10,8 +10,9 @@ import { approveStep, pendingDecisions, rejectStep, results } from '../../src/cl
 import type { RunSummary, StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { FileOutcomeStore } from '../../src/outcomes';
+import { MAX_ACTIVITIES_IN_FLIGHT } from '../../src/workflows/lib/slots';
 import { eventually } from '../support/gate-executor';
-import { everyExecution } from '../support/history';
+import { type HistoryEvent, everyExecution, peakActivitiesInFlight } from '../support/history';
 import { RecordingExecutor } from '../support/recording-executor';
 import { useTempDir } from '../support/temp-dir';
 import { FileBlobStore } from '../../src/blobs/file';
@@ -33,6 +34,19 @@ function writeSource(n: number): string {
   );
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
+}
+
+/** The summary of a run of {@link writeSource}'s `n` specs: every seventh fails. */
+function summaryOf(n: number, run: string): RunSummary {
+  const failed = Array.from({ length: n }, (_, i) => i).filter((i) => i % 7 === 3);
+  return {
+    total: n,
+    succeeded: n - failed.length,
+    failed: failed.length,
+    failedSteps: failed.slice(0, 100).map((i) => ({ seq: i, taskId: `t${i}` })),
+    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 },
+    outcomes: { run },
+  };
 }
 
 /** The CLI's flags for the test's server, the worker's task queue and the blob store in `dir`. */
@@ -64,15 +78,7 @@ test('a run of 1,200 specs from a JSONL file: a summary for its result, every ou
       args: [{ source: { jsonl: source }, concurrency: 40 }],
     });
     const summary: RunSummary = await handle.result();
-    const failed = Array.from({ length: 1_200 }, (_, i) => i).filter((i) => i % 7 === 3);
-    expect(summary).toEqual({
-      total: 1_200,
-      succeeded: 1_200 - failed.length,
-      failed: failed.length,
-      failedSteps: failed.slice(0, 100).map((i) => ({ seq: i, taskId: `t${i}` })),
-      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 },
-      outcomes: { run: handle.workflowId },
-    });
+    expect(summary).toEqual(summaryOf(1_200, handle.workflowId));
     expect(new Set(recording.started).size).toBe(1_200);
     expect(recording.started).toHaveLength(1_200);
 
@@ -116,6 +122,40 @@ test('a source longer than one history holds: the run continues as new from its 
     expect(seen).toBe(6_000);
   });
 }, 300_000);
+
+test('a run at concurrency 120 splits its source into ranges, a child run each at 40: every outcome under the run, none held by the parent', async () => {
+  const recording = executor();
+  const outcomes = new FileOutcomeStore(tempDir());
+  const source = writeSource(1_000);
+  await withWorker({ executor: recording, outcomes }, async ({ client, taskQueue }) => {
+    const handle = await client.workflow.start('batchWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('by-reference-split'),
+      args: [{ source: { jsonl: source }, concurrency: 120 }],
+    });
+    const summary: RunSummary = await handle.result();
+    expect(summary).toEqual(summaryOf(1_000, handle.workflowId));
+    expect(recording.started).toHaveLength(1_000);
+    expect(new Set(recording.started).size).toBe(1_000);
+    let seen = 0;
+    for await (const { seq, outcome } of results(outcomes, handle.workflowId)) {
+      expect([seq, outcome.taskId]).toEqual([seen, `t${seen}`]);
+      seen += 1;
+    }
+    expect(seen).toBe(1_000);
+
+    const [parent, ...children] = await everyExecution(client, handle.workflowId, handle.firstExecutionRunId);
+    // The parent holds three ranges and starts no activity but the split; each child keeps within one execution's cap.
+    const activities = (events: HistoryEvent[]) =>
+      events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(activities(parent!)).toEqual(['splitItems']);
+    expect(parent!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes)).toHaveLength(3);
+    expect(children.length).toBeGreaterThanOrEqual(3); // a child may have continued as new
+    // 40 steps, and now and then a page read or a put beside them.
+    for (const events of children)
+      expect(peakActivitiesInFlight(events)).toBeLessThanOrEqual(MAX_ACTIVITIES_IN_FLIGHT);
+  });
+}, 180_000);
 
 test('a budget binds a batch run: steps past it fail without running, and are counted and kept like any outcome', async () => {
   const recording = executor();

@@ -21,19 +21,41 @@
  * - a step the execution did not start (its history filled) goes to the next
  *   execution in `retry`, the page cursor where reading stopped in `cursor`.
  */
-import { condition, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  isCancellation,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ItemRange } from '../../items';
 import type { TaoActivities } from '../../activity-api';
-import type { AgentStepSpec, ByReferenceCarry, ItemSource, RunSummary, StepOutcome } from '../../contracts';
+import type {
+  AgentStepSpec,
+  BatchInput,
+  ByReferenceCarry,
+  ItemSource,
+  RunSummary,
+  StepOutcome,
+} from '../../contracts';
+import { runPartitioned } from './partition';
 import { settledOutcome } from './progress';
 import { specDigest } from './spec-digest';
 import type { RunContext } from './run-context';
 import { type CallOptions, openCall } from './step-call';
+import { MAX_ACTIVITIES_IN_FLIGHT } from './slots';
 import { isDeferred, runStep, topLevel } from './steps';
 
 // A page read or a batch of puts takes well under a second; the timeout is what a worker that died during
 // one costs the run (a crash test caught 5 minutes of it), so it is short and the retries are many.
 const { readItems, keepOutcomes, reuseOutcomes } = proxyActivities<TaoActivities>({
   startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 10 },
+});
+
+// Splitting reads the whole of a file source once (a million 2 KB lines: seconds), so it gets longer than a page.
+const { splitItems } = proxyActivities<TaoActivities>({
+  startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 10 },
 });
 
@@ -55,6 +77,66 @@ export function emptySummary(run: string): RunSummary {
     usage: { inputTokens: 0, outputTokens: 0, costUsd: 0 },
     outcomes: { run },
   };
+}
+
+/** A split run's child's share: see the `part` of contracts' BatchInputSchema. */
+export type SourcePart = NonNullable<BatchInput['part']>;
+
+/** The summary of a split run: its children's, added up; the failed steps listed are still the first in the source. */
+export function addedSummaries(run: string, parts: readonly RunSummary[]): RunSummary {
+  const summary = emptySummary(run);
+  for (const part of parts) {
+    summary.total += part.total;
+    summary.succeeded += part.succeeded;
+    summary.failed += part.failed;
+    summary.failedSteps.push(...part.failedSteps);
+    summary.usage.inputTokens += part.usage.inputTokens;
+    summary.usage.outputTokens += part.usage.outputTokens;
+    summary.usage.costUsd += part.usage.costUsd;
+    if (part.reused !== undefined) summary.reused = (summary.reused ?? 0) + part.reused;
+  }
+  summary.failedSteps.sort((a, b) => a.seq - b.seq).splice(FAILED_STEPS_LISTED);
+  return summary;
+}
+
+/**
+ * A run whose limit is more than one execution keeps in flight, and has no
+ * budget (which binds one execution): its source as ranges, each run by a
+ * child batch run side by side at a share of the limit (./partition, which
+ * also passes steering on), and their summaries added up; undefined for a
+ * run one execution holds. The parent holds the ranges, never the items; the
+ * children put the outcomes under its id.
+ */
+export async function runSplit(
+  context: RunContext,
+  source: ItemSource,
+  options: Omit<BatchInput, 'source' | 'carried' | 'part'>,
+): Promise<RunSummary | undefined> {
+  const limit = await context.limit(options.concurrency);
+  if (options.budget || limit <= MAX_ACTIVITIES_IN_FLIGHT) return undefined;
+  const ranges = await splitItems(source, Math.ceil(limit / MAX_ACTIVITIES_IN_FLIGHT));
+  if (ranges.length < 2) return undefined;
+  const run = workflowInfo().workflowId;
+  const summaries = await runPartitioned<ItemRange, RunSummary>(context, {
+    items: ranges,
+    perChild: 1,
+    limit,
+    workflowType: 'batchWorkflow',
+    span: ([range]) => ({ first: range!.from?.seq ?? 0, count: range!.count }),
+    childInput: ([range], _offset, concurrency) => ({
+      ...options,
+      ...context.forChildren(),
+      source,
+      concurrency,
+      part: { of: run, ...range! },
+    }),
+    onChildFailure: (_slice, _offset, message) => {
+      throw ApplicationFailure.nonRetryable(
+        `${message}; the outcomes its steps kept are in the store, and tao rerun ${run} takes them and runs the rest`,
+      );
+    },
+  });
+  return addedSummaries(run, summaries);
 }
 
 /** Adds the step at `seq` to the summary. */
@@ -83,12 +165,15 @@ function count(summary: RunSummary, seq: number, outcome: StepOutcome): void {
 export async function runSource(
   context: RunContext,
   source: ItemSource,
-  options: CallOptions & { rerunOf?: string },
+  options: CallOptions & { rerunOf?: string; part?: SourcePart },
   carry: ByReferenceCarry | undefined,
 ): Promise<{ summary: RunSummary } | { carry: ByReferenceCarry }> {
-  const run = workflowInfo().workflowId;
+  const { part } = options;
+  const run = part?.of ?? workflowInfo().workflowId;
   const summary = carry?.summary ?? emptySummary(run);
-  let cursor = carry?.cursor ?? null;
+  let cursor = carry?.cursor ?? part?.from ?? null;
+  /** Where this run's share of the source ends. */
+  const end = part ? (part.from?.seq ?? 0) + part.count : Infinity;
   let read = carry?.read ?? false;
   const pageItems = pageItemsFor(await context.limit(options.concurrency));
   const call = await openCall(context, { ...options, continuesAsNew: true, keepsOutcomes: run });
@@ -137,7 +222,8 @@ export async function runSource(
     const room = () => !read && !stopped && call.admission.admits() && running <= pageItems;
     for (;;) {
       if (room()) {
-        const page = await readItems({ source, cursor, limit: pageItems, kind: 'specs' });
+        const limit = Math.min(pageItems, end - (cursor?.seq ?? 0));
+        const page = await readItems({ source, cursor, limit, kind: 'specs' });
         const reused = await reuse(page.items);
         for (const { seq, item } of page.items) {
           const outcome = reused.get(seq);
@@ -149,7 +235,7 @@ export async function runSource(
           }
         }
         cursor = page.next;
-        read = cursor === null;
+        read = cursor === null || cursor.seq >= end;
         continue;
       }
       await condition(() => running === 0 || room());

@@ -51,7 +51,7 @@ export async function runStepsParallel(
   const perChild = await itemsPerChild(context, specs.length, options);
   if (perChild !== undefined) {
     refuseSplitBudget(options, specs.length, maxStepsPerRun);
-    return runPartitioned<AgentStepSpec, StepOutcome>(context, {
+    const outcomes = await runPartitioned<AgentStepSpec, StepOutcome[]>(context, {
       items: specs,
       perChild,
       limit: await context.limit(options.concurrency),
@@ -66,6 +66,7 @@ export async function runStepsParallel(
       onChildFailure: (slice, _offset, message) =>
         slice.map((s) => failedOutcome(s.taskId, s.agent, message)),
     });
+    return outcomes.flat();
   }
   context.budget.apply(options.budget);
   return runSpecs(context, specs, { ...options, continuesAsNew }, done);

@@ -23,7 +23,7 @@ import { toolGrantSignal } from './tool-grants';
  */
 export const DEFAULT_MAX_STEPS_PER_RUN = 1000;
 
-export interface PartitionPlan<I> {
+export interface PartitionPlan<I, R> {
   items: readonly I[];
   /** Items per child execution. */
   perChild: number;
@@ -32,15 +32,17 @@ export interface PartitionPlan<I> {
   workflowType: string;
   /** A child's input, at its share of the limit; `paused` is added when the run is paused. */
   childInput: (slice: I[], offset: number, concurrency: number) => object;
-  /** What a child that failed as a whole (e.g. terminated) yields for each of its items. */
-  onChildFailure: (slice: I[], offset: number, message: string) => unknown[];
+  /** What a child that failed as a whole (e.g. terminated) yields instead of its result. */
+  onChildFailure: (slice: I[], offset: number, message: string) => R;
   /** Set when a child's result is one outcome per step: progress then counts them. */
   stepOutcomes?: boolean;
+  /** Which of the run's steps a child runs, for progress; default: its slice's place among the items. */
+  span?: (slice: I[], offset: number) => { first: number; count: number };
 }
 
 /**
- * Runs `items` as child workflows of `perChild` items each, in order, with
- * the same results a single execution would give. Children in flight times
+ * Runs `items` as child workflows of `perChild` items each: each child's
+ * result, in order, which together are what a single execution would give. Children in flight times
  * each child's limit stays within `limit`; a limit below the child count runs
  * children one by one, each serially, exactly as a limit of 1 would.
  *
@@ -52,7 +54,7 @@ export interface PartitionPlan<I> {
  * as a signal. The number of children in flight stays as started; a new limit
  * changes each one's share (never below one step).
  */
-export async function runPartitioned<I, O>(context: RunContext, plan: PartitionPlan<I>): Promise<O[]> {
+export async function runPartitioned<I, R>(context: RunContext, plan: PartitionPlan<I, R>): Promise<R[]> {
   const slices: { slice: I[]; offset: number }[] = [];
   for (let offset = 0; offset < plan.items.length; offset += plan.perChild) {
     slices.push({ slice: plan.items.slice(offset, offset + plan.perChild), offset });
@@ -68,8 +70,7 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
   const entries = slices.map(({ slice, offset }, k) =>
     board.addPartition({
       workflowId: `${group}-${k}`,
-      first: offset,
-      count: slice.length,
+      ...(plan.span?.(slice, offset) ?? { first: offset, count: slice.length }),
       ...(plan.stepOutcomes ? { outcomes: { succeeded: 0, failed: 0 } } : {}),
     }),
   );
@@ -110,26 +111,27 @@ export async function runPartitioned<I, O>(context: RunContext, plan: PartitionP
   const settled = await runBounded(slices, inFlight, async ({ slice, offset }, k) => {
     const entry = entries[k]!;
     entry.status = 'running';
-    let result: O[];
+    let result: R;
     try {
-      result = (await runChild(entry.workflowId, slice, offset)) as O[];
+      result = (await runChild(entry.workflowId, slice, offset)) as R;
       entry.status = 'succeeded';
     } catch (error) {
       if (!(error instanceof ChildWorkflowFailure)) throw error;
       const message = `partition ${entry.workflowId} failed: ${error.cause?.message ?? error.message}`;
       Object.assign(entry, { status: 'failed', error: message });
-      result = plan.onChildFailure(slice, offset, message) as O[];
+      result = plan.onChildFailure(slice, offset, message);
     }
     if (entry.outcomes) {
-      const succeeded = (result as { success: boolean }[]).filter((outcome) => outcome.success).length;
-      entry.outcomes = { succeeded, failed: result.length - succeeded };
+      const outcomes = result as unknown as { success: boolean }[];
+      const succeeded = outcomes.filter((outcome) => outcome.success).length;
+      entry.outcomes = { succeeded, failed: outcomes.length - succeeded };
     }
     return result;
   }).finally(() => {
     stopSteering();
     stopGranting();
   });
-  return settled.flatMap((result) => {
+  return settled.map((result) => {
     if (!result.ok) throw result.error;
     return result.value;
   });

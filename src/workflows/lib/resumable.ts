@@ -176,7 +176,7 @@ export async function runResumablePartitions(
   options: ResumableOptions,
   carried: readonly StepOutcome[],
 ): Promise<StepOutcome[]> {
-  const outcomes = await runPartitioned<AgentStepSpec, StepOutcome>(context, {
+  const byChild = await runPartitioned<AgentStepSpec, StepOutcome[]>(context, {
     items: specs,
     perChild,
     limit: await context.limit(options.concurrency),
@@ -197,6 +197,7 @@ export async function runResumablePartitions(
     },
     onChildFailure: (slice, _offset, message) => slice.map((s) => failedOutcome(s.taskId, s.agent, message)),
   });
+  const outcomes = byChild.flat();
   if (outcomes.every((outcome) => outcome.success)) await deleteFinished(context, checkpointId);
   return outcomes;
 }
