@@ -28,9 +28,19 @@ import {
   waitingPrompt,
   waitingToolCall,
 } from '../client';
+import { completedResult } from '../client/run-history';
 import { type RunTimeline, runTimeline } from '../client/timeline';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { BudgetSchema, StepOutcomeSchema } from '../contracts';
+import { BudgetSchema, type RunSummary, RunSummarySchema, StepOutcomeSchema } from '../contracts';
+import { type Progress, hasEnded } from '../workflows/lib/progress';
+import {
+  BATCH_TYPE,
+  type BatchView,
+  type ExecutionStart,
+  batchResult,
+  batchView,
+  executionStart,
+  settledSoFar,
+} from './batch-summary';
 
 const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
 const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
@@ -99,6 +109,8 @@ class Kept<T> {
  */
 export class ClosedRuns {
   readonly views = new Kept<Awaited<ReturnType<typeof readRunView>>>(20);
+  /** A batch execution's start (what earlier executions carried over): running or not, it never changes. */
+  readonly batchStarts = new Kept<ExecutionStart>(20);
   readonly timelines = new Kept<RunTimeline>(20);
   readonly costs = new Kept<RunCost>(5_000);
   readonly outputs = new Kept<{ outputs: { taskId: string; head: string }[] }>(20);
@@ -110,20 +122,28 @@ export async function runView(client: Client, workflowId: string, closed: Closed
   const description = await handle.describe();
   const kept = closed.views.get(description.runId);
   if (kept) return kept;
-  const view = await readRunView(client, workflowId, description);
+  const view = await readRunView(client, workflowId, description, closed);
   if (view.status !== 'RUNNING' && view.progress) {
     closed.views.set(description.runId, view);
   }
   return view;
 }
 
-async function readRunView(client: Client, workflowId: string, description: WorkflowExecutionDescription) {
+async function readRunView(
+  client: Client,
+  workflowId: string,
+  description: WorkflowExecutionDescription,
+  closed: ClosedRuns,
+) {
   const handle = client.workflow.getHandle(workflowId);
   const running = description.status.name === 'RUNNING';
-  const [progress, live] = await Promise.all([
+  const isBatch = description.type === BATCH_TYPE;
+  const [progress, live, start] = await Promise.all([
     fetchRunProgress(handle),
     running ? runningSteps(handle).catch(() => []) : [],
+    isBatch ? batchStart(client, description, closed) : undefined,
   ]);
+  const batch = start && (await batchCounts(client, description, start, progress));
   return {
     workflowId,
     runId: description.runId,
@@ -133,7 +153,9 @@ async function readRunView(client: Client, workflowId: string, description: Work
     taskQueue: description.taskQueue,
     startTime: description.startTime.toISOString(),
     ...(description.closeTime ? { closeTime: description.closeTime.toISOString() } : {}),
-    progress: progress ?? null,
+    // A batch's page lists its outcomes from the store: of its steps, only those in flight are sent.
+    progress: progress && batch ? inFlightOnly(progress) : (progress ?? null),
+    ...(batch ? { batch } : {}),
     running: live.map((step) => ({
       taskId: step.taskId,
       attempt: step.attempt,
@@ -142,6 +164,36 @@ async function readRunView(client: Client, workflowId: string, description: Work
     })),
   };
 }
+
+/** The start of a batch's current execution, read once. */
+async function batchStart(
+  client: Client,
+  { workflowId, runId }: WorkflowExecutionDescription,
+  closed: ClosedRuns,
+): Promise<ExecutionStart> {
+  const kept = closed.batchStarts.get(runId);
+  if (kept) return kept;
+  const start = await executionStart(client.workflow, { workflowId, runId });
+  closed.batchStarts.set(runId, start);
+  return start;
+}
+
+/** A batch's counts: its own summary once it completed with one, else what it settled so far. */
+async function batchCounts(
+  client: Client,
+  { workflowId, runId, status }: WorkflowExecutionDescription,
+  start: ExecutionStart,
+  progress: Progress | undefined,
+): Promise<BatchView> {
+  const summary =
+    status.name === 'COMPLETED' ? await batchResult(client.workflow, { workflowId, runId }) : undefined;
+  return summary ? batchView(summary, 'result', start.source) : settledSoFar(start, progress);
+}
+
+const inFlightOnly = (progress: Progress): Progress => ({
+  ...progress,
+  steps: progress.steps.filter((step) => !hasEnded(step.status)),
+});
 
 /**
  * A step's text from history; a step waiting to start that history has no
@@ -185,7 +237,10 @@ export async function timelineView(
   closed: ClosedRuns,
 ): Promise<RunTimeline> {
   const handle = client.workflow.getHandle(workflowId);
-  const { runId, status } = await handle.describe();
+  const { runId, status, type, startTime } = await handle.describe();
+  // A batch's steps are its outcomes, paged from the store: its histories (every execution of a run of
+  // 100,000 steps) are not read for a timeline, which the page hides when it has no steps.
+  if (type === BATCH_TYPE) return { start: startTime.getTime(), now: Date.now(), steps: [] };
   const kept = closed.timelines.get(runId);
   if (kept) return { ...kept, now: Date.now() };
   const timeline = await runTimeline(client.workflow.getHandle(workflowId, runId));
@@ -214,7 +269,13 @@ export async function runCost(
   closed: ClosedRuns,
 ): Promise<RunCost | { unknown: true }> {
   const handle = client.workflow.getHandle(workflowId);
-  const { runId, status } = await handle.describe();
+  const description = await handle.describe();
+  const { runId, status } = description;
+  if (status.name === 'RUNNING' && description.type === BATCH_TYPE) {
+    const start = await batchStart(client, description, closed);
+    const { usage } = settledSoFar(start, await fetchRunProgress(handle, 1_500));
+    return summaryCost(usage);
+  }
   if (status.name === 'RUNNING') {
     const progress = await fetchRunProgress(handle, 1_500);
     if (!progress) return { unknown: true };
@@ -231,23 +292,25 @@ export async function runCost(
   }
   const kept = closed.costs.get(runId);
   if (kept) return kept;
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId, runId },
-    historyEventFilterType:
-      temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
-  });
-  const payloads = history?.events?.[0]?.workflowExecutionCompletedEventAttributes?.result?.payloads;
-  if (!payloads?.length) return { unknown: true };
-  const result = await decodeFromPayloadsAtIndex<unknown>(client.options.loadedDataConverter, 0, payloads);
+  const result = await completedResult(client.workflow, { workflowId, runId });
+  if (result === undefined) return { unknown: true };
   const cost = costOfOutcomes(result);
   if (cost.costUsd === undefined && cost.inputTokens === 0) return { unknown: true };
   closed.costs.set(runId, cost);
   return cost;
 }
 
-/** The usage of every step outcome in a run's result, whatever its kind's shape (lists, rounds, items). */
+/** A batch's usage as a cost: its summary adds up dollars as 0 where no step told a price. */
+const summaryCost = ({ inputTokens, outputTokens, costUsd }: RunSummary['usage']): RunCost => ({
+  ...(costUsd > 0 ? { costUsd } : {}),
+  inputTokens,
+  outputTokens,
+});
+
+/** The usage of every step outcome in a run's result, whatever its kind's shape (lists, rounds, items); a batch's summary's. */
 function costOfOutcomes(result: unknown): RunCost {
+  const summary = RunSummarySchema.safeParse(result);
+  if (summary.success) return summaryCost(summary.data.usage);
   const cost: RunCost = { inputTokens: 0, outputTokens: 0 };
   const seen = new Set<unknown>();
   const walk = (value: unknown) => {
@@ -273,6 +336,12 @@ function costOfOutcomes(result: unknown): RunCost {
 export const inbox = (client: Client) => pendingDecisions(client, { withText: true });
 
 export class NotFound extends Error {}
+
+/** The store a page reads (transcripts, outcomes), or why there is none: `tao ui` without the store its workers use. */
+export function storeOf<T>(store: T | undefined): T {
+  if (!store) throw new NotFound('tao ui was started without the store the workers write to (--store)');
+  return store;
+}
 
 const DecisionSchema = z
   .object({
