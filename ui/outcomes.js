@@ -11,13 +11,17 @@ import { runLink, runPath, statusChip, stepLink } from './views.js';
  */
 const PAGE_SIZE = 100;
 
-/** The run page's summary lines for a batch: where its steps come from, what settled, what it cost (not every execution's steps: the run's). */
-export function batchEntries(batch) {
+/**
+ * The run page's summary lines for a batch: where its steps come from, what settled (the run's, not one
+ * execution's), what it cost. Before its result, from its progress, else (no worker answered) its history.
+ */
+export function batchEntries(batch, running) {
   const counts = `${batch.succeeded} succeeded, ${batch.failed} failed`;
+  const inFlight = running ? `; ${batch.inFlight} in flight` : '';
   const steps = {
     result: `${batch.total} steps: ${counts}`,
-    progress: `${batch.total} settled so far: ${counts}; ${batch.inFlight} in flight`,
-    history: `${batch.total} settled by its earlier executions: ${counts} (no worker answered for the current one)`,
+    progress: `${batch.total} settled so far: ${counts}${inFlight}`,
+    history: `${batch.total} settled so far (from history: no worker answered): ${counts}${inFlight}`,
   }[batch.counted];
   const { inputTokens, outputTokens, costUsd } = batch.usage;
   return {
@@ -82,7 +86,10 @@ export function outcomesView(id, params) {
     return q;
   };
   const read = async () => {
-    const page = await api(`${runPath(id)}/outcomes?${query()}`);
+    const asked = query().toString();
+    const page = await api(`${runPath(id)}/outcomes?${asked}`);
+    // A refresh's read that a page turn overtook: the page shown now is another.
+    if (asked !== query().toString()) return;
     const sig = JSON.stringify(page);
     if (body.dataset.sig !== sig) {
       body.dataset.sig = sig;
@@ -121,12 +128,12 @@ export function outcomesView(id, params) {
       readFor = view.batch;
       return read();
     },
-    // While steps settle, the page is read again when it is not yet full (a full page cannot change).
+    // While steps settle, the page is read again (a keyset read of one page): steps run side by side, so a
+    // later step's outcome may land before an earlier one's, on any page. Redrawn only when it changed.
     refresh: async (view) => {
-      const counts = view.batch;
-      const settledMore = counts.total !== readFor?.total;
-      readFor = counts;
-      if (settledMore && shown && shown.next === undefined) await read();
+      const settledMore = view.batch.total !== readFor?.total;
+      readFor = view.batch;
+      if (settledMore && shown) await read();
       else if (shown) describe();
     },
   };
@@ -183,7 +190,7 @@ async function toggle(id, row, tr, button) {
           ` ${o.agent}`,
           o.usage ? `, ${stepUsageText(o.usage)}` : '',
           ' · ',
-          h('a', { href: stepLink(id, o.taskId) }, 'its step page (prompt, transcript)'),
+          h('a', { href: stepLink(id, o.taskId) }, 'its step page (transcript)'),
         ),
         ...outcomeBlocks(o),
       ),

@@ -269,7 +269,7 @@ export async function runView(main, id, params) {
 
 function renderSummary(summary, view) {
   const p = view.progress;
-  const batch = view.batch && batchEntries(view.batch);
+  const batch = view.batch && batchEntries(view.batch, view.status === 'RUNNING');
   const entries = [
     ['Type', view.type],
     ['Status', statusChip(view.status)],

@@ -35,10 +35,13 @@ import { type Progress, hasEnded } from '../workflows/lib/progress';
 import {
   BATCH_TYPE,
   type BatchView,
+  type ExecutionCounts,
   type ExecutionStart,
   batchResult,
   batchView,
   executionStart,
+  historyCounts,
+  progressCounts,
   settledSoFar,
 } from './batch-summary';
 
@@ -111,6 +114,8 @@ export class ClosedRuns {
   readonly views = new Kept<Awaited<ReturnType<typeof readRunView>>>(20);
   /** A batch execution's start (what earlier executions carried over): running or not, it never changes. */
   readonly batchStarts = new Kept<ExecutionStart>(20);
+  /** A batch execution's counts read from its history when no worker answered, and when they were read. */
+  readonly batchHistories = new Kept<{ at: number; counts: ExecutionCounts }>(20);
   readonly timelines = new Kept<RunTimeline>(20);
   readonly costs = new Kept<RunCost>(5_000);
   readonly outputs = new Kept<{ outputs: { taskId: string; head: string }[] }>(20);
@@ -143,7 +148,7 @@ async function readRunView(
     running ? runningSteps(handle).catch(() => []) : [],
     isBatch ? batchStart(client, description, closed) : undefined,
   ]);
-  const batch = start && (await batchCounts(client, description, start, progress));
+  const batch = start && (await batchCounts(client, description, start, progress, closed));
   return {
     workflowId,
     runId: description.runId,
@@ -181,13 +186,33 @@ async function batchStart(
 /** A batch's counts: its own summary once it completed with one, else what it settled so far. */
 async function batchCounts(
   client: Client,
-  { workflowId, runId, status }: WorkflowExecutionDescription,
+  description: WorkflowExecutionDescription,
   start: ExecutionStart,
   progress: Progress | undefined,
+  closed: ClosedRuns,
 ): Promise<BatchView> {
+  const { workflowId, runId, status } = description;
   const summary =
     status.name === 'COMPLETED' ? await batchResult(client.workflow, { workflowId, runId }) : undefined;
-  return summary ? batchView(summary, 'result', start.source) : settledSoFar(start, progress);
+  if (summary) return batchView(summary, 'result', start.source);
+  if (progress) return settledSoFar(start, progressCounts(progress), 'progress');
+  return settledSoFar(start, await batchHistoryCounts(client, description, closed), 'history');
+}
+
+/** How often a running batch's history is read again for its counts while no worker answers. */
+const BATCH_HISTORY_MS = 5_000;
+
+/** This execution's counts from its history: a closed execution's once, a running one's at most every 5 s. */
+async function batchHistoryCounts(
+  client: Client,
+  { workflowId, runId, status }: WorkflowExecutionDescription,
+  closed: ClosedRuns,
+): Promise<ExecutionCounts> {
+  const kept = closed.batchHistories.get(runId);
+  if (kept && (status.name !== 'RUNNING' || Date.now() - kept.at < BATCH_HISTORY_MS)) return kept.counts;
+  const counts = await historyCounts(client.workflow.getHandle(workflowId, runId));
+  closed.batchHistories.set(runId, { at: Date.now(), counts });
+  return counts;
 }
 
 const inFlightOnly = (progress: Progress): Progress => ({
@@ -273,7 +298,8 @@ export async function runCost(
   const { runId, status } = description;
   if (status.name === 'RUNNING' && description.type === BATCH_TYPE) {
     const start = await batchStart(client, description, closed);
-    const { usage } = settledSoFar(start, await fetchRunProgress(handle, 1_500));
+    const progress = await fetchRunProgress(handle, 1_500);
+    const { usage } = await batchCounts(client, description, start, progress, closed);
     return summaryCost(usage);
   }
   if (status.name === 'RUNNING') {

@@ -3,16 +3,18 @@
  * steps: an execution holds a window of them, and each settled step's outcome
  * is in the outcome store. So its page shows the run's summary: its result
  * once it completed; before that (or when it failed or was cancelled, without
- * one), what it settled so far, from two reads that never grow with the run:
- * what the earlier executions carried over (the current execution's start
- * event, in history) plus what this execution's steps settled (its
- * `progress`, which the page asks for anyway).
+ * one), what it settled so far: what the earlier executions carried over
+ * (the current execution's start event, in history) plus what this
+ * execution's steps settled, from its `progress` (which the page asks for
+ * anyway), or from its own history when no worker answers. None of these
+ * reads grows with the run: an execution's history is capped.
  */
-import type { WorkflowClient } from '@temporalio/client';
+import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { completedResult, startedEvent } from '../client/run-history';
 import { sourceName } from '../client/spec-file';
-import { ItemSourceSchema, type RunSummary, RunSummarySchema } from '../contracts';
+import { STEP_ACTIVITY_TYPE } from '../activity-api';
+import { ItemSourceSchema, type RunSummary, RunSummarySchema, StepOutcomeSchema } from '../contracts';
 import type { Progress } from '../workflows/lib/progress';
 
 export const BATCH_TYPE = 'batchWorkflow';
@@ -28,9 +30,9 @@ const NOTHING_SETTLED: Counts = {
 };
 
 export interface BatchView extends Counts {
-  /** Where the counts come from: the run's `result`; else the carry plus this execution's `progress`; else the carry alone (`history`: no worker answered). */
+  /** Where this execution's counts come from: the run's `result`; else its `progress`; else (no worker answered) its `history`. */
   counted: 'result' | 'progress' | 'history';
-  /** Steps this execution started that have not settled; absent when no worker answered. */
+  /** Steps this execution started that have not settled; absent once the run has its result. */
   inFlight?: number;
   /** Where the run reads its steps, in a few words. */
   source?: string;
@@ -78,33 +80,110 @@ export function batchView(summary: Counts, counted: BatchView['counted'], source
   return { total, succeeded, failed, usage: { ...usage }, counted, ...(source ? { source } : {}) };
 }
 
+/** What one execution settled, and how many of its steps are in flight. */
+export type ExecutionCounts = Counts & { inFlight: number };
+
 /**
- * What the run settled so far: the carry, plus this execution's settled steps
- * as its progress counts them, as the workflow's own summary will (a step
- * served from the cache or an earlier run succeeded; its usage counts).
+ * This execution's steps as its progress counts them, as the workflow's own
+ * summary will (a step served from the cache or an earlier run succeeded; its
+ * usage counts).
  */
-export function settledSoFar(start: ExecutionStart, progress: Progress | undefined): BatchView {
-  const carried = start.carried ?? NOTHING_SETTLED;
-  if (!progress) return batchView(carried, 'history', start.source);
+export function progressCounts(progress: Progress): ExecutionCounts {
   const { totals } = progress;
   const succeeded = totals.succeeded + totals.cached + totals.reused;
   const failed = totals.failed + totals.skipped;
-  const costUsd = progress.steps.reduce((sum, step) => sum + (step.usage?.costUsd ?? 0), 0);
+  return {
+    total: succeeded + failed,
+    succeeded,
+    failed,
+    usage: {
+      inputTokens: progress.usage.inputTokens,
+      outputTokens: progress.usage.outputTokens,
+      costUsd: progress.steps.reduce((sum, step) => sum + (step.usage?.costUsd ?? 0), 0),
+    },
+    inFlight: totals.pending + totals.waiting + totals.running,
+  };
+}
+
+/**
+ * This execution's steps as its history tells them, for when no worker
+ * answers its progress: each top-level step activity that completed with an
+ * outcome (its success and usage) or failed, timed out or was cancelled for
+ * good; one scheduled and not closed is in flight. Steps the workflow settled
+ * without an activity (refused, served from the step cache) are not in it.
+ * One read of the execution's history (at most about 18,000 events, where it
+ * continues as new), decoding the step activities' results and allowances.
+ */
+export async function historyCounts(handle: WorkflowHandle): Promise<ExecutionCounts> {
+  const converter = handle.client.options.loadedDataConverter;
+  const counts: ExecutionCounts = { ...NOTHING_SETTLED, usage: { ...NOTHING_SETTLED.usage }, inFlight: 0 };
+  const steps = new Set<string>();
+  for (const event of (await handle.fetchHistory()).events ?? []) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled?.activityType?.name === STEP_ACTIVITY_TYPE) {
+      const allowance = await decodeFromPayloadsAtIndex<{ delegation?: { depth?: number } } | undefined>(
+        converter,
+        1,
+        scheduled.input?.payloads,
+      );
+      // A delegated task is its parent's business: the parent's outcome holds what it gave.
+      if ((allowance?.delegation?.depth ?? 0) === 0) steps.add(String(event.eventId));
+      continue;
+    }
+    const completed = event.activityTaskCompletedEventAttributes;
+    const failed =
+      event.activityTaskFailedEventAttributes ??
+      event.activityTaskTimedOutEventAttributes ??
+      event.activityTaskCanceledEventAttributes;
+    const step = String((completed ?? failed)?.scheduledEventId ?? '');
+    if (!steps.delete(step)) continue;
+    if (failed) {
+      counts.failed += 1;
+      continue;
+    }
+    const result = await decodeFromPayloadsAtIndex<{ outcome?: unknown }>(
+      converter,
+      0,
+      completed!.result?.payloads,
+    );
+    const outcome = StepOutcomeSchema.safeParse(result?.outcome);
+    // A delegating step's attempt ends asking for its tasks: it runs again, and settles then.
+    if (!outcome.success) continue;
+    counts[outcome.data.success ? 'succeeded' : 'failed'] += 1;
+    const { usage } = outcome.data;
+    counts.usage.inputTokens += usage?.inputTokens ?? 0;
+    counts.usage.outputTokens += usage?.outputTokens ?? 0;
+    counts.usage.costUsd += usage?.costUsd ?? 0;
+  }
+  counts.total = counts.succeeded + counts.failed;
+  counts.inFlight = steps.size;
+  return counts;
+}
+
+/** What the run settled so far: what earlier executions carried plus what this one settled. */
+export function settledSoFar(
+  start: ExecutionStart,
+  current: ExecutionCounts,
+  counted: 'progress' | 'history',
+): BatchView {
+  const carried = start.carried ?? NOTHING_SETTLED;
+  const sum = (key: 'total' | 'succeeded' | 'failed') => carried[key] + current[key];
+  const usage = (key: keyof Counts['usage']) => carried.usage[key] + current.usage[key];
   return {
     ...batchView(
       {
-        total: carried.total + succeeded + failed,
-        succeeded: carried.succeeded + succeeded,
-        failed: carried.failed + failed,
+        total: sum('total'),
+        succeeded: sum('succeeded'),
+        failed: sum('failed'),
         usage: {
-          inputTokens: carried.usage.inputTokens + progress.usage.inputTokens,
-          outputTokens: carried.usage.outputTokens + progress.usage.outputTokens,
-          costUsd: carried.usage.costUsd + costUsd,
+          inputTokens: usage('inputTokens'),
+          outputTokens: usage('outputTokens'),
+          costUsd: usage('costUsd'),
         },
       },
-      'progress',
+      counted,
       start.source,
     ),
-    inFlight: totals.pending + totals.waiting + totals.running,
+    inFlight: current.inFlight,
   };
 }
