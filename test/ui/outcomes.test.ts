@@ -12,6 +12,7 @@ import { ScriptExecutor } from '../../src/executors/script';
 import { FileOutcomeStore } from '../../src/outcomes';
 import { startUiServer } from '../../src/ui/server';
 import { chromiumPerFile, focused, screenshot } from '../support/chromium';
+import { GateExecutor } from '../support/gate-executor';
 import { useTempDir } from '../support/temp-dir';
 import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
 
@@ -138,6 +139,54 @@ test('a batch run’s page: its counts so far and then its result, its outcomes 
     }
   });
 }, 180_000);
+
+test('a running batch’s counts so far: from its progress while a worker answers, from its history once none does', async () => {
+  const source = join(tempDir(), 'specs.jsonl');
+  const specs = Array.from({ length: 20 }, (_, seq) => ({
+    taskId: `t${seq}`,
+    agent: fails(seq) ? 'broken' : 'explore',
+    prompt: `p${seq}`,
+  }));
+  writeFileSync(source, `${specs.map((spec) => JSON.stringify(spec)).join('\n')}\n`);
+  // Steps from t10 on wait at the gate: ten settle (t3 fails), four run, six wait for a slot.
+  const executor = new GateExecutor(
+    new ScriptExecutor({ agents: { explore: { output: 'read' }, broken: { success: false, output: 'no' } } }),
+    (taskId) => Number(taskId.slice(1)) >= 10,
+  );
+  const store = new FileOutcomeStore(join(tempDir(), 'store'));
+  const workflowId = uniqueId('ui-batch-counts');
+  const ui = await startUiServer({ client: await devClient(), port: 0, outcomes: store });
+  const page = await chromium.browser.newPage({ viewport: { width: 1300, height: 900 } });
+  const summary = page.locator('dl.summary');
+  try {
+    await withWorker({ executor, outcomes: store }, async ({ client, taskQueue }) => {
+      await client.workflow.start('batchWorkflow', {
+        taskQueue,
+        workflowId,
+        args: [{ source: { jsonl: source }, concurrency: 4 }],
+      });
+      await page.goto(`${ui.url}/#/run/${encodeURIComponent(workflowId)}`);
+      await summary
+        .getByText('10 settled so far: 9 succeeded, 1 failed; 10 in flight')
+        .waitFor({ timeout: 30_000 });
+      await page.getByRole('region', { name: 'Outcomes' }).getByText('Page 1 of 1: seq 0 to 9').waitFor();
+    });
+    // The worker is gone and the run still runs: its history says what settled and which steps are under way.
+    await page.reload();
+    await summary
+      .getByText('10 settled so far (from history: no worker answered): 9 succeeded, 1 failed; 4 in flight')
+      .waitFor({ timeout: 30_000 });
+  } finally {
+    await (
+      await devClient()
+    ).workflow
+      .getHandle(workflowId)
+      .terminate('test over')
+      .catch(() => undefined);
+    await page.close();
+    await ui.close();
+  }
+}, 120_000);
 
 const outcome = (seq: number): StepOutcome => ({
   taskId: `task-${seq}`,
