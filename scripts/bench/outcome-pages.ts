@@ -53,7 +53,10 @@ async function main() {
       const seqs = Array.from({ length: Math.min(PUTS_AT_ONCE, total - from) }, (_, i) => from + i);
       await Promise.all(seqs.map((seq) => writer.put(RUN, seq, outcomeOf(seq, Number(options.bytes)))));
     }
-    console.log(`put ${total} outcomes in ${((performance.now() - putStart) / 1000).toFixed(1)} s`);
+    const [held] = await writer.runs();
+    console.log(
+      `put ${total} outcomes (${(held!.bytes / 1e6).toFixed(0)} MB of segments) in ${((performance.now() - putStart) / 1000).toFixed(1)} s`,
+    );
 
     const page500 = `after=${500 * 100 - 101}`;
     const timed = async (url: string) => {
