@@ -128,7 +128,8 @@ export async function runView(client: Client, workflowId: string, closed: Closed
   const kept = closed.views.get(description.runId);
   if (kept) return kept;
   const view = await readRunView(client, workflowId, description, closed);
-  if (view.status !== 'RUNNING' && view.progress) {
+  // A closed batch's counts from its result stand without a worker's answer; a replay's progress adds nothing.
+  if (view.status !== 'RUNNING' && (view.progress || view.batch?.counted === 'result')) {
     closed.views.set(description.runId, view);
   }
   return view;
