@@ -14,10 +14,13 @@ import { startUiServer } from '../../src/ui/server';
 import { chromiumPerFile, focused, screenshot } from '../support/chromium';
 import { GateExecutor } from '../support/gate-executor';
 import { useTempDir } from '../support/temp-dir';
-import { closeDevClient, devClient, uniqueId, withWorker } from '../support/temporal';
+import { freePort } from '../../src/local/dev-server';
+import { startTao, stopTaoProcesses } from '../support/cli';
+import { closeDevClient, devClient, devServerAddress, uniqueId, withWorker } from '../support/temporal';
 
 const chromium = chromiumPerFile();
 afterAll(closeDevClient);
+afterAll(stopTaoProcesses);
 const tempDir = useTempDir('tao-ui-outcomes');
 
 const STEPS = 300;
@@ -197,7 +200,7 @@ const outcome = (seq: number): StepOutcome => ({
   ...(fails(seq) ? { error: `failed ${seq}` } : {}),
 });
 
-test('the outcomes API: keyset pages to the last, failed only, one outcome whole, and bad cursors refused in one line', async () => {
+test('the outcomes API: keyset pages to the last, failed only, one outcome whole, bad cursors refused in one line; tao ui reads the store --store names', async () => {
   const store = new FileOutcomeStore(tempDir());
   const run = 'batch-run';
   const total = 1_050;
@@ -274,5 +277,24 @@ test('the outcomes API: keyset pages to the last, failed only, one outcome whole
     });
   } finally {
     await Promise.all([ui.close(), bare.close()]);
+  }
+  // `tao ui` opens the outcome store beside the checkpoint store its --store names.
+  const port = await freePort();
+  const cli = startTao([
+    'ui',
+    '--store',
+    `file:${tempDir()}`,
+    '--address',
+    devServerAddress(),
+    '--port',
+    String(port),
+  ]);
+  try {
+    await cli.waitFor('TAO UI at');
+    const response = await fetch(`http://127.0.0.1:${port}/api/runs/${run}/outcomes?after=1000`);
+    const page = (await response.json()) as Page;
+    expect(page.outcomes.map((o) => o.seq)).toEqual(Array.from({ length: 49 }, (_, i) => 1001 + i));
+  } finally {
+    await cli.stop();
   }
 });
