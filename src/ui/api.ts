@@ -32,18 +32,8 @@ import { completedResult } from '../client/run-history';
 import { type RunTimeline, runTimeline } from '../client/timeline';
 import { BudgetSchema, type RunSummary, RunSummarySchema, StepOutcomeSchema } from '../contracts';
 import { type Progress, hasEnded } from '../workflows/lib/progress';
-import {
-  BATCH_TYPE,
-  type BatchView,
-  type ExecutionCounts,
-  type ExecutionStart,
-  batchResult,
-  batchView,
-  executionStart,
-  historyCounts,
-  progressCounts,
-  settledSoFar,
-} from './batch-summary';
+import { BATCH_TYPE, BatchReads } from './batch-summary';
+import { Kept } from './kept';
 
 const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
 const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
@@ -92,19 +82,6 @@ export async function listRuns(client: Client, filter: z.infer<typeof RunsFilter
 const isoTime = (ts: temporal.api.workflow.v1.IWorkflowExecutionInfo['startTime']) =>
   ts ? new Date(Number(ts.seconds ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString() : undefined;
 
-/** The last `size` values set, by key: the oldest goes first. */
-class Kept<T> {
-  private readonly values = new Map<string, T>();
-  constructor(private readonly size: number) {}
-  get(key: string): T | undefined {
-    return this.values.get(key);
-  }
-  set(key: string, value: T): void {
-    this.values.set(key, value);
-    if (this.values.size > this.size) this.values.delete(this.values.keys().next().value!);
-  }
-}
-
 /**
  * What a UI server keeps of closed runs, by run id: none of it can change once the run closed. A closed
  * run's progress makes a worker replay its whole history (for `tao dev`, on the UI server's own thread), and
@@ -112,10 +89,8 @@ class Kept<T> {
  */
 export class ClosedRuns {
   readonly views = new Kept<Awaited<ReturnType<typeof readRunView>>>(20);
-  /** A batch execution's start (what earlier executions carried over): running or not, it never changes. */
-  readonly batchStarts = new Kept<ExecutionStart>(20);
-  /** A batch execution's counts read from its history when no worker answered, and when they were read. */
-  readonly batchHistories = new Kept<{ at: number; counts: ExecutionCounts }>(20);
+  /** What batch runs' counts were read from: their executions' starts, and histories no worker answered for. */
+  readonly batches = new BatchReads();
   readonly timelines = new Kept<RunTimeline>(20);
   readonly costs = new Kept<RunCost>(5_000);
   readonly outputs = new Kept<{ outputs: { taskId: string; head: string }[] }>(20);
@@ -143,13 +118,12 @@ async function readRunView(
 ) {
   const handle = client.workflow.getHandle(workflowId);
   const running = description.status.name === 'RUNNING';
-  const isBatch = description.type === BATCH_TYPE;
-  const [progress, live, start] = await Promise.all([
-    fetchRunProgress(handle),
+  const asked = fetchRunProgress(handle);
+  const [progress, live, batch] = await Promise.all([
+    asked,
     running ? runningSteps(handle).catch(() => []) : [],
-    isBatch ? batchStart(client, description, closed) : undefined,
+    description.type === BATCH_TYPE ? closed.batches.counts(client, description, asked) : undefined,
   ]);
-  const batch = start && (await batchCounts(client, description, start, progress, closed));
   return {
     workflowId,
     runId: description.runId,
@@ -169,51 +143,6 @@ async function readRunView(
       ...(step.lastHeartbeat ? { lastHeartbeat: step.lastHeartbeat.toISOString() } : {}),
     })),
   };
-}
-
-/** The start of a batch's current execution, read once. */
-async function batchStart(
-  client: Client,
-  { workflowId, runId }: WorkflowExecutionDescription,
-  closed: ClosedRuns,
-): Promise<ExecutionStart> {
-  const kept = closed.batchStarts.get(runId);
-  if (kept) return kept;
-  const start = await executionStart(client.workflow, { workflowId, runId });
-  closed.batchStarts.set(runId, start);
-  return start;
-}
-
-/** A batch's counts: its own summary once it completed with one, else what it settled so far. */
-async function batchCounts(
-  client: Client,
-  description: WorkflowExecutionDescription,
-  start: ExecutionStart,
-  progress: Progress | undefined,
-  closed: ClosedRuns,
-): Promise<BatchView> {
-  const { workflowId, runId, status } = description;
-  const summary =
-    status.name === 'COMPLETED' ? await batchResult(client.workflow, { workflowId, runId }) : undefined;
-  if (summary) return batchView(summary, 'result', start.source);
-  if (progress) return settledSoFar(start, progressCounts(progress), 'progress');
-  return settledSoFar(start, await batchHistoryCounts(client, description, closed), 'history');
-}
-
-/** How often a running batch's history is read again for its counts while no worker answers. */
-const BATCH_HISTORY_MS = 5_000;
-
-/** This execution's counts from its history: a closed execution's once, a running one's at most every 5 s. */
-async function batchHistoryCounts(
-  client: Client,
-  { workflowId, runId, status }: WorkflowExecutionDescription,
-  closed: ClosedRuns,
-): Promise<ExecutionCounts> {
-  const kept = closed.batchHistories.get(runId);
-  if (kept && (status.name !== 'RUNNING' || Date.now() - kept.at < BATCH_HISTORY_MS)) return kept.counts;
-  const counts = await historyCounts(client.workflow.getHandle(workflowId, runId));
-  closed.batchHistories.set(runId, { at: Date.now(), counts });
-  return counts;
 }
 
 const inFlightOnly = (progress: Progress): Progress => ({
@@ -298,9 +227,7 @@ export async function runCost(
   const description = await handle.describe();
   const { runId, status } = description;
   if (status.name === 'RUNNING' && description.type === BATCH_TYPE) {
-    const start = await batchStart(client, description, closed);
-    const progress = await fetchRunProgress(handle, 1_500);
-    const { usage } = await batchCounts(client, description, start, progress, closed);
+    const { usage } = await closed.batches.counts(client, description, fetchRunProgress(handle, 1_500));
     return summaryCost(usage);
   }
   if (status.name === 'RUNNING') {

@@ -9,13 +9,19 @@
  * anyway), or from its own history when no worker answers. None of these
  * reads grows with the run: an execution's history is capped.
  */
-import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
+import type {
+  Client,
+  WorkflowClient,
+  WorkflowExecutionDescription,
+  WorkflowHandle,
+} from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { completedResult, startedEvent } from '../client/run-history';
 import { sourceName } from '../client/spec-file';
 import { STEP_ACTIVITY_TYPE } from '../activity-api';
 import { ItemSourceSchema, type RunSummary, RunSummarySchema, StepOutcomeSchema } from '../contracts';
 import type { Progress } from '../workflows/lib/progress';
+import { Kept } from './kept';
 
 export const BATCH_TYPE = 'batchWorkflow';
 
@@ -39,13 +45,13 @@ export interface BatchView extends Counts {
 }
 
 /** What one execution's start says: the summary earlier executions carried (zeros for the first) and the source. */
-export interface ExecutionStart {
+interface ExecutionStart {
   carried: RunSummary | undefined;
   source?: string;
 }
 
 /** Reads an execution's start event: one event, which never changes (callers keep it by run id). */
-export async function executionStart(
+async function executionStart(
   client: WorkflowClient,
   execution: { workflowId: string; runId: string },
 ): Promise<ExecutionStart> {
@@ -66,7 +72,7 @@ export async function executionStart(
 }
 
 /** The run's own summary, when its execution completed with one. */
-export async function batchResult(
+async function batchResult(
   client: WorkflowClient,
   execution: { workflowId: string; runId: string },
 ): Promise<RunSummary | undefined> {
@@ -75,20 +81,20 @@ export async function batchResult(
 }
 
 /** A summary's counts and usage, as the page shows them. */
-export function batchView(summary: Counts, counted: BatchView['counted'], source?: string): BatchView {
+function batchView(summary: Counts, counted: BatchView['counted'], source?: string): BatchView {
   const { total, succeeded, failed, usage } = summary;
   return { total, succeeded, failed, usage: { ...usage }, counted, ...(source ? { source } : {}) };
 }
 
 /** What one execution settled, and how many of its steps are in flight. */
-export type ExecutionCounts = Counts & { inFlight: number };
+type ExecutionCounts = Counts & { inFlight: number };
 
 /**
  * This execution's steps as its progress counts them, as the workflow's own
  * summary will (a step served from the cache or an earlier run succeeded; its
  * usage counts).
  */
-export function progressCounts(progress: Progress): ExecutionCounts {
+function progressCounts(progress: Progress): ExecutionCounts {
   const { totals } = progress;
   const succeeded = totals.succeeded + totals.cached + totals.reused;
   const failed = totals.failed + totals.skipped;
@@ -114,7 +120,7 @@ export function progressCounts(progress: Progress): ExecutionCounts {
  * One read of the execution's history (at most about 18,000 events, where it
  * continues as new), decoding the step activities' results and allowances.
  */
-export async function historyCounts(handle: WorkflowHandle): Promise<ExecutionCounts> {
+async function historyCounts(handle: WorkflowHandle): Promise<ExecutionCounts> {
   const converter = handle.client.options.loadedDataConverter;
   const counts: ExecutionCounts = { ...NOTHING_SETTLED, usage: { ...NOTHING_SETTLED.usage }, inFlight: 0 };
   const steps = new Set<string>();
@@ -161,7 +167,7 @@ export async function historyCounts(handle: WorkflowHandle): Promise<ExecutionCo
 }
 
 /** What the run settled so far: what earlier executions carried plus what this one settled. */
-export function settledSoFar(
+function settledSoFar(
   start: ExecutionStart,
   current: ExecutionCounts,
   counted: 'progress' | 'history',
@@ -186,4 +192,55 @@ export function settledSoFar(
     ),
     inFlight: current.inFlight,
   };
+}
+
+/** How often a running batch's history is read again for its counts while no worker answers. */
+const HISTORY_MS = 5_000;
+
+/**
+ * A UI server's reads of batch runs' counts, and what it keeps of them: an
+ * execution's start (what earlier executions carried over), which never
+ * changes, and the counts read from an execution's history when no worker
+ * answered (a closed execution's for good, a running one's for 5 s).
+ */
+export class BatchReads {
+  private readonly starts = new Kept<ExecutionStart>(20);
+  private readonly histories = new Kept<{ at: number; counts: ExecutionCounts }>(20);
+
+  /** The run's counts: its own summary once it completed with one, else what it settled so far. */
+  async counts(
+    client: Client,
+    description: WorkflowExecutionDescription,
+    progress: Promise<Progress | undefined>,
+  ): Promise<BatchView> {
+    const { workflowId, runId, status } = description;
+    const [start, asked] = await Promise.all([this.start(client.workflow, description), progress]);
+    const summary =
+      status.name === 'COMPLETED' ? await batchResult(client.workflow, { workflowId, runId }) : undefined;
+    if (summary) return batchView(summary, 'result', start.source);
+    if (asked) return settledSoFar(start, progressCounts(asked), 'progress');
+    return settledSoFar(start, await this.history(client, description), 'history');
+  }
+
+  private async start(
+    client: WorkflowClient,
+    { workflowId, runId }: WorkflowExecutionDescription,
+  ): Promise<ExecutionStart> {
+    const kept = this.starts.get(runId);
+    if (kept) return kept;
+    const start = await executionStart(client, { workflowId, runId });
+    this.starts.set(runId, start);
+    return start;
+  }
+
+  private async history(
+    client: Client,
+    { workflowId, runId, status }: WorkflowExecutionDescription,
+  ): Promise<ExecutionCounts> {
+    const kept = this.histories.get(runId);
+    if (kept && (status.name !== 'RUNNING' || Date.now() - kept.at < HISTORY_MS)) return kept.counts;
+    const counts = await historyCounts(client.workflow.getHandle(workflowId, runId));
+    this.histories.set(runId, { at: Date.now(), counts });
+    return counts;
+  }
 }
