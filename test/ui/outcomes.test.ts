@@ -77,6 +77,13 @@ test('a batch run’s page: its counts so far and then its result, its outcomes 
         )
         .waitFor();
       await expect(page.getByRole('heading', { name: 'Steps in flight' }).isHidden()).resolves.toBe(true);
+      // The runs list's cost for it: its summary's.
+      const listed = await fetch(`${ui.url}/api/runs/${encodeURIComponent(workflowId)}/cost`);
+      await expect(listed.json()).resolves.toEqual({
+        costUsd: expect.closeTo(0.001 * (STEPS - FAILED.length), 9),
+        inputTokens: 100 * (STEPS - FAILED.length),
+        outputTokens: 20 * (STEPS - FAILED.length),
+      });
 
       const outcomes = page.getByRole('region', { name: 'Outcomes' });
       const caption = outcomes.locator('.outcomes-caption');
