@@ -146,6 +146,8 @@ export async function workerFromConfig(
   config: WorkerConfig,
   executor: AgentExecutor,
   store: SessionStore,
+  /** Given when another part of the process reads it (`tao dev`'s page): a memory store is one object. */
+  outcomes: OutcomeStore = createOutcomeStore(config.store),
 ): Promise<Worker> {
   const tracing = await envTracing();
   const version = deploymentVersion(config);
@@ -157,7 +159,7 @@ export async function workerFromConfig(
     namespace,
     dataConverter: taoDataConverter(payloadSettings(config)),
     blobs: openBlobStore(config.blobs),
-    outcomes: createOutcomeStore(config.store),
+    outcomes,
     ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
     ...(config.stickyQueueTimeoutMs !== undefined
       ? { stickyQueueTimeoutMs: config.stickyQueueTimeoutMs }

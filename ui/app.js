@@ -8,8 +8,11 @@ const main = document.getElementById('main');
 let timer;
 // A step's page follows its transcript's stream: stopped when the page is left.
 let leave;
+// Which view is shown: a view may rewrite its own address (a batch's outcome page) without being left.
+let shownViews = 0;
 
 async function show() {
+  const view = ++shownViews;
   clearTimeout(timer);
   leave?.();
   leave = undefined;
@@ -26,21 +29,21 @@ async function show() {
     if (step) {
       const stop = await stepView(main, decodeURIComponent(step[1]), decodeURIComponent(step[2]));
       // Left while it opened: the view shown now is another's, and this stream must not outlive it.
-      if (location.hash === shown) leave = stop;
+      if (view === shownViews) leave = stop;
       else stop();
-    } else if (path.startsWith('/run/')) refresh = await runView(main, decodeURIComponent(path.slice(5)));
+    } else if (path.startsWith('/run/'))
+      refresh = await runView(main, decodeURIComponent(path.slice(5)), params);
     else if (path === '/inbox') await inboxView(main);
     else refresh = await runsView(main, params);
-    if (refresh) live(refresh);
+    if (refresh) live(refresh, view);
   } catch (error) {
     notify(error.message, true);
   }
 }
 
-function live(refresh) {
-  const shown = location.hash;
+function live(refresh, view) {
   const tick = async () => {
-    if (location.hash !== shown) return;
+    if (view !== shownViews) return;
     try {
       await refresh();
     } catch (error) {

@@ -76,8 +76,6 @@ async function renderDetail(section, runId, taskId, redraw) {
   const session = await sessionInfo();
   const o = d.outcome;
   const step = run.progress?.steps.findLast((s) => s.taskId === taskId);
-  const block = (title, value) =>
-    value === undefined || value === '' ? [] : [h('h3', {}, title), h('pre', {}, value)];
   const events =
     session.temporalUiUrl && d.eventId
       ? h(
@@ -98,18 +96,12 @@ async function renderDetail(section, runId, taskId, redraw) {
         step ? `Status ${step.status}` : '',
         d.attempt ? `, attempt ${d.attempt}` : '',
         d.durationMs !== undefined ? `, ${formatMs(d.durationMs)}` : '',
-        o?.usage ? `, ${o.usage.inputTokens} in / ${o.usage.outputTokens} out tokens (${o.usage.model})` : '',
-        o?.usage?.costUsd !== undefined ? `, $${o.usage.costUsd.toFixed(4)}` : '',
+        o?.usage ? `, ${stepUsageText(o.usage)}` : '',
       ].join(''),
     ),
     events,
-    ...block('Prompt', d.prompt),
-    ...block('Output', o?.output),
-    ...block(
-      'Structured output',
-      o?.structured === undefined ? undefined : JSON.stringify(o.structured, null, 2),
-    ),
-    ...block('Error', o?.error ?? d.failure),
+    ...textBlock('Prompt', d.prompt),
+    ...outcomeBlocks(o, d.failure),
     step?.status === 'waiting'
       ? decisionForm(
           runId,
@@ -135,6 +127,24 @@ async function renderDetail(section, runId, taskId, redraw) {
       : '',
   );
 }
+
+const textBlock = (title, value) =>
+  value === undefined || value === '' ? [] : [h('h3', {}, title), h('pre', {}, value)];
+
+/** A step's tokens, model and cost, in one phrase. */
+export const stepUsageText = (usage) =>
+  `${usage.inputTokens} in / ${usage.outputTokens} out tokens (${usage.model})` +
+  (usage.costUsd !== undefined ? `, $${usage.costUsd.toFixed(4)}` : '');
+
+/** What a step returned, whole: its output, structured output and error (else `failure`, its activity's). */
+export const outcomeBlocks = (o, failure) => [
+  ...textBlock('Output', o?.output),
+  ...textBlock(
+    'Structured output',
+    o?.structured === undefined ? undefined : JSON.stringify(o.structured, null, 2),
+  ),
+  ...textBlock('Error', o?.error ?? failure),
+];
 
 /** The run's `message` Update, as `tao say`; what was sent shows at the transcript's end (the run keeps it, not the transcript). */
 function messageBox(runId, taskId, list) {

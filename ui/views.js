@@ -1,4 +1,5 @@
 import { act, api, formatMs, h, labelled, notify } from './dom.js';
+import { batchEntries, outcomesView } from './outcomes.js';
 import { timelineView } from './timeline.js';
 
 export const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
@@ -196,7 +197,7 @@ function shortTime(iso) {
 }
 
 /** A run's page; returns a refresher the router calls every second while it is shown. */
-export async function runView(main, id) {
+export async function runView(main, id, params) {
   const linkOf = (taskId) => stepLink(id, taskId);
   // The page's frame at once, and the timeline's history read beside the run's view, not after it: a closed
   // run's progress is a replay of its history on a worker, the slower of the two.
@@ -208,6 +209,12 @@ export async function runView(main, id) {
   main.replaceChildren(h('h1', {}, id), summary, steering(id), partitions, timeline.section, steps);
   timeline.load().catch((error) => notify(`Reading the run's timeline failed: ${error.message}`, true));
   const view = await api(runPath(id));
+  // A batch's steps are its outcomes, paged from the store; its table of steps holds those in flight.
+  const outcomes = view.batch ? outcomesView(id, params) : undefined;
+  if (outcomes) {
+    steps.before(outcomes.section);
+    await outcomes.load(view);
+  }
   const render = () => {
     renderSummary(summary, view);
     renderPartitions(partitions, view.progress?.partitions ?? []);
@@ -245,11 +252,13 @@ export async function runView(main, id) {
   const refresh = (fresh) => {
     Object.assign(view, fresh);
     render();
-    readHeads();
+    // A batch's outputs are in the outcome store, not its history.
+    if (!view.batch) readHeads();
   };
   refresh(view);
   return async () => {
     refresh(await api(runPath(id)));
+    await outcomes?.refresh(view);
     // Not awaited: a history read of a big run, or on a busy server, must not hold the steps' next refresh
     // (the timeline reads one at a time on its own).
     timeline
@@ -260,6 +269,7 @@ export async function runView(main, id) {
 
 function renderSummary(summary, view) {
   const p = view.progress;
+  const batch = view.batch && batchEntries(view.batch, view.status === 'RUNNING');
   const entries = [
     ['Type', view.type],
     ['Status', statusChip(view.status)],
@@ -271,14 +281,16 @@ function renderSummary(summary, view) {
         Math.max(0, (view.closeTime ? Date.parse(view.closeTime) : Date.now()) - Date.parse(view.startTime)),
       ),
     ],
+    ['Source', batch?.source],
     [
       'Progress',
-      p
-        ? Object.entries(p.totals)
-            .filter(([k, n]) => n && k !== 'all')
-            .map(([k, n]) => `${n} ${k}`)
-            .join(', ') || 'no steps yet'
-        : 'no worker answered',
+      batch?.progress ??
+        (p
+          ? Object.entries(p.totals)
+              .filter(([k, n]) => n && k !== 'all')
+              .map(([k, n]) => `${n} ${k}`)
+              .join(', ') || 'no steps yet'
+          : 'no worker answered'),
     ],
     [
       'Steering',
@@ -286,7 +298,11 @@ function renderSummary(summary, view) {
         ? `${p.paused ? 'paused' : 'not paused'}${p.concurrency ? `, concurrency ${p.concurrency}` : ''}`
         : '',
     ],
-    ['Usage', p ? `${p.usage.inputTokens} in / ${p.usage.outputTokens} out tokens${runCostText(p)}` : ''],
+    [
+      'Usage',
+      batch?.usage ??
+        (p ? `${p.usage.inputTokens} in / ${p.usage.outputTokens} out tokens${runCostText(p)}` : ''),
+    ],
     ['Budget', p?.budget ? budgetText(p.budget) : 'none'],
     ['Round', p?.loop ? `${p.loop.round} of ${p.loop.maxIterations}` : undefined],
   ];
@@ -416,6 +432,8 @@ function renderSteps(container, view, rows, linkOf, heads) {
         : view.type === 'loopWorkflow'
           ? 'rounds'
           : 'table';
+  // A batch sends only its steps in flight: none once it has settled them all.
+  container.hidden = Boolean(view.batch) && all.length === 0;
   if (container.dataset.kind !== kind) {
     container.dataset.kind = kind;
     rows.clear();
@@ -423,7 +441,9 @@ function renderSteps(container, view, rows, linkOf, heads) {
       h(
         'h2',
         {},
-        { grid: 'Items × stages', tree: 'Delegation tree', rounds: 'Rounds', table: 'Steps' }[kind],
+        view.batch
+          ? 'Steps in flight'
+          : { grid: 'Items × stages', tree: 'Delegation tree', rounds: 'Rounds', table: 'Steps' }[kind],
       ),
     );
   }

@@ -18,6 +18,7 @@ import { isAlive } from '../local/processes';
 import { ensureTemporalBinaries } from '../local/temporal-binaries';
 import { createStore } from '../stores/registry';
 import type { SessionStore } from '../stores/session-store';
+import { type OutcomeStore, createOutcomeStore } from '../outcomes';
 import { taoPayloadCodecs } from '../codec';
 import { startCodecServer } from '../codec-server';
 import { payloadSettings } from '../config/worker-config';
@@ -70,6 +71,8 @@ export interface LocalStack {
   worker: Worker;
   /** The worker's checkpoint store, where its steps' transcripts are: the page reads them from it. */
   store: SessionStore;
+  /** The worker's outcome store, where batch runs' outcomes are: the page pages through them. */
+  outcomes: OutcomeStore;
   /** Call once the worker has stopped. */
   stop(): Promise<void>;
 }
@@ -79,12 +82,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const version = localVersion(options.config);
   const config = { ...options.config, ...version };
   const [executor, store] = await Promise.all([createExecutor(config.executor), createStore(config.store)]);
+  const outcomes = createOutcomeStore(config.store);
   installWorkerRuntime(options.logLevel);
   const { cli } = ensureTemporalBinaries();
   const unlock = await lockDbFile(options.dbFile);
   const cleanups: (() => Promise<void>)[] = [
     unlock,
     async () => store.close?.(),
+    async () => outcomes.close?.(),
     async () => executor.close?.(),
   ];
   // Newest first, and every one even if an earlier one fails: a server left behind would hold the db lock.
@@ -115,7 +120,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     cleanups.push(() => server.stop());
     const connection = await NativeConnection.connect({ address: server.address });
     cleanups.push(() => connection.close());
-    const worker = await workerFromConfig(connection, options.namespace, config, executor, store);
+    const worker = await workerFromConfig(connection, options.namespace, config, executor, store, outcomes);
     // Current before the worker polls (hence no pollers), so that no run started from here on is left
     // unversioned; and though the build before it polled task queues this one has not polled yet.
     await setCurrentVersion(new Client({ connection, namespace: options.namespace }), version, {
@@ -129,6 +134,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       version,
       worker,
       store,
+      outcomes,
       stop,
     };
   } catch (error) {

@@ -9,7 +9,7 @@
 import type { Client, WorkflowClient } from '@temporalio/client';
 import type { LoadedDataConverter } from '@temporalio/common';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import { STEP_ACTIVITY_TYPE } from '../activity-api';
 import { InputError } from '../config/data-file';
 import { AgentStepSpecSchema, type Reuse, StepOutcomeSchema } from '../contracts';
@@ -39,6 +39,25 @@ export async function startedEvent(
     maximumPageSize: 1,
   });
   return history?.events?.[0]?.workflowExecutionStartedEventAttributes ?? undefined;
+}
+
+/**
+ * What a completed execution returned, decoded, from its close event alone (one event read); `undefined`
+ * when it closed without a result (failed, cancelled, terminated, continued as new).
+ */
+export async function completedResult(
+  client: WorkflowClient,
+  execution: { workflowId: string; runId: string },
+): Promise<unknown> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution,
+    historyEventFilterType:
+      temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+  });
+  const payloads = history?.events?.[0]?.workflowExecutionCompletedEventAttributes?.result?.payloads;
+  if (!payloads?.length) return undefined;
+  return decodeFromPayloadsAtIndex<unknown>(client.options.loadedDataConverter, 0, payloads);
 }
 
 /**

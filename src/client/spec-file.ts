@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import {
   BatchInputSchema,
+  type ItemSource,
   LoopInputSchema,
   PipelineInputSchema,
   ParallelInputSchema,
@@ -104,9 +105,11 @@ export function runSummary(spec: z.output<typeof RunSpecSchema>, workflowId: str
       return `resumable · ${plural(spec.input.specs.length, 'step')} · checkpoint ${spec.input.checkpointId ?? workflowId}`;
     case 'loop':
       return `loop · ${plural(spec.input.initial.length, 'step')} in round 1 · at most ${plural(spec.input.maxIterations, 'round')}`;
-    case 'batch': {
-      const { source } = spec.input;
-      return `batch · steps from ${'jsonl' in source ? source.jsonl : `uploaded items ${source.blob.slice(0, 19)}`}`;
-    }
+    case 'batch':
+      return `batch · steps from ${sourceName(spec.input.source)}`;
   }
 }
+
+/** Where a batch run reads its steps, in a few words: the file's path, or the upload's id, cut. */
+export const sourceName = (source: ItemSource) =>
+  'jsonl' in source ? source.jsonl : `uploaded items ${source.blob.slice(0, 19)}`;

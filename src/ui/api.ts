@@ -28,9 +28,12 @@ import {
   waitingPrompt,
   waitingToolCall,
 } from '../client';
+import { completedResult } from '../client/run-history';
 import { type RunTimeline, runTimeline } from '../client/timeline';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
-import { BudgetSchema, StepOutcomeSchema } from '../contracts';
+import { BudgetSchema, type RunSummary, RunSummarySchema, StepOutcomeSchema } from '../contracts';
+import { type Progress, hasEnded } from '../workflows/lib/progress';
+import { BATCH_TYPE, BatchReads } from './batch-summary';
+import { Kept } from './kept';
 
 const TYPES: readonly string[] = Object.values(WORKFLOW_TYPES);
 const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut', 'ContinuedAsNew'];
@@ -79,19 +82,6 @@ export async function listRuns(client: Client, filter: z.infer<typeof RunsFilter
 const isoTime = (ts: temporal.api.workflow.v1.IWorkflowExecutionInfo['startTime']) =>
   ts ? new Date(Number(ts.seconds ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString() : undefined;
 
-/** The last `size` values set, by key: the oldest goes first. */
-class Kept<T> {
-  private readonly values = new Map<string, T>();
-  constructor(private readonly size: number) {}
-  get(key: string): T | undefined {
-    return this.values.get(key);
-  }
-  set(key: string, value: T): void {
-    this.values.set(key, value);
-    if (this.values.size > this.size) this.values.delete(this.values.keys().next().value!);
-  }
-}
-
 /**
  * What a UI server keeps of closed runs, by run id: none of it can change once the run closed. A closed
  * run's progress makes a worker replay its whole history (for `tao dev`, on the UI server's own thread), and
@@ -99,6 +89,8 @@ class Kept<T> {
  */
 export class ClosedRuns {
   readonly views = new Kept<Awaited<ReturnType<typeof readRunView>>>(20);
+  /** What batch runs' counts were read from: their executions' starts, and histories no worker answered for. */
+  readonly batches = new BatchReads();
   readonly timelines = new Kept<RunTimeline>(20);
   readonly costs = new Kept<RunCost>(5_000);
   readonly outputs = new Kept<{ outputs: { taskId: string; head: string }[] }>(20);
@@ -110,19 +102,27 @@ export async function runView(client: Client, workflowId: string, closed: Closed
   const description = await handle.describe();
   const kept = closed.views.get(description.runId);
   if (kept) return kept;
-  const view = await readRunView(client, workflowId, description);
-  if (view.status !== 'RUNNING' && view.progress) {
+  const view = await readRunView(client, workflowId, description, closed);
+  // A closed batch's counts from its result stand without a worker's answer; a replay's progress adds nothing.
+  if (view.status !== 'RUNNING' && (view.progress || view.batch?.counted === 'result')) {
     closed.views.set(description.runId, view);
   }
   return view;
 }
 
-async function readRunView(client: Client, workflowId: string, description: WorkflowExecutionDescription) {
+async function readRunView(
+  client: Client,
+  workflowId: string,
+  description: WorkflowExecutionDescription,
+  closed: ClosedRuns,
+) {
   const handle = client.workflow.getHandle(workflowId);
   const running = description.status.name === 'RUNNING';
-  const [progress, live] = await Promise.all([
-    fetchRunProgress(handle),
+  const asked = fetchRunProgress(handle);
+  const [progress, live, batch] = await Promise.all([
+    asked,
     running ? runningSteps(handle).catch(() => []) : [],
+    description.type === BATCH_TYPE ? closed.batches.counts(client, description, asked) : undefined,
   ]);
   return {
     workflowId,
@@ -133,7 +133,9 @@ async function readRunView(client: Client, workflowId: string, description: Work
     taskQueue: description.taskQueue,
     startTime: description.startTime.toISOString(),
     ...(description.closeTime ? { closeTime: description.closeTime.toISOString() } : {}),
-    progress: progress ?? null,
+    // A batch's page lists its outcomes from the store: of its steps, only those in flight are sent.
+    progress: progress && batch ? inFlightOnly(progress) : (progress ?? null),
+    ...(batch ? { batch } : {}),
     running: live.map((step) => ({
       taskId: step.taskId,
       attempt: step.attempt,
@@ -142,6 +144,11 @@ async function readRunView(client: Client, workflowId: string, description: Work
     })),
   };
 }
+
+const inFlightOnly = (progress: Progress): Progress => ({
+  ...progress,
+  steps: progress.steps.filter((step) => !hasEnded(step.status)),
+});
 
 /**
  * A step's text from history; a step waiting to start that history has no
@@ -185,7 +192,10 @@ export async function timelineView(
   closed: ClosedRuns,
 ): Promise<RunTimeline> {
   const handle = client.workflow.getHandle(workflowId);
-  const { runId, status } = await handle.describe();
+  const { runId, status, type, startTime } = await handle.describe();
+  // A batch's steps are its outcomes, paged from the store: its histories (every execution of a run of
+  // 100,000 steps) are not read for a timeline, which the page hides when it has no steps.
+  if (type === BATCH_TYPE) return { start: startTime.getTime(), now: Date.now(), steps: [] };
   const kept = closed.timelines.get(runId);
   if (kept) return { ...kept, now: Date.now() };
   const timeline = await runTimeline(client.workflow.getHandle(workflowId, runId));
@@ -214,7 +224,12 @@ export async function runCost(
   closed: ClosedRuns,
 ): Promise<RunCost | { unknown: true }> {
   const handle = client.workflow.getHandle(workflowId);
-  const { runId, status } = await handle.describe();
+  const description = await handle.describe();
+  const { runId, status } = description;
+  if (status.name === 'RUNNING' && description.type === BATCH_TYPE) {
+    const { usage } = await closed.batches.counts(client, description, fetchRunProgress(handle, 1_500));
+    return summaryCost(usage);
+  }
   if (status.name === 'RUNNING') {
     const progress = await fetchRunProgress(handle, 1_500);
     if (!progress) return { unknown: true };
@@ -231,23 +246,25 @@ export async function runCost(
   }
   const kept = closed.costs.get(runId);
   if (kept) return kept;
-  const { history } = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId, runId },
-    historyEventFilterType:
-      temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
-  });
-  const payloads = history?.events?.[0]?.workflowExecutionCompletedEventAttributes?.result?.payloads;
-  if (!payloads?.length) return { unknown: true };
-  const result = await decodeFromPayloadsAtIndex<unknown>(client.options.loadedDataConverter, 0, payloads);
+  const result = await completedResult(client.workflow, { workflowId, runId });
+  if (result === undefined) return { unknown: true };
   const cost = costOfOutcomes(result);
   if (cost.costUsd === undefined && cost.inputTokens === 0) return { unknown: true };
   closed.costs.set(runId, cost);
   return cost;
 }
 
-/** The usage of every step outcome in a run's result, whatever its kind's shape (lists, rounds, items). */
+/** A batch's usage as a cost: its summary adds up dollars as 0 where no step told a price. */
+const summaryCost = ({ inputTokens, outputTokens, costUsd }: RunSummary['usage']): RunCost => ({
+  ...(costUsd > 0 ? { costUsd } : {}),
+  inputTokens,
+  outputTokens,
+});
+
+/** The usage of every step outcome in a run's result, whatever its kind's shape (lists, rounds, items); a batch's summary's. */
 function costOfOutcomes(result: unknown): RunCost {
+  const summary = RunSummarySchema.safeParse(result);
+  if (summary.success) return summaryCost(summary.data.usage);
   const cost: RunCost = { inputTokens: 0, outputTokens: 0 };
   const seen = new Set<unknown>();
   const walk = (value: unknown) => {
@@ -273,6 +290,12 @@ function costOfOutcomes(result: unknown): RunCost {
 export const inbox = (client: Client) => pendingDecisions(client, { withText: true });
 
 export class NotFound extends Error {}
+
+/** The store a page reads (transcripts, outcomes), or why there is none: `tao ui` without the store its workers use. */
+export function storeOf<T>(store: T | undefined): T {
+  if (!store) throw new NotFound('tao ui was started without the store the workers write to (--store)');
+  return store;
+}
 
 const DecisionSchema = z
   .object({

@@ -17,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import { extname, join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { OutcomeStore } from '../outcomes';
 import type { SessionStore } from '../stores/session-store';
 import { ZodError } from 'zod';
 import { InputError } from '../config/data-file';
@@ -34,8 +35,10 @@ import {
   runView,
   runCost,
   stepView,
+  storeOf,
   timelineView,
 } from './api';
+import { OutcomesQuerySchema, outcomeAt, outcomesPage } from './outcomes';
 import { streamStepEvents } from './step-stream';
 
 /** The page's files: ui/ at the package root, beside src/ and dist/. */
@@ -48,6 +51,7 @@ const STATIC_FILES: Record<string, string> = {
   '/step.js': 'step.js',
   '/stream.js': 'stream.js',
   '/timeline.js': 'timeline.js',
+  '/outcomes.js': 'outcomes.js',
   '/style.css': 'style.css',
 };
 const TYPES: Record<string, string> = {
@@ -72,6 +76,8 @@ export interface UiServerOptions {
   temporalUiUrl?: string;
   /** The checkpoint store the workers write step transcripts to; without it a step's page shows none. */
   store?: SessionStore;
+  /** The outcome store beside it, where batch runs' workers put each step's outcome; without it a batch's page lists none. */
+  outcomes?: OutcomeStore;
 }
 
 export interface UiServer {
@@ -154,16 +160,21 @@ export async function startUiServer(options: UiServerOptions): Promise<UiServer>
         return send(response, 200, await runCost(client, parts[1]!, closed));
       if (parts[0] === 'runs' && parts[2] === 'timeline' && parts.length === 3)
         return send(response, 200, await timelineView(client, parts[1]!, closed));
+      // A batch run's outcomes, a page at a time from the outcome store, and one of them whole.
+      if (parts[0] === 'runs' && parts[2] === 'outcomes' && parts.length === 3) {
+        const query = OutcomesQuerySchema.parse(Object.fromEntries(url.searchParams));
+        return send(response, 200, await outcomesPage(storeOf(options.outcomes), parts[1]!, query));
+      }
+      if (parts[0] === 'runs' && parts[2] === 'outcomes' && parts.length === 4)
+        return send(response, 200, await outcomeAt(storeOf(options.outcomes), parts[1]!, parts[3]!));
       if (parts[0] === 'runs' && parts[2] === 'steps' && parts.length === 4) {
         return send(response, 200, await stepView(client, parts[1]!, parts[3]!));
       }
       // A step's transcript, pushed as it lands (Server-Sent Events); a reconnect sends Last-Event-ID.
       if (parts[0] === 'runs' && parts[2] === 'steps' && parts[4] === 'events' && parts.length === 5) {
-        if (!options.store)
-          throw new NotFound('tao ui was started without the store the workers write to (--store)');
         return streamStepEvents(request, response, {
           client,
-          store: options.store,
+          store: storeOf(options.store),
           workflowId: parts[1]!,
           taskId: parts[3]!,
         });

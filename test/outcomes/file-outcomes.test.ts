@@ -60,6 +60,8 @@ it('appends one line per put to a segment of its own, owner-only, and rewrites n
   expect(after.subarray(0, before.length)).toEqual(before);
   expect(after.toString().trim().split('\n')).toHaveLength(3);
   expect(JSON.parse(before.toString())).toMatchObject({ seq: 0, outcome: echoed('t0', 'first') });
+  // Its head says where it belongs and whether the step succeeded: an index never parses the outcome.
+  expect(before.toString()).toMatch(/^\{"seq":0,"ms":\d+,"success":true,"outcome":\{"taskId":"t0",/);
   for (const path of [folder, join(tempDir(), 'outcomes')]) expect(statSync(path).mode & 0o777).toBe(0o700);
   for (const file of readdirSync(folder)) expect(statSync(join(folder, file)).mode & 0o777).toBe(0o600);
   expect((await all(store, 'run-1')).map((e) => e.outcome.output)).toEqual(['retried', 'second']);
@@ -145,7 +147,8 @@ it('pages through 100,000 outcomes of 2 KB holding an index of places, not the o
   const dir = tempDir();
   const store = new FileOutcomeStore(dir);
   await store.put('big', 0, outcomeOf(0));
-  // The rest as one writer's appends would leave them, written in one stream to keep the test fast.
+  // The rest as one writer's appends would leave them, written in one stream to keep the test fast (lines as
+  // an earlier build wrote them, without `success` in their head: parsed whole).
   const { folder, segments } = segmentsOf(dir);
   const stream = createWriteStream(join(folder, segments[0]!), { flags: 'a' });
   for (let seq = 1; seq < 100_000; seq++) {

@@ -34,3 +34,11 @@ export async function screenshot(page: Page, name: string) {
   mkdirSync(join(path, '..'), { recursive: true });
   await page.screenshot({ path, fullPage: true });
 }
+
+/** The text of the element that has the keyboard focus. */
+export const focused = (page: Page) =>
+  page.evaluate(
+    () =>
+      (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document
+        .activeElement?.textContent,
+  );

@@ -9,7 +9,7 @@ import { approveStep } from '../../src/client';
 import type { StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { type UiServer, type UiServerOptions, startUiServer } from '../../src/ui/server';
-import { chromiumPerFile, screenshot } from '../support/chromium';
+import { chromiumPerFile, focused, screenshot } from '../support/chromium';
 import { spec } from '../support/specs';
 import { TalkingExecutor } from '../support/talking-executor';
 import { closeDevClient, namespaceClient, newNamespace, uniqueId, withWorker } from '../support/temporal';
@@ -338,14 +338,6 @@ test('the runs list pages: Next and Previous, by keyboard, through more runs tha
     );
   });
 });
-
-/** The text of the element that has the keyboard focus. */
-const focused = (page: Page) =>
-  page.evaluate(
-    () =>
-      (globalThis as unknown as { document: { activeElement: { textContent: string } | null } }).document
-        .activeElement?.textContent,
-  );
 
 /** Once the inbox's list has been read: its heading and Refresh show before. */
 const inboxRead = (page: Page) =>

@@ -53,6 +53,7 @@ export function registerDev(program: Command): void {
       const ui = await startUiServer({
         client,
         store: stack.store,
+        outcomes: stack.outcomes,
         // A second `tao dev` (another db) still gets its page, on any free port; the banner says which.
         port: (await isListening(flags.taoUiPort)) ? 0 : flags.taoUiPort,
         ...(stack.uiUrl ? { temporalUiUrl: stack.uiUrl } : {}),

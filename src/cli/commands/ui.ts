@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { connectClient, resolveConnection } from '../../client';
+import { connectClient, createOutcomeStore, resolveConnection } from '../../client';
 import { type WorkerFlags, payloadSettings, resolveWorkerConfig } from '../../config/worker-config';
 import type { UiServer } from '../../ui/server';
 import { DEFAULT_UI_PORT as TEMPORAL_UI_PORT } from '../local-defaults';
@@ -47,8 +47,10 @@ export function registerUi(program: Command): void {
       const authToken = uiAuthToken(flags.authToken);
       const { refuseOpenAddress, startUiServer } = await import('../../ui/server');
       refuseOpenAddress(flags.host, authToken);
-      // Steps' transcripts are read from the store the workers write them to, as `tao transcript` reads them.
-      await withStore(flags, async (store) => {
+      // Steps' transcripts are read from the store the workers write them to, as `tao transcript` reads them;
+      // batch runs' outcomes from the outcome store beside it, as `tao results` reads them.
+      await withStore(flags, async (store, ref) => {
+        const outcomes = createOutcomeStore(ref);
         const client = await connectClient({
           connection: resolveConnection(flags),
           payloads: payloadSettings(resolveWorkerConfig(flags)),
@@ -57,6 +59,7 @@ export function registerUi(program: Command): void {
           const server = await startUiServer({
             client,
             store,
+            outcomes,
             port: flags.port,
             host: flags.host,
             temporalUiUrl: flags.temporalUi,
@@ -70,7 +73,7 @@ export function registerUi(program: Command): void {
           });
           await server.close();
         } finally {
-          await client.connection.close();
+          await Promise.all([client.connection.close(), outcomes.close?.()]);
         }
       });
     });
