@@ -36,6 +36,8 @@ export interface UploadOptions {
   pageItems?: number;
   /** Each line is checked against it as it is read, so a bad file fails before any run starts. */
   schema?: z.ZodTypeAny;
+  /** What no two items may share (a batch's task ids, which steering and decisions name a step by), and its name. */
+  unique?: { key: (item: unknown) => string; what: string };
 }
 
 /**
@@ -62,11 +64,23 @@ export async function uploadItems(
   const input = createReadStream(path, 'utf8');
   const lines = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
+  const seen = new Map<string, number>();
   try {
     for await (const text of lines) {
       line++;
       if (text.trim() === '') continue;
-      if (options.schema) parseItem(text, options.schema, `${path} line ${line}`);
+      const { schema = z.unknown(), unique } = options;
+      const item = parseItem(text, schema, `${path} line ${line}`);
+      if (unique) {
+        const key = unique.key(item);
+        const first = seen.get(key);
+        if (first !== undefined) {
+          throw new InputError(
+            `${path} line ${line}: ${unique.what} ${JSON.stringify(key)} repeats line ${first}'s; give each item its own`,
+          );
+        }
+        seen.set(key, line);
+      }
       page.push(text);
       if (page.length === pageItems) await flush();
     }

@@ -361,4 +361,22 @@ test('tao start --items uploads a JSONL file and starts a batch run; tao result 
   ]);
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain(`${source} line 2: not JSON`);
+  // Two steps with one task id: steering and decisions could not tell them apart.
+  writeFileSync(
+    source,
+    ['a', 'b', 'a'].map((taskId) => JSON.stringify({ taskId, agent: 'explore', prompt: 'x' })).join('\n'),
+  );
+  const repeated = await tao([
+    'start',
+    '--items',
+    source,
+    '--address',
+    devServerAddress(),
+    '--blobs',
+    join(dir, 'blobs'),
+  ]);
+  expect(repeated.code).toBe(2);
+  expect(repeated.stderr.trim()).toBe(
+    `tao: ${source} line 3: task id "a" repeats line 1's; give each item its own`,
+  );
 });

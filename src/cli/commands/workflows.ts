@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { openBlobStore } from '../../blobs';
-import { AgentStepSpecSchema, type ItemSource } from '../../contracts';
+import { type AgentStepSpec, AgentStepSpecSchema, type ItemSource } from '../../contracts';
 import { uploadItems } from '../../items';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
 import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
@@ -89,7 +89,10 @@ async function withClient(
 export async function uploadSpecs(path: string, config: WorkerConfig): Promise<ItemSource> {
   const blobs = openBlobStore(config.blobs);
   try {
-    return await uploadItems(blobs, path, { schema: AgentStepSpecSchema });
+    return await uploadItems(blobs, path, {
+      schema: AgentStepSpecSchema,
+      unique: { key: (spec) => (spec as AgentStepSpec).taskId, what: 'task id' },
+    });
   } finally {
     await blobs.close?.();
   }
