@@ -348,17 +348,11 @@ test('tao start --items uploads a JSONL file and starts a batch run; tao result 
       `tao: ${spec}: input.source and --items both name the run's items; drop one`,
     );
   });
+  const startItems = () =>
+    tao(['start', '--items', source, '--address', devServerAddress(), '--blobs', join(dir, 'blobs')]);
   // A bad line starts nothing: one line naming the file and the line.
   writeFileSync(source, '{"taskId":"a","agent":"explore","prompt":"x"}\nnot json\n');
-  const refused = await tao([
-    'start',
-    '--items',
-    source,
-    '--address',
-    devServerAddress(),
-    '--blobs',
-    join(dir, 'blobs'),
-  ]);
+  const refused = await startItems();
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain(`${source} line 2: not JSON`);
   // Two steps with one task id: steering and decisions could not tell them apart.
@@ -366,15 +360,7 @@ test('tao start --items uploads a JSONL file and starts a batch run; tao result 
     source,
     ['a', 'b', 'a'].map((taskId) => JSON.stringify({ taskId, agent: 'explore', prompt: 'x' })).join('\n'),
   );
-  const repeated = await tao([
-    'start',
-    '--items',
-    source,
-    '--address',
-    devServerAddress(),
-    '--blobs',
-    join(dir, 'blobs'),
-  ]);
+  const repeated = await startItems();
   expect(repeated.code).toBe(2);
   expect(repeated.stderr.trim()).toBe(
     `tao: ${source} line 3: task id "a" repeats line 1's; give each item its own`,
