@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Payload, defaultPayloadConverter } from '@temporalio/common';
-import { approveStep, pendingDecisions, rejectStep, results } from '../../src/client';
+import { approveStep, pendingDecisions, rejectStep, rerunRun, results } from '../../src/client';
 import type { RunSummary, StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { FileOutcomeStore } from '../../src/outcomes';
@@ -154,6 +154,13 @@ test('a run at concurrency 120 splits its source into ranges, a child run each a
     // 40 steps, and now and then a page read or a put beside them.
     for (const events of children)
       expect(peakActivitiesInFlight(events)).toBeLessThanOrEqual(MAX_ACTIVITIES_IN_FLIGHT);
+
+    // Its rerun splits the same way, each child taking the old run's outcomes for its range: only the failed run.
+    recording.started.length = 0;
+    const rerun = await rerunRun(client, handle.workflowId);
+    const again: RunSummary = await rerun.handle.result();
+    expect(again).toEqual({ ...summaryOf(1_000, rerun.handle.workflowId), reused: 1_000 - 143 });
+    expect(recording.started).toHaveLength(143);
   });
 }, 180_000);
 
