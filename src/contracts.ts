@@ -473,8 +473,13 @@ export const ByReferenceCarrySchema = z
     /** The whole source was read. */
     read: z.boolean(),
     summary: RunSummarySchema,
-    /** Steps read but not started: the next execution starts them first. */
-    retry: z.array(z.object({ seq: itemPlace, spec: AgentStepSpecSchema }).strict()),
+    /** Steps (a pipeline's items) read but not started: the next execution starts them first. */
+    retry: z.array(
+      z.union([
+        z.object({ seq: itemPlace, spec: AgentStepSpecSchema }).strict(),
+        z.object({ seq: itemPlace, item: z.unknown() }).strict(),
+      ]),
+    ),
   })
   .strict();
 export type ByReferenceCarry = z.infer<typeof ByReferenceCarrySchema>;
@@ -496,46 +501,6 @@ export const ParallelInputSchema = z
   })
   .strict();
 export type ParallelInput = z.input<typeof ParallelInputSchema>;
-
-/**
- * A parallel run by reference: its specs are `source`, read a page at a
- * time, and its outcomes go to the outcome store; the run returns a
- * {@link RunSummary}. A budget binds the whole run, every execution of it:
- * once spent, the steps still to read fail (or wait, with `onExhausted:
- * wait`) without running. A step a person approves after keeps its output
- * in the workflow until they decide. A run without a budget whose limit is
- * more than one execution keeps in flight splits its source into ranges, a
- * child run each.
- */
-export const BatchInputSchema = z
-  .object({
-    source: ItemSourceSchema,
-    concurrency,
-    stepPolicy: StepPolicySchema.optional(),
-    budget: BudgetSchema.optional(),
-    /** Set by the workflow itself when it continues as new: what the budget's earlier executions spent. */
-    budgetSpent: BudgetSpentSchema.optional(),
-    /**
-     * `tao rerun`: the run whose kept outcomes this one may take, for a
-     * succeeded step at the same place with the same task id and spec (never
-     * one with an approval); the rest run. Its outcomes are only read.
-     */
-    rerunOf: nonEmpty.optional(),
-    /**
-     * Set by a split run for each child: the `count` items from `from` it
-     * runs, and the run (`of`, the parent) whose outcomes they are.
-     */
-    part: z
-      .object({ of: nonEmpty, from: ItemCursorSchema.nullable(), count: z.number().int().min(1) })
-      .strict()
-      .optional(),
-    paused,
-    messages,
-    toolGrants,
-    carried: ByReferenceCarrySchema.optional(),
-  })
-  .strict();
-export type BatchInput = z.input<typeof BatchInputSchema>;
 
 export const ResumableParallelInputSchema = ParallelInputSchema.extend({
   checkpointId: CheckpointIdSchema.optional(),
@@ -629,6 +594,53 @@ export const PipelineInputSchema = z
     path: ['items'],
   });
 export type PipelineInput = z.input<typeof PipelineInputSchema>;
+
+/**
+ * A parallel run (or, with `stages`, a pipeline) by reference: its items are
+ * `source`, read a page at a time, and its outcomes go to the outcome store;
+ * the run returns a {@link RunSummary}. A budget binds the whole run, every execution of it:
+ * once spent, the steps still to read fail (or wait, with `onExhausted:
+ * wait`) without running. A step a person approves after keeps its output
+ * in the workflow until they decide. A run without a budget whose limit is
+ * more than one execution keeps in flight splits its source into ranges, a
+ * child run each.
+ */
+export const BatchInputSchema = z
+  .object({
+    source: ItemSourceSchema,
+    /**
+     * A pipeline by reference: the source's items are any JSON, each run
+     * through these stages as a chain (`{{item}}`, `{{index}}`: its place,
+     * `{{prev.output}}`); an item's outcome is its chain's last, as a
+     * pipeline's result is. Without them, each item is a step's spec.
+     */
+    stages: z.array(StageTemplateSchema).min(1).optional(),
+    concurrency,
+    stepPolicy: StepPolicySchema.optional(),
+    budget: BudgetSchema.optional(),
+    /** Set by the workflow itself when it continues as new: what the budget's earlier executions spent. */
+    budgetSpent: BudgetSpentSchema.optional(),
+    /**
+     * `tao rerun`: the run whose kept outcomes this one may take, for a
+     * succeeded step at the same place with the same task id and spec (never
+     * one with an approval); the rest run. Its outcomes are only read.
+     */
+    rerunOf: nonEmpty.optional(),
+    /**
+     * Set by a split run for each child: the `count` items from `from` it
+     * runs, and the run (`of`, the parent) whose outcomes they are.
+     */
+    part: z
+      .object({ of: nonEmpty, from: ItemCursorSchema.nullable(), count: z.number().int().min(1) })
+      .strict()
+      .optional(),
+    paused,
+    messages,
+    toolGrants,
+    carried: ByReferenceCarrySchema.optional(),
+  })
+  .strict();
+export type BatchInput = z.input<typeof BatchInputSchema>;
 
 /** A test on one outcome's field: `success`, `output`, `error`, `taskId`, `agent` or `structured.<path>`. */
 export const OutcomeConditionSchema = fieldCondition(

@@ -96,6 +96,11 @@ async function batchReuse(
   input: Record<string, unknown>,
   options: RerunOptions,
 ): Promise<number> {
+  if (input.stages) {
+    throw new InputError(
+      `${fromWorkflowId} is a pipeline by reference, whose rerun would run every chain again (it takes steps, not chains); start it again with tao start <spec> --items <file>`,
+    );
+  }
   if ((options.set?.length ?? 0) > 0 || options.from !== undefined) {
     throw new InputError(
       `${fromWorkflowId} is a batch run, whose specs are in its items: edit the JSONL file and give it with --items instead of --set or --from`,

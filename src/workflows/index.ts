@@ -140,10 +140,11 @@ export async function parallelWorkflow(raw: ParallelInput): Promise<StepOutcome[
   });
 }
 
-/** A parallel run by reference (lib/by-reference): its specs a source, its outcomes in the outcome store. */
+/** A parallel run or pipeline by reference (lib/by-reference): its items a source, its outcomes in the outcome store. */
 export async function batchWorkflow(raw: BatchInput): Promise<RunSummary> {
   const { context, input } = start(BatchInputSchema, raw);
   const { source, carried, ...options } = input;
+  if (options.stages) checkTemplates(options.stages);
   if (!carried && !options.part) {
     const split = await runSplit(context, source, options);
     if (split) return split;

@@ -413,6 +413,17 @@ export const SCENARIOS: Scenario[] = [
     seedStore: () => writeBatchSource(['a', 'b', 'red', 'c', 'd', 'e']),
   },
   {
+    // A pipeline by reference: three items through the review stages, each stage rendering from the one before.
+    name: 'batch-pipeline',
+    workflowType: 'batchWorkflow',
+    input: { source: { jsonl: BATCH_SOURCE }, stages: reviewStages, concurrency: 2 },
+    seedStore: () =>
+      writeFileSync(
+        BATCH_SOURCE,
+        ['a.ts', 'b.ts', 'c.ts'].map((path) => JSON.stringify({ path })).join('\n'),
+      ),
+  },
+  {
     // Approvals in a batch run: `a` approved before it runs; `b` rejected after, its output held until then.
     name: 'batch-approvals',
     workflowType: 'batchWorkflow',

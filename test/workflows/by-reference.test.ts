@@ -164,6 +164,59 @@ test('a run at concurrency 120 splits its source into ranges, a child run each a
   });
 }, 180_000);
 
+test('a pipeline by reference: each item of the source runs its chain of stages, {{prev.output}} at hand, and its last outcome is kept', async () => {
+  const dir = tempDir();
+  const outcomes = new FileOutcomeStore(join(dir, 'store'));
+  const blobs = new FileBlobStore(join(dir, 'blobs'));
+  const items = join(dir, 'items.jsonl');
+  writeFileSync(
+    items,
+    Array.from({ length: 600 }, (_, i) => JSON.stringify({ path: `src/f${i}.ts`, skip: i % 5 === 0 })).join(
+      '\n',
+    ),
+  );
+  const spec = join(dir, 'pipeline.yaml');
+  writeFileSync(
+    spec,
+    JSON.stringify({
+      workflow: 'batch',
+      input: {
+        concurrency: 30,
+        stages: [
+          {
+            taskId: 'review-{{index}}',
+            agent: 'explore',
+            prompt: '{{#item.skip}}skip{{/item.skip}}{{^item.skip}}review {{item.path}}{{/item.skip}}',
+          },
+          // An item with `skip` ends its chain after the review: its outcome is the review's.
+          {
+            taskId: 'fix-{{index}}',
+            agent: 'explore',
+            prompt: 'fix after: {{prev.output}}',
+            when: { field: 'prev.output', notEquals: 'skip' },
+          },
+        ],
+      },
+    }),
+  );
+  // The script echoes each prompt: a fix's output shows the review's output it was given.
+  const echo = new RecordingExecutor(
+    new ScriptExecutor({ concurrency: 30, default: { output: '{{{prompt}}}' } }),
+  );
+  await withWorker({ executor: echo, outcomes, blobs }, async ({ client, taskQueue }) => {
+    const started = await tao(['start', spec, '--items', items, ...serverFlags(taskQueue, dir)]);
+    expect(started).toMatchObject({ code: 0, stderr: '' });
+    const summary: RunSummary = await client.workflow.getHandle(started.stdout.trim()).result();
+    expect(summary).toMatchObject({ total: 600, succeeded: 600, failed: 0 });
+    expect(echo.started).toHaveLength(600 + 480);
+    const kept: { seq: number; outcome: StepOutcome }[] = [];
+    for await (const found of results(outcomes, started.stdout.trim())) kept.push(found);
+    expect(kept.map(({ seq }) => seq)).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    expect(kept[0]!.outcome).toMatchObject({ taskId: 'review-0', output: 'skip' });
+    expect(kept[7]!.outcome).toMatchObject({ taskId: 'fix-7', output: 'fix after: review src/f7.ts' });
+  });
+}, 180_000);
+
 test('a budget binds a batch run: steps past it fail without running, and are counted and kept like any outcome', async () => {
   const recording = executor();
   const outcomes = new FileOutcomeStore(tempDir());

@@ -5,8 +5,8 @@
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { openBlobStore } from '../../blobs';
-import { type AgentStepSpec, AgentStepSpecSchema, type ItemSource } from '../../contracts';
-import { uploadItems } from '../../items';
+import type { AgentStepSpec, ItemSource } from '../../contracts';
+import { ITEM_SCHEMAS, type ItemKind, uploadItems } from '../../items';
 import { type WorkerConfig, resolveWorkerConfig } from '../../config/worker-config';
 import { clientFromFlags, connectionOptions, jsonOption, runTaskQueue, startOptions } from '../options';
 import { budgetLine, progressLine, steeringLine } from '../../client/progress-line';
@@ -82,26 +82,33 @@ async function withClient(
 }
 
 /**
- * The specs in `path` put in the blob store every worker reads, each line
- * checked as it is uploaded (so a bad line starts nothing): a batch run's
- * source.
+ * The items in `path` (specs, or a pipeline's items) put in the blob store
+ * every worker reads, each line checked as it is uploaded (so a bad line
+ * starts nothing): a batch run's source.
  */
-export async function uploadSpecs(path: string, config: WorkerConfig): Promise<ItemSource> {
+export async function uploadSpecs(
+  path: string,
+  config: WorkerConfig,
+  kind: ItemKind = 'specs',
+): Promise<ItemSource> {
   const blobs = openBlobStore(config.blobs);
   try {
     return await uploadItems(blobs, path, {
-      schema: AgentStepSpecSchema,
-      unique: { key: (spec) => (spec as AgentStepSpec).taskId, what: 'task id' },
+      schema: ITEM_SCHEMAS[kind],
+      ...(kind === 'specs'
+        ? { unique: { key: (spec: unknown) => (spec as AgentStepSpec).taskId, what: 'task id' } }
+        : {}),
     });
   } finally {
     await blobs.close?.();
   }
 }
 
-/** A batch run of the specs in `path`, with the options of `specFile`, a batch spec without a source. */
+/** A batch run of the items in `path`, with the options of `specFile`, a batch spec without a source. */
 async function batchOf(path: string, config: WorkerConfig, specFile?: string): Promise<RunSpec> {
   const spec = specFile ? await loadSourcelessBatchSpec(specFile) : { workflow: 'batch' as const, input: {} };
-  return { ...spec, input: { ...spec.input, source: await uploadSpecs(path, config) } };
+  const source = await uploadSpecs(path, config, spec.input.stages ? 'items' : 'specs');
+  return { ...spec, input: { ...spec.input, source } };
 }
 
 const EXCERPT_CHARS = 100;

@@ -30,15 +30,20 @@ import {
 } from '@temporalio/workflow';
 import type { ItemRange } from '../../items';
 import type { TaoActivities } from '../../activity-api';
-import type {
-  AgentStepSpec,
-  BatchInput,
-  ByReferenceCarry,
-  ItemSource,
-  RunSummary,
-  StepOutcome,
+import {
+  type AgentStepSpec,
+  type BatchInput,
+  type ByReferenceCarry,
+  type ItemSource,
+  type RunSummary,
+  type StageTemplate,
+  type StepOutcome,
+  type StepUsage,
+  failedOutcome,
 } from '../../contracts';
+import { stageFromTemplate } from '../stage-templates';
 import { runPartitioned } from './partition';
+import { Chains } from './pipeline';
 import { settledOutcome } from './progress';
 import { specDigest } from './spec-digest';
 import type { RunContext } from './run-context';
@@ -150,12 +155,18 @@ function count(summary: RunSummary, seq: number, outcome: StepOutcome): void {
     listed.splice(at < 0 ? listed.length : at, 0, { seq, taskId: outcome.taskId });
     if (listed.length > FAILED_STEPS_LISTED) listed.pop();
   }
-  const { usage } = outcome;
+  addUsage(summary, outcome.usage);
+}
+
+function addUsage(summary: RunSummary, usage: StepUsage | undefined): void {
   if (!usage) return;
   summary.usage.inputTokens += usage.inputTokens;
   summary.usage.outputTokens += usage.outputTokens;
   summary.usage.costUsd += usage.costUsd ?? 0;
 }
+
+const CHAIN_WITHOUT_OUTCOME =
+  'no stage of this item ran to an outcome (a stage template failed, or its step crashed); tao status shows which';
 
 /**
  * Runs the source's steps from `carry` on: the run's summary once the source
@@ -165,7 +176,7 @@ function count(summary: RunSummary, seq: number, outcome: StepOutcome): void {
 export async function runSource(
   context: RunContext,
   source: ItemSource,
-  options: CallOptions & { rerunOf?: string; part?: SourcePart },
+  options: CallOptions & { rerunOf?: string; part?: SourcePart; stages?: StageTemplate[] },
   carry: ByReferenceCarry | undefined,
 ): Promise<{ summary: RunSummary } | { carry: ByReferenceCarry }> {
   const { part } = options;
@@ -177,7 +188,15 @@ export async function runSource(
   let read = carry?.read ?? false;
   const pageItems = pageItemsFor(await context.limit(options.concurrency));
   const call = await openCall(context, { ...options, continuesAsNew: true, keepsOutcomes: run });
-  const left: { seq: number; spec: AgentStepSpec }[] = [];
+  const left: ByReferenceCarry['retry'] = [];
+  // A pipeline's chains add each stage's usage as it ends; the outcome they count is the chain's last.
+  const chains =
+    options.stages &&
+    new Chains<unknown>(
+      call,
+      options.stages.map((template) => stageFromTemplate(template)),
+      (outcome) => addUsage(summary, outcome.usage),
+    );
   const unkept: { seq: number; outcome: StepOutcome }[] = [];
   const putting: Promise<void>[] = [];
   let running = 0;
@@ -194,7 +213,8 @@ export async function runSource(
     if (unkept.length >= KEEP_BATCH) flush();
   };
   const reuse = async (items: { seq: number; item: unknown }[]) => {
-    if (!options.rerunOf) return new Map<number, StepOutcome>();
+    // A rerun takes steps, not chains: a pipeline's rerun runs every chain again.
+    if (!options.rerunOf || chains) return new Map<number, StepOutcome>();
     const steps = items.flatMap(({ seq, item }) => {
       const spec = item as AgentStepSpec;
       return spec.approval ? [] : [{ seq, taskId: spec.taskId, specDigest: specDigest(spec) }];
@@ -216,18 +236,44 @@ export async function runSource(
       )
       .finally(() => (running -= 1));
   };
+  const startChain = (seq: number, item: unknown) => {
+    running += 1;
+    const first = context.board.add({ key: `${seq}/0`, item: seq, stage: 0, status: 'pending' });
+    const settleChain = (last: StepOutcome) => {
+      count(summary, seq, { ...last, usage: undefined });
+      if (!last.kept) unkept.push({ seq, outcome: last });
+      if (unkept.length >= KEEP_BATCH) flush();
+    };
+    chains!
+      .run(item, seq, first)
+      .then(
+        (last) => {
+          if (last === undefined) left.push({ seq, item });
+          else settleChain(last ?? failedOutcome(`items.${seq}`, '', CHAIN_WITHOUT_OUTCOME));
+        },
+        (error: unknown) => {
+          if (isCancellation(error)) stopped ??= { error };
+          else settleChain(failedOutcome(`items.${seq}`, '', (error as Error).message));
+        },
+      )
+      .finally(() => (running -= 1));
+  };
 
   try {
-    for (const { seq, spec } of carry?.retry ?? []) start(seq, spec);
+    for (const retried of carry?.retry ?? []) {
+      if ('spec' in retried) start(retried.seq, retried.spec);
+      else startChain(retried.seq, retried.item);
+    }
     const room = () => !read && !stopped && call.admission.admits() && running <= pageItems;
     for (;;) {
       if (room()) {
         const limit = Math.min(pageItems, end - (cursor?.seq ?? 0));
-        const page = await readItems({ source, cursor, limit, kind: 'specs' });
+        const page = await readItems({ source, cursor, limit, kind: chains ? 'items' : 'specs' });
         const reused = await reuse(page.items);
         for (const { seq, item } of page.items) {
           const outcome = reused.get(seq);
-          if (!outcome) start(seq, item as AgentStepSpec);
+          if (chains) startChain(seq, item);
+          else if (!outcome) start(seq, item as AgentStepSpec);
           else {
             context.board.addStep(item as AgentStepSpec, 'succeeded');
             // The run it came from paid for it: this run's usage is what its own steps spent.

@@ -72,10 +72,17 @@ export async function runPipeline<I>(
   }
 }
 
-class Chains<I> {
+/**
+ * Each item's chain of stages on one call; `onStep` sees each stage's
+ * outcome. In a run by reference only the last stage's activity keeps its
+ * outcome out of history: the others' outputs are what later stages render
+ * from.
+ */
+export class Chains<I> {
   constructor(
     private readonly call: StepCall,
     private readonly stages: readonly PipelineStage<I>[],
+    private readonly onStep?: (outcome: StepOutcome) => void,
   ) {}
 
   async run(item: I, index: number, firstEntry: StepProgress): Promise<StepOutcome | null | undefined> {
@@ -102,8 +109,10 @@ class Chains<I> {
           priority: [index, stage],
           reusable,
           deferrable: stage === 0,
+          ...(stage < this.stages.length - 1 ? { keeps: false as const } : {}),
         });
         if (isDeferred(outcome)) return undefined;
+        this.onStep?.(outcome);
         prev = outcome;
         reusable &&= entry.status === 'reused';
       } catch (error) {

@@ -35,6 +35,12 @@ export interface StepAt {
   reusable: boolean;
   /** It may be left to the next execution when this one's history admits no new step (./history). */
   deferrable: boolean;
+  /**
+   * `false`: in a run by reference, the workflow needs this step's output (a
+   * pipeline stage a later one renders from), so its activity keeps the
+   * outcome in history rather than in the outcome store.
+   */
+  keeps?: false;
 }
 
 export const topLevel = (index: number, reusable = true, deferrable = true): StepAt => ({
@@ -356,7 +362,7 @@ function settled(entry: StepProgress, outcome: StepOutcome): StepOutcome {
 function stepAllowance(
   call: StepCall,
   spec: AgentStepSpec,
-  { place, priority }: StepAt,
+  { place, priority, keeps }: StepAt,
   resume: DelegationAllowance['resume'] | undefined,
 ): StepAllowance {
   const tokensLeft = call.context.budget.tokensLeft();
@@ -364,7 +370,7 @@ function stepAllowance(
   // A run by reference keeps a top-level step's outcome at its place in the source: its priority's first part.
   // Not one a person approves after: the decision is on its output, so the workflow holds it until then.
   const keep =
-    call.keepsOutcomes && place === TOP_LEVEL && !spec.approval?.after
+    call.keepsOutcomes && place === TOP_LEVEL && keeps !== false && !spec.approval?.after
       ? { run: call.keepsOutcomes, seq: priority[0]! }
       : undefined;
   return {
