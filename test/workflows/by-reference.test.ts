@@ -10,6 +10,7 @@ import { approveStep, pendingDecisions, rejectStep, rerunRun, results } from '..
 import type { RunSummary, StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { FileOutcomeStore } from '../../src/outcomes';
+import { FileSessionStore } from '../../src/stores/file-store';
 import { MAX_ACTIVITIES_IN_FLIGHT } from '../../src/workflows/lib/slots';
 import { eventually } from '../support/gate-executor';
 import { type HistoryEvent, everyExecution, peakActivitiesInFlight } from '../support/history';
@@ -216,6 +217,37 @@ test('a pipeline by reference: each item of the source runs its chain of stages,
     expect(kept[7]!.outcome).toMatchObject({ taskId: 'fix-7', output: 'fix after: review src/f7.ts' });
   });
 }, 180_000);
+
+test('a batch of cached specs run again takes every outcome from the step cache, and keeps each in the store like a run one', async () => {
+  const dir = tempDir();
+  const store = new FileSessionStore(join(dir, 'sessions'));
+  const path = join(dir, 'cached.jsonl');
+  writeFileSync(
+    path,
+    Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({ taskId: `c${i}`, agent: 'explore', prompt: `p${i}`, cache: {} }),
+    ).join('\n'),
+  );
+  const runOnce = async (outcomes: FileOutcomeStore) => {
+    const recording = executor();
+    return withWorker({ executor: recording, outcomes, store }, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start('batchWorkflow', {
+        taskQueue,
+        workflowId: uniqueId('by-reference-cache'),
+        args: [{ source: { jsonl: path }, concurrency: 20 }],
+      });
+      const summary: RunSummary = await handle.result();
+      const kept: StepOutcome[] = [];
+      for await (const { outcome } of results(outcomes, handle.workflowId)) kept.push(outcome);
+      return { summary, kept, ran: recording.started.length };
+    });
+  };
+  const first = await runOnce(new FileOutcomeStore(join(dir, 'first')));
+  expect(first).toMatchObject({ summary: { total: 60, succeeded: 60 }, ran: 60 });
+  const again = await runOnce(new FileOutcomeStore(join(dir, 'again')));
+  expect(again).toMatchObject({ summary: { total: 60, succeeded: 60 }, ran: 0 });
+  expect(again.kept.map((outcome) => outcome.output)).toEqual(first.kept.map((outcome) => outcome.output));
+}, 120_000);
 
 test('a budget binds a batch run: steps past it fail without running, and are counted and kept like any outcome', async () => {
   const recording = executor();
