@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Payload, defaultPayloadConverter } from '@temporalio/common';
-import { approveStep, pendingDecisions, rejectStep, rerunRun, results } from '../../src/client';
+import { approveStep, pendingDecisions, rejectStep, rerunRun, results, resumeRun } from '../../src/client';
 import type { RunSummary, StepOutcome } from '../../src/contracts';
 import { ScriptExecutor } from '../../src/executors/script';
 import { FileOutcomeStore } from '../../src/outcomes';
@@ -155,6 +155,19 @@ test('a run at concurrency 120 splits its source into ranges, a child run each a
     // 40 steps, and now and then a page read or a put beside them.
     for (const events of children)
       expect(peakActivitiesInFlight(events)).toBeLessThanOrEqual(MAX_ACTIVITIES_IN_FLIGHT);
+
+    // Started paused, a split run's children start paused too, and resuming the run resumes them.
+    const paused = await client.workflow.start('batchWorkflow', {
+      taskQueue,
+      workflowId: uniqueId('by-reference-split-paused'),
+      args: [{ source: { jsonl: source }, concurrency: 120, paused: true }],
+    });
+    recording.started.length = 0;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(recording.started).toHaveLength(0);
+    await resumeRun(paused);
+    expect(await paused.result()).toEqual(summaryOf(1_000, paused.workflowId));
+    expect(recording.started).toHaveLength(1_000);
 
     // Its rerun splits the same way, each child taking the old run's outcomes for its range: only the failed run.
     recording.started.length = 0;
