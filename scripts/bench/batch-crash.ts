@@ -17,9 +17,9 @@
  * put's stamp to the SIGKILL of the worker that made it (a put by a worker
  * that was never killed has no kill to explain it: it counts beyond the
  * window). The stamp is taken as the put begins, before its write, so the
- * gap errs long. A step the kill caught before its put ran again too, but
- * left one put; such steps are the cheap half of the window and are not
- * counted here.
+ * gap errs long. A step the kill caught in flight before its put ran again
+ * too, but left one put: those the histories count, with every step the
+ * server recorded completed on a later attempt than its first.
  *
  * Failover per kill, from the SIGKILL: to the replacement polling, to the
  * first put stamped after it (steps the dead worker had not begun, taken at
@@ -31,6 +31,7 @@ import { loadavg } from 'node:os';
 import type { Client } from '@temporalio/client';
 import type { RunSummary } from '../../src/contracts';
 import { type BatchSetup, batchSetup, checkedOutcomes, startBatch, startBatchWorker } from './batch';
+import { type CrashHistory, crashHistory } from './crash-history';
 import { type Kill, type Killed, type ReRun, crashPuts } from './crash-puts';
 import { OutcomePuts } from './outcome-puts';
 import { seededRandom } from './workload';
@@ -87,6 +88,8 @@ export interface BatchCrash {
   workerPeaksMiB: number[];
   /** Steps with more than one put. */
   reRunSteps: number;
+  /** What the run's histories say of the kills. */
+  history: CrashHistory;
   reRuns: ReRun[];
   windowMs: number;
   maxGapMs: number;
@@ -136,6 +139,7 @@ export async function batchCrashRun(
     workerPeaksMiB.push(peakMiB);
     await checkedOutcomes(setup, run!.workflowId, summary);
     puts.poll();
+    const history = await crashHistory(client, run!.workflowId);
     return {
       steps,
       seed,
@@ -145,6 +149,7 @@ export async function batchCrashRun(
       summary: { total: summary.total, succeeded: summary.succeeded, failed: summary.failed },
       workerPeaksMiB,
       windowMs: AT_LEAST_ONCE_MS,
+      history,
       ...crashPuts(puts.puts, killed, begin, AT_LEAST_ONCE_MS),
     };
   } finally {
@@ -171,15 +176,17 @@ async function started(client: Client, address: string, setup: BatchSetup): Prom
   return { workflowId, startMs, startedAt: Date.now(), result, ended: () => ended };
 }
 
-/** Waits for a kill point; the run ending first is an error (too few steps for the schedule). */
+/** Waits for a kill point; the run ending first is an error (its own, or too few steps for the schedule). */
 async function reached(point: KillPoint, puts: OutcomePuts, run: Started, steps: number): Promise<void> {
   const due =
     'afterStartMs' in point
       ? () => Date.now() - run.startedAt >= point.afterStartMs
       : () => (puts.poll(), puts.settled >= point.settledShare * steps);
   while (!due()) {
-    if (run.ended())
+    if (run.ended()) {
+      await run.result; // a run that failed says why
       throw new Error(`the run ended before a kill ${describePoint(point)}: give it more steps`);
+    }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }

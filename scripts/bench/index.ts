@@ -712,13 +712,17 @@ async function main(): Promise<void> {
         },
         {
           name: '  steps run again',
-          value: `${run.reRunSteps} (${run.reRuns.length} earlier puts); the earlier put at most ${seconds(run.maxGapMs)} before its worker's kill; ${run.beyondWindow.length} beyond the ${seconds(run.windowMs)} window`,
-          note: `a step whose outcome the file store's segments hold more than once (they keep every put, stamped, a segment per worker process), by kill: ${run.kills.map((k, i) => `#${i + 1} ${k.reRuns}, at most ${seconds(k.maxGapMs)} before it`).join('; ')}; the window is the default step policy's heartbeat timeout (a put whose completion is not at the server within it is retried with no kill); steps a kill caught before their put ran again too, unseen here; goal: 0 beyond the window`,
+          value: `${run.history.stepsRetried}, ${run.reRunSteps} of them put twice; an earlier put at most ${seconds(run.maxGapMs)} before its worker's kill, ${run.beyondWindow.length} beyond the ${seconds(run.windowMs)} window`,
+          note: `ran again: completed on a later attempt than the first, in every execution's history (the steps the kills caught in flight); put twice: the file store's segments (every put kept, stamped, a segment per worker process) hold its outcome more than once, the earlier put's stamp to its worker's SIGKILL being the gap; by kill: ${run.kills.map((k, i) => `#${i + 1} ${k.reRuns} put twice, at most ${seconds(k.maxGapMs)} before it`).join('; ')}; the window is the default step policy's heartbeat timeout (a put whose completion is not at the server within it is retried with no kill); goal: 0 beyond the window`,
         },
         {
           name: '  failover per kill: first step settled, back at pace',
           value: run.kills.map((k) => `${seconds(k.firstPutMs)} / ${seconds(k.atPaceMs)}`).join(', '),
-          note: `from each SIGKILL to the first outcome put after it, and to the moment from which a second holds half the run's median puts a second (${run.halfPace} puts); the replacement polling ${run.kills.map((k) => seconds(k.replacementMs)).join(', ')} after the kill; kills ${run.kills.map((k) => `${seconds(k.atMs)} (${k.settled} settled)`).join(', ')} into the run; the default step policy (heartbeat timeout 7 s, first retry 1 s) puts a step back to work about 9 s after its worker died`,
+          note: `from each SIGKILL to the first outcome put after it, and to the moment from which a second holds half the run's median puts a second (${run.halfPace} puts); the replacement polling ${run.kills.map((k) => seconds(k.replacementMs)).join(', ')} after the kill; kills ${run.kills.map((k) => `${seconds(k.atMs)} (${k.settled} settled)`).join(', ')} into the run; the default step policy (heartbeat timeout 7 s, first retry 1 s) puts a step back to work about 9 s after its worker died; workflow tasks timed out (history): ${
+            Object.entries(run.history.workflowTasksTimedOut)
+              .map(([type, n]) => `${n} ${type}`)
+              .join(', ') || 'none'
+          } (a kill that catches one in flight holds the whole run for its timeout)`,
         },
         {
           name: '  worker peak RSS, per process',
