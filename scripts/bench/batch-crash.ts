@@ -24,8 +24,9 @@
  * Failover per kill, from the SIGKILL: to the replacement polling, to the
  * first put stamped after it (steps the dead worker had not begun, taken at
  * once), and to the run back at pace (a second holding half the run's
- * median puts a second: the steps the kill caught in flight back to work,
- * which waits for their heartbeat timeout).
+ * median puts a second). What the run waits for meanwhile the histories
+ * tell (./crash-history): the steps caught in flight wait for their
+ * heartbeat timeout, the whole run for a workflow task the dead worker held.
  */
 import { loadavg } from 'node:os';
 import type { Client } from '@temporalio/client';

@@ -718,11 +718,11 @@ async function main(): Promise<void> {
         {
           name: '  failover per kill: first step settled, back at pace',
           value: run.kills.map((k) => `${seconds(k.firstPutMs)} / ${seconds(k.atPaceMs)}`).join(', '),
-          note: `from each SIGKILL to the first outcome put after it, and to the moment from which a second holds half the run's median puts a second (${run.halfPace} puts); the replacement polling ${run.kills.map((k) => seconds(k.replacementMs)).join(', ')} after the kill; kills ${run.kills.map((k) => `${seconds(k.atMs)} (${k.settled} settled)`).join(', ')} into the run; the default step policy (heartbeat timeout 7 s, first retry 1 s) puts a step back to work about 9 s after its worker died; workflow tasks timed out (history): ${
+          note: `from each SIGKILL to the first outcome put after it, and to the moment from which a second holds half the run's median puts a second (${run.halfPace} puts); the replacement polling ${run.kills.map((k) => seconds(k.replacementMs)).join(', ')} after the kill; kills ${run.kills.map((k) => `${seconds(k.atMs)} (${k.settled} settled)`).join(', ')} into the run; workflow tasks timed out (history): ${
             Object.entries(run.history.workflowTasksTimedOut)
               .map(([type, n]) => `${n} ${type}`)
               .join(', ') || 'none'
-          } (a kill that catches one in flight holds the whole run for its timeout)`,
+          }: a kill that catches one in flight holds the whole run for its timeout (Temporal's default 10 s), while the steps it caught wait for their heartbeat timeout (7 s, then a 1 s retry)`,
         },
         {
           name: '  worker peak RSS, per process',
