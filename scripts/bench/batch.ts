@@ -26,6 +26,7 @@ import { tao } from '../../test/support/cli';
 import type { HandBatchInput } from './hand-batch/workflows';
 import { payloadSpec } from './payloads';
 import {
+  type StandaloneWorker,
   type WorkerProcess,
   cpuSeconds,
   deviceWriteBytes,
@@ -166,6 +167,95 @@ async function measured<T>(worker: WorkerProcess, serverPid: number, body: () =>
   };
 }
 
+/** What a black-box batch run is made of, in a folder of its own under the bench's. */
+export interface BatchSetup {
+  steps: number;
+  /** The specs, a JSONL line each. */
+  items: string;
+  /** The script executor's rules: each step's output is its prompt. */
+  rules: string;
+  /** The worker's file outcome store. */
+  store: string;
+  blobs: string;
+  taskQueue: string;
+}
+
+/** Writes `steps` specs and the rules echoing each prompt into a fresh folder under `dir`. */
+export function batchSetup(dir: string, steps: number, promptBytes: number): BatchSetup {
+  const runDir = mkdtempSync(join(dir, 'batch-'));
+  const items = join(runDir, 'specs.jsonl');
+  writeSpecs(items, steps, promptBytes);
+  // Each step's output: its prompt, unescaped (Mustache's triple braces).
+  const rules = join(runDir, 'rules.json');
+  writeFileSync(rules, JSON.stringify({ default: { output: '{{{prompt}}}' } }));
+  return {
+    steps,
+    items,
+    rules,
+    store: join(runDir, 'store'),
+    blobs: join(runDir, 'blobs'),
+    taskQueue: `bench-batch-${Math.random().toString(36).slice(2)}`,
+  };
+}
+
+/** A fresh standalone `tao worker` for the run: the script executor, the file store, {@link WINDOW} slots. */
+export const startBatchWorker = (address: string, setup: BatchSetup): Promise<StandaloneWorker> =>
+  startStandaloneWorker(
+    { address, blobs: setup.blobs },
+    setup.taskQueue,
+    ['--executor', `script:${setup.rules}`, '--concurrency', String(WINDOW)],
+    {},
+    `file:${setup.store}`,
+    // Not a heap flag: it prints what each full collection found, which sorts held memory from garbage.
+    ['--trace-gc', '--trace-gc-ignore-scavenger'],
+  );
+
+/** Starts the run with the real `tao start --items`: its workflow id, and how long the command took to exit. */
+export async function startBatch(address: string, setup: BatchSetup) {
+  const start = performance.now();
+  const started = await tao(
+    [
+      'start',
+      '--items',
+      setup.items,
+      '--address',
+      address,
+      '--task-queue',
+      setup.taskQueue,
+      '--blobs',
+      setup.blobs,
+    ],
+    { timeoutMs: 3_600_000 },
+  );
+  if (started.code !== 0) throw new Error(`tao start --items exited ${started.code}: ${started.stderr}`);
+  return { workflowId: started.stdout.trim(), startMs: performance.now() - start };
+}
+
+/**
+ * Checks the run's summary and what `results()` reads back from the store:
+ * every step counted, none failed, and exactly one outcome for each seq
+ * 0..steps-1, each a success echoing its prompt. Returns the outcomes' JSON bytes.
+ */
+export async function checkedOutcomes(
+  setup: BatchSetup,
+  workflowId: string,
+  summary: RunSummary,
+): Promise<number> {
+  const { steps } = setup;
+  if (summary.total !== steps || summary.failed > 0)
+    throw new Error(`the batch run settled ${summary.total} of ${steps} steps, ${summary.failed} failed`);
+  let bytes = 0;
+  let next = 0;
+  for await (const { seq, outcome } of results(new FileOutcomeStore(setup.store), workflowId)) {
+    if (seq !== next || !outcome.success || outcome.taskId !== `p${seq}` || !outcome.output)
+      throw new Error(`results(): seq ${seq} where ${next} was due, or its outcome is not its echoed prompt`);
+    next += 1;
+    bytes += Buffer.byteLength(JSON.stringify(outcome));
+  }
+  if (next !== steps) throw new Error(`results() read back ${next} outcomes of ${steps}`);
+  return bytes;
+}
+
 export async function taoBatchRun(
   client: Client,
   address: string,
@@ -173,47 +263,21 @@ export async function taoBatchRun(
   steps: number,
   promptBytes: number,
 ): Promise<TaoBatchRun> {
-  const runDir = mkdtempSync(join(dir, 'batch-'));
-  const items = join(runDir, 'specs.jsonl');
-  writeSpecs(items, steps, promptBytes);
-  // Each step's output: its prompt, unescaped (Mustache's triple braces).
-  const rules = join(runDir, 'rules.json');
-  writeFileSync(rules, JSON.stringify({ default: { output: '{{{prompt}}}' } }));
-  const store = join(runDir, 'store');
-  const blobs = join(runDir, 'blobs');
-  const taskQueue = `bench-batch-${Math.random().toString(36).slice(2)}`;
-  const worker = await startStandaloneWorker(
-    { address, blobs },
-    taskQueue,
-    ['--executor', `script:${rules}`, '--concurrency', String(WINDOW)],
-    {},
-    `file:${store}`,
-    // Not a heap flag: it prints what each full collection found, which sorts held memory from garbage.
-    ['--trace-gc', '--trace-gc-ignore-scavenger'],
-  );
+  const setup = batchSetup(dir, steps, promptBytes);
+  const worker = await startBatchWorker(address, setup);
   try {
     const { value, ...run } = await measured(worker, devServerPid(address), async () => {
-      const start = performance.now();
-      const started = await tao(
-        ['start', '--items', items, '--address', address, '--task-queue', taskQueue, '--blobs', blobs],
-        { timeoutMs: 3_600_000 },
-      );
-      if (started.code !== 0) throw new Error(`tao start --items exited ${started.code}: ${started.stderr}`);
-      const startMs = performance.now() - start;
+      const { workflowId, startMs } = await startBatch(address, setup);
       // What the worker writes to the blob store from here on: claim checks of payloads over 128 KiB.
-      const uploaded = pagesUnder(blobs);
-      const summary: RunSummary = await client.workflow.getHandle(started.stdout.trim()).result();
-      return { workflowId: started.stdout.trim(), summary, startMs, uploaded };
+      const uploaded = pagesUnder(setup.blobs);
+      const summary: RunSummary = await client.workflow.getHandle(workflowId).result();
+      return { workflowId, summary, startMs, uploaded };
     });
     const { workflowId, summary, startMs, uploaded } = value;
-    if (summary.total !== steps || summary.failed > 0)
-      throw new Error(`the batch run settled ${summary.total} of ${steps} steps, ${summary.failed} failed`);
-    let outcomeBytes = 0;
-    for await (const { outcome } of results(new FileOutcomeStore(store), workflowId))
-      outcomeBytes += Buffer.byteLength(JSON.stringify(outcome));
+    const outcomeBytes = await checkedOutcomes(setup, workflowId, summary);
     const parts: Record<string, number> = {};
-    for (const name of readdirSync(store)) parts[name] = pagesUnder(join(store, name));
-    parts['blobs (the worker’s)'] = pagesUnder(blobs) - uploaded;
+    for (const name of readdirSync(setup.store)) parts[name] = pagesUnder(join(setup.store, name));
+    parts['blobs (the worker’s)'] = pagesUnder(setup.blobs) - uploaded;
     return {
       steps,
       ...run,

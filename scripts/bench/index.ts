@@ -34,6 +34,7 @@ import { journalCost, journalScript } from './journal';
 import { startStandaloneWorker, writeWorkflowBundle } from './standalone-worker';
 import { payloadFloor, payloadRun } from './payloads';
 import { handBatchRun, taoBatchRun } from './batch';
+import { batchCrashRun } from './batch-crash';
 import { resumeAfterKill } from './resume';
 import { heartbeatBlobs, stepStateCost } from './step-state';
 import { runIdeal } from './ideal';
@@ -59,6 +60,7 @@ const SECTIONS = [
   'big',
   'payloads',
   'batch',
+  'batch-crash',
   'journal',
   'baseline',
   'agents',
@@ -73,6 +75,13 @@ const SECTIONS = [
   'chaos',
 ] as const;
 type Section = (typeof SECTIONS)[number];
+/**
+ * Sections only `--only` runs: each adds minutes the full run can do without
+ * (batch-crash: another 100,000-step batch, about as long as the batch
+ * section's own 100,000-step run); their rows go to BENCHMARKS.md's table of
+ * sections run on their own.
+ */
+const ONLY_ON_REQUEST: readonly Section[] = ['batch-crash'];
 
 const program = new Command();
 const options = program
@@ -89,6 +98,11 @@ const options = program
     '--batch-steps <list>',
     'steps of each batch run (tao start --items), and of the hand-written batch beside it; 1000000 is allowed',
     '10000,100000',
+  )
+  .option(
+    '--batch-crash-steps <n>',
+    'steps of the batch run whose worker is SIGKILLed three times (section batch-crash, run by --only alone)',
+    '100000',
   )
   .option('--failover-steps <n>', 'steps in flight on the worker that is killed', '12')
   .option('--state-steps <n>', 'llm steps whose durable state is timed, each a turn at a time', '20')
@@ -136,6 +150,7 @@ const options = program
     resumableSteps: string;
     promptBytes: string;
     batchSteps: string;
+    batchCrashSteps: string;
     failoverSteps: string;
     stateSteps: string;
     stateTurns: string;
@@ -679,6 +694,60 @@ async function main(): Promise<void> {
       });
       results.batch = runs;
     },
+    async 'batch-crash'() {
+      const steps = num('batchCrashSteps');
+      console.error(
+        `batch-crash: tao start --items, ${steps} steps, the worker SIGKILLed three times (seed ${options.seed})`,
+      );
+      const run = await batchCrashRun(
+        env.client,
+        env.address,
+        storeDir,
+        steps,
+        num('promptBytes'),
+        num('seed'),
+      );
+      results.batchCrash = run;
+      const kb = `${(num('promptBytes') / 1024).toFixed(0)} KB`;
+      figures.push(
+        {
+          name: `batch run through 3 SIGKILLs, ${steps} steps`,
+          value: `${seconds(run.ms)}, ${(steps / (run.ms / 1000)).toFixed(0)} steps/s; ${run.summary.total} settled, ${run.summary.failed} failed`,
+          note: `as the batch section's run (${kb} prompts echoed, \`tao start --items\`, a standalone \`tao worker --executor script:… --store file:… --concurrency 100\`), its worker SIGKILLed ${run.kills.map((k) => k.planned).join(', ')} (from --seed ${run.seed}), a fresh worker started at once each time; checked: the summary counts every step and none failed, results() reads back exactly one successful outcome for each seq 0..${steps - 1}; load average ${run.load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} cores`,
+        },
+        {
+          name: '  steps run again',
+          value: `${run.history.stepsRetried}, ${run.reRunSteps} of them put twice; an earlier put at most ${seconds(run.maxGapMs)} before its worker's kill, ${run.beyondWindow.length} beyond the ${seconds(run.windowMs)} window`,
+          note: `ran again: completed on a later attempt than the first, in every execution's history (the steps the kills caught in flight); put twice: the file store's segments (every put kept, stamped, a segment per worker process) hold its outcome more than once, the earlier put's stamp to its worker's SIGKILL being the gap; by kill: ${run.kills.map((k, i) => `#${i + 1} ${k.reRuns} put twice, at most ${seconds(k.maxGapMs)} before it`).join('; ')}; the window is the default step policy's heartbeat timeout (a put whose completion is not at the server within it is retried with no kill); goal: 0 beyond the window`,
+        },
+        {
+          name: '  failover per kill: first step settled, back at pace',
+          value: run.kills.map((k) => `${seconds(k.firstPutMs)} / ${seconds(k.atPaceMs)}`).join(', '),
+          note: `from each SIGKILL to the first outcome put after it, and to the moment from which a second holds half the run's median puts a second (${run.halfPace} puts); the replacement polling ${run.kills.map((k) => seconds(k.replacementMs)).join(', ')} after the kill; kills ${run.kills.map((k) => `${seconds(k.atMs)} (${k.settled} settled)`).join(', ')} into the run; workflow tasks timed out (history): ${
+            Object.entries(run.history.workflowTasksTimedOut)
+              .map(([type, n]) => `${n} ${type}`)
+              .join(', ') || 'none'
+          }: a kill that catches one in flight holds the whole run for its timeout (Temporal's default 10 s), while the steps it caught wait for their heartbeat timeout (7 s, then a 1 s retry)`,
+        },
+        {
+          name: '  worker peak RSS, per process',
+          value: run.workerPeaksMiB.map((mib) => `${mib.toFixed(0)} MiB`).join(', '),
+          note: 'each standalone worker in turn (the last one ran the run to its end), sampled every 100 ms until its kill',
+        },
+      );
+      if (run.beyondWindow.length) {
+        const listed = run.beyondWindow
+          .slice(0, 20)
+          .map(
+            (r) =>
+              `seq ${r.seq} (pid ${r.pid}, ${r.gapMs === undefined ? 'a worker never killed' : seconds(r.gapMs)})`,
+          );
+        console.error(
+          `batch-crash: BROKEN: ${run.beyondWindow.length} steps ran again whose earlier put came more than ${seconds(run.windowMs)} before its worker's kill: ${listed.join(', ')}`,
+        );
+        process.exitCode = 1;
+      }
+    },
     async journal() {
       console.error(`journal: ${options.resumableSteps} steps with 4 KB outputs, file store and PostgreSQL`);
       const journal = await journalCost(
@@ -939,7 +1008,8 @@ async function main(): Promise<void> {
     },
   };
   try {
-    for (const name of SECTIONS) if (!only || only.includes(name)) await sections[name]();
+    for (const name of SECTIONS)
+      if (only ? only.includes(name) : !ONLY_ON_REQUEST.includes(name)) await sections[name]();
     printTable(figures);
     const args = process.argv.slice(2);
     const command = args.length ? `npm run bench -- ${args.join(' ')}` : 'npm run bench';

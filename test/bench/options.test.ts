@@ -11,6 +11,6 @@ test('--only with an unknown section names it and the sections there are, and ex
   expect(run.status).toBe(1);
   expect(run.stdout).toBe('');
   expect(run.stderr.trim().split('\n')).toEqual([
-    'error: --only: no section bigg; sections: pipeline, overhead, throughput, failover, actions, resume, stepstate, big, payloads, batch, journal, baseline, agents, scaling, prompt-cache, tls, ui, step-page, timeline, inbox, delegation, chaos',
+    'error: --only: no section bigg; sections: pipeline, overhead, throughput, failover, actions, resume, stepstate, big, payloads, batch, batch-crash, journal, baseline, agents, scaling, prompt-cache, tls, ui, step-page, timeline, inbox, delegation, chaos',
   ]);
 });
