@@ -131,13 +131,17 @@ function writeSpecs(path: string, steps: number, promptBytes: number): void {
 }
 
 /**
- * Every execution of `workflowId` (its continue-as-new chain) with the
- * history length and size the server reports for each (DescribeWorkflowExecution).
+ * Every execution of `workflowId` (its continue-as-new chain, and its
+ * children's when it split) with the history length and size the server
+ * reports for each (DescribeWorkflowExecution).
  */
 async function historiesOf(client: Client, workflowId: string): Promise<Histories> {
   const histories = { executions: 0, maxEvents: 0, maxBytes: 0 };
-  for await (const { runId } of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) {
-    const { historyLength, historySize } = await client.workflow.getHandle(workflowId, runId).describe();
+  // A split run's children (and theirs) name it their root.
+  for await (const execution of client.workflow.list({ query: `RootWorkflowId = "${workflowId}"` })) {
+    const { historyLength, historySize } = await client.workflow
+      .getHandle(execution.workflowId, execution.runId)
+      .describe();
     if (historySize === undefined) throw new Error('the server reports no history size');
     histories.executions += 1;
     histories.maxEvents = Math.max(histories.maxEvents, historyLength);

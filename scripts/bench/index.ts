@@ -667,7 +667,7 @@ async function main(): Promise<void> {
           {
             name: '  histories',
             value: `${run.histories.executions} executions; largest ${run.histories.maxEvents} events, ${mib(run.histories.maxBytes)}`,
-            note: "every execution of the run (its continue-as-new chain), the history length and size the server reports for each (DescribeWorkflowExecution's historyLength, historySizeBytes); goal < 20,000 events and < 10 MB",
+            note: "every execution of the run (its continue-as-new chain, and its children's when it split), the history length and size the server reports for each (DescribeWorkflowExecution's historyLength, historySizeBytes); goal < 20,000 events and < 10 MB",
           },
           {
             name: '  device writes per outcome byte',
