@@ -64,12 +64,12 @@ export async function uploadItems(
   const input = createReadStream(path, 'utf8');
   const lines = createInterface({ input, crlfDelay: Infinity });
   let line = 0;
+  const { schema = z.unknown(), unique } = options;
   const seen = new Map<string, number>();
   try {
     for await (const text of lines) {
       line++;
       if (text.trim() === '') continue;
-      const { schema = z.unknown(), unique } = options;
       const item = parseItem(text, schema, `${path} line ${line}`);
       if (unique) {
         const key = unique.key(item);

@@ -205,13 +205,19 @@ export async function runSource(
   const flush = () => {
     if (unkept.length > 0) putting.push(keepOutcomes(run, unkept.splice(0)));
   };
-  const settle = (seq: number, spec: AgentStepSpec, outcome: StepOutcome) => {
-    count(summary, seq, outcome);
+  /** Counts `counted` (default: the outcome) and puts the outcome, unless its activity kept it. */
+  const settle = (seq: number, outcome: StepOutcome, counted = outcome) => {
+    count(summary, seq, counted);
     if (outcome.kept) return;
-    // A cached outcome is as good as a run one for a rerun, so it is kept with its spec's digest.
-    unkept.push({ seq, outcome: outcome.success ? { ...outcome, specDigest: specDigest(spec) } : outcome });
+    unkept.push({ seq, outcome });
     if (unkept.length >= KEEP_BATCH) flush();
   };
+  // A cached outcome is as good as a run one for a rerun, so it is kept with its spec's digest.
+  const settleStep = (seq: number, spec: AgentStepSpec, outcome: StepOutcome) =>
+    settle(seq, outcome.success && !outcome.kept ? { ...outcome, specDigest: specDigest(spec) } : outcome);
+  // What a chain or a rerun took did not spend this run's usage: chains add each stage's as it ends.
+  const settleUnspent = (seq: number, outcome: StepOutcome) =>
+    settle(seq, outcome, { ...outcome, usage: undefined });
   const reuse = async (items: { seq: number; item: unknown }[]) => {
     // A rerun takes steps, not chains: a pipeline's rerun runs every chain again.
     if (!options.rerunOf || chains) return new Map<number, StepOutcome>();
@@ -228,10 +234,10 @@ export async function runSource(
     const entry = context.board.addStep(spec, 'pending');
     runStep(call, spec, entry, topLevel(seq, false))
       .then(
-        (outcome) => (isDeferred(outcome) ? void left.push({ seq, spec }) : settle(seq, spec, outcome)),
+        (outcome) => (isDeferred(outcome) ? void left.push({ seq, spec }) : settleStep(seq, spec, outcome)),
         (error: unknown) => {
           if (isCancellation(error)) stopped ??= { error };
-          else settle(seq, spec, settledOutcome({ ok: false, error }, spec, entry));
+          else settleStep(seq, spec, settledOutcome({ ok: false, error }, spec, entry));
         },
       )
       .finally(() => (running -= 1));
@@ -239,21 +245,16 @@ export async function runSource(
   const startChain = (seq: number, item: unknown) => {
     running += 1;
     const first = context.board.add({ key: `${seq}/0`, item: seq, stage: 0, status: 'pending' });
-    const settleChain = (last: StepOutcome) => {
-      count(summary, seq, { ...last, usage: undefined });
-      if (!last.kept) unkept.push({ seq, outcome: last });
-      if (unkept.length >= KEEP_BATCH) flush();
-    };
     chains!
       .run(item, seq, first)
       .then(
         (last) => {
           if (last === undefined) left.push({ seq, item });
-          else settleChain(last ?? failedOutcome(`items.${seq}`, '', CHAIN_WITHOUT_OUTCOME));
+          else settleUnspent(seq, last ?? failedOutcome(`items.${seq}`, '', CHAIN_WITHOUT_OUTCOME));
         },
         (error: unknown) => {
           if (isCancellation(error)) stopped ??= { error };
-          else settleChain(failedOutcome(`items.${seq}`, '', (error as Error).message));
+          else settleUnspent(seq, failedOutcome(`items.${seq}`, '', (error as Error).message));
         },
       )
       .finally(() => (running -= 1));
@@ -276,8 +277,7 @@ export async function runSource(
           else if (!outcome) start(seq, item as AgentStepSpec);
           else {
             context.board.addStep(item as AgentStepSpec, 'succeeded');
-            // The run it came from paid for it: this run's usage is what its own steps spent.
-            count(summary, seq, { ...outcome, usage: undefined });
+            settleUnspent(seq, outcome);
           }
         }
         cursor = page.next;
