@@ -64,7 +64,7 @@ export async function rerunRun(
     if (options.items) {
       throw new InputError(`${fromWorkflowId} is a ${kind} run; --items replaces a batch run's items`);
     }
-    const old = await readClosedRun(client, fromWorkflowId);
+    const old = await readClosedRun(client, start);
     for (const edit of options.set ?? []) await applySet(kind, input, edit);
     const steps = options.from === undefined ? old.steps : forcedFrom(kind, input, old, options.from);
     if (steps.length > 0) input.reuse = { fromWorkflowId, steps };

@@ -81,11 +81,10 @@ export async function closedRunStart(client: Client, workflowId: string): Promis
   return { workflowId, workflowType: type, taskQueue, input };
 }
 
-/** Reads a run that has closed, and the steps it ran; see {@link closedRunStart}. */
-export async function readClosedRun(client: Client, workflowId: string): Promise<ClosedRun> {
-  const start = await closedRunStart(client, workflowId);
+/** The closed run {@link closedRunStart} read, with the steps it ran, from its histories. */
+export async function readClosedRun(client: Client, start: Omit<ClosedRun, 'steps'>): Promise<ClosedRun> {
   const converter = client.options.loadedDataConverter;
-  const steps = await stepsOfRun(client, await executionsOf(client, workflowId), converter);
+  const steps = await stepsOfRun(client, await executionsOf(client, start.workflowId), converter);
   return { ...start, steps: withLent(start.input, steps) };
 }
 
