@@ -18,6 +18,18 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** A table's head of `columns`, those in `numeric` right-aligned as their cells are. */
+export const tableHead = (columns, numeric = []) =>
+  h(
+    'thead',
+    {},
+    h(
+      'tr',
+      {},
+      columns.map((c) => h('th', { scope: 'col', class: numeric.includes(c) ? 'num' : undefined }, c)),
+    ),
+  );
+
 const text = (child) => (child instanceof Node ? child : document.createTextNode(String(child)));
 
 let session;

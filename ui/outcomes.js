@@ -1,4 +1,4 @@
-import { api, h, labelled } from './dom.js';
+import { api, h, labelled, tableHead } from './dom.js';
 import { outcomeBlocks, stepUsageText } from './step.js';
 import { runLink, runPath, statusChip, stepLink } from './views.js';
 
@@ -63,17 +63,7 @@ export function outcomesView(id, params) {
     h(
       'table',
       { class: 'outcomes' },
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          ['Seq', 'Task', 'Agent', 'Result', 'Output or error', 'Tokens'].map((c) =>
-            h('th', { scope: 'col', class: c === 'Seq' || c === 'Tokens' ? 'num' : undefined }, c),
-          ),
-        ),
-      ),
+      tableHead(['Seq', 'Task', 'Agent', 'Result', 'Output or error', 'Tokens'], ['Seq', 'Tokens']),
       body,
     ),
     h('nav', { class: 'pager', 'aria-label': 'Outcome pages' }, previous, next),

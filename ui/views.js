@@ -1,4 +1,4 @@
-import { act, api, formatMs, h, labelled, notify } from './dom.js';
+import { act, api, formatMs, h, labelled, notify, tableHead } from './dom.js';
 import { batchEntries, outcomesView } from './outcomes.js';
 import { timelineView } from './timeline.js';
 
@@ -99,17 +99,7 @@ function runsTable(runs) {
   const table = h(
     'table',
     { class: 'runs' },
-    h(
-      'thead',
-      {},
-      h(
-        'tr',
-        {},
-        ['Workflow id', 'Type', 'Status', 'Started', 'Duration', 'Cost'].map((c) =>
-          h('th', { scope: 'col', class: c === 'Duration' || c === 'Cost' ? 'num' : undefined }, c),
-        ),
-      ),
-    ),
+    tableHead(['Workflow id', 'Type', 'Status', 'Started', 'Duration', 'Cost'], ['Duration', 'Cost']),
     h(
       'tbody',
       {},
@@ -323,15 +313,7 @@ function renderPartitions(section, partitions) {
     h(
       'table',
       {},
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          ['Child run', 'Steps or items', 'Status', 'Error'].map((c) => h('th', { scope: 'col' }, c)),
-        ),
-      ),
+      tableHead(['Child run', 'Steps or items', 'Status', 'Error']),
       h(
         'tbody',
         {},
