@@ -29,7 +29,12 @@ const servers = useStoreServers();
 const dir = mkdtempSync(join(tmpdir(), 'tao-items-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const spec = (seq: number) => ({ taskId: `task-${seq}`, agent: 'explore', prompt: `look at file ${seq}` });
+// Text beyond ASCII (two-, three- and four-byte UTF-8) checks that a line is decoded whole wherever a read starts.
+const spec = (seq: number) => ({
+  taskId: `task-${seq}`,
+  agent: 'explore',
+  prompt: `look at file ${seq} — é 😀`,
+});
 const specs = { schema: ITEM_SCHEMAS.specs };
 
 /** Every item of the source, `limit` at a time, and the number of pages it took. */
