@@ -10,6 +10,7 @@ import {
   setDefaultQueryHandler,
   setHandler,
 } from '@temporalio/workflow';
+import { getActivator } from '@temporalio/workflow/lib/global-attributes';
 import type { AgentStepSpecInput, StepOutcome } from '../../src/contracts';
 import {
   executeLoop,
@@ -18,6 +19,7 @@ import {
   executeStepsParallelResumable,
   type PipelineStage,
 } from '../../src/workflows/lib';
+import { RunSlots, type Want } from '../../src/workflows/lib/slots';
 
 export * from '../../src/workflows';
 
@@ -112,4 +114,28 @@ export async function foreignWorkflow(): Promise<number> {
   setHandler(finishForeignSignal, () => void (finished = true));
   await condition(() => finished);
   return queries;
+}
+
+/**
+ * `waits` steps queue for a run's one slot, each giving it back once granted.
+ * Returns how many unsettled promises the SDK keeps, each with its stack
+ * trace for the stack-trace query, before the waits and after the last one
+ * was granted (test/workflows/slots.test.ts).
+ */
+export async function queuedWaitsWorkflow(waits: number): Promise<{ before: number; after: number }> {
+  const kept = () => getActivator().promiseStackStore.promiseToStack.size;
+  const slots = new RunSlots(
+    () => 1,
+    () => true,
+    () => false,
+  );
+  const want = (i: number): Want => ({ taskId: `t${i}`, priority: [i], first: true, deferrable: false });
+  slots.take(want(-1));
+  const before = kept();
+  const granted = Array.from({ length: waits }, (_, i) =>
+    Promise.resolve(slots.take(want(i))).then(() => slots.release()),
+  );
+  slots.release();
+  await Promise.all(granted);
+  return { before, after: kept() };
 }

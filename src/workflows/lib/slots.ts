@@ -54,6 +54,8 @@ interface Waiter {
   deliver(index: number, grant: Grant): void;
   /** Every want not yet delivered, when the scope the waiter queued in is cancelled. */
   cancel(error: unknown): void;
+  /** The waiters queued in the same scope, which that scope's one cancellation handler ends. */
+  inScope?: Set<Waiter>;
 }
 
 /**
@@ -79,6 +81,13 @@ export class RunSlots {
    * per activation: a scope costs three promises, each with its stack trace.
    */
   private readonly dispatchScope = new CancellationScope({ cancellable: false });
+  /**
+   * The waiters queued in each scope, so a scope gets one cancellation
+   * handler, not one per waiter: a handler on a scope that is never cancelled
+   * is a promise that never settles, which the SDK keeps, with its stack
+   * trace, until the execution ends (a batch's steps each queued one).
+   */
+  private readonly waitersIn = new WeakMap<CancellationScope, Set<Waiter>>();
 
   /**
    * `limit` is read at every grant, so a `setConcurrency` Update takes effect
@@ -185,12 +194,26 @@ export class RunSlots {
 
   private enqueue(waiter: Waiter): void {
     this.insert(waiter);
-    CancellationScope.current().cancelRequested.catch((error: unknown) => {
-      const at = this.queue.indexOf(waiter);
-      if (at < 0) return;
-      this.queue.splice(at, 1);
-      waiter.cancel(error);
-    });
+    const scope = CancellationScope.current();
+    let inScope = this.waitersIn.get(scope);
+    if (!inScope) {
+      const waiters = (inScope = new Set());
+      this.waitersIn.set(scope, waiters);
+      scope.cancelRequested.catch((error: unknown) => {
+        for (const queued of [...waiters]) {
+          this.leave(queued);
+          this.queue.splice(this.queue.indexOf(queued), 1);
+          queued.cancel(error);
+        }
+      });
+    }
+    inScope.add(waiter);
+    waiter.inScope = inScope;
+  }
+
+  /** `waiter` is out of the queue for good: its scope's cancellation no longer concerns it. */
+  private leave(waiter: Waiter): void {
+    waiter.inScope?.delete(waiter);
   }
 
   private insert(waiter: Waiter): void {
@@ -203,6 +226,7 @@ export class RunSlots {
     do waiter.next += 1;
     while (waiter.gone.has(waiter.next));
     if (waiter.next < waiter.wants.length) this.insert(waiter);
+    else this.leave(waiter);
   }
 
   private dispatch(): void {
@@ -232,6 +256,7 @@ export class RunSlots {
       while (waiter.gone.has(waiter.next)) waiter.next += 1;
       this.queue.splice(at, 1);
       if (waiter.next < waiter.wants.length) this.insert(waiter);
+      else this.leave(waiter);
     }
   }
 
