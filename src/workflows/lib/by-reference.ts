@@ -44,12 +44,13 @@ import {
 import { stageFromTemplate } from '../stage-templates';
 import { runPartitioned } from './partition';
 import { Chains } from './pipeline';
-import { settledOutcome } from './progress';
+import { type StepProgress, settledOutcome } from './progress';
 import { specDigest } from './spec-digest';
 import type { RunContext } from './run-context';
 import { type CallOptions, openCall } from './step-call';
 import { MAX_ACTIVITIES_IN_FLIGHT } from './slots';
-import { isDeferred, runStep, topLevel } from './steps';
+import { startQueued } from './pool';
+import { firstActivity, isDeferred, queuesPlain, runQueuedStep, runStep, topLevel } from './steps';
 
 // A page read or a batch of puts takes well under a second; the timeout is what a worker that died during
 // one costs the run (a crash test caught 5 minutes of it), so it is short and the retries are many.
@@ -229,18 +230,36 @@ export async function runSource(
     summary.reused = (summary.reused ?? 0) + reused.length;
     return new Map(reused.map(({ seq, outcome }) => [seq, outcome]));
   };
-  const start = (seq: number, spec: AgentStepSpec) => {
-    running += 1;
-    const entry = context.board.addStep(spec, 'pending');
-    runStep(call, spec, entry, topLevel(seq, false))
-      .then(
-        (outcome) => (isDeferred(outcome) ? void left.push({ seq, spec }) : settleStep(seq, spec, outcome)),
-        (error: unknown) => {
-          if (isCancellation(error)) stopped ??= { error };
-          else settleStep(seq, spec, settledOutcome({ ok: false, error }, spec, entry));
-        },
-      )
-      .finally(() => (running -= 1));
+  type Pending = { seq: number; spec: AgentStepSpec; entry: StepProgress };
+  const pending = (seq: number, spec: AgentStepSpec): Pending => ({
+    seq,
+    spec,
+    entry: context.board.addStep(spec, 'pending'),
+  });
+  /** Starts the steps; those with nothing before their slot queue for it unbuilt (./pool). */
+  const start = (steps: readonly Pending[]) => {
+    running += steps.length;
+    startQueued(
+      call.slots,
+      steps,
+      ({ seq, spec }) => {
+        const at = topLevel(seq, false);
+        return queuesPlain(call, spec, at) ? firstActivity(spec, at) : undefined;
+      },
+      ({ seq, spec, entry }, _index, scope, grant) => {
+        const at = topLevel(seq, false);
+        return grant ? runQueuedStep(call, spec, entry, at, grant, scope) : runStep(call, spec, entry, at);
+      },
+      (index, result) => {
+        running -= 1;
+        const { seq, spec, entry } = steps[index]!;
+        if (result.ok) {
+          if (isDeferred(result.value)) left.push({ seq, spec });
+          else settleStep(seq, spec, result.value);
+        } else if (isCancellation(result.error)) stopped ??= { error: result.error };
+        else settleStep(seq, spec, settledOutcome(result, spec, entry));
+      },
+    );
   };
   const startChain = (seq: number, item: unknown) => {
     running += 1;
@@ -261,25 +280,26 @@ export async function runSource(
   };
 
   try {
-    for (const retried of carry?.retry ?? []) {
-      if ('spec' in retried) start(retried.seq, retried.spec);
-      else startChain(retried.seq, retried.item);
-    }
+    const retried = carry?.retry ?? [];
+    start(retried.flatMap((step) => ('spec' in step ? [pending(step.seq, step.spec)] : [])));
+    for (const step of retried) if (!('spec' in step)) startChain(step.seq, step.item);
     const room = () => !read && !stopped && call.admission.admits() && running <= pageItems;
     for (;;) {
       if (room()) {
         const limit = Math.min(pageItems, end - (cursor?.seq ?? 0));
         const page = await readItems({ source, cursor, limit, kind: chains ? 'items' : 'specs' });
         const reused = await reuse(page.items);
+        const steps: Pending[] = [];
         for (const { seq, item } of page.items) {
           const outcome = reused.get(seq);
           if (chains) startChain(seq, item);
-          else if (!outcome) start(seq, item as AgentStepSpec);
+          else if (!outcome) steps.push(pending(seq, item as AgentStepSpec));
           else {
             context.board.addStep(item as AgentStepSpec, 'succeeded');
             settleUnspent(seq, outcome);
           }
         }
+        start(steps);
         cursor = page.next;
         read = cursor === null || cursor.seq >= end;
         continue;

@@ -23,13 +23,9 @@ export async function settleAll<I, O>(
 }
 
 /**
- * {@link settleAll} for items that queue for the run's slots: an item with a
- * `want` starts its task only once that slot is decided (`task` gets the
- * grant), so thousands of queued items (a few hundred agents' delegated
- * tasks) cost one queue entry, not a promise chain each, and an activation's
- * cost does not grow with them. An item without a want starts at once. A
- * granted task starts in whichever cancellation scope dispatched the grant:
- * `task` gets the caller's, to run in.
+ * {@link settleAll} for items that queue for the run's slots (see
+ * {@link startQueued}): one settled result per item, in input order, once
+ * all have settled.
  */
 export async function settleQueued<I, O>(
   slots: RunSlots,
@@ -38,37 +34,56 @@ export async function settleQueued<I, O>(
   task: (item: I, index: number, scope: CancellationScope, grant?: Grant) => Promise<O>,
 ): Promise<Settled<O>[]> {
   const results = new Array<Settled<O>>(items.length);
-  const scope = CancellationScope.current();
   if (items.length > 0) {
     await new Promise<void>((resolve) => {
       let left = items.length;
-      const done = (index: number, result: Settled<O>) => {
+      startQueued(slots, items, want, task, (index, result) => {
         results[index] = result;
         if (--left === 0) resolve();
-      };
-      const start = (index: number, grant?: Grant) =>
-        void task(items[index]!, index, scope, grant).then(
-          (value) => done(index, { ok: true, value }),
-          (error: unknown) => done(index, { ok: false, error }),
-        );
-      // In input order, as each would start alone: the first to find no slot queues, and every later want behind it.
-      const queued: number[] = [];
-      const wants: Want[] = [];
-      items.forEach((item, index) => {
-        const wanted = want(item, index);
-        const now = wanted && wants.length === 0 ? slots.tryTake(wanted) : undefined;
-        if (!wanted || now !== undefined) return start(index, now);
-        queued.push(index);
-        wants.push(wanted);
       });
-      slots.takeEach(
-        wants,
-        (at, grant) => start(queued[at]!, grant),
-        (at, error) => done(queued[at]!, { ok: false, error }),
-      );
     });
   }
   return unlessCancelled(results);
+}
+
+/**
+ * Starts `task` for every item and hands each one's settled result to
+ * `done`: an item with a `want` starts only once that slot is decided
+ * (`task` gets the grant), so thousands of queued items (a few hundred
+ * agents' delegated tasks, a batch's pages read ahead) cost one queue entry,
+ * not a promise chain each, and an activation's cost does not grow with
+ * them. An item without a want starts at once. A granted task starts in
+ * whichever cancellation scope dispatched the grant: `task` gets the
+ * caller's, to run in.
+ */
+export function startQueued<I, O>(
+  slots: RunSlots,
+  items: readonly I[],
+  want: (item: I, index: number) => Want | undefined,
+  task: (item: I, index: number, scope: CancellationScope, grant?: Grant) => Promise<O>,
+  done: (index: number, result: Settled<O>) => void,
+): void {
+  const scope = CancellationScope.current();
+  const start = (index: number, grant?: Grant) =>
+    void task(items[index]!, index, scope, grant).then(
+      (value) => done(index, { ok: true, value }),
+      (error: unknown) => done(index, { ok: false, error }),
+    );
+  // In input order, as each would start alone: the first to find no slot queues, and every later want behind it.
+  const queued: number[] = [];
+  const wants: Want[] = [];
+  items.forEach((item, index) => {
+    const wanted = want(item, index);
+    const now = wanted && wants.length === 0 ? slots.tryTake(wanted) : undefined;
+    if (!wanted || now !== undefined) return start(index, now);
+    queued.push(index);
+    wants.push(wanted);
+  });
+  slots.takeEach(
+    wants,
+    (at, grant) => start(queued[at]!, grant),
+    (at, error) => done(queued[at]!, { ok: false, error }),
+  );
 }
 
 const settle = <O>(promise: Promise<O>): Promise<Settled<O>> =>
