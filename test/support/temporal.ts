@@ -58,6 +58,8 @@ export interface HarnessOptions {
   outcomes?: OutcomeStore;
   /** Where uploaded items are (`tao start --items`); default: none. */
   blobs?: BlobStore;
+  /** Default: the bundle every test worker shares. */
+  workflowBundle?: { codePath: string };
 }
 
 /** Runs `body` while a TAO worker (real, on the dev server) polls a fresh task queue. */
@@ -74,7 +76,7 @@ export async function withWorker<T>(
       executor: options.executor,
       store,
       taskQueue,
-      workflowBundle: workflowBundle(),
+      workflowBundle: options.workflowBundle ?? workflowBundle(),
       ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.stallTimeoutMs !== undefined ? { stallTimeoutMs: options.stallTimeoutMs } : {}),
