@@ -89,6 +89,7 @@ export function createAgentStepActivity(
       const watchdog = new StallWatchdog(
         spec.stallTimeoutMs ?? executor.stallTimeoutMs?.(spec) ?? stallTimeoutMs,
         `step "${spec.taskId}" (agent ${spec.agent})`,
+        ctx.cancellationSignal,
       );
       const transcript = transcriptWriter(
         store,
@@ -105,7 +106,7 @@ export function createAgentStepActivity(
         // Beats while it waits for a permit too: a queued step must not reach its heartbeat timeout.
         reporter.start();
         release = await permits?.acquire(ctx.cancellationSignal);
-        const context = executorContext(ctx.cancellationSignal, { reporter, keeper, watchdog }, resumed, {
+        const context = executorContext({ reporter, keeper, watchdog }, resumed, {
           attempt,
           workflowId,
           ...(allowance?.tokensLeft !== undefined ? { tokensLeft: allowance.tokensLeft } : {}),
@@ -201,12 +202,12 @@ function checkedInput(rawSpec: unknown, allowance: StepAllowance | undefined, de
 }
 
 /**
- * What the executor is handed: every report is progress for the watchdog and
- * news for the heartbeat, and a saved state is also made durable by the keeper,
+ * What the executor is handed: the watchdog's signal (a stall or the
+ * activity's cancellation), every report as progress for the watchdog and
+ * news for the heartbeat, and a saved state also made durable by the keeper,
  * numbered on from the point the attempt resumed from.
  */
 function executorContext(
-  cancelled: AbortSignal,
   units: { reporter: HeartbeatReporter; keeper: StepStateKeeper; watchdog: StallWatchdog },
   resumed: ResumePoint,
   rest: Pick<
@@ -226,7 +227,7 @@ function executorContext(
   const { reporter, keeper, watchdog } = units;
   let seq = resumed.seq;
   return {
-    signal: AbortSignal.any([cancelled, watchdog.signal]),
+    signal: watchdog.signal,
     heartbeat: (info) => {
       watchdog.progress('a progress report');
       reporter.info(info);

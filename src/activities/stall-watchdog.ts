@@ -9,6 +9,8 @@
  * at every {@link StallWatchdog.progress}; once stalled, the watchdog stays
  * stalled, its `signal` is aborted with the {@link StepStalledError}, and
  * `stalled` rejects with it. Before `start` and after `stop` it never fires.
+ * Its `signal` is the attempt's one signal: it also aborts, with its reason,
+ * when the `cancelled` it was given does, and the watchdog stops then.
  */
 
 /**
@@ -41,12 +43,26 @@ export class StallWatchdog {
   private lastWhat: string | undefined;
   private fail!: (error: StepStalledError) => void;
 
-  /** `step` names the step in the error, e.g. `step "t1" (agent explore)`. */
+  /**
+   * `step` names the step in the error, e.g. `step "t1" (agent explore)`.
+   * One signal for both, not `AbortSignal.any`: Node 20 links that one's
+   * signals by WeakRefs, which a minor GC keeps, so every attempt's signals
+   * went on to the old generation: in a batch worker, a sixth of what its
+   * main heap took in there, and V8 lets a heap that takes in fast grow to
+   * four times what it holds.
+   */
   constructor(
     private readonly limitMs: number,
     private readonly step: string,
+    cancelled?: AbortSignal,
   ) {
     this.signal = this.controller.signal;
+    const cancel = () => {
+      this.stop();
+      this.controller.abort(cancelled!.reason);
+    };
+    if (cancelled?.aborted) cancel();
+    else cancelled?.addEventListener('abort', cancel, { once: true });
     this.stalled = new Promise<never>((_, reject) => (this.fail = reject));
     // Only a race that lost observes it; a step that never stalls must not leave an unhandled rejection.
     this.stalled.catch(() => {});

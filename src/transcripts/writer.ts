@@ -8,7 +8,6 @@
  * one per chunk. A failed write is logged, its events lost, and the step goes
  * on: a transcript never fails the step it describes.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describeZodError } from '../contracts';
 import {
   type StepEventBody,
@@ -81,12 +80,13 @@ export class TranscriptWriter implements StepEvents {
   async close(): Promise<void> {
     this.queueDelta();
     this.flush();
-    const waited = new AbortController();
+    // A plain timer: an AbortController to cancel a sleep, one a step, outlived minor GCs in a busy worker.
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.writing,
-      sleep(CLOSE_WAIT_MS, undefined, { signal: waited.signal, ref: false }).catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS).unref())),
     ]);
-    waited.abort();
+    clearTimeout(timer);
   }
 
   private stamp(event: StepEventBody, timeMs = Date.now()): UnnumberedEvent {

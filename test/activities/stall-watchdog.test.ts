@@ -43,3 +43,21 @@ test('it never fires before start or after stop', () => {
   expect(watchdog.signal.aborted).toBe(false);
   expect(jest.getTimerCount()).toBe(0);
 });
+
+test("its signal is the attempt's one signal: the activity's cancellation aborts it with its reason and stops the watchdog", () => {
+  const activity = new AbortController();
+  const watchdog = new StallWatchdog(1_000, STEP, activity.signal);
+  watchdog.start();
+  const cancelled = new Error('the activity was cancelled');
+  activity.abort(cancelled);
+  expect(watchdog.signal.aborted).toBe(true);
+  expect(watchdog.signal.reason).toBe(cancelled);
+  expect(jest.getTimerCount()).toBe(0);
+
+  const already = new AbortController();
+  already.abort(cancelled);
+  const late = new StallWatchdog(1_000, STEP, already.signal);
+  late.start();
+  expect(late.signal.reason).toBe(cancelled);
+  expect(jest.getTimerCount()).toBe(0);
+});
