@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 
 const fileName = (traced: boolean) => (traced ? 'workflow-bundle.traced.js' : 'workflow-bundle.js');
@@ -39,7 +39,10 @@ export function workflowBundleDigest(): string | undefined {
  *   query's `showStackTraceSources` reads (off in TAO's workers): stack
  *   traces still name the TypeScript file, line and column;
  * - the code is ASCII, so V8 keeps each copy as a one-byte string: one `…`
- *   in a comment makes it two bytes a character throughout.
+ *   in a comment makes it two bytes a character throughout;
+ * - a module is named by its path in its package ({@link sourceName}), not
+ *   by where the build ran, in the map and so in every stack trace (the SDK
+ *   keeps one for each pending promise).
  * An idle script worker held 24 MiB less RSS for these (see docs/deploy.md).
  */
 export async function buildWorkflowBundles(dir: string): Promise<void> {
@@ -51,7 +54,15 @@ export async function buildWorkflowBundles(dir: string): Promise<void> {
       workflowInterceptorModules: traced
         ? [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')]
         : [],
-      webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-source-map' }),
+      webpackConfigHook: (config) => ({
+        ...config,
+        devtool: 'inline-nosources-source-map',
+        output: {
+          ...config.output,
+          devtoolModuleFilenameTemplate: ({ absoluteResourcePath }: { absoluteResourcePath: string }) =>
+            sourceName(absoluteResourcePath, join(dir, '..')),
+        },
+      }),
       logger: quiet,
     });
     writeFileSync(join(dir, fileName(traced)), asciiCode(code));
@@ -67,4 +78,17 @@ export async function buildWorkflowBundles(dir: string): Promise<void> {
  */
 export function asciiCode(code: string): string {
   return code.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * How stack traces name a bundled module: a dependency by its path from
+ * `node_modules` (`@temporalio/workflow/src/internals.ts`, which the SDK's
+ * trimming of its own frames matches), TAO's own by its path in the package
+ * after `tao/` (`tao/dist/workflows/lib/steps.js`); webpack's own modules
+ * keep theirs.
+ */
+export function sourceName(absolutePath: string, packageRoot: string): string {
+  const dependency = absolutePath.lastIndexOf('/node_modules/');
+  if (dependency >= 0) return absolutePath.slice(dependency + '/node_modules/'.length);
+  return isAbsolute(absolutePath) ? `tao/${relative(packageRoot, absolutePath)}` : absolutePath;
 }
