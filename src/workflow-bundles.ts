@@ -40,7 +40,7 @@ export function workflowBundleDigest(): string | undefined {
  *   traces still name the TypeScript file, line and column;
  * - the code is ASCII, so V8 keeps each copy as a one-byte string: one `…`
  *   in a comment makes it two bytes a character throughout;
- * - a module is named by its path in its package ({@link sourceName}), not
+ * - a module is named by its path in its package ({@link moduleName}), not
  *   by where the build ran, in the map and so in every stack trace (the SDK
  *   keeps one for each pending promise).
  * An idle script worker held 24 MiB less RSS for these (see docs/deploy.md).
@@ -60,7 +60,7 @@ export async function buildWorkflowBundles(dir: string): Promise<void> {
         output: {
           ...config.output,
           devtoolModuleFilenameTemplate: ({ absoluteResourcePath }: { absoluteResourcePath: string }) =>
-            sourceName(absoluteResourcePath, join(dir, '..')),
+            moduleName(absoluteResourcePath, join(dir, '..')),
         },
       }),
       logger: quiet,
@@ -76,7 +76,7 @@ export async function buildWorkflowBundles(dir: string): Promise<void> {
  * source map's columns after one on its line are off by five: a handful of
  * lines of the SDK's and TAO's text.
  */
-export function asciiCode(code: string): string {
+function asciiCode(code: string): string {
   return code.replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -87,7 +87,7 @@ export function asciiCode(code: string): string {
  * after `tao/` (`tao/dist/workflows/lib/steps.js`); webpack's own modules
  * keep theirs.
  */
-export function sourceName(absolutePath: string, packageRoot: string): string {
+function moduleName(absolutePath: string, packageRoot: string): string {
   const dependency = absolutePath.lastIndexOf('/node_modules/');
   if (dependency >= 0) return absolutePath.slice(dependency + '/node_modules/'.length);
   return isAbsolute(absolutePath) ? `tao/${relative(packageRoot, absolutePath)}` : absolutePath;

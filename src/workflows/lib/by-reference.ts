@@ -280,9 +280,12 @@ export async function runSource(
   };
 
   try {
-    const retried = carry?.retry ?? [];
-    start(retried.flatMap((step) => ('spec' in step ? [pending(step.seq, step.spec)] : [])));
-    for (const step of retried) if (!('spec' in step)) startChain(step.seq, step.item);
+    const retried: Pending[] = [];
+    for (const step of carry?.retry ?? []) {
+      if ('spec' in step) retried.push(pending(step.seq, step.spec));
+      else startChain(step.seq, step.item);
+    }
+    start(retried);
     const room = () => !read && !stopped && call.admission.admits() && running <= pageItems;
     for (;;) {
       if (room()) {
