@@ -2,6 +2,7 @@ import type { LogLevel } from '@temporalio/common';
 import { DefaultLogger, type LogEntry, Runtime } from '@temporalio/worker';
 import { InputError } from '../config/data-file';
 import { recordEventLoopDelay } from '../telemetry/metrics';
+import { limitHeapGrowth } from '../worker';
 
 const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
 
@@ -10,6 +11,7 @@ const LEVELS: readonly LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
  * CLI's own lines; `TAO_LOG_LEVEL` brings them back. With `metrics`
  * (`host:port`), Temporal Core serves Prometheus metrics there: its own and
  * TAO's (see src/telemetry/metrics.ts), the event-loop delay among them.
+ * The process's heaps grow as a worker's should ({@link limitHeapGrowth}).
  * Must run before the process's first worker or native connection.
  */
 export function installWorkerRuntime(defaultLevel: LogLevel, options: { metrics?: string } = {}): void {
@@ -26,6 +28,7 @@ export function installWorkerRuntime(defaultLevel: LogLevel, options: { metrics?
   if (format !== 'text' && format !== 'json') {
     throw new InputError(`invalid TAO_LOG_FORMAT "${process.env.TAO_LOG_FORMAT}"; use text or json`);
   }
+  limitHeapGrowth();
   Runtime.install({
     logger: format === 'json' ? new DefaultLogger(level, writeJsonLine) : new DefaultLogger(level),
     ...(options.metrics !== undefined
