@@ -657,7 +657,7 @@ async function main(): Promise<void> {
           {
             name: '  worker memory, idle → peak',
             value: `${run.idleMiB.toFixed(0)} → ${run.peakMiB.toFixed(0)} MiB`,
-            note: 'RSS of that worker (no heap flag), 3 s after start and at most during the run (sampled every 100 ms); goal ≤ 400 MiB, flat across sizes (below)',
+            note: 'RSS of that worker (no heap flag given; the worker limits its heap growth itself, see limitHeapGrowth), 3 s after start and at most during the run (sampled every 100 ms); goal ≤ 400 MiB, flat across sizes (below)',
           },
           {
             name: '  worker heaps held after each full GC',
