@@ -114,7 +114,7 @@ export async function createTaoWorker(parts: TaoWorkerParts): Promise<Worker> {
 }
 
 /** See {@link limitHeapGrowth}. */
-export const HEAP_GROWING_PERCENT = 50;
+const HEAP_GROWING_PERCENT = 50;
 
 /**
  * Lets each V8 heap of this process (the main thread's and the SDK's
@@ -125,9 +125,9 @@ export const HEAP_GROWING_PERCENT = 50;
  * but take in 5–10 MB/s of objects that outlive a young collection by living
  * as long as one step (the SDK's activity and promise records), so at 4× each
  * heap peaked at 90–130 MB and a batch worker at 390–490 MiB; at 1.5× it
- * peaks at 270–300 MiB for about 40 more full collections per 10,000 steps,
- * a few milliseconds each on heaps this small (docs/deploy.md has the
- * figures). This is not a cap: a heap still grows as far as its live objects
+ * peaks at 270–300 MiB, for about 40 full collections of the two heaps per
+ * 10,000 steps, a few milliseconds each on heaps this small (docs/deploy.md
+ * has the figures). This is not a cap: a heap still grows as far as its live objects
  * need. A growth given to node itself (`node --heap-growing-percent=N`) wins.
  * The CLI's workers call this; call it before creating a worker of yours.
  */
