@@ -127,9 +127,9 @@ const HEAP_GROWING_PERCENT = 50;
  * heap peaked at 90–130 MB and a batch worker at 390–490 MiB; at 1.5× it
  * peaks at 270–300 MiB, for about 40 full collections of the two heaps per
  * 10,000 steps, a few milliseconds each on heaps this small (docs/deploy.md
- * has the figures). This is not a cap: a heap still grows as far as its live objects
- * need. A growth given to node itself (`node --heap-growing-percent=N`) wins.
- * The CLI's workers call this; call it before creating a worker of yours.
+ * has the figures). This is not a cap: a heap still grows as far as its live
+ * objects need. A growth given to node itself (`node --heap-growing-percent=N`)
+ * wins. The CLI's workers call this; call it before creating a worker of yours.
  */
 export function limitHeapGrowth(): void {
   if (process.execArgv.some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag))) return;
